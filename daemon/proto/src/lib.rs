@@ -1,0 +1,1 @@
+//! daedalus protocol v1.

@@ -1,0 +1,339 @@
+/* SPDX-License-Identifier: GPL-2.0 WITH Linux-syscall-note */
+/*
+ * daedalus protocol v1: the messages between daedalus_v4l2.ko and the
+ * decoding daemon, daedalusd, over the /dev/daedalus character device.
+ *
+ * read() on the device returns exactly one kernel->daemon request per call;
+ * write() takes exactly one daemon->kernel response per call. Every message
+ * is a struct daedalus_hdr followed by hdr.payload_len bytes: the fixed body
+ * of its type, then, for the types that carry data (REQ_DECODE, RESP_FRAME),
+ * the data itself.
+ *
+ * Integers are little-endian. Every struct is naturally aligned, its size a
+ * multiple of 8, with explicit padding; every reserved field and every
+ * undefined flag bit must be zero, or the receiver rejects the message
+ * (-EINVAL). No field ever carries a pointer.
+ *
+ * docs/protocol.md describes the message flow and who owns which buffer
+ * after each message.
+ */
+#ifndef _UAPI_LINUX_DAEDALUS_H
+#define _UAPI_LINUX_DAEDALUS_H
+
+#include <linux/types.h>
+
+#define DAEDALUS_PROTO_MAGIC		0x534c4444	/* "DDLS" as LE bytes */
+#define DAEDALUS_PROTO_VERSION		1
+
+/* The largest payload either side sends or accepts (an 8K NV12 picture). */
+#define DAEDALUS_MAX_PAYLOAD		(64u << 20)
+
+/* No buffer on this side of a job (src_index/dst_index). */
+#define DAEDALUS_NO_BUF			0xffffffffu
+
+/*
+ * Message types. Requests (kernel -> daemon) live in the low half of the
+ * type space, responses (daemon -> kernel) in the high half.
+ */
+#define DAEDALUS_MSG_RESPONSE		0x8000
+
+enum daedalus_msg_type {
+	DAEDALUS_REQ_HELLO		= 0x0001,
+	DAEDALUS_REQ_SESSION_OPEN	= 0x0002,
+	DAEDALUS_REQ_SESSION_CLOSE	= 0x0003,
+	DAEDALUS_REQ_DECODE		= 0x0004,
+	DAEDALUS_REQ_FLUSH		= 0x0005,
+	DAEDALUS_REQ_RESET		= 0x0006,
+	DAEDALUS_REQ_PING		= 0x0007,
+
+	DAEDALUS_RESP_HELLO		= 0x8001,
+	DAEDALUS_RESP_FRAME		= 0x8002,
+	DAEDALUS_RESP_STREAM_INFO	= 0x8003,
+	DAEDALUS_RESP_PONG		= 0x8004,
+	DAEDALUS_RESP_SESSION_ERROR	= 0x8005,
+	DAEDALUS_RESP_RESET_DONE	= 0x8006,
+};
+
+/*
+ * Job cookies: the kernel's in-flight slot id in the low 32 bits and the
+ * slot's generation in the high 32 bits. A slot's generation changes every
+ * time the slot is reused, so a reply to a finished job names a cookie that
+ * no longer exists. Generations start at 1: cookie 0 is never a job.
+ */
+#define DAEDALUS_COOKIE(id, gen)	((((__u64)(gen)) << 32) | (__u32)(id))
+#define DAEDALUS_COOKIE_ID(cookie)	((__u32)((cookie) & 0xffffffffu))
+#define DAEDALUS_COOKIE_GEN(cookie)	((__u32)((cookie) >> 32))
+
+/**
+ * struct daedalus_hdr - the fixed header in front of every message
+ * @magic:	DAEDALUS_PROTO_MAGIC
+ * @version:	DAEDALUS_PROTO_VERSION
+ * @type:	an enum daedalus_msg_type value
+ * @payload_len: bytes following the header: fixed body plus data
+ * @reserved:	zero
+ * @cookie:	the job this message is about (REQ_DECODE, RESP_FRAME,
+ *		RESP_STREAM_INFO), a PING/PONG token, or zero
+ */
+struct daedalus_hdr {
+	__le32 magic;
+	__le16 version;
+	__le16 type;
+	__le32 payload_len;
+	__le32 reserved;
+	__le64 cookie;
+};
+
+/* Codecs (OUTPUT formats) a daemon can decode. */
+enum daedalus_codec {
+	DAEDALUS_CODEC_H264	= 1,
+	DAEDALUS_CODEC_HEVC	= 2,
+	DAEDALUS_CODEC_VP8	= 3,
+	DAEDALUS_CODEC_VP9	= 4,
+	DAEDALUS_CODEC_MAX	= DAEDALUS_CODEC_VP9,
+};
+
+/* Picture formats (CAPTURE formats) a daemon can produce. */
+enum daedalus_pixfmt {
+	DAEDALUS_PIXFMT_NV12	= 1,
+	DAEDALUS_PIXFMT_YUV420	= 2,
+	DAEDALUS_PIXFMT_MAX	= DAEDALUS_PIXFMT_YUV420,
+};
+
+#define DAEDALUS_CODEC_BIT(codec)	(1u << (codec))
+#define DAEDALUS_PIXFMT_BIT(pixfmt)	(1u << (pixfmt))
+
+/**
+ * struct daedalus_req_hello - REQ_HELLO: the first message read() returns
+ * @proto_version: the protocol version the module speaks
+ * @max_contexts: how many decoder contexts may be open at once
+ * @max_payload: the largest payload the module accepts in a write()
+ * @reserved:	zero
+ */
+struct daedalus_req_hello {
+	__le32 proto_version;
+	__le32 max_contexts;
+	__le32 max_payload;
+	__le32 reserved;
+};
+
+/* The daemon can fill buffers mapped from /dev/daedalus (zero-copy). */
+#define DAEDALUS_HELLO_F_MAPPED		(1u << 0)
+#define DAEDALUS_HELLO_FLAGS		(DAEDALUS_HELLO_F_MAPPED)
+
+/**
+ * struct daedalus_resp_hello - RESP_HELLO: the daemon's answer to REQ_HELLO
+ * @proto_version: must equal DAEDALUS_PROTO_VERSION, else -EPROTO
+ * @daemon_version: (major << 16) | (minor << 8) | patch
+ * @codecs:	mask of DAEDALUS_CODEC_BIT(); the module offers these only
+ * @pixfmts:	mask of DAEDALUS_PIXFMT_BIT()
+ * @max_width:	largest coded width the daemon decodes
+ * @max_height:	largest coded height the daemon decodes
+ * @flags:	DAEDALUS_HELLO_F_*
+ * @reserved:	zero
+ */
+struct daedalus_resp_hello {
+	__le32 proto_version;
+	__le32 daemon_version;
+	__le32 codecs;
+	__le32 pixfmts;
+	__le32 max_width;
+	__le32 max_height;
+	__le32 flags;
+	__le32 reserved;
+};
+
+/**
+ * struct daedalus_req_session_open - REQ_SESSION_OPEN: a decoder context
+ *	starts streaming; the daemon creates its session
+ * @ctx_id:	the context, unique while it is open, never 0
+ * @codec:	enum daedalus_codec
+ * @pixfmt:	enum daedalus_pixfmt wanted on CAPTURE
+ * @width:	coded width from S_FMT(OUTPUT), 0 if unknown
+ * @height:	coded height from S_FMT(OUTPUT), 0 if unknown
+ * @reserved:	zero
+ */
+struct daedalus_req_session_open {
+	__le32 ctx_id;
+	__le32 codec;
+	__le32 pixfmt;
+	__le32 width;
+	__le32 height;
+	__le32 reserved;
+};
+
+/**
+ * struct daedalus_req_session_close - REQ_SESSION_CLOSE: the context is gone;
+ *	every cookie of it is dead
+ * @ctx_id:	the context
+ * @reserved:	zero
+ */
+struct daedalus_req_session_close {
+	__le32 ctx_id;
+	__le32 reserved;
+};
+
+/* The job has no OUTPUT buffer: it only hands the daemon a CAPTURE buffer. */
+#define DAEDALUS_DECODE_F_NO_SRC	(1u << 0)
+/* The buffers are mapped through /dev/daedalus at src_map and dst_map. */
+#define DAEDALUS_DECODE_F_MAPPED	(1u << 1)
+#define DAEDALUS_DECODE_FLAGS	(DAEDALUS_DECODE_F_NO_SRC | DAEDALUS_DECODE_F_MAPPED)
+
+/**
+ * struct daedalus_req_decode - REQ_DECODE: one job; hdr.cookie names it
+ * @ctx_id:	the context
+ * @codec:	enum daedalus_codec
+ * @flags:	DAEDALUS_DECODE_F_*
+ * @generation:	the context's stream generation (see REQ_RESET)
+ * @timestamp:	the OUTPUT buffer's timestamp in ns; 0 with F_NO_SRC
+ * @src_index:	vb2 index of the OUTPUT buffer, DAEDALUS_NO_BUF with F_NO_SRC
+ * @dst_index:	vb2 index of the CAPTURE buffer
+ * @bytes:	bitstream bytes; unless F_MAPPED they follow this struct
+ * @dst_size:	capacity of the CAPTURE buffer in bytes
+ * @src_map:	mmap offset of the OUTPUT buffer on /dev/daedalus (F_MAPPED)
+ * @dst_map:	mmap offset of the CAPTURE buffer on /dev/daedalus (F_MAPPED)
+ */
+struct daedalus_req_decode {
+	__le32 ctx_id;
+	__le32 codec;
+	__le32 flags;
+	__le32 generation;
+	__le64 timestamp;
+	__le32 src_index;
+	__le32 dst_index;
+	__le32 bytes;
+	__le32 dst_size;
+	__le64 src_map;
+	__le64 dst_map;
+};
+
+/*
+ * RESP_FRAME flags. SRC_CONSUMED: the job's OUTPUT buffer (if it has one)
+ * is done and the job is finished; its CAPTURE buffer stays parked.
+ * HAS_PIXELS: the job's CAPTURE buffer is filled and done. Both may come in
+ * one message, or in either order in two. ERROR marks the buffers this
+ * message releases as failed. LAST (with HAS_PIXELS only) ends a drain or
+ * the pictures before a resolution change.
+ */
+#define DAEDALUS_FRAME_SRC_CONSUMED	(1u << 0)
+#define DAEDALUS_FRAME_HAS_PIXELS	(1u << 1)
+#define DAEDALUS_FRAME_ERROR		(1u << 2)
+#define DAEDALUS_FRAME_LAST		(1u << 3)
+#define DAEDALUS_FRAME_FLAGS	(DAEDALUS_FRAME_SRC_CONSUMED | \
+				 DAEDALUS_FRAME_HAS_PIXELS | \
+				 DAEDALUS_FRAME_ERROR | DAEDALUS_FRAME_LAST)
+
+/**
+ * struct daedalus_resp_frame - RESP_FRAME: progress of the job hdr.cookie
+ * @ctx_id:	the context
+ * @flags:	DAEDALUS_FRAME_*, at least one of SRC_CONSUMED and HAS_PIXELS
+ * @timestamp:	with HAS_PIXELS: the timestamp of the source buffer that
+ *		produced this picture (not of the job's own source)
+ * @bytesused:	with HAS_PIXELS: picture bytes; unless the job was F_MAPPED
+ *		they follow this struct
+ * @generation:	the stream generation of the job
+ * @reserved:	zero
+ */
+struct daedalus_resp_frame {
+	__le32 ctx_id;
+	__le32 flags;
+	__le64 timestamp;
+	__le32 bytesused;
+	__le32 generation;
+	__le32 reserved[2];
+};
+
+/**
+ * struct daedalus_resp_stream_info - RESP_STREAM_INFO: the stream's format,
+ *	at its first header and at every change of size or DPB; every picture
+ *	of the previous format has been sent before it
+ * @ctx_id:	the context
+ * @generation:	the stream generation
+ * @coded_width: coded (allocated) width in pixels
+ * @coded_height: coded height in pixels
+ * @visible_left: visible rectangle, inside the coded size
+ * @visible_top: visible rectangle
+ * @visible_width: visible rectangle
+ * @visible_height: visible rectangle
+ * @pixfmt:	enum daedalus_pixfmt of the pictures
+ * @dpb_size:	pictures the decoder holds: the minimum CAPTURE buffers
+ * @reserved:	zero
+ */
+struct daedalus_resp_stream_info {
+	__le32 ctx_id;
+	__le32 generation;
+	__le32 coded_width;
+	__le32 coded_height;
+	__le32 visible_left;
+	__le32 visible_top;
+	__le32 visible_width;
+	__le32 visible_height;
+	__le32 pixfmt;
+	__le32 dpb_size;
+	__le32 reserved[2];
+};
+
+/**
+ * struct daedalus_req_flush - REQ_FLUSH: drain; the daemon sends every
+ *	remaining picture, the last one with DAEDALUS_FRAME_LAST
+ * @ctx_id:	the context
+ * @generation:	the stream generation being drained
+ */
+struct daedalus_req_flush {
+	__le32 ctx_id;
+	__le32 generation;
+};
+
+/**
+ * struct daedalus_req_reset - REQ_RESET: drop all decoder state and every
+ *	job of the context (seek, STREAMOFF); the daemon answers RESP_RESET_DONE
+ * @ctx_id:	the context
+ * @generation:	the new stream generation; replies naming an older one are
+ *		stale and rejected
+ */
+struct daedalus_req_reset {
+	__le32 ctx_id;
+	__le32 generation;
+};
+
+/**
+ * struct daedalus_resp_reset_done - RESP_RESET_DONE
+ * @ctx_id:	the context
+ * @generation:	the generation of the REQ_RESET being answered
+ */
+struct daedalus_resp_reset_done {
+	__le32 ctx_id;
+	__le32 generation;
+};
+
+/**
+ * struct daedalus_ping - REQ_PING and RESP_PONG: liveness; hdr.cookie is the
+ *	token, echoed in the PONG
+ * @seq:	sender's sequence number, echoed
+ * @reserved:	zero
+ */
+struct daedalus_ping {
+	__le32 seq;
+	__le32 reserved;
+};
+
+/* Why a session failed (RESP_SESSION_ERROR). */
+enum daedalus_session_error {
+	DAEDALUS_ERR_UNSUPPORTED_CODEC	= 1,
+	DAEDALUS_ERR_UNSUPPORTED_FORMAT	= 2,
+	DAEDALUS_ERR_NOMEM		= 3,
+	DAEDALUS_ERR_INTERNAL		= 4,
+	DAEDALUS_ERR_MAX		= DAEDALUS_ERR_INTERNAL,
+};
+
+/**
+ * struct daedalus_resp_session_error - RESP_SESSION_ERROR: the session is
+ *	unusable; the kernel returns all of its buffers with ERROR
+ * @ctx_id:	the context
+ * @error:	enum daedalus_session_error
+ */
+struct daedalus_resp_session_error {
+	__le32 ctx_id;
+	__le32 error;
+};
+
+#endif /* _UAPI_LINUX_DAEDALUS_H */

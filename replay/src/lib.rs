@@ -1,0 +1,1 @@
+//! daedalus replay engine.
