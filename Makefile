@@ -1,0 +1,128 @@
+# daedalus: the two commands are `make run` and `make test`; both set the
+# machine up first. Each test stage is a script owned by its component; a
+# stage whose script does not exist yet says so and counts nothing.
+
+SHELL := /bin/bash
+.DEFAULT_GOAL := help
+
+CARGO ?= cargo
+STAGE_LOG := target/stages
+
+# Debian packages every stage needs (bookworm names; trixie sources for the
+# test kernel are fetched by kmod/scripts/kernel.sh with its own apt config).
+APT_PACKAGES := \
+	build-essential pkg-config bc bison flex cpio kmod rsync xz-utils zstd \
+	libelf-dev libssl-dev dwarves python3 \
+	clang-19 lld-19 llvm-19 libclang-19-dev \
+	gcc-aarch64-linux-gnu libc6-dev-arm64-cross \
+	qemu-system-x86 \
+	ffmpeg x264 libavcodec-dev libavformat-dev libavutil-dev libswscale-dev \
+	libavfilter-dev libavdevice-dev libswresample-dev \
+	v4l-utils gstreamer1.0-tools gstreamer1.0-plugins-base \
+	gstreamer1.0-plugins-good \
+	libtracecmd-dev libtracefs-dev libtraceevent-dev trace-cmd \
+	dkms sparse
+
+BINDGEN_MIN := 0.71.1
+
+# Test stages in the order `make test` runs them, and the script of each.
+STAGES := cargo kmod kmod-compat kunit fuzz e2e dkms
+script_kmod        := kmod/scripts/build.sh
+script_kmod-compat := kmod/scripts/compat.sh
+script_kunit       := kmod/scripts/kunit.sh
+script_fuzz        := fuzz/run.sh
+script_e2e         := kmod/e2e/run.sh
+script_dkms        := kmod/scripts/dkms.sh
+
+.PHONY: help setup run test bench record $(STAGES)
+
+help:
+	@echo "make run    replay every trace under traces/ on the userspace executor"
+	@echo "make test   every test stage: $(STAGES)"
+	@echo "make bench  benchmarks (results go to BENCHMARKS.md)"
+	@echo "make setup  install what the other targets need (idempotent)"
+	@echo "make STAGE  one test stage"
+
+setup:
+	@missing=$$(for p in $(APT_PACKAGES); do \
+		dpkg-query -W -f='$${Status}\n' $$p 2>/dev/null | grep -q 'install ok installed' || echo $$p; \
+	done); \
+	if [ -n "$$missing" ]; then \
+		echo "setup: installing $$missing"; \
+		apt-get update -qq && DEBIAN_FRONTEND=noninteractive \
+			apt-get install -y -qq --no-install-recommends $$missing >/dev/null; \
+	fi
+	@rustup component list --installed 2>/dev/null | grep -q '^rust-src' || rustup component add rust-src
+	@rustup component list --installed 2>/dev/null | grep -q '^clippy' || rustup component add clippy
+	@rustup component list --installed 2>/dev/null | grep -q '^rustfmt' || rustup component add rustfmt
+	@have=$$(bindgen --version 2>/dev/null | awk '{print $$2}'); \
+	if [ -z "$$have" ] || [ "$$(printf '%s\n%s\n' $(BINDGEN_MIN) "$$have" | sort -V | head -1)" != "$(BINDGEN_MIN)" ]; then \
+		echo "setup: installing bindgen-cli >= $(BINDGEN_MIN)"; \
+		$(CARGO) install --locked bindgen-cli; \
+	fi
+	@echo "setup: ok"
+
+run: setup
+	@if [ -f replay/src/main.rs ] || [ -d replay/src/bin ]; then \
+		$(CARGO) run --release -q -p daedalus-replay -- check traces/; \
+	else \
+		echo "run: the replay engine is not built yet; nothing was replayed"; \
+		exit 1; \
+	fi
+
+# One stage: run its script if it exists, keep its log, and insist on the
+# "STAGE: N passed, N failed" line; otherwise say it is not built yet.
+define run_stage
+	@mkdir -p $(STAGE_LOG)
+	@if [ -f $(script_$(1)) ]; then \
+		echo "== $(1) =="; \
+		set -o pipefail; \
+		bash $(script_$(1)) 2>&1 | tee $(STAGE_LOG)/$(1).log; rc=$$?; \
+		if ! grep -Eq '^$(1): [0-9]+ passed, [0-9]+ failed' $(STAGE_LOG)/$(1).log; then \
+			echo "$(1): the stage printed no summary line"; rc=1; \
+		fi; \
+		exit $$rc; \
+	else \
+		echo "$(1): not built yet"; \
+		echo "$(1): not built yet" > $(STAGE_LOG)/$(1).log; \
+	fi
+endef
+
+$(foreach s,$(filter-out cargo,$(STAGES)),$(eval $(s): ; $$(call run_stage,$(s))))
+
+# The Rust workspace: formatting, clippy and every crate's tests, counted
+# from cargo's own "test result" lines.
+cargo:
+	@mkdir -p $(STAGE_LOG)
+	@echo "== cargo =="
+	@set -o pipefail; passed=0; failed=0; \
+	{ \
+		if $(CARGO) fmt --all -- --check; then passed=$$((passed + 1)); echo "cargo fmt: ok"; \
+		else failed=$$((failed + 1)); echo "cargo fmt: FAILED"; fi; \
+		if $(CARGO) clippy -q --workspace --all-targets -- -D warnings; then passed=$$((passed + 1)); echo "cargo clippy: ok"; \
+		else failed=$$((failed + 1)); echo "cargo clippy: FAILED"; fi; \
+		$(CARGO) test --workspace 2>&1 | tee $(STAGE_LOG)/cargo-test.log; rc=$$?; \
+		p=$$(sed -nE 's/^test result: .* ([0-9]+) passed; ([0-9]+) failed.*/\1/p' $(STAGE_LOG)/cargo-test.log | paste -sd+ | bc); \
+		f=$$(sed -nE 's/^test result: .* ([0-9]+) passed; ([0-9]+) failed.*/\2/p' $(STAGE_LOG)/cargo-test.log | paste -sd+ | bc); \
+		passed=$$((passed + $${p:-0})); failed=$$((failed + $${f:-0})); \
+		if [ $$rc -ne 0 ] && [ $${f:-0} -eq 0 ]; then failed=$$((failed + 1)); echo "cargo test: exit $$rc"; fi; \
+		echo "cargo: $$passed passed, $$failed failed"; \
+		[ $$failed -eq 0 ]; \
+	} 2>&1 | tee $(STAGE_LOG)/cargo.log
+
+test: setup
+	@for s in $(STAGES); do $(MAKE) --no-print-directory $$s || { echo "test: stage $$s failed"; exit 1; }; done
+	@echo "== summary =="
+	@passed=0; failed=0; \
+	for s in $(STAGES); do \
+		line=$$(grep -E "^$$s: ([0-9]+ passed, [0-9]+ failed|not built yet)" $(STAGE_LOG)/$$s.log | tail -n1); \
+		echo "$$line"; \
+		p=$$(sed -nE 's/^.*: ([0-9]+) passed, ([0-9]+) failed.*/\1/p' <<<"$$line"); \
+		f=$$(sed -nE 's/^.*: ([0-9]+) passed, ([0-9]+) failed.*/\2/p' <<<"$$line"); \
+		passed=$$((passed + $${p:-0})); failed=$$((failed + $${f:-0})); \
+	done; \
+	echo "total: $$passed passed, $$failed failed"; \
+	[ $$failed -eq 0 ]
+
+bench: setup
+	@bash daemon/scripts/bench.sh
