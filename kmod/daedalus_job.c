@@ -522,6 +522,18 @@ out:
 	return ret;
 }
 
+int daedalus_job_flush(struct daedalus_job_ctx *jctx)
+{
+	struct daedalus_job_core *core = jctx->core;
+	int ret = -EAGAIN;
+
+	mutex_lock(&core->lock);
+	if (!v4l2_m2m_num_src_bufs_ready(jctx->m2m_ctx))
+		ret = core->ops->send_flush(jctx, jctx->stream_gen);
+	mutex_unlock(&core->lock);
+	return ret;
+}
+
 void daedalus_job_abort(struct daedalus_job_ctx *jctx)
 {
 	struct daedalus_job_core *core = jctx->core;

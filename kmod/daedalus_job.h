@@ -72,6 +72,8 @@ struct daedalus_job_ctx;
  *	of @src (NULL for a capture-only job): the buffers stay the core's.
  *	Returns 0, or a negative errno (no daemon, no memory), after which
  *	the core fails the job.
+ * @send_flush: queue a REQ_FLUSH for @generation of @jctx. Called with the
+ *	core lock held, after every job of @jctx that has a source went out.
  * @last:	a picture flagged LAST was returned on @jctx (drain or
  *	resolution change complete). Called with the core lock held.
  * @expired:	the watchdog ended a job of @jctx. Called with the core lock
@@ -82,6 +84,7 @@ struct daedalus_job_ops {
 			   struct daedalus_decode_params *p,
 			   struct vb2_v4l2_buffer *src,
 			   struct vb2_v4l2_buffer *dst);
+	int (*send_flush)(struct daedalus_job_ctx *jctx, u32 generation);
 	void (*last)(struct daedalus_job_ctx *jctx);
 	void (*expired)(struct daedalus_job_ctx *jctx, u64 cookie);
 };
@@ -279,6 +282,18 @@ int daedalus_job_run(struct daedalus_job_ctx *jctx, bool allow_no_src,
  */
 int daedalus_job_frame(struct daedalus_job_core *core,
 		       const struct daedalus_msg_frame *f);
+
+/**
+ * daedalus_job_flush() - send REQ_FLUSH once no OUTPUT buffer is waiting
+ * @jctx:	the draining context
+ *
+ * Serialised with device_run's claims, so the flush always follows the
+ * REQ_DECODE of the last source queued before it.
+ *
+ * Return: 0 when sent, -EAGAIN while OUTPUT buffers are still ready (call
+ * again after the next job), or the send error.
+ */
+int daedalus_job_flush(struct daedalus_job_ctx *jctx);
 
 /**
  * daedalus_job_abort() - m2m job_abort: end @jctx's running job now

@@ -1,0 +1,197 @@
+/* SPDX-License-Identifier: GPL-2.0 */
+/*
+ * daedalus_v4l2: shared state of the driver's three parts, the V4L2 front
+ * (daedalus_vdec.c), the daemon's character device (daedalus_chardev.c)
+ * and the module glue (daedalus_main.c). The job core (daedalus_job.c)
+ * does not include this file.
+ */
+#ifndef _DAEDALUS_H
+#define _DAEDALUS_H
+
+#include <linux/list.h>
+#include <linux/miscdevice.h>
+#include <linux/mutex.h>
+#include <linux/spinlock.h>
+#include <linux/types.h>
+#include <linux/wait.h>
+#include <linux/workqueue.h>
+#include <media/v4l2-ctrls.h>
+#include <media/v4l2-device.h>
+#include <media/v4l2-fh.h>
+#include <media/v4l2-mem2mem.h>
+
+#include "daedalus_job.h"
+#include "daedalus_msg.h"
+
+#define DAEDALUS_NAME		"daedalus"
+#define DAEDALUS_DRIVER		"daedalus_v4l2"
+
+/* How often the job watchdog looks at the running job. */
+#define DAEDALUS_WATCHDOG_PERIOD_MS	250
+
+/* Daemon connection states (struct daedalus_daemon, state). */
+enum {
+	DAEDALUS_DAEMON_DETACHED,
+	DAEDALUS_DAEMON_HELLO_WAIT,
+	DAEDALUS_DAEMON_READY,
+};
+
+/* Phases of a drain, as the daedalus_drain tracepoint names them. */
+enum daedalus_drain_phase {
+	DAEDALUS_DRAIN_START,
+	DAEDALUS_DRAIN_FLUSH,
+	DAEDALUS_DRAIN_LAST,
+	DAEDALUS_DRAIN_RESTART,
+	DAEDALUS_DRAIN_ABANDON,
+};
+
+/**
+ * struct daedalus_daemon - the attached daemon, as /dev/daedalus sees it
+ * @lock:	protects every field below but @out_lock's list
+ * @file:	the daemon's open file, NULL when detached
+ * @pid:	the daemon's tgid, for traces and logs
+ * @hello_done:	RESP_HELLO accepted: contexts may start sessions
+ * @hello:	what the daemon advertised
+ * @out_lock:	protects @out and @state; senders take only this lock, so
+ *	the job core may send while holding its own
+ * @state:	DAEDALUS_DAEMON_DETACHED, _HELLO_WAIT or _READY
+ * @out:	requests not read yet, &struct daedalus_out in order
+ * @out_wait:	read()/poll() wait here
+ */
+struct daedalus_daemon {
+	struct mutex lock;
+	struct file *file;
+	pid_t pid;
+	bool hello_done;
+	struct daedalus_msg_hello hello;
+	spinlock_t out_lock;
+	int state;
+	struct list_head out;
+	wait_queue_head_t out_wait;
+};
+
+/**
+ * struct daedalus_dev - one decoder instance
+ * @v4l2_dev:	the V4L2 device
+ * @vfd:	the /dev/videoN node
+ * @m2m_dev:	the mem2mem scheduler
+ * @misc:	/dev/daedalus
+ * @dev_mutex:	the video node's ioctl lock
+ * @ctx_lock:	protects @ctx_list, @nr_ctx and @next_ctx_id
+ * @ctx_list:	open contexts, for ctx_id lookup from daemon messages
+ * @nr_ctx:	open contexts
+ * @next_ctx_id: the next context id to try
+ * @daemon:	the attached daemon
+ * @core:	the job core (large: keep last)
+ * @watchdog:	runs daedalus_job_watchdog() while a daemon is attached
+ * @debugfs:	debugfs directory, or an error pointer
+ * @registered:	the nodes are registered (not for bare test instances)
+ */
+struct daedalus_dev {
+	struct v4l2_device v4l2_dev;
+	struct video_device vfd;
+	struct v4l2_m2m_dev *m2m_dev;
+	struct miscdevice misc;
+	struct mutex dev_mutex;
+	struct mutex ctx_lock;
+	struct list_head ctx_list;
+	unsigned int nr_ctx;
+	u32 next_ctx_id;
+	struct daedalus_daemon daemon;
+	struct delayed_work watchdog;
+	struct dentry *debugfs;
+	bool registered;
+	struct daedalus_job_core core;
+};
+
+/**
+ * struct daedalus_ctx - one open decoder file handle
+ * @fh:		V4L2 file handle; fh.m2m_ctx is the m2m context
+ * @dev:	the device
+ * @node:	on dev->ctx_list
+ * @jctx:	the context's job state (jctx.ctx_id is its protocol id)
+ * @hdl:	controls
+ * @min_bufs_ctrl: V4L2_CID_MIN_BUFFERS_FOR_CAPTURE
+ * @vb_mutex:	the vb2 queues' lock
+ * @lock:	protects the drain and session flags; innermost, never held
+ *	across a call into the core, vb2 or the daemon queue
+ * @out_fmt:	OUTPUT format (coded stream)
+ * @cap_fmt:	CAPTURE format (pictures)
+ * @visible:	visible rectangle of the pictures (COMPOSE)
+ * @colorimetry: colorspace, xfer_func, ycbcr_enc, quantization from OUTPUT
+ * @colorimetry.colorspace: V4L2 colorspace
+ * @colorimetry.xfer_func: transfer function
+ * @colorimetry.ycbcr_enc: Y'CbCr encoding
+ * @colorimetry.quantization: quantization range
+ * @dpb_size:	minimum CAPTURE buffers from the last STREAM_INFO
+ * @session_open: REQ_SESSION_OPEN sent and not closed
+ * @have_info:	a STREAM_INFO arrived for this session
+ * @draining:	V4L2_DEC_CMD_STOP accepted, LAST not yet returned
+ * @flush_pending: REQ_FLUSH waits for the queued OUTPUT buffers to go out
+ * @flush_sent:	REQ_FLUSH sent: capture-only jobs may run
+ * @stopped:	LAST returned: no jobs until DEC_CMD_START or STREAMON
+ * @failed:	the session failed or the daemon left: queues are in error
+ */
+struct daedalus_ctx {
+	struct v4l2_fh fh;
+	struct daedalus_dev *dev;
+	struct list_head node;
+	struct daedalus_job_ctx jctx;
+	struct v4l2_ctrl_handler hdl;
+	struct v4l2_ctrl *min_bufs_ctrl;
+	struct mutex vb_mutex;
+	spinlock_t lock;
+	struct v4l2_pix_format_mplane out_fmt;
+	struct v4l2_pix_format_mplane cap_fmt;
+	struct v4l2_rect visible;
+	struct {
+		u32 colorspace;
+		u32 xfer_func;
+		u32 ycbcr_enc;
+		u32 quantization;
+	} colorimetry;
+	u32 dpb_size;
+	bool session_open;
+	bool have_info;
+	bool draining;
+	bool flush_pending;
+	bool flush_sent;
+	bool stopped;
+	bool failed;
+};
+
+/* daedalus_chardev.c */
+int daedalus_chardev_register(struct daedalus_dev *dev);
+void daedalus_chardev_unregister(struct daedalus_dev *dev);
+void daedalus_daemon_init(struct daedalus_daemon *d);
+int daedalus_daemon_send(struct daedalus_dev *dev, u16 type, u64 cookie,
+			 const void *body, u32 body_len, const void *data,
+			 u32 data_len, u32 trace_flags);
+int daedalus_daemon_codecs(struct daedalus_dev *dev, u32 *codecs,
+			   u32 *pixfmts);
+int daedalus_daemon_attach(struct daedalus_dev *dev, struct file *file);
+void daedalus_daemon_detach(struct daedalus_dev *dev);
+ssize_t daedalus_daemon_pop(struct daedalus_dev *dev, void *buf, size_t len);
+int daedalus_daemon_write(struct daedalus_dev *dev, const void *buf,
+			  size_t len);
+extern const struct daedalus_job_ops daedalus_job_ops;
+
+/* daedalus_vdec.c */
+void daedalus_vdec_init(struct daedalus_dev *dev);
+int daedalus_vdec_register(struct daedalus_dev *dev);
+void daedalus_vdec_unregister(struct daedalus_dev *dev);
+extern const struct v4l2_m2m_ops daedalus_m2m_ops;
+struct daedalus_ctx *daedalus_ctx_create(struct daedalus_dev *dev);
+void daedalus_ctx_destroy(struct daedalus_ctx *ctx);
+void daedalus_vdec_stream_info(struct daedalus_ctx *ctx,
+			       const struct daedalus_msg_stream_info *si);
+void daedalus_vdec_session_error(struct daedalus_ctx *ctx, u32 error);
+void daedalus_vdec_daemon_gone(struct daedalus_ctx *ctx);
+void daedalus_vdec_last(struct daedalus_ctx *ctx);
+
+/* daedalus_main.c */
+struct daedalus_ctx *daedalus_ctx_find(struct daedalus_dev *dev, u32 ctx_id);
+struct daedalus_dev *daedalus_dev_create(bool register_nodes);
+void daedalus_dev_destroy(struct daedalus_dev *dev);
+
+#endif /* _DAEDALUS_H */

@@ -1,0 +1,576 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * /dev/daedalus: the daemon's end of protocol v1.
+ *
+ * One daemon at a time (a second open gets -EBUSY), root only. read()
+ * returns one request per call, REQ_HELLO first; write() takes one
+ * response per call, validated whole by daedalus_msg_parse() before any
+ * state changes. Closing the file detaches the daemon: every job is
+ * cancelled and every context's queues go to the error state.
+ */
+
+#include <linux/capability.h>
+#include <linux/fs.h>
+#include <linux/miscdevice.h>
+#include <linux/mm.h>
+#include <linux/module.h>
+#include <linux/poll.h>
+#include <linux/sched.h>
+#include <linux/slab.h>
+#include <linux/uaccess.h>
+
+#include "daedalus.h"
+#include "daedalus_trace.h"
+
+/**
+ * struct daedalus_out - one request waiting for read()
+ * @node:	on daemon->out
+ * @len:	bytes in @data
+ * @data:	the encoded message
+ */
+struct daedalus_out {
+	struct list_head node;
+	size_t len;
+	u8 data[];
+};
+
+void daedalus_daemon_init(struct daedalus_daemon *d)
+{
+	mutex_init(&d->lock);
+	spin_lock_init(&d->out_lock);
+	INIT_LIST_HEAD(&d->out);
+	init_waitqueue_head(&d->out_wait);
+	d->state = DAEDALUS_DAEMON_DETACHED;
+}
+
+/**
+ * daedalus_daemon_send() - queue one request for the daemon
+ * @dev:	the device
+ * @type:	request type
+ * @cookie:	hdr.cookie
+ * @body:	fixed body, little-endian
+ * @body_len:	size of @body
+ * @data:	data copied after the body (bitstream), may be NULL
+ * @data_len:	size of @data
+ * @trace_flags: flags shown by the daedalus_msg_out tracepoint
+ *
+ * Takes only the queue spinlock, so it may be called with the job core
+ * lock held. Only REQ_HELLO goes out before the handshake completes.
+ *
+ * Return: 0, -ENOTCONN without a ready daemon, -ENOMEM.
+ */
+int daedalus_daemon_send(struct daedalus_dev *dev, u16 type, u64 cookie,
+			 const void *body, u32 body_len, const void *data,
+			 u32 data_len, u32 trace_flags)
+{
+	struct daedalus_daemon *d = &dev->daemon;
+	size_t len = DAEDALUS_HDR_SIZE + body_len + data_len;
+	struct daedalus_out *out;
+	u32 ctx_id = 0;
+	int state;
+
+	out = kvmalloc(struct_size(out, data, len), GFP_KERNEL);
+	if (!out)
+		return -ENOMEM;
+	out->len = len;
+	daedalus_msg_encode(out->data, type, cookie, body, body_len, data_len);
+	if (data_len)
+		memcpy(out->data + DAEDALUS_HDR_SIZE + body_len, data, data_len);
+	/* Every request body but HELLO and PING starts with its ctx_id. */
+	if (type != DAEDALUS_REQ_HELLO && type != DAEDALUS_REQ_PING &&
+	    body_len >= sizeof(__le32))
+		ctx_id = le32_to_cpup((const __le32 *)body);
+
+	spin_lock(&d->out_lock);
+	state = d->state;
+	if (state == DAEDALUS_DAEMON_READY ||
+	    (state == DAEDALUS_DAEMON_HELLO_WAIT && type == DAEDALUS_REQ_HELLO))
+		list_add_tail(&out->node, &d->out);
+	else
+		state = DAEDALUS_DAEMON_DETACHED;
+	spin_unlock(&d->out_lock);
+
+	if (state == DAEDALUS_DAEMON_DETACHED) {
+		kvfree(out);
+		return -ENOTCONN;
+	}
+	trace_daedalus_msg_out(type, cookie, ctx_id, trace_flags, len);
+	wake_up_interruptible(&d->out_wait);
+	return 0;
+}
+
+/**
+ * daedalus_daemon_codecs() - what the attached daemon decodes
+ * @dev:	the device
+ * @codecs:	set to the DAEDALUS_CODEC_BIT() mask
+ * @pixfmts:	set to the DAEDALUS_PIXFMT_BIT() mask
+ *
+ * Return: 0, or -ENOTCONN (masks set to H.264 and NV12, what the node
+ * offers clients probing it with no daemon attached).
+ */
+int daedalus_daemon_codecs(struct daedalus_dev *dev, u32 *codecs,
+			   u32 *pixfmts)
+{
+	struct daedalus_daemon *d = &dev->daemon;
+	int ret = 0;
+
+	mutex_lock(&d->lock);
+	if (d->hello_done) {
+		*codecs = d->hello.codecs;
+		*pixfmts = d->hello.pixfmts;
+	} else {
+		*codecs = DAEDALUS_CODEC_BIT(DAEDALUS_CODEC_H264);
+		*pixfmts = DAEDALUS_PIXFMT_BIT(DAEDALUS_PIXFMT_NV12);
+		ret = -ENOTCONN;
+	}
+	mutex_unlock(&d->lock);
+	return ret;
+}
+
+static void daedalus_daemon_drop_queue(struct daedalus_daemon *d)
+{
+	struct daedalus_out *out, *tmp;
+	LIST_HEAD(dead);
+
+	spin_lock(&d->out_lock);
+	list_splice_init(&d->out, &dead);
+	spin_unlock(&d->out_lock);
+	list_for_each_entry_safe(out, tmp, &dead, node) {
+		list_del(&out->node);
+		kvfree(out);
+	}
+}
+
+/**
+ * daedalus_daemon_attach() - a daemon opened /dev/daedalus
+ * @dev:	the device
+ * @file:	the daemon's file (any non-NULL token for in-kernel tests)
+ *
+ * Queues REQ_HELLO, the first message the daemon reads.
+ *
+ * Return: 0, or -EBUSY when a daemon is attached already.
+ */
+int daedalus_daemon_attach(struct daedalus_dev *dev, struct file *file)
+{
+	struct daedalus_daemon *d = &dev->daemon;
+	struct daedalus_req_hello hello = {
+		.proto_version	= cpu_to_le32(DAEDALUS_PROTO_VERSION),
+		.max_contexts	= cpu_to_le32(DAEDALUS_MAX_CONTEXTS),
+		.max_payload	= cpu_to_le32(DAEDALUS_MAX_PAYLOAD),
+	};
+	int ret;
+
+	mutex_lock(&d->lock);
+	if (d->file) {
+		mutex_unlock(&d->lock);
+		return -EBUSY;
+	}
+	d->file = file;
+	d->pid = task_tgid_nr(current);
+	d->hello_done = false;
+	spin_lock(&d->out_lock);
+	d->state = DAEDALUS_DAEMON_HELLO_WAIT;
+	spin_unlock(&d->out_lock);
+	ret = daedalus_daemon_send(dev, DAEDALUS_REQ_HELLO, 0, &hello,
+				   sizeof(hello), NULL, 0, 0);
+	if (ret) {
+		spin_lock(&d->out_lock);
+		d->state = DAEDALUS_DAEMON_DETACHED;
+		spin_unlock(&d->out_lock);
+		d->file = NULL;
+	}
+	mutex_unlock(&d->lock);
+	return ret;
+}
+
+/**
+ * daedalus_daemon_detach() - the daemon is gone
+ * @dev:	the device
+ *
+ * New requests fail from here on; every job is cancelled (buffers back
+ * with ERROR, the running job finished) and every context is told.
+ */
+void daedalus_daemon_detach(struct daedalus_dev *dev)
+{
+	struct daedalus_daemon *d = &dev->daemon;
+	struct daedalus_ctx *ctx;
+	bool was_ready;
+
+	mutex_lock(&d->lock);
+	if (!d->file) {
+		mutex_unlock(&d->lock);
+		return;
+	}
+	spin_lock(&d->out_lock);
+	d->state = DAEDALUS_DAEMON_DETACHED;
+	spin_unlock(&d->out_lock);
+	was_ready = d->hello_done;
+	d->file = NULL;
+	d->hello_done = false;
+	mutex_unlock(&d->lock);
+
+	cancel_delayed_work_sync(&dev->watchdog);
+	daedalus_daemon_drop_queue(d);
+	daedalus_job_detach(&dev->core);
+	mutex_lock(&dev->ctx_lock);
+	list_for_each_entry(ctx, &dev->ctx_list, node)
+		daedalus_vdec_daemon_gone(ctx);
+	mutex_unlock(&dev->ctx_lock);
+	trace_daedalus_daemon(false, d->pid, was_ready ? d->hello.daemon_version : 0);
+}
+
+/**
+ * daedalus_daemon_pop() - take the next request
+ * @dev:	the device
+ * @buf:	kernel buffer
+ * @len:	its size
+ *
+ * Return: the message's length, 0 when none is queued, -EINVAL when @len
+ * is too small for it (it stays queued).
+ */
+ssize_t daedalus_daemon_pop(struct daedalus_dev *dev, void *buf, size_t len)
+{
+	struct daedalus_daemon *d = &dev->daemon;
+	struct daedalus_out *out;
+	ssize_t ret;
+
+	spin_lock(&d->out_lock);
+	out = list_first_entry_or_null(&d->out, struct daedalus_out, node);
+	if (out && out->len > len) {
+		spin_unlock(&d->out_lock);
+		return -EINVAL;
+	}
+	if (out)
+		list_del(&out->node);
+	spin_unlock(&d->out_lock);
+	if (!out)
+		return 0;
+	memcpy(buf, out->data, out->len);
+	ret = out->len;
+	kvfree(out);
+	return ret;
+}
+
+static void daedalus_reject(struct daedalus_dev *dev, enum daedalus_reject r,
+			    u16 type, u64 cookie)
+{
+	daedalus_job_reject(&dev->core, r, type, cookie);
+}
+
+static int daedalus_daemon_hello(struct daedalus_dev *dev,
+				 const struct daedalus_msg_hello *h)
+{
+	struct daedalus_daemon *d = &dev->daemon;
+	int ret = 0;
+
+	mutex_lock(&d->lock);
+	if (!d->file || d->hello_done) {
+		ret = -EINVAL;
+		daedalus_reject(dev, DAEDALUS_REJECT_STATE,
+				DAEDALUS_RESP_HELLO, 0);
+		goto out;
+	}
+	if (h->proto_version != DAEDALUS_PROTO_VERSION) {
+		dev_warn(dev->v4l2_dev.dev ?: dev->misc.this_device,
+			 "daemon speaks protocol v%u, module speaks v%u\n",
+			 h->proto_version, DAEDALUS_PROTO_VERSION);
+		daedalus_reject(dev, DAEDALUS_REJECT_VERSION,
+				DAEDALUS_RESP_HELLO, 0);
+		ret = -EPROTO;
+		goto out;
+	}
+	d->hello = *h;
+	d->hello_done = true;
+	spin_lock(&d->out_lock);
+	d->state = DAEDALUS_DAEMON_READY;
+	spin_unlock(&d->out_lock);
+	schedule_delayed_work(&dev->watchdog,
+			      msecs_to_jiffies(DAEDALUS_WATCHDOG_PERIOD_MS));
+	trace_daedalus_daemon(true, d->pid, h->daemon_version);
+out:
+	mutex_unlock(&d->lock);
+	return ret;
+}
+
+static bool daedalus_daemon_ready(struct daedalus_dev *dev)
+{
+	bool ready;
+
+	spin_lock(&dev->daemon.out_lock);
+	ready = dev->daemon.state == DAEDALUS_DAEMON_READY;
+	spin_unlock(&dev->daemon.out_lock);
+	return ready;
+}
+
+/* Messages addressed to a context rather than to a job. */
+static int daedalus_daemon_ctx_msg(struct daedalus_dev *dev,
+				   const struct daedalus_msg *m)
+{
+	struct daedalus_ctx *ctx;
+	u32 ctx_id, gen = 0;
+	int ret = 0;
+
+	switch (m->type) {
+	case DAEDALUS_RESP_STREAM_INFO:
+		ctx_id = m->stream_info.ctx_id;
+		gen = m->stream_info.generation;
+		break;
+	case DAEDALUS_RESP_SESSION_ERROR:
+		ctx_id = m->session_error.ctx_id;
+		break;
+	default:
+		ctx_id = m->reset_done.ctx_id;
+		gen = m->reset_done.generation;
+		break;
+	}
+
+	mutex_lock(&dev->ctx_lock);
+	ctx = daedalus_ctx_find(dev, ctx_id);
+	if (!ctx || !ctx->session_open) {
+		daedalus_reject(dev, DAEDALUS_REJECT_NO_CTX, m->type, m->cookie);
+		ret = -EINVAL;
+		goto out;
+	}
+	if (m->type != DAEDALUS_RESP_SESSION_ERROR &&
+	    gen != READ_ONCE(ctx->jctx.stream_gen)) {
+		daedalus_reject(dev, DAEDALUS_REJECT_STALE_GENERATION, m->type,
+				m->cookie);
+		ret = -EINVAL;
+		goto out;
+	}
+	if (m->type == DAEDALUS_RESP_STREAM_INFO)
+		daedalus_vdec_stream_info(ctx, &m->stream_info);
+	else if (m->type == DAEDALUS_RESP_SESSION_ERROR)
+		daedalus_vdec_session_error(ctx, m->session_error.error);
+out:
+	mutex_unlock(&dev->ctx_lock);
+	return ret;
+}
+
+/**
+ * daedalus_daemon_write() - apply one complete message from the daemon
+ * @dev:	the device
+ * @buf:	the message, header first
+ * @len:	its length
+ *
+ * Return: 0, -EINVAL for an invalid or unexpected message, -EPROTO for a
+ * foreign magic or protocol version. Every refusal is counted and traced.
+ */
+int daedalus_daemon_write(struct daedalus_dev *dev, const void *buf,
+			  size_t len)
+{
+	enum daedalus_reject reason = DAEDALUS_REJECT_FIELD;
+	struct daedalus_msg m;
+	u32 flags = 0;
+	int ret;
+
+	ret = daedalus_msg_parse(buf, len, &m, &reason);
+	if (ret) {
+		daedalus_reject(dev, reason, 0, 0);
+		return ret;
+	}
+	if (m.type == DAEDALUS_RESP_FRAME)
+		flags = m.frame.flags;
+	trace_daedalus_msg_in(m.type, m.cookie,
+			      m.type == DAEDALUS_RESP_FRAME ? m.frame.ctx_id : 0,
+			      flags, len);
+
+	if (m.type == DAEDALUS_RESP_HELLO)
+		return daedalus_daemon_hello(dev, &m.hello);
+	if (!daedalus_daemon_ready(dev)) {
+		daedalus_reject(dev, DAEDALUS_REJECT_STATE, m.type, m.cookie);
+		return -EINVAL;
+	}
+
+	switch (m.type) {
+	case DAEDALUS_RESP_FRAME:
+		return daedalus_job_frame(&dev->core, &m.frame);
+	case DAEDALUS_RESP_PONG:
+		return 0;
+	default:
+		return daedalus_daemon_ctx_msg(dev, &m);
+	}
+}
+
+/* File operations. */
+
+static struct daedalus_dev *daedalus_file_dev(struct file *file)
+{
+	struct miscdevice *misc = file->private_data;
+
+	return container_of(misc, struct daedalus_dev, misc);
+}
+
+static int daedalus_cdev_open(struct inode *inode, struct file *file)
+{
+	struct daedalus_dev *dev = daedalus_file_dev(file);
+	int ret;
+
+	if (!capable(CAP_SYS_ADMIN))
+		return -EPERM;
+	ret = stream_open(inode, file);
+	if (ret)
+		return ret;
+	return daedalus_daemon_attach(dev, file);
+}
+
+static int daedalus_cdev_release(struct inode *inode, struct file *file)
+{
+	daedalus_daemon_detach(daedalus_file_dev(file));
+	return 0;
+}
+
+static ssize_t daedalus_cdev_read(struct file *file, char __user *ubuf,
+				  size_t count, loff_t *ppos)
+{
+	struct daedalus_dev *dev = daedalus_file_dev(file);
+	struct daedalus_daemon *d = &dev->daemon;
+	struct daedalus_out *out;
+	ssize_t ret;
+
+	for (;;) {
+		spin_lock(&d->out_lock);
+		out = list_first_entry_or_null(&d->out, struct daedalus_out,
+					       node);
+		if (out && out->len > count) {
+			spin_unlock(&d->out_lock);
+			return -EINVAL;
+		}
+		if (out)
+			list_del(&out->node);
+		spin_unlock(&d->out_lock);
+		if (out)
+			break;
+		if (file->f_flags & O_NONBLOCK)
+			return -EAGAIN;
+		ret = wait_event_interruptible(d->out_wait,
+					       !list_empty_careful(&d->out));
+		if (ret)
+			return ret;
+	}
+	ret = out->len;
+	if (copy_to_user(ubuf, out->data, out->len))
+		ret = -EFAULT;
+	kvfree(out);
+	return ret;
+}
+
+static ssize_t daedalus_cdev_write(struct file *file, const char __user *ubuf,
+				   size_t count, loff_t *ppos)
+{
+	struct daedalus_dev *dev = daedalus_file_dev(file);
+	enum daedalus_reject reason;
+	u8 hdr[DAEDALUS_HDR_SIZE];
+	u32 total;
+	void *buf;
+	int ret;
+
+	if (count < DAEDALUS_HDR_SIZE) {
+		daedalus_reject(dev, DAEDALUS_REJECT_SHORT, 0, 0);
+		return -EINVAL;
+	}
+	if (copy_from_user(hdr, ubuf, sizeof(hdr)))
+		return -EFAULT;
+	ret = daedalus_msg_header_len(hdr, sizeof(hdr), &total, &reason);
+	if (ret) {
+		daedalus_reject(dev, reason, 0, 0);
+		return ret;
+	}
+	if (total != count) {
+		daedalus_reject(dev, DAEDALUS_REJECT_LENGTH, 0, 0);
+		return -EINVAL;
+	}
+	buf = kvmalloc(count, GFP_KERNEL);
+	if (!buf)
+		return -ENOMEM;
+	if (copy_from_user(buf, ubuf, count)) {
+		kvfree(buf);
+		return -EFAULT;
+	}
+	ret = daedalus_daemon_write(dev, buf, count);
+	kvfree(buf);
+	return ret ? ret : count;
+}
+
+static __poll_t daedalus_cdev_poll(struct file *file, poll_table *wait)
+{
+	struct daedalus_dev *dev = daedalus_file_dev(file);
+	__poll_t mask = EPOLLOUT | EPOLLWRNORM;
+
+	poll_wait(file, &dev->daemon.out_wait, wait);
+	if (!list_empty_careful(&dev->daemon.out))
+		mask |= EPOLLIN | EPOLLRDNORM;
+	return mask;
+}
+
+static const struct file_operations daedalus_cdev_fops = {
+	.owner		= THIS_MODULE,
+	.open		= daedalus_cdev_open,
+	.release	= daedalus_cdev_release,
+	.read		= daedalus_cdev_read,
+	.write		= daedalus_cdev_write,
+	.poll		= daedalus_cdev_poll,
+};
+
+/* Job core callbacks. */
+
+static int daedalus_send_decode(struct daedalus_job_ctx *jctx,
+				struct daedalus_decode_params *p,
+				struct vb2_v4l2_buffer *src,
+				struct vb2_v4l2_buffer *dst)
+{
+	struct daedalus_ctx *ctx = container_of(jctx, struct daedalus_ctx, jctx);
+	struct daedalus_req_decode req;
+	const void *data = NULL;
+
+	if (src)
+		data = vb2_plane_vaddr(&src->vb2_buf, 0);
+	daedalus_msg_encode_decode(&req, p);
+	return daedalus_daemon_send(ctx->dev, DAEDALUS_REQ_DECODE, p->cookie,
+				    &req, sizeof(req), data, p->bytes,
+				    p->flags);
+}
+
+static void daedalus_job_last(struct daedalus_job_ctx *jctx)
+{
+	daedalus_vdec_last(container_of(jctx, struct daedalus_ctx, jctx));
+}
+
+static void daedalus_job_expired(struct daedalus_job_ctx *jctx, u64 cookie)
+{
+	struct daedalus_ctx *ctx = container_of(jctx, struct daedalus_ctx, jctx);
+
+	v4l2_warn(&ctx->dev->v4l2_dev,
+		  "ctx %u: job %#llx expired, daemon did not answer\n",
+		  jctx->ctx_id, cookie);
+}
+
+const struct daedalus_job_ops daedalus_job_ops = {
+	.send_decode	= daedalus_send_decode,
+	.last		= daedalus_job_last,
+	.expired	= daedalus_job_expired,
+};
+
+/**
+ * daedalus_chardev_register() - create /dev/daedalus
+ * @dev:	the device
+ *
+ * Return: 0 or a negative errno.
+ */
+int daedalus_chardev_register(struct daedalus_dev *dev)
+{
+	dev->misc.minor = MISC_DYNAMIC_MINOR;
+	dev->misc.name = DAEDALUS_NAME;
+	dev->misc.fops = &daedalus_cdev_fops;
+	dev->misc.mode = 0600;
+	return misc_register(&dev->misc);
+}
+
+/**
+ * daedalus_chardev_unregister() - remove /dev/daedalus
+ * @dev:	the device
+ */
+void daedalus_chardev_unregister(struct daedalus_dev *dev)
+{
+	misc_deregister(&dev->misc);
+}

@@ -1,0 +1,1086 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * daedalus V4L2 front: a stateful mem2mem decoder node (MPLANE) in the
+ * shape of Documentation/userspace-api/media/v4l/dev-decoder.rst.
+ *
+ * Formats, queues, events and decoder commands live here; buffer ownership
+ * lives in the job core (daedalus_job.c) and the wire in the character
+ * device (daedalus_chardev.c). Order: format tables, helpers, m2m
+ * callbacks, ioctls, vb2 ops, open/release, ops tables, registration.
+ */
+
+#include <linux/ktime.h>
+#include <linux/module.h>
+#include <linux/slab.h>
+#include <media/v4l2-ctrls.h>
+#include <media/v4l2-event.h>
+#include <media/v4l2-ioctl.h>
+#include <media/v4l2-mem2mem.h>
+#include <media/videobuf2-vmalloc.h>
+
+#include "daedalus.h"
+#include "daedalus_compat.h"
+#include "daedalus_trace.h"
+
+#define DAEDALUS_MIN_DIM	16
+#define DAEDALUS_DEF_WIDTH	1920
+#define DAEDALUS_DEF_HEIGHT	1080
+#define DAEDALUS_MIN_BITSTREAM	(256u * 1024)
+
+/**
+ * struct daedalus_fmt - a pixel format and its protocol code
+ * @fourcc:	V4L2 pixel format
+ * @code:	enum daedalus_codec (OUTPUT) or enum daedalus_pixfmt (CAPTURE)
+ */
+struct daedalus_fmt {
+	u32 fourcc;
+	u32 code;
+};
+
+static const struct daedalus_fmt daedalus_out_fmts[] = {
+	{ V4L2_PIX_FMT_H264,	DAEDALUS_CODEC_H264 },
+	{ V4L2_PIX_FMT_HEVC,	DAEDALUS_CODEC_HEVC },
+	{ V4L2_PIX_FMT_VP8,	DAEDALUS_CODEC_VP8 },
+	{ V4L2_PIX_FMT_VP9,	DAEDALUS_CODEC_VP9 },
+};
+
+static const struct daedalus_fmt daedalus_cap_fmts[] = {
+	{ V4L2_PIX_FMT_NV12,	DAEDALUS_PIXFMT_NV12 },
+	{ V4L2_PIX_FMT_YUV420,	DAEDALUS_PIXFMT_YUV420 },
+};
+
+static const struct v4l2_event daedalus_eos_event = {
+	.type = V4L2_EVENT_EOS,
+};
+
+static const struct v4l2_event daedalus_src_change_event = {
+	.type = V4L2_EVENT_SOURCE_CHANGE,
+	.u.src_change.changes = V4L2_EVENT_SRC_CH_RESOLUTION,
+};
+
+/* Helpers. */
+
+static inline struct daedalus_ctx *daedalus_file_ctx(struct file *file)
+{
+	return container_of(file->private_data, struct daedalus_ctx, fh);
+}
+
+static const struct daedalus_fmt *
+daedalus_find_fmt(const struct daedalus_fmt *fmts, size_t n, u32 fourcc,
+		  u32 mask)
+{
+	size_t i;
+
+	for (i = 0; i < n; i++)
+		if (fmts[i].fourcc == fourcc && (mask & BIT(fmts[i].code)))
+			return &fmts[i];
+	return NULL;
+}
+
+static const struct daedalus_fmt *daedalus_find_code(const struct daedalus_fmt *fmts,
+						     size_t n, u32 code)
+{
+	size_t i;
+
+	for (i = 0; i < n; i++)
+		if (fmts[i].code == code)
+			return &fmts[i];
+	return NULL;
+}
+
+static void daedalus_max_size(struct daedalus_dev *dev, u32 *w, u32 *h)
+{
+	struct daedalus_daemon *d = &dev->daemon;
+
+	mutex_lock(&d->lock);
+	*w = d->hello_done ? d->hello.max_width : 4096;
+	*h = d->hello_done ? d->hello.max_height : 4096;
+	mutex_unlock(&d->lock);
+}
+
+/* A single-plane 4:2:0 picture of the coded size. */
+static void daedalus_fill_cap(struct v4l2_pix_format_mplane *pix, u32 fourcc,
+			      u32 width, u32 height)
+{
+	u32 w = ALIGN(width, 16), h = ALIGN(height, 16);
+
+	pix->pixelformat = fourcc;
+	pix->width = w;
+	pix->height = h;
+	pix->field = V4L2_FIELD_NONE;
+	pix->num_planes = 1;
+	pix->plane_fmt[0].bytesperline = w;
+	pix->plane_fmt[0].sizeimage = w * h * 3 / 2;
+	memset(pix->plane_fmt[0].reserved, 0,
+	       sizeof(pix->plane_fmt[0].reserved));
+	memset(pix->reserved, 0, sizeof(pix->reserved));
+	pix->flags = 0;
+}
+
+static void daedalus_fill_out(struct v4l2_pix_format_mplane *pix, u32 fourcc,
+			      u32 width, u32 height, u32 sizeimage)
+{
+	u32 min = max_t(u32, width * height * 3 / 4, DAEDALUS_MIN_BITSTREAM);
+
+	pix->pixelformat = fourcc;
+	pix->width = width;
+	pix->height = height;
+	pix->field = V4L2_FIELD_NONE;
+	pix->num_planes = 1;
+	pix->plane_fmt[0].bytesperline = 0;
+	pix->plane_fmt[0].sizeimage = clamp_t(u32, sizeimage, min,
+					      DAEDALUS_MAX_PAYLOAD / 2);
+	memset(pix->plane_fmt[0].reserved, 0,
+	       sizeof(pix->plane_fmt[0].reserved));
+	memset(pix->reserved, 0, sizeof(pix->reserved));
+	pix->flags = 0;
+}
+
+static void daedalus_set_colorimetry(struct daedalus_ctx *ctx,
+				     struct v4l2_pix_format_mplane *pix)
+{
+	pix->colorspace = ctx->colorimetry.colorspace;
+	pix->xfer_func = ctx->colorimetry.xfer_func;
+	pix->ycbcr_enc = ctx->colorimetry.ycbcr_enc;
+	pix->quantization = ctx->colorimetry.quantization;
+}
+
+static int daedalus_send_ctx_pair(struct daedalus_ctx *ctx, u16 type, u32 second)
+{
+	__le32 body[2] = {
+		cpu_to_le32(ctx->jctx.ctx_id),
+		cpu_to_le32(second),
+	};
+
+	return daedalus_daemon_send(ctx->dev, type, 0, body, sizeof(body),
+				    NULL, 0, 0);
+}
+
+/* Send REQ_FLUSH once every source queued before DEC_CMD_STOP went out. */
+static void daedalus_try_flush(struct daedalus_ctx *ctx)
+{
+	bool pending;
+
+	spin_lock(&ctx->lock);
+	pending = ctx->flush_pending;
+	spin_unlock(&ctx->lock);
+	if (!pending || daedalus_job_flush(&ctx->jctx))
+		return;
+	spin_lock(&ctx->lock);
+	ctx->flush_pending = false;
+	ctx->flush_sent = true;
+	spin_unlock(&ctx->lock);
+	trace_daedalus_drain(ctx->jctx.ctx_id, DAEDALUS_DRAIN_FLUSH);
+}
+
+static void daedalus_return_ready(struct daedalus_ctx *ctx, bool output,
+				  enum vb2_buffer_state state)
+{
+	struct v4l2_m2m_ctx *m2m_ctx = ctx->fh.m2m_ctx;
+	struct vb2_v4l2_buffer *vbuf;
+
+	for (;;) {
+		vbuf = output ? v4l2_m2m_src_buf_remove(m2m_ctx) :
+				v4l2_m2m_dst_buf_remove(m2m_ctx);
+		if (!vbuf)
+			break;
+		v4l2_m2m_buf_done(vbuf, state);
+	}
+}
+
+/* mem2mem callbacks. */
+
+static void daedalus_device_run(void *priv)
+{
+	struct daedalus_ctx *ctx = priv;
+	bool allow_no_src;
+
+	spin_lock(&ctx->lock);
+	allow_no_src = ctx->draining && ctx->flush_sent && !ctx->stopped;
+	spin_unlock(&ctx->lock);
+	daedalus_job_run(&ctx->jctx, allow_no_src, ktime_get_ns());
+	daedalus_try_flush(ctx);
+}
+
+/* Called under the m2m job spinlock: flags only, no sleeping locks. */
+static int daedalus_job_ready(void *priv)
+{
+	struct daedalus_ctx *ctx = priv;
+	struct v4l2_m2m_ctx *m2m_ctx = ctx->fh.m2m_ctx;
+	bool ok;
+
+	if (!daedalus_job_can_run(&ctx->jctx) ||
+	    !v4l2_m2m_num_dst_bufs_ready(m2m_ctx))
+		return 0;
+	spin_lock(&ctx->lock);
+	ok = !ctx->failed && !ctx->stopped &&
+	     (v4l2_m2m_num_src_bufs_ready(m2m_ctx) ||
+	      (ctx->draining && ctx->flush_sent));
+	spin_unlock(&ctx->lock);
+	return ok;
+}
+
+static void daedalus_job_abort_cb(void *priv)
+{
+	struct daedalus_ctx *ctx = priv;
+
+	daedalus_job_abort(&ctx->jctx);
+}
+
+const struct v4l2_m2m_ops daedalus_m2m_ops = {
+	.device_run	= daedalus_device_run,
+	.job_ready	= daedalus_job_ready,
+	.job_abort	= daedalus_job_abort_cb,
+};
+
+/* Notifications from the character device and the job core. */
+
+/**
+ * daedalus_vdec_stream_info() - the daemon found the stream's format
+ * @ctx:	the context (dev->ctx_lock held)
+ * @si:		validated RESP_STREAM_INFO
+ *
+ * Updates the CAPTURE format and raises SOURCE_CHANGE.
+ */
+void daedalus_vdec_stream_info(struct daedalus_ctx *ctx,
+			       const struct daedalus_msg_stream_info *si)
+{
+	const struct daedalus_fmt *fmt;
+	struct v4l2_pix_format_mplane pix;
+
+	fmt = daedalus_find_code(daedalus_cap_fmts,
+				 ARRAY_SIZE(daedalus_cap_fmts), si->pixfmt);
+	if (!fmt)
+		fmt = &daedalus_cap_fmts[0];
+	memset(&pix, 0, sizeof(pix));
+	daedalus_fill_cap(&pix, fmt->fourcc, si->coded_width, si->coded_height);
+
+	spin_lock(&ctx->lock);
+	daedalus_set_colorimetry(ctx, &pix);
+	ctx->cap_fmt = pix;
+	ctx->visible.left = si->visible_left;
+	ctx->visible.top = si->visible_top;
+	ctx->visible.width = si->visible_width;
+	ctx->visible.height = si->visible_height;
+	ctx->dpb_size = si->dpb_size;
+	ctx->have_info = true;
+	ctx->jctx.dst_min_size = pix.plane_fmt[0].sizeimage;
+	spin_unlock(&ctx->lock);
+	v4l2_event_queue_fh(&ctx->fh, &daedalus_src_change_event);
+}
+
+/**
+ * daedalus_vdec_session_error() - the daemon gave up on a context
+ * @ctx:	the context (dev->ctx_lock held)
+ * @error:	enum daedalus_session_error
+ */
+void daedalus_vdec_session_error(struct daedalus_ctx *ctx, u32 error)
+{
+	struct v4l2_m2m_ctx *m2m_ctx = ctx->fh.m2m_ctx;
+
+	v4l2_warn(&ctx->dev->v4l2_dev, "ctx %u: session error %u\n",
+		  ctx->jctx.ctx_id, error);
+	spin_lock(&ctx->lock);
+	ctx->failed = true;
+	spin_unlock(&ctx->lock);
+	daedalus_job_cancel(&ctx->jctx);
+	vb2_queue_error(v4l2_m2m_get_src_vq(m2m_ctx));
+	vb2_queue_error(v4l2_m2m_get_dst_vq(m2m_ctx));
+}
+
+/**
+ * daedalus_vdec_daemon_gone() - the daemon detached; its jobs are cancelled
+ * @ctx:	the context (dev->ctx_lock held)
+ */
+void daedalus_vdec_daemon_gone(struct daedalus_ctx *ctx)
+{
+	struct v4l2_m2m_ctx *m2m_ctx = ctx->fh.m2m_ctx;
+	bool streaming;
+
+	streaming = vb2_is_streaming(v4l2_m2m_get_src_vq(m2m_ctx)) ||
+		    vb2_is_streaming(v4l2_m2m_get_dst_vq(m2m_ctx));
+	spin_lock(&ctx->lock);
+	ctx->session_open = false;
+	if (streaming)
+		ctx->failed = true;
+	spin_unlock(&ctx->lock);
+	if (streaming) {
+		vb2_queue_error(v4l2_m2m_get_src_vq(m2m_ctx));
+		vb2_queue_error(v4l2_m2m_get_dst_vq(m2m_ctx));
+	}
+}
+
+/**
+ * daedalus_vdec_last() - a LAST picture went to the client
+ * @ctx:	the context (job core lock held: flags and events only)
+ *
+ * Ends a drain (EOS event) or the pictures before a resolution change;
+ * either way no job runs until DEC_CMD_START or CAPTURE STREAMON.
+ */
+void daedalus_vdec_last(struct daedalus_ctx *ctx)
+{
+	bool was_draining;
+
+	spin_lock(&ctx->lock);
+	was_draining = ctx->draining;
+	ctx->draining = false;
+	ctx->flush_pending = false;
+	ctx->flush_sent = false;
+	ctx->stopped = true;
+	spin_unlock(&ctx->lock);
+	trace_daedalus_drain(ctx->jctx.ctx_id, DAEDALUS_DRAIN_LAST);
+	if (was_draining)
+		v4l2_event_queue_fh(&ctx->fh, &daedalus_eos_event);
+}
+
+/* ioctls. */
+
+static int daedalus_querycap(struct file *file, void *priv,
+			     struct v4l2_capability *cap)
+{
+	strscpy(cap->driver, DAEDALUS_DRIVER, sizeof(cap->driver));
+	strscpy(cap->card, "daedalus decoder", sizeof(cap->card));
+	snprintf(cap->bus_info, sizeof(cap->bus_info), "platform:%s",
+		 DAEDALUS_NAME);
+	return 0;
+}
+
+static int daedalus_enum_fmt(struct v4l2_fmtdesc *f, bool output,
+			     struct daedalus_dev *dev)
+{
+	const struct daedalus_fmt *fmts = output ? daedalus_out_fmts :
+						   daedalus_cap_fmts;
+	size_t i, n = output ? ARRAY_SIZE(daedalus_out_fmts) :
+			       ARRAY_SIZE(daedalus_cap_fmts);
+	u32 codecs, pixfmts, mask, idx = 0;
+
+	daedalus_daemon_codecs(dev, &codecs, &pixfmts);
+	mask = output ? codecs : pixfmts;
+	for (i = 0; i < n; i++) {
+		if (!(mask & BIT(fmts[i].code)))
+			continue;
+		if (idx++ != f->index)
+			continue;
+		f->pixelformat = fmts[i].fourcc;
+		if (output)
+			f->flags = V4L2_FMT_FLAG_DYN_RESOLUTION |
+				   V4L2_FMT_FLAG_CONTINUOUS_BYTESTREAM;
+		return 0;
+	}
+	return -EINVAL;
+}
+
+static int daedalus_enum_fmt_cap(struct file *file, void *priv,
+				 struct v4l2_fmtdesc *f)
+{
+	return daedalus_enum_fmt(f, false, daedalus_file_ctx(file)->dev);
+}
+
+static int daedalus_enum_fmt_out(struct file *file, void *priv,
+				 struct v4l2_fmtdesc *f)
+{
+	return daedalus_enum_fmt(f, true, daedalus_file_ctx(file)->dev);
+}
+
+static int daedalus_g_fmt_cap(struct file *file, void *priv,
+			      struct v4l2_format *f)
+{
+	struct daedalus_ctx *ctx = daedalus_file_ctx(file);
+
+	spin_lock(&ctx->lock);
+	f->fmt.pix_mp = ctx->cap_fmt;
+	daedalus_set_colorimetry(ctx, &f->fmt.pix_mp);
+	spin_unlock(&ctx->lock);
+	return 0;
+}
+
+static int daedalus_g_fmt_out(struct file *file, void *priv,
+			      struct v4l2_format *f)
+{
+	struct daedalus_ctx *ctx = daedalus_file_ctx(file);
+
+	spin_lock(&ctx->lock);
+	f->fmt.pix_mp = ctx->out_fmt;
+	daedalus_set_colorimetry(ctx, &f->fmt.pix_mp);
+	spin_unlock(&ctx->lock);
+	return 0;
+}
+
+static int daedalus_try_fmt_out(struct file *file, void *priv,
+				struct v4l2_format *f)
+{
+	struct daedalus_ctx *ctx = daedalus_file_ctx(file);
+	struct v4l2_pix_format_mplane *pix = &f->fmt.pix_mp;
+	u32 codecs, pixfmts, maxw, maxh, w = pix->width, h = pix->height;
+	const struct daedalus_fmt *fmt;
+
+	daedalus_daemon_codecs(ctx->dev, &codecs, &pixfmts);
+	daedalus_max_size(ctx->dev, &maxw, &maxh);
+	fmt = daedalus_find_fmt(daedalus_out_fmts,
+				ARRAY_SIZE(daedalus_out_fmts), pix->pixelformat,
+				codecs);
+	if (!fmt)
+		fmt = daedalus_find_fmt(daedalus_out_fmts,
+					ARRAY_SIZE(daedalus_out_fmts),
+					V4L2_PIX_FMT_H264, ~0u);
+	/* 0x0 means "parse it from the stream": keep it. */
+	if (w || h) {
+		w = clamp_t(u32, w, DAEDALUS_MIN_DIM, maxw);
+		h = clamp_t(u32, h, DAEDALUS_MIN_DIM, maxh);
+	}
+	daedalus_fill_out(pix, fmt->fourcc, w, h,
+			  pix->num_planes ? pix->plane_fmt[0].sizeimage : 0);
+	return 0;
+}
+
+static int daedalus_try_fmt_cap(struct file *file, void *priv,
+				struct v4l2_format *f)
+{
+	struct daedalus_ctx *ctx = daedalus_file_ctx(file);
+	struct v4l2_pix_format_mplane *pix = &f->fmt.pix_mp;
+	const struct daedalus_fmt *fmt;
+	u32 codecs, pixfmts, w, h;
+
+	daedalus_daemon_codecs(ctx->dev, &codecs, &pixfmts);
+	fmt = daedalus_find_fmt(daedalus_cap_fmts,
+				ARRAY_SIZE(daedalus_cap_fmts), pix->pixelformat,
+				pixfmts);
+	spin_lock(&ctx->lock);
+	if (!fmt)
+		fmt = daedalus_find_fmt(daedalus_cap_fmts,
+					ARRAY_SIZE(daedalus_cap_fmts),
+					ctx->cap_fmt.pixelformat, ~0u);
+	/* The stream decides the picture size; the client only the layout. */
+	w = ctx->cap_fmt.width;
+	h = ctx->cap_fmt.height;
+	daedalus_fill_cap(pix, fmt->fourcc, w, h);
+	daedalus_set_colorimetry(ctx, pix);
+	spin_unlock(&ctx->lock);
+	return 0;
+}
+
+static int daedalus_s_fmt_out(struct file *file, void *priv,
+			      struct v4l2_format *f)
+{
+	struct daedalus_ctx *ctx = daedalus_file_ctx(file);
+	struct v4l2_pix_format_mplane *pix = &f->fmt.pix_mp;
+	struct vb2_queue *vq = v4l2_m2m_get_src_vq(ctx->fh.m2m_ctx);
+	int ret;
+
+	if (vb2_is_busy(vq))
+		return -EBUSY;
+	ret = daedalus_try_fmt_out(file, priv, f);
+	if (ret)
+		return ret;
+	spin_lock(&ctx->lock);
+	ctx->out_fmt = *pix;
+	/* Colorimetry flows from the coded stream to the pictures. */
+	ctx->colorimetry.colorspace = pix->colorspace;
+	ctx->colorimetry.xfer_func = pix->xfer_func;
+	ctx->colorimetry.ycbcr_enc = pix->ycbcr_enc;
+	ctx->colorimetry.quantization = pix->quantization;
+	if (!ctx->have_info && pix->width && pix->height) {
+		daedalus_fill_cap(&ctx->cap_fmt, ctx->cap_fmt.pixelformat,
+				  pix->width, pix->height);
+		ctx->visible = (struct v4l2_rect) {
+			.width = pix->width, .height = pix->height,
+		};
+	}
+	spin_unlock(&ctx->lock);
+	return 0;
+}
+
+static int daedalus_s_fmt_cap(struct file *file, void *priv,
+			      struct v4l2_format *f)
+{
+	struct daedalus_ctx *ctx = daedalus_file_ctx(file);
+	struct vb2_queue *vq = v4l2_m2m_get_dst_vq(ctx->fh.m2m_ctx);
+	int ret;
+
+	if (vb2_is_busy(vq))
+		return -EBUSY;
+	ret = daedalus_try_fmt_cap(file, priv, f);
+	if (ret)
+		return ret;
+	spin_lock(&ctx->lock);
+	ctx->cap_fmt = f->fmt.pix_mp;
+	spin_unlock(&ctx->lock);
+	return 0;
+}
+
+static int daedalus_g_selection(struct file *file, void *priv,
+				struct v4l2_selection *s)
+{
+	struct daedalus_ctx *ctx = daedalus_file_ctx(file);
+
+	if (s->type != V4L2_BUF_TYPE_VIDEO_CAPTURE &&
+	    s->type != V4L2_BUF_TYPE_VIDEO_CAPTURE_MPLANE)
+		return -EINVAL;
+	spin_lock(&ctx->lock);
+	switch (s->target) {
+	case V4L2_SEL_TGT_COMPOSE:
+	case V4L2_SEL_TGT_COMPOSE_DEFAULT:
+		s->r = ctx->visible;
+		break;
+	case V4L2_SEL_TGT_COMPOSE_BOUNDS:
+	case V4L2_SEL_TGT_COMPOSE_PADDED:
+		s->r = (struct v4l2_rect) {
+			.width = ctx->cap_fmt.width,
+			.height = ctx->cap_fmt.height,
+		};
+		break;
+	default:
+		spin_unlock(&ctx->lock);
+		return -EINVAL;
+	}
+	spin_unlock(&ctx->lock);
+	return 0;
+}
+
+static int daedalus_enum_framesizes(struct file *file, void *priv,
+				    struct v4l2_frmsizeenum *fsize)
+{
+	struct daedalus_ctx *ctx = daedalus_file_ctx(file);
+	u32 codecs, pixfmts, maxw, maxh;
+
+	daedalus_daemon_codecs(ctx->dev, &codecs, &pixfmts);
+	if (fsize->index)
+		return -EINVAL;
+	if (!daedalus_find_fmt(daedalus_out_fmts, ARRAY_SIZE(daedalus_out_fmts),
+			       fsize->pixel_format, codecs) &&
+	    !daedalus_find_fmt(daedalus_cap_fmts, ARRAY_SIZE(daedalus_cap_fmts),
+			       fsize->pixel_format, pixfmts))
+		return -EINVAL;
+	daedalus_max_size(ctx->dev, &maxw, &maxh);
+	fsize->type = V4L2_FRMSIZE_TYPE_STEPWISE;
+	fsize->stepwise.min_width = DAEDALUS_MIN_DIM;
+	fsize->stepwise.max_width = maxw;
+	fsize->stepwise.step_width = 1;
+	fsize->stepwise.min_height = DAEDALUS_MIN_DIM;
+	fsize->stepwise.max_height = maxh;
+	fsize->stepwise.step_height = 1;
+	return 0;
+}
+
+static int daedalus_subscribe_event(struct v4l2_fh *fh,
+				    const struct v4l2_event_subscription *sub)
+{
+	switch (sub->type) {
+	case V4L2_EVENT_EOS:
+		return v4l2_event_subscribe(fh, sub, 2, NULL);
+	case V4L2_EVENT_SOURCE_CHANGE:
+		return v4l2_src_change_event_subscribe(fh, sub);
+	default:
+		return v4l2_ctrl_subscribe_event(fh, sub);
+	}
+}
+
+static int daedalus_decoder_cmd(struct file *file, void *priv,
+				struct v4l2_decoder_cmd *dc)
+{
+	struct daedalus_ctx *ctx = daedalus_file_ctx(file);
+	struct v4l2_m2m_ctx *m2m_ctx = ctx->fh.m2m_ctx;
+	u32 ctx_id = ctx->jctx.ctx_id;
+	bool eos_now = false;
+	int ret;
+
+	ret = v4l2_m2m_ioctl_try_decoder_cmd(file, priv, dc);
+	if (ret)
+		return ret;
+
+	if (dc->cmd == V4L2_DEC_CMD_START) {
+		spin_lock(&ctx->lock);
+		ctx->stopped = false;
+		ctx->draining = false;
+		ctx->flush_pending = false;
+		ctx->flush_sent = false;
+		spin_unlock(&ctx->lock);
+		vb2_clear_last_buffer_dequeued(v4l2_m2m_get_dst_vq(m2m_ctx));
+		trace_daedalus_drain(ctx_id, DAEDALUS_DRAIN_RESTART);
+		v4l2_m2m_try_schedule(m2m_ctx);
+		return 0;
+	}
+
+	/* V4L2_DEC_CMD_STOP: nothing to drain before OUTPUT streams. */
+	if (!vb2_is_streaming(v4l2_m2m_get_src_vq(m2m_ctx)))
+		return 0;
+	spin_lock(&ctx->lock);
+	if (ctx->draining) {
+		spin_unlock(&ctx->lock);
+		return 0;
+	}
+	if (ctx->stopped) {
+		eos_now = true;
+	} else {
+		ctx->draining = true;
+		ctx->flush_pending = true;
+	}
+	spin_unlock(&ctx->lock);
+	if (eos_now) {
+		v4l2_event_queue_fh(&ctx->fh, &daedalus_eos_event);
+		return 0;
+	}
+	trace_daedalus_drain(ctx_id, DAEDALUS_DRAIN_START);
+	daedalus_try_flush(ctx);
+	v4l2_m2m_try_schedule(m2m_ctx);
+	return 0;
+}
+
+static int daedalus_streamoff(struct file *file, void *priv,
+			      enum v4l2_buf_type type)
+{
+	struct daedalus_ctx *ctx = daedalus_file_ctx(file);
+	int ret;
+
+	ret = v4l2_m2m_ioctl_streamoff(file, priv, type);
+	/* The job core refused jobs since job_abort; the m2m side is idle. */
+	daedalus_job_resume(&ctx->jctx);
+	return ret;
+}
+
+/* vb2 ops. */
+
+static int daedalus_queue_setup(struct vb2_queue *vq, unsigned int *nbuffers,
+				unsigned int *nplanes, unsigned int sizes[],
+				struct device *alloc_devs[])
+{
+	struct daedalus_ctx *ctx = vb2_get_drv_priv(vq);
+	u32 size;
+
+	spin_lock(&ctx->lock);
+	size = V4L2_TYPE_IS_OUTPUT(vq->type) ?
+	       ctx->out_fmt.plane_fmt[0].sizeimage :
+	       ctx->cap_fmt.plane_fmt[0].sizeimage;
+	spin_unlock(&ctx->lock);
+	if (*nplanes)
+		return (*nplanes != 1 || sizes[0] < size) ? -EINVAL : 0;
+	*nplanes = 1;
+	sizes[0] = size;
+	return 0;
+}
+
+static int daedalus_buf_out_validate(struct vb2_buffer *vb)
+{
+	struct vb2_v4l2_buffer *vbuf = to_vb2_v4l2_buffer(vb);
+
+	vbuf->field = V4L2_FIELD_NONE;
+	return 0;
+}
+
+static int daedalus_buf_prepare(struct vb2_buffer *vb)
+{
+	struct daedalus_ctx *ctx = vb2_get_drv_priv(vb->vb2_queue);
+	u32 size;
+
+	if (V4L2_TYPE_IS_OUTPUT(vb->vb2_queue->type))
+		return 0;
+	spin_lock(&ctx->lock);
+	size = ctx->cap_fmt.plane_fmt[0].sizeimage;
+	spin_unlock(&ctx->lock);
+	if (vb2_plane_size(vb, 0) < size)
+		return -EINVAL;
+	return 0;
+}
+
+static void daedalus_buf_queue(struct vb2_buffer *vb)
+{
+	struct daedalus_ctx *ctx = vb2_get_drv_priv(vb->vb2_queue);
+
+	v4l2_m2m_buf_queue(ctx->fh.m2m_ctx, to_vb2_v4l2_buffer(vb));
+}
+
+static int daedalus_open_session(struct daedalus_ctx *ctx)
+{
+	const struct daedalus_fmt *codec, *pixfmt;
+	struct daedalus_req_session_open req;
+	int ret;
+
+	spin_lock(&ctx->lock);
+	codec = daedalus_find_fmt(daedalus_out_fmts,
+				  ARRAY_SIZE(daedalus_out_fmts),
+				  ctx->out_fmt.pixelformat, ~0u);
+	pixfmt = daedalus_find_fmt(daedalus_cap_fmts,
+				   ARRAY_SIZE(daedalus_cap_fmts),
+				   ctx->cap_fmt.pixelformat, ~0u);
+	req = (struct daedalus_req_session_open) {
+		.ctx_id	= cpu_to_le32(ctx->jctx.ctx_id),
+		.codec	= cpu_to_le32(codec->code),
+		.pixfmt	= cpu_to_le32(pixfmt->code),
+		.width	= cpu_to_le32(ctx->out_fmt.width),
+		.height	= cpu_to_le32(ctx->out_fmt.height),
+	};
+	ctx->jctx.codec = codec->code;
+	spin_unlock(&ctx->lock);
+
+	ret = daedalus_daemon_send(ctx->dev, DAEDALUS_REQ_SESSION_OPEN, 0, &req,
+				   sizeof(req), NULL, 0, 0);
+	if (ret)
+		return ret;
+	spin_lock(&ctx->lock);
+	ctx->session_open = true;
+	spin_unlock(&ctx->lock);
+	return 0;
+}
+
+static int daedalus_start_streaming(struct vb2_queue *q, unsigned int count)
+{
+	struct daedalus_ctx *ctx = vb2_get_drv_priv(q);
+	bool output = V4L2_TYPE_IS_OUTPUT(q->type);
+	bool open;
+	int ret = 0;
+
+	spin_lock(&ctx->lock);
+	open = ctx->session_open;
+	spin_unlock(&ctx->lock);
+	if (output && !open) {
+		ret = daedalus_open_session(ctx);
+		if (ret) {
+			daedalus_return_ready(ctx, true, VB2_BUF_STATE_QUEUED);
+			return ret == -ENOTCONN ? -EIO : ret;
+		}
+	}
+	spin_lock(&ctx->lock);
+	if (output) {
+		ctx->jctx.src_sequence = 0;
+		ctx->draining = false;
+		ctx->flush_pending = false;
+		ctx->flush_sent = false;
+	} else {
+		ctx->jctx.dst_sequence = 0;
+	}
+	ctx->stopped = false;
+	ctx->failed = false;
+	spin_unlock(&ctx->lock);
+	daedalus_job_resume(&ctx->jctx);
+	trace_daedalus_stream(ctx->jctx.ctx_id, q->type, true);
+	return 0;
+}
+
+static void daedalus_stop_streaming(struct vb2_queue *q)
+{
+	struct daedalus_ctx *ctx = vb2_get_drv_priv(q);
+	bool output = V4L2_TYPE_IS_OUTPUT(q->type);
+	bool was_draining, open;
+	u32 gen;
+
+	if (output) {
+		/* Seek or stop: the decoder starts over with a new generation. */
+		gen = daedalus_job_reset(&ctx->jctx);
+		spin_lock(&ctx->lock);
+		open = ctx->session_open;
+		spin_unlock(&ctx->lock);
+		if (open)
+			daedalus_send_ctx_pair(ctx, DAEDALUS_REQ_RESET, gen);
+	} else {
+		daedalus_job_cancel(&ctx->jctx);
+	}
+	daedalus_return_ready(ctx, output, VB2_BUF_STATE_ERROR);
+
+	spin_lock(&ctx->lock);
+	was_draining = ctx->draining;
+	if (output) {
+		ctx->draining = false;
+		ctx->flush_pending = false;
+		ctx->flush_sent = false;
+	}
+	spin_unlock(&ctx->lock);
+	if (output && was_draining)
+		trace_daedalus_drain(ctx->jctx.ctx_id, DAEDALUS_DRAIN_ABANDON);
+	trace_daedalus_stream(ctx->jctx.ctx_id, q->type, false);
+}
+
+static const struct vb2_ops daedalus_qops = {
+	.queue_setup		= daedalus_queue_setup,
+	.buf_out_validate	= daedalus_buf_out_validate,
+	.buf_prepare		= daedalus_buf_prepare,
+	.buf_queue		= daedalus_buf_queue,
+	.start_streaming	= daedalus_start_streaming,
+	.stop_streaming		= daedalus_stop_streaming,
+};
+
+static int daedalus_queue_init(void *priv, struct vb2_queue *src_vq,
+			       struct vb2_queue *dst_vq)
+{
+	struct daedalus_ctx *ctx = priv;
+	int ret;
+
+	src_vq->type = V4L2_BUF_TYPE_VIDEO_OUTPUT_MPLANE;
+	src_vq->io_modes = VB2_MMAP | VB2_DMABUF;
+	src_vq->drv_priv = ctx;
+	src_vq->buf_struct_size = sizeof(struct v4l2_m2m_buffer);
+	src_vq->ops = &daedalus_qops;
+	src_vq->mem_ops = &vb2_vmalloc_memops;
+	src_vq->timestamp_flags = V4L2_BUF_FLAG_TIMESTAMP_COPY;
+	src_vq->lock = &ctx->vb_mutex;
+	src_vq->dev = ctx->dev->v4l2_dev.dev;
+	ret = vb2_queue_init(src_vq);
+	if (ret)
+		return ret;
+
+	dst_vq->type = V4L2_BUF_TYPE_VIDEO_CAPTURE_MPLANE;
+	dst_vq->io_modes = VB2_MMAP | VB2_DMABUF;
+	dst_vq->drv_priv = ctx;
+	dst_vq->buf_struct_size = sizeof(struct v4l2_m2m_buffer);
+	dst_vq->ops = &daedalus_qops;
+	dst_vq->mem_ops = &vb2_vmalloc_memops;
+	dst_vq->timestamp_flags = V4L2_BUF_FLAG_TIMESTAMP_COPY;
+	dst_vq->lock = &ctx->vb_mutex;
+	dst_vq->dev = ctx->dev->v4l2_dev.dev;
+	dst_vq->max_num_buffers = DAEDALUS_MAX_CAPTURE_BUFS;
+	return vb2_queue_init(dst_vq);
+}
+
+static int daedalus_g_volatile_ctrl(struct v4l2_ctrl *ctrl)
+{
+	struct daedalus_ctx *ctx = container_of(ctrl->handler,
+						struct daedalus_ctx, hdl);
+
+	if (ctrl->id != V4L2_CID_MIN_BUFFERS_FOR_CAPTURE)
+		return -EINVAL;
+	spin_lock(&ctx->lock);
+	ctrl->val = ctx->dpb_size ? ctx->dpb_size + 1 : 4;
+	spin_unlock(&ctx->lock);
+	return 0;
+}
+
+static const struct v4l2_ctrl_ops daedalus_ctrl_ops = {
+	.g_volatile_ctrl	= daedalus_g_volatile_ctrl,
+};
+
+/* Contexts. */
+
+/**
+ * daedalus_ctx_create() - a decoder context without a file
+ * @dev:	the device
+ *
+ * The body of open(); KUnit suites call it directly. The context is on
+ * dev->ctx_list (daemon messages can find it) but not on the video node's
+ * file handle list.
+ *
+ * Return: the context or an ERR_PTR (-EBUSY with DAEDALUS_MAX_CONTEXTS open).
+ */
+struct daedalus_ctx *daedalus_ctx_create(struct daedalus_dev *dev)
+{
+	struct daedalus_ctx *ctx;
+	struct v4l2_ctrl *ctrl;
+	u32 id;
+	int ret;
+
+	ctx = kzalloc(sizeof(*ctx), GFP_KERNEL);
+	if (!ctx)
+		return ERR_PTR(-ENOMEM);
+	ctx->dev = dev;
+	mutex_init(&ctx->vb_mutex);
+	spin_lock_init(&ctx->lock);
+	INIT_LIST_HEAD(&ctx->node);
+	v4l2_fh_init(&ctx->fh, &dev->vfd);
+
+	v4l2_ctrl_handler_init(&ctx->hdl, 1);
+	ctrl = v4l2_ctrl_new_std(&ctx->hdl, &daedalus_ctrl_ops,
+				 V4L2_CID_MIN_BUFFERS_FOR_CAPTURE, 1,
+				 DAEDALUS_MAX_CAPTURE_BUFS, 1, 4);
+	if (ctrl)
+		ctrl->flags |= V4L2_CTRL_FLAG_VOLATILE;
+	ctx->min_bufs_ctrl = ctrl;
+	ret = ctx->hdl.error;
+	if (ret)
+		goto err_hdl;
+	ctx->fh.ctrl_handler = &ctx->hdl;
+
+	daedalus_fill_out(&ctx->out_fmt, V4L2_PIX_FMT_H264, DAEDALUS_DEF_WIDTH,
+			  DAEDALUS_DEF_HEIGHT, 0);
+	daedalus_fill_cap(&ctx->cap_fmt, V4L2_PIX_FMT_NV12, DAEDALUS_DEF_WIDTH,
+			  DAEDALUS_DEF_HEIGHT);
+	ctx->visible = (struct v4l2_rect) {
+		.width = DAEDALUS_DEF_WIDTH, .height = DAEDALUS_DEF_HEIGHT,
+	};
+	ctx->colorimetry.colorspace = V4L2_COLORSPACE_REC709;
+
+	ctx->fh.m2m_ctx = v4l2_m2m_ctx_init(dev->m2m_dev, ctx,
+					    daedalus_queue_init);
+	if (IS_ERR(ctx->fh.m2m_ctx)) {
+		ret = PTR_ERR(ctx->fh.m2m_ctx);
+		goto err_hdl;
+	}
+	/* Capture-only jobs (drain) need no OUTPUT buffer: job_ready decides. */
+	v4l2_m2m_set_src_buffered(ctx->fh.m2m_ctx, true);
+
+	mutex_lock(&dev->ctx_lock);
+	if (dev->nr_ctx >= DAEDALUS_MAX_CONTEXTS) {
+		mutex_unlock(&dev->ctx_lock);
+		ret = -EBUSY;
+		goto err_m2m;
+	}
+	do {
+		id = dev->next_ctx_id++;
+	} while (!id || daedalus_ctx_find(dev, id));
+	daedalus_job_ctx_init(&ctx->jctx, &dev->core, ctx->fh.m2m_ctx, id);
+	list_add_tail(&ctx->node, &dev->ctx_list);
+	dev->nr_ctx++;
+	mutex_unlock(&dev->ctx_lock);
+	return ctx;
+
+err_m2m:
+	v4l2_m2m_ctx_release(ctx->fh.m2m_ctx);
+err_hdl:
+	v4l2_ctrl_handler_free(&ctx->hdl);
+	v4l2_fh_exit(&ctx->fh);
+	mutex_destroy(&ctx->vb_mutex);
+	kfree(ctx);
+	return ERR_PTR(ret);
+}
+
+/**
+ * daedalus_ctx_destroy() - end a context created by daedalus_ctx_create()
+ * @ctx:	the context; freed on return
+ *
+ * Stops both queues (every buffer comes back), closes the daemon session.
+ */
+void daedalus_ctx_destroy(struct daedalus_ctx *ctx)
+{
+	struct daedalus_dev *dev = ctx->dev;
+	bool open;
+
+	mutex_lock(&dev->ctx_lock);
+	list_del(&ctx->node);
+	dev->nr_ctx--;
+	mutex_unlock(&dev->ctx_lock);
+
+	mutex_lock(&ctx->vb_mutex);
+	v4l2_m2m_ctx_release(ctx->fh.m2m_ctx);
+	mutex_unlock(&ctx->vb_mutex);
+	/* Nothing of this context may stay in the core once it is freed. */
+	daedalus_job_cancel(&ctx->jctx);
+
+	spin_lock(&ctx->lock);
+	open = ctx->session_open;
+	ctx->session_open = false;
+	spin_unlock(&ctx->lock);
+	if (open)
+		daedalus_send_ctx_pair(ctx, DAEDALUS_REQ_SESSION_CLOSE, 0);
+
+	v4l2_ctrl_handler_free(&ctx->hdl);
+	v4l2_fh_exit(&ctx->fh);
+	mutex_destroy(&ctx->vb_mutex);
+	kfree(ctx);
+}
+
+static int daedalus_open(struct file *file)
+{
+	struct daedalus_dev *dev = video_drvdata(file);
+	struct daedalus_ctx *ctx;
+
+	if (mutex_lock_interruptible(&dev->dev_mutex))
+		return -ERESTARTSYS;
+	ctx = daedalus_ctx_create(dev);
+	if (!IS_ERR(ctx))
+		daedalus_fh_add(&ctx->fh, file);
+	mutex_unlock(&dev->dev_mutex);
+	return PTR_ERR_OR_ZERO(ctx);
+}
+
+static int daedalus_release(struct file *file)
+{
+	struct daedalus_ctx *ctx = daedalus_file_ctx(file);
+	struct daedalus_dev *dev = ctx->dev;
+
+	mutex_lock(&dev->dev_mutex);
+	daedalus_fh_del(&ctx->fh, file);
+	daedalus_ctx_destroy(ctx);
+	mutex_unlock(&dev->dev_mutex);
+	return 0;
+}
+
+static const struct v4l2_file_operations daedalus_fops = {
+	.owner		= THIS_MODULE,
+	.open		= daedalus_open,
+	.release	= daedalus_release,
+	.poll		= v4l2_m2m_fop_poll,
+	.unlocked_ioctl	= video_ioctl2,
+	.mmap		= v4l2_m2m_fop_mmap,
+};
+
+static const struct v4l2_ioctl_ops daedalus_ioctl_ops = {
+	.vidioc_querycap		= daedalus_querycap,
+
+	.vidioc_enum_fmt_vid_cap	= daedalus_enum_fmt_cap,
+	.vidioc_g_fmt_vid_cap_mplane	= daedalus_g_fmt_cap,
+	.vidioc_try_fmt_vid_cap_mplane	= daedalus_try_fmt_cap,
+	.vidioc_s_fmt_vid_cap_mplane	= daedalus_s_fmt_cap,
+
+	.vidioc_enum_fmt_vid_out	= daedalus_enum_fmt_out,
+	.vidioc_g_fmt_vid_out_mplane	= daedalus_g_fmt_out,
+	.vidioc_try_fmt_vid_out_mplane	= daedalus_try_fmt_out,
+	.vidioc_s_fmt_vid_out_mplane	= daedalus_s_fmt_out,
+
+	.vidioc_enum_framesizes		= daedalus_enum_framesizes,
+	.vidioc_g_selection		= daedalus_g_selection,
+
+	.vidioc_reqbufs			= v4l2_m2m_ioctl_reqbufs,
+	.vidioc_querybuf		= v4l2_m2m_ioctl_querybuf,
+	.vidioc_qbuf			= v4l2_m2m_ioctl_qbuf,
+	.vidioc_dqbuf			= v4l2_m2m_ioctl_dqbuf,
+	.vidioc_prepare_buf		= v4l2_m2m_ioctl_prepare_buf,
+	.vidioc_create_bufs		= v4l2_m2m_ioctl_create_bufs,
+	.vidioc_expbuf			= v4l2_m2m_ioctl_expbuf,
+
+	.vidioc_streamon		= v4l2_m2m_ioctl_streamon,
+	.vidioc_streamoff		= daedalus_streamoff,
+
+	.vidioc_try_decoder_cmd		= v4l2_m2m_ioctl_try_decoder_cmd,
+	.vidioc_decoder_cmd		= daedalus_decoder_cmd,
+
+	.vidioc_subscribe_event		= daedalus_subscribe_event,
+	.vidioc_unsubscribe_event	= v4l2_event_unsubscribe,
+};
+
+static const struct video_device daedalus_videodev = {
+	.name		= DAEDALUS_NAME,
+	.vfl_dir	= VFL_DIR_M2M,
+	.fops		= &daedalus_fops,
+	.ioctl_ops	= &daedalus_ioctl_ops,
+	.minor		= -1,
+	.release	= video_device_release_empty,
+	.device_caps	= V4L2_CAP_VIDEO_M2M_MPLANE | V4L2_CAP_STREAMING,
+};
+
+/**
+ * daedalus_vdec_init() - set up the video device (not registered yet)
+ * @dev:	the device
+ */
+void daedalus_vdec_init(struct daedalus_dev *dev)
+{
+	dev->vfd = daedalus_videodev;
+	dev->vfd.lock = &dev->dev_mutex;
+	dev->vfd.v4l2_dev = &dev->v4l2_dev;
+	/* A bare test instance queues events on a never-registered node. */
+	spin_lock_init(&dev->vfd.fh_lock);
+	INIT_LIST_HEAD(&dev->vfd.fh_list);
+	video_set_drvdata(&dev->vfd, dev);
+}
+
+/**
+ * daedalus_vdec_register() - register /dev/videoN
+ * @dev:	the device, after daedalus_vdec_init()
+ *
+ * Return: 0 or a negative errno.
+ */
+int daedalus_vdec_register(struct daedalus_dev *dev)
+{
+	int ret;
+
+	ret = video_register_device(&dev->vfd, VFL_TYPE_VIDEO, -1);
+	if (ret)
+		return ret;
+	v4l2_info(&dev->v4l2_dev, "decoder at /dev/video%d\n", dev->vfd.num);
+	return 0;
+}
+
+/**
+ * daedalus_vdec_unregister() - remove /dev/videoN
+ * @dev:	the device
+ */
+void daedalus_vdec_unregister(struct daedalus_dev *dev)
+{
+	video_unregister_device(&dev->vfd);
+}
