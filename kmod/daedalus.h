@@ -59,12 +59,12 @@ enum daedalus_drain_phase {
  * @out_wait:	read()/poll() wait here
  */
 struct daedalus_daemon {
-	struct mutex lock;
+	struct mutex lock;		/* file, pid, hello */
 	struct file *file;
 	pid_t pid;
 	bool hello_done;
 	struct daedalus_msg_hello hello;
-	spinlock_t out_lock;
+	spinlock_t out_lock;		/* out, state */
 	int state;
 	struct list_head out;
 	wait_queue_head_t out_wait;
@@ -92,8 +92,8 @@ struct daedalus_dev {
 	struct video_device vfd;
 	struct v4l2_m2m_dev *m2m_dev;
 	struct miscdevice misc;
-	struct mutex dev_mutex;
-	struct mutex ctx_lock;
+	struct mutex dev_mutex;		/* video node ioctls */
+	struct mutex ctx_lock;		/* ctx_list, nr_ctx */
 	struct list_head ctx_list;
 	unsigned int nr_ctx;
 	u32 next_ctx_id;
@@ -139,8 +139,8 @@ struct daedalus_ctx {
 	struct daedalus_job_ctx jctx;
 	struct v4l2_ctrl_handler hdl;
 	struct v4l2_ctrl *min_bufs_ctrl;
-	struct mutex vb_mutex;
-	spinlock_t lock;
+	struct mutex vb_mutex;		/* vb2 queues */
+	spinlock_t lock;		/* formats and flags */
 	struct v4l2_pix_format_mplane out_fmt;
 	struct v4l2_pix_format_mplane cap_fmt;
 	struct v4l2_rect visible;
@@ -188,6 +188,7 @@ void daedalus_vdec_stream_info(struct daedalus_ctx *ctx,
 void daedalus_vdec_session_error(struct daedalus_ctx *ctx, u32 error);
 void daedalus_vdec_daemon_gone(struct daedalus_ctx *ctx);
 void daedalus_vdec_last(struct daedalus_ctx *ctx);
+int daedalus_vdec_decoder_cmd(struct daedalus_ctx *ctx, u32 cmd);
 
 /* daedalus_main.c */
 struct daedalus_ctx *daedalus_ctx_find(struct daedalus_dev *dev, u32 ctx_id);

@@ -9,6 +9,7 @@
  * cancelled and every context's queues go to the error state.
  */
 
+#include <kunit/visibility.h>
 #include <linux/capability.h>
 #include <linux/fs.h>
 #include <linux/miscdevice.h>
@@ -98,6 +99,7 @@ int daedalus_daemon_send(struct daedalus_dev *dev, u16 type, u64 cookie,
 	wake_up_interruptible(&d->out_wait);
 	return 0;
 }
+EXPORT_SYMBOL_IF_KUNIT(daedalus_daemon_send);
 
 /**
  * daedalus_daemon_codecs() - what the attached daemon decodes
@@ -182,6 +184,7 @@ int daedalus_daemon_attach(struct daedalus_dev *dev, struct file *file)
 	mutex_unlock(&d->lock);
 	return ret;
 }
+EXPORT_SYMBOL_IF_KUNIT(daedalus_daemon_attach);
 
 /**
  * daedalus_daemon_detach() - the daemon is gone
@@ -218,6 +221,7 @@ void daedalus_daemon_detach(struct daedalus_dev *dev)
 	mutex_unlock(&dev->ctx_lock);
 	trace_daedalus_daemon(false, d->pid, was_ready ? d->hello.daemon_version : 0);
 }
+EXPORT_SYMBOL_IF_KUNIT(daedalus_daemon_detach);
 
 /**
  * daedalus_daemon_pop() - take the next request
@@ -250,6 +254,7 @@ ssize_t daedalus_daemon_pop(struct daedalus_dev *dev, void *buf, size_t len)
 	kvfree(out);
 	return ret;
 }
+EXPORT_SYMBOL_IF_KUNIT(daedalus_daemon_pop);
 
 static void daedalus_reject(struct daedalus_dev *dev, enum daedalus_reject r,
 			    u16 type, u64 cookie)
@@ -391,6 +396,7 @@ int daedalus_daemon_write(struct daedalus_dev *dev, const void *buf,
 		return daedalus_daemon_ctx_msg(dev, &m);
 	}
 }
+EXPORT_SYMBOL_IF_KUNIT(daedalus_daemon_write);
 
 /* File operations. */
 

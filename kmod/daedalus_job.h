@@ -157,7 +157,7 @@ struct daedalus_job_stats {
  * @slots:	the in-flight table; a cookie's low half indexes it
  */
 struct daedalus_job_core {
-	struct mutex lock;
+	struct mutex lock;		/* everything below */
 	struct v4l2_m2m_dev *m2m_dev;
 	const struct daedalus_job_ops *ops;
 	u64 timeout_ns;

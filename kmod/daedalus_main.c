@@ -7,6 +7,7 @@
  * the tracepoint definitions.
  */
 
+#include <kunit/visibility.h>
 #include <linux/debugfs.h>
 #include <linux/err.h>
 #include <linux/ktime.h>
@@ -44,6 +45,7 @@ struct daedalus_ctx *daedalus_ctx_find(struct daedalus_dev *dev, u32 ctx_id)
 			return ctx;
 	return NULL;
 }
+EXPORT_SYMBOL_IF_KUNIT(daedalus_ctx_find);
 
 static void daedalus_watchdog_work(struct work_struct *work)
 {
@@ -194,6 +196,7 @@ err_free:
 	kvfree(dev);
 	return ERR_PTR(ret);
 }
+EXPORT_SYMBOL_IF_KUNIT(daedalus_dev_create);
 
 /**
  * daedalus_dev_destroy() - remove an instance with no open context
@@ -213,6 +216,7 @@ void daedalus_dev_destroy(struct daedalus_dev *dev)
 	v4l2_device_unregister(&dev->v4l2_dev);
 	kvfree(dev);
 }
+EXPORT_SYMBOL_IF_KUNIT(daedalus_dev_destroy);
 
 static int __init daedalus_init(void)
 {

@@ -9,6 +9,7 @@
  * callbacks, ioctls, vb2 ops, open/release, ops tables, registration.
  */
 
+#include <kunit/visibility.h>
 #include <linux/ktime.h>
 #include <linux/module.h>
 #include <linux/slab.h>
@@ -575,20 +576,24 @@ static int daedalus_subscribe_event(struct v4l2_fh *fh,
 	}
 }
 
-static int daedalus_decoder_cmd(struct file *file, void *priv,
-				struct v4l2_decoder_cmd *dc)
+/**
+ * daedalus_vdec_decoder_cmd() - V4L2_DEC_CMD_STOP/START after validation
+ * @ctx:	the context
+ * @cmd:	the command
+ *
+ * STOP starts a drain: REQ_FLUSH goes out after the last queued source,
+ * capture-only jobs hand the daemon buffers for the remaining pictures,
+ * and the LAST picture raises EOS. START leaves the stopped state.
+ *
+ * Return: 0, or -EINVAL for another command.
+ */
+int daedalus_vdec_decoder_cmd(struct daedalus_ctx *ctx, u32 cmd)
 {
-	struct daedalus_ctx *ctx = daedalus_file_ctx(file);
 	struct v4l2_m2m_ctx *m2m_ctx = ctx->fh.m2m_ctx;
 	u32 ctx_id = ctx->jctx.ctx_id;
 	bool eos_now = false;
-	int ret;
 
-	ret = v4l2_m2m_ioctl_try_decoder_cmd(file, priv, dc);
-	if (ret)
-		return ret;
-
-	if (dc->cmd == V4L2_DEC_CMD_START) {
+	if (cmd == V4L2_DEC_CMD_START) {
 		spin_lock(&ctx->lock);
 		ctx->stopped = false;
 		ctx->draining = false;
@@ -600,8 +605,10 @@ static int daedalus_decoder_cmd(struct file *file, void *priv,
 		v4l2_m2m_try_schedule(m2m_ctx);
 		return 0;
 	}
+	if (cmd != V4L2_DEC_CMD_STOP)
+		return -EINVAL;
 
-	/* V4L2_DEC_CMD_STOP: nothing to drain before OUTPUT streams. */
+	/* Nothing to drain before OUTPUT streams. */
 	if (!vb2_is_streaming(v4l2_m2m_get_src_vq(m2m_ctx)))
 		return 0;
 	spin_lock(&ctx->lock);
@@ -624,6 +631,17 @@ static int daedalus_decoder_cmd(struct file *file, void *priv,
 	daedalus_try_flush(ctx);
 	v4l2_m2m_try_schedule(m2m_ctx);
 	return 0;
+}
+
+static int daedalus_decoder_cmd(struct file *file, void *priv,
+				struct v4l2_decoder_cmd *dc)
+{
+	int ret;
+
+	ret = v4l2_m2m_ioctl_try_decoder_cmd(file, priv, dc);
+	if (ret)
+		return ret;
+	return daedalus_vdec_decoder_cmd(daedalus_file_ctx(file), dc->cmd);
 }
 
 static int daedalus_streamoff(struct file *file, void *priv,
@@ -929,6 +947,7 @@ err_hdl:
 	kfree(ctx);
 	return ERR_PTR(ret);
 }
+EXPORT_SYMBOL_IF_KUNIT(daedalus_ctx_create);
 
 /**
  * daedalus_ctx_destroy() - end a context created by daedalus_ctx_create()
@@ -964,6 +983,7 @@ void daedalus_ctx_destroy(struct daedalus_ctx *ctx)
 	mutex_destroy(&ctx->vb_mutex);
 	kfree(ctx);
 }
+EXPORT_SYMBOL_IF_KUNIT(daedalus_ctx_destroy);
 
 static int daedalus_open(struct file *file)
 {
