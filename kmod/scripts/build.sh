@@ -1,0 +1,73 @@
+#!/usr/bin/env bash
+# SPDX-License-Identifier: GPL-2.0
+#
+# Stage "kmod": build daedalus_v4l2.ko with W=1 against the 7.3 x86_64 tree
+# (kernel.sh prepares it), fail on any warning; run the tree's checkpatch.pl
+# on every source file of the module, fail on any error; check the job
+# core's include list is the one its header comment promises (the replay
+# tools compile it in userspace against mirrors of exactly those headers).
+#
+#   kmod/scripts/build.sh [VERSION]      default 7.3
+#
+# Last line: "kmod: N passed, N failed".
+set -uo pipefail
+
+# shellcheck source=lib.sh
+. "$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)/lib.sh"
+
+VERSION=${1:-7.3}
+LOGDIR=$CACHE/logs
+mkdir -p "$LOGDIR"
+
+# 1. The module, W=1, no warnings.
+log=$LOGDIR/kmod-build-$VERSION-x86_64.log
+build_module "$VERSION" x86_64 "$log"
+case $? in
+0) pass "build $VERSION x86_64 W=1 clean" ;;
+1)
+	fail "build $VERSION x86_64 W=1 (log: $log)"
+	real_warnings "$log" | head -n 40
+	;;
+*)
+	fail "kernel tree $VERSION x86_64 not available (log: $log.prepare)"
+	tail -n 20 "$log.prepare"
+	;;
+esac
+
+# 2. checkpatch on each source file: errors fail, warnings are shown.
+src=$("$KERNEL_SH" source "$VERSION" 2>/dev/null) || src=
+if [ -n "$src" ] && [ -x "$src/scripts/checkpatch.pl" ]; then
+	while IFS= read -r f; do
+		case "$f" in include/uapi/*) continue ;; esac
+		out=$("$src/scripts/checkpatch.pl" --no-tree --show-types \
+			--ignore LINUX_VERSION_CODE -f "$KMOD_DIR/$f" 2>&1)
+		errors=$(printf '%s\n' "$out" | sed -n 's/^total: \([0-9]*\) errors.*/\1/p')
+		if [ "${errors:-1}" = 0 ]; then
+			pass "checkpatch $f"
+		else
+			fail "checkpatch $f"
+		fi
+		printf '%s\n' "$out" | grep -E '^(ERROR|WARNING):' | sed 's/^/    /'
+	done < <(cd "$KMOD_DIR" && ls ./*.c ./*.h | sed 's|^\./||')
+else
+	fail "checkpatch: no kernel source tree for $VERSION"
+fi
+
+# 3. The job core's includes are exactly the documented list.
+documented=$(sed -n '/compiled unchanged in userspace/,/^ \*\//p' "$KMOD_DIR/daedalus_job.c" |
+	grep -oE '<[a-z0-9/._-]+\.h>|"[a-z0-9_]+\.h"' | grep -v 'uapi/linux/daedalus.h' | sort -u)
+actual=$(grep -E '^#include' "$KMOD_DIR/daedalus_job.c" |
+	grep -oE '<[a-z0-9/._-]+\.h>|"[a-z0-9_]+\.h"' | sort -u)
+if [ -n "$actual" ] && [ "$documented" = "$actual" ]; then
+	pass "daedalus_job.c includes match its documented list"
+else
+	fail "daedalus_job.c includes differ from its documented list"
+	diff <(echo "$documented") <(echo "$actual") | sed 's/^/    /'
+fi
+if grep -qE '^#\s*if(def|ndef)?\b' "$KMOD_DIR/daedalus_job.c"; then
+	fail "daedalus_job.c has preprocessor conditionals"
+else
+	pass "daedalus_job.c has no preprocessor conditionals"
+fi
+
+summary kmod

@@ -1,0 +1,73 @@
+# SPDX-License-Identifier: GPL-2.0
+# Shared by the kmod stage scripts: check counting, the private build copy
+# of the module's sources, and module builds against prepared trees.
+
+SCRIPT_DIR=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+KMOD_DIR=$(cd "$SCRIPT_DIR/.." && pwd)
+CACHE=${DAEDALUS_CACHE:-$HOME/.cache/daedalus}
+KERNEL_SH=$SCRIPT_DIR/kernel.sh
+LLVM_SUFFIX=-19
+
+PASSED=0
+FAILED=0
+
+pass() {
+	PASSED=$((PASSED + 1))
+	printf 'PASS %s\n' "$*"
+}
+
+fail() {
+	FAILED=$((FAILED + 1))
+	printf 'FAIL %s\n' "$*"
+}
+
+# The module's own sources (the KUnit suites and scripts stay out).
+module_sources() {
+	(cd "$KMOD_DIR" && ls Makefile Kconfig ./*.c ./*.h && find include -type f)
+}
+
+# Copy the sources to a private build directory, so builds for several
+# trees never share (or leave) objects in the checkout.
+sync_sources() {
+	local dst=$1 f
+	mkdir -p "$dst"
+	find "$dst" -maxdepth 1 -type f \( -name '*.c' -o -name '*.h' \) -delete
+	while IFS= read -r f; do
+		mkdir -p "$dst/$(dirname "$f")"
+		cp -p "$KMOD_DIR/$f" "$dst/$f"
+	done < <(module_sources)
+}
+
+# Compiler and modpost warnings that matter. Without a Module.symvers (a
+# modules_prepare'd tree) every imported symbol is "undefined": expected.
+real_warnings() {
+	grep -E 'warning:|error:|^WARNING:|^ERROR:' "$1" |
+		grep -vE 'Module\.symvers is missing|symbol .* undefined!|suppressed [0-9]+ unresolved symbol warnings' ||
+		true
+}
+
+# build_module VERSION ARCH LOGFILE [extra make args]: 0 when the module
+# built with W=1 and no warning; the log keeps the compiler output.
+build_module() {
+	local ver=$1 arch=$2 log=$3
+	shift 3
+	local kdir out archarg=x86_64
+	[ "$arch" = arm64 ] && archarg=arm64
+	if ! kdir=$("$KERNEL_SH" prepare "$ver" "$arch" 2>"$log.prepare"); then
+		echo "kernel.sh prepare $ver $arch failed, see $log.prepare" >"$log"
+		return 2
+	fi
+	out=$CACHE/kmod-build/$ver-$arch
+	sync_sources "$out"
+	if ! make -C "$kdir" M="$out" LLVM=$LLVM_SUFFIX ARCH=$archarg W=1 \
+		KBUILD_MODPOST_WARN=1 "$@" modules >"$log" 2>&1; then
+		return 1
+	fi
+	[ -f "$out/daedalus_v4l2.ko" ] || return 1
+	[ -z "$(real_warnings "$log")" ]
+}
+
+summary() {
+	printf '%s: %d passed, %d failed\n' "$1" "$PASSED" "$FAILED"
+	[ "$FAILED" -eq 0 ]
+}
