@@ -1,0 +1,777 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * KUnit suite daedalus_job: the job core and the daemon protocol inside the
+ * real kernel, on the real v4l2-mem2mem scheduler and real vb2 queues.
+ *
+ * Each test makes a bare device (no nodes), plays the daemon through raw
+ * protocol bytes written and read in process, and drives a context's queues
+ * the way the ioctls do. The daemon's messages are encoded here by hand,
+ * not with the module's codec, so a codec bug cannot hide itself.
+ *
+ * Every test ends with the ownership invariants checked on the core's
+ * counters: every device_run got exactly one job_finish, and nothing is
+ * left claimed or parked once the context is gone.
+ */
+
+#include <kunit/test.h>
+#include <kunit/visibility.h>
+#include <linux/fs.h>
+#include <linux/ktime.h>
+#include <linux/slab.h>
+#include <linux/string.h>
+#include <media/v4l2-mem2mem.h>
+#include <media/videobuf2-core.h>
+
+#include "daedalus.h"
+#include "daedalus_test.h"
+
+MODULE_IMPORT_NS("EXPORTED_FOR_KUNIT_TESTING");
+
+#define DJ_BUFS		4
+#define DJ_MSG_MAX	(64 * 1024)
+#define DJ_BITSTREAM	96
+#define DJ_PICTURE	128
+#define DJ_WAIT_MS	5000
+
+/**
+ * struct dj_fixture - one test's device, context and daemon
+ * @dev:	bare device
+ * @ctx:	open context, NULL once a test closed it
+ * @daemon:	the attached daemon's file; only its address is used
+ * @msg:	scratch for one message either way
+ * @st:	counters snapshot, refreshed by dj_stats()
+ */
+struct dj_fixture {
+	struct daedalus_dev *dev;
+	struct daedalus_ctx *ctx;
+	struct file *daemon;
+	u8 *msg;
+	struct daedalus_job_stats st;
+};
+
+/**
+ * struct dj_decode - the parts of a REQ_DECODE the tests look at
+ * @cookie:	hdr.cookie
+ * @ctx_id:	the context
+ * @flags:	DAEDALUS_DECODE_F_*
+ * @generation:	stream generation
+ * @timestamp:	OUTPUT timestamp
+ * @src_index:	OUTPUT index or DAEDALUS_NO_BUF
+ * @dst_index:	CAPTURE index
+ * @bytes:	bitstream bytes
+ */
+struct dj_decode {
+	u64 cookie;
+	u32 ctx_id;
+	u32 flags;
+	u32 generation;
+	u64 timestamp;
+	u32 src_index;
+	u32 dst_index;
+	u32 bytes;
+};
+
+/* Daemon side: encoding responses. */
+
+static size_t dj_hdr(void *buf, u32 magic, u16 version, u16 type, u64 cookie,
+		     u32 payload_len)
+{
+	struct daedalus_hdr *h = buf;
+
+	h->magic = cpu_to_le32(magic);
+	h->version = cpu_to_le16(version);
+	h->type = cpu_to_le16(type);
+	h->payload_len = cpu_to_le32(payload_len);
+	h->reserved = 0;
+	h->cookie = cpu_to_le64(cookie);
+	return sizeof(*h);
+}
+
+static size_t dj_encode_hello(u8 *buf, u32 proto_version)
+{
+	struct daedalus_resp_hello *r = (void *)(buf + sizeof(struct daedalus_hdr));
+
+	dj_hdr(buf, DAEDALUS_PROTO_MAGIC, DAEDALUS_PROTO_VERSION,
+	       DAEDALUS_RESP_HELLO, 0, sizeof(*r));
+	memset(r, 0, sizeof(*r));
+	r->proto_version = cpu_to_le32(proto_version);
+	r->daemon_version = cpu_to_le32(0x010000);
+	r->codecs = cpu_to_le32(DAEDALUS_CODEC_BIT(DAEDALUS_CODEC_H264));
+	r->pixfmts = cpu_to_le32(DAEDALUS_PIXFMT_BIT(DAEDALUS_PIXFMT_NV12));
+	r->max_width = cpu_to_le32(1920);
+	r->max_height = cpu_to_le32(1088);
+	return sizeof(struct daedalus_hdr) + sizeof(*r);
+}
+
+static size_t dj_encode_frame(u8 *buf, u64 cookie, u32 ctx_id, u32 flags,
+			      u64 timestamp, u32 generation)
+{
+	struct daedalus_resp_frame *r = (void *)(buf + sizeof(struct daedalus_hdr));
+	u32 data = (flags & DAEDALUS_FRAME_HAS_PIXELS) ? DJ_PICTURE : 0;
+
+	dj_hdr(buf, DAEDALUS_PROTO_MAGIC, DAEDALUS_PROTO_VERSION,
+	       DAEDALUS_RESP_FRAME, cookie, sizeof(*r) + data);
+	memset(r, 0, sizeof(*r));
+	r->ctx_id = cpu_to_le32(ctx_id);
+	r->flags = cpu_to_le32(flags);
+	if (data) {
+		r->timestamp = cpu_to_le64(timestamp);
+		r->bytesused = cpu_to_le32(data);
+		memset(r + 1, 0x5a, data);
+	}
+	r->generation = cpu_to_le32(generation);
+	return sizeof(struct daedalus_hdr) + sizeof(*r) + data;
+}
+
+static int dj_frame(struct dj_fixture *f, const struct dj_decode *d, u32 flags,
+		    u64 timestamp)
+{
+	size_t n = dj_encode_frame(f->msg, d->cookie, d->ctx_id, flags,
+				   timestamp, d->generation);
+
+	return daedalus_daemon_write(f->dev, f->msg, n);
+}
+
+/* Daemon side: reading requests. */
+
+/* Pops the next request and checks its type; returns its body or NULL. */
+static void *dj_pop(struct kunit *test, struct dj_fixture *f, u16 type,
+		    u64 *cookie)
+{
+	struct daedalus_hdr *h = (void *)f->msg;
+	ssize_t n;
+
+	n = daedalus_daemon_pop(f->dev, f->msg, DJ_MSG_MAX);
+	KUNIT_EXPECT_GE_MSG(test, n, (ssize_t)sizeof(*h),
+			    "no request queued, wanted type %#x", type);
+	if (n < (ssize_t)sizeof(*h))
+		return NULL;
+	KUNIT_EXPECT_EQ(test, le32_to_cpu(h->magic), DAEDALUS_PROTO_MAGIC);
+	KUNIT_EXPECT_EQ(test, le32_to_cpu(h->payload_len),
+			(u32)(n - sizeof(*h)));
+	KUNIT_EXPECT_EQ_MSG(test, le16_to_cpu(h->type), type,
+			    "unexpected request type");
+	if (le16_to_cpu(h->type) != type)
+		return NULL;
+	if (cookie)
+		*cookie = le64_to_cpu(h->cookie);
+	return h + 1;
+}
+
+static void dj_expect_no_request(struct kunit *test, struct dj_fixture *f)
+{
+	KUNIT_EXPECT_EQ(test, daedalus_daemon_pop(f->dev, f->msg, DJ_MSG_MAX),
+			(ssize_t)0);
+}
+
+static bool dj_pop_decode(struct kunit *test, struct dj_fixture *f,
+			  struct dj_decode *d)
+{
+	struct daedalus_req_decode *r;
+
+	r = dj_pop(test, f, DAEDALUS_REQ_DECODE, &d->cookie);
+	if (!r)
+		return false;
+	d->ctx_id = le32_to_cpu(r->ctx_id);
+	d->flags = le32_to_cpu(r->flags);
+	d->generation = le32_to_cpu(r->generation);
+	d->timestamp = le64_to_cpu(r->timestamp);
+	d->src_index = le32_to_cpu(r->src_index);
+	d->dst_index = le32_to_cpu(r->dst_index);
+	d->bytes = le32_to_cpu(r->bytes);
+	return true;
+}
+
+/* Client side. */
+
+static void dj_stats(struct dj_fixture *f)
+{
+	daedalus_job_get_stats(&f->dev->core, &f->st);
+}
+
+static u64 dj_rejected(struct dj_fixture *f, enum daedalus_reject reason)
+{
+	dj_stats(f);
+	return f->st.rejected[reason];
+}
+
+static void dj_queue_src(struct kunit *test, struct dj_fixture *f, u32 index,
+			 u64 timestamp)
+{
+	u8 bits[DJ_BITSTREAM];
+
+	memset(bits, index + 1, sizeof(bits));
+	KUNIT_ASSERT_EQ(test, daedalus_test_qbuf(f->ctx, false, index, bits,
+						 sizeof(bits), timestamp), 0);
+}
+
+static void dj_queue_dst(struct kunit *test, struct dj_fixture *f, u32 index)
+{
+	KUNIT_ASSERT_EQ(test, daedalus_test_qbuf(f->ctx, true, index, NULL, 0, 0),
+			0);
+}
+
+/* Dequeues one buffer and checks it; returns false when none was done. */
+static bool dj_dq(struct kunit *test, struct dj_fixture *f, bool capture,
+		  u32 index, bool error, struct daedalus_test_buf *out)
+{
+	struct daedalus_test_buf b;
+	int ret;
+
+	ret = daedalus_test_dqbuf(f->ctx, capture, &b);
+	KUNIT_EXPECT_EQ_MSG(test, ret, 0, "%s buffer %u not done",
+			    capture ? "CAPTURE" : "OUTPUT", index);
+	if (ret)
+		return false;
+	KUNIT_EXPECT_EQ(test, b.index, index);
+	KUNIT_EXPECT_EQ_MSG(test, b.error, error, "%s buffer %u error flag",
+			    capture ? "CAPTURE" : "OUTPUT", index);
+	if (out)
+		*out = b;
+	return true;
+}
+
+/*
+ * Dequeues every done buffer of a queue, for returns whose order is not
+ * part of the contract; each must carry @error, and together be @mask.
+ */
+static void dj_dq_all(struct kunit *test, struct dj_fixture *f, bool capture,
+		      u32 mask, bool error)
+{
+	struct daedalus_test_buf b;
+	u32 seen = 0;
+
+	while (!daedalus_test_dqbuf(f->ctx, capture, &b)) {
+		KUNIT_EXPECT_EQ_MSG(test, b.error, error,
+				    "%s buffer %u error flag",
+				    capture ? "CAPTURE" : "OUTPUT", b.index);
+		KUNIT_EXPECT_FALSE_MSG(test, seen & BIT(b.index),
+				       "buffer %u done twice", b.index);
+		seen |= BIT(b.index);
+	}
+	KUNIT_EXPECT_EQ(test, seen, mask);
+}
+
+/* Pops requests until one of @type; others (in order) are skipped. */
+static void *dj_find(struct kunit *test, struct dj_fixture *f, u16 type)
+{
+	struct daedalus_hdr *h = (void *)f->msg;
+	int i;
+
+	for (i = 0; i < 8; i++) {
+		if (daedalus_daemon_pop(f->dev, f->msg, DJ_MSG_MAX) <
+		    (ssize_t)sizeof(*h))
+			break;
+		if (le16_to_cpu(h->type) == type)
+			return h + 1;
+	}
+	KUNIT_FAIL(test, "no request of type %#x queued", type);
+	return NULL;
+}
+
+static void dj_expect_nothing_done(struct kunit *test, struct dj_fixture *f,
+				   bool capture)
+{
+	struct daedalus_test_buf b = {};
+
+	KUNIT_EXPECT_EQ_MSG(test, daedalus_test_dqbuf(f->ctx, capture, &b),
+			    -EAGAIN, "%s buffer %u done too early",
+			    capture ? "CAPTURE" : "OUTPUT", b.index);
+}
+
+/*
+ * Streams on with @nsrc sources (timestamps 1000, 2000, ...) and @ndst
+ * CAPTURE buffers queued, and reads REQ_SESSION_OPEN and the first
+ * REQ_DECODE into @d.
+ */
+static bool dj_start(struct kunit *test, struct dj_fixture *f, u32 nsrc,
+		     u32 ndst, struct dj_decode *d)
+{
+	u32 i;
+
+	for (i = 0; i < ndst; i++)
+		dj_queue_dst(test, f, i);
+	KUNIT_ASSERT_EQ(test, daedalus_test_streamon(f->ctx, true), 0);
+	for (i = 0; i < nsrc; i++)
+		dj_queue_src(test, f, i, 1000ull * (i + 1));
+	KUNIT_ASSERT_EQ(test, daedalus_test_streamon(f->ctx, false), 0);
+	KUNIT_ASSERT_NOT_NULL(test, dj_pop(test, f, DAEDALUS_REQ_SESSION_OPEN,
+					   NULL));
+	return dj_pop_decode(test, f, d);
+}
+
+/* Waits for the device_run that follows a job_finish, reads its job. */
+static bool dj_next_job(struct kunit *test, struct dj_fixture *f,
+			struct dj_decode *d)
+{
+	dj_stats(f);
+	KUNIT_ASSERT_EQ(test, daedalus_test_wait_runs(f->dev, f->st.runs + 1,
+						      DJ_WAIT_MS), 0);
+	return dj_pop_decode(test, f, d);
+}
+
+/* Fixture. */
+
+static void dj_attach(struct kunit *test, struct dj_fixture *f)
+{
+	struct daedalus_req_hello *hello;
+	size_t n;
+
+	KUNIT_ASSERT_EQ(test, daedalus_daemon_attach(f->dev, f->daemon), 0);
+	hello = dj_pop(test, f, DAEDALUS_REQ_HELLO, NULL);
+	KUNIT_ASSERT_NOT_NULL(test, hello);
+	KUNIT_EXPECT_EQ(test, le32_to_cpu(hello->proto_version),
+			DAEDALUS_PROTO_VERSION);
+	n = dj_encode_hello(f->msg, DAEDALUS_PROTO_VERSION);
+	KUNIT_ASSERT_EQ(test, daedalus_daemon_write(f->dev, f->msg, n), 0);
+}
+
+static int dj_init(struct kunit *test)
+{
+	struct dj_fixture *f;
+	unsigned int count;
+
+	f = kunit_kzalloc(test, sizeof(*f), GFP_KERNEL);
+	KUNIT_ASSERT_NOT_NULL(test, f);
+	test->priv = f;
+	f->msg = kunit_kzalloc(test, DJ_MSG_MAX, GFP_KERNEL);
+	KUNIT_ASSERT_NOT_NULL(test, f->msg);
+	f->daemon = kunit_kzalloc(test, sizeof(*f->daemon), GFP_KERNEL);
+	KUNIT_ASSERT_NOT_NULL(test, f->daemon);
+
+	f->dev = daedalus_dev_create(false);
+	KUNIT_ASSERT_NOT_ERR_OR_NULL(test, f->dev);
+	dj_attach(test, f);
+
+	f->ctx = daedalus_ctx_create(f->dev);
+	KUNIT_ASSERT_NOT_ERR_OR_NULL(test, f->ctx);
+	KUNIT_ASSERT_EQ(test, daedalus_test_set_format(f->ctx, V4L2_PIX_FMT_H264,
+						       320, 240), 0);
+	count = DJ_BUFS;
+	KUNIT_ASSERT_EQ(test, daedalus_test_reqbufs(f->ctx, false, &count), 0);
+	KUNIT_ASSERT_EQ(test, count, DJ_BUFS);
+	count = DJ_BUFS;
+	KUNIT_ASSERT_EQ(test, daedalus_test_reqbufs(f->ctx, true, &count), 0);
+	KUNIT_ASSERT_EQ(test, count, DJ_BUFS);
+	return 0;
+}
+
+static void dj_exit(struct kunit *test)
+{
+	struct dj_fixture *f = test->priv;
+
+	if (!f || IS_ERR_OR_NULL(f->dev))
+		return;
+	if (!IS_ERR_OR_NULL(f->ctx))
+		daedalus_ctx_destroy(f->ctx);
+	f->ctx = NULL;
+	daedalus_daemon_detach(f->dev);
+
+	/* Invariant 3: one job_finish per device_run; nothing left behind. */
+	dj_stats(f);
+	KUNIT_EXPECT_EQ_MSG(test, f->st.finished, f->st.runs,
+			    "device_run without exactly one job_finish");
+	KUNIT_EXPECT_EQ(test, f->st.in_flight, 0);
+	KUNIT_EXPECT_EQ(test, f->st.parked, 0);
+	KUNIT_EXPECT_EQ(test, f->st.running, 0);
+	daedalus_dev_destroy(f->dev);
+}
+
+/* Tests. */
+
+/* device_run claims both buffers off the ready queues before sending. */
+static void dj_claim(struct kunit *test)
+{
+	struct dj_fixture *f = test->priv;
+	struct v4l2_m2m_ctx *m2m = f->ctx->fh.m2m_ctx;
+	struct dj_decode d;
+
+	KUNIT_ASSERT_TRUE(test, dj_start(test, f, 1, 1, &d));
+	KUNIT_EXPECT_EQ(test, d.ctx_id, f->ctx->jctx.ctx_id);
+	KUNIT_EXPECT_EQ(test, d.src_index, 0);
+	KUNIT_EXPECT_EQ(test, d.dst_index, 0);
+	KUNIT_EXPECT_EQ(test, d.bytes, DJ_BITSTREAM);
+	KUNIT_EXPECT_EQ(test, d.timestamp, 1000);
+	KUNIT_EXPECT_EQ(test, d.flags & DAEDALUS_DECODE_F_NO_SRC, 0);
+	KUNIT_EXPECT_NE(test, DAEDALUS_COOKIE_GEN(d.cookie), 0);
+
+	KUNIT_EXPECT_EQ(test, v4l2_m2m_num_src_bufs_ready(m2m), 0);
+	KUNIT_EXPECT_EQ(test, v4l2_m2m_num_dst_bufs_ready(m2m), 0);
+	dj_stats(f);
+	KUNIT_EXPECT_EQ(test, f->st.in_flight, 1);
+	KUNIT_EXPECT_EQ(test, f->st.running, 1);
+	KUNIT_EXPECT_EQ(test, f->st.jobs, 1);
+	KUNIT_EXPECT_EQ(test, daedalus_job_ctx_count(&f->ctx->jctx, NULL), 1);
+	dj_expect_nothing_done(test, f, false);
+	dj_expect_nothing_done(test, f, true);
+	dj_expect_no_request(test, f);
+}
+
+/* SRC_CONSUMED finishes the job and parks dst; HAS_PIXELS completes it. */
+static void dj_park_complete(struct kunit *test)
+{
+	struct dj_fixture *f = test->priv;
+	struct daedalus_test_buf b;
+	unsigned int parked;
+	struct dj_decode d;
+
+	KUNIT_ASSERT_TRUE(test, dj_start(test, f, 1, 1, &d));
+	KUNIT_ASSERT_EQ(test, dj_frame(f, &d, DAEDALUS_FRAME_SRC_CONSUMED, 0), 0);
+	dj_dq(test, f, false, 0, false, NULL);
+	dj_expect_nothing_done(test, f, true);
+	dj_stats(f);
+	KUNIT_EXPECT_EQ(test, f->st.finished, 1);
+	KUNIT_EXPECT_EQ(test, f->st.running, 0);
+	KUNIT_EXPECT_EQ(test, f->st.parked, 1);
+	KUNIT_EXPECT_EQ(test, daedalus_job_ctx_count(&f->ctx->jctx, &parked), 1);
+	KUNIT_EXPECT_EQ(test, parked, 1);
+
+	KUNIT_ASSERT_EQ(test, dj_frame(f, &d, DAEDALUS_FRAME_HAS_PIXELS, 1000), 0);
+	if (dj_dq(test, f, true, 0, false, &b)) {
+		KUNIT_EXPECT_EQ(test, b.bytesused, DJ_PICTURE);
+		KUNIT_EXPECT_EQ(test, b.timestamp, 1000);
+	}
+	dj_stats(f);
+	KUNIT_EXPECT_EQ(test, f->st.parked, 0);
+	KUNIT_EXPECT_EQ(test, f->st.in_flight, 0);
+	KUNIT_EXPECT_EQ(test, f->st.src_done, 1);
+	KUNIT_EXPECT_EQ(test, f->st.dst_done, 1);
+	KUNIT_EXPECT_EQ(test, f->st.errors, 0);
+}
+
+/*
+ * Reordering: job 2 returns the picture of source 1 before job 1's own
+ * picture; each CAPTURE buffer carries the timestamp of the source that
+ * produced it, not of the source it was paired with.
+ */
+static void dj_reorder_timestamps(struct kunit *test)
+{
+	struct dj_fixture *f = test->priv;
+	struct dj_decode d1, d2;
+	struct daedalus_test_buf b;
+
+	KUNIT_ASSERT_TRUE(test, dj_start(test, f, 2, 2, &d1));
+	KUNIT_ASSERT_EQ(test, dj_frame(f, &d1, DAEDALUS_FRAME_SRC_CONSUMED, 0), 0);
+	KUNIT_ASSERT_TRUE(test, dj_next_job(test, f, &d2));
+	KUNIT_EXPECT_NE(test, d1.cookie, d2.cookie);
+	KUNIT_EXPECT_EQ(test, d2.src_index, 1);
+	KUNIT_EXPECT_EQ(test, d2.dst_index, 1);
+	KUNIT_EXPECT_EQ(test, d2.timestamp, 2000);
+
+	KUNIT_ASSERT_EQ(test, dj_frame(f, &d2, DAEDALUS_FRAME_SRC_CONSUMED |
+				       DAEDALUS_FRAME_HAS_PIXELS, 1000), 0);
+	KUNIT_ASSERT_EQ(test, dj_frame(f, &d1, DAEDALUS_FRAME_HAS_PIXELS, 2000), 0);
+
+	dj_dq(test, f, false, 0, false, NULL);
+	dj_dq(test, f, false, 1, false, NULL);
+	if (dj_dq(test, f, true, 1, false, &b))
+		KUNIT_EXPECT_EQ(test, b.timestamp, 1000);
+	if (dj_dq(test, f, true, 0, false, &b))
+		KUNIT_EXPECT_EQ(test, b.timestamp, 2000);
+}
+
+/* A failed decode returns both buffers with ERROR, each exactly once. */
+static void dj_fail(struct kunit *test)
+{
+	struct dj_fixture *f = test->priv;
+	struct dj_decode d;
+
+	KUNIT_ASSERT_TRUE(test, dj_start(test, f, 1, 1, &d));
+	KUNIT_ASSERT_EQ(test, dj_frame(f, &d, DAEDALUS_FRAME_SRC_CONSUMED |
+				       DAEDALUS_FRAME_HAS_PIXELS |
+				       DAEDALUS_FRAME_ERROR, 1000), 0);
+	dj_dq(test, f, false, 0, true, NULL);
+	dj_dq(test, f, true, 0, true, NULL);
+	dj_expect_nothing_done(test, f, true);
+	dj_stats(f);
+	KUNIT_EXPECT_EQ(test, f->st.errors, 2);
+	KUNIT_EXPECT_EQ(test, f->st.in_flight, 0);
+}
+
+/* Replies for finished jobs and duplicate parts are refused, counted. */
+static void dj_late_and_duplicate_replies(struct kunit *test)
+{
+	struct dj_fixture *f = test->priv;
+	struct dj_decode d, bogus;
+	u64 stale;
+
+	KUNIT_ASSERT_TRUE(test, dj_start(test, f, 1, 1, &d));
+	KUNIT_ASSERT_EQ(test, dj_frame(f, &d, DAEDALUS_FRAME_SRC_CONSUMED, 0), 0);
+	KUNIT_EXPECT_EQ(test, dj_frame(f, &d, DAEDALUS_FRAME_SRC_CONSUMED, 0),
+			-EINVAL);
+	KUNIT_EXPECT_EQ(test, dj_rejected(f, DAEDALUS_REJECT_DUP_SRC), 1);
+
+	bogus = d;
+	bogus.ctx_id = d.ctx_id + 100;
+	KUNIT_EXPECT_EQ(test, dj_frame(f, &bogus, DAEDALUS_FRAME_HAS_PIXELS, 1),
+			-EINVAL);
+	KUNIT_EXPECT_EQ(test, dj_rejected(f, DAEDALUS_REJECT_WRONG_CTX), 1);
+	bogus = d;
+	bogus.generation = d.generation + 1;
+	KUNIT_EXPECT_EQ(test, dj_frame(f, &bogus, DAEDALUS_FRAME_HAS_PIXELS, 1),
+			-EINVAL);
+	KUNIT_EXPECT_EQ(test, dj_rejected(f, DAEDALUS_REJECT_STALE_GENERATION), 1);
+
+	KUNIT_ASSERT_EQ(test, dj_frame(f, &d, DAEDALUS_FRAME_HAS_PIXELS, 1000), 0);
+	dj_dq(test, f, false, 0, false, NULL);
+	dj_dq(test, f, true, 0, false, NULL);
+
+	/* The job is over: its cookie is dead. */
+	dj_stats(f);
+	stale = f->st.rejected[DAEDALUS_REJECT_STALE_COOKIE] +
+		f->st.rejected[DAEDALUS_REJECT_UNKNOWN_COOKIE];
+	KUNIT_EXPECT_EQ(test, dj_frame(f, &d, DAEDALUS_FRAME_HAS_PIXELS, 1000),
+			-EINVAL);
+	bogus = d;
+	bogus.cookie = DAEDALUS_COOKIE(DAEDALUS_JOB_SLOTS + 7, 3);
+	KUNIT_EXPECT_EQ(test, dj_frame(f, &bogus, DAEDALUS_FRAME_SRC_CONSUMED, 0),
+			-EINVAL);
+	dj_stats(f);
+	KUNIT_EXPECT_EQ(test, f->st.rejected[DAEDALUS_REJECT_STALE_COOKIE] +
+			f->st.rejected[DAEDALUS_REJECT_UNKNOWN_COOKIE], stale + 2);
+	KUNIT_EXPECT_EQ(test, f->st.dst_done, 1);
+	dj_expect_nothing_done(test, f, true);
+}
+
+/* The watchdog ends a stuck job; parked pictures are not timed. */
+static void dj_watchdog(struct kunit *test)
+{
+	struct dj_fixture *f = test->priv;
+	u64 later = ktime_get_ns() + 60ull * NSEC_PER_SEC;
+	struct dj_decode d1, d2;
+
+	KUNIT_ASSERT_TRUE(test, dj_start(test, f, 2, 2, &d1));
+	KUNIT_ASSERT_EQ(test, dj_frame(f, &d1, DAEDALUS_FRAME_SRC_CONSUMED, 0), 0);
+	KUNIT_ASSERT_TRUE(test, dj_next_job(test, f, &d2));
+
+	KUNIT_EXPECT_EQ(test, daedalus_job_watchdog(&f->dev->core, later), 1);
+	dj_dq(test, f, false, 0, false, NULL);
+	dj_dq(test, f, false, 1, true, NULL);
+	dj_dq(test, f, true, 1, true, NULL);
+	dj_stats(f);
+	KUNIT_EXPECT_EQ(test, f->st.expired, 1);
+	KUNIT_EXPECT_EQ(test, f->st.running, 0);
+	KUNIT_EXPECT_EQ(test, f->st.parked, 1);
+	KUNIT_EXPECT_EQ(test, daedalus_job_watchdog(&f->dev->core, later), 0);
+
+	/* The expired job's late reply is stale; the parked one still works. */
+	KUNIT_EXPECT_EQ(test, dj_frame(f, &d2, DAEDALUS_FRAME_SRC_CONSUMED, 0),
+			-EINVAL);
+	KUNIT_ASSERT_EQ(test, dj_frame(f, &d1, DAEDALUS_FRAME_HAS_PIXELS, 1000), 0);
+	dj_dq(test, f, true, 0, false, NULL);
+}
+
+/*
+ * STREAMOFF with a running job and a parked picture: every buffer comes
+ * back (vb2 would warn about one left active), the cookies die.
+ */
+static void dj_streamoff_in_flight(struct kunit *test)
+{
+	struct dj_fixture *f = test->priv;
+	struct vb2_queue *cap = v4l2_m2m_get_dst_vq(f->ctx->fh.m2m_ctx);
+	struct dj_decode d1, d2;
+	u32 i;
+
+	KUNIT_ASSERT_TRUE(test, dj_start(test, f, 2, 3, &d1));
+	KUNIT_ASSERT_EQ(test, dj_frame(f, &d1, DAEDALUS_FRAME_SRC_CONSUMED, 0), 0);
+	KUNIT_ASSERT_TRUE(test, dj_next_job(test, f, &d2));
+
+	KUNIT_EXPECT_EQ(test, daedalus_test_streamoff(f->ctx, false), 0);
+	dj_stats(f);
+	KUNIT_EXPECT_EQ(test, f->st.running, 0);
+	KUNIT_EXPECT_EQ(test, f->st.finished, f->st.runs);
+	KUNIT_ASSERT_NOT_NULL(test, dj_find(test, f, DAEDALUS_REQ_RESET));
+
+	KUNIT_EXPECT_EQ(test, daedalus_test_streamoff(f->ctx, true), 0);
+	dj_stats(f);
+	KUNIT_EXPECT_EQ(test, f->st.in_flight, 0);
+	KUNIT_EXPECT_EQ(test, f->st.parked, 0);
+	for (i = 0; i < DJ_BUFS; i++)
+		KUNIT_EXPECT_EQ_MSG(test, vb2_get_buffer(cap, i)->state,
+				    VB2_BUF_STATE_DEQUEUED,
+				    "CAPTURE buffer %u not returned", i);
+
+	KUNIT_EXPECT_EQ(test, dj_frame(f, &d1, DAEDALUS_FRAME_HAS_PIXELS, 1), -EINVAL);
+	KUNIT_EXPECT_EQ(test, dj_frame(f, &d2, DAEDALUS_FRAME_SRC_CONSUMED, 0),
+			-EINVAL);
+	dj_stats(f);
+	/* src 0 consumed, src 1 and dst 1 aborted, parked dst 0 cancelled. */
+	KUNIT_EXPECT_EQ(test, f->st.src_done, 2);
+	KUNIT_EXPECT_EQ(test, f->st.dst_done, 2);
+}
+
+/* Closing a context with a running job and a parked picture. */
+static void dj_close_in_flight(struct kunit *test)
+{
+	struct dj_fixture *f = test->priv;
+	struct dj_decode d1, d2;
+	u64 rejected;
+	int i;
+
+	KUNIT_ASSERT_TRUE(test, dj_start(test, f, 2, 2, &d1));
+	KUNIT_ASSERT_EQ(test, dj_frame(f, &d1, DAEDALUS_FRAME_SRC_CONSUMED, 0), 0);
+	KUNIT_ASSERT_TRUE(test, dj_next_job(test, f, &d2));
+
+	daedalus_ctx_destroy(f->ctx);
+	f->ctx = NULL;
+	dj_stats(f);
+	KUNIT_EXPECT_EQ(test, f->st.in_flight, 0);
+	KUNIT_EXPECT_EQ(test, f->st.running, 0);
+	KUNIT_EXPECT_EQ(test, f->st.finished, f->st.runs);
+	KUNIT_EXPECT_NOT_NULL(test, dj_find(test, f, DAEDALUS_REQ_SESSION_CLOSE));
+
+	rejected = 0;
+	for (i = 0; i < DAEDALUS_REJECT_MAX; i++)
+		rejected += f->st.rejected[i];
+	KUNIT_EXPECT_NE(test, dj_frame(f, &d1, DAEDALUS_FRAME_HAS_PIXELS, 1), 0);
+	KUNIT_EXPECT_NE(test, dj_frame(f, &d2, DAEDALUS_FRAME_SRC_CONSUMED, 0), 0);
+	dj_stats(f);
+	for (i = 0; i < DAEDALUS_REJECT_MAX; i++)
+		rejected -= f->st.rejected[i];
+	KUNIT_EXPECT_EQ(test, (s64)rejected, -2);
+}
+
+/* The daemon dies mid-stream: buffers back with ERROR, a new one may come. */
+static void dj_daemon_death(struct kunit *test)
+{
+	struct dj_fixture *f = test->priv;
+	struct dj_decode d1, d2;
+
+	KUNIT_ASSERT_TRUE(test, dj_start(test, f, 2, 2, &d1));
+	KUNIT_ASSERT_EQ(test, dj_frame(f, &d1, DAEDALUS_FRAME_SRC_CONSUMED, 0), 0);
+	KUNIT_ASSERT_TRUE(test, dj_next_job(test, f, &d2));
+
+	daedalus_daemon_detach(f->dev);
+	dj_stats(f);
+	KUNIT_EXPECT_EQ(test, f->st.in_flight, 0);
+	KUNIT_EXPECT_EQ(test, f->st.running, 0);
+	KUNIT_EXPECT_EQ(test, f->st.finished, f->st.runs);
+	dj_dq(test, f, false, 0, false, NULL);
+	dj_dq(test, f, false, 1, true, NULL);
+	dj_dq_all(test, f, true, BIT(0) | BIT(1), true);
+
+	/* Nothing from the dead daemon is accepted; a new daemon attaches. */
+	KUNIT_EXPECT_NE(test, dj_frame(f, &d1, DAEDALUS_FRAME_HAS_PIXELS, 1), 0);
+	dj_attach(test, f);
+}
+
+/* A second daemon is refused while the first one serves. */
+static void dj_second_daemon(struct kunit *test)
+{
+	struct dj_fixture *f = test->priv;
+	struct file *second;
+	struct dj_decode d;
+
+	second = kunit_kzalloc(test, sizeof(*second), GFP_KERNEL);
+	KUNIT_ASSERT_NOT_NULL(test, second);
+	KUNIT_EXPECT_EQ(test, daedalus_daemon_attach(f->dev, second), -EBUSY);
+	dj_expect_no_request(test, f);
+
+	KUNIT_ASSERT_TRUE(test, dj_start(test, f, 1, 1, &d));
+	KUNIT_ASSERT_EQ(test, dj_frame(f, &d, DAEDALUS_FRAME_SRC_CONSUMED |
+				       DAEDALUS_FRAME_HAS_PIXELS, 1000), 0);
+	dj_dq(test, f, true, 0, false, NULL);
+}
+
+/* A daemon speaking another protocol version is refused and stays unready. */
+static void dj_version_mismatch(struct kunit *test)
+{
+	struct dj_fixture *f = test->priv;
+	size_t n;
+
+	daedalus_daemon_detach(f->dev);
+	KUNIT_ASSERT_EQ(test, daedalus_daemon_attach(f->dev, f->daemon), 0);
+	KUNIT_ASSERT_NOT_NULL(test, dj_pop(test, f, DAEDALUS_REQ_HELLO, NULL));
+
+	n = dj_encode_hello(f->msg, DAEDALUS_PROTO_VERSION + 1);
+	KUNIT_EXPECT_EQ(test, daedalus_daemon_write(f->dev, f->msg, n), -EPROTO);
+	KUNIT_EXPECT_EQ(test, dj_rejected(f, DAEDALUS_REJECT_VERSION), 1);
+
+	/* Not ready: job replies are out of state, and no session opens. */
+	n = dj_encode_frame(f->msg, DAEDALUS_COOKIE(1, 1), f->ctx->jctx.ctx_id,
+			    DAEDALUS_FRAME_SRC_CONSUMED, 0, 0);
+	KUNIT_EXPECT_EQ(test, daedalus_daemon_write(f->dev, f->msg, n), -EINVAL);
+	KUNIT_EXPECT_EQ(test, dj_rejected(f, DAEDALUS_REJECT_STATE), 1);
+	dj_queue_src(test, f, 0, 1000);
+	KUNIT_EXPECT_NE(test, daedalus_test_streamon(f->ctx, false), 0);
+	dj_stats(f);
+	KUNIT_EXPECT_EQ(test, f->st.jobs, 0);
+
+	/* The right version is still welcome afterwards. */
+	n = dj_encode_hello(f->msg, DAEDALUS_PROTO_VERSION);
+	KUNIT_EXPECT_EQ(test, daedalus_daemon_write(f->dev, f->msg, n), 0);
+}
+
+/* Malformed messages: each gets its error and its counted reason. */
+static void dj_message_validation(struct kunit *test)
+{
+	struct dj_fixture *f = test->priv;
+	struct daedalus_hdr *h = (void *)f->msg;
+	struct daedalus_resp_frame *r = (void *)(h + 1);
+	size_t n;
+
+	n = dj_encode_frame(f->msg, DAEDALUS_COOKIE(1, 1), 1,
+			    DAEDALUS_FRAME_SRC_CONSUMED, 0, 0);
+	KUNIT_EXPECT_EQ(test, daedalus_daemon_write(f->dev, f->msg, 7), -EINVAL);
+	KUNIT_EXPECT_EQ(test, dj_rejected(f, DAEDALUS_REJECT_SHORT), 1);
+
+	h->magic = cpu_to_le32(0x12345678);
+	KUNIT_EXPECT_EQ(test, daedalus_daemon_write(f->dev, f->msg, n), -EPROTO);
+	KUNIT_EXPECT_EQ(test, dj_rejected(f, DAEDALUS_REJECT_MAGIC), 1);
+
+	n = dj_encode_frame(f->msg, DAEDALUS_COOKIE(1, 1), 1,
+			    DAEDALUS_FRAME_SRC_CONSUMED, 0, 0);
+	h->version = cpu_to_le16(DAEDALUS_PROTO_VERSION + 1);
+	KUNIT_EXPECT_EQ(test, daedalus_daemon_write(f->dev, f->msg, n), -EPROTO);
+	KUNIT_EXPECT_EQ(test, dj_rejected(f, DAEDALUS_REJECT_VERSION), 1);
+
+	n = dj_encode_frame(f->msg, DAEDALUS_COOKIE(1, 1), 1,
+			    DAEDALUS_FRAME_SRC_CONSUMED, 0, 0);
+	h->type = cpu_to_le16(DAEDALUS_REQ_DECODE);
+	KUNIT_EXPECT_EQ(test, daedalus_daemon_write(f->dev, f->msg, n), -EINVAL);
+	KUNIT_EXPECT_EQ(test, dj_rejected(f, DAEDALUS_REJECT_TYPE), 1);
+
+	n = dj_encode_frame(f->msg, DAEDALUS_COOKIE(1, 1), 1,
+			    DAEDALUS_FRAME_SRC_CONSUMED, 0, 0);
+	KUNIT_EXPECT_EQ(test, daedalus_daemon_write(f->dev, f->msg, n + 4),
+			-EINVAL);
+	KUNIT_EXPECT_EQ(test, dj_rejected(f, DAEDALUS_REJECT_LENGTH), 1);
+
+	r->reserved[1] = cpu_to_le32(1);
+	KUNIT_EXPECT_EQ(test, daedalus_daemon_write(f->dev, f->msg, n), -EINVAL);
+	KUNIT_EXPECT_EQ(test, dj_rejected(f, DAEDALUS_REJECT_RESERVED), 1);
+
+	n = dj_encode_frame(f->msg, DAEDALUS_COOKIE(1, 1), 1, 1u << 31, 0, 0);
+	KUNIT_EXPECT_EQ(test, daedalus_daemon_write(f->dev, f->msg, n), -EINVAL);
+
+	dj_stats(f);
+	KUNIT_EXPECT_EQ(test, f->st.jobs, 0);
+	KUNIT_EXPECT_EQ(test, f->st.src_done + f->st.dst_done, 0);
+}
+
+static struct kunit_case daedalus_job_cases[] = {
+	KUNIT_CASE(dj_claim),
+	KUNIT_CASE(dj_park_complete),
+	KUNIT_CASE(dj_reorder_timestamps),
+	KUNIT_CASE(dj_fail),
+	KUNIT_CASE(dj_late_and_duplicate_replies),
+	KUNIT_CASE(dj_watchdog),
+	KUNIT_CASE(dj_streamoff_in_flight),
+	KUNIT_CASE(dj_close_in_flight),
+	KUNIT_CASE(dj_daemon_death),
+	KUNIT_CASE(dj_second_daemon),
+	KUNIT_CASE(dj_version_mismatch),
+	KUNIT_CASE(dj_message_validation),
+	{}
+};
+
+static struct kunit_suite daedalus_job_suite = {
+	.name		= "daedalus_job",
+	.init		= dj_init,
+	.exit		= dj_exit,
+	.test_cases	= daedalus_job_cases,
+};
+kunit_test_suite(daedalus_job_suite);
+
+MODULE_DESCRIPTION("KUnit tests for the daedalus job core and protocol");
+MODULE_LICENSE("GPL");
