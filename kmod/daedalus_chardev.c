@@ -537,6 +537,18 @@ static int daedalus_send_decode(struct daedalus_job_ctx *jctx,
 				    p->flags);
 }
 
+static int daedalus_send_flush(struct daedalus_job_ctx *jctx, u32 generation)
+{
+	struct daedalus_ctx *ctx = container_of(jctx, struct daedalus_ctx, jctx);
+	struct daedalus_req_flush req = {
+		.ctx_id		= cpu_to_le32(jctx->ctx_id),
+		.generation	= cpu_to_le32(generation),
+	};
+
+	return daedalus_daemon_send(ctx->dev, DAEDALUS_REQ_FLUSH, 0, &req,
+				    sizeof(req), NULL, 0, 0);
+}
+
 static void daedalus_job_last(struct daedalus_job_ctx *jctx)
 {
 	daedalus_vdec_last(container_of(jctx, struct daedalus_ctx, jctx));
@@ -553,6 +565,7 @@ static void daedalus_job_expired(struct daedalus_job_ctx *jctx, u64 cookie)
 
 const struct daedalus_job_ops daedalus_job_ops = {
 	.send_decode	= daedalus_send_decode,
+	.send_flush	= daedalus_send_flush,
 	.last		= daedalus_job_last,
 	.expired	= daedalus_job_expired,
 };
