@@ -1,0 +1,126 @@
+//! The decoder backend interface: a `Backend` opens one `Session` per kernel
+//! context; a session takes jobs and reports every result as a
+//! `SessionEvent` on its queue, drained by the event loop after each call.
+//!
+//! Modelled on crosvm's virtio-video `DecoderBackend`/`DecoderSession`: the
+//! methods never answer directly, and each one says who owns which buffer
+//! afterwards and which events follow.
+
+use daedalus_proto::{Codec, Pixfmt, SessionErrorCode};
+
+/// What the backend can do, announced in RESP_HELLO.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Capabilities {
+    /// Mask of `Codec::bit()`.
+    pub codecs: u32,
+    /// Mask of `Pixfmt::bit()`.
+    pub pixfmts: u32,
+    pub max_width: u32,
+    pub max_height: u32,
+}
+
+/// REQ_SESSION_OPEN, typed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct SessionParams {
+    pub ctx_id: u32,
+    pub codec: Codec,
+    pub pixfmt: Pixfmt,
+    /// Coded size from S_FMT(OUTPUT); 0 if unknown.
+    pub width: u32,
+    pub height: u32,
+}
+
+/// The OUTPUT side of a job: bitstream bytes and their timestamp.
+#[derive(Debug, Clone, Copy)]
+pub struct Src<'a> {
+    pub index: u32,
+    /// Timestamp in ns, carried to the pictures this source produces.
+    pub timestamp: u64,
+    pub data: &'a [u8],
+}
+
+/// The CAPTURE side of a job: a buffer to fill with one picture.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Dst {
+    /// The job's cookie: HAS_PIXELS for this buffer names it.
+    pub cookie: u64,
+    pub index: u32,
+    /// Capacity in bytes.
+    pub size: u32,
+}
+
+/// One REQ_DECODE.
+#[derive(Debug, Clone, Copy)]
+pub struct Job<'a> {
+    pub cookie: u64,
+    /// `None` for a capture-only (F_NO_SRC) job.
+    pub src: Option<Src<'a>>,
+    pub dst: Dst,
+}
+
+/// The stream's format, as RESP_STREAM_INFO reports it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct StreamFormat {
+    pub coded_width: u32,
+    pub coded_height: u32,
+    pub visible_width: u32,
+    pub visible_height: u32,
+    pub pixfmt: Pixfmt,
+    pub dpb_size: u32,
+}
+
+/// A result of a session, in the order it must reach the kernel.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum SessionEvent {
+    /// RESP_FRAME for job `cookie`: `flags` are `FRAME_*`; `data` is the
+    /// picture with HAS_PIXELS (possibly empty), empty otherwise;
+    /// `timestamp` the producing source's, with HAS_PIXELS.
+    Frame {
+        cookie: u64,
+        flags: u32,
+        timestamp: u64,
+        data: Vec<u8>,
+    },
+    /// RESP_STREAM_INFO; `cookie` is the job that revealed it, or 0.
+    StreamInfo { cookie: u64, format: StreamFormat },
+    /// RESP_SESSION_ERROR: the session is unusable.
+    Failed(SessionErrorCode),
+}
+
+/// A decoder implementation.
+pub trait Backend {
+    /// Short name for logs.
+    fn name(&self) -> &'static str;
+
+    fn capabilities(&self) -> Capabilities;
+
+    /// Creates the session of a context. On error the daemon answers
+    /// RESP_SESSION_ERROR with the code and keeps no state for the context.
+    fn open_session(
+        &mut self,
+        params: &SessionParams,
+    ) -> Result<Box<dyn Session>, SessionErrorCode>;
+}
+
+/// One context's decoder.
+pub trait Session {
+    /// Takes a job. The session reads `job.src` during the call (the daemon
+    /// keeps no reference afterwards) and owes exactly one `Frame` with
+    /// SRC_CONSUMED for it, now or later. `job.dst` is parked in the session
+    /// until a `Frame` with HAS_PIXELS names `job.cookie`: that event, and
+    /// nothing else, gives the buffer back to the kernel.
+    fn decode(&mut self, job: Job<'_>);
+
+    /// Drain: every picture still inside the decoder goes out into parked
+    /// dsts, then one more dst goes out with HAS_PIXELS | LAST, empty. The
+    /// session waits for more jobs' dsts if it runs out.
+    fn flush(&mut self);
+
+    /// Drops all decoder state, every parked dst and every pending event:
+    /// the kernel has already taken those buffers back. No event follows
+    /// for any job received before the reset.
+    fn reset(&mut self);
+
+    /// The next result, if any.
+    fn next_event(&mut self) -> Option<SessionEvent>;
+}

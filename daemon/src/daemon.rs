@@ -1,0 +1,353 @@
+//! The event loop of one attachment: read a request, hand it to the
+//! context's session, write every event the session produced as a
+//! response, until the kernel side goes away or a shutdown is asked.
+
+use std::collections::HashMap;
+use std::io;
+use std::os::fd::BorrowedFd;
+
+use daedalus_proto::*;
+use thiserror::Error;
+
+use crate::backend::{Backend, Dst, Job, Session, SessionEvent, SessionParams, Src};
+use crate::transport::{Transport, poll_two};
+
+/// `RESP_HELLO.daemon_version`.
+pub const DAEMON_VERSION: u32 = 1 << 8;
+
+/// Why an attachment ended.
+#[derive(Debug, PartialEq, Eq)]
+pub enum Exit {
+    /// The kernel side closed (module unloaded, peer gone): re-attach.
+    Detached,
+    /// The wake descriptor fired (SIGTERM).
+    Shutdown,
+}
+
+#[derive(Debug, Error)]
+pub enum DaemonError {
+    #[error("transport: {0}")]
+    Io(#[from] io::Error),
+    #[error("the kernel speaks another protocol: {0}")]
+    Version(ProtoError),
+}
+
+struct Context {
+    session: Box<dyn Session>,
+    generation: u32,
+}
+
+/// One attachment's state.
+pub struct Daemon<'b> {
+    backend: &'b mut dyn Backend,
+    contexts: HashMap<u32, Context>,
+    hello_done: bool,
+    out: Vec<u8>,
+    /// Messages dropped as malformed or out of place, for tests and logs.
+    pub dropped: u64,
+}
+
+impl<'b> Daemon<'b> {
+    pub fn new(backend: &'b mut dyn Backend) -> Self {
+        Self {
+            backend,
+            contexts: HashMap::new(),
+            hello_done: false,
+            out: Vec::new(),
+            dropped: 0,
+        }
+    }
+
+    /// Serves `transport` until it closes or `wake` becomes readable.
+    pub fn run(
+        &mut self,
+        transport: &mut dyn Transport,
+        wake: Option<BorrowedFd<'_>>,
+    ) -> Result<Exit, DaemonError> {
+        let mut buf = Vec::new();
+        loop {
+            let (readable, woken) = poll_two(transport.fd(), wake, -1)?;
+            if woken {
+                tracing::info!(sessions = self.contexts.len(), "shutting down");
+                self.contexts.clear();
+                return Ok(Exit::Shutdown);
+            }
+            if !readable {
+                continue;
+            }
+            if !transport.recv(&mut buf)? {
+                tracing::info!(sessions = self.contexts.len(), "the kernel side closed");
+                self.contexts.clear();
+                return Ok(Exit::Detached);
+            }
+            self.handle_bytes(&buf, transport)?;
+        }
+    }
+
+    /// Handles one received message.
+    pub fn handle_bytes(
+        &mut self,
+        bytes: &[u8],
+        transport: &mut dyn Transport,
+    ) -> Result<(), DaemonError> {
+        match Message::decode_dir(bytes, Direction::Request) {
+            Ok(msg) => self.handle(msg, transport),
+            Err(e @ ProtoError::BadVersion(_)) => Err(DaemonError::Version(e)),
+            Err(e) => {
+                self.dropped += 1;
+                tracing::warn!(error = %e, len = bytes.len(), "dropped a malformed request");
+                // A context must not wait forever for a session it cannot
+                // have: refuse an open naming an unknown codec or format.
+                if let Ok((_, MsgType::ReqSessionOpen, _)) = peek_header(bytes) {
+                    let code = match e {
+                        ProtoError::InvalidCodec { .. } => Some(SessionErrorCode::UnsupportedCodec),
+                        ProtoError::InvalidPixfmt { .. } => {
+                            Some(SessionErrorCode::UnsupportedFormat)
+                        }
+                        _ => None,
+                    };
+                    let ctx_id = bytes
+                        .get(HDR_SIZE..HDR_SIZE + 4)
+                        .map(|b| u32::from_le_bytes([b[0], b[1], b[2], b[3]]));
+                    if let (Some(code), Some(ctx_id)) = (code, ctx_id.filter(|c| *c != 0)) {
+                        self.send(transport, &session_error(ctx_id, code))?;
+                    }
+                }
+                Ok(())
+            }
+        }
+    }
+
+    fn send(&mut self, transport: &mut dyn Transport, msg: &Message) -> Result<(), DaemonError> {
+        self.out.clear();
+        match msg.encode_into(&mut self.out) {
+            Ok(()) => transport.send(&self.out)?,
+            // A response this daemon built wrong is a bug; never send it.
+            Err(e) => {
+                tracing::error!(error = %e, ty = %msg.ty(), "refusing to send an invalid response")
+            }
+        }
+        Ok(())
+    }
+
+    fn handle(&mut self, msg: Message, transport: &mut dyn Transport) -> Result<(), DaemonError> {
+        if !self.hello_done && !matches!(msg, Message::ReqHello(_)) {
+            self.dropped += 1;
+            tracing::warn!(ty = %msg.ty(), "request before REQ_HELLO dropped");
+            return Ok(());
+        }
+        match msg {
+            Message::ReqHello(h) => {
+                let caps = self.backend.capabilities();
+                tracing::info!(
+                    max_contexts = h.max_contexts,
+                    backend = self.backend.name(),
+                    "attached"
+                );
+                self.contexts.clear();
+                self.hello_done = true;
+                let resp = Message::RespHello(RespHello {
+                    proto_version: PROTO_VERSION.into(),
+                    daemon_version: DAEMON_VERSION,
+                    codecs: caps.codecs,
+                    pixfmts: caps.pixfmts,
+                    max_width: caps.max_width,
+                    max_height: caps.max_height,
+                    flags: 0,
+                    reserved: 0,
+                });
+                self.send(transport, &resp)?;
+            }
+            Message::ReqSessionOpen(o) => {
+                if self.contexts.remove(&o.ctx_id).is_some() {
+                    tracing::warn!(ctx = o.ctx_id, "session reopened; the old one is dropped");
+                }
+                let params = SessionParams {
+                    ctx_id: o.ctx_id,
+                    codec: Codec::from_raw(o.codec).unwrap_or(Codec::H264),
+                    pixfmt: Pixfmt::from_raw(o.pixfmt).unwrap_or(Pixfmt::Nv12),
+                    width: o.width,
+                    height: o.height,
+                };
+                let caps = self.backend.capabilities();
+                let opened = if caps.pixfmts & params.pixfmt.bit() == 0 {
+                    Err(SessionErrorCode::UnsupportedFormat)
+                } else if caps.codecs & params.codec.bit() == 0 {
+                    Err(SessionErrorCode::UnsupportedCodec)
+                } else {
+                    self.backend.open_session(&params)
+                };
+                match opened {
+                    Ok(session) => {
+                        tracing::info!(ctx = o.ctx_id, codec = ?params.codec, pixfmt = ?params.pixfmt, "session open");
+                        self.contexts.insert(
+                            o.ctx_id,
+                            Context {
+                                session,
+                                generation: 0,
+                            },
+                        );
+                    }
+                    Err(code) => {
+                        tracing::warn!(ctx = o.ctx_id, ?code, codec = ?params.codec, "session refused");
+                        self.send(transport, &session_error(o.ctx_id, code))?;
+                    }
+                }
+            }
+            Message::ReqSessionClose(c) => {
+                if self.contexts.remove(&c.ctx_id).is_some() {
+                    tracing::info!(ctx = c.ctx_id, "session closed");
+                }
+            }
+            Message::ReqDecode { cookie, body, data } => {
+                let Some(ctx) = self.contexts.get_mut(&body.ctx_id) else {
+                    tracing::warn!(
+                        ctx = body.ctx_id,
+                        cookie,
+                        "job for a context without a session"
+                    );
+                    return self.send(
+                        transport,
+                        &session_error(body.ctx_id, SessionErrorCode::Internal),
+                    );
+                };
+                ctx.generation = body.generation;
+                let no_src = body.flags & DECODE_F_NO_SRC != 0;
+                if body.flags & DECODE_F_MAPPED != 0 {
+                    // Never offered in RESP_HELLO: fail the job, not the session.
+                    tracing::warn!(ctx = body.ctx_id, cookie, "mapped job refused");
+                    let flags = FRAME_HAS_PIXELS
+                        | FRAME_ERROR
+                        | if no_src { 0 } else { FRAME_SRC_CONSUMED };
+                    let frame = RespFrame {
+                        ctx_id: body.ctx_id,
+                        flags,
+                        generation: body.generation,
+                        ..Default::default()
+                    };
+                    return self.send(
+                        transport,
+                        &Message::RespFrame {
+                            cookie,
+                            body: frame,
+                            data: Vec::new(),
+                        },
+                    );
+                }
+                let job = Job {
+                    cookie,
+                    src: (!no_src).then_some(Src {
+                        index: body.src_index,
+                        timestamp: body.timestamp,
+                        data: &data,
+                    }),
+                    dst: Dst {
+                        cookie,
+                        index: body.dst_index,
+                        size: body.dst_size,
+                    },
+                };
+                tracing::trace!(
+                    ctx = body.ctx_id,
+                    cookie,
+                    bytes = data.len(),
+                    no_src,
+                    "decode"
+                );
+                ctx.session.decode(job);
+                self.drain(body.ctx_id, transport)?;
+            }
+            Message::ReqFlush(f) => {
+                if let Some(ctx) = self.contexts.get_mut(&f.ctx_id) {
+                    tracing::debug!(ctx = f.ctx_id, "drain");
+                    ctx.session.flush();
+                    self.drain(f.ctx_id, transport)?;
+                }
+            }
+            Message::ReqReset(r) => {
+                if let Some(ctx) = self.contexts.get_mut(&r.ctx_id) {
+                    tracing::debug!(ctx = r.ctx_id, generation = r.generation, "reset");
+                    ctx.session.reset();
+                    ctx.generation = r.generation;
+                }
+                let done = RespResetDone {
+                    ctx_id: r.ctx_id,
+                    generation: r.generation,
+                };
+                self.send(transport, &Message::RespResetDone(done))?;
+            }
+            Message::ReqPing { token, body } => {
+                self.send(transport, &Message::RespPong { token, body })?;
+            }
+            other => {
+                self.dropped += 1;
+                tracing::warn!(ty = %other.ty(), "unexpected message");
+            }
+        }
+        Ok(())
+    }
+
+    /// Writes every pending event of a context's session.
+    fn drain(&mut self, ctx_id: u32, transport: &mut dyn Transport) -> Result<(), DaemonError> {
+        loop {
+            let Some(ctx) = self.contexts.get_mut(&ctx_id) else {
+                return Ok(());
+            };
+            let generation = ctx.generation;
+            let Some(ev) = ctx.session.next_event() else {
+                return Ok(());
+            };
+            let msg = match ev {
+                SessionEvent::Frame {
+                    cookie,
+                    flags,
+                    timestamp,
+                    data,
+                } => Message::RespFrame {
+                    cookie,
+                    body: RespFrame {
+                        ctx_id,
+                        flags,
+                        timestamp,
+                        bytesused: data.len() as u32,
+                        generation,
+                        reserved: [0; 2],
+                    },
+                    data,
+                },
+                SessionEvent::StreamInfo { cookie, format } => {
+                    tracing::info!(ctx = ctx_id, ?format, "stream format");
+                    Message::RespStreamInfo {
+                        cookie,
+                        body: RespStreamInfo {
+                            ctx_id,
+                            generation,
+                            coded_width: format.coded_width,
+                            coded_height: format.coded_height,
+                            visible_left: 0,
+                            visible_top: 0,
+                            visible_width: format.visible_width,
+                            visible_height: format.visible_height,
+                            pixfmt: format.pixfmt.raw(),
+                            dpb_size: format.dpb_size,
+                            reserved: [0; 2],
+                        },
+                    }
+                }
+                SessionEvent::Failed(code) => {
+                    tracing::error!(ctx = ctx_id, ?code, "session failed");
+                    self.contexts.remove(&ctx_id);
+                    session_error(ctx_id, code)
+                }
+            };
+            self.send(transport, &msg)?;
+        }
+    }
+}
+
+fn session_error(ctx_id: u32, code: SessionErrorCode) -> Message {
+    Message::RespSessionError(RespSessionError {
+        ctx_id,
+        error: code.raw(),
+    })
+}

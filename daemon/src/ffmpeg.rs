@@ -1,0 +1,344 @@
+//! The libavcodec backend: libavcodec's parser cuts the continuous
+//! bytestream into access units, the decoder turns them into pictures in
+//! display order, and each picture keeps the timestamp of the source chunk
+//! its access unit started in (the parser's pts, carried by the decoder as
+//! the packet's pts). Pictures are copied into the protocol's layout.
+
+use ff::ffi;
+use ffmpeg_next as ff;
+
+use daedalus_proto::{Codec, Pixfmt, SessionErrorCode};
+
+use crate::backend::{
+    Backend, Capabilities, Job, Session, SessionEvent, SessionParams, StreamFormat,
+};
+use crate::layout;
+use crate::park::Parking;
+
+fn codec_id(codec: Codec) -> ff::codec::Id {
+    match codec {
+        Codec::H264 => ff::codec::Id::H264,
+        Codec::Hevc => ff::codec::Id::HEVC,
+        Codec::Vp8 => ff::codec::Id::VP8,
+        Codec::Vp9 => ff::codec::Id::VP9,
+    }
+}
+
+/// libavcodec, limited to the codecs the caller allows and the library has.
+pub struct FfmpegBackend {
+    allowed: u32,
+    threads: usize,
+}
+
+impl FfmpegBackend {
+    /// `codecs`: the codecs to offer (those libavcodec lacks are dropped);
+    /// `threads`: decoder threads, 0 for libavcodec's choice.
+    pub fn new(codecs: &[Codec], threads: usize) -> Result<Self, ff::Error> {
+        ff::init()?;
+        // SAFETY: av_log_set_level only stores the level.
+        unsafe { ffi::av_log_set_level(ffi::AV_LOG_FATAL) };
+        let allowed = codecs
+            .iter()
+            .filter(|c| ff::decoder::find(codec_id(**c)).is_some())
+            .fold(0, |m, c| m | c.bit());
+        Ok(Self { allowed, threads })
+    }
+}
+
+impl Backend for FfmpegBackend {
+    fn name(&self) -> &'static str {
+        "ffmpeg"
+    }
+
+    fn capabilities(&self) -> Capabilities {
+        Capabilities {
+            codecs: self.allowed,
+            pixfmts: Pixfmt::Nv12.bit() | Pixfmt::Yuv420.bit(),
+            max_width: 8192,
+            max_height: 4352,
+        }
+    }
+
+    fn open_session(
+        &mut self,
+        params: &SessionParams,
+    ) -> Result<Box<dyn Session>, SessionErrorCode> {
+        if self.allowed & params.codec.bit() == 0 {
+            return Err(SessionErrorCode::UnsupportedCodec);
+        }
+        FfmpegSession::new(params, self.threads).map(|s| Box::new(s) as Box<dyn Session>)
+    }
+}
+
+/// An `AVCodecParserContext`, closed on drop.
+struct Parser(*mut ffi::AVCodecParserContext);
+
+impl Parser {
+    fn new(id: ff::codec::Id) -> Option<Self> {
+        let id: ffi::AVCodecID = id.into();
+        // SAFETY: av_parser_init takes any codec id and returns NULL if it
+        // has no parser.
+        let p = unsafe { ffi::av_parser_init(id as i32) };
+        (!p.is_null()).then_some(Self(p))
+    }
+}
+
+impl Drop for Parser {
+    fn drop(&mut self) {
+        // SAFETY: self.0 came from av_parser_init and is closed once.
+        unsafe { ffi::av_parser_close(self.0) };
+    }
+}
+
+/// Bytes given to the parser need this much zeroed slack after them.
+const PADDING: usize = ffi::AV_INPUT_BUFFER_PADDING_SIZE as usize;
+
+struct FfmpegSession {
+    ctx_id: u32,
+    codec: Codec,
+    pixfmt: Pixfmt,
+    threads: usize,
+    decoder: ff::decoder::Video,
+    parser: Option<Parser>,
+    frame: ff::frame::Video,
+    /// The format last announced; `None` until the first header.
+    format: Option<StreamFormat>,
+    parking: Parking,
+    /// The job whose source is being decoded, for STREAM_INFO's cookie.
+    current: u64,
+    /// Padded copy of the chunk being parsed.
+    scratch: Vec<u8>,
+    /// Whether the current source hit a decode error.
+    src_error: bool,
+}
+
+fn open_decoder(codec: Codec, threads: usize) -> Result<ff::decoder::Video, SessionErrorCode> {
+    let c = ff::decoder::find(codec_id(codec)).ok_or(SessionErrorCode::UnsupportedCodec)?;
+    let mut ctx = ff::codec::Context::new_with_codec(c);
+    ctx.set_threading(ff::threading::Config {
+        kind: ff::threading::Type::Frame,
+        count: threads,
+        ..Default::default()
+    });
+    ctx.decoder()
+        .open_as(c)
+        .and_then(|o| o.video())
+        .map_err(|e| {
+            tracing::error!(?codec, %e, "cannot open the libavcodec decoder");
+            SessionErrorCode::Internal
+        })
+}
+
+impl FfmpegSession {
+    fn new(params: &SessionParams, threads: usize) -> Result<Self, SessionErrorCode> {
+        Ok(Self {
+            ctx_id: params.ctx_id,
+            codec: params.codec,
+            pixfmt: params.pixfmt,
+            threads,
+            decoder: open_decoder(params.codec, threads)?,
+            parser: Parser::new(codec_id(params.codec)),
+            frame: ff::frame::Video::empty(),
+            format: None,
+            parking: Parking::default(),
+            current: 0,
+            scratch: Vec::new(),
+            src_error: false,
+        })
+    }
+
+    /// Feeds `data` (empty: end of stream) through the parser and decodes
+    /// every access unit it completes.
+    fn parse(&mut self, data: &[u8], pts: i64) {
+        let Some(parser) = &self.parser else {
+            // No parser (frame-based codecs): the chunk is one frame.
+            if !data.is_empty() {
+                self.send(data, pts);
+            }
+            return;
+        };
+        let parser = parser.0;
+        self.scratch.clear();
+        self.scratch.extend_from_slice(data);
+        self.scratch.resize(data.len() + PADDING, 0);
+        let mut at = 0;
+        loop {
+            let mut out: *mut u8 = std::ptr::null_mut();
+            let mut out_len: i32 = 0;
+            let left = data.len() - at;
+            // SAFETY: parser and the decoder context are live; the input
+            // holds `left` bytes plus PADDING zeroed bytes; out/out_len are
+            // valid for writes. The output points into the parser's own
+            // buffer or the input and is copied before the next call.
+            let used = unsafe {
+                ffi::av_parser_parse2(
+                    parser,
+                    self.decoder.as_mut_ptr(),
+                    &mut out,
+                    &mut out_len,
+                    self.scratch.as_ptr().add(at),
+                    left as i32,
+                    pts,
+                    ffi::AV_NOPTS_VALUE,
+                    -1,
+                )
+            };
+            if used < 0 {
+                self.src_error = true;
+                return;
+            }
+            at += used as usize;
+            if out_len > 0 && !out.is_null() {
+                // SAFETY: av_parser_parse2 returned out_len valid bytes at out.
+                let unit = unsafe { std::slice::from_raw_parts(out, out_len as usize) }.to_vec();
+                // SAFETY: parser is live; pts is the timestamp of the chunk
+                // the access unit started in.
+                let unit_pts = unsafe { (*parser).pts };
+                self.send(&unit, unit_pts);
+            }
+            if data.is_empty() {
+                if out_len == 0 {
+                    return;
+                }
+            } else if at >= data.len() {
+                return;
+            }
+        }
+    }
+
+    fn send(&mut self, unit: &[u8], pts: i64) {
+        let mut pkt = ff::Packet::copy(unit);
+        pkt.set_pts((pts != ffi::AV_NOPTS_VALUE).then_some(pts));
+        if let Err(e) = self.decoder.send_packet(&pkt) {
+            tracing::debug!(ctx = self.ctx_id, %e, "decoder rejected an access unit");
+            self.src_error = true;
+        }
+        self.announce_header();
+        self.receive();
+    }
+
+    /// STREAM_INFO at the first header, as soon as the decoder knows the size.
+    fn announce_header(&mut self) {
+        if self.format.is_none() && self.decoder.width() > 0 && self.decoder.height() > 0 {
+            let format = self.stream_format(self.decoder.width(), self.decoder.height());
+            self.format = Some(format);
+            self.parking.format(self.current, format, true);
+        }
+    }
+
+    fn stream_format(&self, width: u32, height: u32) -> StreamFormat {
+        let (cw, ch) = layout::coded_size(width, height);
+        // SAFETY: the decoder context is live; refs and has_b_frames are
+        // plain ints set by the decoder from the stream headers.
+        let (refs, reorder) = unsafe {
+            let c = self.decoder.as_ptr();
+            ((*c).refs.max(1) as u32, (*c).has_b_frames.max(0) as u32)
+        };
+        StreamFormat {
+            coded_width: cw,
+            coded_height: ch,
+            visible_width: width,
+            visible_height: height,
+            pixfmt: self.pixfmt,
+            dpb_size: refs + reorder + 1,
+        }
+    }
+
+    fn receive(&mut self) {
+        while self.decoder.receive_frame(&mut self.frame).is_ok() {
+            self.emit_frame();
+        }
+    }
+
+    fn emit_frame(&mut self) {
+        let (w, h) = (self.frame.width(), self.frame.height());
+        let format = self.stream_format(w, h);
+        let same_size = self
+            .format
+            .is_some_and(|f| f.visible_width == w && f.visible_height == h);
+        if !same_size {
+            let first = self.format.is_none();
+            self.format = Some(format);
+            self.parking.format(self.current, format, first);
+        }
+        let timestamp = self.frame.pts().unwrap_or(0).max(0) as u64;
+        // SAFETY: the frame was just filled by receive_frame.
+        let (decode_errors, flags) = unsafe {
+            let f = self.frame.as_ptr();
+            ((*f).decode_error_flags, (*f).flags)
+        };
+        let corrupt = decode_errors != 0 || flags & ffi::AV_FRAME_FLAG_CORRUPT != 0;
+        let supported = matches!(
+            self.frame.format(),
+            ff::format::Pixel::YUV420P | ff::format::Pixel::YUVJ420P
+        );
+        if !supported {
+            tracing::warn!(ctx = self.ctx_id, format = ?self.frame.format(), "unsupported decoded pixel format");
+        }
+        if corrupt || !supported {
+            self.parking.picture(timestamp, Vec::new(), true);
+            return;
+        }
+        let planes = layout::Planes {
+            y: (self.frame.data(0), self.frame.stride(0)),
+            u: (self.frame.data(1), self.frame.stride(1)),
+            v: (self.frame.data(2), self.frame.stride(2)),
+            width: w as usize,
+            height: h as usize,
+        };
+        let data = layout::pack(
+            &planes,
+            self.pixfmt,
+            format.coded_width,
+            format.coded_height,
+        );
+        self.parking.picture(timestamp, data, false);
+    }
+
+    fn restart(&mut self) {
+        // A decoder that saw end of stream needs a flush before new input;
+        // a fresh parser forgets any partial access unit.
+        self.decoder.flush();
+        self.parser = Parser::new(codec_id(self.codec));
+    }
+}
+
+impl Session for FfmpegSession {
+    fn decode(&mut self, job: Job<'_>) {
+        self.current = job.cookie;
+        self.parking.park(job.dst);
+        let Some(src) = job.src else { return };
+        self.src_error = false;
+        let pts = i64::try_from(src.timestamp).unwrap_or(i64::MAX);
+        if !src.data.is_empty() {
+            self.parse(src.data, pts);
+        }
+        let error = self.src_error;
+        self.parking.src_consumed(job.cookie, error);
+    }
+
+    fn flush(&mut self) {
+        self.parse(&[], ffi::AV_NOPTS_VALUE);
+        if let Err(e) = self.decoder.send_eof() {
+            tracing::debug!(ctx = self.ctx_id, %e, "send_eof");
+        }
+        self.receive();
+        self.parking.last();
+        self.restart();
+    }
+
+    fn reset(&mut self) {
+        self.parking.clear();
+        match open_decoder(self.codec, self.threads) {
+            Ok(d) => self.decoder = d,
+            Err(_) => self.restart(),
+        }
+        self.parser = Parser::new(codec_id(self.codec));
+        self.format = None;
+        self.current = 0;
+    }
+
+    fn next_event(&mut self) -> Option<SessionEvent> {
+        self.parking.next_event()
+    }
+}

@@ -1,0 +1,142 @@
+//! The picture layout of RESP_FRAME data (docs/protocol.md, "Pictures"):
+//! tightly packed planes of the coded size (the decoded size rounded up to
+//! 16), NV12 or I420, samples outside the visible rectangle zero.
+
+use daedalus_proto::Pixfmt;
+
+/// Coded size for a decoded size.
+pub fn coded_size(width: u32, height: u32) -> (u32, u32) {
+    (width.div_ceil(16) * 16, height.div_ceil(16) * 16)
+}
+
+/// Bytes of one picture of coded size `w` x `h`.
+pub fn picture_size(w: u32, h: u32) -> usize {
+    w as usize * h as usize * 3 / 2
+}
+
+/// One 8-bit 4:2:0 picture as three planes with their strides.
+pub struct Planes<'a> {
+    pub y: (&'a [u8], usize),
+    pub u: (&'a [u8], usize),
+    pub v: (&'a [u8], usize),
+    pub width: usize,
+    pub height: usize,
+}
+
+/// Lays `src` out in `pixfmt` at coded size `cw` x `ch`.
+pub fn pack(src: &Planes<'_>, pixfmt: Pixfmt, cw: u32, ch: u32) -> Vec<u8> {
+    let (cw, ch) = (cw as usize, ch as usize);
+    let mut out = vec![0u8; picture_size(cw as u32, ch as u32)];
+    let (w, h) = (src.width.min(cw), src.height.min(ch));
+    let (cw2, cwh, ch2) = (cw / 2, w.div_ceil(2), h.div_ceil(2));
+    let (luma, chroma) = out.split_at_mut(cw * ch);
+    for row in 0..h {
+        luma[row * cw..row * cw + w].copy_from_slice(&src.y.0[row * src.y.1..row * src.y.1 + w]);
+    }
+    match pixfmt {
+        Pixfmt::Nv12 => {
+            for row in 0..ch2 {
+                let u = &src.u.0[row * src.u.1..row * src.u.1 + cwh];
+                let v = &src.v.0[row * src.v.1..row * src.v.1 + cwh];
+                let line = &mut chroma[row * cw..row * cw + 2 * cwh];
+                for (i, pair) in line.chunks_exact_mut(2).enumerate() {
+                    pair[0] = u[i];
+                    pair[1] = v[i];
+                }
+            }
+        }
+        Pixfmt::Yuv420 => {
+            let (cb, cr) = chroma.split_at_mut(cw2 * (ch / 2));
+            for row in 0..ch2 {
+                cb[row * cw2..row * cw2 + cwh]
+                    .copy_from_slice(&src.u.0[row * src.u.1..row * src.u.1 + cwh]);
+                cr[row * cw2..row * cw2 + cwh]
+                    .copy_from_slice(&src.v.0[row * src.v.1..row * src.v.1 + cwh]);
+            }
+        }
+    }
+    out
+}
+
+/// The visible `w` x `h` picture of a packed buffer as tightly packed I420,
+/// the bytes `ffmpeg -f framemd5` hashes.
+pub fn visible_i420(
+    buf: &[u8],
+    pixfmt: Pixfmt,
+    cw: u32,
+    ch: u32,
+    w: u32,
+    h: u32,
+) -> Option<Vec<u8>> {
+    let (cw, ch, w, h) = (cw as usize, ch as usize, w as usize, h as usize);
+    if buf.len() != picture_size(cw as u32, ch as u32) || w > cw || h > ch {
+        return None;
+    }
+    let (w2, h2) = (w.div_ceil(2), h.div_ceil(2));
+    let mut out = Vec::with_capacity(w * h + 2 * w2 * h2);
+    for row in 0..h {
+        out.extend_from_slice(&buf[row * cw..row * cw + w]);
+    }
+    let chroma = &buf[cw * ch..];
+    match pixfmt {
+        Pixfmt::Nv12 => {
+            for plane in 0..2 {
+                for row in 0..h2 {
+                    out.extend((0..w2).map(|i| chroma[row * cw + 2 * i + plane]));
+                }
+            }
+        }
+        Pixfmt::Yuv420 => {
+            let q = (cw / 2) * (ch / 2);
+            for plane in 0..2 {
+                for row in 0..h2 {
+                    let at = plane * q + row * (cw / 2);
+                    out.extend_from_slice(&chroma[at..at + w2]);
+                }
+            }
+        }
+    }
+    Some(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn coded_size_rounds_to_16() {
+        assert_eq!(coded_size(1920, 1080), (1920, 1088));
+        assert_eq!(coded_size(176, 120), (176, 128));
+        assert_eq!(coded_size(16, 16), (16, 16));
+    }
+
+    #[test]
+    fn pack_then_crop_is_identity_for_both_formats() {
+        let (w, h) = (6usize, 4usize);
+        let y: Vec<u8> = (0..w * h).map(|i| i as u8).collect();
+        let u: Vec<u8> = (0..3 * 2).map(|i| 100 + i as u8).collect();
+        let v: Vec<u8> = (0..3 * 2).map(|i| 200 + i as u8).collect();
+        let planes = Planes {
+            y: (&y, w),
+            u: (&u, 3),
+            v: (&v, 3),
+            width: w,
+            height: h,
+        };
+        let mut want = y.clone();
+        want.extend(&u);
+        want.extend(&v);
+        for pixfmt in [Pixfmt::Nv12, Pixfmt::Yuv420] {
+            let buf = pack(&planes, pixfmt, 16, 16);
+            assert_eq!(buf.len(), 384);
+            assert_eq!(buf[6], 0, "padding is zero");
+            assert_eq!(
+                visible_i420(&buf, pixfmt, 16, 16, 6, 4).unwrap(),
+                want,
+                "{pixfmt:?}"
+            );
+        }
+        let nv12 = pack(&planes, Pixfmt::Nv12, 16, 16);
+        assert_eq!(&nv12[256..260], &[100, 200, 101, 201]);
+    }
+}

@@ -1,0 +1,12 @@
+//! daedalusd: the userspace decoder behind daedalus_v4l2.ko. It reads
+//! protocol v1 requests from a transport (`/dev/daedalus` or a loopback
+//! socket), keeps one backend session per kernel context and writes the
+//! sessions' results back as responses.
+
+pub mod backend;
+pub mod daemon;
+pub mod ffmpeg;
+pub mod layout;
+pub mod park;
+pub mod scripted;
+pub mod transport;

@@ -1,0 +1,168 @@
+//! Where protocol messages come from and go to: the `/dev/daedalus`
+//! character device (one message per read()/write()), or a stream socket
+//! whose other end is a test or the replay engine (messages framed by
+//! their own header).
+
+use std::fs::File;
+use std::io::{self, Read, Write};
+use std::os::fd::{AsFd, AsRawFd, BorrowedFd};
+use std::os::unix::net::UnixStream;
+use std::path::Path;
+
+use daedalus_proto::{HDR_SIZE, MAX_PAYLOAD, peek_header};
+
+/// A message channel to the kernel side.
+pub trait Transport {
+    /// Reads one whole message into `buf` (replacing its contents).
+    /// `Ok(false)`: the other side is gone.
+    fn recv(&mut self, buf: &mut Vec<u8>) -> io::Result<bool>;
+
+    /// Writes one whole message.
+    fn send(&mut self, msg: &[u8]) -> io::Result<()>;
+
+    /// The descriptor to poll for readability.
+    fn fd(&self) -> BorrowedFd<'_>;
+}
+
+/// `/dev/daedalus`.
+pub struct CharDev {
+    file: File,
+    buf: Vec<u8>,
+}
+
+impl CharDev {
+    pub fn open(path: &Path) -> io::Result<Self> {
+        let file = File::options().read(true).write(true).open(path)?;
+        Ok(Self {
+            file,
+            buf: Vec::new(),
+        })
+    }
+}
+
+impl Transport for CharDev {
+    fn recv(&mut self, buf: &mut Vec<u8>) -> io::Result<bool> {
+        if self.buf.is_empty() {
+            // Untouched pages of the buffer are never faulted in.
+            self.buf = vec![0; HDR_SIZE + MAX_PAYLOAD as usize];
+        }
+        let n = match self.file.read(&mut self.buf) {
+            Ok(0) => return Ok(false),
+            Ok(n) => n,
+            Err(e) if e.raw_os_error() == Some(libc::ENODEV) => return Ok(false),
+            Err(e) => return Err(e),
+        };
+        buf.clear();
+        buf.extend_from_slice(&self.buf[..n]);
+        Ok(true)
+    }
+
+    fn send(&mut self, msg: &[u8]) -> io::Result<()> {
+        let n = self.file.write(msg)?;
+        if n != msg.len() {
+            return Err(io::Error::new(
+                io::ErrorKind::WriteZero,
+                format!("short write: {n} of {}", msg.len()),
+            ));
+        }
+        Ok(())
+    }
+
+    fn fd(&self) -> BorrowedFd<'_> {
+        self.file.as_fd()
+    }
+}
+
+/// A Unix stream socket carrying whole messages back to back.
+pub struct Loopback {
+    sock: UnixStream,
+}
+
+impl Loopback {
+    /// Two connected ends: one for the daemon, one for the kernel's role.
+    pub fn pair() -> io::Result<(Self, Self)> {
+        let (a, b) = UnixStream::pair()?;
+        Ok((Self { sock: a }, Self { sock: b }))
+    }
+
+    pub fn connect(path: &Path) -> io::Result<Self> {
+        Ok(Self {
+            sock: UnixStream::connect(path)?,
+        })
+    }
+
+    pub fn from_stream(sock: UnixStream) -> Self {
+        Self { sock }
+    }
+
+    pub fn set_read_timeout(&self, t: Option<std::time::Duration>) -> io::Result<()> {
+        self.sock.set_read_timeout(t)
+    }
+
+    /// Closes the sending side: the peer's `recv` sees the end.
+    pub fn shutdown(&self) -> io::Result<()> {
+        self.sock.shutdown(std::net::Shutdown::Both)
+    }
+}
+
+impl Transport for Loopback {
+    fn recv(&mut self, buf: &mut Vec<u8>) -> io::Result<bool> {
+        buf.clear();
+        buf.resize(HDR_SIZE, 0);
+        let mut got = 0;
+        while got < HDR_SIZE {
+            match self.sock.read(&mut buf[got..])? {
+                0 if got == 0 => return Ok(false),
+                0 => return Err(io::ErrorKind::UnexpectedEof.into()),
+                n => got += n,
+            }
+        }
+        // A stream cannot resynchronise after a bad header: fail the link.
+        let (_, _, total) =
+            peek_header(buf).map_err(|e| io::Error::new(io::ErrorKind::InvalidData, e))?;
+        buf.resize(total, 0);
+        self.sock.read_exact(&mut buf[HDR_SIZE..])?;
+        Ok(true)
+    }
+
+    fn send(&mut self, msg: &[u8]) -> io::Result<()> {
+        self.sock.write_all(msg)
+    }
+
+    fn fd(&self) -> BorrowedFd<'_> {
+        self.sock.as_fd()
+    }
+}
+
+/// Waits until `fd` is readable or `wake` (if any) is; returns which.
+pub fn poll_two(
+    fd: BorrowedFd<'_>,
+    wake: Option<BorrowedFd<'_>>,
+    timeout_ms: i32,
+) -> io::Result<(bool, bool)> {
+    let mut fds = [
+        libc::pollfd {
+            fd: fd.as_raw_fd(),
+            events: libc::POLLIN,
+            revents: 0,
+        },
+        libc::pollfd {
+            fd: wake.map_or(-1, |w| w.as_raw_fd()),
+            events: libc::POLLIN,
+            revents: 0,
+        },
+    ];
+    loop {
+        // SAFETY: fds is a valid array of two pollfd; a negative fd is ignored.
+        let r = unsafe { libc::poll(fds.as_mut_ptr(), 2, timeout_ms) };
+        if r >= 0 {
+            break;
+        }
+        let e = io::Error::last_os_error();
+        if e.kind() != io::ErrorKind::Interrupted {
+            return Err(e);
+        }
+    }
+    let ready = |p: &libc::pollfd| p.revents & (libc::POLLIN | libc::POLLHUP | libc::POLLERR) != 0;
+    Ok((ready(&fds[0]), ready(&fds[1])))
+}
