@@ -130,6 +130,9 @@ struct daedalus_dev {
  * @flush_pending: REQ_FLUSH waits for the queued OUTPUT buffers to go out
  * @flush_sent:	REQ_FLUSH sent: capture-only jobs may run
  * @stopped:	LAST returned: no jobs until DEC_CMD_START or STREAMON
+ * @res_change:	that LAST ended the pictures before a resolution change:
+ *	the daemon holds no CAPTURE buffer and keeps its decoder state, so
+ *	CAPTURE STREAMOFF sends no REQ_RESET
  * @failed:	the session failed or the daemon left: queues are in error
  */
 struct daedalus_ctx {
@@ -157,6 +160,7 @@ struct daedalus_ctx {
 	bool flush_pending;
 	bool flush_sent;
 	bool stopped;
+	bool res_change;
 	bool failed;
 };
 

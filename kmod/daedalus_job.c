@@ -393,6 +393,8 @@ int daedalus_job_run(struct daedalus_job_ctx *jctx, bool allow_no_src,
 	}
 	job->mapped = !!(p.flags & DAEDALUS_DECODE_F_MAPPED);
 	core->stats.jobs++;
+	if (!src)
+		daedalus_job_finish(core, job, DAEDALUS_FINISH_NO_SRC);
 out:
 	mutex_unlock(&core->lock);
 	return ret;

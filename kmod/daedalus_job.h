@@ -50,6 +50,8 @@
  * @DAEDALUS_FINISH_DETACH: the daemon went away
  * @DAEDALUS_FINISH_EXPIRED: the watchdog expired the job
  * @DAEDALUS_FINISH_IDLE: device_run found nothing to do
+ * @DAEDALUS_FINISH_NO_SRC: a capture-only job is finished as soon as it is
+ *	sent: the daemon answers it with HAS_PIXELS only
  */
 enum daedalus_finish_reason {
 	DAEDALUS_FINISH_CONSUMED,
@@ -60,6 +62,7 @@ enum daedalus_finish_reason {
 	DAEDALUS_FINISH_DETACH,
 	DAEDALUS_FINISH_EXPIRED,
 	DAEDALUS_FINISH_IDLE,
+	DAEDALUS_FINISH_NO_SRC,
 };
 
 struct daedalus_job_ctx;
@@ -256,7 +259,9 @@ bool daedalus_job_can_run(const struct daedalus_job_ctx *jctx);
  * @now:	current time in ns, the watchdog's clock
  *
  * Validates the next OUTPUT and CAPTURE buffers, then claims them off the
- * ready queues, gives the job a cookie and sends it. On any failure the
+ * ready queues, gives the job a cookie and sends it. A capture-only job is
+ * finished right after it is sent, its CAPTURE buffer parked (protocol:
+ * the daemon never sends SRC_CONSUMED for it). On any failure the
  * buffers already claimed are returned (ERROR) and the m2m job is finished
  * before this returns: every call finishes exactly one m2m job, now or
  * when the job ends.

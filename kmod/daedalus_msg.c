@@ -148,6 +148,8 @@ static int daedalus_parse_frame(const u8 *body, u32 len,
 			return daedalus_refuse(reason, DAEDALUS_REJECT_LENGTH);
 	} else if (f->bytesused || data_len) {
 		return daedalus_refuse(reason, DAEDALUS_REJECT_LENGTH);
+	} else if (f->timestamp) {
+		return daedalus_refuse(reason, DAEDALUS_REJECT_FIELD);
 	}
 	f->data = data_len ? body + sizeof(b) : NULL;
 	f->data_len = data_len;

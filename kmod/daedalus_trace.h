@@ -29,7 +29,8 @@
 			 { 0, "consumed" }, { 1, "invalid" },		\
 			 { 2, "send_failed" }, { 3, "abort" },		\
 			 { 4, "cancel" }, { 5, "detach" },		\
-			 { 6, "expired" }, { 7, "idle" })
+			 { 6, "expired" }, { 7, "idle" },		\
+			 { 8, "no_src" })
 
 #define daedalus_show_reject(reason)					\
 	__print_symbolic(reason,					\

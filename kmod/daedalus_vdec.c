@@ -281,8 +281,10 @@ void daedalus_vdec_session_error(struct daedalus_ctx *ctx, u32 error)
 
 	v4l2_warn(&ctx->dev->v4l2_dev, "ctx %u: session error %u\n",
 		  ctx->jctx.ctx_id, error);
+	/* The daemon forgot the session: the next STREAMON opens a new one. */
 	spin_lock(&ctx->lock);
 	ctx->failed = true;
+	ctx->session_open = false;
 	spin_unlock(&ctx->lock);
 	daedalus_job_cancel(&ctx->jctx);
 	vb2_queue_error(v4l2_m2m_get_src_vq(m2m_ctx));
@@ -328,6 +330,7 @@ void daedalus_vdec_last(struct daedalus_ctx *ctx)
 	ctx->flush_pending = false;
 	ctx->flush_sent = false;
 	ctx->stopped = true;
+	ctx->res_change = !was_draining;
 	spin_unlock(&ctx->lock);
 	trace_daedalus_drain(ctx->jctx.ctx_id, DAEDALUS_DRAIN_LAST);
 	if (was_draining)
@@ -759,12 +762,15 @@ static int daedalus_start_streaming(struct vb2_queue *q, unsigned int count)
 	}
 	spin_lock(&ctx->lock);
 	if (output) {
+		/* A new stream after a drain: DQBUF(CAPTURE) works again. */
+		vb2_clear_last_buffer_dequeued(v4l2_m2m_get_dst_vq(ctx->fh.m2m_ctx));
 		ctx->jctx.src_sequence = 0;
 		ctx->draining = false;
 		ctx->flush_pending = false;
 		ctx->flush_sent = false;
 	} else {
 		ctx->jctx.dst_sequence = 0;
+		ctx->res_change = false;
 	}
 	ctx->stopped = false;
 	ctx->failed = false;
@@ -778,19 +784,26 @@ static void daedalus_stop_streaming(struct vb2_queue *q)
 {
 	struct daedalus_ctx *ctx = vb2_get_drv_priv(q);
 	bool output = V4L2_TYPE_IS_OUTPUT(q->type);
-	bool was_draining, open;
+	bool was_draining, open, keep_state;
 	u32 gen;
 
-	if (output) {
-		/* Seek or stop: the decoder starts over with a new generation. */
+	spin_lock(&ctx->lock);
+	open = ctx->session_open;
+	/* After a resolution change's LAST the daemon holds no dst. */
+	keep_state = !output && ctx->stopped && ctx->res_change;
+	spin_unlock(&ctx->lock);
+
+	if (keep_state) {
+		daedalus_job_cancel(&ctx->jctx);
+	} else {
+		/*
+		 * Seek, stop, or CAPTURE gone mid-stream: every buffer of the
+		 * context comes back, then the decoder starts over with a new
+		 * generation.
+		 */
 		gen = daedalus_job_reset(&ctx->jctx);
-		spin_lock(&ctx->lock);
-		open = ctx->session_open;
-		spin_unlock(&ctx->lock);
 		if (open)
 			daedalus_send_ctx_pair(ctx, DAEDALUS_REQ_RESET, gen);
-	} else {
-		daedalus_job_cancel(&ctx->jctx);
 	}
 	daedalus_return_ready(ctx, output, VB2_BUF_STATE_ERROR);
 
