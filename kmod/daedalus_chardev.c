@@ -19,6 +19,7 @@
 #include <linux/sched.h>
 #include <linux/slab.h>
 #include <linux/uaccess.h>
+#include <linux/unaligned.h>
 
 #include "daedalus.h"
 #include "daedalus_trace.h"
@@ -276,9 +277,9 @@ static int daedalus_daemon_hello(struct daedalus_dev *dev,
 		goto out;
 	}
 	if (h->proto_version != DAEDALUS_PROTO_VERSION) {
-		dev_warn(dev->v4l2_dev.dev ?: dev->misc.this_device,
-			 "daemon speaks protocol v%u, module speaks v%u\n",
-			 h->proto_version, DAEDALUS_PROTO_VERSION);
+		v4l2_warn(&dev->v4l2_dev,
+			  "daemon speaks protocol v%u, module speaks v%u\n",
+			  h->proto_version, DAEDALUS_PROTO_VERSION);
 		daedalus_reject(dev, DAEDALUS_REJECT_VERSION,
 				DAEDALUS_RESP_HELLO, 0);
 		ret = -EPROTO;
@@ -371,6 +372,15 @@ int daedalus_daemon_write(struct daedalus_dev *dev, const void *buf,
 
 	ret = daedalus_msg_parse(buf, len, &m, &reason);
 	if (ret) {
+		if (ret == -EPROTO && len >= DAEDALUS_HDR_SIZE) {
+			const u8 *hdr = buf;
+
+			pr_warn_ratelimited("%s: daemon message with magic %#x version %u, module speaks v%u\n",
+					    dev->v4l2_dev.name,
+					    get_unaligned_le32(hdr),
+					    get_unaligned_le16(hdr + 4),
+					    DAEDALUS_PROTO_VERSION);
+		}
 		daedalus_reject(dev, reason, 0, 0);
 		return ret;
 	}
