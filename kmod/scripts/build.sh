@@ -70,4 +70,20 @@ else
 	pass "daedalus_job.c has no preprocessor conditionals"
 fi
 
+# 4. The job core and the codec compile unchanged in userspace against the
+#    replay tools' shim headers (the same flags replay/build.rs uses).
+shim=$KMOD_DIR/../replay/shim/include
+if [ -d "$shim" ]; then
+	for f in daedalus_job.c daedalus_msg.c; do
+		if out=$(cc -std=gnu11 -fno-strict-aliasing -Wall -Wno-unused-parameter \
+			-Wno-sign-compare -Werror -fsyntax-only -I"$shim" \
+			-I"$KMOD_DIR/include" "$KMOD_DIR/$f" 2>&1); then
+			pass "$f compiles in userspace against replay/shim"
+		else
+			fail "$f does not compile in userspace against replay/shim"
+			printf '%s\n' "$out" | head -n 20 | sed 's/^/    /'
+		fi
+	done
+fi
+
 summary kmod
