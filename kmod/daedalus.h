@@ -113,6 +113,7 @@ struct daedalus_dev {
  * @hdl:	controls
  * @min_bufs_ctrl: V4L2_CID_MIN_BUFFERS_FOR_CAPTURE
  * @vb_mutex:	the vb2 queues' lock
+ * @flush_lock: serialises the decision to send REQ_FLUSH
  * @lock:	protects the drain and session flags; innermost, never held
  *	across a call into the core, vb2 or the daemon queue
  * @out_fmt:	OUTPUT format (coded stream)
@@ -143,6 +144,7 @@ struct daedalus_ctx {
 	struct v4l2_ctrl_handler hdl;
 	struct v4l2_ctrl *min_bufs_ctrl;
 	struct mutex vb_mutex;		/* vb2 queues */
+	struct mutex flush_lock;	/* REQ_FLUSH decision */
 	spinlock_t lock;		/* formats and flags */
 	struct v4l2_pix_format_mplane out_fmt;
 	struct v4l2_pix_format_mplane cap_fmt;

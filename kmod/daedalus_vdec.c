@@ -157,21 +157,29 @@ static int daedalus_send_ctx_pair(struct daedalus_ctx *ctx, u16 type, u32 second
 				    NULL, 0, 0);
 }
 
-/* Send REQ_FLUSH once every source queued before DEC_CMD_STOP went out. */
+/*
+ * Send REQ_FLUSH once every source queued before DEC_CMD_STOP went out.
+ * Serialised so a device_run that claims the last source and one that
+ * finds none left cannot both miss (or both send) the flush.
+ */
 static void daedalus_try_flush(struct daedalus_ctx *ctx)
 {
-	bool pending;
+	bool pending, sent = false;
 
+	mutex_lock(&ctx->flush_lock);
 	spin_lock(&ctx->lock);
 	pending = ctx->flush_pending;
 	spin_unlock(&ctx->lock);
-	if (!pending || daedalus_job_flush(&ctx->jctx))
-		return;
-	spin_lock(&ctx->lock);
-	ctx->flush_pending = false;
-	ctx->flush_sent = true;
-	spin_unlock(&ctx->lock);
-	trace_daedalus_drain(ctx->jctx.ctx_id, DAEDALUS_DRAIN_FLUSH);
+	if (pending && !daedalus_job_flush(&ctx->jctx)) {
+		spin_lock(&ctx->lock);
+		ctx->flush_pending = false;
+		ctx->flush_sent = true;
+		spin_unlock(&ctx->lock);
+		sent = true;
+	}
+	mutex_unlock(&ctx->flush_lock);
+	if (sent)
+		trace_daedalus_drain(ctx->jctx.ctx_id, DAEDALUS_DRAIN_FLUSH);
 }
 
 static void daedalus_return_ready(struct daedalus_ctx *ctx, bool output,
@@ -902,6 +910,7 @@ struct daedalus_ctx *daedalus_ctx_create(struct daedalus_dev *dev)
 		return ERR_PTR(-ENOMEM);
 	ctx->dev = dev;
 	mutex_init(&ctx->vb_mutex);
+	mutex_init(&ctx->flush_lock);
 	spin_lock_init(&ctx->lock);
 	INIT_LIST_HEAD(&ctx->node);
 	v4l2_fh_init(&ctx->fh, &dev->vfd);
@@ -956,6 +965,7 @@ err_m2m:
 err_hdl:
 	v4l2_ctrl_handler_free(&ctx->hdl);
 	v4l2_fh_exit(&ctx->fh);
+	mutex_destroy(&ctx->flush_lock);
 	mutex_destroy(&ctx->vb_mutex);
 	kfree(ctx);
 	return ERR_PTR(ret);
@@ -993,6 +1003,7 @@ void daedalus_ctx_destroy(struct daedalus_ctx *ctx)
 
 	v4l2_ctrl_handler_free(&ctx->hdl);
 	v4l2_fh_exit(&ctx->fh);
+	mutex_destroy(&ctx->flush_lock);
 	mutex_destroy(&ctx->vb_mutex);
 	kfree(ctx);
 }
