@@ -110,6 +110,12 @@ struct FfmpegSession {
     scratch: Vec<u8>,
     /// Whether the current source hit a decode error.
     src_error: bool,
+    /// (stream offset, pts) of every chunk fed to the parser and not yet
+    /// wholly behind its output.
+    chunk_pts: std::collections::VecDeque<(u64, i64)>,
+    /// Stream bytes fed to the parser, and bytes it has output.
+    fed: u64,
+    parsed: u64,
 }
 
 fn open_decoder(codec: Codec, threads: usize) -> Result<ff::decoder::Video, SessionErrorCode> {
@@ -144,6 +150,9 @@ impl FfmpegSession {
             current: 0,
             scratch: Vec::new(),
             src_error: false,
+            chunk_pts: Default::default(),
+            fed: 0,
+            parsed: 0,
         })
     }
 
@@ -158,6 +167,10 @@ impl FfmpegSession {
             return;
         };
         let parser = parser.0;
+        if !data.is_empty() {
+            self.chunk_pts.push_back((self.fed, pts));
+            self.fed += data.len() as u64;
+        }
         self.scratch.clear();
         self.scratch.extend_from_slice(data);
         self.scratch.resize(data.len() + PADDING, 0);
@@ -191,9 +204,7 @@ impl FfmpegSession {
             if out_len > 0 && !out.is_null() {
                 // SAFETY: av_parser_parse2 returned out_len valid bytes at out.
                 let unit = unsafe { std::slice::from_raw_parts(out, out_len as usize) }.to_vec();
-                // SAFETY: parser is live; pts is the timestamp of the chunk
-                // the access unit started in.
-                let unit_pts = unsafe { (*parser).pts };
+                let unit_pts = self.unit_pts(unit.len(), parser);
                 self.send(&unit, unit_pts);
             }
             if data.is_empty() {
@@ -203,6 +214,24 @@ impl FfmpegSession {
             } else if at >= data.len() {
                 return;
             }
+        }
+    }
+
+    /// The timestamp of an access unit the parser just output: that of the
+    /// chunk its first byte came in (the parser outputs every byte once, in
+    /// order), which is what V4L2 asks of a continuous bytestream. The
+    /// parser's own pts is used only if the offsets ever disagree: it
+    /// misses the first unit of a stream.
+    fn unit_pts(&mut self, len: usize, parser: *mut ffi::AVCodecParserContext) -> i64 {
+        let start = self.parsed;
+        self.parsed += len as u64;
+        while self.chunk_pts.len() > 1 && self.chunk_pts[1].0 <= start {
+            self.chunk_pts.pop_front();
+        }
+        match self.chunk_pts.front() {
+            Some(&(offset, pts)) if offset <= start && start < self.fed => pts,
+            // SAFETY: parser is live; pts is a plain field it maintains.
+            _ => unsafe { (*parser).pts },
         }
     }
 
@@ -222,6 +251,7 @@ impl FfmpegSession {
         if self.format.is_none() && self.decoder.width() > 0 && self.decoder.height() > 0 {
             let format = self.stream_format(self.decoder.width(), self.decoder.height());
             self.format = Some(format);
+            self.parking.set_limit(format.dpb_size as usize);
             self.parking.format(self.current, format, true);
         }
     }
@@ -259,6 +289,7 @@ impl FfmpegSession {
         if !same_size {
             let first = self.format.is_none();
             self.format = Some(format);
+            self.parking.set_limit(format.dpb_size as usize);
             self.parking.format(self.current, format, first);
         }
         let timestamp = self.frame.pts().unwrap_or(0).max(0) as u64;
@@ -299,7 +330,14 @@ impl FfmpegSession {
         // A decoder that saw end of stream needs a flush before new input;
         // a fresh parser forgets any partial access unit.
         self.decoder.flush();
+        self.new_parser();
+    }
+
+    fn new_parser(&mut self) {
         self.parser = Parser::new(codec_id(self.codec));
+        self.chunk_pts.clear();
+        self.fed = 0;
+        self.parsed = 0;
     }
 }
 
@@ -333,7 +371,7 @@ impl Session for FfmpegSession {
             Ok(d) => self.decoder = d,
             Err(_) => self.restart(),
         }
-        self.parser = Parser::new(codec_id(self.codec));
+        self.new_parser();
         self.format = None;
         self.current = 0;
     }

@@ -4,8 +4,10 @@
 //! sessions' results back as responses.
 
 pub mod backend;
+pub mod clip;
 pub mod daemon;
 pub mod ffmpeg;
+pub mod kernel_role;
 pub mod layout;
 pub mod park;
 pub mod scripted;

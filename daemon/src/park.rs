@@ -27,18 +27,44 @@ enum Pending {
 }
 
 /// Parked dsts and what waits for them.
-#[derive(Debug, Default)]
+#[derive(Debug)]
 pub struct Parking {
+    /// Parked dsts beyond this many, with no picture waiting, go back empty.
+    limit: usize,
     dsts: VecDeque<Dst>,
     pending: VecDeque<Pending>,
     events: VecDeque<SessionEvent>,
 }
 
+impl Default for Parking {
+    fn default() -> Self {
+        Self {
+            limit: 8,
+            dsts: VecDeque::new(),
+            pending: VecDeque::new(),
+            events: VecDeque::new(),
+        }
+    }
+}
+
 impl Parking {
-    /// Parks a job's dst until a picture fills it.
+    /// Parks a job's dst until a picture fills it. Every job brings a dst
+    /// but a picture may take several jobs' bitstream: a dst beyond the
+    /// limit (the stream's DPB size) goes back at once, empty, so the
+    /// kernel never runs out of CAPTURE buffers while the decoder waits
+    /// for more bitstream.
     pub fn park(&mut self, dst: Dst) {
         self.dsts.push_back(dst);
         self.pump();
+        if self.pending.is_empty() && self.dsts.len() > self.limit {
+            let surplus = self.dsts.pop_back().expect("len > limit");
+            self.pixels(surplus, 0, 0, Vec::new());
+        }
+    }
+
+    /// Sets how many dsts may stay parked with no picture for them.
+    pub fn set_limit(&mut self, limit: usize) {
+        self.limit = limit.max(1);
     }
 
     /// Reports that job `cookie`'s source is consumed.

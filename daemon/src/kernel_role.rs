@@ -1,0 +1,348 @@
+//! The kernel's side of the protocol in userspace, for tests, benchmarks
+//! and tools: sends jobs the way daedalus_v4l2.ko does (one job at a time, a
+//! pool of CAPTURE buffers, capture-only jobs to drain) over a loopback
+//! transport, and checks every reply against the buffer-ownership rules
+//! (every src consumed once, every dst filled once, no unknown cookie).
+
+use std::collections::HashMap;
+
+use daedalus_proto::*;
+
+use crate::transport::{Loopback, Transport};
+
+/// A picture as the kernel would complete it.
+#[derive(Debug, Clone)]
+pub struct Picture {
+    pub cookie: u64,
+    pub timestamp: u64,
+    pub data: Vec<u8>,
+    /// The last STREAM_INFO before it.
+    pub format: Option<RespStreamInfo>,
+}
+
+#[derive(Debug, Default)]
+struct InFlight {
+    src_pending: bool,
+    dst_pending: bool,
+    dst_index: u32,
+}
+
+/// The kernel's role on one context.
+pub struct KernelRole {
+    t: Loopback,
+    ctx_id: u32,
+    codec: Codec,
+    pub pixfmt: Pixfmt,
+    generation: u32,
+    slot_gen: u32,
+    next_slot: u32,
+    in_flight: HashMap<u64, InFlight>,
+    free_dsts: Vec<u32>,
+    ndst: u32,
+    dst_size: u32,
+    token: u64,
+    buf: Vec<u8>,
+    format: Option<RespStreamInfo>,
+    /// Every picture with pixels, in completion order.
+    pub pictures: Vec<Picture>,
+    /// Every STREAM_INFO.
+    pub infos: Vec<RespStreamInfo>,
+    pub src_consumed: usize,
+    pub src_errors: usize,
+    /// HAS_PIXELS buffers returned with ERROR.
+    pub dst_errors: usize,
+    pub lasts: usize,
+    pub session_errors: Vec<u32>,
+    /// Broken rules, one line each.
+    pub violations: Vec<String>,
+    /// Keep picture bytes (tests) or only count them (benchmarks).
+    pub keep_pixels: bool,
+}
+
+pub type RoleResult<T> = Result<T, String>;
+
+impl KernelRole {
+    /// `ndst` CAPTURE buffers of `dst_size` bytes each.
+    pub fn new(
+        t: Loopback,
+        ctx_id: u32,
+        codec: Codec,
+        pixfmt: Pixfmt,
+        ndst: u32,
+        dst_size: u32,
+    ) -> Self {
+        Self {
+            t,
+            ctx_id,
+            codec,
+            pixfmt,
+            generation: 1,
+            slot_gen: 1,
+            next_slot: 0,
+            in_flight: HashMap::new(),
+            free_dsts: (0..ndst).rev().collect(),
+            ndst,
+            dst_size,
+            token: 0,
+            buf: Vec::new(),
+            format: None,
+            pictures: Vec::new(),
+            infos: Vec::new(),
+            src_consumed: 0,
+            src_errors: 0,
+            dst_errors: 0,
+            lasts: 0,
+            session_errors: Vec::new(),
+            violations: Vec::new(),
+            keep_pixels: true,
+        }
+    }
+
+    fn send(&mut self, msg: &Message) -> RoleResult<()> {
+        let bytes = msg
+            .encode()
+            .map_err(|e| format!("encode {}: {e}", msg.ty()))?;
+        self.t.send(&bytes).map_err(|e| format!("send: {e}"))
+    }
+
+    fn recv(&mut self) -> RoleResult<Message> {
+        match self.t.recv(&mut self.buf) {
+            Ok(true) => Message::decode_dir(&self.buf, Direction::Response)
+                .map_err(|e| format!("bad response: {e}")),
+            Ok(false) => Err("the daemon closed the transport".into()),
+            Err(e) => Err(format!("recv: {e}")),
+        }
+    }
+
+    /// HELLO handshake.
+    pub fn hello(&mut self) -> RoleResult<RespHello> {
+        self.send(&Message::ReqHello(ReqHello {
+            proto_version: PROTO_VERSION.into(),
+            max_contexts: 32,
+            max_payload: MAX_PAYLOAD,
+            reserved: 0,
+        }))?;
+        match self.recv()? {
+            Message::RespHello(h) => Ok(h),
+            other => Err(format!("expected RESP_HELLO, got {}", other.ty())),
+        }
+    }
+
+    /// REQ_SESSION_OPEN; returns the session error code if refused.
+    pub fn open(&mut self, width: u32, height: u32) -> RoleResult<Option<u32>> {
+        let before = self.session_errors.len();
+        self.send(&Message::ReqSessionOpen(ReqSessionOpen {
+            ctx_id: self.ctx_id,
+            codec: self.codec.raw(),
+            pixfmt: self.pixfmt.raw(),
+            width,
+            height,
+            reserved: 0,
+        }))?;
+        self.barrier()?;
+        Ok(self.session_errors.get(before).copied())
+    }
+
+    /// Sends raw bytes as a request (malformed-input tests).
+    pub fn send_raw(&mut self, bytes: &[u8]) -> RoleResult<()> {
+        self.t.send(bytes).map_err(|e| format!("send: {e}"))
+    }
+
+    /// A PING, then every reply up to its PONG: afterwards every reply to
+    /// the requests sent before has been processed.
+    pub fn barrier(&mut self) -> RoleResult<()> {
+        self.token += 1;
+        let token = self.token;
+        self.send(&Message::ReqPing {
+            token,
+            body: Ping {
+                seq: token as u32,
+                reserved: 0,
+            },
+        })?;
+        loop {
+            match self.recv()? {
+                Message::RespPong { token: t, .. } if t == token => return Ok(()),
+                msg => self.process(msg),
+            }
+        }
+    }
+
+    fn process(&mut self, msg: Message) {
+        match msg {
+            Message::RespFrame { cookie, body, data } => self.frame(cookie, body, data),
+            Message::RespStreamInfo { body, .. } => {
+                self.format = Some(body);
+                self.infos.push(body);
+            }
+            Message::RespSessionError(e) => {
+                self.session_errors.push(e.error);
+                // The kernel returns every buffer of the context.
+                self.in_flight.clear();
+                self.free_dsts = (0..self.ndst).rev().collect();
+            }
+            Message::RespResetDone(_) | Message::RespPong { .. } => {}
+            other => self.violations.push(format!("unexpected {}", other.ty())),
+        }
+    }
+
+    fn frame(&mut self, cookie: u64, body: RespFrame, data: Vec<u8>) {
+        if body.ctx_id != self.ctx_id || body.generation != self.generation {
+            self.violations.push(format!(
+                "stale or foreign reply {cookie:#x} gen {}",
+                body.generation
+            ));
+            return;
+        }
+        let Some(job) = self.in_flight.get_mut(&cookie) else {
+            self.violations
+                .push(format!("reply for unknown cookie {cookie:#x}"));
+            return;
+        };
+        if body.flags & FRAME_SRC_CONSUMED != 0 {
+            if !job.src_pending {
+                self.violations
+                    .push(format!("SRC_CONSUMED twice or without src for {cookie:#x}"));
+            }
+            job.src_pending = false;
+            self.src_consumed += 1;
+            if body.flags & FRAME_ERROR != 0 {
+                self.src_errors += 1;
+            }
+        }
+        if body.flags & FRAME_HAS_PIXELS != 0 {
+            if !job.dst_pending {
+                self.violations
+                    .push(format!("HAS_PIXELS twice for {cookie:#x}"));
+                return;
+            }
+            job.dst_pending = false;
+            let dst_index = job.dst_index;
+            self.free_dsts.push(dst_index);
+            if body.flags & FRAME_LAST != 0 {
+                self.lasts += 1;
+            }
+            if body.flags & FRAME_ERROR != 0 {
+                self.dst_errors += 1;
+            } else if !data.is_empty() {
+                let data = if self.keep_pixels { data } else { Vec::new() };
+                self.pictures.push(Picture {
+                    cookie,
+                    timestamp: body.timestamp,
+                    data,
+                    format: self.format,
+                });
+            }
+        }
+        // A job keeps its slot until both of its buffers are back.
+        if self
+            .in_flight
+            .get(&cookie)
+            .is_some_and(|j| !j.src_pending && !j.dst_pending)
+        {
+            self.in_flight.remove(&cookie);
+        }
+    }
+
+    /// One job: `src` is (timestamp ns, bitstream), `None` for capture-only.
+    pub fn job(&mut self, src: Option<(u64, &[u8])>) -> RoleResult<()> {
+        let Some(dst) = self.free_dsts.pop() else {
+            return Err(format!(
+                "no free CAPTURE buffer ({} parked in the daemon)",
+                self.ndst
+            ));
+        };
+        self.next_slot = (self.next_slot + 1) % 4096;
+        if self.next_slot == 0 {
+            self.slot_gen += 1;
+        }
+        let cookie = cookie(self.next_slot, self.slot_gen);
+        let (flags, ts, src_index, data) = match src {
+            Some((ts, d)) => (0, ts, 0, d.to_vec()),
+            None => (DECODE_F_NO_SRC, 0, NO_BUF, Vec::new()),
+        };
+        self.in_flight.insert(
+            cookie,
+            InFlight {
+                src_pending: src.is_some(),
+                dst_pending: true,
+                dst_index: dst,
+            },
+        );
+        self.send(&Message::ReqDecode {
+            cookie,
+            body: ReqDecode {
+                ctx_id: self.ctx_id,
+                codec: self.codec.raw(),
+                flags,
+                generation: self.generation,
+                timestamp: ts,
+                src_index,
+                dst_index: dst,
+                bytes: data.len() as u32,
+                dst_size: self.dst_size,
+                src_map: 0,
+                dst_map: 0,
+            },
+            data,
+        })?;
+        self.barrier()?;
+        if let Some(j) = self.in_flight.get(&cookie)
+            && j.src_pending
+        {
+            return Err(format!(
+                "job {cookie:#x}: no SRC_CONSUMED before the next job could run"
+            ));
+        }
+        Ok(())
+    }
+
+    /// REQ_FLUSH, then capture-only jobs until LAST; returns how many
+    /// pictures the drain produced.
+    pub fn drain(&mut self) -> RoleResult<usize> {
+        let (before, lasts) = (self.pictures.len(), self.lasts);
+        self.send(&Message::ReqFlush(ReqFlush {
+            ctx_id: self.ctx_id,
+            generation: self.generation,
+        }))?;
+        self.barrier()?;
+        for _ in 0..256 {
+            if self.lasts > lasts {
+                return Ok(self.pictures.len() - before);
+            }
+            self.job(None)?;
+        }
+        Err("no LAST after 256 capture-only jobs".into())
+    }
+
+    /// After a format change the client reallocates: the role checks that
+    /// the daemon returned every dst.
+    pub fn parked(&self) -> usize {
+        self.in_flight.len()
+    }
+
+    /// REQ_RESET with a new generation.
+    pub fn reset(&mut self) -> RoleResult<()> {
+        self.generation += 1;
+        self.in_flight.clear();
+        self.free_dsts = (0..self.ndst).rev().collect();
+        self.send(&Message::ReqReset(ReqReset {
+            ctx_id: self.ctx_id,
+            generation: self.generation,
+        }))?;
+        self.barrier()
+    }
+
+    pub fn close(&mut self) -> RoleResult<()> {
+        self.send(&Message::ReqSessionClose(ReqSessionClose {
+            ctx_id: self.ctx_id,
+            reserved: 0,
+        }))?;
+        self.barrier()
+    }
+
+    /// Ends the attachment (the daemon sees the device close).
+    pub fn hang_up(self) {
+        let _ = self.t.shutdown();
+    }
+}

@@ -1,0 +1,272 @@
+//! Golden tests: clips made here with libx264 (B-frames, b-pyramid, GOPs
+//! of 12, a resolution change from 320x240 to 176x120) decoded by the
+//! daemon over the loopback transport, with this test in the kernel's
+//! role. Every picture's MD5 and timestamp must equal `ffmpeg -f framemd5`.
+
+use std::path::PathBuf;
+use std::sync::OnceLock;
+use std::thread::JoinHandle;
+
+use daedalus_proto::{Codec, Pixfmt, SessionErrorCode};
+use daedalusd::backend::Backend;
+use daedalusd::clip::{self, FrameMd5};
+use daedalusd::daemon::{Daemon, DaemonError, Exit};
+use daedalusd::ffmpeg::FfmpegBackend;
+use daedalusd::kernel_role::KernelRole;
+use daedalusd::layout::visible_i420;
+use daedalusd::transport::Loopback;
+use md5::{Digest, Md5};
+
+struct Clips {
+    /// Packets of both segments in decode order.
+    packets: Vec<(u64, Vec<u8>)>,
+    /// Packets of the first segment alone.
+    first: usize,
+    expected: Vec<FrameMd5>,
+    expected_first: usize,
+}
+
+fn clips() -> &'static Clips {
+    static CLIPS: OnceLock<Clips> = OnceLock::new();
+    CLIPS.get_or_init(|| {
+        let dir = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("golden");
+        let a = clip::encode(&dir, "a", 320, 240, 2, 0).unwrap();
+        let b = clip::encode(&dir, "b", 176, 120, 1, 2).unwrap();
+        let mut packets = clip::packets(&a).unwrap();
+        let first = packets.len();
+        packets.extend(clip::packets(&b).unwrap());
+        let mut expected = clip::framemd5(&a).unwrap();
+        let expected_first = expected.len();
+        expected.extend(clip::framemd5(&b).unwrap());
+        assert_eq!(expected_first, 50);
+        assert_eq!(expected.len(), 75);
+        Clips {
+            packets,
+            first,
+            expected,
+            expected_first,
+        }
+    })
+}
+
+fn spawn(
+    mut backend: Box<dyn Backend + Send>,
+) -> (Loopback, JoinHandle<Result<Exit, DaemonError>>) {
+    let (mut daemon_end, role_end) = Loopback::pair().unwrap();
+    let handle =
+        std::thread::spawn(move || Daemon::new(backend.as_mut()).run(&mut daemon_end, None));
+    (role_end, handle)
+}
+
+fn ffmpeg(codecs: &[Codec]) -> Box<dyn Backend + Send> {
+    Box::new(FfmpegBackend::new(codecs, 1).unwrap())
+}
+
+fn md5_hex(b: &[u8]) -> String {
+    Md5::digest(b).iter().map(|x| format!("{x:02x}")).collect()
+}
+
+/// MD5 of a picture's visible I420 and its timestamp.
+fn digest(role: &KernelRole) -> Vec<FrameMd5> {
+    role.pictures
+        .iter()
+        .map(|p| {
+            let f = p.format.expect("a picture after STREAM_INFO");
+            let i420 = visible_i420(
+                &p.data,
+                role.pixfmt,
+                f.coded_width,
+                f.coded_height,
+                f.visible_width,
+                f.visible_height,
+            )
+            .expect("picture has the announced layout");
+            FrameMd5 {
+                timestamp: p.timestamp,
+                md5: md5_hex(&i420),
+            }
+        })
+        .collect()
+}
+
+fn golden(pixfmt: Pixfmt, split: bool) {
+    let clips = clips();
+    let (t, daemon) = spawn(ffmpeg(&[Codec::H264]));
+    let mut role = KernelRole::new(t, 7, Codec::H264, pixfmt, 12, 1 << 20);
+    let hello = role.hello().unwrap();
+    assert_eq!(hello.codecs, Codec::H264.bit());
+    assert_eq!(role.open(320, 240).unwrap(), None);
+    let mut chunks = 0;
+    for (ts, data) in &clips.packets {
+        if split {
+            // Arbitrary cut inside the access unit, both halves stamped
+            // with the packet's timestamp (V4L2 continuous bytestream).
+            let cut = 1 + (data.len() * 7 / 13).min(data.len() - 1);
+            role.job(Some((*ts, &data[..cut]))).unwrap();
+            role.job(Some((*ts, &data[cut..]))).unwrap();
+            chunks += 2;
+        } else {
+            role.job(Some((*ts, data))).unwrap();
+            chunks += 1;
+        }
+    }
+    let drained = role.drain().unwrap();
+    assert!(
+        drained > 0,
+        "B-frame reordering leaves pictures for the drain"
+    );
+    assert_eq!(role.violations, Vec::<String>::new());
+    assert_eq!(role.src_consumed, chunks, "one SRC_CONSUMED per source");
+    assert_eq!(role.src_errors, 0);
+    assert_eq!(
+        role.pictures.len(),
+        clips.expected.len(),
+        "one HAS_PIXELS picture per frame"
+    );
+    let got = digest(&role);
+    for (i, (g, w)) in got.iter().zip(&clips.expected).enumerate() {
+        assert_eq!(g, w, "picture {i} of {}", clips.expected.len());
+    }
+    let sizes: Vec<_> = role
+        .infos
+        .iter()
+        .map(|i| {
+            (
+                i.coded_width,
+                i.coded_height,
+                i.visible_width,
+                i.visible_height,
+            )
+        })
+        .collect();
+    assert_eq!(sizes, vec![(320, 240, 320, 240), (176, 128, 176, 120)]);
+    assert!(
+        role.infos
+            .iter()
+            .all(|i| i.pixfmt == pixfmt.raw() && i.dpb_size >= 2)
+    );
+    assert_eq!(
+        role.lasts, 2,
+        "one LAST at the resolution change, one at the drain"
+    );
+    // Spare dsts may stay parked after a drain (the kernel takes them back
+    // at STREAMOFF), never more than the DPB size.
+    let dpb = role.infos.last().unwrap().dpb_size as usize;
+    assert!(
+        role.parked() <= dpb,
+        "{} dsts parked, DPB {dpb}",
+        role.parked()
+    );
+    // The first segment's pictures all precede the second's.
+    assert!(
+        role.pictures[..clips.expected_first]
+            .iter()
+            .all(|p| p.format.unwrap().visible_width == 320)
+    );
+    role.hang_up();
+    assert_eq!(daemon.join().unwrap().unwrap(), Exit::Detached);
+}
+
+#[test]
+fn golden_yuv420() {
+    golden(Pixfmt::Yuv420, false);
+}
+
+#[test]
+fn golden_nv12() {
+    golden(Pixfmt::Nv12, false);
+}
+
+#[test]
+fn golden_nv12_split_chunks() {
+    golden(Pixfmt::Nv12, true);
+}
+
+#[test]
+fn corrupt_and_truncated_bitstream_gives_errors_and_the_session_goes_on() {
+    let clips = clips();
+    let (t, daemon) = spawn(ffmpeg(&[Codec::H264]));
+    let mut role = KernelRole::new(t, 3, Codec::H264, Pixfmt::Nv12, 12, 1 << 20);
+    role.hello().unwrap();
+    assert_eq!(role.open(320, 240).unwrap(), None);
+    let first = &clips.packets[..clips.first];
+    let mut sent = 0;
+    // Damage the second GOP: a truncated P slice, a garbled one, noise.
+    for (i, (ts, data)) in first.iter().enumerate() {
+        let mut d = data.clone();
+        match i {
+            14 => d.truncate(d.len() / 3),
+            16 => {
+                let n = d.len();
+                for (k, b) in d[n / 4..].iter_mut().enumerate() {
+                    *b = (k as u8).wrapping_mul(151).wrapping_add(7);
+                }
+            }
+            18 => {
+                role.job(Some((*ts, &[0, 0, 1, 0x65, 0xff, 0x00, 0x12, 0x34][..])))
+                    .unwrap();
+                sent += 1;
+            }
+            _ => {}
+        }
+        role.job(Some((*ts, &d))).unwrap();
+        sent += 1;
+    }
+    role.drain().unwrap();
+    assert_eq!(role.violations, Vec::<String>::new());
+    assert_eq!(
+        role.src_consumed, sent,
+        "every source is consumed, damaged or not"
+    );
+    assert!(
+        role.src_errors + role.dst_errors > 0,
+        "damage must show as ERROR buffers"
+    );
+    // From the third GOP (clean IDR) on, pictures are exact again.
+    let expected = &clips.expected[..clips.expected_first];
+    let third_gop = expected[24].timestamp;
+    let got = digest(&role);
+    let mut exact = 0;
+    for g in got.iter().filter(|g| g.timestamp >= third_gop) {
+        let want = expected
+            .iter()
+            .find(|w| w.timestamp == g.timestamp)
+            .expect("known timestamp");
+        assert_eq!(g.md5, want.md5, "picture at {} after recovery", g.timestamp);
+        exact += 1;
+    }
+    assert_eq!(
+        exact,
+        expected.len() - 24,
+        "every picture after recovery is delivered"
+    );
+    // And the session decodes a fresh stream exactly after a reset.
+    role.reset().unwrap();
+    let base = role.pictures.len();
+    for (ts, data) in &first[..12] {
+        role.job(Some((*ts, data))).unwrap();
+    }
+    role.drain().unwrap();
+    assert_eq!(role.violations, Vec::<String>::new());
+    let again = &digest(&role)[base..];
+    assert_eq!(
+        again,
+        &expected[..12],
+        "the first GOP again, exact, after REQ_RESET"
+    );
+    role.hang_up();
+    daemon.join().unwrap().unwrap();
+}
+
+#[test]
+fn unsupported_codec_is_refused_at_session_start() {
+    let (t, daemon) = spawn(ffmpeg(&[Codec::H264]));
+    let mut role = KernelRole::new(t, 9, Codec::Hevc, Pixfmt::Nv12, 4, 1 << 20);
+    role.hello().unwrap();
+    assert_eq!(
+        role.open(64, 64).unwrap(),
+        Some(SessionErrorCode::UnsupportedCodec.raw())
+    );
+    role.hang_up();
+    daemon.join().unwrap().unwrap();
+}
