@@ -249,13 +249,15 @@ const struct v4l2_m2m_ops daedalus_m2m_ops = {
  * @ctx:	the context (dev->ctx_lock held)
  * @si:		validated RESP_STREAM_INFO
  *
- * Updates the CAPTURE format and raises SOURCE_CHANGE.
+ * Updates the CAPTURE format and raises SOURCE_CHANGE, unless it only
+ * confirms the provisional format already announced at STREAMON.
  */
 void daedalus_vdec_stream_info(struct daedalus_ctx *ctx,
 			       const struct daedalus_msg_stream_info *si)
 {
 	const struct daedalus_fmt *fmt;
 	struct v4l2_pix_format_mplane pix;
+	bool confirmed;
 
 	fmt = daedalus_find_code(daedalus_cap_fmts,
 				 ARRAY_SIZE(daedalus_cap_fmts), si->pixfmt);
@@ -265,6 +267,14 @@ void daedalus_vdec_stream_info(struct daedalus_ctx *ctx,
 	daedalus_fill_cap(&pix, fmt->fourcc, si->coded_width, si->coded_height);
 
 	spin_lock(&ctx->lock);
+	confirmed = ctx->provisional &&
+		    ctx->cap_fmt.pixelformat == pix.pixelformat &&
+		    ctx->cap_fmt.width == pix.width &&
+		    ctx->cap_fmt.height == pix.height &&
+		    !si->visible_left && !si->visible_top &&
+		    ctx->visible.width == si->visible_width &&
+		    ctx->visible.height == si->visible_height;
+	ctx->provisional = false;
 	daedalus_set_colorimetry(ctx, &pix);
 	ctx->cap_fmt = pix;
 	ctx->visible.left = si->visible_left;
@@ -275,7 +285,8 @@ void daedalus_vdec_stream_info(struct daedalus_ctx *ctx,
 	ctx->have_info = true;
 	ctx->jctx.dst_min_size = pix.plane_fmt[0].sizeimage;
 	spin_unlock(&ctx->lock);
-	v4l2_event_queue_fh(&ctx->fh, &daedalus_src_change_event);
+	if (!confirmed)
+		v4l2_event_queue_fh(&ctx->fh, &daedalus_src_change_event);
 }
 
 /**
@@ -755,7 +766,7 @@ static int daedalus_start_streaming(struct vb2_queue *q, unsigned int count)
 {
 	struct daedalus_ctx *ctx = vb2_get_drv_priv(q);
 	bool output = V4L2_TYPE_IS_OUTPUT(q->type);
-	bool open;
+	bool open, provisional;
 	int ret = 0;
 
 	spin_lock(&ctx->lock);
@@ -769,6 +780,17 @@ static int daedalus_start_streaming(struct vb2_queue *q, unsigned int count)
 		}
 	}
 	spin_lock(&ctx->lock);
+	/*
+	 * No job runs without a CAPTURE buffer, so a client that waits for
+	 * SOURCE_CHANGE before setting CAPTURE up would wait forever: announce
+	 * the format S_FMT(OUTPUT) implies; the daemon's STREAM_INFO confirms
+	 * it silently or changes it with a second event.
+	 */
+	provisional = output && !ctx->have_info && ctx->out_fmt.width &&
+		      ctx->out_fmt.height &&
+		      !vb2_is_streaming(v4l2_m2m_get_dst_vq(ctx->fh.m2m_ctx));
+	if (provisional)
+		ctx->provisional = true;
 	if (output) {
 		/* A new stream after a drain: DQBUF(CAPTURE) works again. */
 		vb2_clear_last_buffer_dequeued(v4l2_m2m_get_dst_vq(ctx->fh.m2m_ctx));
@@ -785,6 +807,8 @@ static int daedalus_start_streaming(struct vb2_queue *q, unsigned int count)
 	spin_unlock(&ctx->lock);
 	daedalus_job_resume(&ctx->jctx);
 	trace_daedalus_stream(ctx->jctx.ctx_id, q->type, true);
+	if (provisional)
+		v4l2_event_queue_fh(&ctx->fh, &daedalus_src_change_event);
 	return 0;
 }
 
