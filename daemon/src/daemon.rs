@@ -75,7 +75,15 @@ impl<'b> Daemon<'b> {
             if !readable {
                 continue;
             }
-            if !transport.recv(&mut buf)? {
+            let received = transport.recv(&mut buf).map_err(|e| {
+                // A stream transport checks the header to frame it: a
+                // version mismatch found there is still a version mismatch.
+                match e.get_ref().and_then(|r| r.downcast_ref::<ProtoError>()) {
+                    Some(pe @ ProtoError::BadVersion(_)) => DaemonError::Version(pe.clone()),
+                    _ => DaemonError::Io(e),
+                }
+            })?;
+            if !received {
                 tracing::info!(sessions = self.contexts.len(), "the kernel side closed");
                 self.contexts.clear();
                 return Ok(Exit::Detached);

@@ -1,0 +1,217 @@
+//! The daemon over the loopback transport with the scripted backend and
+//! hostile input: exact reply orderings, malformed requests, version
+//! mismatch, the CLI binary with SIGTERM.
+
+use std::io::Write as _;
+use std::os::unix::net::UnixListener;
+use std::process::{Command, Stdio};
+use std::thread::JoinHandle;
+use std::time::Duration;
+
+use daedalus_proto::*;
+use daedalusd::backend::Backend;
+use daedalusd::daemon::{Daemon, DaemonError, Exit};
+use daedalusd::kernel_role::KernelRole;
+use daedalusd::scripted::{Script, ScriptedBackend};
+use daedalusd::transport::{Loopback, Transport};
+
+const SCRIPT: &str = "\
+info 32x16 dpb=2
+frame 1 consumed
+# job 2's dst shows the picture of job 1's source, then job 1's dst job 2's
+frame 2 consumed+pixels ts=src:1
+frame 1 pixels ts=src:2
+await flush
+frame 3 pixels+last bytes=0
+";
+
+fn spawn(
+    mut backend: Box<dyn Backend + Send>,
+) -> (Loopback, JoinHandle<Result<Exit, DaemonError>>) {
+    let (mut daemon_end, role_end) = Loopback::pair().unwrap();
+    role_end
+        .set_read_timeout(Some(Duration::from_secs(20)))
+        .unwrap();
+    let handle =
+        std::thread::spawn(move || Daemon::new(backend.as_mut()).run(&mut daemon_end, None));
+    (role_end, handle)
+}
+
+fn scripted() -> Box<dyn Backend + Send> {
+    Box::new(ScriptedBackend::new(Script::parse(SCRIPT).unwrap()))
+}
+
+fn play_script(role: &mut KernelRole) {
+    role.hello().unwrap();
+    assert_eq!(role.open(32, 16).unwrap(), None);
+    role.job(Some((100, b"\0\0\x01\x65one"))).unwrap();
+    role.job(Some((200, b"\0\0\x01\x65two"))).unwrap();
+    assert_eq!(role.pictures.len(), 2, "both pictures before the drain");
+    assert_eq!(
+        role.drain().unwrap(),
+        0,
+        "the drain has only its LAST buffer"
+    );
+    assert_eq!(role.violations, Vec::<String>::new());
+    let got: Vec<(u32, u64, usize)> = role
+        .pictures
+        .iter()
+        .map(|p| (cookie_id(p.cookie), p.timestamp, p.data.len()))
+        .collect();
+    assert_eq!(got, vec![(2, 100, 32 * 16 * 3 / 2), (1, 200, 768)]);
+    assert!(
+        role.pictures[0].data.iter().all(|b| *b == 2),
+        "scripted pixels name their job"
+    );
+    assert_eq!((role.src_consumed, role.lasts, role.infos.len()), (2, 1, 1));
+}
+
+#[test]
+fn scripted_backend_replays_the_exact_order() {
+    let (t, daemon) = spawn(scripted());
+    let mut role = KernelRole::new(t, 4, Codec::H264, Pixfmt::Nv12, 4, 4096);
+    play_script(&mut role);
+    role.hang_up();
+    assert_eq!(daemon.join().unwrap().unwrap(), Exit::Detached);
+}
+
+#[test]
+fn malformed_requests_are_dropped_and_the_session_goes_on() {
+    let (t, daemon) = spawn(scripted());
+    let mut role = KernelRole::new(t, 4, Codec::H264, Pixfmt::Nv12, 4, 4096);
+    // Before HELLO nothing but HELLO is served.
+    let early = Message::ReqFlush(ReqFlush {
+        ctx_id: 4,
+        generation: 1,
+    })
+    .encode()
+    .unwrap();
+    role.send_raw(&early).unwrap();
+    role.hello().unwrap();
+    assert_eq!(role.open(32, 16).unwrap(), None);
+    // A job with an undefined flag bit, and one whose data is short of bytes.
+    let job = |flags: u32, bytes: u32| {
+        let mut m = Message::ReqDecode {
+            cookie: cookie(77, 1),
+            body: ReqDecode {
+                ctx_id: 4,
+                codec: 1,
+                flags: 0,
+                generation: 1,
+                timestamp: 5,
+                src_index: 0,
+                dst_index: 1,
+                bytes: 3,
+                dst_size: 4096,
+                src_map: 0,
+                dst_map: 0,
+            },
+            data: vec![1, 2, 3],
+        }
+        .encode()
+        .unwrap();
+        m[HDR_SIZE + 8..HDR_SIZE + 12].copy_from_slice(&flags.to_le_bytes());
+        m[HDR_SIZE + 32..HDR_SIZE + 36].copy_from_slice(&bytes.to_le_bytes());
+        m
+    };
+    role.send_raw(&job(1 << 7, 3)).unwrap();
+    role.send_raw(&job(0, 9)).unwrap();
+    role.barrier().unwrap();
+    assert_eq!(
+        role.violations,
+        Vec::<String>::new(),
+        "no reply to a malformed job"
+    );
+    // An open naming a codec outside the enum is refused, not ignored.
+    let mut open = Message::ReqSessionOpen(ReqSessionOpen {
+        ctx_id: 5,
+        codec: 1,
+        pixfmt: 1,
+        width: 0,
+        height: 0,
+        reserved: 0,
+    })
+    .encode()
+    .unwrap();
+    open[HDR_SIZE + 4..HDR_SIZE + 8].copy_from_slice(&99u32.to_le_bytes());
+    role.send_raw(&open).unwrap();
+    role.barrier().unwrap();
+    assert_eq!(
+        role.session_errors,
+        vec![SessionErrorCode::UnsupportedCodec.raw()]
+    );
+    // The session of context 4 is untouched.
+    role.job(Some((100, b"abc"))).unwrap();
+    assert_eq!(role.src_consumed, 1);
+    role.hang_up();
+    assert_eq!(daemon.join().unwrap().unwrap(), Exit::Detached);
+}
+
+#[test]
+fn another_protocol_version_ends_the_attachment() {
+    let (mut t, daemon) = spawn(scripted());
+    let mut hello = Message::ReqHello(ReqHello {
+        proto_version: 1,
+        max_contexts: 1,
+        max_payload: 4096,
+        reserved: 0,
+    })
+    .encode()
+    .unwrap();
+    hello[4] = 2;
+    t.send(&hello).unwrap();
+    let mut buf = Vec::new();
+    // The daemon closes without answering (EOF or reset, as the kernel
+    // sees a release of the device).
+    assert!(
+        !matches!(t.recv(&mut buf), Ok(true)),
+        "no RESP_HELLO to a version-2 kernel"
+    );
+    assert!(matches!(
+        daemon.join().unwrap(),
+        Err(DaemonError::Version(ProtoError::BadVersion(2)))
+    ));
+}
+
+#[test]
+fn the_binary_serves_a_socket_and_stops_on_sigterm() {
+    let dir = std::path::PathBuf::from(env!("CARGO_TARGET_TMPDIR"))
+        .join(format!("bin-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let sock = dir.join("kernel.sock");
+    let _ = std::fs::remove_file(&sock);
+    let script = dir.join("order.script");
+    std::fs::File::create(&script)
+        .unwrap()
+        .write_all(SCRIPT.as_bytes())
+        .unwrap();
+    let listener = UnixListener::bind(&sock).unwrap();
+    let child = Command::new(env!("CARGO_BIN_EXE_daedalusd"))
+        .args(["--backend", "scripted", "--script"])
+        .arg(&script)
+        .arg("--connect")
+        .arg(&sock)
+        .stdin(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let (stream, _) = listener.accept().unwrap();
+    stream
+        .set_read_timeout(Some(Duration::from_secs(20)))
+        .unwrap();
+    let mut role = KernelRole::new(
+        Loopback::from_stream(stream),
+        4,
+        Codec::H264,
+        Pixfmt::Yuv420,
+        4,
+        4096,
+    );
+    play_script(&mut role);
+    // SAFETY: kill only signals the child this test started.
+    assert_eq!(unsafe { libc::kill(child.id() as i32, libc::SIGTERM) }, 0);
+    let out = child.wait_with_output().unwrap();
+    let log = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "exit {:?}: {log}", out.status);
+    assert!(log.contains("shutting down"), "{log}");
+}
