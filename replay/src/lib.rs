@@ -2,10 +2,23 @@
 //! userspace against a mock of v4l2_m2m/vb2 and checks the buffer
 //! ownership invariants of DESIGN.md on every event.
 //!
-//! The entry points: [`model::Scenario`] (parse or build a scenario),
-//! [`run`] (execute it on a job core and get an [`exec::Outcome`] with
-//! its [`oracle::Verdict`]), [`minimize::minimize`] (delta debugging).
+//! Entry points: [`model::Scenario`] (parse a scenario, or build one from
+//! events in memory), [`run`] (execute it on the real job core or a
+//! mutant, get an [`Outcome`] with its [`Verdict`]), [`minimize::minimize`]
+//! (delta debugging to the smallest scenario breaking the same invariant).
 
-pub mod model;
 #[path = "scenario.rs"]
 pub mod scenario;
+
+pub mod core;
+pub mod exec;
+pub mod import;
+pub mod minimize;
+mod mock;
+pub mod model;
+pub mod oracle;
+pub mod render;
+
+pub use exec::{Options, Outcome, RunError, run};
+pub use model::Scenario;
+pub use oracle::{Invariant, Verdict, Violation};

@@ -1,1 +1,317 @@
-fn main() {}
+//! `daedalus-replay`: check scenarios against the job core, import traces,
+//! minimize failing scenarios, render ownership timelines.
+
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+use daedalus_replay::{Options, Scenario, core, import, minimize, render};
+use indicatif::{ProgressBar, ProgressStyle};
+
+#[derive(Parser)]
+#[command(name = "daedalus-replay", version, about = "Replay daedalus scenarios on the real job core against a v4l2_m2m mock")]
+struct Cli {
+    #[command(subcommand)]
+    cmd: Cmd,
+}
+
+#[derive(Subcommand)]
+enum Cmd {
+    /// Run scenario files (or every *.scn under directories); exit 0 when
+    /// all are clean, 1 on a violation, 2 on unusable input.
+    Check {
+        /// Files or directories.
+        #[arg(required = true)]
+        paths: Vec<PathBuf>,
+        /// Job core variant ("real" or a mutant; `list` shows them).
+        #[arg(long, default_value = "real")]
+        core: String,
+        /// Print each scenario's outcome log.
+        #[arg(long)]
+        log: bool,
+        /// Print the full diagnosis of every violation.
+        #[arg(long, short)]
+        verbose: bool,
+    },
+    /// Convert a trace (tracefs text, trace-cmd report, or trace.dat) into
+    /// one scenario per context.
+    Import {
+        /// The trace file.
+        trace: PathBuf,
+        /// Where to write the scenario(s): a file, or a directory for
+        /// several contexts. Default: standard output.
+        #[arg(long, short)]
+        out: Option<PathBuf>,
+    },
+    /// Shrink a failing scenario to the smallest one that still breaks the
+    /// same invariant on the same core.
+    Minimize {
+        /// The scenario.
+        scenario: PathBuf,
+        /// Job core variant.
+        #[arg(long, default_value = "real")]
+        core: String,
+        /// Output file (default: standard output).
+        #[arg(long, short)]
+        out: Option<PathBuf>,
+    },
+    /// Render the buffer-ownership timeline of a run.
+    Render {
+        /// The scenario.
+        scenario: PathBuf,
+        /// Job core variant.
+        #[arg(long, default_value = "real")]
+        core: String,
+        /// `perfetto` (Chrome trace JSON, opens in ui.perfetto.dev) or `svg`.
+        #[arg(long, default_value = "perfetto")]
+        format: String,
+        /// Output file (default: standard output).
+        #[arg(long, short)]
+        out: Option<PathBuf>,
+    },
+    /// List the compiled job-core variants.
+    Cores,
+}
+
+fn main() -> ExitCode {
+    // Quietly stop when the reader goes away (`| head`).
+    std::panic::set_hook(Box::new(|info| {
+        let msg = info.to_string();
+        if msg.contains("Broken pipe") {
+            std::process::exit(141);
+        }
+        eprintln!("{msg}");
+    }));
+    let cli = Cli::parse();
+    match cli.cmd {
+        Cmd::Check { paths, core, log, verbose } => check(&paths, &core, log, verbose),
+        Cmd::Import { trace, out } => import_cmd(&trace, out.as_deref()),
+        Cmd::Minimize { scenario, core, out } => minimize_cmd(&scenario, &core, out.as_deref()),
+        Cmd::Render { scenario, core, format, out } => render_cmd(&scenario, &core, &format, out.as_deref()),
+        Cmd::Cores => {
+            for v in core::variants() {
+                println!("{v}");
+            }
+            for (n, why) in core::BROKEN_MUTANTS {
+                println!("{n} (does not apply: {why})");
+            }
+            ExitCode::SUCCESS
+        }
+    }
+}
+
+fn collect(paths: &[PathBuf]) -> Result<Vec<PathBuf>, String> {
+    let mut files = Vec::new();
+    for p in paths {
+        if p.is_dir() {
+            let mut stack = vec![p.clone()];
+            while let Some(d) = stack.pop() {
+                let rd = std::fs::read_dir(&d).map_err(|e| format!("{}: {e}", d.display()))?;
+                for e in rd {
+                    let e = e.map_err(|e| format!("{}: {e}", d.display()))?;
+                    let path = e.path();
+                    if path.is_dir() {
+                        stack.push(path);
+                    } else if path.extension().is_some_and(|x| x == "scn") {
+                        files.push(path);
+                    }
+                }
+            }
+        } else if p.exists() {
+            files.push(p.clone());
+        } else {
+            return Err(format!("{}: no such file or directory", p.display()));
+        }
+    }
+    files.sort();
+    Ok(files)
+}
+
+fn bar(n: usize) -> ProgressBar {
+    let pb = ProgressBar::new(n as u64);
+    pb.set_style(ProgressStyle::with_template("{bar:40} {pos}/{len} {msg}").unwrap_or_else(|_| ProgressStyle::default_bar()));
+    if n < 50 {
+        pb.set_draw_target(indicatif::ProgressDrawTarget::hidden());
+    }
+    pb
+}
+
+fn check(paths: &[PathBuf], core: &str, log: bool, verbose: bool) -> ExitCode {
+    let files = match collect(paths) {
+        Ok(f) => f,
+        Err(e) => {
+            eprintln!("daedalus-replay: {e}");
+            return ExitCode::from(2);
+        }
+    };
+    let opts = Options { core: core.to_owned(), ..Options::default() };
+    let (mut clean, mut bad, mut unusable) = (0, 0, 0);
+    let mut rows = Vec::new();
+    let mut details = Vec::new();
+    let pb = bar(files.len());
+    for f in &files {
+        pb.set_message(f.display().to_string());
+        let row = match Scenario::load(f) {
+            Err(e) => {
+                unusable += 1;
+                details.push(format!("{e}\n"));
+                (f.display().to_string(), "UNUSABLE".to_owned(), e.to_string())
+            }
+            Ok(s) => match daedalus_replay::run(&s, &opts) {
+                Err(e) => {
+                    eprintln!("daedalus-replay: {e}");
+                    return ExitCode::from(2);
+                }
+                Ok(o) => {
+                    if log {
+                        println!("== {}\n{}", f.display(), o.log_text());
+                    }
+                    match o.verdict.violation() {
+                        None => {
+                            clean += 1;
+                            (f.display().to_string(), "clean".to_owned(), format!("{} events", o.events_run))
+                        }
+                        Some(v) => {
+                            bad += 1;
+                            details.push(format!("{}:\n{v}", f.display()));
+                            let what = match v.buffer {
+                                Some(b) => format!("{} on {b} at line {}", v.invariant.name(), v.broke.line),
+                                None => format!("{} at line {}", v.invariant.name(), v.broke.line),
+                            };
+                            (f.display().to_string(), "VIOLATION".to_owned(), what)
+                        }
+                    }
+                }
+            },
+        };
+        rows.push(row);
+        pb.inc(1);
+    }
+    pb.finish_and_clear();
+    let w0 = rows.iter().map(|r| r.0.len()).max().unwrap_or(8).max(8);
+    println!("{:<w0$}  {:<9}  detail", "scenario", "verdict");
+    for (f, v, d) in &rows {
+        println!("{f:<w0$}  {v:<9}  {d}");
+    }
+    println!("core {core}: {clean} clean, {bad} violation(s), {unusable} unusable");
+    if verbose || bad + unusable > 0 {
+        for d in &details {
+            println!("\n{d}");
+        }
+    }
+    if unusable > 0 {
+        ExitCode::from(2)
+    } else if bad > 0 {
+        ExitCode::from(1)
+    } else {
+        ExitCode::SUCCESS
+    }
+}
+
+fn write_out(out: Option<&Path>, text: &str) -> ExitCode {
+    match out {
+        None => {
+            print!("{text}");
+            ExitCode::SUCCESS
+        }
+        Some(p) => match std::fs::write(p, text) {
+            Ok(()) => ExitCode::SUCCESS,
+            Err(e) => {
+                eprintln!("daedalus-replay: {}: {e}", p.display());
+                ExitCode::from(2)
+            }
+        },
+    }
+}
+
+fn load(p: &Path) -> Result<Scenario, ExitCode> {
+    Scenario::load(p).map_err(|e| {
+        eprintln!("daedalus-replay: {e}");
+        ExitCode::from(2)
+    })
+}
+
+fn import_cmd(trace: &Path, out: Option<&Path>) -> ExitCode {
+    let imported = match import::import_file(trace) {
+        Ok(i) => i,
+        Err(e) => {
+            eprintln!("daedalus-replay: {e}");
+            return ExitCode::from(2);
+        }
+    };
+    eprintln!(
+        "imported {} context(s), {} event(s) used, {} unknown event(s) skipped",
+        imported.scenarios.len(),
+        imported.used,
+        imported.skipped
+    );
+    match out {
+        Some(dir) if imported.scenarios.len() > 1 || dir.is_dir() => {
+            if let Err(e) = std::fs::create_dir_all(dir) {
+                eprintln!("daedalus-replay: {}: {e}", dir.display());
+                return ExitCode::from(2);
+            }
+            for (ctx, s) in &imported.scenarios {
+                let p = dir.join(format!("ctx{ctx}.scn"));
+                if write_out(Some(&p), &s.to_text()) != ExitCode::SUCCESS {
+                    return ExitCode::from(2);
+                }
+            }
+            ExitCode::SUCCESS
+        }
+        _ => {
+            let text: String = imported.scenarios.iter().map(|(_, s)| s.to_text()).collect::<Vec<_>>().join("\n");
+            write_out(out, &text)
+        }
+    }
+}
+
+fn minimize_cmd(path: &Path, core: &str, out: Option<&Path>) -> ExitCode {
+    let s = match load(path) {
+        Ok(s) => s,
+        Err(c) => return c,
+    };
+    let opts = Options { core: core.to_owned(), ..Options::default() };
+    let o = match daedalus_replay::run(&s, &opts) {
+        Ok(o) => o,
+        Err(e) => {
+            eprintln!("daedalus-replay: {e}");
+            return ExitCode::from(2);
+        }
+    };
+    let Some(v) = o.verdict.violation() else {
+        eprintln!("daedalus-replay: {} is clean on core {core}: nothing to minimize", path.display());
+        return ExitCode::from(2);
+    };
+    let pb = bar(s.lines.len());
+    pb.set_message(format!("minimizing ({})", v.invariant.name()));
+    let small = minimize::minimize(&s, v.invariant, &opts, |n| pb.set_position((s.lines.len() - n) as u64));
+    pb.finish_and_clear();
+    eprintln!("{}: {} -> {} events, still {}", path.display(), s.lines.len(), small.lines.len(), v.invariant.name());
+    let text = format!("# minimized from {}: {} on core {core}\n{}", path.display(), v.invariant.name(), small.to_text());
+    write_out(out, &text)
+}
+
+fn render_cmd(path: &Path, core: &str, format: &str, out: Option<&Path>) -> ExitCode {
+    let s = match load(path) {
+        Ok(s) => s,
+        Err(c) => return c,
+    };
+    let opts = Options { core: core.to_owned(), ..Options::default() };
+    let o = match daedalus_replay::run(&s, &opts) {
+        Ok(o) => o,
+        Err(e) => {
+            eprintln!("daedalus-replay: {e}");
+            return ExitCode::from(2);
+        }
+    };
+    let text = match format {
+        "perfetto" | "json" | "chrome" => render::perfetto(&s, &o),
+        "svg" => render::svg(&s, &o),
+        other => {
+            eprintln!("daedalus-replay: unknown format `{other}` (perfetto or svg)");
+            return ExitCode::from(2);
+        }
+    };
+    write_out(out, &text)
+}

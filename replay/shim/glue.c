@@ -1,0 +1,121 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * Glue between the Rust mock and the job core's C types: sizes, field
+ * offsets (checked against the Rust mirrors at start-up) and the few
+ * context fields the V4L2 front sets. Not part of the code under test.
+ */
+#include <linux/types.h>
+#include <media/v4l2-mem2mem.h>
+#include <media/videobuf2-v4l2.h>
+
+#include "daedalus_job.h"
+
+#define OFF(type, field) ((size_t)__builtin_offsetof(struct type, field))
+
+/* Keep in step with LAYOUT in replay/src/mock/abi.rs. */
+static const size_t daedalus_shim_layout_table[] = {
+	sizeof(struct vb2_plane),
+	sizeof(struct vb2_buffer),
+	OFF(vb2_buffer, timestamp),
+	OFF(vb2_buffer, state),
+	OFF(vb2_buffer, planes),
+	sizeof(struct vb2_v4l2_buffer),
+	OFF(vb2_v4l2_buffer, flags),
+	OFF(vb2_v4l2_buffer, timecode),
+	OFF(vb2_v4l2_buffer, sequence),
+	OFF(vb2_v4l2_buffer, is_held),
+	sizeof(struct v4l2_m2m_buffer),
+	OFF(v4l2_m2m_buffer, list),
+	sizeof(struct mutex),
+	sizeof(struct daedalus_msg_frame),
+	OFF(daedalus_msg_frame, data),
+	OFF(daedalus_msg_frame, data_len),
+	sizeof(struct daedalus_decode_params),
+	OFF(daedalus_decode_params, timestamp),
+	OFF(daedalus_decode_params, dst_map),
+	sizeof(struct daedalus_job_ops),
+};
+
+size_t daedalus_shim_layout(size_t i)
+{
+	if (i >= sizeof(daedalus_shim_layout_table) / sizeof(size_t))
+		return (size_t)-1;
+	return daedalus_shim_layout_table[i];
+}
+
+size_t daedalus_shim_sizeof_core(void)
+{
+	return sizeof(struct daedalus_job_core);
+}
+
+size_t daedalus_shim_sizeof_ctx(void)
+{
+	return sizeof(struct daedalus_job_ctx);
+}
+
+u32 daedalus_shim_ctx_id(const struct daedalus_job_ctx *jctx)
+{
+	return jctx->ctx_id;
+}
+
+u32 daedalus_shim_stream_gen(const struct daedalus_job_ctx *jctx)
+{
+	return jctx->stream_gen;
+}
+
+void daedalus_shim_ctx_set(struct daedalus_job_ctx *jctx, u32 codec,
+			   u32 dst_min_size, u32 src_sequence, u32 dst_sequence,
+			   int which)
+{
+	if (which & 1)
+		jctx->codec = codec;
+	if (which & 2)
+		jctx->dst_min_size = dst_min_size;
+	if (which & 4)
+		jctx->src_sequence = src_sequence;
+	if (which & 8)
+		jctx->dst_sequence = dst_sequence;
+}
+
+/*
+ * daedalus_msg_parse() and a flat copy of what the executor needs: the
+ * frame body, or the context-addressed bodies as words (ctx_id first,
+ * then generation or error, then the stream info fields in order).
+ */
+int daedalus_shim_parse(const void *buf, size_t len, u16 *type,
+			struct daedalus_msg_frame *frame, u32 *words,
+			u32 *reason)
+{
+	enum daedalus_reject r = DAEDALUS_REJECT_FIELD;
+	struct daedalus_msg m;
+	int ret;
+
+	ret = daedalus_msg_parse(buf, len, &m, &r);
+	*reason = r;
+	if (ret)
+		return ret;
+	*type = m.type;
+	switch (m.type) {
+	case DAEDALUS_RESP_FRAME:
+		*frame = m.frame;
+		break;
+	case DAEDALUS_RESP_STREAM_INFO:
+		words[0] = m.stream_info.ctx_id;
+		words[1] = m.stream_info.generation;
+		words[2] = m.stream_info.coded_width;
+		words[3] = m.stream_info.coded_height;
+		words[4] = m.stream_info.dpb_size;
+		break;
+	case DAEDALUS_RESP_SESSION_ERROR:
+		words[0] = m.session_error.ctx_id;
+		words[1] = m.session_error.error;
+		break;
+	case DAEDALUS_RESP_RESET_DONE:
+		words[0] = m.reset_done.ctx_id;
+		words[1] = m.reset_done.generation;
+		break;
+	default:
+		break;
+	}
+	return 0;
+}

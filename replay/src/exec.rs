@@ -1,0 +1,1054 @@
+//! The userspace executor: plays a scenario against the real job core (or a
+//! mutant) linked with the m2m/vb2 mock, standing in for the V4L2 front
+//! (kmod/daedalus_vdec.c's m2m and vb2 callbacks and decoder commands) and
+//! the character device (message parsing by the module's own codec).
+//!
+//! Deterministic: the m2m workqueue runs after each event, time only moves
+//! on `tick`, and nothing depends on addresses.
+
+use std::ffi::c_void;
+
+use crate::core::{self, CoreFns, MsgFrame};
+use crate::mock::{
+    self, CtxState, Delivery, Front, M2mCtx, MockBuf, Own, QueueCtx, VB2_BUF_STATE_ACTIVE,
+    VB2_BUF_STATE_ERROR, VB2_BUF_STATE_QUEUED, Vb2Q, World,
+};
+use crate::model::Scenario;
+use crate::oracle::{BufName, EventRef, Invariant, Record, Verdict};
+use crate::scenario::{Event, FRAME_HAS_PIXELS, JobRef, Queue};
+
+/// Bytes of an OUTPUT buffer (DAEDALUS_MIN_BITSTREAM in the front).
+pub const OUTPUT_BUF_SIZE: u32 = 256 * 1024;
+/// Default CAPTURE sizeimage: 1920x1088 NV12, as the front's default.
+pub const DEFAULT_CAP_SIZE: u32 = 1920 * 1088 * 3 / 2;
+/// Most buffers one queue may have (VB2_MAX_FRAME).
+pub const MAX_BUFFERS: u32 = 64;
+/// Most contexts one run may open.
+pub const MAX_CONTEXTS: usize = 16;
+
+const EINVAL: i32 = 22;
+const EBUSY: i32 = 16;
+const EBADF: i32 = 9;
+const EAGAIN: i32 = 11;
+const EPIPE: i32 = 32;
+const EIO: i32 = 5;
+const RESP_FRAME: u16 = 0x8002;
+const RESP_STREAM_INFO: u16 = 0x8003;
+const RESP_SESSION_ERROR: u16 = 0x8005;
+const RESP_RESET_DONE: u16 = 0x8006;
+const RESP_HELLO: u16 = 0x8001;
+const REJECT_VERSION: u32 = 2;
+const REJECT_STATE: u32 = 7;
+const REJECT_STALE_GENERATION: u32 = 11;
+const REJECT_NO_CTX: u32 = 15;
+
+/// How to run.
+#[derive(Clone, Debug)]
+pub struct Options {
+    /// Which compiled job core: "real" or a mutant's name.
+    pub core: String,
+    /// Keep the outcome log (off for benchmarks and fuzzing speed).
+    pub keep_log: bool,
+    /// The job watchdog's budget.
+    pub timeout_ns: u64,
+}
+
+impl Default for Options {
+    fn default() -> Self {
+        Options { core: "real".into(), keep_log: true, timeout_ns: 2_000_000_000 }
+    }
+}
+
+/// Why a run could not start.
+#[derive(Debug, thiserror::Error)]
+pub enum RunError {
+    /// No compiled core has this name.
+    #[error("no job core variant named `{0}` (have: {1})")]
+    UnknownCore(String, String),
+    /// The shim headers and the Rust mirrors disagree.
+    #[error("shim layout mismatch: {0}")]
+    Layout(String),
+}
+
+/// The result of a run.
+#[derive(Clone, Debug)]
+pub struct Outcome {
+    /// What the driver did, tagged with the scenario position of the event
+    /// during which it happened.
+    pub log: Vec<(usize, Record)>,
+    /// Clean, or the first violation.
+    pub verdict: Verdict,
+    /// Events executed (all of them unless a violation stopped the run).
+    pub events_run: usize,
+}
+
+impl Outcome {
+    /// The outcome log as text, one record a line.
+    pub fn log_text(&self) -> String {
+        self.log.iter().map(|(_, r)| format!("{r}\n")).collect()
+    }
+}
+
+/// Runs `scenario` on the job core named in `opts`.
+pub fn run(scenario: &Scenario, opts: &Options) -> Result<Outcome, RunError> {
+    let core = core::lookup(&opts.core).ok_or_else(|| RunError::UnknownCore(opts.core.clone(), core::variants().join(", ")))?;
+    mock::check_layout().map_err(RunError::Layout)?;
+    let mut ex = Executor::new(core, scenario, opts);
+    let guard = mock::install(&mut ex.w);
+    let n = ex.run_all(scenario);
+    drop(guard);
+    Ok(Outcome {
+        log: std::mem::take(&mut ex.w.log),
+        verdict: match ex.w.violation.take() {
+            None => Verdict::Clean,
+            Some(v) => Verdict::Violation(Box::new(v)),
+        },
+        events_run: n,
+    })
+}
+
+struct Executor {
+    w: World,
+}
+
+fn zeroed_words(bytes: usize) -> Box<[u64]> {
+    vec![0u64; bytes.div_ceil(8)].into_boxed_slice()
+}
+
+impl Executor {
+    fn new(core: CoreFns, scenario: &Scenario, opts: &Options) -> Self {
+        // SAFETY: the glue returns constants.
+        let core_size = unsafe { core::daedalus_shim_sizeof_core() };
+        // SAFETY: as above.
+        let ctx_size = unsafe { core::daedalus_shim_sizeof_ctx() };
+        let events = scenario
+            .lines
+            .iter()
+            .enumerate()
+            .map(|(pos, l)| EventRef { pos, line: l.line, text: l.event.to_string() })
+            .chain(std::iter::once(EventRef { pos: scenario.lines.len(), line: 0, text: "<end of scenario>".into() }))
+            .collect();
+        let mut w = World {
+            core,
+            core_mem: zeroed_words(core_size),
+            m2m_dev: Box::new(0),
+            ops: Box::new(mock::ops()),
+            bufs: Vec::new(),
+            info: Vec::new(),
+            ctxs: Vec::new(),
+            curr_ctx: None,
+            job_queue: Default::default(),
+            pending_work: false,
+            daemon_attached: false,
+            daemon_ready: false,
+            now_ns: 1_000_000_000,
+            ev: 0,
+            events,
+            log: Vec::new(),
+            violation: None,
+            delivering: None,
+            ctx_sizeof: ctx_size,
+            keep_log: opts.keep_log,
+        };
+        let m2m_dev = &mut *w.m2m_dev as *mut u64 as *mut c_void;
+        // SAFETY: core_mem is sizeof(struct daedalus_job_core) of zeroes,
+        // 8-aligned; ops outlives the core (both live in the world).
+        unsafe { (core.core_init)(w.core_mem.as_mut_ptr() as *mut c_void, m2m_dev, &*w.ops, opts.timeout_ns) };
+        Executor { w }
+    }
+
+    fn with<R>(&mut self, f: impl FnOnce(&mut World) -> R) -> R {
+        mock::with(f)
+    }
+
+    fn core(&mut self) -> CoreFns {
+        self.with(|w| w.core)
+    }
+
+    fn core_ptr(&mut self) -> *mut c_void {
+        self.with(|w| w.core_mem.as_mut_ptr() as *mut c_void)
+    }
+
+    fn jctx(&mut self, slot: usize) -> *mut c_void {
+        self.with(|w| w.ctxs[slot].jctx.as_mut_ptr() as *mut c_void)
+    }
+
+    fn failed(&mut self) -> bool {
+        self.with(|w| w.violation.is_some())
+    }
+
+    fn run_all(&mut self, scenario: &Scenario) -> usize {
+        let mut n = 0;
+        for (pos, l) in scenario.lines.iter().enumerate() {
+            self.with(|w| w.ev = pos);
+            self.event(l.event);
+            self.run_work();
+            n += 1;
+            if self.failed() {
+                return n;
+            }
+            self.check_running();
+            if self.failed() {
+                return n;
+            }
+        }
+        self.with(|w| w.ev = scenario.lines.len());
+        self.end_checks();
+        n
+    }
+
+    /// The m2m workqueue: device_run for the next queued context.
+    fn run_work(&mut self) {
+        while self.with(|w| std::mem::take(&mut w.pending_work)) {
+            self.try_run();
+            if self.failed() {
+                return;
+            }
+        }
+    }
+
+    /// v4l2_m2m_try_schedule.
+    fn try_schedule(&mut self, slot: usize) {
+        self.with(|w| w.try_queue(slot));
+        self.try_run();
+    }
+
+    /// v4l2_m2m_try_run, then the front's device_run.
+    fn try_run(&mut self) {
+        let Some(slot) = self.with(|w| {
+            if w.curr_ctx.is_some() {
+                return None;
+            }
+            let slot = *w.job_queue.front()?;
+            w.curr_ctx = Some(slot);
+            w.ctxs[slot].job_flags |= mock::TRANS_FLAGS.1;
+            w.ctxs[slot].m2m_running = true;
+            w.ctxs[slot].m2m_run_ev = w.ev;
+            Some(slot)
+        }) else {
+            return;
+        };
+        // daedalus_device_run().
+        let (allow_no_src, now) = self.with(|w| {
+            let f = w.ctxs[slot].front;
+            (f.draining && f.flush_sent && !f.stopped, w.now_ns)
+        });
+        let jctx = self.jctx(slot);
+        // SAFETY: jctx was initialised by ctx_init and lives in the world.
+        unsafe { (self.core().run)(jctx, allow_no_src, now) };
+        self.try_flush(slot);
+    }
+
+    /// daedalus_try_flush(): REQ_FLUSH once every earlier source went out.
+    fn try_flush(&mut self, slot: usize) {
+        if !self.with(|w| w.ctxs[slot].front.flush_pending) {
+            return;
+        }
+        let jctx = self.jctx(slot);
+        // SAFETY: as in try_run.
+        if unsafe { (self.core().flush)(jctx) } != 0 {
+            return;
+        }
+        self.with(|w| {
+            let f = &mut w.ctxs[slot].front;
+            f.flush_pending = false;
+            f.flush_sent = true;
+        });
+    }
+
+    /// A context the device runs must have a job the daemon or the core can
+    /// still finish; otherwise v4l2_m2m_cancel_job would wait forever.
+    fn check_running(&mut self) {
+        self.with(|w| {
+            let Some(slot) = w.curr_ctx else { return };
+            let c = &w.ctxs[slot];
+            if c.jobs.iter().any(|j| j.running) {
+                return;
+            }
+            let msg = format!(
+                "ctx {} is RUNNING on the m2m device, but no job of it is left to finish: the next STREAMOFF or close waits forever",
+                c.id
+            );
+            w.violate(Invariant::Hang, None, msg);
+        });
+    }
+
+    fn end_checks(&mut self) {
+        // Suspicions nothing caught: a buffer with two owners.
+        self.with(|w| {
+            if let Some(id) = w.info.iter().position(|b| b.suspect.is_some()) {
+                let s = w.info[id].suspect.clone().unwrap_or_else(|| unreachable!());
+                w.violate(Invariant::DoubleOwner, Some(id), s.what);
+            }
+        });
+        // Ready buffers, an idle daemon and an idle device, but no device_run.
+        let n = self.with(|w| w.ctxs.len());
+        for slot in 0..n {
+            let stall = self.with(|w| w.curr_ctx.is_none() && w.job_queue.is_empty() && w.would_queue(slot));
+            if stall {
+                self.with(|w| {
+                    let id = w.ctxs[slot].id;
+                    let msg = format!("ctx {id} has OUTPUT and CAPTURE buffers ready and the device is idle, but nothing scheduled a device_run");
+                    w.violate(Invariant::Hang, None, msg);
+                });
+            }
+        }
+    }
+
+    fn errno(&mut self, ctx: u32, what: &'static str, errno: i32) {
+        self.with(|w| w.record(Record::Errno { ctx, what, errno }));
+    }
+
+    fn slot(&mut self, ctx: u32, what: &'static str) -> Option<usize> {
+        let s = self.with(|w| w.slot_of_id(ctx));
+        if s.is_none() {
+            self.errno(ctx, what, EBADF);
+        }
+        s
+    }
+
+    fn event(&mut self, ev: Event) {
+        match ev {
+            Event::Open { ctx } => self.open(ctx),
+            Event::Close { ctx } => self.close(ctx),
+            Event::Reqbufs { ctx, queue, count } => self.reqbufs(ctx, queue, count),
+            Event::Qbuf { ctx, queue, index, ts, size } => self.qbuf(ctx, queue, index, ts, size),
+            Event::Dqbuf { ctx, queue } => self.dqbuf(ctx, queue),
+            Event::Streamon { ctx, queue } => self.streamon(ctx, queue),
+            Event::Streamoff { ctx, queue } => self.streamoff(ctx, queue),
+            Event::DecoderStop { ctx } => self.decoder_stop(ctx),
+            Event::DecoderStart { ctx } => self.decoder_start(ctx),
+            Event::DaemonAttach { version } => self.attach(version),
+            Event::DaemonDetach => self.detach(),
+            Event::Frame { ctx, job, flags, ts, bytes, generation } => self.frame(ctx, job, flags, ts, bytes, generation),
+            Event::StreamInfo { ctx, width, height, dpb } => self.stream_info(ctx, width, height, dpb),
+            Event::SessionError { ctx, code } => self.session_error(ctx, code),
+            Event::ResetDone { ctx, generation } => self.reset_done(ctx, generation),
+            Event::Tick { ms } => self.tick(ms),
+        }
+    }
+
+    fn open(&mut self, ctx: u32) {
+        let ok = self.with(|w| ctx != 0 && w.slot_of_id(ctx).is_none() && w.ctxs.iter().filter(|c| c.open).count() < MAX_CONTEXTS);
+        if !ok {
+            self.errno(ctx, "open", if ctx == 0 { EINVAL } else { EBUSY });
+            return;
+        }
+        let slot = self.with(|w| {
+            let slot = w.ctxs.len();
+            let qctx = |output| QueueCtx {
+                rdy_queue: mock::ListHead { next: std::ptr::null_mut(), prev: std::ptr::null_mut() },
+                num_rdy: 0,
+                buffered: false,
+                slot,
+                output,
+            };
+            let mut m2m = Box::new(M2mCtx { out_q: qctx(true), cap_q: qctx(false), slot });
+            for q in [&mut m2m.out_q, &mut m2m.cap_q] {
+                let head: *mut mock::ListHead = &mut q.rdy_queue;
+                q.rdy_queue.next = head;
+                q.rdy_queue.prev = head;
+            }
+            // v4l2_m2m_set_src_buffered(ctx->fh.m2m_ctx, true) in the front.
+            m2m.out_q.buffered = true;
+            w.ctxs.push(CtxState {
+                id: ctx,
+                open: true,
+                m2m,
+                jctx: zeroed_words(w.ctx_sizeof),
+                job_flags: 0,
+                has_stopped: false,
+                out: Vb2Q::default(),
+                cap: Vb2Q::default(),
+                front: Front { cap_sizeimage: DEFAULT_CAP_SIZE, ..Front::default() },
+                jobs: Vec::new(),
+                m2m_running: false,
+                m2m_run_ev: 0,
+            });
+            slot
+        });
+        let jctx = self.jctx(slot);
+        let m2m = self.with(|w| &mut *w.ctxs[slot].m2m as *mut M2mCtx as *mut c_void);
+        let core = self.core_ptr();
+        // SAFETY: jctx is sizeof(struct daedalus_job_ctx) of zeroes.
+        unsafe {
+            (self.core().ctx_init)(jctx, core, m2m, ctx);
+            core::daedalus_shim_ctx_set(jctx, 1, 0, 0, 0, 1);
+        }
+    }
+
+    fn alloc_bufs(&mut self, slot: usize, queue: Queue, count: u32) {
+        self.with(|w| {
+            let ctx = w.ctxs[slot].id;
+            let size = match queue {
+                Queue::Output => OUTPUT_BUF_SIZE,
+                Queue::Capture => w.ctxs[slot].front.cap_sizeimage,
+            };
+            let ty = match queue {
+                Queue::Output => 10,
+                Queue::Capture => 9,
+            };
+            for index in 0..count {
+                let id = w.bufs.len();
+                let mut mem = vec![0u8; size as usize];
+                // SAFETY: an all-zero MockBuf is valid (null pointers, zero
+                // integers, false).
+                let mut b: Box<MockBuf> = Box::new(unsafe { std::mem::zeroed() });
+                b.id = id;
+                let vb = &mut b.m2m.vb.vb2_buf;
+                vb.index = index;
+                vb.type_ = ty;
+                vb.memory = 1;
+                vb.num_planes = 1;
+                vb.planes[0].mem_priv = mem.as_mut_ptr() as *mut c_void;
+                vb.planes[0].length = size;
+                w.bufs.push(b);
+                w.info.push(mock::BufInfo {
+                    name: BufName { ctx, queue, index },
+                    slot,
+                    own: Own::Dequeued,
+                    linked: false,
+                    last_change: w.ev,
+                    suspect: None,
+                    history: Default::default(),
+                    mem,
+                    done_flags: 0,
+                });
+                w.note(id, "allocated (REQBUFS)".into());
+                w.ctxs[slot].q(queue).bufs.push(id);
+            }
+        });
+    }
+
+    fn reqbufs(&mut self, ctx: u32, queue: Queue, count: u32) {
+        let Some(slot) = self.slot(ctx, "reqbufs") else { return };
+        let busy = self.with(|w| {
+            let q = w.ctxs[slot].q(queue);
+            q.streaming
+        });
+        if busy {
+            self.errno(ctx, "reqbufs", EBUSY);
+            return;
+        }
+        self.with(|w| {
+            let ids = std::mem::take(&mut w.ctxs[slot].q(queue).bufs);
+            for id in ids {
+                w.set_own(id, Own::Freed, "freed (REQBUFS)".into());
+            }
+            w.ctxs[slot].q(queue).done_list.clear();
+        });
+        self.alloc_bufs(slot, queue, count.min(MAX_BUFFERS));
+    }
+
+    fn buf(&mut self, slot: usize, queue: Queue, index: u32) -> Option<usize> {
+        self.with(|w| w.ctxs[slot].q(queue).bufs.get(index as usize).copied())
+    }
+
+    fn qbuf(&mut self, ctx: u32, queue: Queue, index: u32, ts: u64, size: u32) {
+        let Some(slot) = self.slot(ctx, "qbuf") else { return };
+        let Some(id) = self.buf(slot, queue, index) else {
+            self.errno(ctx, "qbuf", EINVAL);
+            return;
+        };
+        let ok = self.with(|w| {
+            let q = w.ctxs[slot].q(queue);
+            if q.error {
+                return Err(EIO);
+            }
+            if w.info[id].own != Own::Dequeued {
+                return Err(EINVAL);
+            }
+            let len = w.bufs[id].m2m.vb.vb2_buf.planes[0].length;
+            if queue == Queue::Output && size > len {
+                return Err(EINVAL);
+            }
+            let b = &mut w.bufs[id].m2m.vb;
+            b.flags = 0;
+            b.vb2_buf.state = VB2_BUF_STATE_QUEUED;
+            if queue == Queue::Output {
+                b.vb2_buf.timestamp = ts;
+                b.vb2_buf.planes[0].bytesused = size;
+                b.field = 1;
+            } else {
+                b.vb2_buf.planes[0].bytesused = 0;
+            }
+            w.set_own(id, Own::Queued, format!("QBUF ts={ts} size={size}"));
+            Ok(w.ctxs[slot].q(queue).start_streaming_called)
+        });
+        match ok {
+            Err(e) => self.errno(ctx, "qbuf", e),
+            Ok(true) => {
+                self.with(|w| w.buf_queue(id));
+                self.try_schedule(slot);
+            }
+            Ok(false) => {}
+        }
+    }
+
+    fn dqbuf(&mut self, ctx: u32, queue: Queue) {
+        let Some(slot) = self.slot(ctx, "dqbuf") else { return };
+        let r = self.with(|w| {
+            let q = w.ctxs[slot].q(queue);
+            if !q.streaming {
+                return Err(EINVAL);
+            }
+            if q.error {
+                return Err(EIO);
+            }
+            if let Some(id) = q.done_list.pop_front() {
+                let last = w.info[id].done_flags & mock::V4L2_BUF_FLAG_LAST != 0;
+                if last && queue == Queue::Capture {
+                    w.ctxs[slot].cap.last_buffer_dequeued = true;
+                }
+                let index = w.info[id].name.index;
+                let ts = w.bufs[id].m2m.vb.vb2_buf.timestamp;
+                w.bufs[id].m2m.vb.vb2_buf.state = 0;
+                w.set_own(id, Own::Dequeued, "DQBUF".into());
+                return Ok((index, last, ts));
+            }
+            if queue == Queue::Capture && q.last_buffer_dequeued {
+                return Err(EPIPE);
+            }
+            Err(EAGAIN)
+        });
+        // After a LAST buffer, CAPTURE DQBUF must say -EPIPE, not wait.
+        self.with(|w| {
+            if let Err(EAGAIN) = r
+                && queue == Queue::Capture
+                && w.ctxs[slot].front.stopped
+                && !w.ctxs[slot].cap.last_buffer_dequeued
+                && w.ctxs[slot].cap.done_list.is_empty()
+                && w.ctxs[slot].cap.owned_by_drv > 0
+                && w.log.iter().any(|(_, r)| matches!(r, Record::V4l2Event { ctx: c, what: "EOS" } if *c == ctx))
+                && !w.info.iter().any(|b| b.name.ctx == ctx && b.done_flags & mock::V4L2_BUF_FLAG_LAST != 0)
+            {
+                let msg = format!("ctx {ctx}: EOS was signalled but no CAPTURE buffer carried LAST, so DQBUF never returns -EPIPE");
+                w.violate(Invariant::DrainRules, None, msg);
+            }
+            w.record(Record::Dqbuf { ctx, queue, result: r });
+        });
+    }
+
+    fn streamon(&mut self, ctx: u32, queue: Queue) {
+        let Some(slot) = self.slot(ctx, "streamon") else { return };
+        let state = self.with(|w| {
+            let q = w.ctxs[slot].q(queue);
+            if q.bufs.is_empty() {
+                return Err(EINVAL);
+            }
+            Ok(q.streaming)
+        });
+        match state {
+            Err(e) => return self.errno(ctx, "streamon", e),
+            Ok(true) => return,
+            Ok(false) => {}
+        }
+        // vb2_start_streaming: queued buffers go to the driver first.
+        let queued: Vec<usize> = self.with(|w| {
+            let q = w.ctxs[slot].q(queue);
+            q.streaming = true;
+            q.start_streaming_called = true;
+            q.last_buffer_dequeued = false;
+            let ids = q.bufs.clone();
+            ids.into_iter().filter(|&id| w.info[id].own == Own::Queued).collect()
+        });
+        for id in queued {
+            self.with(|w| w.buf_queue(id));
+        }
+        if let Err(e) = self.start_streaming(slot, queue) {
+            // The front returned its ready buffers QUEUED; vb2 takes them
+            // back and the queue does not stream.
+            self.with(|w| {
+                while let Some(id) = w.buf_remove(slot, queue) {
+                    w.buffer_done(id, VB2_BUF_STATE_QUEUED);
+                    let buf = w.info[id].name;
+                    w.record(Record::Vb2Done { buf, state: VB2_BUF_STATE_QUEUED });
+                    w.ctxs[slot].q(queue).done_list.retain(|&d| d != id);
+                    w.bufs[id].m2m.vb.vb2_buf.state = VB2_BUF_STATE_QUEUED;
+                    w.set_own(id, Own::Queued, "back to vb2 (start_streaming failed)".into());
+                }
+                let q = w.ctxs[slot].q(queue);
+                q.streaming = false;
+                q.start_streaming_called = false;
+            });
+            self.errno(ctx, "streamon", e);
+            return;
+        }
+        self.try_schedule(slot);
+    }
+
+    /// daedalus_start_streaming().
+    fn start_streaming(&mut self, slot: usize, queue: Queue) -> Result<(), i32> {
+        let (open, ctx) = self.with(|w| (w.ctxs[slot].front.session_open, w.ctxs[slot].id));
+        if queue == Queue::Output && !open {
+            let ready = self.with(|w| w.daemon_ready);
+            if !ready {
+                return Err(EIO);
+            }
+            self.with(|w| {
+                w.record(Record::Request { ctx, what: "SESSION_OPEN", cookie: 0, arg: 0 });
+                w.ctxs[slot].front.session_open = true;
+            });
+        }
+        let jctx = self.jctx(slot);
+        self.with(|w| {
+            let f = &mut w.ctxs[slot].front;
+            if queue == Queue::Output {
+                f.draining = false;
+                f.flush_pending = false;
+                f.flush_sent = false;
+            }
+            f.stopped = false;
+            f.failed = false;
+        });
+        let which = if queue == Queue::Output { 4 } else { 8 };
+        // SAFETY: jctx is live.
+        unsafe {
+            core::daedalus_shim_ctx_set(jctx, 0, 0, 0, 0, which);
+            (self.core().resume)(jctx);
+        }
+        Ok(())
+    }
+
+    /// v4l2_m2m_cancel_job().
+    fn cancel_job(&mut self, slot: usize) {
+        let (q, r, a) = mock::TRANS_FLAGS;
+        let running = self.with(|w| {
+            let c = &mut w.ctxs[slot];
+            c.job_flags |= a;
+            if c.job_flags & r != 0 {
+                return true;
+            }
+            if c.job_flags & q != 0 {
+                c.job_flags &= !(q | r);
+                w.dequeue_job(slot);
+            }
+            false
+        });
+        if !running {
+            return;
+        }
+        let jctx = self.jctx(slot);
+        // SAFETY: jctx is live. The front's job_abort.
+        unsafe { (self.core().abort)(jctx) };
+        self.with(|w| {
+            if w.ctxs[slot].job_flags & r != 0 && w.violation.is_none() {
+                let id = w.ctxs[slot].id;
+                let msg = format!("v4l2_m2m_cancel_job(ctx {id}): job_abort returned with the job still RUNNING; wait_event never returns");
+                w.violate(Invariant::Hang, None, msg);
+            }
+        });
+    }
+
+    /// v4l2_m2m_streamoff() around vb2_streamoff() and the front.
+    fn streamoff(&mut self, ctx: u32, queue: Queue) {
+        let Some(slot) = self.slot(ctx, "streamoff") else { return };
+        self.cancel_job(slot);
+        self.vb2_queue_cancel(slot, queue);
+        self.with(|w| {
+            let c = &mut w.ctxs[slot];
+            c.job_flags = 0;
+            w.dequeue_job(slot);
+            // INIT_LIST_HEAD(&q_ctx->rdy_queue); num_rdy = 0: whatever is
+            // still linked is forgotten, not completed.
+            let qc = w.qctx(slot, queue);
+            // SAFETY: qc is live.
+            unsafe {
+                let head: *mut mock::ListHead = &mut (*qc).rdy_queue;
+                (*head).next = head;
+                (*head).prev = head;
+                (*qc).num_rdy = 0;
+            }
+            for id in w.ctxs[slot].q(queue).bufs.clone() {
+                w.info[id].linked = false;
+            }
+            if w.curr_ctx == Some(slot) {
+                w.curr_ctx = None;
+                w.ctxs[slot].m2m_running = false;
+            }
+        });
+        let jctx = self.jctx(slot);
+        // SAFETY: jctx is live. daedalus_streamoff(): resume after.
+        unsafe { (self.core().resume)(jctx) };
+    }
+
+    /// __vb2_queue_cancel(): stop_streaming, then vb2's own clean-up with
+    /// its "leaving buffer in active state" warning.
+    fn vb2_queue_cancel(&mut self, slot: usize, queue: Queue) {
+        let called = self.with(|w| w.ctxs[slot].q(queue).start_streaming_called);
+        if called {
+            self.stop_streaming(slot, queue);
+        }
+        if self.failed() {
+            return;
+        }
+        self.with(|w| {
+            let ids = w.ctxs[slot].q(queue).bufs.clone();
+            let active: Vec<usize> = ids.iter().copied().filter(|&id| w.bufs[id].m2m.vb.vb2_buf.state == VB2_BUF_STATE_ACTIVE).collect();
+            if let Some(&id) = active.first() {
+                let what = match w.info[id].own {
+                    Own::Parked(c) => format!("parked by job {c:#x}"),
+                    Own::Claimed(c) => format!("claimed by job {c:#x}"),
+                    Own::Ready => "on the ready queue".into(),
+                    o => format!("{o:?}"),
+                };
+                let msg = format!(
+                    "WARNING at __vb2_queue_cancel: driver bug: stop_streaming operation is leaving buffer {} in active state ({what}); {} buffer(s) in all",
+                    w.info[id].name,
+                    active.len()
+                );
+                w.violate(Invariant::LeftActiveAtStreamoff, Some(id), msg);
+            }
+            for id in ids {
+                if w.info[id].own != Own::Freed {
+                    w.bufs[id].m2m.vb.vb2_buf.state = 0;
+                    w.set_own(id, Own::Dequeued, "back to the client (STREAMOFF)".into());
+                }
+            }
+            let q = w.ctxs[slot].q(queue);
+            q.streaming = false;
+            q.start_streaming_called = false;
+            q.error = false;
+            q.last_buffer_dequeued = false;
+            q.done_list.clear();
+            q.owned_by_drv = 0;
+        });
+    }
+
+    /// daedalus_stop_streaming().
+    fn stop_streaming(&mut self, slot: usize, queue: Queue) {
+        let jctx = self.jctx(slot);
+        if queue == Queue::Output {
+            // SAFETY: jctx is live.
+            let generation = unsafe { (self.core().reset)(jctx) };
+            self.with(|w| {
+                if w.ctxs[slot].front.session_open && w.daemon_ready {
+                    let ctx = w.ctxs[slot].id;
+                    w.record(Record::Request { ctx, what: "RESET", cookie: 0, arg: generation as u64 });
+                }
+            });
+        } else {
+            // SAFETY: jctx is live.
+            unsafe { (self.core().cancel)(jctx) };
+        }
+        self.return_ready(slot, queue, VB2_BUF_STATE_ERROR);
+        self.with(|w| {
+            if queue == Queue::Output {
+                let f = &mut w.ctxs[slot].front;
+                f.draining = false;
+                f.flush_pending = false;
+                f.flush_sent = false;
+            }
+        });
+    }
+
+    /// daedalus_return_ready().
+    fn return_ready(&mut self, slot: usize, queue: Queue, state: u32) {
+        self.with(|w| {
+            while let Some(id) = w.buf_remove(slot, queue) {
+                if w.violation.is_some() {
+                    return;
+                }
+                let buf = w.info[id].name;
+                w.record(Record::Vb2Done { buf, state });
+                w.buffer_done(id, state);
+            }
+        });
+    }
+
+    fn decoder_stop(&mut self, ctx: u32) {
+        let Some(slot) = self.slot(ctx, "decoder_cmd") else { return };
+        let go = self.with(|w| {
+            if !w.ctxs[slot].out.streaming {
+                return false;
+            }
+            let f = &mut w.ctxs[slot].front;
+            if f.draining {
+                return false;
+            }
+            if f.stopped {
+                w.record(Record::V4l2Event { ctx, what: "EOS" });
+                return false;
+            }
+            f.draining = true;
+            f.flush_pending = true;
+            true
+        });
+        if go {
+            self.try_flush(slot);
+            self.try_schedule(slot);
+        }
+    }
+
+    fn decoder_start(&mut self, ctx: u32) {
+        let Some(slot) = self.slot(ctx, "decoder_cmd") else { return };
+        self.with(|w| {
+            let f = &mut w.ctxs[slot].front;
+            f.stopped = false;
+            f.draining = false;
+            f.flush_pending = false;
+            f.flush_sent = false;
+            w.ctxs[slot].cap.last_buffer_dequeued = false;
+        });
+        self.try_schedule(slot);
+    }
+
+    fn close(&mut self, ctx: u32) {
+        let Some(slot) = self.slot(ctx, "close") else { return };
+        // v4l2_m2m_ctx_release: cancel_job, then vb2_queue_release of both.
+        self.cancel_job(slot);
+        for q in [Queue::Capture, Queue::Output] {
+            self.vb2_queue_cancel(slot, q);
+            if self.failed() {
+                return;
+            }
+        }
+        self.with(|w| {
+            if w.curr_ctx == Some(slot) {
+                w.curr_ctx = None;
+            }
+            w.dequeue_job(slot);
+        });
+        let jctx = self.jctx(slot);
+        // SAFETY: jctx is live until the world drops.
+        unsafe { (self.core().cancel)(jctx) };
+        let mut parked = 0u32;
+        // SAFETY: as above.
+        let left = unsafe { (self.core().ctx_count)(jctx, &mut parked) };
+        self.with(|w| {
+            if left != 0 {
+                let msg = format!("ctx {ctx} closed with {left} job(s) still in the in-flight table ({parked} parked)");
+                w.violate(Invariant::LeakAtClose, None, msg);
+            }
+            if w.ctxs[slot].front.session_open && w.daemon_ready {
+                w.record(Record::Request { ctx, what: "SESSION_CLOSE", cookie: 0, arg: 0 });
+            }
+            let c = &mut w.ctxs[slot];
+            c.open = false;
+            c.front.session_open = false;
+            for id in c.out.bufs.drain(..).chain(c.cap.bufs.drain(..)).collect::<Vec<_>>() {
+                w.set_own(id, Own::Freed, "freed (close)".into());
+            }
+        });
+    }
+
+    fn attach(&mut self, version: u32) {
+        let (attached, core) = (self.with(|w| w.daemon_attached), self.core_ptr());
+        if attached {
+            // A second daemon: the device is busy.
+            self.errno(0, "attach", EBUSY);
+            return;
+        }
+        self.with(|w| w.daemon_attached = true);
+        if version != 1 {
+            // SAFETY: core is live.
+            unsafe { (self.core().reject)(core, REJECT_VERSION, RESP_HELLO, 0) };
+            self.errno(0, "hello", 71);
+            return;
+        }
+        self.with(|w| w.daemon_ready = true);
+    }
+
+    fn detach(&mut self) {
+        if !self.with(|w| w.daemon_attached) {
+            return;
+        }
+        self.with(|w| {
+            w.daemon_attached = false;
+            w.daemon_ready = false;
+        });
+        let core = self.core_ptr();
+        // SAFETY: core is live.
+        unsafe { (self.core().detach)(core) };
+        // daedalus_vdec_daemon_gone() per context.
+        self.with(|w| {
+            for c in w.ctxs.iter_mut().filter(|c| c.open) {
+                let streaming = c.out.streaming || c.cap.streaming;
+                c.front.session_open = false;
+                if streaming {
+                    c.front.failed = true;
+                    c.out.error = true;
+                    c.cap.error = true;
+                }
+            }
+        });
+    }
+
+    fn write_msg(&mut self, ty: u16, cookie: u64, body: &[u8]) -> Option<(u16, MsgFrame, [u32; 10])> {
+        let mut buf = Vec::with_capacity(24 + body.len());
+        buf.extend_from_slice(&0x534c_4444u32.to_le_bytes());
+        buf.extend_from_slice(&1u16.to_le_bytes());
+        buf.extend_from_slice(&ty.to_le_bytes());
+        buf.extend_from_slice(&(body.len() as u32).to_le_bytes());
+        buf.extend_from_slice(&0u32.to_le_bytes());
+        buf.extend_from_slice(&cookie.to_le_bytes());
+        buf.extend_from_slice(body);
+        let (mut t, mut frame, mut words, mut reason) = (0u16, MsgFrame::default(), [0u32; 10], 0u32);
+        // SAFETY: buf outlives the call; the out-pointers are valid.
+        let ret = unsafe { core::daedalus_shim_parse(buf.as_ptr(), buf.len(), &mut t, &mut frame, words.as_mut_ptr(), &mut reason) };
+        let core = self.core_ptr();
+        if ret != 0 {
+            // SAFETY: core is live.
+            unsafe { (self.core().reject)(core, reason, 0, 0) };
+            self.errno(0, "write", -ret);
+            return None;
+        }
+        if !self.with(|w| w.daemon_ready) {
+            // SAFETY: core is live.
+            unsafe { (self.core().reject)(core, REJECT_STATE, t, cookie) };
+            self.errno(0, "write", EINVAL);
+            return None;
+        }
+        // Frame data points into buf; the caller uses it before returning.
+        frame.data = std::ptr::null();
+        Some((t, frame, words))
+    }
+
+    fn frame(&mut self, ctx: u32, job: JobRef, flags: u32, ts: u64, bytes: u32, generation: Option<u32>) {
+        let found = self.with(|w| {
+            let slot = w.ctxs.iter().rposition(|c| c.id == ctx)?;
+            match job {
+                JobRef::Nth(n) => w.ctxs[slot].jobs.get(n as usize - 1).map(|j| (j.cookie, j.generation, j.dead())),
+                JobRef::Cookie(c) => {
+                    let j = w.ctxs[slot].jobs.iter().rev().find(|j| j.cookie == c);
+                    let g = j.map_or(w.ctxs[slot].jobs.last().map_or(1, |j| j.generation), |j| j.generation);
+                    Some((c, g, j.is_none_or(|j| j.dead())))
+                }
+            }
+        });
+        let (cookie, job_gen, dead) = match (found, job) {
+            (Some(f), _) => f,
+            // No such job yet: the daemon names a cookie nobody issued.
+            (None, JobRef::Cookie(c)) => (c, 1, true),
+            (None, JobRef::Nth(_)) => (u64::from(u32::MAX) | (1 << 32), 1, true),
+        };
+        let gen_ = generation.unwrap_or(job_gen);
+        let mut body = Vec::with_capacity(32 + bytes as usize);
+        body.extend_from_slice(&ctx.to_le_bytes());
+        body.extend_from_slice(&flags.to_le_bytes());
+        body.extend_from_slice(&ts.to_le_bytes());
+        body.extend_from_slice(&(if flags & FRAME_HAS_PIXELS != 0 { bytes } else { 0 }).to_le_bytes());
+        body.extend_from_slice(&gen_.to_le_bytes());
+        body.extend_from_slice(&[0u8; 8]);
+        let data: Vec<u8> = if flags & FRAME_HAS_PIXELS != 0 { (0..bytes).map(|i| (i * 7) as u8).collect() } else { Vec::new() };
+        body.extend_from_slice(&data);
+        let Some((_, mut frame, _)) = self.write_msg(RESP_FRAME, cookie, &body) else { return };
+        if !data.is_empty() {
+            frame.data = data.as_ptr() as *const c_void;
+            frame.data_len = data.len() as u32;
+        }
+        let before = self.with(|w| {
+            w.delivering = Some(Delivery { cookie, flags, ts, dead });
+            w.log.len()
+        });
+        let core = self.core_ptr();
+        // SAFETY: frame (and the data it points to) outlive the call.
+        let ret = unsafe { (self.core().frame)(core, &frame) };
+        self.with(|w| {
+            w.delivering = None;
+            if ret != 0 {
+                w.record(Record::Errno { ctx, what: "write", errno: -ret });
+            }
+            if dead && w.keep_log {
+                let changed = w.log[before..].iter().find(|(_, r)| {
+                    matches!(r, Record::BufDone { .. } | Record::JobFinish { .. } | Record::Claim { .. } | Record::Park { .. })
+                });
+                if let Some((_, r)) = changed {
+                    let msg = format!("a reply for dead cookie {cookie:#x} was applied: {r}");
+                    w.violate(Invariant::DeadCookieChangedState, None, msg);
+                }
+            }
+        });
+    }
+
+    fn ctx_msg(&mut self, ty: u16, ctx: u32, body: &[u8]) -> Option<(usize, [u32; 10])> {
+        let (_, _, words) = self.write_msg(ty, 0, body)?;
+        let core = self.core_ptr();
+        let slot = self.with(|w| w.slot_of_id(ctx).filter(|&s| w.ctxs[s].front.session_open));
+        let Some(slot) = slot else {
+            // SAFETY: core is live.
+            unsafe { (self.core().reject)(core, REJECT_NO_CTX, ty, 0) };
+            self.errno(ctx, "write", EINVAL);
+            return None;
+        };
+        if ty != RESP_SESSION_ERROR {
+            let jctx = self.jctx(slot);
+            // SAFETY: jctx is live.
+            let cur = unsafe { core::daedalus_shim_stream_gen(jctx) };
+            if words[1] != cur {
+                // SAFETY: core is live.
+                unsafe { (self.core().reject)(core, REJECT_STALE_GENERATION, ty, 0) };
+                self.errno(ctx, "write", EINVAL);
+                return None;
+            }
+        }
+        Some((slot, words))
+    }
+
+    fn cur_gen(&mut self, ctx: u32) -> u32 {
+        match self.with(|w| w.slot_of_id(ctx)) {
+            Some(slot) => {
+                let jctx = self.jctx(slot);
+                // SAFETY: jctx is live.
+                unsafe { core::daedalus_shim_stream_gen(jctx) }
+            }
+            None => 1,
+        }
+    }
+
+    fn stream_info(&mut self, ctx: u32, width: u32, height: u32, dpb: u32) {
+        let generation = self.cur_gen(ctx);
+        let body: Vec<u8> = [ctx, generation, width, height, 0, 0, width, height, 1, dpb, 0, 0]
+            .iter()
+            .flat_map(|v| v.to_le_bytes())
+            .collect();
+        let Some((slot, _)) = self.ctx_msg(RESP_STREAM_INFO, ctx, &body) else { return };
+        let size = width.next_multiple_of(16) * height.next_multiple_of(16) * 3 / 2;
+        let jctx = self.jctx(slot);
+        // SAFETY: jctx is live.
+        unsafe { core::daedalus_shim_ctx_set(jctx, 0, size, 0, 0, 2) };
+        self.with(|w| {
+            w.ctxs[slot].front.cap_sizeimage = size;
+            w.record(Record::V4l2Event { ctx, what: "SOURCE_CHANGE" });
+        });
+    }
+
+    fn session_error(&mut self, ctx: u32, code: u32) {
+        let body: Vec<u8> = [ctx, code].iter().flat_map(|v| v.to_le_bytes()).collect();
+        let Some((slot, _)) = self.ctx_msg(RESP_SESSION_ERROR, ctx, &body) else { return };
+        self.with(|w| w.ctxs[slot].front.failed = true);
+        let jctx = self.jctx(slot);
+        // SAFETY: jctx is live.
+        unsafe { (self.core().cancel)(jctx) };
+        self.with(|w| {
+            w.ctxs[slot].out.error = true;
+            w.ctxs[slot].cap.error = true;
+        });
+    }
+
+    fn reset_done(&mut self, ctx: u32, generation: Option<u32>) {
+        let g = match generation {
+            Some(g) => g,
+            None => self.cur_gen(ctx),
+        };
+        let body: Vec<u8> = [ctx, g].iter().flat_map(|v| v.to_le_bytes()).collect();
+        let _ = self.ctx_msg(RESP_RESET_DONE, ctx, &body);
+    }
+
+    fn tick(&mut self, ms: u32) {
+        let core = self.core_ptr();
+        let now = self.with(|w| {
+            w.now_ns += u64::from(ms) * 1_000_000;
+            w.now_ns
+        });
+        // SAFETY: core is live.
+        unsafe { (self.core().watchdog)(core, now) };
+    }
+}
+
+impl Drop for Executor {
+    fn drop(&mut self) {
+        // SAFETY: the core has no context left that it could touch.
+        unsafe { (self.w.core.core_destroy)(self.w.core_mem.as_mut_ptr() as *mut c_void) };
+    }
+}

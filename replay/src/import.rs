@@ -1,0 +1,393 @@
+//! Importers: field traces become scenarios.
+//!
+//! Reads the printed form of the `daedalus:*` tracepoints
+//! (docs/trace-format.md) from tracefs `trace`/`trace_pipe` text and from
+//! `trace-cmd report` output, and `trace.dat` files through `trace-cmd
+//! report`. The standard `vb2:*` queue events (`vb2_v4l2_qbuf`,
+//! `vb2_qbuf`) supply client QBUFs with their real timestamps and sizes,
+//! attributed to contexts by their `owner` in order of first appearance.
+//! Other events are counted and skipped; a malformed `daedalus:*` line is
+//! an error naming the file and line.
+//!
+//! What the client did is reconstructed from what the driver saw: each
+//! `device_run` implies QBUFs of its buffers (when no vb2 event gave them),
+//! `msg_in` RESP_FRAME replies become `frame` events (with the picture's
+//! timestamp from the following CAPTURE `buf_done`), `stream` and `drain`
+//! become STREAMON/STREAMOFF and decoder commands, `daemon` attach/detach.
+
+use std::collections::{BTreeMap, HashMap};
+use std::path::{Path, PathBuf};
+
+use crate::model::Scenario;
+use crate::scenario::{Event, FRAME_HAS_PIXELS, JobRef, Line, Queue};
+
+/// Why a trace could not be imported.
+#[derive(Debug, thiserror::Error)]
+pub enum ImportError {
+    /// The file could not be read.
+    #[error("{}: {source}", file.display())]
+    Io {
+        /// The file.
+        file: PathBuf,
+        /// Why.
+        source: std::io::Error,
+    },
+    /// A daedalus event line is malformed.
+    #[error("{}:{line}: {reason}", file.display())]
+    Malformed {
+        /// The file.
+        file: PathBuf,
+        /// 1-based line.
+        line: usize,
+        /// What is wrong.
+        reason: String,
+    },
+    /// `trace-cmd report` failed on a trace.dat file.
+    #[error("{}: trace-cmd report failed: {why}", file.display())]
+    TraceCmd {
+        /// trace-cmd's complaint.
+        why: String,
+        /// The file.
+        file: PathBuf,
+    },
+    /// Nothing in the file is a trace event.
+    #[error("{}: no trace events found (not a tracefs or trace-cmd text trace)", file.display())]
+    Empty {
+        /// The file.
+        file: PathBuf,
+    },
+}
+
+/// The result of an import.
+#[derive(Debug, Default)]
+pub struct Imported {
+    /// One scenario per context id.
+    pub scenarios: Vec<(u32, Scenario)>,
+    /// Trace lines turned into events.
+    pub used: usize,
+    /// Trace events of unknown or unused kinds, skipped.
+    pub skipped: usize,
+}
+
+/// Imports a trace file: text, or trace.dat (through `trace-cmd report`).
+pub fn import_file(path: &Path) -> Result<Imported, ImportError> {
+    let bytes = std::fs::read(path).map_err(|source| ImportError::Io { file: path.to_owned(), source })?;
+    let text = if bytes.starts_with(b"\x17\x08\x44tracing") {
+        let out = std::process::Command::new("trace-cmd")
+            .arg("report")
+            .arg("-i")
+            .arg(path)
+            .output()
+            .map_err(|e| ImportError::TraceCmd { why: e.to_string(), file: path.to_owned() })?;
+        if !out.status.success() {
+            return Err(ImportError::TraceCmd { why: String::from_utf8_lossy(&out.stderr).trim().to_owned(), file: path.to_owned() });
+        }
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    } else {
+        String::from_utf8_lossy(&bytes).into_owned()
+    };
+    import_text(path, &text)
+}
+
+/// One parsed trace line: event name and its `key=value` fields.
+struct TraceLine<'a> {
+    line: usize,
+    name: &'a str,
+    fields: HashMap<&'a str, &'a str>,
+    words: Vec<&'a str>,
+}
+
+/// Splits `  task-pid [cpu] flags ts: name: fields` (tracefs) or
+/// `task-pid [cpu] ts: name: fields` (trace-cmd report).
+fn split_line(text: &str) -> Option<(&str, &str)> {
+    let t = text.trim_start();
+    if t.is_empty() || t.starts_with('#') {
+        return None;
+    }
+    let close = t.find("] ")?;
+    let rest = &t[close + 2..];
+    // Skip optional irq flags, then the timestamp ending in ':'.
+    let colon = rest.find(": ")?;
+    let after = &rest[colon + 2..];
+    let name_end = after.find(':')?;
+    let name = after[..name_end].trim();
+    if name.is_empty() || name.contains(' ') {
+        return None;
+    }
+    Some((name, after[name_end + 1..].trim()))
+}
+
+fn fields(body: &str) -> (HashMap<&str, &str>, Vec<&str>) {
+    let mut m = HashMap::new();
+    let mut words = Vec::new();
+    // vb2 events print `key = value, key = value`; ours `key=value key=value`.
+    let norm: Vec<&str> = body.split([' ', ',']).filter(|w| !w.is_empty()).collect();
+    let mut i = 0;
+    while i < norm.len() {
+        let w = norm[i];
+        if let Some((k, v)) = w.split_once('=') {
+            if v.is_empty() && i + 1 < norm.len() {
+                m.insert(k, norm[i + 1]);
+                i += 2;
+                continue;
+            }
+            m.insert(k, v);
+        } else if i + 2 < norm.len() && norm[i + 1] == "=" {
+            m.insert(w, norm[i + 2]);
+            i += 3;
+            continue;
+        } else {
+            words.push(w);
+        }
+        i += 1;
+    }
+    (m, words)
+}
+
+fn num(t: &TraceLine<'_>, file: &Path, key: &str) -> Result<u64, ImportError> {
+    let v = t.fields.get(key).ok_or_else(|| ImportError::Malformed {
+        file: file.to_owned(),
+        line: t.line,
+        reason: format!("{}: missing field `{key}`", t.name),
+    })?;
+    let v = v.trim_end_matches(',');
+    let parsed = if let Ok(n) = v.parse::<i64>() {
+        Some(n as u64)
+    } else {
+        crate::scenario::parse_u64(v)
+    };
+    parsed.ok_or_else(|| ImportError::Malformed {
+        file: file.to_owned(),
+        line: t.line,
+        reason: format!("{}: field `{key}` is not a number: `{v}`", t.name),
+    })
+}
+
+fn queue_of(t: &TraceLine<'_>, file: &Path) -> Result<Queue, ImportError> {
+    match t.fields.get("queue").copied().or_else(|| t.fields.get("type").copied()) {
+        Some("CAPTURE" | "9" | "1" | "VIDEO_CAPTURE_MPLANE" | "VIDEO_CAPTURE") => Ok(Queue::Capture),
+        Some("OUTPUT" | "10" | "2" | "VIDEO_OUTPUT_MPLANE" | "VIDEO_OUTPUT") => Ok(Queue::Output),
+        other => Err(ImportError::Malformed {
+            file: file.to_owned(),
+            line: t.line,
+            reason: format!("{}: unknown queue `{}`", t.name, other.unwrap_or("")),
+        }),
+    }
+}
+
+#[derive(Default)]
+struct CtxBuild {
+    events: Vec<(usize, Event)>,
+    jobs: Vec<u64>,
+    max_index: [u32; 2],
+    queued: [Vec<bool>; 2],
+    streaming: [bool; 2],
+}
+
+impl CtxBuild {
+    fn qi(q: Queue) -> usize {
+        match q {
+            Queue::Output => 0,
+            Queue::Capture => 1,
+        }
+    }
+
+    fn see(&mut self, q: Queue, index: u32) {
+        let i = Self::qi(q);
+        self.max_index[i] = self.max_index[i].max(index + 1);
+        if self.queued[i].len() <= index as usize {
+            self.queued[i].resize(index as usize + 1, false);
+        }
+    }
+
+    fn qbuf(&mut self, line: usize, ctx: u32, q: Queue, index: u32, ts: u64, size: u32) {
+        self.see(q, index);
+        let i = Self::qi(q);
+        if !self.queued[i][index as usize] {
+            self.queued[i][index as usize] = true;
+            self.events.push((line, Event::Qbuf { ctx, queue: q, index, ts, size }));
+        }
+    }
+}
+
+/// Imports trace text; `file` names it in errors.
+pub fn import_text(file: &Path, text: &str) -> Result<Imported, ImportError> {
+    let mut lines = Vec::new();
+    for (i, raw) in text.lines().enumerate() {
+        if let Some((name, body)) = split_line(raw) {
+            let (f, w) = fields(body);
+            lines.push(TraceLine { line: i + 1, name, fields: f, words: w });
+        }
+    }
+    if lines.is_empty() {
+        return Err(ImportError::Empty { file: file.to_owned() });
+    }
+    let mut out = Imported::default();
+    let mut ctxs: BTreeMap<u32, CtxBuild> = BTreeMap::new();
+    let mut global: Vec<(usize, Event)> = Vec::new();
+    let mut owners: Vec<String> = Vec::new();
+    let mut ctx_order: Vec<u32> = Vec::new();
+    let mut pending_vb2: Vec<(usize, String, Queue, u32, u64, u32)> = Vec::new();
+    for (k, t) in lines.iter().enumerate() {
+        let ctx_field = |t: &TraceLine<'_>| num(t, file, "ctx").map(|c| c as u32);
+        match t.name {
+            "daedalus_device_run" => {
+                let ctx = ctx_field(t)?;
+                let cookie = num(t, file, "cookie")?;
+                let src = num(t, file, "src")? as i64 as i32;
+                let dst = num(t, file, "dst")? as u32;
+                let ts = num(t, file, "src_ts")?;
+                if !ctx_order.contains(&ctx) {
+                    ctx_order.push(ctx);
+                }
+                let c = ctxs.entry(ctx).or_default();
+                if src >= 0 {
+                    c.qbuf(t.line, ctx, Queue::Output, src as u32, ts, 1024);
+                    c.queued[0][src as usize] = false;
+                }
+                c.qbuf(t.line, ctx, Queue::Capture, dst, 0, 0);
+                c.queued[1][dst as usize] = false;
+                if cookie != 0 {
+                    c.jobs.push(cookie);
+                }
+                out.used += 1;
+            }
+            "daedalus_msg_in" => {
+                let ty = num(t, file, "type")?;
+                if ty != 0x8002 {
+                    out.skipped += 1;
+                    continue;
+                }
+                let ctx = ctx_field(t)?;
+                let cookie = num(t, file, "cookie")?;
+                let flags = num(t, file, "flags")? as u32;
+                let mut ts = 0;
+                let mut bytes = 0;
+                if flags & FRAME_HAS_PIXELS != 0 {
+                    // The picture's timestamp: the CAPTURE buf_done of this job.
+                    for n in &lines[k + 1..] {
+                        if n.name == "daedalus_buf_done"
+                            && num(n, file, "cookie")? == cookie
+                            && queue_of(n, file)? == Queue::Capture
+                        {
+                            ts = num(n, file, "ts")?;
+                            break;
+                        }
+                    }
+                    bytes = 0;
+                }
+                let c = ctxs.entry(ctx).or_default();
+                let job = match c.jobs.iter().position(|&j| j == cookie) {
+                    Some(i) => JobRef::Nth(i as u32 + 1),
+                    None => JobRef::Cookie(cookie),
+                };
+                c.events.push((t.line, Event::Frame { ctx, job, flags, ts, bytes, generation: None }));
+                out.used += 1;
+            }
+            "daedalus_stream" => {
+                let ctx = ctx_field(t)?;
+                let q = queue_of(t, file)?;
+                let on = t.words.contains(&"on");
+                let c = ctxs.entry(ctx).or_default();
+                c.streaming[CtxBuild::qi(q)] = on;
+                let ev = if on { Event::Streamon { ctx, queue: q } } else { Event::Streamoff { ctx, queue: q } };
+                c.events.push((t.line, ev));
+                out.used += 1;
+            }
+            "daedalus_drain" => {
+                let ctx = ctx_field(t)?;
+                let phase = t.fields.get("phase").copied().unwrap_or("");
+                let ev = match phase {
+                    "start" | "0" => Event::DecoderStop { ctx },
+                    "restart" | "3" => Event::DecoderStart { ctx },
+                    _ => {
+                        out.skipped += 1;
+                        continue;
+                    }
+                };
+                ctxs.entry(ctx).or_default().events.push((t.line, ev));
+                out.used += 1;
+            }
+            "daedalus_daemon" => {
+                let ev = if t.words.contains(&"attach") { Event::DaemonAttach { version: 1 } } else { Event::DaemonDetach };
+                global.push((t.line, ev));
+                out.used += 1;
+            }
+            "daedalus_claim" | "daedalus_park" | "daedalus_buf_done" | "daedalus_job_finish" | "daedalus_reject"
+            | "daedalus_msg_out" => {
+                // Consequences, not causes: checked by replaying, not replayed.
+                ctx_field(t).or_else(|_| num(t, file, "cookie").map(|_| 0))?;
+                out.used += 1;
+            }
+            "vb2_v4l2_qbuf" | "vb2_qbuf" => {
+                let owner = t.fields.get("owner").copied().unwrap_or("0").to_owned();
+                let q = queue_of(t, file)?;
+                let index = num(t, file, "index")? as u32;
+                let ts = num(t, file, "timestamp").unwrap_or(0);
+                let size = num(t, file, "bytesused").unwrap_or(0) as u32;
+                if !owners.contains(&owner) {
+                    owners.push(owner.clone());
+                }
+                pending_vb2.push((t.line, owner, q, index, ts, size));
+                out.used += 1;
+            }
+            name if name.starts_with("daedalus_") => {
+                return Err(ImportError::Malformed {
+                    file: file.to_owned(),
+                    line: t.line,
+                    reason: format!("unknown daedalus event `{name}`"),
+                });
+            }
+            _ => out.skipped += 1,
+        }
+    }
+    // vb2 QBUFs: the n-th owner is the n-th context that ran a job.
+    for (line, owner, q, index, ts, size) in pending_vb2 {
+        let n = owners.iter().position(|o| *o == owner).unwrap_or(0);
+        let Some(&ctx) = ctx_order.get(n) else { continue };
+        let c = ctxs.entry(ctx).or_default();
+        c.see(q, index);
+        c.events.push((line, Event::Qbuf { ctx, queue: q, index, ts, size }));
+    }
+    for (ctx, mut c) in ctxs {
+        c.events.sort_by_key(|(l, _)| *l);
+        // Drop synthetic QBUFs that a vb2 event already provides.
+        let mut seen: Vec<(Queue, u32, usize)> = Vec::new();
+        let mut evs: Vec<(usize, Event)> = Vec::new();
+        for (l, e) in c.events {
+            if let Event::Qbuf { queue, index, .. } = e
+                && seen.iter().any(|&(q, i, at)| q == queue && i == index && l.abs_diff(at) <= 1)
+            {
+                continue;
+            }
+            if let Event::Qbuf { queue, index, .. } = e {
+                seen.push((queue, index, l));
+            }
+            evs.push((l, e));
+        }
+        let mut all: Vec<(usize, Event)> = global.clone();
+        all.extend(evs);
+        all.sort_by_key(|(l, _)| *l);
+        let mut s = vec![Event::Open { ctx }];
+        for (q, i) in [(Queue::Output, 0), (Queue::Capture, 1)] {
+            s.push(Event::Reqbufs { ctx, queue: q, count: c.max_index[i].max(1) });
+        }
+        let has_attach = all.iter().any(|(_, e)| matches!(e, Event::DaemonAttach { .. }));
+        if !has_attach {
+            s.insert(0, Event::DaemonAttach { version: 1 });
+        }
+        // Streams that the trace never shows starting were on before it.
+        let first_on = |q: Queue| all.iter().any(|(_, e)| matches!(e, Event::Streamon { queue, .. } if *queue == q));
+        let mut body: Vec<Event> = all.iter().map(|(_, e)| *e).collect();
+        let pos = body.iter().position(|e| matches!(e, Event::Frame { .. })).unwrap_or(body.len());
+        for q in [Queue::Output, Queue::Capture] {
+            if !first_on(q) {
+                body.insert(pos.min(body.len()), Event::Streamon { ctx, queue: q });
+            }
+        }
+        s.extend(body);
+        let lines = s.into_iter().enumerate().map(|(i, event)| Line { line: i as u32 + 2, event }).collect();
+        out.scenarios.push((ctx, Scenario { lines }));
+    }
+    Ok(out)
+}

@@ -1,0 +1,1032 @@
+//! The userspace mock of v4l2_m2m and vb2 that the job core's C code links
+//! against, reproducing drivers/media/v4l2-core/v4l2-mem2mem.c as it
+//! behaves: per-queue ready lists of real intrusive `list_head` links with
+//! a wrapping `u8 num_rdy`, `job_flags` QUEUED/RUNNING/ABORT, one
+//! `curr_ctx`, `job_finish` a silent no-op for a context that is not
+//! current, `buf_remove_by_buf` an unconditional `list_del` that poisons
+//! the node (a second one is reported as DEBUG_LIST reports it), streamoff
+//! re-initialising the ready list without completing its entries, and
+//! `schedule_work` for the next device_run after a finish.
+//!
+//! Every buffer also has an ownership ledger (where it is, who holds it,
+//! its history), which the oracles read.
+//!
+//! The C side reaches the mock through `extern "C"` functions; the current
+//! run's state is a thread-local pointer, so runs on different threads are
+//! independent. No Rust reference to the state is held across a call into
+//! C: every access is a short `with()` borrow.
+
+use std::cell::Cell;
+use std::collections::VecDeque;
+use std::ffi::c_void;
+use std::mem::offset_of;
+use std::ptr;
+
+use crate::core::{CoreFns, DecodeParams, JobOps};
+use crate::oracle::{BufName, EventRef, Invariant, Record, Violation};
+use crate::scenario::Queue;
+
+/// The kernel's poison values on x86_64 (POISON_POINTER_DELTA 0xdead...).
+pub(crate) const LIST_POISON1: usize = 0xdead_0000_0000_0100;
+pub(crate) const LIST_POISON2: usize = 0xdead_0000_0000_0122;
+
+pub(crate) const VB2_BUF_STATE_QUEUED: u32 = 3;
+pub(crate) const VB2_BUF_STATE_ACTIVE: u32 = 4;
+pub(crate) const VB2_BUF_STATE_DONE: u32 = 5;
+pub(crate) const VB2_BUF_STATE_ERROR: u32 = 6;
+pub(crate) const V4L2_BUF_FLAG_LAST: u32 = 0x0010_0000;
+
+const TRANS_QUEUED: u8 = 1 << 0;
+const TRANS_RUNNING: u8 = 1 << 1;
+const TRANS_ABORT: u8 = 1 << 2;
+
+// C mirrors. Checked against the C compiler's layout by `check_layout`.
+
+#[repr(C)]
+pub struct ListHead {
+    pub next: *mut ListHead,
+    pub prev: *mut ListHead,
+}
+
+#[repr(C)]
+pub struct Vb2Plane {
+    pub mem_priv: *mut c_void,
+    pub bytesused: u32,
+    pub length: u32,
+    pub min_length: u32,
+    pub data_offset: u32,
+}
+
+#[repr(C)]
+pub struct Vb2Buffer {
+    pub vb2_queue: *mut c_void,
+    pub index: u32,
+    pub type_: u32,
+    pub memory: u32,
+    pub num_planes: u32,
+    pub timestamp: u64,
+    pub state: u32,
+    pub copied_timestamp: u32,
+    pub planes: [Vb2Plane; 8],
+}
+
+#[repr(C)]
+#[derive(Clone, Copy, Default)]
+pub struct V4l2Timecode {
+    pub type_: u32,
+    pub flags: u32,
+    pub frames: u8,
+    pub seconds: u8,
+    pub minutes: u8,
+    pub hours: u8,
+    pub userbits: [u8; 4],
+}
+
+#[repr(C)]
+pub struct Vb2V4l2Buffer {
+    pub vb2_buf: Vb2Buffer,
+    pub flags: u32,
+    pub field: u32,
+    pub timecode: V4l2Timecode,
+    pub sequence: u32,
+    pub request_fd: i32,
+    pub is_held: bool,
+}
+
+#[repr(C)]
+pub struct M2mBuffer {
+    pub vb: Vb2V4l2Buffer,
+    pub list: ListHead,
+}
+
+#[repr(C)]
+pub struct MutexShim {
+    held: i32,
+    initialised: i32,
+}
+
+/// A vb2 buffer as allocated by the mock: the C-visible part first.
+#[repr(C)]
+pub struct MockBuf {
+    pub m2m: M2mBuffer,
+    pub id: usize,
+}
+
+/// `struct v4l2_m2m_queue_ctx` (the mock's own layout; opaque to C).
+#[repr(C)]
+pub struct QueueCtx {
+    pub rdy_queue: ListHead,
+    pub num_rdy: u8,
+    pub buffered: bool,
+    pub slot: usize,
+    pub output: bool,
+}
+
+/// `struct v4l2_m2m_ctx` (opaque to C).
+#[repr(C)]
+pub struct M2mCtx {
+    pub out_q: QueueCtx,
+    pub cap_q: QueueCtx,
+    pub slot: usize,
+}
+
+pub(crate) fn check_layout() -> Result<(), String> {
+    let rust = [
+        size_of::<Vb2Plane>(),
+        size_of::<Vb2Buffer>(),
+        offset_of!(Vb2Buffer, timestamp),
+        offset_of!(Vb2Buffer, state),
+        offset_of!(Vb2Buffer, planes),
+        size_of::<Vb2V4l2Buffer>(),
+        offset_of!(Vb2V4l2Buffer, flags),
+        offset_of!(Vb2V4l2Buffer, timecode),
+        offset_of!(Vb2V4l2Buffer, sequence),
+        offset_of!(Vb2V4l2Buffer, is_held),
+        size_of::<M2mBuffer>(),
+        offset_of!(M2mBuffer, list),
+        size_of::<MutexShim>(),
+        size_of::<crate::core::MsgFrame>(),
+        offset_of!(crate::core::MsgFrame, data),
+        offset_of!(crate::core::MsgFrame, data_len),
+        size_of::<DecodeParams>(),
+        offset_of!(DecodeParams, timestamp),
+        offset_of!(DecodeParams, dst_map),
+        size_of::<JobOps>(),
+    ];
+    for (i, r) in rust.iter().enumerate() {
+        // SAFETY: the glue returns a constant for any index.
+        let c = unsafe { crate::core::daedalus_shim_layout(i) };
+        if c != *r {
+            return Err(format!("shim layout entry {i}: C says {c}, Rust says {r}"));
+        }
+    }
+    Ok(())
+}
+
+/// Where a buffer is, as the ledger sees it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Own {
+    /// Allocated, with the client.
+    Dequeued,
+    /// Queued by the client, not yet given to the driver (not streaming).
+    Queued,
+    /// On its m2m ready queue: owned by the driver, unclaimed.
+    Ready,
+    /// Claimed by a running job.
+    Claimed(u64),
+    /// Parked: the job finished, the CAPTURE buffer waits for pixels.
+    Parked(u64),
+    /// Completed, on vb2's done list (state DONE or ERROR).
+    Done(u32),
+    /// Freed by REQBUFS(0) or close.
+    Freed,
+}
+
+/// A doubtful ownership step that the kernel would not catch on the spot:
+/// it becomes the "set up" of a later violation on the same buffer, or the
+/// violation itself if the run ends without one.
+#[derive(Clone, Debug)]
+pub struct Suspect {
+    pub ev: usize,
+    pub what: String,
+    pub strong: bool,
+}
+
+pub struct BufInfo {
+    pub name: BufName,
+    pub slot: usize,
+    pub own: Own,
+    pub linked: bool,
+    pub last_change: usize,
+    pub suspect: Option<Suspect>,
+    pub history: VecDeque<(usize, String)>,
+    pub mem: Vec<u8>,
+    pub done_flags: u32,
+}
+
+#[derive(Default)]
+pub struct Vb2Q {
+    pub bufs: Vec<usize>,
+    pub streaming: bool,
+    pub start_streaming_called: bool,
+    pub error: bool,
+    pub last_buffer_dequeued: bool,
+    pub done_list: VecDeque<usize>,
+    pub owned_by_drv: u32,
+}
+
+#[derive(Default, Clone, Copy)]
+pub struct Front {
+    pub session_open: bool,
+    pub draining: bool,
+    pub flush_pending: bool,
+    pub flush_sent: bool,
+    pub stopped: bool,
+    pub failed: bool,
+    pub cap_sizeimage: u32,
+}
+
+/// A job as the oracles follow it from the tracepoints.
+#[derive(Clone, Debug)]
+pub struct JobModel {
+    pub cookie: u64,
+    pub src: Option<usize>,
+    pub dst: Option<usize>,
+    pub src_ts: u64,
+    pub generation: u32,
+    pub running: bool,
+    pub src_done: bool,
+    pub dst_done: bool,
+    pub ev: usize,
+}
+
+impl JobModel {
+    pub fn dead(&self) -> bool {
+        !self.running && (self.src.is_none() || self.src_done) && (self.dst.is_none() || self.dst_done)
+    }
+}
+
+pub struct CtxState {
+    pub id: u32,
+    pub open: bool,
+    pub m2m: Box<M2mCtx>,
+    pub jctx: Box<[u64]>,
+    pub job_flags: u8,
+    pub has_stopped: bool,
+    pub out: Vb2Q,
+    pub cap: Vb2Q,
+    pub front: Front,
+    /// Jobs in the order the daemon received them (REQ_DECODE).
+    pub jobs: Vec<JobModel>,
+    /// m2m device_run calls not yet matched by a job_finish.
+    pub m2m_running: bool,
+    pub m2m_run_ev: usize,
+}
+
+impl CtxState {
+    pub fn q(&mut self, queue: Queue) -> &mut Vb2Q {
+        match queue {
+            Queue::Output => &mut self.out,
+            Queue::Capture => &mut self.cap,
+        }
+    }
+}
+
+/// What the delivery of one RESP_FRAME promises, for the oracles.
+#[derive(Clone, Copy, Debug)]
+pub struct Delivery {
+    pub cookie: u64,
+    pub flags: u32,
+    pub ts: u64,
+    pub dead: bool,
+}
+
+pub struct World {
+    pub core: CoreFns,
+    pub core_mem: Box<[u64]>,
+    pub m2m_dev: Box<u64>,
+    pub ops: Box<JobOps>,
+    pub bufs: Vec<Box<MockBuf>>,
+    pub info: Vec<BufInfo>,
+    pub ctxs: Vec<CtxState>,
+    pub curr_ctx: Option<usize>,
+    pub job_queue: VecDeque<usize>,
+    pub pending_work: bool,
+    pub daemon_attached: bool,
+    pub daemon_ready: bool,
+    pub now_ns: u64,
+    pub ev: usize,
+    pub events: Vec<EventRef>,
+    pub log: Vec<(usize, Record)>,
+    pub violation: Option<Violation>,
+    pub delivering: Option<Delivery>,
+    pub ctx_sizeof: usize,
+    pub keep_log: bool,
+}
+
+thread_local! {
+    static WORLD: Cell<*mut World> = const { Cell::new(ptr::null_mut()) };
+}
+
+/// Runs `f` on the current world. Never call into C inside `f`.
+pub(crate) fn with<R>(f: impl FnOnce(&mut World) -> R) -> R {
+    let w = WORLD.with(|c| c.get());
+    assert!(!w.is_null(), "mock used outside a run");
+    // SAFETY: the pointer is set by `install` for the duration of a run on
+    // this thread, and no other reference to the world is live: callers
+    // never hold one across a call into C, which is the only re-entry path.
+    f(unsafe { &mut *w })
+}
+
+/// Makes `w` the current world of this thread until the guard drops.
+pub struct Installed(*mut World);
+
+pub(crate) fn install(w: &mut World) -> Installed {
+    WORLD.with(|c| c.set(w as *mut World));
+    Installed(w as *mut World)
+}
+
+impl Drop for Installed {
+    fn drop(&mut self) {
+        WORLD.with(|c| {
+            if c.get() == self.0 {
+                c.set(ptr::null_mut());
+            }
+        });
+    }
+}
+
+impl World {
+    pub fn record(&mut self, r: Record) {
+        if self.keep_log {
+            self.log.push((self.ev, r));
+        }
+    }
+
+    pub fn buf_id(&self, vb: *const c_void) -> Option<usize> {
+        self.bufs.iter().position(|b| ptr::eq(&**b as *const MockBuf as *const c_void, vb))
+    }
+
+    pub fn note(&mut self, id: usize, what: String) {
+        let ev = self.ev;
+        let h = &mut self.info[id].history;
+        if h.len() == 24 {
+            h.pop_front();
+        }
+        h.push_back((ev, what));
+    }
+
+    pub fn set_own(&mut self, id: usize, own: Own, what: String) {
+        self.info[id].own = own;
+        self.info[id].last_change = self.ev;
+        self.note(id, what);
+    }
+
+    /// Notes a doubtful step; a second owner outranks an unremoved link.
+    pub fn suspect(&mut self, id: usize, what: String, strong: bool) {
+        let replace = match &self.info[id].suspect {
+            None => true,
+            Some(s) => strong && !s.strong,
+        };
+        if replace {
+            self.info[id].suspect = Some(Suspect { ev: self.ev, what: what.clone(), strong });
+        }
+        self.note(id, format!("suspect: {what}"));
+    }
+
+    /// Records the first violation; later ones in the same run are dropped.
+    pub fn violate(&mut self, invariant: Invariant, buf: Option<usize>, detail: String) {
+        if self.violation.is_some() {
+            return;
+        }
+        let broke = self.events[self.ev].clone();
+        let (buffer, setup, history) = match buf {
+            Some(id) => {
+                let info = &self.info[id];
+                let setup = match &info.suspect {
+                    Some(s) => Some((self.events[s.ev].clone(), s.what.clone())),
+                    None => info.history.iter().rev().find(|(e, _)| *e != self.ev).map(|(e, w)| (self.events[*e].clone(), w.clone())),
+                };
+                let history = info.history.iter().map(|(e, w)| format!("line {}: {w}", self.events[*e].line)).collect();
+                (Some(info.name), setup, history)
+            }
+            None => (None, None, Vec::new()),
+        };
+        self.violation = Some(Violation { invariant, buffer, detail, broke, setup, history });
+    }
+
+    fn node_name(&self, p: *const ListHead) -> String {
+        if p.is_null() {
+            return "NULL".into();
+        }
+        if p as usize == LIST_POISON1 {
+            return "LIST_POISON1".into();
+        }
+        if p as usize == LIST_POISON2 {
+            return "LIST_POISON2".into();
+        }
+        for (i, b) in self.bufs.iter().enumerate() {
+            if ptr::eq(&b.m2m.list, p) {
+                return format!("[{}].list", self.info[i].name);
+            }
+        }
+        for c in &self.ctxs {
+            if ptr::eq(&c.m2m.out_q.rdy_queue, p) {
+                return format!("[ctx {} OUTPUT rdy_queue]", c.id);
+            }
+            if ptr::eq(&c.m2m.cap_q.rdy_queue, p) {
+                return format!("[ctx {} CAPTURE rdy_queue]", c.id);
+            }
+        }
+        format!("{:#x}", p as usize)
+    }
+
+    fn is_known_node(&self, p: *const ListHead) -> bool {
+        self.bufs.iter().any(|b| ptr::eq(&b.m2m.list, p))
+            || self
+                .ctxs
+                .iter()
+                .any(|c| ptr::eq(&c.m2m.out_q.rdy_queue, p) || ptr::eq(&c.m2m.cap_q.rdy_queue, p))
+    }
+
+    /// `list_del` with CONFIG_DEBUG_LIST's checks, in the kernel's order
+    /// and words. On corruption the node is left alone, as the kernel does.
+    pub fn list_del(&mut self, id: usize) -> bool {
+        let entry: *mut ListHead = &mut self.bufs[id].m2m.list;
+        // SAFETY: entry points into a live boxed buffer of this world.
+        let (next, prev) = unsafe { ((*entry).next, (*entry).prev) };
+        let en = self.node_name(entry);
+        let bad = if next.is_null() {
+            Some(format!("list_del corruption, {en}->next is NULL"))
+        } else if prev.is_null() {
+            Some(format!("list_del corruption, {en}->prev is NULL"))
+        } else if next as usize == LIST_POISON1 {
+            Some(format!("list_del corruption, {en}->next is LIST_POISON1 ({LIST_POISON1:x})"))
+        } else if prev as usize == LIST_POISON2 {
+            Some(format!("list_del corruption, {en}->prev is LIST_POISON2 ({LIST_POISON2:x})"))
+        } else if !self.is_known_node(prev) || !self.is_known_node(next) {
+            Some(format!("list_del corruption, {en} links to unknown memory"))
+        } else {
+            // SAFETY: prev and next are nodes of this world (checked above).
+            let (pn, np) = unsafe { ((*prev).next, (*next).prev) };
+            if pn != entry {
+                Some(format!(
+                    "list_del corruption. prev->next should be {en}, but was {}. (prev={})",
+                    self.node_name(pn),
+                    self.node_name(prev)
+                ))
+            } else if np != entry {
+                Some(format!(
+                    "list_del corruption. next->prev should be {en}, but was {}. (next={})",
+                    self.node_name(np),
+                    self.node_name(next)
+                ))
+            } else {
+                None
+            }
+        };
+        if let Some(mut msg) = bad {
+            self.note(id, format!("list_del refused: {msg}"));
+            match self.info[id].own {
+                Own::Parked(c) => msg.push_str(&format!(" (the buffer is parked by job {c:#x})")),
+                Own::Claimed(c) => msg.push_str(&format!(" (the buffer is claimed by job {c:#x})")),
+                Own::Done(_) => msg.push_str(" (the buffer is already done)"),
+                _ => {}
+            }
+            self.violate(Invariant::ListCorruption, Some(id), msg);
+            return false;
+        }
+        // SAFETY: the checks above proved prev and next are live nodes.
+        unsafe {
+            (*next).prev = prev;
+            (*prev).next = next;
+            (*entry).next = LIST_POISON1 as *mut ListHead;
+            (*entry).prev = LIST_POISON2 as *mut ListHead;
+        }
+        self.info[id].linked = false;
+        true
+    }
+
+    pub fn qctx(&mut self, slot: usize, queue: Queue) -> *mut QueueCtx {
+        let m = &mut self.ctxs[slot].m2m;
+        match queue {
+            Queue::Output => &mut m.out_q,
+            Queue::Capture => &mut m.cap_q,
+        }
+    }
+
+    /// `v4l2_m2m_buf_queue`: list_add_tail and num_rdy++.
+    pub fn buf_queue(&mut self, id: usize) {
+        let (slot, queue) = (self.info[id].slot, self.info[id].name.queue);
+        let q = self.qctx(slot, queue);
+        let entry: *mut ListHead = &mut self.bufs[id].m2m.list;
+        // SAFETY: q and entry are live nodes of this world.
+        unsafe {
+            let head: *mut ListHead = &mut (*q).rdy_queue;
+            let prev = (*head).prev;
+            if (*prev).next != head || entry == prev || entry == head {
+                let msg = format!("list_add corruption adding {}", self.node_name(entry));
+                self.violate(Invariant::ListCorruption, Some(id), msg);
+                return;
+            }
+            (*entry).next = head;
+            (*entry).prev = prev;
+            (*prev).next = entry;
+            (*head).prev = entry;
+            (*q).num_rdy = (*q).num_rdy.wrapping_add(1);
+        }
+        self.info[id].linked = true;
+        self.bufs[id].m2m.vb.vb2_buf.state = VB2_BUF_STATE_ACTIVE;
+        self.ctxs[slot].q(queue).owned_by_drv += 1;
+        self.set_own(id, Own::Ready, "buf_queue: on the m2m ready queue".into());
+    }
+
+    pub fn first_ready(&mut self, slot: usize, queue: Queue) -> Option<usize> {
+        let q = self.qctx(slot, queue);
+        // SAFETY: q is live; its list links only nodes of this world.
+        let first = unsafe {
+            let head: *mut ListHead = &mut (*q).rdy_queue;
+            if (*head).next == head {
+                return None;
+            }
+            (*head).next
+        };
+        self.bufs.iter().position(|b| ptr::eq(&b.m2m.list, first))
+    }
+
+    pub fn num_rdy(&mut self, slot: usize, queue: Queue) -> u8 {
+        let q = self.qctx(slot, queue);
+        // SAFETY: q is live.
+        unsafe { (*q).num_rdy }
+    }
+
+    /// `v4l2_m2m_buf_remove`: first entry off the ready list.
+    pub fn buf_remove(&mut self, slot: usize, queue: Queue) -> Option<usize> {
+        let id = self.first_ready(slot, queue)?;
+        self.list_del(id);
+        let q = self.qctx(slot, queue);
+        // SAFETY: q is live.
+        unsafe { (*q).num_rdy = (*q).num_rdy.wrapping_sub(1) };
+        Some(id)
+    }
+
+    /// `vb2_buffer_done`, with the oracles of a completion.
+    pub fn buffer_done(&mut self, id: usize, state: u32) {
+        let name = self.info[id].name;
+        let vbstate = self.bufs[id].m2m.vb.vb2_buf.state;
+        if vbstate != VB2_BUF_STATE_ACTIVE {
+            let (inv, what) = match self.info[id].own {
+                Own::Done(_) => (Invariant::DoubleBufDone, "second buf_done"),
+                _ => (Invariant::BufDoneNotActive, "buf_done on a buffer the driver does not own"),
+            };
+            let msg = format!(
+                "WARNING at vb2_buffer_done: {what} on {name} (vb2 state {})",
+                crate::oracle::state_name(vbstate)
+            );
+            self.violate(inv, Some(id), msg);
+            return;
+        }
+        if self.info[id].linked {
+            let msg = format!("{name} completed while still linked on its ready queue");
+            self.violate(Invariant::DoneWhileLinked, Some(id), msg);
+        }
+        let flags = self.bufs[id].m2m.vb.flags;
+        let ts = self.bufs[id].m2m.vb.vb2_buf.timestamp;
+        if let (Queue::Capture, Some(d), Own::Claimed(c) | Own::Parked(c)) = (name.queue, self.delivering, self.info[id].own)
+            && !d.dead
+            && c == d.cookie
+            && d.flags & crate::scenario::FRAME_HAS_PIXELS != 0
+        {
+            if ts != d.ts {
+                let msg = format!("{name} stamped ts={ts}, but the daemon said its picture came from the source with ts={}", d.ts);
+                self.violate(Invariant::WrongTimestamp, Some(id), msg);
+            }
+            let want_last = d.flags & crate::scenario::FRAME_LAST != 0;
+            if (flags & V4L2_BUF_FLAG_LAST != 0) != want_last {
+                let msg = format!("{name} returned with LAST={} for a picture with LAST={want_last}", flags & V4L2_BUF_FLAG_LAST != 0);
+                self.violate(Invariant::DrainRules, Some(id), msg);
+            }
+        }
+        let slot = self.info[id].slot;
+        self.bufs[id].m2m.vb.vb2_buf.state = state;
+        self.info[id].done_flags = flags;
+        let q = self.ctxs[slot].q(name.queue);
+        q.owned_by_drv = q.owned_by_drv.saturating_sub(1);
+        q.done_list.push_back(id);
+        self.set_own(id, Own::Done(state), format!("buf_done {}", crate::oracle::state_name(state)));
+    }
+
+    pub fn slot_of_jctx(&self, jctx: *const c_void) -> Option<usize> {
+        self.ctxs.iter().position(|c| ptr::eq(c.jctx.as_ptr() as *const c_void, jctx))
+    }
+
+    pub fn slot_of_id(&self, id: u32) -> Option<usize> {
+        self.ctxs.iter().position(|c| c.id == id && c.open)
+    }
+
+    pub fn find_buf(&self, ctx: u32, ty: u32, index: u32) -> Option<usize> {
+        let queue = if ty == 2 || ty == 10 { Queue::Output } else { Queue::Capture };
+        self.info
+            .iter()
+            .position(|b| b.name.ctx == ctx && b.name.queue == queue && b.name.index == index && b.own != Own::Freed)
+    }
+
+    pub fn job_mut(&mut self, ctx: u32, cookie: u64) -> Option<&mut JobModel> {
+        let slot = self.ctxs.iter().position(|c| c.id == ctx)?;
+        self.ctxs[slot].jobs.iter_mut().rev().find(|j| j.cookie == cookie)
+    }
+
+    /// __v4l2_m2m_try_queue, with the front's job_ready.
+    pub fn try_queue(&mut self, slot: usize) {
+        let c = &self.ctxs[slot];
+        if !c.out.streaming || !c.cap.streaming {
+            return;
+        }
+        if c.job_flags & (TRANS_ABORT | TRANS_QUEUED) != 0 {
+            return;
+        }
+        let src = self.first_ready(slot, Queue::Output);
+        let dst = self.first_ready(slot, Queue::Capture);
+        let (out_buffered, cap_buffered) = {
+            let m = &self.ctxs[slot].m2m;
+            (m.out_q.buffered, m.cap_q.buffered)
+        };
+        if src.is_none() && !out_buffered {
+            return;
+        }
+        if dst.is_none() && !cap_buffered {
+            return;
+        }
+        if self.ctxs[slot].has_stopped {
+            return;
+        }
+        if !self.job_ready(slot) {
+            return;
+        }
+        self.job_queue.push_back(slot);
+        self.ctxs[slot].job_flags |= TRANS_QUEUED;
+    }
+
+    /// The front's job_ready (daedalus_vdec.c); runs under the job spinlock.
+    fn job_ready(&mut self, slot: usize) -> bool {
+        let jctx = self.ctxs[slot].jctx.as_ptr() as *const c_void;
+        // SAFETY: can_run reads two fields and takes no lock; it does not
+        // call back into the mock.
+        if !unsafe { (self.core.can_run)(jctx) } || self.num_rdy(slot, Queue::Capture) == 0 {
+            return false;
+        }
+        let f = self.ctxs[slot].front;
+        !f.failed && !f.stopped && (self.num_rdy(slot, Queue::Output) != 0 || (f.draining && f.flush_sent))
+    }
+
+    /// Removes `slot` from the job queue (list_del of ctx->queue).
+    pub fn dequeue_job(&mut self, slot: usize) {
+        self.job_queue.retain(|&s| s != slot);
+    }
+
+    /// Whether the context would be queued now, if someone tried.
+    pub fn would_queue(&mut self, slot: usize) -> bool {
+        let c = &self.ctxs[slot];
+        if !c.open || !c.out.streaming || !c.cap.streaming || c.job_flags != 0 || c.has_stopped {
+            return false;
+        }
+        let src = self.first_ready(slot, Queue::Output).is_some();
+        let dst = self.first_ready(slot, Queue::Capture).is_some();
+        (src || self.ctxs[slot].m2m.out_q.buffered) && dst && self.job_ready(slot)
+    }
+}
+
+// The m2m API the job core calls.
+
+/// # Safety
+/// `m2m_ctx` must be a context handed to the core by this mock.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn daedalus_mock_q_ctx(m2m_ctx: *mut M2mCtx, output: bool) -> *mut QueueCtx {
+    // SAFETY: per the contract, m2m_ctx is a live boxed M2mCtx.
+    unsafe {
+        if output {
+            &mut (*m2m_ctx).out_q
+        } else {
+            &mut (*m2m_ctx).cap_q
+        }
+    }
+}
+
+fn queue_of(q: *const QueueCtx) -> (usize, Queue) {
+    // SAFETY: q comes from daedalus_mock_q_ctx.
+    let (slot, out) = unsafe { ((*q).slot, (*q).output) };
+    (slot, if out { Queue::Output } else { Queue::Capture })
+}
+
+/// # Safety
+/// `q` must come from `daedalus_mock_q_ctx`.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn v4l2_m2m_next_buf(q: *mut QueueCtx) -> *mut Vb2V4l2Buffer {
+    let (slot, queue) = queue_of(q);
+    with(|w| match w.first_ready(slot, queue) {
+        Some(id) => &mut w.bufs[id].m2m.vb as *mut Vb2V4l2Buffer,
+        None => ptr::null_mut(),
+    })
+}
+
+/// # Safety
+/// `q` must come from `daedalus_mock_q_ctx`.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn v4l2_m2m_buf_remove(q: *mut QueueCtx) -> *mut Vb2V4l2Buffer {
+    let (slot, queue) = queue_of(q);
+    with(|w| match w.buf_remove(slot, queue) {
+        Some(id) => {
+            w.note(id, "v4l2_m2m_buf_remove: off the ready queue".into());
+            &mut w.bufs[id].m2m.vb as *mut Vb2V4l2Buffer
+        }
+        None => ptr::null_mut(),
+    })
+}
+
+/// # Safety
+/// `q` must come from `daedalus_mock_q_ctx`; `vbuf` from this mock.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn v4l2_m2m_buf_remove_by_buf(q: *mut QueueCtx, vbuf: *mut Vb2V4l2Buffer) {
+    let (slot, queue) = queue_of(q);
+    with(|w| {
+        let Some(id) = w.buf_id(vbuf as *const c_void) else {
+            w.violate(Invariant::ListCorruption, None, format!("list_del of unknown buffer {vbuf:p}"));
+            return;
+        };
+        let on = w.info[id].linked;
+        if w.list_del(id) {
+            let what = if on { "v4l2_m2m_buf_remove_by_buf: off the ready queue" } else { "v4l2_m2m_buf_remove_by_buf" };
+            w.note(id, what.into());
+        }
+        let qc = w.qctx(slot, queue);
+        // SAFETY: qc is live. num_rdy drops even when DEBUG_LIST refused.
+        unsafe { (*qc).num_rdy = (*qc).num_rdy.wrapping_sub(1) };
+    })
+}
+
+/// # Safety
+/// `q` must come from `daedalus_mock_q_ctx`.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn daedalus_mock_num_rdy(q: *mut QueueCtx) -> u32 {
+    // SAFETY: q is live.
+    unsafe { (*q).num_rdy as u32 }
+}
+
+/// # Safety
+/// `m2m_ctx` must be a context of this mock.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn v4l2_m2m_job_finish(_m2m_dev: *mut c_void, m2m_ctx: *mut M2mCtx) {
+    // SAFETY: m2m_ctx is live.
+    let slot = unsafe { (*m2m_ctx).slot };
+    with(|w| {
+        if w.curr_ctx != Some(slot) {
+            // The kernel's dprintk("Called by an instance not currently
+            // running") and nothing else: the caller thinks it finished.
+            let id = w.ctxs[slot].id;
+            let msg = match w.curr_ctx {
+                None => format!("v4l2_m2m_job_finish for ctx {id} with no job running on the device"),
+                Some(s) => format!("v4l2_m2m_job_finish for ctx {id} while ctx {} is the running one", w.ctxs[s].id),
+            };
+            w.violate(Invariant::JobFinishImbalance, None, msg);
+            return;
+        }
+        w.dequeue_job(slot);
+        w.ctxs[slot].job_flags &= !(TRANS_QUEUED | TRANS_RUNNING);
+        w.ctxs[slot].m2m_running = false;
+        w.curr_ctx = None;
+        // v4l2_m2m_schedule_next_job: queue again, run from the workqueue.
+        w.try_queue(slot);
+        w.pending_work = true;
+    })
+}
+
+// vb2.
+
+fn plane<R>(vb: *mut Vb2Buffer, plane_no: u32, f: impl FnOnce(&mut Vb2Plane) -> R, default: R) -> R {
+    // SAFETY: vb is a buffer of this mock (the core only has those).
+    unsafe {
+        if plane_no >= (*vb).num_planes {
+            return default;
+        }
+        f(&mut (*vb).planes[plane_no as usize])
+    }
+}
+
+/// # Safety
+/// `vb` must be a buffer of this mock.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn vb2_plane_vaddr(vb: *mut Vb2Buffer, plane_no: u32) -> *mut c_void {
+    plane(vb, plane_no, |p| p.mem_priv, ptr::null_mut())
+}
+
+/// # Safety
+/// `vb` must be a buffer of this mock.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn vb2_plane_size(vb: *mut Vb2Buffer, plane_no: u32) -> std::ffi::c_ulong {
+    plane(vb, plane_no, |p| p.length as std::ffi::c_ulong, 0)
+}
+
+/// # Safety
+/// `vb` must be a buffer of this mock.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn vb2_get_plane_payload(vb: *mut Vb2Buffer, plane_no: u32) -> std::ffi::c_ulong {
+    plane(vb, plane_no, |p| p.bytesused as std::ffi::c_ulong, 0)
+}
+
+/// # Safety
+/// `vb` must be a buffer of this mock.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn vb2_set_plane_payload(vb: *mut Vb2Buffer, plane_no: u32, size: std::ffi::c_ulong) {
+    plane(vb, plane_no, |p| p.bytesused = size as u32, ())
+}
+
+/// # Safety
+/// `vb` must be a buffer of this mock.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn vb2_buffer_done(vb: *mut Vb2Buffer, state: u32) {
+    with(|w| match w.buf_id(vb as *const c_void) {
+        Some(id) => w.buffer_done(id, state),
+        None => w.violate(Invariant::BufDoneNotActive, None, format!("vb2_buffer_done on unknown buffer {vb:p}")),
+    })
+}
+
+// Locks: single-threaded, so a held lock taken again is a self-deadlock.
+
+/// # Safety
+/// `lock` must point to a `struct mutex` of the core.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn daedalus_mock_mutex_lock(lock: *mut MutexShim) {
+    // SAFETY: lock is live C memory.
+    let held = unsafe { (*lock).held };
+    if held != 0 {
+        with(|w| w.violate(Invariant::Hang, None, "mutex_lock of a mutex this thread holds: self-deadlock".into()));
+        return;
+    }
+    // SAFETY: as above.
+    unsafe { (*lock).held = 1 };
+}
+
+/// # Safety
+/// `lock` must point to a `struct mutex` of the core.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn daedalus_mock_mutex_unlock(lock: *mut MutexShim) {
+    // SAFETY: lock is live C memory.
+    unsafe { (*lock).held = 0 };
+}
+
+// Tracepoints: the outcome log and the ledger.
+
+fn queue_name(ty: u32) -> Queue {
+    if ty == 2 || ty == 10 { Queue::Output } else { Queue::Capture }
+}
+
+#[unsafe(no_mangle)]
+extern "C" fn trace_daedalus_device_run(ctx: u32, cookie: u64, src: u32, dst: u32, ts: u64) {
+    with(|w| w.record(Record::DeviceRun { ctx, cookie, src, dst, ts }));
+}
+
+#[unsafe(no_mangle)]
+extern "C" fn trace_daedalus_claim(ctx: u32, cookie: u64, ty: u32, index: u32) {
+    with(|w| {
+        let buf = BufName { ctx, queue: queue_name(ty), index };
+        w.record(Record::Claim { ctx, cookie, buf });
+        let Some(id) = w.find_buf(ctx, ty, index) else {
+            w.violate(Invariant::DoubleOwner, None, format!("claim of {buf}, which does not exist"));
+            return;
+        };
+        match w.info[id].own {
+            Own::Ready => {}
+            Own::Claimed(c) | Own::Parked(c) => {
+                let what = format!("job {cookie:#x} claimed {buf} while job {c:#x} still holds it");
+                w.suspect(id, what, true);
+            }
+            other => {
+                let what = format!("job {cookie:#x} claimed {buf} while it was {other:?}");
+                w.suspect(id, what, true);
+            }
+        }
+        if w.info[id].linked {
+            let what = format!("job {cookie:#x} claimed {buf} without removing it from the ready queue");
+            w.suspect(id, what, false);
+        }
+        w.set_own(id, Own::Claimed(cookie), format!("claimed by job {cookie:#x}"));
+    });
+}
+
+#[unsafe(no_mangle)]
+extern "C" fn trace_daedalus_park(ctx: u32, cookie: u64, index: u32) {
+    with(|w| {
+        let buf = BufName { ctx, queue: Queue::Capture, index };
+        w.record(Record::Park { ctx, cookie, buf });
+        if let Some(id) = w.find_buf(ctx, 1, index) {
+            if let Own::Claimed(_) = w.info[id].own {
+                w.set_own(id, Own::Parked(cookie), format!("parked by job {cookie:#x} (job finished)"));
+            } else {
+                w.note(id, format!("park by job {cookie:#x}"));
+            }
+        }
+    });
+}
+
+#[unsafe(no_mangle)]
+extern "C" fn trace_daedalus_buf_done(ctx: u32, cookie: u64, ty: u32, index: u32, state: u32, ts: u64) {
+    with(|w| {
+        let buf = BufName { ctx, queue: queue_name(ty), index };
+        w.record(Record::BufDone { ctx, cookie, buf, state, ts });
+        if let Some(j) = w.job_mut(ctx, cookie) {
+            match buf.queue {
+                Queue::Output => j.src_done = true,
+                Queue::Capture => j.dst_done = true,
+            }
+        }
+    });
+}
+
+#[unsafe(no_mangle)]
+extern "C" fn trace_daedalus_job_finish(ctx: u32, cookie: u64, reason: u32) {
+    with(|w| {
+        w.record(Record::JobFinish { ctx, cookie, reason });
+        let mut twice = false;
+        if let Some(j) = w.job_mut(ctx, cookie) {
+            twice = !j.running;
+            j.running = false;
+        }
+        if twice {
+            let dst = w.ctxs.iter().position(|c| c.id == ctx).and_then(|s| {
+                w.ctxs[s].jobs.iter().rev().find(|j| j.cookie == cookie).and_then(|j| j.dst)
+            });
+            let msg = format!("second job_finish for job {cookie:#x} of ctx {ctx}: its device_run was already finished");
+            w.violate(Invariant::JobFinishImbalance, dst, msg);
+        }
+    });
+}
+
+#[unsafe(no_mangle)]
+extern "C" fn trace_daedalus_reject(reason: u32, ty: u32, cookie: u64) {
+    with(|w| w.record(Record::Reject { reason, ty, cookie }));
+}
+
+// The job core's callbacks into the driver (&struct daedalus_job_ops).
+
+const ENOTCONN: i32 = 107;
+
+pub(crate) unsafe extern "C" fn op_send_decode(
+    jctx: *mut c_void,
+    p: *mut DecodeParams,
+    src: *mut c_void,
+    dst: *mut c_void,
+) -> i32 {
+    // SAFETY: the core passes its own params.
+    let p = unsafe { *p };
+    with(|w| {
+        if !w.daemon_ready {
+            return -ENOTCONN;
+        }
+        let Some(slot) = w.slot_of_jctx(jctx) else { return -ENOTCONN };
+        let src = if src.is_null() { None } else { w.buf_id(src) };
+        let dst = w.buf_id(dst);
+        let ev = w.ev;
+        w.ctxs[slot].jobs.push(JobModel {
+            cookie: p.cookie,
+            src,
+            dst,
+            src_ts: p.timestamp,
+            generation: p.generation,
+            running: true,
+            src_done: false,
+            dst_done: false,
+            ev,
+        });
+        w.record(Record::Request { ctx: p.ctx_id, what: "DECODE", cookie: p.cookie, arg: p.timestamp });
+        0
+    })
+}
+
+pub(crate) unsafe extern "C" fn op_send_flush(jctx: *mut c_void, generation: u32) -> i32 {
+    with(|w| {
+        if !w.daemon_ready {
+            return -ENOTCONN;
+        }
+        let Some(slot) = w.slot_of_jctx(jctx) else { return -ENOTCONN };
+        let ctx = w.ctxs[slot].id;
+        w.record(Record::Request { ctx, what: "FLUSH", cookie: 0, arg: generation as u64 });
+        0
+    })
+}
+
+/// daedalus_vdec_last(): a LAST picture went out.
+pub(crate) unsafe extern "C" fn op_last(jctx: *mut c_void) {
+    with(|w| {
+        let Some(slot) = w.slot_of_jctx(jctx) else { return };
+        let f = &mut w.ctxs[slot].front;
+        let was_draining = f.draining;
+        f.draining = false;
+        f.flush_pending = false;
+        f.flush_sent = false;
+        f.stopped = true;
+        if was_draining {
+            let ctx = w.ctxs[slot].id;
+            w.record(Record::V4l2Event { ctx, what: "EOS" });
+        }
+    });
+}
+
+pub(crate) unsafe extern "C" fn op_expired(jctx: *mut c_void, cookie: u64) {
+    with(|w| {
+        if let Some(slot) = w.slot_of_jctx(jctx) {
+            let ctx = w.ctxs[slot].id;
+            w.record(Record::Request { ctx, what: "EXPIRED", cookie, arg: 0 });
+        }
+    });
+}
+
+pub(crate) fn ops() -> JobOps {
+    JobOps {
+        send_decode: Some(op_send_decode),
+        send_flush: Some(op_send_flush),
+        last: Some(op_last),
+        expired: Some(op_expired),
+    }
+}
+
+pub(crate) const TRANS_FLAGS: (u8, u8, u8) = (TRANS_QUEUED, TRANS_RUNNING, TRANS_ABORT);

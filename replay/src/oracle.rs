@@ -1,0 +1,286 @@
+//! What a run can conclude: the outcome log records, the invariants of
+//! DESIGN.md ("Buffer ownership") and a violation naming the invariant, the
+//! buffer, the event that broke it and the event that set it up.
+
+use std::fmt;
+
+use crate::scenario::Queue;
+
+/// The buffer-ownership invariants the oracles check.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum Invariant {
+    /// DEBUG_LIST: list_del/list_add on a node that is not where it claims.
+    ListCorruption,
+    /// A buffer got a second `buf_done`.
+    DoubleBufDone,
+    /// `buf_done` on a buffer the driver does not own (not ACTIVE).
+    BufDoneNotActive,
+    /// A buffer was completed while still linked on a ready queue.
+    DoneWhileLinked,
+    /// A buffer held by two owners at once (two jobs, or a job and the
+    /// ready queue) that nothing else caught before the run ended.
+    DoubleOwner,
+    /// `job_finish` without a running m2m job, or twice for one device_run.
+    JobFinishImbalance,
+    /// vb2 warned "leaving buffer in active state" at STREAMOFF.
+    LeftActiveAtStreamoff,
+    /// A closed context left buffers or jobs behind.
+    LeakAtClose,
+    /// A reply naming a dead cookie changed state instead of being refused.
+    DeadCookieChangedState,
+    /// A job nobody can finish, a cancel that would wait forever, a lock
+    /// taken twice, or ready buffers and an idle device but no device_run.
+    Hang,
+    /// A picture carries a timestamp other than its producing source's.
+    WrongTimestamp,
+    /// LAST flag, EOS event or -EPIPE out of step with the drain.
+    DrainRules,
+}
+
+impl Invariant {
+    /// Short machine name (file names, tables).
+    pub const fn name(self) -> &'static str {
+        match self {
+            Invariant::ListCorruption => "list-corruption",
+            Invariant::DoubleBufDone => "double-buf-done",
+            Invariant::BufDoneNotActive => "buf-done-not-active",
+            Invariant::DoneWhileLinked => "done-while-linked",
+            Invariant::DoubleOwner => "double-owner",
+            Invariant::JobFinishImbalance => "job-finish-imbalance",
+            Invariant::LeftActiveAtStreamoff => "left-active-at-streamoff",
+            Invariant::LeakAtClose => "leak-at-close",
+            Invariant::DeadCookieChangedState => "dead-cookie-changed-state",
+            Invariant::Hang => "hang",
+            Invariant::WrongTimestamp => "wrong-timestamp",
+            Invariant::DrainRules => "drain-rules",
+        }
+    }
+
+    /// The rule, in the words of DESIGN.md.
+    pub const fn rule(self) -> &'static str {
+        match self {
+            Invariant::ListCorruption => "no buffer is removed from a list it is not on",
+            Invariant::DoubleBufDone | Invariant::BufDoneNotActive => "every claimed buffer gets exactly one buf_done",
+            Invariant::DoneWhileLinked => "no buffer is done while still linked",
+            Invariant::DoubleOwner => "a buffer is on its ready queue, or claimed by one job, or done",
+            Invariant::JobFinishImbalance => "every device_run gets exactly one job_finish",
+            Invariant::LeftActiveAtStreamoff => "STREAMOFF returns every claimed or parked buffer",
+            Invariant::LeakAtClose => "close returns every claimed or parked buffer",
+            Invariant::DeadCookieChangedState => "late replies for dead cookies are rejected, never applied",
+            Invariant::Hang => "never a hang",
+            Invariant::WrongTimestamp => "a picture is stamped with the timestamp of the source that produced it",
+            Invariant::DrainRules => "a drain ends with one LAST picture, then EOS, then -EPIPE",
+        }
+    }
+}
+
+/// A vb2 buffer, by context, queue and index.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct BufName {
+    /// Scenario context id.
+    pub ctx: u32,
+    /// Queue.
+    pub queue: Queue,
+    /// vb2 index.
+    pub index: u32,
+}
+
+impl fmt::Display for BufName {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let q = match self.queue {
+            Queue::Output => "OUTPUT",
+            Queue::Capture => "CAPTURE",
+        };
+        write!(f, "ctx {} {} #{}", self.ctx, q, self.index)
+    }
+}
+
+/// A scenario event, as it appears in diagnostics.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct EventRef {
+    /// Position in the scenario (from 0).
+    pub pos: usize,
+    /// Line in the scenario text.
+    pub line: u32,
+    /// The event as scenario text.
+    pub text: String,
+}
+
+impl fmt::Display for EventRef {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "line {} `{}`", self.line, self.text)
+    }
+}
+
+/// A broken invariant.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Violation {
+    /// Which invariant.
+    pub invariant: Invariant,
+    /// The buffer it concerns, if one.
+    pub buffer: Option<BufName>,
+    /// What was seen, in the words the kernel would print.
+    pub detail: String,
+    /// The event during which it broke.
+    pub broke: EventRef,
+    /// The earlier event that set it up, and what it did.
+    pub setup: Option<(EventRef, String)>,
+    /// The buffer's ownership history up to the break.
+    pub history: Vec<String>,
+}
+
+impl fmt::Display for Violation {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        writeln!(f, "violation: {} ({})", self.invariant.name(), self.invariant.rule())?;
+        if let Some(b) = self.buffer {
+            writeln!(f, "  buffer:  {b}")?;
+        }
+        writeln!(f, "  broke:   {}", self.broke)?;
+        writeln!(f, "           {}", self.detail)?;
+        if let Some((e, what)) = &self.setup {
+            writeln!(f, "  set up:  {e}")?;
+            writeln!(f, "           {what}")?;
+        }
+        if !self.history.is_empty() {
+            writeln!(f, "  history:")?;
+            for h in &self.history {
+                writeln!(f, "    {h}")?;
+            }
+        }
+        Ok(())
+    }
+}
+
+/// The conclusion of one run.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Verdict {
+    /// Every invariant held.
+    Clean,
+    /// The first broken invariant; the run stopped at its event.
+    Violation(Box<Violation>),
+}
+
+impl Verdict {
+    /// Whether the run was clean.
+    pub fn is_clean(&self) -> bool {
+        matches!(self, Verdict::Clean)
+    }
+
+    /// The violation, if any.
+    pub fn violation(&self) -> Option<&Violation> {
+        match self {
+            Verdict::Clean => None,
+            Verdict::Violation(v) => Some(v),
+        }
+    }
+}
+
+/// vb2 buffer states, as in `enum vb2_buffer_state`.
+pub fn state_name(state: u32) -> &'static str {
+    match state {
+        0 => "DEQUEUED",
+        1 => "IN_REQUEST",
+        2 => "PREPARING",
+        3 => "QUEUED",
+        4 => "ACTIVE",
+        5 => "DONE",
+        6 => "ERROR",
+        _ => "?",
+    }
+}
+
+/// `enum daedalus_finish_reason` names.
+pub fn finish_name(reason: u32) -> &'static str {
+    match reason {
+        0 => "consumed",
+        1 => "invalid",
+        2 => "send_failed",
+        3 => "abort",
+        4 => "cancel",
+        5 => "detach",
+        6 => "expired",
+        7 => "idle",
+        8 => "no_src",
+        _ => "?",
+    }
+}
+
+/// One entry of the outcome log: what the driver did, in order. The same
+/// log is produced by the KUnit executor, so this is the differential
+/// check's unit.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Record {
+    /// The job core started a job (tracepoint daedalus_device_run).
+    DeviceRun { ctx: u32, cookie: u64, src: u32, dst: u32, ts: u64 },
+    /// A buffer left its ready queue for a job.
+    Claim { ctx: u32, cookie: u64, buf: BufName },
+    /// A job finished with its CAPTURE buffer still waiting for pixels.
+    Park { ctx: u32, cookie: u64, buf: BufName },
+    /// The job core completed a buffer.
+    BufDone { ctx: u32, cookie: u64, buf: BufName, state: u32, ts: u64 },
+    /// The job core finished an m2m job.
+    JobFinish { ctx: u32, cookie: u64, reason: u32 },
+    /// A daemon message was refused.
+    Reject { reason: u32, ty: u32, cookie: u64 },
+    /// A buffer completed outside the job core (front or vb2).
+    Vb2Done { buf: BufName, state: u32 },
+    /// A request queued for the daemon.
+    Request { ctx: u32, what: &'static str, cookie: u64, arg: u64 },
+    /// A V4L2 event queued to the client.
+    V4l2Event { ctx: u32, what: &'static str },
+    /// DQBUF's result: the buffer (with LAST) or an errno.
+    Dqbuf { ctx: u32, queue: Queue, result: Result<(u32, bool, u64), i32> },
+    /// An ioctl or daemon write failed with an errno.
+    Errno { ctx: u32, what: &'static str, errno: i32 },
+}
+
+impl fmt::Display for Record {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Record::DeviceRun { ctx, cookie, src, dst, ts } => {
+                write!(f, "device_run ctx={ctx} cookie={cookie:#x} src={} dst={dst} ts={ts}", *src as i32)
+            }
+            Record::Claim { ctx, cookie, buf } => write!(f, "claim ctx={ctx} cookie={cookie:#x} {buf}"),
+            Record::Park { ctx, cookie, buf } => write!(f, "park ctx={ctx} cookie={cookie:#x} {buf}"),
+            Record::BufDone { ctx, cookie, buf, state, ts } => {
+                write!(f, "buf_done ctx={ctx} cookie={cookie:#x} {buf} {} ts={ts}", state_name(*state))
+            }
+            Record::JobFinish { ctx, cookie, reason } => {
+                write!(f, "job_finish ctx={ctx} cookie={cookie:#x} {}", finish_name(*reason))
+            }
+            Record::Reject { reason, ty, cookie } => {
+                write!(f, "reject {} type={ty:#x} cookie={cookie:#x}", crate::core::reject_name(*reason))
+            }
+            Record::Vb2Done { buf, state } => write!(f, "vb2_done {buf} {}", state_name(*state)),
+            Record::Request { ctx, what, cookie, arg } => {
+                write!(f, "request {what} ctx={ctx} cookie={cookie:#x} arg={arg}")
+            }
+            Record::V4l2Event { ctx, what } => write!(f, "event {what} ctx={ctx}"),
+            Record::Dqbuf { ctx, queue, result } => match result {
+                Ok((i, last, ts)) => {
+                    write!(f, "dqbuf ctx={ctx} q={} index={i} ts={ts}{}", queue.name(), if *last { " LAST" } else { "" })
+                }
+                Err(e) => write!(f, "dqbuf ctx={ctx} q={} -{}", queue.name(), errno_name(*e)),
+            },
+            Record::Errno { ctx, what, errno } => write!(f, "{what} ctx={ctx} -{}", errno_name(*errno)),
+        }
+    }
+}
+
+/// Errno names for the values the driver returns.
+pub fn errno_name(e: i32) -> String {
+    match e {
+        1 => "EPERM".into(),
+        5 => "EIO".into(),
+        9 => "EBADF".into(),
+        11 => "EAGAIN".into(),
+        16 => "EBUSY".into(),
+        22 => "EINVAL".into(),
+        32 => "EPIPE".into(),
+        61 => "ENODATA".into(),
+        71 => "EPROTO".into(),
+        107 => "ENOTCONN".into(),
+        125 => "ECANCELED".into(),
+        n => format!("E{n}"),
+    }
+}
