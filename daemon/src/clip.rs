@@ -5,6 +5,7 @@
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
+use daedalus_proto::Codec;
 use ffmpeg_next as ff;
 
 /// One reference picture: timestamp in ns and MD5 of its visible I420.
@@ -25,9 +26,9 @@ fn run(cmd: &mut Command) -> Result<Vec<u8>, String> {
     Ok(out.stdout)
 }
 
-/// Encodes `seconds` of the testsrc2 pattern at `w`x`h`, 25 fps, into an
-/// MPEG-TS (Annex B packets with timestamps) starting `offset_s` seconds
-/// later than usual.
+/// Encodes `seconds` of the testsrc2 pattern at `w`x`h`, 25 fps, H.264,
+/// into an MPEG-TS (Annex B packets with timestamps) starting `offset_s`
+/// seconds later than usual.
 pub fn encode(
     dir: &Path,
     name: &str,
@@ -36,19 +37,88 @@ pub fn encode(
     seconds: u32,
     offset_s: u32,
 ) -> Result<PathBuf, String> {
+    encode_codec(dir, name, Codec::H264, w, h, seconds, offset_s)
+}
+
+/// As `encode`, for any codec: H.264 (libx264) and HEVC (libx265) in
+/// MPEG-TS with B-frames, pyramid and GOPs of 12; VP8/VP9 (libvpx) in
+/// WebM with GOPs of 12 (VP9 with alt-ref frames).
+pub fn encode_codec(
+    dir: &Path,
+    name: &str,
+    codec: Codec,
+    w: u32,
+    h: u32,
+    seconds: u32,
+    offset_s: u32,
+) -> Result<PathBuf, String> {
     std::fs::create_dir_all(dir).map_err(|e| e.to_string())?;
-    let path = dir.join(format!("{name}.ts"));
+    let (ext, args): (&str, &[&str]) = match codec {
+        Codec::H264 => (
+            "ts",
+            &[
+                "-c:v",
+                "libx264",
+                "-preset",
+                "veryfast",
+                "-bf",
+                "3",
+                "-g",
+                "12",
+                "-x264-params",
+                "keyint=12:min-keyint=12:scenecut=0:b-pyramid=normal:b-adapt=0",
+            ],
+        ),
+        Codec::Hevc => (
+            "ts",
+            &[
+                "-c:v",
+                "libx265",
+                "-preset",
+                "veryfast",
+                "-x265-params",
+                "keyint=12:min-keyint=12:scenecut=0:bframes=3:b-pyramid=1:b-adapt=0:log-level=error",
+            ],
+        ),
+        Codec::Vp8 => (
+            "webm",
+            &[
+                "-c:v",
+                "libvpx",
+                "-g",
+                "12",
+                "-deadline",
+                "realtime",
+                "-cpu-used",
+                "8",
+            ],
+        ),
+        Codec::Vp9 => (
+            "webm",
+            &[
+                "-c:v",
+                "libvpx-vp9",
+                "-g",
+                "12",
+                "-deadline",
+                "good",
+                "-cpu-used",
+                "8",
+                "-lag-in-frames",
+                "16",
+                "-auto-alt-ref",
+                "1",
+                "-row-mt",
+                "0",
+            ],
+        ),
+    };
+    let path = dir.join(format!("{name}.{ext}"));
     run(Command::new("ffmpeg")
         .args(["-nostdin", "-v", "error", "-y", "-f", "lavfi", "-i"])
         .arg(format!("testsrc2=size={w}x{h}:rate=25"))
         .args(["-t", &seconds.to_string()])
-        .args([
-            "-c:v", "libx264", "-preset", "veryfast", "-bf", "3", "-g", "12",
-        ])
-        .args([
-            "-x264-params",
-            "keyint=12:min-keyint=12:scenecut=0:b-pyramid=normal:b-adapt=0",
-        ])
+        .args(args)
         .args([
             "-pix_fmt",
             "yuv420p",

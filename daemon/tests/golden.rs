@@ -28,25 +28,27 @@ struct Clips {
 
 fn clips() -> &'static Clips {
     static CLIPS: OnceLock<Clips> = OnceLock::new();
-    CLIPS.get_or_init(|| {
-        let dir = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("golden");
-        let a = clip::encode(&dir, "a", 320, 240, 2, 0).unwrap();
-        let b = clip::encode(&dir, "b", 176, 120, 1, 2).unwrap();
-        let mut packets = clip::packets(&a).unwrap();
-        let first = packets.len();
-        packets.extend(clip::packets(&b).unwrap());
-        let mut expected = clip::framemd5(&a).unwrap();
-        let expected_first = expected.len();
-        expected.extend(clip::framemd5(&b).unwrap());
-        assert_eq!(expected_first, 50);
-        assert_eq!(expected.len(), 75);
-        Clips {
-            packets,
-            first,
-            expected,
-            expected_first,
-        }
-    })
+    CLIPS.get_or_init(|| make_clips(Codec::H264))
+}
+
+fn make_clips(codec: Codec) -> Clips {
+    let dir = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join(format!("golden-{codec:?}"));
+    let a = clip::encode_codec(&dir, "a", codec, 320, 240, 2, 0).unwrap();
+    let b = clip::encode_codec(&dir, "b", codec, 176, 120, 1, 2).unwrap();
+    let mut packets = clip::packets(&a).unwrap();
+    let first = packets.len();
+    packets.extend(clip::packets(&b).unwrap());
+    let mut expected = clip::framemd5(&a).unwrap();
+    let expected_first = expected.len();
+    expected.extend(clip::framemd5(&b).unwrap());
+    assert_eq!(expected_first, 50);
+    assert_eq!(expected.len(), 75);
+    Clips {
+        packets,
+        first,
+        expected,
+        expected_first,
+    }
 }
 
 fn spawn(
@@ -90,11 +92,14 @@ fn digest(role: &KernelRole) -> Vec<FrameMd5> {
 }
 
 fn golden(pixfmt: Pixfmt, split: bool) {
-    let clips = clips();
-    let (t, daemon) = spawn(ffmpeg(&[Codec::H264]));
-    let mut role = KernelRole::new(t, 7, Codec::H264, pixfmt, 12, 1 << 20);
+    golden_clip(clips(), Codec::H264, pixfmt, split);
+}
+
+fn golden_clip(clips: &Clips, codec: Codec, pixfmt: Pixfmt, split: bool) {
+    let (t, daemon) = spawn(ffmpeg(&[codec]));
+    let mut role = KernelRole::new(t, 7, codec, pixfmt, 12, 1 << 20);
     let hello = role.hello().unwrap();
-    assert_eq!(hello.codecs, Codec::H264.bit());
+    assert_eq!(hello.codecs, codec.bit());
     assert_eq!(role.open(320, 240).unwrap(), None);
     let mut chunks = 0;
     for (ts, data) in &clips.packets {
@@ -180,6 +185,16 @@ fn golden_nv12() {
 #[test]
 fn golden_nv12_split_chunks() {
     golden(Pixfmt::Nv12, true);
+}
+
+#[test]
+fn golden_hevc() {
+    golden_clip(&make_clips(Codec::Hevc), Codec::Hevc, Pixfmt::Nv12, false);
+}
+
+#[test]
+fn golden_vp9() {
+    golden_clip(&make_clips(Codec::Vp9), Codec::Vp9, Pixfmt::Yuv420, false);
 }
 
 #[test]
