@@ -66,7 +66,7 @@ describe_suites
 t1=$SECONDS
 # --raw_output=all: the whole console, so splats outside KTAP are seen too.
 "$KERNEL_SH" kunit-py exec --raw_output=all --timeout=600 \
-	--filter_glob="$FILTER" >"$OUT/console.log" 2>"$OUT/exec.err"
+	"$FILTER" >"$OUT/console.log" 2>"$OUT/exec.err"
 exec_rc=$?
 run_s=$((SECONDS - t1))
 if [ ! -s "$OUT/console.log" ]; then

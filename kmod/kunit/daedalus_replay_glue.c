@@ -1,0 +1,454 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * The in-kernel scenario executor's hands: one C call per scenario event,
+ * with scalar arguments only, for the Rust suite daedalus_replay. A world
+ * is one bare daedalus device with up to DR_MAX_CTX contexts, numbered as
+ * the scenario numbers them, and a daemon played through raw protocol
+ * bytes. After every event the daemon's queue is read and every REQ_DECODE
+ * remembered, so a scenario can name "the n-th job of context c" and get
+ * its real cookie, dead or alive.
+ */
+
+#include <kunit/visibility.h>
+#include <linux/delay.h>
+#include <linux/fs.h>
+#include <linux/ktime.h>
+#include <linux/slab.h>
+#include <linux/string.h>
+#include <linux/videodev2.h>
+
+#include "daedalus.h"
+#include "daedalus_test.h"
+#include "daedalus_replay_glue.h"
+
+MODULE_IMPORT_NS("EXPORTED_FOR_KUNIT_TESTING");
+
+#define DR_MAX_CTX	DAEDALUS_MAX_CONTEXTS
+#define DR_MAX_JOBS	512
+#define DR_MSG_MAX	(256 * 1024)
+
+/**
+ * struct dr_ctx - one scenario context
+ * @ctx:	the open context, NULL when closed or never opened
+ * @ctx_id:	its protocol id, kept after close for late replies
+ * @reset_gen:	generation of the latest REQ_RESET
+ * @njobs:	jobs sent so far
+ * @cookies:	cookie of job n + 1
+ * @gens:	stream generation of job n + 1
+ */
+struct dr_ctx {
+	struct daedalus_ctx *ctx;
+	u32 ctx_id;
+	u32 reset_gen;
+	u32 njobs;
+	u64 cookies[DR_MAX_JOBS];
+	u32 gens[DR_MAX_JOBS];
+};
+
+/**
+ * struct dr_world - one scenario's device, contexts and daemon
+ * @dev:	bare device
+ * @daemon:	the attached daemon's file token, NULL when detached
+ * @token:	storage whose address serves as the daemon's file
+ * @ticks_ns:	virtual time added by tick events
+ * @msg:	scratch for one message either way
+ * @ctxs:	contexts by scenario number (1..DR_MAX_CTX)
+ */
+struct dr_world {
+	struct daedalus_dev *dev;
+	struct file *daemon;
+	struct file *token;
+	u64 ticks_ns;
+	u8 *msg;
+	struct dr_ctx ctxs[DR_MAX_CTX + 1];
+};
+
+static struct dr_ctx *dr_ctx(struct dr_world *w, u32 ctx)
+{
+	return ctx >= 1 && ctx <= DR_MAX_CTX ? &w->ctxs[ctx] : NULL;
+}
+
+static struct dr_ctx *dr_ctx_by_id(struct dr_world *w, u32 ctx_id)
+{
+	int i;
+
+	for (i = 1; i <= DR_MAX_CTX; i++)
+		if (w->ctxs[i].ctx && w->ctxs[i].ctx_id == ctx_id)
+			return &w->ctxs[i];
+	return NULL;
+}
+
+/* Waits for the m2m scheduler's work to settle: no new device_run for a while. */
+static void dr_settle(struct dr_world *w)
+{
+	struct daedalus_job_stats st;
+	u64 runs = ~0ull;
+	int quiet = 0, i;
+
+	for (i = 0; i < 200 && quiet < 3; i++) {
+		daedalus_job_get_stats(&w->dev->core, &st);
+		quiet = st.runs == runs ? quiet + 1 : 0;
+		runs = st.runs;
+		usleep_range(1000, 2000);
+	}
+}
+
+/* Reads every queued request; remembers jobs and resets. */
+static void dr_drain(struct dr_world *w)
+{
+	struct daedalus_hdr *h = (void *)w->msg;
+	struct dr_ctx *c;
+	ssize_t n;
+
+	dr_settle(w);
+	while ((n = daedalus_daemon_pop(w->dev, w->msg, DR_MSG_MAX)) >=
+	       (ssize_t)sizeof(*h)) {
+		u16 type = le16_to_cpu(h->type);
+		const __le32 *body = (const __le32 *)(h + 1);
+
+		if (type != DAEDALUS_REQ_DECODE && type != DAEDALUS_REQ_RESET)
+			continue;
+		c = dr_ctx_by_id(w, le32_to_cpu(body[0]));
+		if (!c)
+			continue;
+		if (type == DAEDALUS_REQ_RESET) {
+			c->reset_gen = le32_to_cpu(body[1]);
+		} else if (c->njobs < DR_MAX_JOBS) {
+			const struct daedalus_req_decode *r = (const void *)body;
+
+			c->cookies[c->njobs] = le64_to_cpu(h->cookie);
+			c->gens[c->njobs] = le32_to_cpu(r->generation);
+			c->njobs++;
+		}
+	}
+}
+
+static size_t dr_hdr(struct dr_world *w, u16 type, u64 cookie, u32 payload)
+{
+	struct daedalus_hdr *h = (void *)w->msg;
+
+	memset(h, 0, sizeof(*h));
+	h->magic = cpu_to_le32(DAEDALUS_PROTO_MAGIC);
+	h->version = cpu_to_le16(DAEDALUS_PROTO_VERSION);
+	h->type = cpu_to_le16(type);
+	h->payload_len = cpu_to_le32(payload);
+	h->cookie = cpu_to_le64(cookie);
+	return sizeof(*h);
+}
+
+static int dr_write(struct dr_world *w, size_t len)
+{
+	int ret = daedalus_daemon_write(w->dev, w->msg, len);
+
+	dr_drain(w);
+	return ret;
+}
+
+struct dr_world *dr_world_new(void)
+{
+	struct dr_world *w;
+
+	w = kvzalloc(sizeof(*w), GFP_KERNEL);
+	if (!w)
+		return NULL;
+	w->msg = kvzalloc(DR_MSG_MAX, GFP_KERNEL);
+	w->token = kzalloc(sizeof(*w->token), GFP_KERNEL);
+	if (!w->msg || !w->token)
+		goto err;
+	w->dev = daedalus_dev_create(false);
+	if (IS_ERR(w->dev))
+		goto err;
+	return w;
+err:
+	kfree(w->token);
+	kvfree(w->msg);
+	kvfree(w);
+	return NULL;
+}
+EXPORT_SYMBOL_IF_KUNIT(dr_world_new);
+
+void dr_world_free(struct dr_world *w)
+{
+	int i;
+
+	for (i = 1; i <= DR_MAX_CTX; i++)
+		dr_close(w, i);
+	dr_detach(w);
+	daedalus_dev_destroy(w->dev);
+	kfree(w->token);
+	kvfree(w->msg);
+	kvfree(w);
+}
+EXPORT_SYMBOL_IF_KUNIT(dr_world_free);
+
+int dr_open(struct dr_world *w, u32 ctx)
+{
+	struct dr_ctx *c = dr_ctx(w, ctx);
+	struct daedalus_ctx *dc;
+	int ret;
+
+	if (!c || c->ctx)
+		return -EINVAL;
+	dc = daedalus_ctx_create(w->dev);
+	if (IS_ERR(dc))
+		return PTR_ERR(dc);
+	ret = daedalus_test_set_format(dc, V4L2_PIX_FMT_H264, 320, 240);
+	if (ret) {
+		daedalus_ctx_destroy(dc);
+		return ret;
+	}
+	memset(c, 0, sizeof(*c));
+	c->ctx = dc;
+	c->ctx_id = dc->jctx.ctx_id;
+	return 0;
+}
+EXPORT_SYMBOL_IF_KUNIT(dr_open);
+
+int dr_close(struct dr_world *w, u32 ctx)
+{
+	struct dr_ctx *c = dr_ctx(w, ctx);
+
+	if (!c || !c->ctx)
+		return -EINVAL;
+	daedalus_ctx_destroy(c->ctx);
+	c->ctx = NULL;
+	dr_drain(w);
+	return 0;
+}
+EXPORT_SYMBOL_IF_KUNIT(dr_close);
+
+int dr_reqbufs(struct dr_world *w, u32 ctx, bool capture, u32 count)
+{
+	struct dr_ctx *c = dr_ctx(w, ctx);
+	unsigned int n = count;
+	int ret;
+
+	if (!c || !c->ctx)
+		return -EINVAL;
+	ret = daedalus_test_reqbufs(c->ctx, capture, &n);
+	dr_drain(w);
+	return ret;
+}
+EXPORT_SYMBOL_IF_KUNIT(dr_reqbufs);
+
+int dr_qbuf(struct dr_world *w, u32 ctx, bool capture, u32 index, u64 ts,
+	    u32 size)
+{
+	struct dr_ctx *c = dr_ctx(w, ctx);
+	int ret;
+
+	if (!c || !c->ctx)
+		return -EINVAL;
+	/* The bitstream's bytes do not matter to the core, its length does. */
+	ret = daedalus_test_qbuf(c->ctx, capture, index, NULL, size, ts);
+	dr_drain(w);
+	return ret;
+}
+EXPORT_SYMBOL_IF_KUNIT(dr_qbuf);
+
+int dr_dqbuf(struct dr_world *w, u32 ctx, bool capture, u32 *index,
+	     u32 *flags, u64 *ts)
+{
+	struct dr_ctx *c = dr_ctx(w, ctx);
+	struct daedalus_test_buf b;
+	int ret;
+
+	if (!c || !c->ctx)
+		return -EINVAL;
+	ret = daedalus_test_dqbuf(c->ctx, capture, &b);
+	if (!ret) {
+		*index = b.index;
+		*flags = b.flags;
+		*ts = b.timestamp;
+	}
+	return ret;
+}
+EXPORT_SYMBOL_IF_KUNIT(dr_dqbuf);
+
+int dr_stream(struct dr_world *w, u32 ctx, bool capture, bool on)
+{
+	struct dr_ctx *c = dr_ctx(w, ctx);
+	int ret;
+
+	if (!c || !c->ctx)
+		return -EINVAL;
+	ret = on ? daedalus_test_streamon(c->ctx, capture) :
+		   daedalus_test_streamoff(c->ctx, capture);
+	dr_drain(w);
+	return ret;
+}
+EXPORT_SYMBOL_IF_KUNIT(dr_stream);
+
+int dr_decoder_cmd(struct dr_world *w, u32 ctx, bool stop)
+{
+	struct dr_ctx *c = dr_ctx(w, ctx);
+	int ret;
+
+	if (!c || !c->ctx)
+		return -EINVAL;
+	ret = daedalus_test_decoder_cmd(c->ctx, stop ? V4L2_DEC_CMD_STOP :
+						      V4L2_DEC_CMD_START);
+	dr_drain(w);
+	return ret;
+}
+EXPORT_SYMBOL_IF_KUNIT(dr_decoder_cmd);
+
+int dr_attach(struct dr_world *w, u32 version)
+{
+	struct daedalus_resp_hello *r;
+	size_t n;
+	int ret;
+
+	if (!w->daemon) {
+		ret = daedalus_daemon_attach(w->dev, w->token);
+		if (ret)
+			return ret;
+		w->daemon = w->token;
+		dr_drain(w);
+	}
+	n = dr_hdr(w, DAEDALUS_RESP_HELLO, 0, sizeof(*r));
+	r = (void *)(w->msg + n);
+	memset(r, 0, sizeof(*r));
+	r->proto_version = cpu_to_le32(version);
+	r->daemon_version = cpu_to_le32(0x010000);
+	r->codecs = cpu_to_le32(DAEDALUS_CODEC_BIT(DAEDALUS_CODEC_H264));
+	r->pixfmts = cpu_to_le32(DAEDALUS_PIXFMT_BIT(DAEDALUS_PIXFMT_NV12));
+	r->max_width = cpu_to_le32(4096);
+	r->max_height = cpu_to_le32(2304);
+	return dr_write(w, n + sizeof(*r));
+}
+EXPORT_SYMBOL_IF_KUNIT(dr_attach);
+
+void dr_detach(struct dr_world *w)
+{
+	if (!w->daemon)
+		return;
+	daedalus_daemon_detach(w->dev);
+	w->daemon = NULL;
+	dr_drain(w);
+}
+EXPORT_SYMBOL_IF_KUNIT(dr_detach);
+
+int dr_frame(struct dr_world *w, u32 ctx, u32 nth, u64 cookie, u32 flags,
+	     u64 ts, u32 bytes, s64 generation)
+{
+	struct dr_ctx *c = dr_ctx(w, ctx);
+	struct daedalus_resp_frame *r;
+	u32 gen = 0, data;
+	size_t n;
+
+	if (!c)
+		return -EINVAL;
+	if (nth) {
+		/* A job the context never sent names a cookie nobody issued. */
+		cookie = nth <= c->njobs ? c->cookies[nth - 1] :
+			 DAEDALUS_COOKIE(DAEDALUS_JOB_SLOTS + nth, 1);
+		gen = nth <= c->njobs ? c->gens[nth - 1] : 0;
+	}
+	if (generation >= 0)
+		gen = generation;
+	data = (flags & DAEDALUS_FRAME_HAS_PIXELS) ? bytes : 0;
+	if (sizeof(struct daedalus_hdr) + sizeof(*r) + data > DR_MSG_MAX)
+		return -E2BIG;
+	n = dr_hdr(w, DAEDALUS_RESP_FRAME, cookie, sizeof(*r) + data);
+	r = (void *)(w->msg + n);
+	memset(r, 0, sizeof(*r));
+	r->ctx_id = cpu_to_le32(c->ctx_id);
+	r->flags = cpu_to_le32(flags);
+	r->timestamp = cpu_to_le64(data ? ts : 0);
+	r->bytesused = cpu_to_le32(data);
+	r->generation = cpu_to_le32(gen);
+	memset(r + 1, 0xa5, data);
+	return dr_write(w, n + sizeof(*r) + data);
+}
+EXPORT_SYMBOL_IF_KUNIT(dr_frame);
+
+int dr_stream_info(struct dr_world *w, u32 ctx, u32 width, u32 height,
+		   u32 dpb)
+{
+	struct dr_ctx *c = dr_ctx(w, ctx);
+	struct daedalus_resp_stream_info *r;
+	size_t n;
+
+	if (!c)
+		return -EINVAL;
+	n = dr_hdr(w, DAEDALUS_RESP_STREAM_INFO, 0, sizeof(*r));
+	r = (void *)(w->msg + n);
+	memset(r, 0, sizeof(*r));
+	r->ctx_id = cpu_to_le32(c->ctx_id);
+	r->generation = cpu_to_le32(c->ctx ? READ_ONCE(c->ctx->jctx.stream_gen) :
+					     c->reset_gen);
+	r->coded_width = cpu_to_le32(width);
+	r->coded_height = cpu_to_le32(height);
+	r->visible_width = cpu_to_le32(width);
+	r->visible_height = cpu_to_le32(height);
+	r->pixfmt = cpu_to_le32(DAEDALUS_PIXFMT_NV12);
+	r->dpb_size = cpu_to_le32(dpb);
+	return dr_write(w, n + sizeof(*r));
+}
+EXPORT_SYMBOL_IF_KUNIT(dr_stream_info);
+
+int dr_session_error(struct dr_world *w, u32 ctx, u32 code)
+{
+	struct dr_ctx *c = dr_ctx(w, ctx);
+	__le32 *body;
+	size_t n;
+
+	if (!c)
+		return -EINVAL;
+	n = dr_hdr(w, DAEDALUS_RESP_SESSION_ERROR, 0, 2 * sizeof(__le32));
+	body = (__le32 *)(w->msg + n);
+	body[0] = cpu_to_le32(c->ctx_id);
+	body[1] = cpu_to_le32(code);
+	return dr_write(w, n + 2 * sizeof(__le32));
+}
+EXPORT_SYMBOL_IF_KUNIT(dr_session_error);
+
+int dr_reset_done(struct dr_world *w, u32 ctx, s64 generation)
+{
+	struct dr_ctx *c = dr_ctx(w, ctx);
+	__le32 *body;
+	size_t n;
+
+	if (!c)
+		return -EINVAL;
+	n = dr_hdr(w, DAEDALUS_RESP_RESET_DONE, 0, 2 * sizeof(__le32));
+	body = (__le32 *)(w->msg + n);
+	body[0] = cpu_to_le32(c->ctx_id);
+	body[1] = cpu_to_le32(generation >= 0 ? (u32)generation : c->reset_gen);
+	return dr_write(w, n + 2 * sizeof(__le32));
+}
+EXPORT_SYMBOL_IF_KUNIT(dr_reset_done);
+
+unsigned int dr_tick(struct dr_world *w, u32 ms)
+{
+	unsigned int expired;
+
+	w->ticks_ns += (u64)ms * NSEC_PER_MSEC;
+	expired = daedalus_job_watchdog(&w->dev->core,
+					ktime_get_ns() + w->ticks_ns);
+	dr_drain(w);
+	return expired;
+}
+EXPORT_SYMBOL_IF_KUNIT(dr_tick);
+
+void dr_stats(struct dr_world *w, struct dr_stats *out)
+{
+	struct daedalus_job_stats st;
+	int i;
+
+	daedalus_job_get_stats(&w->dev->core, &st);
+	out->runs = st.runs;
+	out->finished = st.finished;
+	out->src_done = st.src_done;
+	out->dst_done = st.dst_done;
+	out->errors = st.errors;
+	out->expired = st.expired;
+	out->rejected = 0;
+	for (i = 0; i < DAEDALUS_REJECT_MAX; i++)
+		out->rejected += st.rejected[i];
+	out->in_flight = st.in_flight;
+	out->parked = st.parked;
+	out->running = st.running;
+}
+EXPORT_SYMBOL_IF_KUNIT(dr_stats);

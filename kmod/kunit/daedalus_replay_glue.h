@@ -1,0 +1,62 @@
+/* SPDX-License-Identifier: GPL-2.0 */
+/*
+ * One C call per scenario event for the Rust suite daedalus_replay; the
+ * Rust side declares the same functions and struct dr_stats (all u64, so
+ * the layout is the same on both sides without bindgen).
+ */
+#ifndef _DAEDALUS_REPLAY_GLUE_H
+#define _DAEDALUS_REPLAY_GLUE_H
+
+#include <linux/types.h>
+
+struct dr_world;
+
+/**
+ * struct dr_stats - the job core's counters, flattened
+ * @runs:	device_run calls
+ * @finished:	v4l2_m2m_job_finish calls
+ * @src_done:	OUTPUT buffers completed by the core
+ * @dst_done:	CAPTURE buffers completed by the core
+ * @errors:	of those, completed with ERROR
+ * @expired:	jobs ended by the watchdog
+ * @rejected:	daemon messages refused, all reasons
+ * @in_flight:	slots in use
+ * @parked:	CAPTURE buffers parked
+ * @running:	unfinished jobs
+ */
+struct dr_stats {
+	u64 runs;
+	u64 finished;
+	u64 src_done;
+	u64 dst_done;
+	u64 errors;
+	u64 expired;
+	u64 rejected;
+	u64 in_flight;
+	u64 parked;
+	u64 running;
+};
+
+struct dr_world *dr_world_new(void);
+void dr_world_free(struct dr_world *w);
+int dr_open(struct dr_world *w, u32 ctx);
+int dr_close(struct dr_world *w, u32 ctx);
+int dr_reqbufs(struct dr_world *w, u32 ctx, bool capture, u32 count);
+int dr_qbuf(struct dr_world *w, u32 ctx, bool capture, u32 index, u64 ts,
+	    u32 size);
+int dr_dqbuf(struct dr_world *w, u32 ctx, bool capture, u32 *index,
+	     u32 *flags, u64 *ts);
+int dr_stream(struct dr_world *w, u32 ctx, bool capture, bool on);
+int dr_decoder_cmd(struct dr_world *w, u32 ctx, bool stop);
+int dr_attach(struct dr_world *w, u32 version);
+void dr_detach(struct dr_world *w);
+int dr_frame(struct dr_world *w, u32 ctx, u32 nth, u64 cookie, u32 flags,
+	     u64 ts, u32 bytes, s64 generation);
+int dr_stream_info(struct dr_world *w, u32 ctx, u32 width, u32 height,
+		   u32 dpb);
+int dr_session_error(struct dr_world *w, u32 ctx, u32 code);
+int dr_reset_done(struct dr_world *w, u32 ctx, s64 generation);
+unsigned int dr_tick(struct dr_world *w, u32 ms);
+void dr_stats(struct dr_world *w, struct dr_stats *out);
+
+#endif /* _DAEDALUS_REPLAY_GLUE_H */
