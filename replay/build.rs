@@ -16,9 +16,17 @@ use std::process::Command;
 /// The job-core functions the executor calls: name, Rust argument types,
 /// Rust return type. Must match kmod/daedalus_job.h.
 const API: &[(&str, &str, &str)] = &[
-    ("core_init", "*mut c_void, *mut c_void, *const JobOps, u64", "()"),
+    (
+        "core_init",
+        "*mut c_void, *mut c_void, *const JobOps, u64",
+        "()",
+    ),
     ("core_destroy", "*mut c_void", "()"),
-    ("ctx_init", "*mut c_void, *mut c_void, *mut c_void, u32", "()"),
+    (
+        "ctx_init",
+        "*mut c_void, *mut c_void, *mut c_void, u32",
+        "()",
+    ),
     ("can_run", "*const c_void", "bool"),
     ("run", "*mut c_void, bool, u64", "i32"),
     ("frame", "*mut c_void, *const MsgFrame", "i32"),
@@ -82,7 +90,10 @@ fn main() {
     let objs = real.compile_intermediates();
     let job_obj = objs
         .iter()
-        .find(|o| o.file_name().is_some_and(|n| n.to_string_lossy().contains("daedalus_job")))
+        .find(|o| {
+            o.file_name()
+                .is_some_and(|n| n.to_string_lossy().contains("daedalus_job"))
+        })
         .expect("daedalus_job object");
     let syms = defined_globals(job_obj);
     real.compile("daedalus_core");
@@ -102,7 +113,12 @@ fn main() {
         let dir = out.join("mutants").join(&name);
         let _ = fs::remove_dir_all(&dir);
         fs::create_dir_all(dir.join("kmod")).unwrap();
-        for f in ["daedalus_job.c", "daedalus_job.h", "daedalus_msg.h", "daedalus_trace.h"] {
+        for f in [
+            "daedalus_job.c",
+            "daedalus_job.h",
+            "daedalus_msg.h",
+            "daedalus_trace.h",
+        ] {
             fs::copy(kmod.join(f), dir.join("kmod").join(f)).unwrap();
         }
         let st = Command::new("patch")
@@ -113,7 +129,9 @@ fn main() {
             .output()
             .expect("run patch(1)");
         if !st.status.success() {
-            let why = String::from_utf8_lossy(&st.stdout).trim().replace('\n', "; ");
+            let why = String::from_utf8_lossy(&st.stdout)
+                .trim()
+                .replace('\n', "; ");
             println!("cargo:warning=mutant {name} does not apply to kmod/daedalus_job.c: {why}");
             broken.push((name, why));
             continue;
@@ -145,7 +163,11 @@ fn main() {
 
 /// Global symbols the object defines (functions and data).
 fn defined_globals(obj: &Path) -> Vec<String> {
-    let out = Command::new("nm").args(["-g", "--defined-only", "-P"]).arg(obj).output().expect("run nm");
+    let out = Command::new("nm")
+        .args(["-g", "--defined-only", "-P"])
+        .arg(obj)
+        .output()
+        .expect("run nm");
     assert!(out.status.success(), "nm failed on {}", obj.display());
     String::from_utf8_lossy(&out.stdout)
         .lines()
@@ -159,10 +181,18 @@ fn tables(variants: &[(String, String)], broken: &[(String, String)]) -> String 
     let mut s = String::new();
     for (name, prefix) in variants {
         let m = format!("v_{}", name.replace('-', "_"));
-        writeln!(s, "mod {m} {{\n    use super::*;\n    unsafe extern \"C\" {{").unwrap();
+        writeln!(
+            s,
+            "mod {m} {{\n    use super::*;\n    unsafe extern \"C\" {{"
+        )
+        .unwrap();
         for (f, args, ret) in API {
-            let params: Vec<String> =
-                args.split(", ").filter(|a| !a.is_empty()).enumerate().map(|(i, t)| format!("a{i}: {t}")).collect();
+            let params: Vec<String> = args
+                .split(", ")
+                .filter(|a| !a.is_empty())
+                .enumerate()
+                .map(|(i, t)| format!("a{i}: {t}"))
+                .collect();
             writeln!(
                 s,
                 "        #[link_name = \"{prefix}daedalus_job_{f}\"]\n        pub(super) fn {f}({}) -> {ret};",
@@ -182,7 +212,11 @@ fn tables(variants: &[(String, String)], broken: &[(String, String)]) -> String 
         writeln!(s, " }}),").unwrap();
     }
     writeln!(s, "];").unwrap();
-    writeln!(s, "/// Mutant patches that no longer apply, with patch(1)'s complaint.").unwrap();
+    writeln!(
+        s,
+        "/// Mutant patches that no longer apply, with patch(1)'s complaint."
+    )
+    .unwrap();
     writeln!(s, "pub static BROKEN_MUTANTS: &[(&str, &str)] = &[").unwrap();
     for (n, why) in broken {
         writeln!(s, "    ({n:?}, {why:?}),").unwrap();

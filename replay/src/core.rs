@@ -7,7 +7,9 @@ use std::ffi::c_void;
 /// `struct daedalus_job_ops`.
 #[repr(C)]
 pub(crate) struct JobOps {
-    pub send_decode: Option<unsafe extern "C" fn(*mut c_void, *mut DecodeParams, *mut c_void, *mut c_void) -> i32>,
+    pub send_decode: Option<
+        unsafe extern "C" fn(*mut c_void, *mut DecodeParams, *mut c_void, *mut c_void) -> i32,
+    >,
     pub send_flush: Option<unsafe extern "C" fn(*mut c_void, u32) -> i32>,
     pub last: Option<unsafe extern "C" fn(*mut c_void)>,
     pub expired: Option<unsafe extern "C" fn(*mut c_void, u64)>,
@@ -86,9 +88,15 @@ unsafe extern "C" {
     pub(crate) fn daedalus_shim_layout(i: usize) -> usize;
     pub(crate) fn daedalus_shim_sizeof_core() -> usize;
     pub(crate) fn daedalus_shim_sizeof_ctx() -> usize;
-    pub(crate) fn daedalus_shim_ctx_id(jctx: *const c_void) -> u32;
     pub(crate) fn daedalus_shim_stream_gen(jctx: *const c_void) -> u32;
-    pub(crate) fn daedalus_shim_ctx_set(jctx: *mut c_void, codec: u32, dst_min: u32, src_seq: u32, dst_seq: u32, which: i32);
+    pub(crate) fn daedalus_shim_ctx_set(
+        jctx: *mut c_void,
+        codec: u32,
+        dst_min: u32,
+        src_seq: u32,
+        dst_seq: u32,
+        which: i32,
+    );
     pub(crate) fn daedalus_shim_parse(
         buf: *const u8,
         len: usize,

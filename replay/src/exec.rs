@@ -55,7 +55,11 @@ pub struct Options {
 
 impl Default for Options {
     fn default() -> Self {
-        Options { core: "real".into(), keep_log: true, timeout_ns: 2_000_000_000 }
+        Options {
+            core: "real".into(),
+            keep_log: true,
+            timeout_ns: 2_000_000_000,
+        }
     }
 }
 
@@ -91,7 +95,8 @@ impl Outcome {
 
 /// Runs `scenario` on the job core named in `opts`.
 pub fn run(scenario: &Scenario, opts: &Options) -> Result<Outcome, RunError> {
-    let core = core::lookup(&opts.core).ok_or_else(|| RunError::UnknownCore(opts.core.clone(), core::variants().join(", ")))?;
+    let core = core::lookup(&opts.core)
+        .ok_or_else(|| RunError::UnknownCore(opts.core.clone(), core::variants().join(", ")))?;
     mock::check_layout().map_err(RunError::Layout)?;
     let mut ex = Executor::new(core, scenario, opts);
     let guard = mock::install(&mut ex.w);
@@ -125,8 +130,16 @@ impl Executor {
             .lines
             .iter()
             .enumerate()
-            .map(|(pos, l)| EventRef { pos, line: l.line, text: l.event.to_string() })
-            .chain(std::iter::once(EventRef { pos: scenario.lines.len(), line: 0, text: "<end of scenario>".into() }))
+            .map(|(pos, l)| EventRef {
+                pos,
+                line: l.line,
+                text: l.event.to_string(),
+            })
+            .chain(std::iter::once(EventRef {
+                pos: scenario.lines.len(),
+                line: 0,
+                text: "<end of scenario>".into(),
+            }))
             .collect();
         let mut w = World {
             core,
@@ -153,7 +166,14 @@ impl Executor {
         let m2m_dev = &mut *w.m2m_dev as *mut u64 as *mut c_void;
         // SAFETY: core_mem is sizeof(struct daedalus_job_core) of zeroes,
         // 8-aligned; ops outlives the core (both live in the world).
-        unsafe { (core.core_init)(w.core_mem.as_mut_ptr() as *mut c_void, m2m_dev, &*w.ops, opts.timeout_ns) };
+        unsafe {
+            (core.core_init)(
+                w.core_mem.as_mut_ptr() as *mut c_void,
+                m2m_dev,
+                &*w.ops,
+                opts.timeout_ns,
+            )
+        };
         Executor { w }
     }
 
@@ -284,7 +304,8 @@ impl Executor {
         // Ready buffers, an idle daemon and an idle device, but no device_run.
         let n = self.with(|w| w.ctxs.len());
         for slot in 0..n {
-            let stall = self.with(|w| w.curr_ctx.is_none() && w.job_queue.is_empty() && w.would_queue(slot));
+            let stall = self
+                .with(|w| w.curr_ctx.is_none() && w.job_queue.is_empty() && w.would_queue(slot));
             if stall {
                 self.with(|w| {
                     let id = w.ctxs[slot].id;
@@ -312,7 +333,13 @@ impl Executor {
             Event::Open { ctx } => self.open(ctx),
             Event::Close { ctx } => self.close(ctx),
             Event::Reqbufs { ctx, queue, count } => self.reqbufs(ctx, queue, count),
-            Event::Qbuf { ctx, queue, index, ts, size } => self.qbuf(ctx, queue, index, ts, size),
+            Event::Qbuf {
+                ctx,
+                queue,
+                index,
+                ts,
+                size,
+            } => self.qbuf(ctx, queue, index, ts, size),
             Event::Dqbuf { ctx, queue } => self.dqbuf(ctx, queue),
             Event::Streamon { ctx, queue } => self.streamon(ctx, queue),
             Event::Streamoff { ctx, queue } => self.streamoff(ctx, queue),
@@ -320,8 +347,20 @@ impl Executor {
             Event::DecoderStart { ctx } => self.decoder_start(ctx),
             Event::DaemonAttach { version } => self.attach(version),
             Event::DaemonDetach => self.detach(),
-            Event::Frame { ctx, job, flags, ts, bytes, generation } => self.frame(ctx, job, flags, ts, bytes, generation),
-            Event::StreamInfo { ctx, width, height, dpb } => self.stream_info(ctx, width, height, dpb),
+            Event::Frame {
+                ctx,
+                job,
+                flags,
+                ts,
+                bytes,
+                generation,
+            } => self.frame(ctx, job, flags, ts, bytes, generation),
+            Event::StreamInfo {
+                ctx,
+                width,
+                height,
+                dpb,
+            } => self.stream_info(ctx, width, height, dpb),
             Event::SessionError { ctx, code } => self.session_error(ctx, code),
             Event::ResetDone { ctx, generation } => self.reset_done(ctx, generation),
             Event::Tick { ms } => self.tick(ms),
@@ -329,7 +368,11 @@ impl Executor {
     }
 
     fn open(&mut self, ctx: u32) {
-        let ok = self.with(|w| ctx != 0 && w.slot_of_id(ctx).is_none() && w.ctxs.iter().filter(|c| c.open).count() < MAX_CONTEXTS);
+        let ok = self.with(|w| {
+            ctx != 0
+                && w.slot_of_id(ctx).is_none()
+                && w.ctxs.iter().filter(|c| c.open).count() < MAX_CONTEXTS
+        });
         if !ok {
             self.errno(ctx, "open", if ctx == 0 { EINVAL } else { EBUSY });
             return;
@@ -337,13 +380,20 @@ impl Executor {
         let slot = self.with(|w| {
             let slot = w.ctxs.len();
             let qctx = |output| QueueCtx {
-                rdy_queue: mock::ListHead { next: std::ptr::null_mut(), prev: std::ptr::null_mut() },
+                rdy_queue: mock::ListHead {
+                    next: std::ptr::null_mut(),
+                    prev: std::ptr::null_mut(),
+                },
                 num_rdy: 0,
                 buffered: false,
                 slot,
                 output,
             };
-            let mut m2m = Box::new(M2mCtx { out_q: qctx(true), cap_q: qctx(false), slot });
+            let mut m2m = Box::new(M2mCtx {
+                out_q: qctx(true),
+                cap_q: qctx(false),
+                slot,
+            });
             for q in [&mut m2m.out_q, &mut m2m.cap_q] {
                 let head: *mut mock::ListHead = &mut q.rdy_queue;
                 q.rdy_queue.next = head;
@@ -360,7 +410,10 @@ impl Executor {
                 has_stopped: false,
                 out: Vb2Q::default(),
                 cap: Vb2Q::default(),
-                front: Front { cap_sizeimage: DEFAULT_CAP_SIZE, ..Front::default() },
+                front: Front {
+                    cap_sizeimage: DEFAULT_CAP_SIZE,
+                    ..Front::default()
+                },
                 jobs: Vec::new(),
                 m2m_running: false,
                 m2m_run_ev: 0,
@@ -411,7 +464,7 @@ impl Executor {
                     last_change: w.ev,
                     suspect: None,
                     history: Default::default(),
-                    mem,
+                    _mem: mem,
                     done_flags: 0,
                 });
                 w.note(id, "allocated (REQBUFS)".into());
@@ -421,7 +474,9 @@ impl Executor {
     }
 
     fn reqbufs(&mut self, ctx: u32, queue: Queue, count: u32) {
-        let Some(slot) = self.slot(ctx, "reqbufs") else { return };
+        let Some(slot) = self.slot(ctx, "reqbufs") else {
+            return;
+        };
         let busy = self.with(|w| {
             let q = w.ctxs[slot].q(queue);
             q.streaming
@@ -445,7 +500,9 @@ impl Executor {
     }
 
     fn qbuf(&mut self, ctx: u32, queue: Queue, index: u32, ts: u64, size: u32) {
-        let Some(slot) = self.slot(ctx, "qbuf") else { return };
+        let Some(slot) = self.slot(ctx, "qbuf") else {
+            return;
+        };
         let Some(id) = self.buf(slot, queue, index) else {
             self.errno(ctx, "qbuf", EINVAL);
             return;
@@ -486,7 +543,9 @@ impl Executor {
     }
 
     fn dqbuf(&mut self, ctx: u32, queue: Queue) {
-        let Some(slot) = self.slot(ctx, "dqbuf") else { return };
+        let Some(slot) = self.slot(ctx, "dqbuf") else {
+            return;
+        };
         let r = self.with(|w| {
             let q = w.ctxs[slot].q(queue);
             if !q.streaming {
@@ -530,7 +589,9 @@ impl Executor {
     }
 
     fn streamon(&mut self, ctx: u32, queue: Queue) {
-        let Some(slot) = self.slot(ctx, "streamon") else { return };
+        let Some(slot) = self.slot(ctx, "streamon") else {
+            return;
+        };
         let state = self.with(|w| {
             let q = w.ctxs[slot].q(queue);
             if q.bufs.is_empty() {
@@ -550,7 +611,9 @@ impl Executor {
             q.start_streaming_called = true;
             q.last_buffer_dequeued = false;
             let ids = q.bufs.clone();
-            ids.into_iter().filter(|&id| w.info[id].own == Own::Queued).collect()
+            ids.into_iter()
+                .filter(|&id| w.info[id].own == Own::Queued)
+                .collect()
         });
         for id in queued {
             self.with(|w| w.buf_queue(id));
@@ -562,10 +625,17 @@ impl Executor {
                 while let Some(id) = w.buf_remove(slot, queue) {
                     w.buffer_done(id, VB2_BUF_STATE_QUEUED);
                     let buf = w.info[id].name;
-                    w.record(Record::Vb2Done { buf, state: VB2_BUF_STATE_QUEUED });
+                    w.record(Record::Vb2Done {
+                        buf,
+                        state: VB2_BUF_STATE_QUEUED,
+                    });
                     w.ctxs[slot].q(queue).done_list.retain(|&d| d != id);
                     w.bufs[id].m2m.vb.vb2_buf.state = VB2_BUF_STATE_QUEUED;
-                    w.set_own(id, Own::Queued, "back to vb2 (start_streaming failed)".into());
+                    w.set_own(
+                        id,
+                        Own::Queued,
+                        "back to vb2 (start_streaming failed)".into(),
+                    );
                 }
                 let q = w.ctxs[slot].q(queue);
                 q.streaming = false;
@@ -574,6 +644,13 @@ impl Executor {
             self.errno(ctx, "streamon", e);
             return;
         }
+        self.with(|w| {
+            w.record(Record::Stream {
+                ctx,
+                queue,
+                on: true,
+            })
+        });
         self.try_schedule(slot);
     }
 
@@ -586,7 +663,12 @@ impl Executor {
                 return Err(EIO);
             }
             self.with(|w| {
-                w.record(Record::Request { ctx, what: "SESSION_OPEN", cookie: 0, arg: 0 });
+                w.record(Record::Request {
+                    ctx,
+                    what: "SESSION_OPEN",
+                    cookie: 0,
+                    arg: 0,
+                });
                 w.ctxs[slot].front.session_open = true;
             });
         }
@@ -642,7 +724,9 @@ impl Executor {
 
     /// v4l2_m2m_streamoff() around vb2_streamoff() and the front.
     fn streamoff(&mut self, ctx: u32, queue: Queue) {
-        let Some(slot) = self.slot(ctx, "streamoff") else { return };
+        let Some(slot) = self.slot(ctx, "streamoff") else {
+            return;
+        };
         self.cancel_job(slot);
         self.vb2_queue_cancel(slot, queue);
         self.with(|w| {
@@ -724,7 +808,12 @@ impl Executor {
             self.with(|w| {
                 if w.ctxs[slot].front.session_open && w.daemon_ready {
                     let ctx = w.ctxs[slot].id;
-                    w.record(Record::Request { ctx, what: "RESET", cookie: 0, arg: generation as u64 });
+                    w.record(Record::Request {
+                        ctx,
+                        what: "RESET",
+                        cookie: 0,
+                        arg: generation as u64,
+                    });
                 }
             });
         } else {
@@ -739,6 +828,12 @@ impl Executor {
                 f.flush_pending = false;
                 f.flush_sent = false;
             }
+            let ctx = w.ctxs[slot].id;
+            w.record(Record::Stream {
+                ctx,
+                queue,
+                on: false,
+            });
         });
     }
 
@@ -757,7 +852,9 @@ impl Executor {
     }
 
     fn decoder_stop(&mut self, ctx: u32) {
-        let Some(slot) = self.slot(ctx, "decoder_cmd") else { return };
+        let Some(slot) = self.slot(ctx, "decoder_cmd") else {
+            return;
+        };
         let go = self.with(|w| {
             if !w.ctxs[slot].out.streaming {
                 return false;
@@ -775,13 +872,21 @@ impl Executor {
             true
         });
         if go {
+            self.with(|w| {
+                w.record(Record::Drain {
+                    ctx,
+                    phase: "start",
+                })
+            });
             self.try_flush(slot);
             self.try_schedule(slot);
         }
     }
 
     fn decoder_start(&mut self, ctx: u32) {
-        let Some(slot) = self.slot(ctx, "decoder_cmd") else { return };
+        let Some(slot) = self.slot(ctx, "decoder_cmd") else {
+            return;
+        };
         self.with(|w| {
             let f = &mut w.ctxs[slot].front;
             f.stopped = false;
@@ -789,12 +894,18 @@ impl Executor {
             f.flush_pending = false;
             f.flush_sent = false;
             w.ctxs[slot].cap.last_buffer_dequeued = false;
+            w.record(Record::Drain {
+                ctx,
+                phase: "restart",
+            });
         });
         self.try_schedule(slot);
     }
 
     fn close(&mut self, ctx: u32) {
-        let Some(slot) = self.slot(ctx, "close") else { return };
+        let Some(slot) = self.slot(ctx, "close") else {
+            return;
+        };
         // v4l2_m2m_ctx_release: cancel_job, then vb2_queue_release of both.
         self.cancel_job(slot);
         for q in [Queue::Capture, Queue::Output] {
@@ -846,7 +957,10 @@ impl Executor {
             self.errno(0, "hello", 71);
             return;
         }
-        self.with(|w| w.daemon_ready = true);
+        self.with(|w| {
+            w.daemon_ready = true;
+            w.record(Record::Daemon { attach: true });
+        });
     }
 
     fn detach(&mut self) {
@@ -862,6 +976,7 @@ impl Executor {
         unsafe { (self.core().detach)(core) };
         // daedalus_vdec_daemon_gone() per context.
         self.with(|w| {
+            w.record(Record::Daemon { attach: false });
             for c in w.ctxs.iter_mut().filter(|c| c.open) {
                 let streaming = c.out.streaming || c.cap.streaming;
                 c.front.session_open = false;
@@ -874,7 +989,12 @@ impl Executor {
         });
     }
 
-    fn write_msg(&mut self, ty: u16, cookie: u64, body: &[u8]) -> Option<(u16, MsgFrame, [u32; 10])> {
+    fn write_msg(
+        &mut self,
+        ty: u16,
+        cookie: u64,
+        body: &[u8],
+    ) -> Option<(u16, MsgFrame, [u32; 10])> {
         let mut buf = Vec::with_capacity(24 + body.len());
         buf.extend_from_slice(&0x534c_4444u32.to_le_bytes());
         buf.extend_from_slice(&1u16.to_le_bytes());
@@ -883,9 +1003,19 @@ impl Executor {
         buf.extend_from_slice(&0u32.to_le_bytes());
         buf.extend_from_slice(&cookie.to_le_bytes());
         buf.extend_from_slice(body);
-        let (mut t, mut frame, mut words, mut reason) = (0u16, MsgFrame::default(), [0u32; 10], 0u32);
+        let (mut t, mut frame, mut words, mut reason) =
+            (0u16, MsgFrame::default(), [0u32; 10], 0u32);
         // SAFETY: buf outlives the call; the out-pointers are valid.
-        let ret = unsafe { core::daedalus_shim_parse(buf.as_ptr(), buf.len(), &mut t, &mut frame, words.as_mut_ptr(), &mut reason) };
+        let ret = unsafe {
+            core::daedalus_shim_parse(
+                buf.as_ptr(),
+                buf.len(),
+                &mut t,
+                &mut frame,
+                words.as_mut_ptr(),
+                &mut reason,
+            )
+        };
         let core = self.core_ptr();
         if ret != 0 {
             // SAFETY: core is live.
@@ -904,14 +1034,27 @@ impl Executor {
         Some((t, frame, words))
     }
 
-    fn frame(&mut self, ctx: u32, job: JobRef, flags: u32, ts: u64, bytes: u32, generation: Option<u32>) {
+    fn frame(
+        &mut self,
+        ctx: u32,
+        job: JobRef,
+        flags: u32,
+        ts: u64,
+        bytes: u32,
+        generation: Option<u32>,
+    ) {
         let found = self.with(|w| {
             let slot = w.ctxs.iter().rposition(|c| c.id == ctx)?;
             match job {
-                JobRef::Nth(n) => w.ctxs[slot].jobs.get(n as usize - 1).map(|j| (j.cookie, j.generation, j.dead())),
+                JobRef::Nth(n) => w.ctxs[slot]
+                    .jobs
+                    .get(n as usize - 1)
+                    .map(|j| (j.cookie, j.generation, j.dead())),
                 JobRef::Cookie(c) => {
                     let j = w.ctxs[slot].jobs.iter().rev().find(|j| j.cookie == c);
-                    let g = j.map_or(w.ctxs[slot].jobs.last().map_or(1, |j| j.generation), |j| j.generation);
+                    let g = j.map_or(w.ctxs[slot].jobs.last().map_or(1, |j| j.generation), |j| {
+                        j.generation
+                    });
                     Some((c, g, j.is_none_or(|j| j.dead())))
                 }
             }
@@ -927,18 +1070,37 @@ impl Executor {
         body.extend_from_slice(&ctx.to_le_bytes());
         body.extend_from_slice(&flags.to_le_bytes());
         body.extend_from_slice(&ts.to_le_bytes());
-        body.extend_from_slice(&(if flags & FRAME_HAS_PIXELS != 0 { bytes } else { 0 }).to_le_bytes());
+        body.extend_from_slice(
+            &(if flags & FRAME_HAS_PIXELS != 0 {
+                bytes
+            } else {
+                0
+            })
+            .to_le_bytes(),
+        );
         body.extend_from_slice(&gen_.to_le_bytes());
         body.extend_from_slice(&[0u8; 8]);
-        let data: Vec<u8> = if flags & FRAME_HAS_PIXELS != 0 { (0..bytes).map(|i| (i * 7) as u8).collect() } else { Vec::new() };
+        let data: Vec<u8> = if flags & FRAME_HAS_PIXELS != 0 {
+            (0..bytes).map(|i| (i * 7) as u8).collect()
+        } else {
+            Vec::new()
+        };
         body.extend_from_slice(&data);
-        let Some((_, mut frame, _)) = self.write_msg(RESP_FRAME, cookie, &body) else { return };
+        let Some((_, mut frame, _)) = self.write_msg(RESP_FRAME, cookie, &body) else {
+            return;
+        };
         if !data.is_empty() {
             frame.data = data.as_ptr() as *const c_void;
             frame.data_len = data.len() as u32;
         }
         let before = self.with(|w| {
-            w.delivering = Some(Delivery { cookie, flags, ts, dead });
+            w.record(Record::Frame { ctx, cookie, flags });
+            w.delivering = Some(Delivery {
+                cookie,
+                flags,
+                ts,
+                dead,
+            });
             w.log.len()
         });
         let core = self.core_ptr();
@@ -947,11 +1109,21 @@ impl Executor {
         self.with(|w| {
             w.delivering = None;
             if ret != 0 {
-                w.record(Record::Errno { ctx, what: "write", errno: -ret });
+                w.record(Record::Errno {
+                    ctx,
+                    what: "write",
+                    errno: -ret,
+                });
             }
             if dead && w.keep_log {
                 let changed = w.log[before..].iter().find(|(_, r)| {
-                    matches!(r, Record::BufDone { .. } | Record::JobFinish { .. } | Record::Claim { .. } | Record::Park { .. })
+                    matches!(
+                        r,
+                        Record::BufDone { .. }
+                            | Record::JobFinish { .. }
+                            | Record::Claim { .. }
+                            | Record::Park { .. }
+                    )
                 });
                 if let Some((_, r)) = changed {
                     let msg = format!("a reply for dead cookie {cookie:#x} was applied: {r}");
@@ -998,24 +1170,33 @@ impl Executor {
 
     fn stream_info(&mut self, ctx: u32, width: u32, height: u32, dpb: u32) {
         let generation = self.cur_gen(ctx);
-        let body: Vec<u8> = [ctx, generation, width, height, 0, 0, width, height, 1, dpb, 0, 0]
-            .iter()
-            .flat_map(|v| v.to_le_bytes())
-            .collect();
-        let Some((slot, _)) = self.ctx_msg(RESP_STREAM_INFO, ctx, &body) else { return };
+        let body: Vec<u8> = [
+            ctx, generation, width, height, 0, 0, width, height, 1, dpb, 0, 0,
+        ]
+        .iter()
+        .flat_map(|v| v.to_le_bytes())
+        .collect();
+        let Some((slot, _)) = self.ctx_msg(RESP_STREAM_INFO, ctx, &body) else {
+            return;
+        };
         let size = width.next_multiple_of(16) * height.next_multiple_of(16) * 3 / 2;
         let jctx = self.jctx(slot);
         // SAFETY: jctx is live.
         unsafe { core::daedalus_shim_ctx_set(jctx, 0, size, 0, 0, 2) };
         self.with(|w| {
             w.ctxs[slot].front.cap_sizeimage = size;
-            w.record(Record::V4l2Event { ctx, what: "SOURCE_CHANGE" });
+            w.record(Record::V4l2Event {
+                ctx,
+                what: "SOURCE_CHANGE",
+            });
         });
     }
 
     fn session_error(&mut self, ctx: u32, code: u32) {
         let body: Vec<u8> = [ctx, code].iter().flat_map(|v| v.to_le_bytes()).collect();
-        let Some((slot, _)) = self.ctx_msg(RESP_SESSION_ERROR, ctx, &body) else { return };
+        let Some((slot, _)) = self.ctx_msg(RESP_SESSION_ERROR, ctx, &body) else {
+            return;
+        };
         self.with(|w| w.ctxs[slot].front.failed = true);
         let jctx = self.jctx(slot);
         // SAFETY: jctx is live.

@@ -71,16 +71,25 @@ pub struct Imported {
 
 /// Imports a trace file: text, or trace.dat (through `trace-cmd report`).
 pub fn import_file(path: &Path) -> Result<Imported, ImportError> {
-    let bytes = std::fs::read(path).map_err(|source| ImportError::Io { file: path.to_owned(), source })?;
+    let bytes = std::fs::read(path).map_err(|source| ImportError::Io {
+        file: path.to_owned(),
+        source,
+    })?;
     let text = if bytes.starts_with(b"\x17\x08\x44tracing") {
         let out = std::process::Command::new("trace-cmd")
             .arg("report")
             .arg("-i")
             .arg(path)
             .output()
-            .map_err(|e| ImportError::TraceCmd { why: e.to_string(), file: path.to_owned() })?;
+            .map_err(|e| ImportError::TraceCmd {
+                why: e.to_string(),
+                file: path.to_owned(),
+            })?;
         if !out.status.success() {
-            return Err(ImportError::TraceCmd { why: String::from_utf8_lossy(&out.stderr).trim().to_owned(), file: path.to_owned() });
+            return Err(ImportError::TraceCmd {
+                why: String::from_utf8_lossy(&out.stderr).trim().to_owned(),
+                file: path.to_owned(),
+            });
         }
         String::from_utf8_lossy(&out.stdout).into_owned()
     } else {
@@ -164,8 +173,15 @@ fn num(t: &TraceLine<'_>, file: &Path, key: &str) -> Result<u64, ImportError> {
 }
 
 fn queue_of(t: &TraceLine<'_>, file: &Path) -> Result<Queue, ImportError> {
-    match t.fields.get("queue").copied().or_else(|| t.fields.get("type").copied()) {
-        Some("CAPTURE" | "9" | "1" | "VIDEO_CAPTURE_MPLANE" | "VIDEO_CAPTURE") => Ok(Queue::Capture),
+    match t
+        .fields
+        .get("queue")
+        .copied()
+        .or_else(|| t.fields.get("type").copied())
+    {
+        Some("CAPTURE" | "9" | "1" | "VIDEO_CAPTURE_MPLANE" | "VIDEO_CAPTURE") => {
+            Ok(Queue::Capture)
+        }
         Some("OUTPUT" | "10" | "2" | "VIDEO_OUTPUT_MPLANE" | "VIDEO_OUTPUT") => Ok(Queue::Output),
         other => Err(ImportError::Malformed {
             file: file.to_owned(),
@@ -205,7 +221,16 @@ impl CtxBuild {
         let i = Self::qi(q);
         if !self.queued[i][index as usize] {
             self.queued[i][index as usize] = true;
-            self.events.push((line, Event::Qbuf { ctx, queue: q, index, ts, size }));
+            self.events.push((
+                line,
+                Event::Qbuf {
+                    ctx,
+                    queue: q,
+                    index,
+                    ts,
+                    size,
+                },
+            ));
         }
     }
 }
@@ -216,11 +241,18 @@ pub fn import_text(file: &Path, text: &str) -> Result<Imported, ImportError> {
     for (i, raw) in text.lines().enumerate() {
         if let Some((name, body)) = split_line(raw) {
             let (f, w) = fields(body);
-            lines.push(TraceLine { line: i + 1, name, fields: f, words: w });
+            lines.push(TraceLine {
+                line: i + 1,
+                name,
+                fields: f,
+                words: w,
+            });
         }
     }
     if lines.is_empty() {
-        return Err(ImportError::Empty { file: file.to_owned() });
+        return Err(ImportError::Empty {
+            file: file.to_owned(),
+        });
     }
     let mut out = Imported::default();
     let mut ctxs: BTreeMap<u32, CtxBuild> = BTreeMap::new();
@@ -281,7 +313,17 @@ pub fn import_text(file: &Path, text: &str) -> Result<Imported, ImportError> {
                     Some(i) => JobRef::Nth(i as u32 + 1),
                     None => JobRef::Cookie(cookie),
                 };
-                c.events.push((t.line, Event::Frame { ctx, job, flags, ts, bytes, generation: None }));
+                c.events.push((
+                    t.line,
+                    Event::Frame {
+                        ctx,
+                        job,
+                        flags,
+                        ts,
+                        bytes,
+                        generation: None,
+                    },
+                ));
                 out.used += 1;
             }
             "daedalus_stream" => {
@@ -290,7 +332,11 @@ pub fn import_text(file: &Path, text: &str) -> Result<Imported, ImportError> {
                 let on = t.words.contains(&"on");
                 let c = ctxs.entry(ctx).or_default();
                 c.streaming[CtxBuild::qi(q)] = on;
-                let ev = if on { Event::Streamon { ctx, queue: q } } else { Event::Streamoff { ctx, queue: q } };
+                let ev = if on {
+                    Event::Streamon { ctx, queue: q }
+                } else {
+                    Event::Streamoff { ctx, queue: q }
+                };
                 c.events.push((t.line, ev));
                 out.used += 1;
             }
@@ -309,11 +355,19 @@ pub fn import_text(file: &Path, text: &str) -> Result<Imported, ImportError> {
                 out.used += 1;
             }
             "daedalus_daemon" => {
-                let ev = if t.words.contains(&"attach") { Event::DaemonAttach { version: 1 } } else { Event::DaemonDetach };
+                let ev = if t.words.contains(&"attach") {
+                    Event::DaemonAttach { version: 1 }
+                } else {
+                    Event::DaemonDetach
+                };
                 global.push((t.line, ev));
                 out.used += 1;
             }
-            "daedalus_claim" | "daedalus_park" | "daedalus_buf_done" | "daedalus_job_finish" | "daedalus_reject"
+            "daedalus_claim"
+            | "daedalus_park"
+            | "daedalus_buf_done"
+            | "daedalus_job_finish"
+            | "daedalus_reject"
             | "daedalus_msg_out" => {
                 // Consequences, not causes: checked by replaying, not replayed.
                 ctx_field(t).or_else(|_| num(t, file, "cookie").map(|_| 0))?;
@@ -344,10 +398,21 @@ pub fn import_text(file: &Path, text: &str) -> Result<Imported, ImportError> {
     // vb2 QBUFs: the n-th owner is the n-th context that ran a job.
     for (line, owner, q, index, ts, size) in pending_vb2 {
         let n = owners.iter().position(|o| *o == owner).unwrap_or(0);
-        let Some(&ctx) = ctx_order.get(n) else { continue };
+        let Some(&ctx) = ctx_order.get(n) else {
+            continue;
+        };
         let c = ctxs.entry(ctx).or_default();
         c.see(q, index);
-        c.events.push((line, Event::Qbuf { ctx, queue: q, index, ts, size }));
+        c.events.push((
+            line,
+            Event::Qbuf {
+                ctx,
+                queue: q,
+                index,
+                ts,
+                size,
+            },
+        ));
     }
     for (ctx, mut c) in ctxs {
         c.events.sort_by_key(|(l, _)| *l);
@@ -356,7 +421,9 @@ pub fn import_text(file: &Path, text: &str) -> Result<Imported, ImportError> {
         let mut evs: Vec<(usize, Event)> = Vec::new();
         for (l, e) in c.events {
             if let Event::Qbuf { queue, index, .. } = e
-                && seen.iter().any(|&(q, i, at)| q == queue && i == index && l.abs_diff(at) <= 1)
+                && seen
+                    .iter()
+                    .any(|&(q, i, at)| q == queue && i == index && l.abs_diff(at) <= 1)
             {
                 continue;
             }
@@ -370,23 +437,42 @@ pub fn import_text(file: &Path, text: &str) -> Result<Imported, ImportError> {
         all.sort_by_key(|(l, _)| *l);
         let mut s = vec![Event::Open { ctx }];
         for (q, i) in [(Queue::Output, 0), (Queue::Capture, 1)] {
-            s.push(Event::Reqbufs { ctx, queue: q, count: c.max_index[i].max(1) });
+            s.push(Event::Reqbufs {
+                ctx,
+                queue: q,
+                count: c.max_index[i].max(1),
+            });
         }
-        let has_attach = all.iter().any(|(_, e)| matches!(e, Event::DaemonAttach { .. }));
+        let has_attach = all
+            .iter()
+            .any(|(_, e)| matches!(e, Event::DaemonAttach { .. }));
         if !has_attach {
             s.insert(0, Event::DaemonAttach { version: 1 });
         }
         // Streams that the trace never shows starting were on before it.
-        let first_on = |q: Queue| all.iter().any(|(_, e)| matches!(e, Event::Streamon { queue, .. } if *queue == q));
+        let first_on = |q: Queue| {
+            all.iter()
+                .any(|(_, e)| matches!(e, Event::Streamon { queue, .. } if *queue == q))
+        };
         let mut body: Vec<Event> = all.iter().map(|(_, e)| *e).collect();
-        let pos = body.iter().position(|e| matches!(e, Event::Frame { .. })).unwrap_or(body.len());
+        let pos = body
+            .iter()
+            .position(|e| matches!(e, Event::Frame { .. }))
+            .unwrap_or(body.len());
         for q in [Queue::Output, Queue::Capture] {
             if !first_on(q) {
                 body.insert(pos.min(body.len()), Event::Streamon { ctx, queue: q });
             }
         }
         s.extend(body);
-        let lines = s.into_iter().enumerate().map(|(i, event)| Line { line: i as u32 + 2, event }).collect();
+        let lines = s
+            .into_iter()
+            .enumerate()
+            .map(|(i, event)| Line {
+                line: i as u32 + 2,
+                event,
+            })
+            .collect();
         out.scenarios.push((ctx, Scenario { lines }));
     }
     Ok(out)

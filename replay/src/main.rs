@@ -9,7 +9,11 @@ use daedalus_replay::{Options, Scenario, core, import, minimize, render};
 use indicatif::{ProgressBar, ProgressStyle};
 
 #[derive(Parser)]
-#[command(name = "daedalus-replay", version, about = "Replay daedalus scenarios on the real job core against a v4l2_m2m mock")]
+#[command(
+    name = "daedalus-replay",
+    version,
+    about = "Replay daedalus scenarios on the real job core against a v4l2_m2m mock"
+)]
 struct Cli {
     #[command(subcommand)]
     cmd: Cmd,
@@ -84,10 +88,24 @@ fn main() -> ExitCode {
     }));
     let cli = Cli::parse();
     match cli.cmd {
-        Cmd::Check { paths, core, log, verbose } => check(&paths, &core, log, verbose),
+        Cmd::Check {
+            paths,
+            core,
+            log,
+            verbose,
+        } => check(&paths, &core, log, verbose),
         Cmd::Import { trace, out } => import_cmd(&trace, out.as_deref()),
-        Cmd::Minimize { scenario, core, out } => minimize_cmd(&scenario, &core, out.as_deref()),
-        Cmd::Render { scenario, core, format, out } => render_cmd(&scenario, &core, &format, out.as_deref()),
+        Cmd::Minimize {
+            scenario,
+            core,
+            out,
+        } => minimize_cmd(&scenario, &core, out.as_deref()),
+        Cmd::Render {
+            scenario,
+            core,
+            format,
+            out,
+        } => render_cmd(&scenario, &core, &format, out.as_deref()),
         Cmd::Cores => {
             for v in core::variants() {
                 println!("{v}");
@@ -129,7 +147,10 @@ fn collect(paths: &[PathBuf]) -> Result<Vec<PathBuf>, String> {
 
 fn bar(n: usize) -> ProgressBar {
     let pb = ProgressBar::new(n as u64);
-    pb.set_style(ProgressStyle::with_template("{bar:40} {pos}/{len} {msg}").unwrap_or_else(|_| ProgressStyle::default_bar()));
+    pb.set_style(
+        ProgressStyle::with_template("{bar:40} {pos}/{len} {msg}")
+            .unwrap_or_else(|_| ProgressStyle::default_bar()),
+    );
     if n < 50 {
         pb.set_draw_target(indicatif::ProgressDrawTarget::hidden());
     }
@@ -144,7 +165,10 @@ fn check(paths: &[PathBuf], core: &str, log: bool, verbose: bool) -> ExitCode {
             return ExitCode::from(2);
         }
     };
-    let opts = Options { core: core.to_owned(), ..Options::default() };
+    let opts = Options {
+        core: core.to_owned(),
+        ..Options::default()
+    };
     let (mut clean, mut bad, mut unusable) = (0, 0, 0);
     let mut rows = Vec::new();
     let mut details = Vec::new();
@@ -155,7 +179,11 @@ fn check(paths: &[PathBuf], core: &str, log: bool, verbose: bool) -> ExitCode {
             Err(e) => {
                 unusable += 1;
                 details.push(format!("{e}\n"));
-                (f.display().to_string(), "UNUSABLE".to_owned(), e.to_string())
+                (
+                    f.display().to_string(),
+                    "UNUSABLE".to_owned(),
+                    e.to_string(),
+                )
             }
             Ok(s) => match daedalus_replay::run(&s, &opts) {
                 Err(e) => {
@@ -169,13 +197,21 @@ fn check(paths: &[PathBuf], core: &str, log: bool, verbose: bool) -> ExitCode {
                     match o.verdict.violation() {
                         None => {
                             clean += 1;
-                            (f.display().to_string(), "clean".to_owned(), format!("{} events", o.events_run))
+                            (
+                                f.display().to_string(),
+                                "clean".to_owned(),
+                                format!("{} events", o.events_run),
+                            )
                         }
                         Some(v) => {
                             bad += 1;
                             details.push(format!("{}:\n{v}", f.display()));
                             let what = match v.buffer {
-                                Some(b) => format!("{} on {b} at line {}", v.invariant.name(), v.broke.line),
+                                Some(b) => format!(
+                                    "{} on {b} at line {}",
+                                    v.invariant.name(),
+                                    v.broke.line
+                                ),
                                 None => format!("{} at line {}", v.invariant.name(), v.broke.line),
                             };
                             (f.display().to_string(), "VIOLATION".to_owned(), what)
@@ -260,7 +296,12 @@ fn import_cmd(trace: &Path, out: Option<&Path>) -> ExitCode {
             ExitCode::SUCCESS
         }
         _ => {
-            let text: String = imported.scenarios.iter().map(|(_, s)| s.to_text()).collect::<Vec<_>>().join("\n");
+            let text: String = imported
+                .scenarios
+                .iter()
+                .map(|(_, s)| s.to_text())
+                .collect::<Vec<_>>()
+                .join("\n");
             write_out(out, &text)
         }
     }
@@ -271,7 +312,10 @@ fn minimize_cmd(path: &Path, core: &str, out: Option<&Path>) -> ExitCode {
         Ok(s) => s,
         Err(c) => return c,
     };
-    let opts = Options { core: core.to_owned(), ..Options::default() };
+    let opts = Options {
+        core: core.to_owned(),
+        ..Options::default()
+    };
     let o = match daedalus_replay::run(&s, &opts) {
         Ok(o) => o,
         Err(e) => {
@@ -280,15 +324,31 @@ fn minimize_cmd(path: &Path, core: &str, out: Option<&Path>) -> ExitCode {
         }
     };
     let Some(v) = o.verdict.violation() else {
-        eprintln!("daedalus-replay: {} is clean on core {core}: nothing to minimize", path.display());
+        eprintln!(
+            "daedalus-replay: {} is clean on core {core}: nothing to minimize",
+            path.display()
+        );
         return ExitCode::from(2);
     };
     let pb = bar(s.lines.len());
     pb.set_message(format!("minimizing ({})", v.invariant.name()));
-    let small = minimize::minimize(&s, v.invariant, &opts, |n| pb.set_position((s.lines.len() - n) as u64));
+    let small = minimize::minimize(&s, v.invariant, &opts, |n| {
+        pb.set_position((s.lines.len() - n) as u64)
+    });
     pb.finish_and_clear();
-    eprintln!("{}: {} -> {} events, still {}", path.display(), s.lines.len(), small.lines.len(), v.invariant.name());
-    let text = format!("# minimized from {}: {} on core {core}\n{}", path.display(), v.invariant.name(), small.to_text());
+    eprintln!(
+        "{}: {} -> {} events, still {}",
+        path.display(),
+        s.lines.len(),
+        small.lines.len(),
+        v.invariant.name()
+    );
+    let text = format!(
+        "# minimized from {}: {} on core {core}\n{}",
+        path.display(),
+        v.invariant.name(),
+        small.to_text()
+    );
     write_out(out, &text)
 }
 
@@ -297,7 +357,10 @@ fn render_cmd(path: &Path, core: &str, format: &str, out: Option<&Path>) -> Exit
         Ok(s) => s,
         Err(c) => return c,
     };
-    let opts = Options { core: core.to_owned(), ..Options::default() };
+    let opts = Options {
+        core: core.to_owned(),
+        ..Options::default()
+    };
     let o = match daedalus_replay::run(&s, &opts) {
         Ok(o) => o,
         Err(e) => {

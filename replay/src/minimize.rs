@@ -8,10 +8,22 @@ use crate::oracle::Invariant;
 /// Shrinks `scenario` while it still breaks `invariant` on `opts.core`.
 /// `progress` is called with the current size after each successful cut.
 /// Returns the scenario unchanged if it does not break `invariant`.
-pub fn minimize(scenario: &Scenario, invariant: Invariant, opts: &Options, mut progress: impl FnMut(usize)) -> Scenario {
-    let opts = Options { keep_log: true, ..opts.clone() };
+pub fn minimize(
+    scenario: &Scenario,
+    invariant: Invariant,
+    opts: &Options,
+    mut progress: impl FnMut(usize),
+) -> Scenario {
+    let opts = Options {
+        keep_log: true,
+        ..opts.clone()
+    };
     let fails = |s: &Scenario| {
-        run(s, &opts).is_ok_and(|o| o.verdict.violation().is_some_and(|v| v.invariant == invariant))
+        run(s, &opts).is_ok_and(|o| {
+            o.verdict
+                .violation()
+                .is_some_and(|v| v.invariant == invariant)
+        })
     };
     let mut cur = scenario.lines.clone();
     if !fails(scenario) {
@@ -26,7 +38,9 @@ pub fn minimize(scenario: &Scenario, invariant: Invariant, opts: &Options, mut p
             let end = (start + chunk).min(cur.len());
             let mut cand = cur.clone();
             cand.drain(start..end);
-            if fails(&Scenario { lines: cand.clone() }) {
+            if fails(&Scenario {
+                lines: cand.clone(),
+            }) {
                 cur = cand;
                 n = (n - 1).max(2);
                 cut = true;

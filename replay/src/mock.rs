@@ -32,7 +32,6 @@ pub(crate) const LIST_POISON2: usize = 0xdead_0000_0000_0122;
 
 pub(crate) const VB2_BUF_STATE_QUEUED: u32 = 3;
 pub(crate) const VB2_BUF_STATE_ACTIVE: u32 = 4;
-pub(crate) const VB2_BUF_STATE_DONE: u32 = 5;
 pub(crate) const VB2_BUF_STATE_ERROR: u32 = 6;
 pub(crate) const V4L2_BUF_FLAG_LAST: u32 = 0x0010_0000;
 
@@ -200,7 +199,8 @@ pub struct BufInfo {
     pub last_change: usize,
     pub suspect: Option<Suspect>,
     pub history: VecDeque<(usize, String)>,
-    pub mem: Vec<u8>,
+    /// The plane's memory (the C side holds a pointer into it).
+    pub _mem: Vec<u8>,
     pub done_flags: u32,
 }
 
@@ -232,17 +232,17 @@ pub struct JobModel {
     pub cookie: u64,
     pub src: Option<usize>,
     pub dst: Option<usize>,
-    pub src_ts: u64,
     pub generation: u32,
     pub running: bool,
     pub src_done: bool,
     pub dst_done: bool,
-    pub ev: usize,
 }
 
 impl JobModel {
     pub fn dead(&self) -> bool {
-        !self.running && (self.src.is_none() || self.src_done) && (self.dst.is_none() || self.dst_done)
+        !self.running
+            && (self.src.is_none() || self.src_done)
+            && (self.dst.is_none() || self.dst_done)
     }
 }
 
@@ -286,6 +286,9 @@ pub struct World {
     pub core_mem: Box<[u64]>,
     pub m2m_dev: Box<u64>,
     pub ops: Box<JobOps>,
+    /// Boxed so that the intrusive links the C side and the ready lists
+    /// point at never move when the vector grows.
+    #[allow(clippy::vec_box)]
     pub bufs: Vec<Box<MockBuf>>,
     pub info: Vec<BufInfo>,
     pub ctxs: Vec<CtxState>,
@@ -344,7 +347,9 @@ impl World {
     }
 
     pub fn buf_id(&self, vb: *const c_void) -> Option<usize> {
-        self.bufs.iter().position(|b| ptr::eq(&**b as *const MockBuf as *const c_void, vb))
+        self.bufs
+            .iter()
+            .position(|b| ptr::eq(&**b as *const MockBuf as *const c_void, vb))
     }
 
     pub fn note(&mut self, id: usize, what: String) {
@@ -369,7 +374,11 @@ impl World {
             Some(s) => strong && !s.strong,
         };
         if replace {
-            self.info[id].suspect = Some(Suspect { ev: self.ev, what: what.clone(), strong });
+            self.info[id].suspect = Some(Suspect {
+                ev: self.ev,
+                what: what.clone(),
+                strong,
+            });
         }
         self.note(id, format!("suspect: {what}"));
     }
@@ -385,14 +394,30 @@ impl World {
                 let info = &self.info[id];
                 let setup = match &info.suspect {
                     Some(s) => Some((self.events[s.ev].clone(), s.what.clone())),
-                    None => info.history.iter().rev().find(|(e, _)| *e != self.ev).map(|(e, w)| (self.events[*e].clone(), w.clone())),
+                    None => info
+                        .history
+                        .iter()
+                        .rev()
+                        .find(|(e, _)| *e != self.ev)
+                        .map(|(e, w)| (self.events[*e].clone(), w.clone())),
                 };
-                let history = info.history.iter().map(|(e, w)| format!("line {}: {w}", self.events[*e].line)).collect();
+                let history = info
+                    .history
+                    .iter()
+                    .map(|(e, w)| format!("line {}: {w}", self.events[*e].line))
+                    .collect();
                 (Some(info.name), setup, history)
             }
             None => (None, None, Vec::new()),
         };
-        self.violation = Some(Violation { invariant, buffer, detail, broke, setup, history });
+        self.violation = Some(Violation {
+            invariant,
+            buffer,
+            detail,
+            broke,
+            setup,
+            history,
+        });
     }
 
     fn node_name(&self, p: *const ListHead) -> String {
@@ -441,9 +466,13 @@ impl World {
         } else if prev.is_null() {
             Some(format!("list_del corruption, {en}->prev is NULL"))
         } else if next as usize == LIST_POISON1 {
-            Some(format!("list_del corruption, {en}->next is LIST_POISON1 ({LIST_POISON1:x})"))
+            Some(format!(
+                "list_del corruption, {en}->next is LIST_POISON1 ({LIST_POISON1:x})"
+            ))
         } else if prev as usize == LIST_POISON2 {
-            Some(format!("list_del corruption, {en}->prev is LIST_POISON2 ({LIST_POISON2:x})"))
+            Some(format!(
+                "list_del corruption, {en}->prev is LIST_POISON2 ({LIST_POISON2:x})"
+            ))
         } else if !self.is_known_node(prev) || !self.is_known_node(next) {
             Some(format!("list_del corruption, {en} links to unknown memory"))
         } else {
@@ -557,7 +586,10 @@ impl World {
         if vbstate != VB2_BUF_STATE_ACTIVE {
             let (inv, what) = match self.info[id].own {
                 Own::Done(_) => (Invariant::DoubleBufDone, "second buf_done"),
-                _ => (Invariant::BufDoneNotActive, "buf_done on a buffer the driver does not own"),
+                _ => (
+                    Invariant::BufDoneNotActive,
+                    "buf_done on a buffer the driver does not own",
+                ),
             };
             let msg = format!(
                 "WARNING at vb2_buffer_done: {what} on {name} (vb2 state {})",
@@ -572,18 +604,25 @@ impl World {
         }
         let flags = self.bufs[id].m2m.vb.flags;
         let ts = self.bufs[id].m2m.vb.vb2_buf.timestamp;
-        if let (Queue::Capture, Some(d), Own::Claimed(c) | Own::Parked(c)) = (name.queue, self.delivering, self.info[id].own)
+        if let (Queue::Capture, Some(d), Own::Claimed(c) | Own::Parked(c)) =
+            (name.queue, self.delivering, self.info[id].own)
             && !d.dead
             && c == d.cookie
             && d.flags & crate::scenario::FRAME_HAS_PIXELS != 0
         {
             if ts != d.ts {
-                let msg = format!("{name} stamped ts={ts}, but the daemon said its picture came from the source with ts={}", d.ts);
+                let msg = format!(
+                    "{name} stamped ts={ts}, but the daemon said its picture came from the source with ts={}",
+                    d.ts
+                );
                 self.violate(Invariant::WrongTimestamp, Some(id), msg);
             }
             let want_last = d.flags & crate::scenario::FRAME_LAST != 0;
             if (flags & V4L2_BUF_FLAG_LAST != 0) != want_last {
-                let msg = format!("{name} returned with LAST={} for a picture with LAST={want_last}", flags & V4L2_BUF_FLAG_LAST != 0);
+                let msg = format!(
+                    "{name} returned with LAST={} for a picture with LAST={want_last}",
+                    flags & V4L2_BUF_FLAG_LAST != 0
+                );
                 self.violate(Invariant::DrainRules, Some(id), msg);
             }
         }
@@ -593,11 +632,17 @@ impl World {
         let q = self.ctxs[slot].q(name.queue);
         q.owned_by_drv = q.owned_by_drv.saturating_sub(1);
         q.done_list.push_back(id);
-        self.set_own(id, Own::Done(state), format!("buf_done {}", crate::oracle::state_name(state)));
+        self.set_own(
+            id,
+            Own::Done(state),
+            format!("buf_done {}", crate::oracle::state_name(state)),
+        );
     }
 
     pub fn slot_of_jctx(&self, jctx: *const c_void) -> Option<usize> {
-        self.ctxs.iter().position(|c| ptr::eq(c.jctx.as_ptr() as *const c_void, jctx))
+        self.ctxs
+            .iter()
+            .position(|c| ptr::eq(c.jctx.as_ptr() as *const c_void, jctx))
     }
 
     pub fn slot_of_id(&self, id: u32) -> Option<usize> {
@@ -605,15 +650,26 @@ impl World {
     }
 
     pub fn find_buf(&self, ctx: u32, ty: u32, index: u32) -> Option<usize> {
-        let queue = if ty == 2 || ty == 10 { Queue::Output } else { Queue::Capture };
-        self.info
-            .iter()
-            .position(|b| b.name.ctx == ctx && b.name.queue == queue && b.name.index == index && b.own != Own::Freed)
+        let queue = if ty == 2 || ty == 10 {
+            Queue::Output
+        } else {
+            Queue::Capture
+        };
+        self.info.iter().position(|b| {
+            b.name.ctx == ctx
+                && b.name.queue == queue
+                && b.name.index == index
+                && b.own != Own::Freed
+        })
     }
 
     pub fn job_mut(&mut self, ctx: u32, cookie: u64) -> Option<&mut JobModel> {
         let slot = self.ctxs.iter().position(|c| c.id == ctx)?;
-        self.ctxs[slot].jobs.iter_mut().rev().find(|j| j.cookie == cookie)
+        self.ctxs[slot]
+            .jobs
+            .iter_mut()
+            .rev()
+            .find(|j| j.cookie == cookie)
     }
 
     /// __v4l2_m2m_try_queue, with the front's job_ready.
@@ -656,7 +712,9 @@ impl World {
             return false;
         }
         let f = self.ctxs[slot].front;
-        !f.failed && !f.stopped && (self.num_rdy(slot, Queue::Output) != 0 || (f.draining && f.flush_sent))
+        !f.failed
+            && !f.stopped
+            && (self.num_rdy(slot, Queue::Output) != 0 || (f.draining && f.flush_sent))
     }
 
     /// Removes `slot` from the job queue (list_del of ctx->queue).
@@ -730,12 +788,20 @@ pub unsafe extern "C" fn v4l2_m2m_buf_remove_by_buf(q: *mut QueueCtx, vbuf: *mut
     let (slot, queue) = queue_of(q);
     with(|w| {
         let Some(id) = w.buf_id(vbuf as *const c_void) else {
-            w.violate(Invariant::ListCorruption, None, format!("list_del of unknown buffer {vbuf:p}"));
+            w.violate(
+                Invariant::ListCorruption,
+                None,
+                format!("list_del of unknown buffer {vbuf:p}"),
+            );
             return;
         };
         let on = w.info[id].linked;
         if w.list_del(id) {
-            let what = if on { "v4l2_m2m_buf_remove_by_buf: off the ready queue" } else { "v4l2_m2m_buf_remove_by_buf" };
+            let what = if on {
+                "v4l2_m2m_buf_remove_by_buf: off the ready queue"
+            } else {
+                "v4l2_m2m_buf_remove_by_buf"
+            };
             w.note(id, what.into());
         }
         let qc = w.qctx(slot, queue);
@@ -764,8 +830,13 @@ pub unsafe extern "C" fn v4l2_m2m_job_finish(_m2m_dev: *mut c_void, m2m_ctx: *mu
             // running") and nothing else: the caller thinks it finished.
             let id = w.ctxs[slot].id;
             let msg = match w.curr_ctx {
-                None => format!("v4l2_m2m_job_finish for ctx {id} with no job running on the device"),
-                Some(s) => format!("v4l2_m2m_job_finish for ctx {id} while ctx {} is the running one", w.ctxs[s].id),
+                None => {
+                    format!("v4l2_m2m_job_finish for ctx {id} with no job running on the device")
+                }
+                Some(s) => format!(
+                    "v4l2_m2m_job_finish for ctx {id} while ctx {} is the running one",
+                    w.ctxs[s].id
+                ),
             };
             w.violate(Invariant::JobFinishImbalance, None, msg);
             return;
@@ -782,7 +853,12 @@ pub unsafe extern "C" fn v4l2_m2m_job_finish(_m2m_dev: *mut c_void, m2m_ctx: *mu
 
 // vb2.
 
-fn plane<R>(vb: *mut Vb2Buffer, plane_no: u32, f: impl FnOnce(&mut Vb2Plane) -> R, default: R) -> R {
+fn plane<R>(
+    vb: *mut Vb2Buffer,
+    plane_no: u32,
+    f: impl FnOnce(&mut Vb2Plane) -> R,
+    default: R,
+) -> R {
     // SAFETY: vb is a buffer of this mock (the core only has those).
     unsafe {
         if plane_no >= (*vb).num_planes {
@@ -809,14 +885,21 @@ pub unsafe extern "C" fn vb2_plane_size(vb: *mut Vb2Buffer, plane_no: u32) -> st
 /// # Safety
 /// `vb` must be a buffer of this mock.
 #[unsafe(no_mangle)]
-pub unsafe extern "C" fn vb2_get_plane_payload(vb: *mut Vb2Buffer, plane_no: u32) -> std::ffi::c_ulong {
+pub unsafe extern "C" fn vb2_get_plane_payload(
+    vb: *mut Vb2Buffer,
+    plane_no: u32,
+) -> std::ffi::c_ulong {
     plane(vb, plane_no, |p| p.bytesused as std::ffi::c_ulong, 0)
 }
 
 /// # Safety
 /// `vb` must be a buffer of this mock.
 #[unsafe(no_mangle)]
-pub unsafe extern "C" fn vb2_set_plane_payload(vb: *mut Vb2Buffer, plane_no: u32, size: std::ffi::c_ulong) {
+pub unsafe extern "C" fn vb2_set_plane_payload(
+    vb: *mut Vb2Buffer,
+    plane_no: u32,
+    size: std::ffi::c_ulong,
+) {
     plane(vb, plane_no, |p| p.bytesused = size as u32, ())
 }
 
@@ -826,7 +909,11 @@ pub unsafe extern "C" fn vb2_set_plane_payload(vb: *mut Vb2Buffer, plane_no: u32
 pub unsafe extern "C" fn vb2_buffer_done(vb: *mut Vb2Buffer, state: u32) {
     with(|w| match w.buf_id(vb as *const c_void) {
         Some(id) => w.buffer_done(id, state),
-        None => w.violate(Invariant::BufDoneNotActive, None, format!("vb2_buffer_done on unknown buffer {vb:p}")),
+        None => w.violate(
+            Invariant::BufDoneNotActive,
+            None,
+            format!("vb2_buffer_done on unknown buffer {vb:p}"),
+        ),
     })
 }
 
@@ -839,7 +926,13 @@ pub unsafe extern "C" fn daedalus_mock_mutex_lock(lock: *mut MutexShim) {
     // SAFETY: lock is live C memory.
     let held = unsafe { (*lock).held };
     if held != 0 {
-        with(|w| w.violate(Invariant::Hang, None, "mutex_lock of a mutex this thread holds: self-deadlock".into()));
+        with(|w| {
+            w.violate(
+                Invariant::Hang,
+                None,
+                "mutex_lock of a mutex this thread holds: self-deadlock".into(),
+            )
+        });
         return;
     }
     // SAFETY: as above.
@@ -857,21 +950,41 @@ pub unsafe extern "C" fn daedalus_mock_mutex_unlock(lock: *mut MutexShim) {
 // Tracepoints: the outcome log and the ledger.
 
 fn queue_name(ty: u32) -> Queue {
-    if ty == 2 || ty == 10 { Queue::Output } else { Queue::Capture }
+    if ty == 2 || ty == 10 {
+        Queue::Output
+    } else {
+        Queue::Capture
+    }
 }
 
 #[unsafe(no_mangle)]
 extern "C" fn trace_daedalus_device_run(ctx: u32, cookie: u64, src: u32, dst: u32, ts: u64) {
-    with(|w| w.record(Record::DeviceRun { ctx, cookie, src, dst, ts }));
+    with(|w| {
+        w.record(Record::DeviceRun {
+            ctx,
+            cookie,
+            src,
+            dst,
+            ts,
+        })
+    });
 }
 
 #[unsafe(no_mangle)]
 extern "C" fn trace_daedalus_claim(ctx: u32, cookie: u64, ty: u32, index: u32) {
     with(|w| {
-        let buf = BufName { ctx, queue: queue_name(ty), index };
+        let buf = BufName {
+            ctx,
+            queue: queue_name(ty),
+            index,
+        };
         w.record(Record::Claim { ctx, cookie, buf });
         let Some(id) = w.find_buf(ctx, ty, index) else {
-            w.violate(Invariant::DoubleOwner, None, format!("claim of {buf}, which does not exist"));
+            w.violate(
+                Invariant::DoubleOwner,
+                None,
+                format!("claim of {buf}, which does not exist"),
+            );
             return;
         };
         match w.info[id].own {
@@ -886,21 +999,34 @@ extern "C" fn trace_daedalus_claim(ctx: u32, cookie: u64, ty: u32, index: u32) {
             }
         }
         if w.info[id].linked {
-            let what = format!("job {cookie:#x} claimed {buf} without removing it from the ready queue");
+            let what =
+                format!("job {cookie:#x} claimed {buf} without removing it from the ready queue");
             w.suspect(id, what, false);
         }
-        w.set_own(id, Own::Claimed(cookie), format!("claimed by job {cookie:#x}"));
+        w.set_own(
+            id,
+            Own::Claimed(cookie),
+            format!("claimed by job {cookie:#x}"),
+        );
     });
 }
 
 #[unsafe(no_mangle)]
 extern "C" fn trace_daedalus_park(ctx: u32, cookie: u64, index: u32) {
     with(|w| {
-        let buf = BufName { ctx, queue: Queue::Capture, index };
+        let buf = BufName {
+            ctx,
+            queue: Queue::Capture,
+            index,
+        };
         w.record(Record::Park { ctx, cookie, buf });
         if let Some(id) = w.find_buf(ctx, 1, index) {
             if let Own::Claimed(_) = w.info[id].own {
-                w.set_own(id, Own::Parked(cookie), format!("parked by job {cookie:#x} (job finished)"));
+                w.set_own(
+                    id,
+                    Own::Parked(cookie),
+                    format!("parked by job {cookie:#x} (job finished)"),
+                );
             } else {
                 w.note(id, format!("park by job {cookie:#x}"));
             }
@@ -909,10 +1035,27 @@ extern "C" fn trace_daedalus_park(ctx: u32, cookie: u64, index: u32) {
 }
 
 #[unsafe(no_mangle)]
-extern "C" fn trace_daedalus_buf_done(ctx: u32, cookie: u64, ty: u32, index: u32, state: u32, ts: u64) {
+extern "C" fn trace_daedalus_buf_done(
+    ctx: u32,
+    cookie: u64,
+    ty: u32,
+    index: u32,
+    state: u32,
+    ts: u64,
+) {
     with(|w| {
-        let buf = BufName { ctx, queue: queue_name(ty), index };
-        w.record(Record::BufDone { ctx, cookie, buf, state, ts });
+        let buf = BufName {
+            ctx,
+            queue: queue_name(ty),
+            index,
+        };
+        w.record(Record::BufDone {
+            ctx,
+            cookie,
+            buf,
+            state,
+            ts,
+        });
         if let Some(j) = w.job_mut(ctx, cookie) {
             match buf.queue {
                 Queue::Output => j.src_done = true,
@@ -925,7 +1068,11 @@ extern "C" fn trace_daedalus_buf_done(ctx: u32, cookie: u64, ty: u32, index: u32
 #[unsafe(no_mangle)]
 extern "C" fn trace_daedalus_job_finish(ctx: u32, cookie: u64, reason: u32) {
     with(|w| {
-        w.record(Record::JobFinish { ctx, cookie, reason });
+        w.record(Record::JobFinish {
+            ctx,
+            cookie,
+            reason,
+        });
         let mut twice = false;
         if let Some(j) = w.job_mut(ctx, cookie) {
             twice = !j.running;
@@ -933,9 +1080,16 @@ extern "C" fn trace_daedalus_job_finish(ctx: u32, cookie: u64, reason: u32) {
         }
         if twice {
             let dst = w.ctxs.iter().position(|c| c.id == ctx).and_then(|s| {
-                w.ctxs[s].jobs.iter().rev().find(|j| j.cookie == cookie).and_then(|j| j.dst)
+                w.ctxs[s]
+                    .jobs
+                    .iter()
+                    .rev()
+                    .find(|j| j.cookie == cookie)
+                    .and_then(|j| j.dst)
             });
-            let msg = format!("second job_finish for job {cookie:#x} of ctx {ctx}: its device_run was already finished");
+            let msg = format!(
+                "second job_finish for job {cookie:#x} of ctx {ctx}: its device_run was already finished"
+            );
             w.violate(Invariant::JobFinishImbalance, dst, msg);
         }
     });
@@ -962,22 +1116,26 @@ pub(crate) unsafe extern "C" fn op_send_decode(
         if !w.daemon_ready {
             return -ENOTCONN;
         }
-        let Some(slot) = w.slot_of_jctx(jctx) else { return -ENOTCONN };
+        let Some(slot) = w.slot_of_jctx(jctx) else {
+            return -ENOTCONN;
+        };
         let src = if src.is_null() { None } else { w.buf_id(src) };
         let dst = w.buf_id(dst);
-        let ev = w.ev;
         w.ctxs[slot].jobs.push(JobModel {
             cookie: p.cookie,
             src,
             dst,
-            src_ts: p.timestamp,
             generation: p.generation,
             running: true,
             src_done: false,
             dst_done: false,
-            ev,
         });
-        w.record(Record::Request { ctx: p.ctx_id, what: "DECODE", cookie: p.cookie, arg: p.timestamp });
+        w.record(Record::Request {
+            ctx: p.ctx_id,
+            what: "DECODE",
+            cookie: p.cookie,
+            arg: p.timestamp,
+        });
         0
     })
 }
@@ -987,9 +1145,16 @@ pub(crate) unsafe extern "C" fn op_send_flush(jctx: *mut c_void, generation: u32
         if !w.daemon_ready {
             return -ENOTCONN;
         }
-        let Some(slot) = w.slot_of_jctx(jctx) else { return -ENOTCONN };
+        let Some(slot) = w.slot_of_jctx(jctx) else {
+            return -ENOTCONN;
+        };
         let ctx = w.ctxs[slot].id;
-        w.record(Record::Request { ctx, what: "FLUSH", cookie: 0, arg: generation as u64 });
+        w.record(Record::Request {
+            ctx,
+            what: "FLUSH",
+            cookie: 0,
+            arg: generation as u64,
+        });
         0
     })
 }
@@ -997,7 +1162,9 @@ pub(crate) unsafe extern "C" fn op_send_flush(jctx: *mut c_void, generation: u32
 /// daedalus_vdec_last(): a LAST picture went out.
 pub(crate) unsafe extern "C" fn op_last(jctx: *mut c_void) {
     with(|w| {
-        let Some(slot) = w.slot_of_jctx(jctx) else { return };
+        let Some(slot) = w.slot_of_jctx(jctx) else {
+            return;
+        };
         let f = &mut w.ctxs[slot].front;
         let was_draining = f.draining;
         f.draining = false;
@@ -1015,7 +1182,12 @@ pub(crate) unsafe extern "C" fn op_expired(jctx: *mut c_void, cookie: u64) {
     with(|w| {
         if let Some(slot) = w.slot_of_jctx(jctx) {
             let ctx = w.ctxs[slot].id;
-            w.record(Record::Request { ctx, what: "EXPIRED", cookie, arg: 0 });
+            w.record(Record::Request {
+                ctx,
+                what: "EXPIRED",
+                cookie,
+                arg: 0,
+            });
         }
     });
 }

@@ -60,15 +60,23 @@ impl Invariant {
     pub const fn rule(self) -> &'static str {
         match self {
             Invariant::ListCorruption => "no buffer is removed from a list it is not on",
-            Invariant::DoubleBufDone | Invariant::BufDoneNotActive => "every claimed buffer gets exactly one buf_done",
+            Invariant::DoubleBufDone | Invariant::BufDoneNotActive => {
+                "every claimed buffer gets exactly one buf_done"
+            }
             Invariant::DoneWhileLinked => "no buffer is done while still linked",
-            Invariant::DoubleOwner => "a buffer is on its ready queue, or claimed by one job, or done",
+            Invariant::DoubleOwner => {
+                "a buffer is on its ready queue, or claimed by one job, or done"
+            }
             Invariant::JobFinishImbalance => "every device_run gets exactly one job_finish",
             Invariant::LeftActiveAtStreamoff => "STREAMOFF returns every claimed or parked buffer",
             Invariant::LeakAtClose => "close returns every claimed or parked buffer",
-            Invariant::DeadCookieChangedState => "late replies for dead cookies are rejected, never applied",
+            Invariant::DeadCookieChangedState => {
+                "late replies for dead cookies are rejected, never applied"
+            }
             Invariant::Hang => "never a hang",
-            Invariant::WrongTimestamp => "a picture is stamped with the timestamp of the source that produced it",
+            Invariant::WrongTimestamp => {
+                "a picture is stamped with the timestamp of the source that produced it"
+            }
             Invariant::DrainRules => "a drain ends with one LAST picture, then EOS, then -EPIPE",
         }
     }
@@ -131,7 +139,12 @@ pub struct Violation {
 
 impl fmt::Display for Violation {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        writeln!(f, "violation: {} ({})", self.invariant.name(), self.invariant.rule())?;
+        writeln!(
+            f,
+            "violation: {} ({})",
+            self.invariant.name(),
+            self.invariant.rule()
+        )?;
         if let Some(b) = self.buffer {
             writeln!(f, "  buffer:  {b}")?;
         }
@@ -211,13 +224,25 @@ pub fn finish_name(reason: u32) -> &'static str {
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Record {
     /// The job core started a job (tracepoint daedalus_device_run).
-    DeviceRun { ctx: u32, cookie: u64, src: u32, dst: u32, ts: u64 },
+    DeviceRun {
+        ctx: u32,
+        cookie: u64,
+        src: u32,
+        dst: u32,
+        ts: u64,
+    },
     /// A buffer left its ready queue for a job.
     Claim { ctx: u32, cookie: u64, buf: BufName },
     /// A job finished with its CAPTURE buffer still waiting for pixels.
     Park { ctx: u32, cookie: u64, buf: BufName },
     /// The job core completed a buffer.
-    BufDone { ctx: u32, cookie: u64, buf: BufName, state: u32, ts: u64 },
+    BufDone {
+        ctx: u32,
+        cookie: u64,
+        buf: BufName,
+        state: u32,
+        ts: u64,
+    },
     /// The job core finished an m2m job.
     JobFinish { ctx: u32, cookie: u64, reason: u32 },
     /// A daemon message was refused.
@@ -225,44 +250,132 @@ pub enum Record {
     /// A buffer completed outside the job core (front or vb2).
     Vb2Done { buf: BufName, state: u32 },
     /// A request queued for the daemon.
-    Request { ctx: u32, what: &'static str, cookie: u64, arg: u64 },
+    Request {
+        ctx: u32,
+        what: &'static str,
+        cookie: u64,
+        arg: u64,
+    },
     /// A V4L2 event queued to the client.
     V4l2Event { ctx: u32, what: &'static str },
     /// DQBUF's result: the buffer (with LAST) or an errno.
-    Dqbuf { ctx: u32, queue: Queue, result: Result<(u32, bool, u64), i32> },
+    Dqbuf {
+        ctx: u32,
+        queue: Queue,
+        result: Result<(u32, bool, u64), i32>,
+    },
+    /// A RESP_FRAME passed the codec and went to the job core.
+    Frame { ctx: u32, cookie: u64, flags: u32 },
+    /// A queue started or stopped streaming (start/stop_streaming).
+    Stream { ctx: u32, queue: Queue, on: bool },
+    /// A drain phase (V4L2_DEC_CMD_STOP "start", START "restart").
+    Drain { ctx: u32, phase: &'static str },
+    /// The daemon completed its handshake or went away.
+    Daemon { attach: bool },
     /// An ioctl or daemon write failed with an errno.
-    Errno { ctx: u32, what: &'static str, errno: i32 },
+    Errno {
+        ctx: u32,
+        what: &'static str,
+        errno: i32,
+    },
 }
 
 impl fmt::Display for Record {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
-            Record::DeviceRun { ctx, cookie, src, dst, ts } => {
-                write!(f, "device_run ctx={ctx} cookie={cookie:#x} src={} dst={dst} ts={ts}", *src as i32)
+            Record::DeviceRun {
+                ctx,
+                cookie,
+                src,
+                dst,
+                ts,
+            } => {
+                write!(
+                    f,
+                    "device_run ctx={ctx} cookie={cookie:#x} src={} dst={dst} ts={ts}",
+                    *src as i32
+                )
             }
-            Record::Claim { ctx, cookie, buf } => write!(f, "claim ctx={ctx} cookie={cookie:#x} {buf}"),
-            Record::Park { ctx, cookie, buf } => write!(f, "park ctx={ctx} cookie={cookie:#x} {buf}"),
-            Record::BufDone { ctx, cookie, buf, state, ts } => {
-                write!(f, "buf_done ctx={ctx} cookie={cookie:#x} {buf} {} ts={ts}", state_name(*state))
+            Record::Claim { ctx, cookie, buf } => {
+                write!(f, "claim ctx={ctx} cookie={cookie:#x} {buf}")
             }
-            Record::JobFinish { ctx, cookie, reason } => {
-                write!(f, "job_finish ctx={ctx} cookie={cookie:#x} {}", finish_name(*reason))
+            Record::Park { ctx, cookie, buf } => {
+                write!(f, "park ctx={ctx} cookie={cookie:#x} {buf}")
+            }
+            Record::BufDone {
+                ctx,
+                cookie,
+                buf,
+                state,
+                ts,
+            } => {
+                write!(
+                    f,
+                    "buf_done ctx={ctx} cookie={cookie:#x} {buf} {} ts={ts}",
+                    state_name(*state)
+                )
+            }
+            Record::JobFinish {
+                ctx,
+                cookie,
+                reason,
+            } => {
+                write!(
+                    f,
+                    "job_finish ctx={ctx} cookie={cookie:#x} {}",
+                    finish_name(*reason)
+                )
             }
             Record::Reject { reason, ty, cookie } => {
-                write!(f, "reject {} type={ty:#x} cookie={cookie:#x}", crate::core::reject_name(*reason))
+                write!(
+                    f,
+                    "reject {} type={ty:#x} cookie={cookie:#x}",
+                    crate::core::reject_name(*reason)
+                )
             }
             Record::Vb2Done { buf, state } => write!(f, "vb2_done {buf} {}", state_name(*state)),
-            Record::Request { ctx, what, cookie, arg } => {
+            Record::Request {
+                ctx,
+                what,
+                cookie,
+                arg,
+            } => {
                 write!(f, "request {what} ctx={ctx} cookie={cookie:#x} arg={arg}")
             }
             Record::V4l2Event { ctx, what } => write!(f, "event {what} ctx={ctx}"),
             Record::Dqbuf { ctx, queue, result } => match result {
                 Ok((i, last, ts)) => {
-                    write!(f, "dqbuf ctx={ctx} q={} index={i} ts={ts}{}", queue.name(), if *last { " LAST" } else { "" })
+                    write!(
+                        f,
+                        "dqbuf ctx={ctx} q={} index={i} ts={ts}{}",
+                        queue.name(),
+                        if *last { " LAST" } else { "" }
+                    )
                 }
                 Err(e) => write!(f, "dqbuf ctx={ctx} q={} -{}", queue.name(), errno_name(*e)),
             },
-            Record::Errno { ctx, what, errno } => write!(f, "{what} ctx={ctx} -{}", errno_name(*errno)),
+            Record::Frame { ctx, cookie, flags } => {
+                write!(
+                    f,
+                    "frame ctx={ctx} cookie={cookie:#x} flags={}",
+                    crate::scenario::Flags(*flags)
+                )
+            }
+            Record::Stream { ctx, queue, on } => {
+                write!(
+                    f,
+                    "stream ctx={ctx} q={} {}",
+                    queue.name(),
+                    if *on { "on" } else { "off" }
+                )
+            }
+            Record::Drain { ctx, phase } => write!(f, "drain ctx={ctx} {phase}"),
+            Record::Daemon { attach } => {
+                write!(f, "daemon {}", if *attach { "attach" } else { "detach" })
+            }
+            Record::Errno { ctx, what, errno } => {
+                write!(f, "{what} ctx={ctx} -{}", errno_name(*errno))
+            }
         }
     }
 }

@@ -33,23 +33,46 @@ pub fn spans(outcome: &Outcome, events: usize) -> Vec<Span> {
     let mut done = Vec::new();
     for (pos, r) in &outcome.log {
         let pos = *pos;
-        let mut close = |buf: BufName, outcome: &'static str, open: &mut BTreeMap<BufName, Span>| {
-            if let Some(mut s) = open.remove(&buf) {
-                s.end = pos + 1;
-                s.outcome = outcome;
-                done.push(s);
-            }
-        };
+        let mut close =
+            |buf: BufName, outcome: &'static str, open: &mut BTreeMap<BufName, Span>| {
+                if let Some(mut s) = open.remove(&buf) {
+                    s.end = pos + 1;
+                    s.outcome = outcome;
+                    done.push(s);
+                }
+            };
         match r {
             Record::Claim { cookie, buf, .. } => {
                 close(*buf, "reclaimed", &mut open);
-                open.insert(*buf, Span { buf: *buf, what: "claimed", cookie: *cookie, start: pos, end: pos, outcome: "open" });
+                open.insert(
+                    *buf,
+                    Span {
+                        buf: *buf,
+                        what: "claimed",
+                        cookie: *cookie,
+                        start: pos,
+                        end: pos,
+                        outcome: "open",
+                    },
+                );
             }
             Record::Park { cookie, buf, .. } => {
                 close(*buf, "parked", &mut open);
-                open.insert(*buf, Span { buf: *buf, what: "parked", cookie: *cookie, start: pos, end: pos, outcome: "open" });
+                open.insert(
+                    *buf,
+                    Span {
+                        buf: *buf,
+                        what: "parked",
+                        cookie: *cookie,
+                        start: pos,
+                        end: pos,
+                        outcome: "open",
+                    },
+                );
             }
-            Record::BufDone { buf, state, .. } | Record::Vb2Done { buf, state } => close(*buf, state_name(*state), &mut open),
+            Record::BufDone { buf, state, .. } | Record::Vb2Done { buf, state } => {
+                close(*buf, state_name(*state), &mut open)
+            }
             _ => {}
         }
     }
@@ -109,7 +132,10 @@ pub fn perfetto(scenario: &Scenario, outcome: &Outcome) -> String {
 }
 
 fn esc(s: &str) -> String {
-    s.replace('&', "&amp;").replace('<', "&lt;").replace('>', "&gt;").replace('"', "&quot;")
+    s.replace('&', "&amp;")
+        .replace('<', "&lt;")
+        .replace('>', "&gt;")
+        .replace('"', "&quot;")
 }
 
 /// A static SVG: one row per buffer, event positions across.
@@ -127,19 +153,40 @@ pub fn svg(scenario: &Scenario, outcome: &Outcome) -> String {
         o,
         r#"<svg xmlns="http://www.w3.org/2000/svg" width="{width}" height="{height}" font-family="monospace" font-size="11">"#
     );
-    let _ = writeln!(o, r#"<rect width="{width}" height="{height}" fill="white"/>"#);
-    let _ = writeln!(o, r#"<text x="4" y="16">buffer ownership by scenario event (claimed: blue, parked: amber)</text>"#);
+    let _ = writeln!(
+        o,
+        r#"<rect width="{width}" height="{height}" fill="white"/>"#
+    );
+    let _ = writeln!(
+        o,
+        r#"<text x="4" y="16">buffer ownership by scenario event (claimed: blue, parked: amber)</text>"#
+    );
     for (i, b) in rows.iter().enumerate() {
         let y = top + i * rowh;
-        let _ = writeln!(o, r#"<text x="4" y="{}">{}</text>"#, y + 14, esc(&b.to_string()));
-        let _ = writeln!(o, r##"<line x1="{left}" y1="{}" x2="{}" y2="{}" stroke="#ddd"/>"##, y + 10, left + n * step, y + 10);
+        let _ = writeln!(
+            o,
+            r#"<text x="4" y="{}">{}</text>"#,
+            y + 14,
+            esc(&b.to_string())
+        );
+        let _ = writeln!(
+            o,
+            r##"<line x1="{left}" y1="{}" x2="{}" y2="{}" stroke="#ddd"/>"##,
+            y + 10,
+            left + n * step,
+            y + 10
+        );
     }
     for s in &spans {
         let i = rows.iter().position(|b| *b == s.buf).unwrap_or(0);
         let y = top + i * rowh + 3;
         let x = left + s.start * step;
         let w = ((s.end - s.start) * step).max(3);
-        let fill = if s.what == "parked" { "#f0b030" } else { "#3070d0" };
+        let fill = if s.what == "parked" {
+            "#f0b030"
+        } else {
+            "#3070d0"
+        };
         let _ = writeln!(
             o,
             r#"<rect x="{x}" y="{y}" width="{w}" height="14" fill="{fill}"><title>{} {:#x} ({}), ended {}</title></rect>"#,
@@ -151,14 +198,116 @@ pub fn svg(scenario: &Scenario, outcome: &Outcome) -> String {
     }
     if let Some(v) = outcome.verdict.violation() {
         let x = left + v.broke.pos * step + step / 2;
-        let _ = writeln!(o, r#"<line x1="{x}" y1="{top}" x2="{x}" y2="{}" stroke="red" stroke-width="2"/>"#, height - 30);
+        let _ = writeln!(
+            o,
+            r#"<line x1="{x}" y1="{top}" x2="{x}" y2="{}" stroke="red" stroke-width="2"/>"#,
+            height - 30
+        );
         let _ = writeln!(
             o,
             r#"<text x="4" y="{}" fill="red">{}</text>"#,
             height - 12,
-            esc(&format!("{}: {} ({})", v.invariant.name(), v.detail, v.broke))
+            esc(&format!(
+                "{}: {} ({})",
+                v.invariant.name(),
+                v.detail,
+                v.broke
+            ))
         );
     }
     o.push_str("</svg>\n");
+    o
+}
+
+/// The outcome log in tracefs `trace` text form (the `TP_printk` formats of
+/// kmod/daedalus_trace.h), one line per traced record: what a field
+/// recording of this run would hold. The importer reads it back.
+pub fn tracefs(outcome: &Outcome) -> String {
+    let mut o = String::from("# tracer: nop\n#\n");
+    let queue = |b: &BufName| match b.queue {
+        crate::scenario::Queue::Output => "OUTPUT",
+        crate::scenario::Queue::Capture => "CAPTURE",
+    };
+    for (i, (pos, r)) in outcome.log.iter().enumerate() {
+        let ts = format!("{}.{:06}", 100 + pos / 1000, (pos % 1000) * 1000 + i % 1000);
+        let body = match r {
+            Record::DeviceRun {
+                ctx,
+                cookie,
+                src,
+                dst,
+                ts,
+            } => {
+                format!(
+                    "daedalus_device_run: ctx={ctx} cookie={cookie:#x} src={} dst={} src_ts={ts}",
+                    *src as i32, *dst as i32
+                )
+            }
+            Record::Claim { ctx, cookie, buf } => {
+                format!(
+                    "daedalus_claim: ctx={ctx} cookie={cookie:#x} queue={} index={}",
+                    queue(buf),
+                    buf.index
+                )
+            }
+            Record::Park { ctx, cookie, buf } => format!(
+                "daedalus_park: ctx={ctx} cookie={cookie:#x} dst={}",
+                buf.index
+            ),
+            Record::BufDone {
+                ctx,
+                cookie,
+                buf,
+                state,
+                ts,
+            } => format!(
+                "daedalus_buf_done: ctx={ctx} cookie={cookie:#x} queue={} index={} state={} ts={ts}",
+                queue(buf),
+                buf.index,
+                state_name(*state)
+            ),
+            Record::JobFinish {
+                ctx,
+                cookie,
+                reason,
+            } => {
+                format!(
+                    "daedalus_job_finish: ctx={ctx} cookie={cookie:#x} reason={}",
+                    crate::oracle::finish_name(*reason)
+                )
+            }
+            Record::Reject { reason, ty, cookie } => {
+                format!(
+                    "daedalus_reject: reason={} type={ty:#x} cookie={cookie:#x}",
+                    crate::core::reject_name(*reason)
+                )
+            }
+            Record::Frame { ctx, cookie, flags } => {
+                format!(
+                    "daedalus_msg_in: type=0x8002 cookie={cookie:#x} ctx={ctx} flags={flags:#x} len=56"
+                )
+            }
+            Record::Stream { ctx, queue: q, on } => format!(
+                "daedalus_stream: ctx={ctx} queue={} {}",
+                if *q == crate::scenario::Queue::Output {
+                    "OUTPUT"
+                } else {
+                    "CAPTURE"
+                },
+                if *on { "on" } else { "off" }
+            ),
+            Record::Drain { ctx, phase } => format!("daedalus_drain: ctx={ctx} phase={phase}"),
+            Record::Daemon { attach } => {
+                format!(
+                    "daedalus_daemon: {} pid=100 version=0x100",
+                    if *attach { "attach" } else { "detach" }
+                )
+            }
+            _ => continue,
+        };
+        o.push_str(&format!(
+            "       daedalusd-100     [000] ..... {ts}: {body}\n"
+        ));
+    }
     o
 }

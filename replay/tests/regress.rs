@@ -1,0 +1,327 @@
+//! The harness bites: every scenario under traces/ is clean on the real job
+//! core, and each mutant (replay/mutants/*.patch, a lifecycle mistake put
+//! back into a copy of the core) fails the regression traces with the
+//! invariant it breaks.
+
+use std::path::{Path, PathBuf};
+
+use daedalus_replay::oracle::BufName;
+use daedalus_replay::scenario::Queue;
+use daedalus_replay::{Invariant, Options, Scenario, core, render, run};
+
+fn traces() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../traces")
+}
+
+fn scenarios(dir: &Path) -> Vec<PathBuf> {
+    let mut out = Vec::new();
+    let mut stack = vec![dir.to_owned()];
+    while let Some(d) = stack.pop() {
+        for e in std::fs::read_dir(&d).unwrap() {
+            let p = e.unwrap().path();
+            if p.is_dir() {
+                stack.push(p);
+            } else if p.extension().is_some_and(|x| x == "scn") {
+                out.push(p);
+            }
+        }
+    }
+    out.sort();
+    out
+}
+
+fn regress(name: &str) -> Scenario {
+    Scenario::load(&traces().join("regress").join(name)).unwrap()
+}
+
+fn on(core: &str) -> Options {
+    Options {
+        core: core.into(),
+        ..Options::default()
+    }
+}
+
+#[test]
+fn every_trace_is_clean_on_the_real_core() {
+    let all = scenarios(&traces());
+    assert!(all.len() >= 7, "regression traces missing: {all:?}");
+    for p in all {
+        let s = Scenario::load(&p).unwrap();
+        let o = run(&s, &on("real")).unwrap();
+        assert!(
+            o.verdict.is_clean(),
+            "{}:\n{}",
+            p.display(),
+            o.verdict.violation().unwrap()
+        );
+        assert_eq!(o.events_run, s.lines.len());
+    }
+}
+
+#[test]
+fn every_mutant_patch_still_applies() {
+    assert!(
+        core::BROKEN_MUTANTS.is_empty(),
+        "{:?}",
+        core::BROKEN_MUTANTS
+    );
+    let v = core::variants();
+    for m in [
+        "field-bug",
+        "double-job-finish",
+        "leak-parked",
+        "paired-timestamp",
+    ] {
+        assert!(v.contains(&m), "{m} not built: {v:?}");
+    }
+}
+
+fn violation(core: &str, scenario: &str) -> daedalus_replay::Violation {
+    let o = run(&regress(scenario), &on(core)).unwrap();
+    match o.verdict.violation() {
+        Some(v) => v.clone(),
+        None => panic!("{core} passes {scenario}"),
+    }
+}
+
+#[test]
+fn field_bug_is_list_del_corruption_on_the_parked_capture_buffer() {
+    let v = violation("field-bug", "field-bug-reorder.scn");
+    assert_eq!(v.invariant, Invariant::ListCorruption);
+    assert_eq!(
+        v.buffer,
+        Some(BufName {
+            ctx: 1,
+            queue: Queue::Capture,
+            index: 0
+        })
+    );
+    assert!(v.detail.starts_with("list_del corruption"), "{}", v.detail);
+    assert!(v.detail.contains("LIST_POISON1"), "{}", v.detail);
+    // The late HAS_PIXELS breaks it; the second device_run set it up.
+    assert!(
+        v.broke
+            .text
+            .starts_with("frame ctx=1 job=2 flags=has_pixels"),
+        "{}",
+        v.broke
+    );
+    let (setup, what) = v.setup.clone().unwrap();
+    assert!(
+        setup
+            .text
+            .starts_with("frame ctx=1 job=1 flags=src_consumed"),
+        "{setup}"
+    );
+    assert!(what.contains("still holds it"), "{what}");
+    insta::assert_snapshot!("field_bug_diagnosis", v.to_string());
+}
+
+#[test]
+fn field_bug_fails_every_regression_trace() {
+    for p in scenarios(&traces().join("regress")) {
+        let o = run(&Scenario::load(&p).unwrap(), &on("field-bug")).unwrap();
+        assert!(!o.verdict.is_clean(), "field-bug passes {}", p.display());
+    }
+}
+
+#[test]
+fn double_job_finish_is_a_job_finish_imbalance() {
+    let v = violation("double-job-finish", "field-bug-reorder.scn");
+    assert_eq!(v.invariant, Invariant::JobFinishImbalance);
+    assert!(v.broke.text.contains("flags=has_pixels"), "{}", v.broke);
+    assert!(v.detail.contains("second job_finish"), "{}", v.detail);
+}
+
+#[test]
+fn leaked_parked_buffer_is_left_active_at_streamoff() {
+    let v = violation("leak-parked", "streamoff-parked.scn");
+    assert_eq!(v.invariant, Invariant::LeftActiveAtStreamoff);
+    assert_eq!(
+        v.buffer,
+        Some(BufName {
+            ctx: 1,
+            queue: Queue::Capture,
+            index: 0
+        })
+    );
+    assert_eq!(v.broke.text, "streamoff ctx=1 q=cap");
+    assert!(v.setup.unwrap().1.contains("parked"));
+}
+
+#[test]
+fn paired_timestamp_is_a_wrong_timestamp() {
+    let v = violation("paired-timestamp", "field-bug-reorder.scn");
+    assert_eq!(v.invariant, Invariant::WrongTimestamp);
+    // Job 2 was paired with the P frame (66 ms) but carries the B picture.
+    assert_eq!(
+        v.buffer,
+        Some(BufName {
+            ctx: 1,
+            queue: Queue::Capture,
+            index: 1
+        })
+    );
+    assert!(
+        v.detail.contains("ts=66000000") && v.detail.contains("ts=33000000"),
+        "{}",
+        v.detail
+    );
+}
+
+#[test]
+fn outcome_log_of_the_field_scenario_on_the_real_core() {
+    let o = run(&regress("field-bug-reorder.scn"), &on("real")).unwrap();
+    insta::assert_snapshot!("field_bug_reorder_log", o.log_text());
+}
+
+#[test]
+fn drain_ends_with_last_eos_and_epipe() {
+    let o = run(&regress("drain.scn"), &on("real")).unwrap();
+    assert!(o.verdict.is_clean());
+    let log = o.log_text();
+    let last = log.find("LAST").expect("a LAST buffer");
+    let eos = log.find("event EOS").expect("EOS");
+    let epipe = log.find("-EPIPE").expect("EPIPE");
+    assert!(eos < epipe && last < epipe, "{log}");
+    insta::assert_snapshot!("drain_log", log);
+}
+
+#[test]
+fn stale_replies_are_all_refused_and_counted() {
+    let o = run(&regress("stale-cookie.scn"), &on("real")).unwrap();
+    assert!(o.verdict.is_clean());
+    let rejects: Vec<String> = o
+        .log
+        .iter()
+        .filter(|(_, r)| matches!(r, daedalus_replay::oracle::Record::Reject { .. }))
+        .map(|(_, r)| r.to_string())
+        .collect();
+    insta::assert_snapshot!("stale_cookie_rejects", rejects.join("\n"));
+}
+
+#[test]
+fn minimizer_keeps_the_invariant_and_shrinks() {
+    let s = regress("field-bug-reorder.scn");
+    let small = daedalus_replay::minimize::minimize(
+        &s,
+        Invariant::ListCorruption,
+        &on("field-bug"),
+        |_| {},
+    );
+    assert!(
+        small.lines.len() < s.lines.len() / 2,
+        "{} -> {}",
+        s.lines.len(),
+        small.lines.len()
+    );
+    let v = run(&small, &on("field-bug")).unwrap().verdict;
+    assert_eq!(v.violation().unwrap().invariant, Invariant::ListCorruption);
+    assert!(run(&small, &on("real")).unwrap().verdict.is_clean());
+    insta::assert_snapshot!("field_bug_minimized", small.to_text());
+}
+
+#[test]
+fn imported_field_trace_reproduces_the_run_and_the_bug() {
+    let s = regress("field-bug-reorder.scn");
+    let o = run(&s, &on("real")).unwrap();
+    let text = render::tracefs(&o);
+    let imported = daedalus_replay::import::import_text(Path::new("field.trace"), &text).unwrap();
+    assert_eq!(imported.scenarios.len(), 1);
+    let (ctx, again) = &imported.scenarios[0];
+    assert_eq!(*ctx, 1);
+    let o2 = run(again, &on("real")).unwrap();
+    assert!(o2.verdict.is_clean());
+    let jobs = |o: &daedalus_replay::Outcome| -> Vec<String> {
+        o.log
+            .iter()
+            .filter(|(_, r)| {
+                use daedalus_replay::oracle::Record::*;
+                matches!(
+                    r,
+                    DeviceRun { .. }
+                        | Claim { .. }
+                        | Park { .. }
+                        | BufDone { .. }
+                        | JobFinish { .. }
+                )
+            })
+            .map(|(_, r)| r.to_string())
+            .collect()
+    };
+    assert_eq!(jobs(&o), jobs(&o2));
+    let v = run(again, &on("field-bug")).unwrap().verdict;
+    assert_eq!(v.violation().unwrap().invariant, Invariant::ListCorruption);
+}
+
+#[test]
+fn import_errors_name_file_and_line() {
+    let bad = "  d-1 [000] ..... 1.0: daedalus_device_run: ctx=1 cookie=zz src=0 dst=0 src_ts=0\n";
+    let e = daedalus_replay::import::import_text(Path::new("t.txt"), bad).unwrap_err();
+    assert_eq!(
+        e.to_string(),
+        "t.txt:1: daedalus_device_run: field `cookie` is not a number: `zz`"
+    );
+    let e = daedalus_replay::import::import_text(Path::new("t.txt"), "garbage\n").unwrap_err();
+    assert!(e.to_string().contains("no trace events"), "{e}");
+    let unknown = "  d-1 [000] ..... 1.0: sched_switch: prev=a next=b\n  d-1 [000] ..... 1.1: daedalus_stream: ctx=1 queue=OUTPUT on\n";
+    let i = daedalus_replay::import::import_text(Path::new("t.txt"), unknown).unwrap();
+    assert_eq!((i.used, i.skipped), (1, 1));
+}
+
+#[test]
+fn renderings() {
+    let s = regress("field-bug-reorder.scn");
+    let o = run(&s, &on("field-bug")).unwrap();
+    let json = render::perfetto(&s, &o);
+    let v: serde_json::Value = serde_json::from_str(&json).unwrap();
+    assert!(v["traceEvents"].as_array().unwrap().len() > 10);
+    insta::assert_snapshot!("field_bug_perfetto", json);
+    insta::assert_snapshot!("field_bug_svg", render::svg(&s, &o));
+}
+
+#[test]
+fn cli_exit_codes() {
+    let bin = env!("CARGO_BIN_EXE_daedalus-replay");
+    let dir = std::env::temp_dir().join(format!("daedalus-replay-cli-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let garbage = dir.join("garbage.scn");
+    std::fs::write(
+        &garbage,
+        "daedalus-scenario v1\nqbuf ctx=1 q=sideways index=0\n",
+    )
+    .unwrap();
+    let check = |args: &[&str]| {
+        std::process::Command::new(bin)
+            .arg("check")
+            .args(args)
+            .output()
+            .unwrap()
+    };
+    let clean = check(&[traces().join("regress").to_str().unwrap()]);
+    assert_eq!(
+        clean.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&clean.stdout)
+    );
+    let bad = check(&[
+        "--core",
+        "field-bug",
+        traces()
+            .join("regress/field-bug-reorder.scn")
+            .to_str()
+            .unwrap(),
+    ]);
+    assert_eq!(bad.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&bad.stdout).contains("list-corruption on ctx 1 CAPTURE #0"));
+    let unusable = check(&[garbage.to_str().unwrap()]);
+    assert_eq!(unusable.status.code(), Some(2));
+    assert!(
+        String::from_utf8_lossy(&unusable.stdout)
+            .contains("garbage.scn:line 2:14: queue must be `out` or `cap`")
+    );
+    let missing = check(&[dir.join("nope").to_str().unwrap()]);
+    assert_eq!(missing.status.code(), Some(2));
+    std::fs::remove_dir_all(&dir).unwrap();
+}
