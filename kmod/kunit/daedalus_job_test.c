@@ -764,6 +764,7 @@ static struct kunit_suite daedalus_job_suite = {
 	.exit		= dj_exit,
 	.test_cases	= daedalus_job_cases,
 };
+
 kunit_test_suite(daedalus_job_suite);
 
 MODULE_DESCRIPTION("KUnit tests for the daedalus job core and protocol");

@@ -148,11 +148,11 @@ struct dr_world *dr_world_new(void)
 {
 	struct dr_world *w;
 
-	w = kvzalloc(sizeof(*w), GFP_KERNEL);
+	w = kvzalloc_obj(*w);
 	if (!w)
 		return NULL;
 	w->msg = kvzalloc(DR_MSG_MAX, GFP_KERNEL);
-	w->token = kzalloc(sizeof(*w->token), GFP_KERNEL);
+	w->token = kzalloc_obj(*w->token);
 	if (!w->msg || !w->token)
 		goto err;
 	w->dev = daedalus_dev_create(false);
