@@ -128,8 +128,8 @@ impl<'b> Daemon<'b> {
 
     fn send(&mut self, transport: &mut dyn Transport, msg: &Message) -> Result<(), DaemonError> {
         self.out.clear();
-        match msg.encode_into(&mut self.out) {
-            Ok(()) => transport.send(&self.out)?,
+        match msg.encode_head_into(&mut self.out) {
+            Ok(()) => transport.send_parts(&self.out, msg.data())?,
             // A response this daemon built wrong is a bug; never send it.
             Err(e) => {
                 tracing::error!(error = %e, ty = %msg.ty(), "refusing to send an invalid response")

@@ -346,13 +346,14 @@ impl Session for FfmpegSession {
         self.current = job.cookie;
         self.parking.park(job.dst);
         let Some(src) = job.src else { return };
+        let mark = self.parking.mark();
         self.src_error = false;
         let pts = i64::try_from(src.timestamp).unwrap_or(i64::MAX);
         if !src.data.is_empty() {
             self.parse(src.data, pts);
         }
         let error = self.src_error;
-        self.parking.src_consumed(job.cookie, error);
+        self.parking.src_consumed_at(mark, job.cookie, error);
     }
 
     fn flush(&mut self) {

@@ -71,6 +71,8 @@ impl KernelRole {
         ndst: u32,
         dst_size: u32,
     ) -> Self {
+        // A daemon that never answers fails the caller instead of hanging it.
+        let _ = t.set_read_timeout(Some(std::time::Duration::from_secs(60)));
         Self {
             t,
             ctx_id,
@@ -286,7 +288,16 @@ impl KernelRole {
             },
             data,
         })?;
-        self.barrier()?;
+        if src.is_some() {
+            // As the module does: the next job runs once this one's source
+            // is consumed (job_finish), whatever else arrives meanwhile.
+            while self.in_flight.get(&cookie).is_some_and(|j| j.src_pending) {
+                let msg = self.recv()?;
+                self.process(msg);
+            }
+        } else {
+            self.barrier()?;
+        }
         if let Some(j) = self.in_flight.get(&cookie)
             && j.src_pending
         {

@@ -69,13 +69,26 @@ impl Parking {
 
     /// Reports that job `cookie`'s source is consumed.
     pub fn src_consumed(&mut self, cookie: u64, error: bool) {
+        self.src_consumed_at(self.events.len(), cookie, error);
+    }
+
+    /// Where the events of what happens next begin, for `src_consumed_at`.
+    pub fn mark(&self) -> usize {
+        self.events.len()
+    }
+
+    /// Reports a consumed source ahead of the events queued since `mark`
+    /// (the pictures its decoding produced): the kernel can then finish the
+    /// job and send the next one while it still reads those pictures.
+    pub fn src_consumed_at(&mut self, mark: usize, cookie: u64, error: bool) {
         let flags = FRAME_SRC_CONSUMED | if error { FRAME_ERROR } else { 0 };
-        self.events.push_back(SessionEvent::Frame {
+        let ev = SessionEvent::Frame {
             cookie,
             flags,
             timestamp: 0,
             data: Vec::new(),
-        });
+        };
+        self.events.insert(mark.min(self.events.len()), ev);
     }
 
     /// Queues a picture (display order) for the next parked dst.
@@ -343,5 +356,32 @@ mod tests {
                 data: vec![]
             }]
         );
+    }
+
+    #[test]
+    fn src_consumed_goes_ahead_of_the_pictures_its_decode_made() {
+        let mut p = Parking::default();
+        p.park(dst(1));
+        let mark = p.mark();
+        p.picture(5, vec![0; 4], false);
+        p.src_consumed_at(mark, 1, false);
+        let ev = drain(&mut p);
+        assert!(matches!(
+            ev[0],
+            SessionEvent::Frame {
+                cookie: 1,
+                flags: FRAME_SRC_CONSUMED,
+                ..
+            }
+        ));
+        assert!(matches!(
+            ev[1],
+            SessionEvent::Frame {
+                cookie: 1,
+                flags: FRAME_HAS_PIXELS,
+                timestamp: 5,
+                ..
+            }
+        ));
     }
 }

@@ -20,6 +20,15 @@ pub trait Transport {
     /// Writes one whole message.
     fn send(&mut self, msg: &[u8]) -> io::Result<()>;
 
+    /// Writes one whole message given as head and data, without joining
+    /// them first.
+    fn send_parts(&mut self, head: &[u8], data: &[u8]) -> io::Result<()> {
+        let mut msg = Vec::with_capacity(head.len() + data.len());
+        msg.extend_from_slice(head);
+        msg.extend_from_slice(data);
+        self.send(&msg)
+    }
+
     /// The descriptor to poll for readability.
     fn fd(&self) -> BorrowedFd<'_>;
 }
@@ -63,6 +72,21 @@ impl Transport for CharDev {
             return Err(io::Error::new(
                 io::ErrorKind::WriteZero,
                 format!("short write: {n} of {}", msg.len()),
+            ));
+        }
+        Ok(())
+    }
+
+    fn send_parts(&mut self, head: &[u8], data: &[u8]) -> io::Result<()> {
+        // One writev is one write() for the device: one message.
+        let n = self
+            .file
+            .write_vectored(&[io::IoSlice::new(head), io::IoSlice::new(data)])?;
+        if n != head.len() + data.len() {
+            let want = head.len() + data.len();
+            return Err(io::Error::new(
+                io::ErrorKind::WriteZero,
+                format!("short write: {n} of {want}"),
             ));
         }
         Ok(())
@@ -127,6 +151,11 @@ impl Transport for Loopback {
 
     fn send(&mut self, msg: &[u8]) -> io::Result<()> {
         self.sock.write_all(msg)
+    }
+
+    fn send_parts(&mut self, head: &[u8], data: &[u8]) -> io::Result<()> {
+        self.sock.write_all(head)?;
+        self.sock.write_all(data)
     }
 
     fn fd(&self) -> BorrowedFd<'_> {

@@ -46,6 +46,7 @@ fn play_script(role: &mut KernelRole) {
     assert_eq!(role.open(32, 16).unwrap(), None);
     role.job(Some((100, b"\0\0\x01\x65one"))).unwrap();
     role.job(Some((200, b"\0\0\x01\x65two"))).unwrap();
+    role.barrier().unwrap();
     assert_eq!(role.pictures.len(), 2, "both pictures before the drain");
     assert_eq!(
         role.drain().unwrap(),

@@ -670,6 +670,16 @@ impl Message {
 
     /// Appends the message's bytes to `out` after validating it.
     pub fn encode_into(&self, out: &mut Vec<u8>) -> Result<(), ProtoError> {
+        self.encode_head_into(out)?;
+        out.extend_from_slice(self.data());
+        Ok(())
+    }
+
+    /// Appends the header and fixed body (whose `payload_len` counts the
+    /// data) after validating the message, but not the data: a sender can
+    /// then write `out` and `data()` with one vectored write, without
+    /// copying a picture.
+    pub fn encode_head_into(&self, out: &mut Vec<u8>) -> Result<(), ProtoError> {
         self.validate()?;
         let payload = self.ty().body_size() + self.data().len();
         if payload > MAX_PAYLOAD as usize {
@@ -702,7 +712,6 @@ impl Message {
             Self::RespSessionError(b) => b.put(out),
             Self::RespResetDone(b) => b.put(out),
         }
-        out.extend_from_slice(self.data());
         Ok(())
     }
 
