@@ -283,10 +283,12 @@ impl FfmpegSession {
     fn emit_frame(&mut self) {
         let (w, h) = (self.frame.width(), self.frame.height());
         let format = self.stream_format(w, h);
-        let same_size = self
-            .format
-            .is_some_and(|f| f.visible_width == w && f.visible_height == h);
-        if !same_size {
+        // A new size, or a DPB that needs more buffers than announced, is a
+        // new format; a smaller DPB is not worth a buffer reallocation.
+        let same = self.format.is_some_and(|f| {
+            f.visible_width == w && f.visible_height == h && f.dpb_size >= format.dpb_size
+        });
+        if !same {
             let first = self.format.is_none();
             self.format = Some(format);
             self.parking.set_limit(format.dpb_size as usize);
