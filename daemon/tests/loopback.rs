@@ -175,7 +175,7 @@ fn another_protocol_version_ends_the_attachment() {
 }
 
 #[test]
-fn the_binary_serves_a_socket_and_stops_on_sigterm() {
+fn the_binary_serves_a_socket_reattaches_and_stops_on_sigterm() {
     let dir = std::path::PathBuf::from(env!("CARGO_TARGET_TMPDIR"))
         .join(format!("bin-{}", std::process::id()));
     std::fs::create_dir_all(&dir).unwrap();
@@ -209,10 +209,24 @@ fn the_binary_serves_a_socket_and_stops_on_sigterm() {
         4096,
     );
     play_script(&mut role);
+    // The kernel side goes away (module unload) and comes back: the daemon
+    // attaches again and starts from HELLO with fresh sessions.
+    role.hang_up();
+    let (stream, _) = listener.accept().unwrap();
+    let mut role = KernelRole::new(
+        Loopback::from_stream(stream),
+        4,
+        Codec::H264,
+        Pixfmt::Nv12,
+        4,
+        4096,
+    );
+    play_script(&mut role);
     // SAFETY: kill only signals the child this test started.
     assert_eq!(unsafe { libc::kill(child.id() as i32, libc::SIGTERM) }, 0);
     let out = child.wait_with_output().unwrap();
     let log = String::from_utf8_lossy(&out.stderr);
     assert!(out.status.success(), "exit {:?}: {log}", out.status);
     assert!(log.contains("shutting down"), "{log}");
+    assert!(log.contains("waiting to re-attach"), "{log}");
 }
