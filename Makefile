@@ -34,12 +34,13 @@ script_fuzz        := fuzz/run.sh
 script_e2e         := kmod/e2e/run.sh
 script_dkms        := kmod/scripts/dkms.sh
 
-.PHONY: help setup run test bench record $(STAGES)
+.PHONY: help setup run test bench $(STAGES)
 
 help:
 	@echo "make run    replay every trace under traces/ on the userspace executor"
 	@echo "make test   every test stage: $(STAGES)"
 	@echo "make bench  benchmarks (results go to BENCHMARKS.md)"
+	@echo "make record record field traces from real clients under QEMU"
 	@echo "make setup  install what the other targets need (idempotent)"
 	@echo "make STAGE  one test stage"
 
@@ -124,5 +125,21 @@ test: setup
 	echo "total: $$passed passed, $$failed failed"; \
 	[ $$failed -eq 0 ]
 
+# Benchmarks: each component's script prints a markdown section; the run
+# is written to target/bench.md, to be copied into BENCHMARKS.md with the
+# machine and the date.
+BENCH_SCRIPTS := daemon/scripts/bench.sh replay/scripts/bench.sh \
+	fuzz/bench.sh kmod/e2e/bench.sh kmod/scripts/kunit-bench.sh
+
+.PHONY: record
 bench: setup
-	@bash daemon/scripts/bench.sh
+	@mkdir -p target
+	@{ echo "# benchmark run $$(date -u +%F) on $$(nproc) cores, $$(uname -m), $$(lscpu | sed -n 's/^Model name: *//p')"; \
+	for b in $(BENCH_SCRIPTS); do \
+		if [ -f $$b ]; then echo; echo "## $$b"; bash $$b || echo "$$b: FAILED (exit $$?)"; \
+		else echo; echo "## $$b: not built yet"; fi; \
+	done; } 2>&1 | tee target/bench.md
+
+record: setup
+	@if [ -f kmod/e2e/record.sh ]; then bash kmod/e2e/record.sh; \
+	else echo "record: not built yet"; exit 1; fi
