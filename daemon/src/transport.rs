@@ -37,15 +37,23 @@ pub trait Transport {
 pub struct CharDev {
     file: File,
     buf: Vec<u8>,
+    out: Vec<u8>,
 }
 
 impl CharDev {
     pub fn open(path: &Path) -> io::Result<Self> {
         let file = File::options().read(true).write(true).open(path)?;
-        Ok(Self {
+        Ok(Self::from_file(file))
+    }
+
+    /// Any descriptor with the device's semantics: one message per read()
+    /// and per write() (a SOCK_SEQPACKET socket in tests).
+    pub fn from_file(file: File) -> Self {
+        Self {
             file,
             buf: Vec::new(),
-        })
+            out: Vec::new(),
+        }
     }
 }
 
@@ -78,12 +86,14 @@ impl Transport for CharDev {
     }
 
     fn send_parts(&mut self, head: &[u8], data: &[u8]) -> io::Result<()> {
-        // One writev is one write() for the device: one message.
-        let n = self
-            .file
-            .write_vectored(&[io::IoSlice::new(head), io::IoSlice::new(data)])?;
-        if n != head.len() + data.len() {
-            let want = head.len() + data.len();
+        // A writev() on a device with only a write() method is split into
+        // one write() per piece, i.e. two messages: join them first.
+        self.out.clear();
+        self.out.extend_from_slice(head);
+        self.out.extend_from_slice(data);
+        let n = self.file.write(&self.out)?;
+        if n != self.out.len() {
+            let want = self.out.len();
             return Err(io::Error::new(
                 io::ErrorKind::WriteZero,
                 format!("short write: {n} of {want}"),

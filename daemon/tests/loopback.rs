@@ -230,3 +230,99 @@ fn the_binary_serves_a_socket_reattaches_and_stops_on_sigterm() {
     assert!(log.contains("shutting down"), "{log}");
     assert!(log.contains("waiting to re-attach"), "{log}");
 }
+
+/// The device transport, on a SOCK_SEQPACKET pair that keeps read() and
+/// write() boundaries as /dev/daedalus does: every response must arrive as
+/// exactly one write().
+#[test]
+fn chardev_transport_writes_one_message_per_write() {
+    use daedalusd::transport::CharDev;
+    use std::os::fd::{FromRawFd, OwnedFd};
+    let mut fds = [0; 2];
+    // SAFETY: fds is a valid array of two ints for socketpair to fill.
+    assert_eq!(
+        unsafe { libc::socketpair(libc::AF_UNIX, libc::SOCK_SEQPACKET, 0, fds.as_mut_ptr()) },
+        0
+    );
+    // SAFETY: both descriptors were just created and are owned here only.
+    let (a, b) = unsafe { (OwnedFd::from_raw_fd(fds[0]), OwnedFd::from_raw_fd(fds[1])) };
+    let mut dev = CharDev::from_file(std::fs::File::from(a));
+    let mut kernel = std::fs::File::from(b);
+    let daemon = std::thread::spawn(move || {
+        let mut backend = ScriptedBackend::new(
+            Script::parse("info 16x16\nframe 1 consumed+pixels ts=src:1\n").unwrap(),
+        );
+        Daemon::new(&mut backend).run(&mut dev, None)
+    });
+    let mut packet = vec![0u8; 1 << 16];
+    let mut ask = |kernel: &mut std::fs::File, msg: Message| -> Vec<Message> {
+        use std::io::{Read, Write};
+        let bytes = msg.encode().unwrap();
+        assert_eq!(kernel.write(&bytes).unwrap(), bytes.len());
+        let ping = Message::ReqPing {
+            token: 99,
+            body: Ping {
+                seq: 1,
+                reserved: 0,
+            },
+        };
+        kernel.write_all(&ping.encode().unwrap()).unwrap();
+        let mut replies = Vec::new();
+        loop {
+            let n = kernel.read(&mut packet).unwrap();
+            // Each read is one packet, and each packet one whole message.
+            let m = Message::decode_dir(&packet[..n], Direction::Response).unwrap();
+            if matches!(m, Message::RespPong { token: 99, .. }) {
+                return replies;
+            }
+            replies.push(m);
+        }
+    };
+    let hello = Message::ReqHello(ReqHello {
+        proto_version: 1,
+        max_contexts: 1,
+        max_payload: 1 << 16,
+        reserved: 0,
+    });
+    assert!(matches!(
+        ask(&mut kernel, hello)[..],
+        [Message::RespHello(_)]
+    ));
+    let open = Message::ReqSessionOpen(ReqSessionOpen {
+        ctx_id: 2,
+        codec: 1,
+        pixfmt: 1,
+        width: 16,
+        height: 16,
+        reserved: 0,
+    });
+    assert!(ask(&mut kernel, open).is_empty());
+    let job = Message::ReqDecode {
+        cookie: cookie(1, 1),
+        body: ReqDecode {
+            ctx_id: 2,
+            codec: 1,
+            flags: 0,
+            generation: 1,
+            timestamp: 42,
+            src_index: 0,
+            dst_index: 0,
+            bytes: 2,
+            dst_size: 4096,
+            src_map: 0,
+            dst_map: 0,
+        },
+        data: vec![0xab, 0xcd],
+    };
+    let replies = ask(&mut kernel, job);
+    assert_eq!(replies.len(), 2, "{replies:?}");
+    match &replies[1] {
+        Message::RespFrame { body, data, .. } => {
+            assert_eq!(body.flags, FRAME_SRC_CONSUMED | FRAME_HAS_PIXELS);
+            assert_eq!((body.timestamp, data.len()), (42, 16 * 16 * 3 / 2));
+        }
+        other => panic!("{other:?}"),
+    }
+    drop(kernel);
+    assert_eq!(daemon.join().unwrap().unwrap(), Exit::Detached);
+}
