@@ -326,3 +326,126 @@ fn chardev_transport_writes_one_message_per_write() {
     drop(kernel);
     assert_eq!(daemon.join().unwrap().unwrap(), Exit::Detached);
 }
+
+/// Two contexts on one attachment: replies are routed by context, each
+/// session replays its own script, and closing or failing one leaves the
+/// other working.
+#[test]
+fn sessions_are_per_context() {
+    let (mut role, daemon) = spawn(Box::new(ScriptedBackend::new(
+        Script::parse("frame 1 consumed\nframe 2 consumed+pixels ts=src:2 bytes=4\n").unwrap(),
+    )));
+    let mut buf = Vec::new();
+    let mut call = |t: &mut Loopback, msgs: &[Message]| -> Vec<Message> {
+        for m in msgs {
+            t.send(&m.encode().unwrap()).unwrap();
+        }
+        let ping = Message::ReqPing {
+            token: 5,
+            body: Ping {
+                seq: 5,
+                reserved: 0,
+            },
+        };
+        t.send(&ping.encode().unwrap()).unwrap();
+        let mut out = Vec::new();
+        loop {
+            assert!(t.recv(&mut buf).unwrap());
+            match Message::decode_dir(&buf, Direction::Response).unwrap() {
+                Message::RespPong { token: 5, .. } => return out,
+                m => out.push(m),
+            }
+        }
+    };
+    let open = |ctx_id| {
+        Message::ReqSessionOpen(ReqSessionOpen {
+            ctx_id,
+            codec: 1,
+            pixfmt: 2,
+            width: 0,
+            height: 0,
+            reserved: 0,
+        })
+    };
+    let job = |ctx_id: u32, slot: u32, ts: u64| Message::ReqDecode {
+        cookie: cookie(slot, 1),
+        body: ReqDecode {
+            ctx_id,
+            codec: 1,
+            flags: 0,
+            generation: 1,
+            timestamp: ts,
+            src_index: 0,
+            dst_index: slot,
+            bytes: 1,
+            dst_size: 64,
+            src_map: 0,
+            dst_map: 0,
+        },
+        data: vec![slot as u8],
+    };
+    let hello = Message::ReqHello(ReqHello {
+        proto_version: 1,
+        max_contexts: 4,
+        max_payload: 1 << 20,
+        reserved: 0,
+    });
+    assert_eq!(
+        call(&mut role, &[hello, open(10), open(11)]).len(),
+        1,
+        "only RESP_HELLO"
+    );
+    // Interleaved jobs: each context's script counts its own jobs.
+    let r = call(
+        &mut role,
+        &[job(10, 1, 100), job(11, 2, 200), job(10, 3, 300)],
+    );
+    let frames: Vec<(u32, u32, u32, u64)> = r
+        .iter()
+        .map(|m| match m {
+            Message::RespFrame { cookie, body, .. } => {
+                (body.ctx_id, cookie_id(*cookie), body.flags, body.timestamp)
+            }
+            other => panic!("{other:?}"),
+        })
+        .collect();
+    assert_eq!(
+        frames,
+        vec![
+            (10, 1, FRAME_SRC_CONSUMED, 0),
+            (11, 2, FRAME_SRC_CONSUMED, 0),
+            (10, 3, FRAME_SRC_CONSUMED | FRAME_HAS_PIXELS, 300),
+        ]
+    );
+    // Closing context 10 leaves 11 alone; a job for the closed context is
+    // refused with a session error instead of hanging.
+    let close = Message::ReqSessionClose(ReqSessionClose {
+        ctx_id: 10,
+        reserved: 0,
+    });
+    let r = call(&mut role, &[close, job(11, 4, 400), job(10, 5, 500)]);
+    assert!(
+        matches!(
+            r[0],
+            Message::RespFrame {
+                body: RespFrame {
+                    ctx_id: 11,
+                    timestamp: 400,
+                    ..
+                },
+                ..
+            }
+        ),
+        "{r:?}"
+    );
+    assert!(
+        matches!(
+            r[1],
+            Message::RespSessionError(RespSessionError { ctx_id: 10, .. })
+        ),
+        "{r:?}"
+    );
+    assert_eq!(r.len(), 2);
+    role.shutdown().unwrap();
+    assert_eq!(daemon.join().unwrap().unwrap(), Exit::Detached);
+}
