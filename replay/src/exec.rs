@@ -14,7 +14,7 @@ use crate::mock::{
     VB2_BUF_STATE_ERROR, VB2_BUF_STATE_QUEUED, Vb2Q, World,
 };
 use crate::model::Scenario;
-use crate::oracle::{BufName, EventRef, Invariant, Record, Verdict};
+use crate::oracle::{BufName, Invariant, Record, Verdict};
 use crate::scenario::{Event, FRAME_HAS_PIXELS, JobRef, Queue};
 
 /// Bytes of an OUTPUT buffer (DAEDALUS_MIN_BITSTREAM in the front).
@@ -126,21 +126,7 @@ impl Executor {
         let core_size = unsafe { core::daedalus_shim_sizeof_core() };
         // SAFETY: as above.
         let ctx_size = unsafe { core::daedalus_shim_sizeof_ctx() };
-        let events = scenario
-            .lines
-            .iter()
-            .enumerate()
-            .map(|(pos, l)| EventRef {
-                pos,
-                line: l.line,
-                text: l.event.to_string(),
-            })
-            .chain(std::iter::once(EventRef {
-                pos: scenario.lines.len(),
-                line: 0,
-                text: "<end of scenario>".into(),
-            }))
-            .collect();
+        let events = scenario.lines.iter().map(|l| (l.line, l.event)).collect();
         let mut w = World {
             core,
             core_mem: zeroed_words(core_size),
@@ -162,6 +148,7 @@ impl Executor {
             delivering: None,
             ctx_sizeof: ctx_size,
             keep_log: opts.keep_log,
+            changes: 0,
         };
         let m2m_dev = &mut *w.m2m_dev as *mut u64 as *mut c_void;
         // SAFETY: core_mem is sizeof(struct daedalus_job_core) of zeroes,
@@ -282,7 +269,7 @@ impl Executor {
         self.with(|w| {
             let Some(slot) = w.curr_ctx else { return };
             let c = &w.ctxs[slot];
-            if c.jobs.iter().any(|j| j.running) {
+            if c.running_jobs > 0 {
                 return;
             }
             let msg = format!(
@@ -415,6 +402,7 @@ impl Executor {
                     ..Front::default()
                 },
                 jobs: Vec::new(),
+                running_jobs: 0,
                 m2m_running: false,
                 m2m_run_ev: 0,
             });
@@ -1101,7 +1089,7 @@ impl Executor {
                 ts,
                 dead,
             });
-            w.log.len()
+            (w.log.len(), w.changes)
         });
         let core = self.core_ptr();
         // SAFETY: frame (and the data it points to) outlive the call.
@@ -1115,20 +1103,21 @@ impl Executor {
                     errno: -ret,
                 });
             }
-            if dead && w.keep_log {
-                let changed = w.log[before..].iter().find(|(_, r)| {
-                    matches!(
-                        r,
-                        Record::BufDone { .. }
-                            | Record::JobFinish { .. }
-                            | Record::Claim { .. }
-                            | Record::Park { .. }
-                    )
-                });
-                if let Some((_, r)) = changed {
-                    let msg = format!("a reply for dead cookie {cookie:#x} was applied: {r}");
-                    w.violate(Invariant::DeadCookieChangedState, None, msg);
-                }
+            if dead && w.changes != before.1 {
+                let what = w.log[before.0..]
+                    .iter()
+                    .find(|(_, r)| {
+                        matches!(
+                            r,
+                            Record::BufDone { .. }
+                                | Record::JobFinish { .. }
+                                | Record::Claim { .. }
+                                | Record::Park { .. }
+                        )
+                    })
+                    .map_or_else(|| "state changed".to_owned(), |(_, r)| r.to_string());
+                let msg = format!("a reply for dead cookie {cookie:#x} was applied: {what}");
+                w.violate(Invariant::DeadCookieChangedState, None, msg);
             }
         });
     }

@@ -258,6 +258,8 @@ pub struct CtxState {
     pub front: Front,
     /// Jobs in the order the daemon received them (REQ_DECODE).
     pub jobs: Vec<JobModel>,
+    /// Jobs sent to the daemon and not finished yet.
+    pub running_jobs: u32,
     /// m2m device_run calls not yet matched by a job_finish.
     pub m2m_running: bool,
     pub m2m_run_ev: usize,
@@ -299,12 +301,16 @@ pub struct World {
     pub daemon_ready: bool,
     pub now_ns: u64,
     pub ev: usize,
-    pub events: Vec<EventRef>,
+    /// The scenario's events (line, event); the end of the run is one past.
+    pub events: Vec<(u32, crate::scenario::Event)>,
     pub log: Vec<(usize, Record)>,
     pub violation: Option<Violation>,
     pub delivering: Option<Delivery>,
     pub ctx_sizeof: usize,
     pub keep_log: bool,
+    /// Claims, parks, completions and finishes so far (the dead-cookie
+    /// oracle compares it across a delivery).
+    pub changes: u64,
 }
 
 thread_local! {
@@ -383,28 +389,44 @@ impl World {
         self.note(id, format!("suspect: {what}"));
     }
 
+    /// The scenario event at `pos`, for diagnostics.
+    pub fn event_ref(&self, pos: usize) -> EventRef {
+        match self.events.get(pos) {
+            Some(&(line, ev)) => EventRef {
+                pos,
+                line,
+                text: ev.to_string(),
+            },
+            None => EventRef {
+                pos,
+                line: 0,
+                text: "<end of scenario>".into(),
+            },
+        }
+    }
+
     /// Records the first violation; later ones in the same run are dropped.
     pub fn violate(&mut self, invariant: Invariant, buf: Option<usize>, detail: String) {
         if self.violation.is_some() {
             return;
         }
-        let broke = self.events[self.ev].clone();
+        let broke = self.event_ref(self.ev);
         let (buffer, setup, history) = match buf {
             Some(id) => {
                 let info = &self.info[id];
                 let setup = match &info.suspect {
-                    Some(s) => Some((self.events[s.ev].clone(), s.what.clone())),
+                    Some(s) => Some((self.event_ref(s.ev), s.what.clone())),
                     None => info
                         .history
                         .iter()
                         .rev()
                         .find(|(e, _)| *e != self.ev)
-                        .map(|(e, w)| (self.events[*e].clone(), w.clone())),
+                        .map(|(e, w)| (self.event_ref(*e), w.clone())),
                 };
                 let history = info
                     .history
                     .iter()
-                    .map(|(e, w)| format!("line {}: {w}", self.events[*e].line))
+                    .map(|(e, w)| format!("line {}: {w}", self.event_ref(*e).line))
                     .collect();
                 (Some(info.name), setup, history)
             }
@@ -664,7 +686,7 @@ impl World {
     }
 
     pub fn job_mut(&mut self, ctx: u32, cookie: u64) -> Option<&mut JobModel> {
-        let slot = self.ctxs.iter().position(|c| c.id == ctx)?;
+        let slot = self.ctxs.iter().rposition(|c| c.id == ctx)?;
         self.ctxs[slot]
             .jobs
             .iter_mut()
@@ -979,6 +1001,7 @@ extern "C" fn trace_daedalus_claim(ctx: u32, cookie: u64, ty: u32, index: u32) {
             index,
         };
         w.record(Record::Claim { ctx, cookie, buf });
+        w.changes += 1;
         let Some(id) = w.find_buf(ctx, ty, index) else {
             w.violate(
                 Invariant::DoubleOwner,
@@ -1020,6 +1043,7 @@ extern "C" fn trace_daedalus_park(ctx: u32, cookie: u64, index: u32) {
             index,
         };
         w.record(Record::Park { ctx, cookie, buf });
+        w.changes += 1;
         if let Some(id) = w.find_buf(ctx, 1, index) {
             if let Own::Claimed(_) = w.info[id].own {
                 w.set_own(
@@ -1074,9 +1098,14 @@ extern "C" fn trace_daedalus_job_finish(ctx: u32, cookie: u64, reason: u32) {
             reason,
         });
         let mut twice = false;
+        let mut was_running = false;
         if let Some(j) = w.job_mut(ctx, cookie) {
             twice = !j.running;
+            was_running = j.running;
             j.running = false;
+        }
+        if was_running && let Some(s) = w.ctxs.iter().rposition(|c| c.id == ctx) {
+            w.ctxs[s].running_jobs -= 1;
         }
         if twice {
             let dst = w.ctxs.iter().position(|c| c.id == ctx).and_then(|s| {
@@ -1121,6 +1150,7 @@ pub(crate) unsafe extern "C" fn op_send_decode(
         };
         let src = if src.is_null() { None } else { w.buf_id(src) };
         let dst = w.buf_id(dst);
+        w.ctxs[slot].running_jobs += 1;
         w.ctxs[slot].jobs.push(JobModel {
             cookie: p.cookie,
             src,
