@@ -26,35 +26,44 @@ pub struct Planes<'a> {
 /// Lays `src` out in `pixfmt` at coded size `cw` x `ch`.
 pub fn pack(src: &Planes<'_>, pixfmt: Pixfmt, cw: u32, ch: u32) -> Vec<u8> {
     let (cw, ch) = (cw as usize, ch as usize);
-    let mut out = vec![0u8; picture_size(cw as u32, ch as u32)];
+    let size = picture_size(cw as u32, ch as u32);
+    // Filled row by row, padding included: no zeroing pass over the buffer.
+    let mut out = Vec::with_capacity(size);
     let (w, h) = (src.width.min(cw), src.height.min(ch));
     let (cw2, cwh, ch2) = (cw / 2, w.div_ceil(2), h.div_ceil(2));
-    let (luma, chroma) = out.split_at_mut(cw * ch);
-    for row in 0..h {
-        luma[row * cw..row * cw + w].copy_from_slice(&src.y.0[row * src.y.1..row * src.y.1 + w]);
+    let pad = |out: &mut Vec<u8>, to: usize| out.resize(to, 0);
+    for row in 0..ch {
+        let end = out.len() + cw;
+        if row < h {
+            out.extend_from_slice(&src.y.0[row * src.y.1..row * src.y.1 + w]);
+        }
+        pad(&mut out, end);
     }
     match pixfmt {
         Pixfmt::Nv12 => {
-            for row in 0..ch2 {
-                let u = &src.u.0[row * src.u.1..row * src.u.1 + cwh];
-                let v = &src.v.0[row * src.v.1..row * src.v.1 + cwh];
-                let line = &mut chroma[row * cw..row * cw + 2 * cwh];
-                for (i, pair) in line.chunks_exact_mut(2).enumerate() {
-                    pair[0] = u[i];
-                    pair[1] = v[i];
+            for row in 0..ch / 2 {
+                let end = out.len() + cw;
+                if row < ch2 {
+                    let u = &src.u.0[row * src.u.1..row * src.u.1 + cwh];
+                    let v = &src.v.0[row * src.v.1..row * src.v.1 + cwh];
+                    out.extend(u.iter().zip(v).flat_map(|(a, b)| [*a, *b]));
                 }
+                pad(&mut out, end);
             }
         }
         Pixfmt::Yuv420 => {
-            let (cb, cr) = chroma.split_at_mut(cw2 * (ch / 2));
-            for row in 0..ch2 {
-                cb[row * cw2..row * cw2 + cwh]
-                    .copy_from_slice(&src.u.0[row * src.u.1..row * src.u.1 + cwh]);
-                cr[row * cw2..row * cw2 + cwh]
-                    .copy_from_slice(&src.v.0[row * src.v.1..row * src.v.1 + cwh]);
+            for plane in [src.u, src.v] {
+                for row in 0..ch / 2 {
+                    let end = out.len() + cw2;
+                    if row < ch2 {
+                        out.extend_from_slice(&plane.0[row * plane.1..row * plane.1 + cwh]);
+                    }
+                    pad(&mut out, end);
+                }
             }
         }
     }
+    debug_assert_eq!(out.len(), size);
     out
 }
 
