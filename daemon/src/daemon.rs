@@ -34,7 +34,17 @@ pub enum DaemonError {
 
 struct Context {
     session: Box<dyn Session>,
+    /// The latest stream generation (REQ_DECODE or REQ_RESET).
     generation: u32,
+    /// Stream generation of every job with a buffer still in the session,
+    /// so each reply names its own job's generation.
+    jobs: HashMap<u64, JobGen>,
+}
+
+struct JobGen {
+    generation: u32,
+    src_pending: bool,
+    dst_pending: bool,
 }
 
 /// One attachment's state.
@@ -193,6 +203,7 @@ impl<'b> Daemon<'b> {
                             Context {
                                 session,
                                 generation: 0,
+                                jobs: HashMap::new(),
                             },
                         );
                     }
@@ -242,6 +253,15 @@ impl<'b> Daemon<'b> {
                         },
                     );
                 }
+                ctx.jobs.insert(
+                    cookie,
+                    JobGen {
+                        generation: body.generation,
+                        src_pending: !no_src,
+                        dst_pending: true,
+                    },
+                );
+
                 let job = Job {
                     cookie,
                     src: (!no_src).then_some(Src {
@@ -276,6 +296,7 @@ impl<'b> Daemon<'b> {
                 if let Some(ctx) = self.contexts.get_mut(&r.ctx_id) {
                     tracing::debug!(ctx = r.ctx_id, generation = r.generation, "reset");
                     ctx.session.reset();
+                    ctx.jobs.clear();
                     ctx.generation = r.generation;
                 }
                 let done = RespResetDone {
@@ -301,10 +322,20 @@ impl<'b> Daemon<'b> {
             let Some(ctx) = self.contexts.get_mut(&ctx_id) else {
                 return Ok(());
             };
-            let generation = ctx.generation;
+            let mut generation = ctx.generation;
             let Some(ev) = ctx.session.next_event() else {
                 return Ok(());
             };
+            if let SessionEvent::Frame { cookie, flags, .. } = &ev
+                && let Some(job) = ctx.jobs.get_mut(cookie)
+            {
+                generation = job.generation;
+                job.src_pending &= flags & FRAME_SRC_CONSUMED == 0;
+                job.dst_pending &= flags & FRAME_HAS_PIXELS == 0;
+                if !job.src_pending && !job.dst_pending {
+                    ctx.jobs.remove(cookie);
+                }
+            }
             let msg = match ev {
                 SessionEvent::Frame {
                     cookie,

@@ -449,3 +449,70 @@ fn sessions_are_per_context() {
     role.shutdown().unwrap();
     assert_eq!(daemon.join().unwrap().unwrap(), Exit::Detached);
 }
+
+/// Each reply names the stream generation of its own job, even when later
+/// jobs came with a newer one.
+#[test]
+fn replies_carry_their_jobs_generation() {
+    let (mut t, daemon) = spawn(Box::new(ScriptedBackend::new(
+        Script::parse(
+            "frame 1 consumed\nframe 2 consumed\nframe 1 pixels bytes=1\nframe 2 pixels bytes=1\n",
+        )
+        .unwrap(),
+    )));
+    let hello = Message::ReqHello(ReqHello {
+        proto_version: 1,
+        max_contexts: 4,
+        max_payload: 1 << 20,
+        reserved: 0,
+    });
+    let open = Message::ReqSessionOpen(ReqSessionOpen {
+        ctx_id: 1,
+        codec: 1,
+        pixfmt: 1,
+        width: 0,
+        height: 0,
+        reserved: 0,
+    });
+    let job = |slot: u32, generation: u32| Message::ReqDecode {
+        cookie: cookie(slot, 1),
+        body: ReqDecode {
+            ctx_id: 1,
+            codec: 1,
+            flags: 0,
+            generation,
+            timestamp: 1,
+            src_index: 0,
+            dst_index: slot,
+            bytes: 0,
+            dst_size: 64,
+            src_map: 0,
+            dst_map: 0,
+        },
+        data: vec![],
+    };
+    for m in [hello, open, job(1, 3), job(2, 4)] {
+        t.send(&m.encode().unwrap()).unwrap();
+    }
+    let mut buf = Vec::new();
+    let mut gens = Vec::new();
+    while gens.len() < 4 {
+        assert!(t.recv(&mut buf).unwrap());
+        if let Message::RespFrame { cookie, body, .. } =
+            Message::decode_dir(&buf, Direction::Response).unwrap()
+        {
+            gens.push((cookie_id(cookie), body.flags, body.generation));
+        }
+    }
+    assert_eq!(
+        gens,
+        vec![
+            (1, FRAME_SRC_CONSUMED, 3),
+            (2, FRAME_SRC_CONSUMED, 4),
+            (1, FRAME_HAS_PIXELS, 3),
+            (2, FRAME_HAS_PIXELS, 4)
+        ]
+    );
+    t.shutdown().unwrap();
+    daemon.join().unwrap().unwrap();
+}
