@@ -285,3 +285,61 @@ fn unsupported_codec_is_refused_at_session_start() {
     role.hang_up();
     daemon.join().unwrap().unwrap();
 }
+
+/// Seeded damage all over a clip (bit flips, truncations, cuts at random
+/// points, random noise chunks): the daemon never panics or stops
+/// answering, every source is consumed once, every dst comes back once.
+#[test]
+fn randomly_damaged_bitstreams_never_break_the_session() {
+    let seed: u64 = std::env::var("DAEDALUS_DAEMON_SEED")
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(0x5eed);
+    eprintln!("damage seed: {seed} (DAEDALUS_DAEMON_SEED)");
+    let mut x = seed;
+    let mut rng = move || {
+        x = x.wrapping_add(0x9e37_79b9_7f4a_7c15);
+        let mut z = x;
+        z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
+        z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
+        z ^ (z >> 31)
+    };
+    let clips = clips();
+    let codec = Codec::H264;
+    let (t, daemon) = spawn(ffmpeg(&[codec]));
+    let mut role = KernelRole::new(t, 1, codec, Pixfmt::Nv12, 16, 1 << 20);
+    role.hello().unwrap();
+    assert_eq!(role.open(0, 0).unwrap(), None);
+    let mut sent = 0;
+    for (ts, data) in &clips.packets {
+        let mut d = data.clone();
+        match rng() % 8 {
+            0 => {
+                for _ in 0..1 + rng() % 8 {
+                    let i = (rng() as usize) % d.len();
+                    d[i] ^= 1 << (rng() % 8);
+                }
+            }
+            1 => d.truncate((rng() as usize) % d.len()),
+            2 => d = (0..rng() % 512).map(|_| rng() as u8).collect(),
+            _ => {}
+        }
+        let cut = if d.is_empty() {
+            0
+        } else {
+            (rng() as usize) % d.len()
+        };
+        for part in [&d[..cut], &d[cut..]] {
+            if !part.is_empty() {
+                role.job(Some((*ts, part))).unwrap();
+                sent += 1;
+            }
+        }
+    }
+    role.drain().unwrap();
+    assert_eq!(role.violations, Vec::<String>::new());
+    assert_eq!(role.src_consumed, sent);
+    assert!(!role.pictures.is_empty(), "undamaged GOPs still decode");
+    role.hang_up();
+    assert_eq!(daemon.join().unwrap().unwrap(), Exit::Detached);
+}
