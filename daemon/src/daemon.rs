@@ -52,6 +52,8 @@ pub struct Daemon<'b> {
     backend: &'b mut dyn Backend,
     contexts: HashMap<u32, Context>,
     hello_done: bool,
+    /// REQ_HELLO.max_payload: the largest payload the kernel accepts.
+    max_payload: u32,
     out: Vec<u8>,
     /// Messages dropped as malformed or out of place, for tests and logs.
     pub dropped: u64,
@@ -63,6 +65,7 @@ impl<'b> Daemon<'b> {
             backend,
             contexts: HashMap::new(),
             hello_done: false,
+            max_payload: MAX_PAYLOAD,
             out: Vec::new(),
             dropped: 0,
         }
@@ -137,6 +140,29 @@ impl<'b> Daemon<'b> {
     }
 
     fn send(&mut self, transport: &mut dyn Transport, msg: &Message) -> Result<(), DaemonError> {
+        let payload = msg.encoded_len() - HDR_SIZE;
+        if let Message::RespFrame { cookie, body, .. } = msg
+            && payload > self.max_payload as usize
+        {
+            // The kernel would refuse the write: fail the buffer instead.
+            tracing::warn!(
+                cookie,
+                payload,
+                max = self.max_payload,
+                "picture exceeds max_payload"
+            );
+            let failed = Message::RespFrame {
+                cookie: *cookie,
+                body: RespFrame {
+                    flags: body.flags | FRAME_ERROR,
+                    timestamp: body.timestamp,
+                    bytesused: 0,
+                    ..*body
+                },
+                data: Vec::new(),
+            };
+            return self.send(transport, &failed);
+        }
         self.out.clear();
         match msg.encode_head_into(&mut self.out) {
             Ok(()) => transport.send_parts(&self.out, msg.data())?,
@@ -164,6 +190,7 @@ impl<'b> Daemon<'b> {
                 );
                 self.contexts.clear();
                 self.hello_done = true;
+                self.max_payload = h.max_payload.min(MAX_PAYLOAD);
                 let resp = Message::RespHello(RespHello {
                     proto_version: PROTO_VERSION.into(),
                     daemon_version: DAEMON_VERSION,

@@ -128,6 +128,13 @@ fn main() -> ExitCode {
             return ExitCode::from(2);
         }
     };
+    if backend.capabilities().codecs == 0 {
+        tracing::error!(
+            "the {} backend can decode none of the requested codecs",
+            backend.name()
+        );
+        return ExitCode::from(2);
+    }
     let (wake, wake_tx) = match UnixStream::pair() {
         Ok(p) => p,
         Err(e) => {

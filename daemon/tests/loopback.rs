@@ -516,3 +516,63 @@ fn replies_carry_their_jobs_generation() {
     t.shutdown().unwrap();
     daemon.join().unwrap().unwrap();
 }
+
+/// A picture larger than the kernel's max_payload goes back as an ERROR
+/// buffer rather than as a write the kernel would refuse.
+#[test]
+fn pictures_over_max_payload_become_error_buffers() {
+    let (mut t, daemon) = spawn(Box::new(ScriptedBackend::new(
+        Script::parse(
+            "frame 1 consumed+pixels ts=7 bytes=500\nframe 2 consumed+pixels ts=8 bytes=50\n",
+        )
+        .unwrap(),
+    )));
+    let hello = Message::ReqHello(ReqHello {
+        proto_version: 1,
+        max_contexts: 1,
+        max_payload: 200,
+        reserved: 0,
+    });
+    let open = Message::ReqSessionOpen(ReqSessionOpen {
+        ctx_id: 1,
+        codec: 1,
+        pixfmt: 1,
+        width: 0,
+        height: 0,
+        reserved: 0,
+    });
+    let job = |slot: u32| Message::ReqDecode {
+        cookie: cookie(slot, 1),
+        body: ReqDecode {
+            ctx_id: 1,
+            codec: 1,
+            flags: 0,
+            generation: 1,
+            timestamp: 1,
+            src_index: 0,
+            dst_index: slot,
+            bytes: 0,
+            dst_size: 4096,
+            src_map: 0,
+            dst_map: 0,
+        },
+        data: vec![],
+    };
+    for m in [hello, open, job(1), job(2)] {
+        t.send(&m.encode().unwrap()).unwrap();
+    }
+    let mut buf = Vec::new();
+    let mut frames = Vec::new();
+    while frames.len() < 2 {
+        assert!(t.recv(&mut buf).unwrap());
+        if let Message::RespFrame { body, data, .. } =
+            Message::decode_dir(&buf, Direction::Response).unwrap()
+        {
+            frames.push((body.flags, body.bytesused, data.len()));
+        }
+    }
+    let both = FRAME_SRC_CONSUMED | FRAME_HAS_PIXELS;
+    assert_eq!(frames, vec![(both | FRAME_ERROR, 0, 0), (both, 50, 50)]);
+    t.shutdown().unwrap();
+    daemon.join().unwrap().unwrap();
+}
