@@ -91,6 +91,29 @@ impl Outcome {
     pub fn log_text(&self) -> String {
         self.log.iter().map(|(_, r)| format!("{r}\n")).collect()
     }
+
+    /// The part of the log every executor observes the same way: the job
+    /// core's tracepoints (device_run, claim, park, buf_done, job_finish,
+    /// reject) and the V4L2 events, in `Record`'s text form. The KUnit
+    /// executor's differential check compares this, line for line.
+    pub fn trace_log(&self) -> String {
+        self.log
+            .iter()
+            .filter(|(_, r)| {
+                matches!(
+                    r,
+                    Record::DeviceRun { .. }
+                        | Record::Claim { .. }
+                        | Record::Park { .. }
+                        | Record::BufDone { .. }
+                        | Record::JobFinish { .. }
+                        | Record::Reject { .. }
+                        | Record::V4l2Event { .. }
+                )
+            })
+            .map(|(_, r)| format!("{r}\n"))
+            .collect()
+    }
 }
 
 /// Runs `scenario` on the job core named in `opts`.
@@ -1220,5 +1243,152 @@ impl Drop for Executor {
     fn drop(&mut self) {
         // SAFETY: the core has no context left that it could touch.
         unsafe { (self.w.core.core_destroy)(self.w.core_mem.as_mut_ptr() as *mut c_void) };
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    //! The mock's sharp edges, driven directly (the scenario-level
+    //! behaviour is covered by tests/regress.rs).
+
+    use super::*;
+    use crate::scenario::Event;
+
+    fn executor(events: &[Event]) -> Executor {
+        let s = Scenario::from_events(events.iter().copied());
+        let mut ex = Executor::new(core::lookup("real").unwrap(), &s, &Options::default());
+        ex.w.events.push((1, Event::Tick { ms: 0 }));
+        ex
+    }
+
+    fn open_two_bufs(ex: &mut Executor) -> (usize, usize) {
+        ex.open(1);
+        ex.reqbufs(1, Queue::Capture, 2);
+        let a = ex.buf(0, Queue::Capture, 0).unwrap();
+        let b = ex.buf(0, Queue::Capture, 1).unwrap();
+        (a, b)
+    }
+
+    #[test]
+    fn second_list_del_hits_the_poison_like_debug_list() {
+        let mut ex = executor(&[]);
+        let g = mock::install(&mut ex.w);
+        let (a, b) = open_two_bufs(&mut ex);
+        mock::with(|w| {
+            w.buf_queue(a);
+            w.buf_queue(b);
+            assert_eq!(w.num_rdy(0, Queue::Capture), 2);
+            assert!(w.list_del(a));
+            assert!(w.violation.is_none());
+            assert!(!w.list_del(a));
+            let v = w.violation.clone().unwrap();
+            assert_eq!(v.invariant, Invariant::ListCorruption);
+            assert_eq!(
+                v.detail,
+                "list_del corruption, [ctx 1 CAPTURE #0].list->next is LIST_POISON1 (dead000000000100)"
+            );
+            // The refused list_del left the list intact: b is still first.
+            assert_eq!(w.first_ready(0, Queue::Capture), Some(b));
+        });
+        drop(g);
+    }
+
+    #[test]
+    fn list_del_of_a_node_whose_neighbour_moved_reports_prev_next() {
+        let mut ex = executor(&[]);
+        let g = mock::install(&mut ex.w);
+        let (a, b) = open_two_bufs(&mut ex);
+        mock::with(|w| {
+            w.buf_queue(a);
+            w.buf_queue(b);
+            // v4l2_m2m_streamoff's INIT_LIST_HEAD: the head forgets its
+            // entries, which keep their stale links.
+            let q = w.qctx(0, Queue::Capture);
+            // SAFETY: q is live for the test.
+            unsafe {
+                let head: *mut mock::ListHead = &mut (*q).rdy_queue;
+                (*head).next = head;
+                (*head).prev = head;
+            }
+            assert!(!w.list_del(a));
+            let v = w.violation.clone().unwrap();
+            assert!(
+                v.detail.starts_with(
+                    "list_del corruption. prev->next should be [ctx 1 CAPTURE #0].list"
+                ),
+                "{}",
+                v.detail
+            );
+        });
+        drop(g);
+    }
+
+    #[test]
+    fn job_finish_for_a_context_not_running_is_a_silent_no_op_and_a_violation() {
+        let mut ex = executor(&[]);
+        let g = mock::install(&mut ex.w);
+        ex.open(1);
+        ex.open(2);
+        mock::with(|w| w.curr_ctx = Some(0));
+        let other = mock::with(|w| &mut *w.ctxs[1].m2m as *mut M2mCtx);
+        // SAFETY: a context of this world.
+        unsafe { mock::v4l2_m2m_job_finish(std::ptr::null_mut(), other) };
+        mock::with(|w| {
+            assert_eq!(w.curr_ctx, Some(0), "the running context must stay current");
+            let v = w.violation.clone().unwrap();
+            assert_eq!(v.invariant, Invariant::JobFinishImbalance);
+            assert!(
+                v.detail.contains("while ctx 1 is the running one"),
+                "{}",
+                v.detail
+            );
+        });
+        drop(g);
+    }
+
+    #[test]
+    fn cancel_job_of_a_running_context_nobody_finishes_is_a_hang() {
+        let mut ex = executor(&[]);
+        let g = mock::install(&mut ex.w);
+        ex.open(1);
+        mock::with(|w| {
+            w.curr_ctx = Some(0);
+            w.ctxs[0].job_flags |= mock::TRANS_FLAGS.1;
+        });
+        // The core has no job to abort, so RUNNING never clears.
+        ex.cancel_job(0);
+        mock::with(|w| {
+            let v = w.violation.clone().unwrap();
+            assert_eq!(v.invariant, Invariant::Hang);
+            assert!(
+                v.detail.contains("wait_event never returns"),
+                "{}",
+                v.detail
+            );
+        });
+        drop(g);
+    }
+
+    #[test]
+    fn num_rdy_is_a_wrapping_u8() {
+        let mut ex = executor(&[]);
+        let g = mock::install(&mut ex.w);
+        let (a, _) = open_two_bufs(&mut ex);
+        let q = mock::with(|w| w.qctx(0, Queue::Capture));
+        let vb = mock::with(|w| &mut w.bufs[a].m2m.vb as *mut mock::Vb2V4l2Buffer);
+        // SAFETY: q and vb belong to this world. remove_by_buf of a buffer
+        // never queued: DEBUG_LIST refuses (NULL links) yet num_rdy drops.
+        unsafe { mock::v4l2_m2m_buf_remove_by_buf(q, vb) };
+        mock::with(|w| {
+            assert_eq!(w.num_rdy(0, Queue::Capture), 255);
+            assert!(
+                w.violation
+                    .as_ref()
+                    .unwrap()
+                    .detail
+                    .contains("->next is NULL")
+            );
+        });
+        drop(g);
     }
 }

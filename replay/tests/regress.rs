@@ -325,3 +325,27 @@ fn cli_exit_codes() {
     assert_eq!(missing.status.code(), Some(2));
     std::fs::remove_dir_all(&dir).unwrap();
 }
+
+#[test]
+fn trace_log_is_the_tracepoint_subset() {
+    let o = run(&regress("watchdog.scn"), &on("real")).unwrap();
+    let t = o.trace_log();
+    assert!(t.lines().all(|l| {
+        [
+            "device_run",
+            "claim",
+            "park",
+            "buf_done",
+            "job_finish",
+            "reject",
+            "event",
+        ]
+        .iter()
+        .any(|p| l.starts_with(p))
+    }));
+    assert!(
+        t.contains("job_finish ctx=1 cookie=0x100000000 expired"),
+        "{t}"
+    );
+    insta::assert_snapshot!("watchdog_trace_log", t);
+}
