@@ -32,7 +32,8 @@ fn clips() -> &'static Clips {
 }
 
 fn make_clips(codec: Codec) -> Clips {
-    let dir = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join(format!("golden-{codec:?}"));
+    let dir = PathBuf::from(env!("CARGO_TARGET_TMPDIR"))
+        .join(format!("golden-{codec:?}-{}", std::process::id()));
     let a = clip::encode_codec(&dir, "a", codec, 320, 240, 2, 0).unwrap();
     let b = clip::encode_codec(&dir, "b", codec, 176, 120, 1, 2).unwrap();
     let mut packets = clip::packets(&a).unwrap();
