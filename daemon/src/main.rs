@@ -2,6 +2,7 @@
 //! kernel's HELLO, and decodes every context's jobs until SIGTERM,
 //! re-attaching whenever the module goes away and comes back.
 
+use std::io::IsTerminal;
 use std::os::fd::AsFd;
 use std::os::unix::net::UnixStream;
 use std::path::PathBuf;
@@ -119,6 +120,7 @@ fn main() -> ExitCode {
     tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_writer(std::io::stderr)
+        .with_ansi(std::io::stderr().is_terminal())
         .init();
 
     let mut backend = match backend(&cli) {
