@@ -23,6 +23,8 @@ pub const OUTPUT_BUF_SIZE: u32 = 256 * 1024;
 pub const DEFAULT_CAP_SIZE: u32 = 1920 * 1088 * 3 / 2;
 /// Most buffers one queue may have (VB2_MAX_FRAME).
 pub const MAX_BUFFERS: u32 = 64;
+/// Largest picture sent inline; larger ones are announced without bytes.
+pub const MAX_INLINE_PICTURE: u32 = 16 << 20;
 /// Most contexts one run may open.
 pub const MAX_CONTEXTS: usize = 16;
 
@@ -1059,7 +1061,7 @@ impl Executor {
             match job {
                 JobRef::Nth(n) => w.ctxs[slot]
                     .jobs
-                    .get(n as usize - 1)
+                    .get((n as usize).wrapping_sub(1))
                     .map(|j| (j.cookie, j.generation, j.dead())),
                 JobRef::Cookie(c) => {
                     let j = w.ctxs[slot].jobs.iter().rev().find(|j| j.cookie == c);
@@ -1091,7 +1093,9 @@ impl Executor {
         );
         body.extend_from_slice(&gen_.to_le_bytes());
         body.extend_from_slice(&[0u8; 8]);
-        let data: Vec<u8> = if flags & FRAME_HAS_PIXELS != 0 {
+        // Pictures larger than any buffer go without their bytes: the
+        // module refuses them either way, and the replay stays bounded.
+        let data: Vec<u8> = if flags & FRAME_HAS_PIXELS != 0 && bytes <= MAX_INLINE_PICTURE {
             (0..bytes).map(|i| (i * 7) as u8).collect()
         } else {
             Vec::new()

@@ -172,6 +172,21 @@ fn num(t: &TraceLine<'_>, file: &Path, key: &str) -> Result<u64, ImportError> {
     })
 }
 
+const MAX_INDEX: usize = crate::exec::MAX_BUFFERS as usize;
+
+/// Buffer indexes beyond VB2_MAX_FRAME cannot come from a real trace.
+fn index(t: &TraceLine<'_>, file: &Path, key: &str) -> Result<u32, ImportError> {
+    let v = num(t, file, key)?;
+    if v >= u64::from(crate::exec::MAX_BUFFERS) {
+        return Err(ImportError::Malformed {
+            file: file.to_owned(),
+            line: t.line,
+            reason: format!("{}: buffer index `{key}={v}` out of range", t.name),
+        });
+    }
+    Ok(v as u32)
+}
+
 fn queue_of(t: &TraceLine<'_>, file: &Path) -> Result<Queue, ImportError> {
     match t
         .fields
@@ -198,6 +213,8 @@ struct CtxBuild {
     max_index: [u32; 2],
     queued: [Vec<bool>; 2],
     streaming: [bool; 2],
+    /// (line, queue, index, ts, size) of buffers device_run claimed.
+    implied: Vec<(usize, Queue, u32, u64, u32)>,
 }
 
 impl CtxBuild {
@@ -216,22 +233,10 @@ impl CtxBuild {
         }
     }
 
-    fn qbuf(&mut self, line: usize, ctx: u32, q: Queue, index: u32, ts: u64, size: u32) {
+    /// A device_run claimed this buffer: the client must have queued it.
+    fn implied(&mut self, line: usize, q: Queue, index: u32, ts: u64, size: u32) {
         self.see(q, index);
-        let i = Self::qi(q);
-        if !self.queued[i][index as usize] {
-            self.queued[i][index as usize] = true;
-            self.events.push((
-                line,
-                Event::Qbuf {
-                    ctx,
-                    queue: q,
-                    index,
-                    ts,
-                    size,
-                },
-            ));
-        }
+        self.implied.push((line, q, index, ts, size));
     }
 }
 
@@ -267,18 +272,19 @@ pub fn import_text(file: &Path, text: &str) -> Result<Imported, ImportError> {
                 let ctx = ctx_field(t)?;
                 let cookie = num(t, file, "cookie")?;
                 let src = num(t, file, "src")? as i64 as i32;
-                let dst = num(t, file, "dst")? as u32;
+                if src >= 0 {
+                    index(t, file, "src")?;
+                }
+                let dst = index(t, file, "dst")?;
                 let ts = num(t, file, "src_ts")?;
                 if !ctx_order.contains(&ctx) {
                     ctx_order.push(ctx);
                 }
                 let c = ctxs.entry(ctx).or_default();
                 if src >= 0 {
-                    c.qbuf(t.line, ctx, Queue::Output, src as u32, ts, 1024);
-                    c.queued[0][src as usize] = false;
+                    c.implied(t.line, Queue::Output, src as u32, ts, 1024);
                 }
-                c.qbuf(t.line, ctx, Queue::Capture, dst, 0, 0);
-                c.queued[1][dst as usize] = false;
+                c.implied(t.line, Queue::Capture, dst, 0, 0);
                 if cookie != 0 {
                     c.jobs.push(cookie);
                 }
@@ -306,7 +312,11 @@ pub fn import_text(file: &Path, text: &str) -> Result<Imported, ImportError> {
                             break;
                         }
                     }
-                    bytes = 0;
+                    // Inline picture bytes: the message less header and body.
+                    bytes = num(t, file, "len")
+                        .unwrap_or(0)
+                        .saturating_sub(56)
+                        .min(u64::from(u32::MAX)) as u32;
                 }
                 let c = ctxs.entry(ctx).or_default();
                 let job = match c.jobs.iter().position(|&j| j == cookie) {
@@ -376,7 +386,7 @@ pub fn import_text(file: &Path, text: &str) -> Result<Imported, ImportError> {
             "vb2_v4l2_qbuf" | "vb2_qbuf" => {
                 let owner = t.fields.get("owner").copied().unwrap_or("0").to_owned();
                 let q = queue_of(t, file)?;
-                let index = num(t, file, "index")? as u32;
+                let index = index(t, file, "index")?;
                 let ts = num(t, file, "timestamp").unwrap_or(0);
                 let size = num(t, file, "bytesused").unwrap_or(0) as u32;
                 if !owners.contains(&owner) {
@@ -416,21 +426,42 @@ pub fn import_text(file: &Path, text: &str) -> Result<Imported, ImportError> {
     }
     for (ctx, mut c) in ctxs {
         c.events.sort_by_key(|(l, _)| *l);
-        // Drop synthetic QBUFs that a vb2 event already provides.
-        let mut seen: Vec<(Queue, u32, usize)> = Vec::new();
+        // A claimed buffer that no recorded QBUF put on the queue was
+        // queued before the recording started: queue it just before.
         let mut evs: Vec<(usize, Event)> = Vec::new();
-        for (l, e) in c.events {
-            if let Event::Qbuf { queue, index, .. } = e
-                && seen
-                    .iter()
-                    .any(|&(q, i, at)| q == queue && i == index && l.abs_diff(at) <= 1)
-            {
-                continue;
+        let mut implied = c.implied.iter().peekable();
+        let mut queued = [vec![false; MAX_INDEX], vec![false; MAX_INDEX]];
+        let mut recorded = c.events.into_iter().peekable();
+        loop {
+            let take_recorded = match (recorded.peek(), implied.peek()) {
+                (Some((l, _)), Some((il, ..))) => l <= il,
+                (Some(_), None) => true,
+                (None, Some(_)) => false,
+                (None, None) => break,
+            };
+            if take_recorded {
+                let (l, e) = recorded.next().unwrap_or_else(|| unreachable!());
+                if let Event::Qbuf { queue, index, .. } = e {
+                    queued[CtxBuild::qi(queue)][index as usize] = true;
+                }
+                evs.push((l, e));
+            } else {
+                let &(l, q, index, ts, size) = implied.next().unwrap_or_else(|| unreachable!());
+                let slot = &mut queued[CtxBuild::qi(q)][index as usize];
+                if !*slot {
+                    evs.push((
+                        l,
+                        Event::Qbuf {
+                            ctx,
+                            queue: q,
+                            index,
+                            ts,
+                            size,
+                        },
+                    ));
+                }
+                *slot = false;
             }
-            if let Event::Qbuf { queue, index, .. } = e {
-                seen.push((queue, index, l));
-            }
-            evs.push((l, e));
         }
         let mut all: Vec<(usize, Event)> = global.clone();
         all.extend(evs);

@@ -349,3 +349,45 @@ fn trace_log_is_the_tracepoint_subset() {
     );
     insta::assert_snapshot!("watchdog_trace_log", t);
 }
+
+#[test]
+fn import_reads_trace_cmd_report_and_rejects_truncated_lines() {
+    let report = "\
+CPU 0 is empty
+cpus=2
+       daedalusd-812   [001]  5121.004101: daedalus_daemon:      attach pid=812 version=0x100
+   ffmpeg-900   [000]  5121.010000: vb2_v4l2_qbuf:        owner = 0xffff888003a1c000, queued = 1, owned_by_drv = 0, index = 0, type = 10, bytesused = 3000, timestamp = 40000000
+   ffmpeg-900   [000]  5121.010001: vb2_v4l2_qbuf:        owner = 0xffff888003a1c000, queued = 1, owned_by_drv = 0, index = 0, type = 9, bytesused = 0, timestamp = 0
+   ffmpeg-900   [000]  5121.010100: daedalus_stream:      ctx=3 queue=OUTPUT on
+   ffmpeg-900   [000]  5121.010200: daedalus_stream:      ctx=3 queue=CAPTURE on
+   ffmpeg-900   [000]  5121.010300: daedalus_device_run:  ctx=3 cookie=0x100000000 src=0 dst=0 src_ts=40000000
+   ffmpeg-900   [000]  5121.010301: daedalus_claim:       ctx=3 cookie=0x100000000 queue=OUTPUT index=0
+   ffmpeg-900   [000]  5121.010302: daedalus_claim:       ctx=3 cookie=0x100000000 queue=CAPTURE index=0
+       daedalusd-812   [001]  5121.020000: daedalus_msg_in:      type=0x8002 cookie=0x100000000 ctx=3 flags=0x3 len=56
+       daedalusd-812   [001]  5121.020001: daedalus_buf_done:    ctx=3 cookie=0x100000000 queue=CAPTURE index=0 state=DONE ts=40000000
+       daedalusd-812   [001]  5121.020002: sched_wakeup:         comm=ffmpeg pid=900
+";
+    let i = daedalus_replay::import::import_text(Path::new("report.txt"), report).unwrap();
+    assert_eq!(i.skipped, 1);
+    let (ctx, s) = &i.scenarios[0];
+    assert_eq!(*ctx, 3);
+    insta::assert_snapshot!("imported_trace_cmd_report", s.to_text());
+    let o = run(s, &on("real")).unwrap();
+    assert!(o.verdict.is_clean(), "{:?}", o.verdict);
+    assert!(
+        o.log_text()
+            .contains("buf_done ctx=3 cookie=0x100000000 ctx 3 CAPTURE #0 DONE ts=40000000"),
+        "{}",
+        o.log_text()
+    );
+
+    let truncated = "   ffmpeg-900   [000]  5121.010300: daedalus_device_run:  ctx=3 cookie=0x100000000 src=0\n";
+    let e = daedalus_replay::import::import_text(Path::new("cut.txt"), truncated).unwrap_err();
+    assert_eq!(
+        e.to_string(),
+        "cut.txt:1: daedalus_device_run: missing field `dst`"
+    );
+    let huge = "   ffmpeg-900   [000]  5121.010300: daedalus_device_run:  ctx=3 cookie=0x1 src=0 dst=4000000000 src_ts=0\n";
+    let e = daedalus_replay::import::import_text(Path::new("h.txt"), huge).unwrap_err();
+    assert!(e.to_string().contains("out of range"), "{e}");
+}
