@@ -7,6 +7,11 @@
  * bytes. After every event the daemon's queue is read and every REQ_DECODE
  * remembered, so a scenario can name "the n-th job of context c" and get
  * its real cookie, dead or alive.
+ *
+ * While a world lives, probes on the module's job-core tracepoints write
+ * its outcome log (device_run, claim, park, buf_done, job_finish, reject)
+ * as text in the userspace executor's record syntax, for the differential
+ * check against that executor.
  */
 
 #include <kunit/visibility.h>
@@ -14,11 +19,14 @@
 #include <linux/fs.h>
 #include <linux/ktime.h>
 #include <linux/slab.h>
+#include <linux/spinlock.h>
 #include <linux/string.h>
+#include <linux/tracepoint.h>
 #include <linux/videodev2.h>
 
 #include "daedalus.h"
 #include "daedalus_test.h"
+#include "daedalus_trace.h"
 #include "daedalus_replay_glue.h"
 
 MODULE_IMPORT_NS("EXPORTED_FOR_KUNIT_TESTING");
@@ -26,6 +34,7 @@ MODULE_IMPORT_NS("EXPORTED_FOR_KUNIT_TESTING");
 #define DR_MAX_CTX	DAEDALUS_MAX_CONTEXTS
 #define DR_MAX_JOBS	512
 #define DR_MSG_MAX	(256 * 1024)
+#define DR_LOG_MAX	(256 * 1024)
 
 /**
  * struct dr_ctx - one scenario context
@@ -52,6 +61,9 @@ struct dr_ctx {
  * @token:	storage whose address serves as the daemon's file
  * @ticks_ns:	virtual time added by tick events
  * @msg:	scratch for one message either way
+ * @log:	the outcome log, NUL-terminated
+ * @log_len:	bytes in @log
+ * @log_full:	a record did not fit
  * @ctxs:	contexts by scenario number (1..DR_MAX_CTX)
  */
 struct dr_world {
@@ -60,8 +72,115 @@ struct dr_world {
 	struct file *token;
 	u64 ticks_ns;
 	u8 *msg;
+	char *log;
+	size_t log_len;
+	bool log_full;
 	struct dr_ctx ctxs[DR_MAX_CTX + 1];
 };
+
+/* The world being recorded; the tracepoints are global. */
+static DEFINE_SPINLOCK(dr_log_lock);
+static struct dr_world *dr_recording;
+
+static const char * const dr_finish_names[] = {
+	"consumed", "invalid", "send_failed", "abort", "cancel", "detach",
+	"expired", "idle", "no_src",
+};
+
+static const char * const dr_state_names[] = {
+	"DEQUEUED", "IN_REQUEST", "PREPARING", "QUEUED", "ACTIVE", "DONE",
+	"ERROR",
+};
+
+static __printf(1, 2) void dr_record(const char *fmt, ...)
+{
+	struct dr_world *w;
+	unsigned long flags;
+	va_list args;
+	int n;
+
+	spin_lock_irqsave(&dr_log_lock, flags);
+	w = dr_recording;
+	if (w && !w->log_full) {
+		va_start(args, fmt);
+		n = vsnprintf(w->log + w->log_len, DR_LOG_MAX - w->log_len,
+			      fmt, args);
+		va_end(args);
+		if (n >= DR_LOG_MAX - w->log_len) {
+			w->log[w->log_len] = 0;
+			w->log_full = true;
+		} else {
+			w->log_len += n;
+		}
+	}
+	spin_unlock_irqrestore(&dr_log_lock, flags);
+}
+
+static const char *dr_queue(u32 type)
+{
+	return V4L2_TYPE_IS_OUTPUT(type) ? "OUTPUT" : "CAPTURE";
+}
+
+static void dr_on_device_run(void *data, u32 ctx, u64 cookie, u32 src,
+			     u32 dst, u64 ts)
+{
+	dr_record("device_run ctx=%u cookie=0x%llx src=%d dst=%u ts=%llu\n",
+		  ctx, cookie, (int)src, dst, ts);
+}
+
+static void dr_on_claim(void *data, u32 ctx, u64 cookie, u32 type, u32 index)
+{
+	dr_record("claim ctx=%u cookie=0x%llx ctx %u %s #%u\n", ctx, cookie,
+		  ctx, dr_queue(type), index);
+}
+
+static void dr_on_park(void *data, u32 ctx, u64 cookie, u32 index)
+{
+	dr_record("park ctx=%u cookie=0x%llx ctx %u CAPTURE #%u\n", ctx, cookie,
+		  ctx, index);
+}
+
+static void dr_on_buf_done(void *data, u32 ctx, u64 cookie, u32 type,
+			   u32 index, u32 state, u64 ts)
+{
+	dr_record("buf_done ctx=%u cookie=0x%llx ctx %u %s #%u %s ts=%llu\n",
+		  ctx, cookie, ctx, dr_queue(type), index,
+		  state < ARRAY_SIZE(dr_state_names) ? dr_state_names[state] : "?",
+		  ts);
+}
+
+static void dr_on_job_finish(void *data, u32 ctx, u64 cookie, u32 reason)
+{
+	dr_record("job_finish ctx=%u cookie=0x%llx %s\n", ctx, cookie,
+		  reason < ARRAY_SIZE(dr_finish_names) ?
+		  dr_finish_names[reason] : "?");
+}
+
+static void dr_on_reject(void *data, u32 reason, u32 type, u64 cookie)
+{
+	dr_record("reject %s type=0x%x cookie=0x%llx\n",
+		  daedalus_msg_reject_name(reason), type, cookie);
+}
+
+static void dr_probes(bool on)
+{
+	if (on) {
+		WARN_ON(register_trace_daedalus_device_run(dr_on_device_run, NULL));
+		WARN_ON(register_trace_daedalus_claim(dr_on_claim, NULL));
+		WARN_ON(register_trace_daedalus_park(dr_on_park, NULL));
+		WARN_ON(register_trace_daedalus_buf_done(dr_on_buf_done, NULL));
+		WARN_ON(register_trace_daedalus_job_finish(dr_on_job_finish, NULL));
+		WARN_ON(register_trace_daedalus_reject(dr_on_reject, NULL));
+		return;
+	}
+	unregister_trace_daedalus_reject(dr_on_reject, NULL);
+	unregister_trace_daedalus_job_finish(dr_on_job_finish, NULL);
+	unregister_trace_daedalus_buf_done(dr_on_buf_done, NULL);
+	unregister_trace_daedalus_park(dr_on_park, NULL);
+	unregister_trace_daedalus_claim(dr_on_claim, NULL);
+	unregister_trace_daedalus_device_run(dr_on_device_run, NULL);
+	tracepoint_synchronize_unregister();
+}
 
 static struct dr_ctx *dr_ctx(struct dr_world *w, u32 ctx)
 {
@@ -152,15 +271,30 @@ struct dr_world *dr_world_new(void)
 	if (!w)
 		return NULL;
 	w->msg = kvzalloc(DR_MSG_MAX, GFP_KERNEL);
+	w->log = kvzalloc(DR_LOG_MAX, GFP_KERNEL);
 	w->token = kzalloc_obj(*w->token);
-	if (!w->msg || !w->token)
+	if (!w->msg || !w->log || !w->token)
 		goto err;
+	spin_lock_irq(&dr_log_lock);
+	if (dr_recording) {
+		spin_unlock_irq(&dr_log_lock);
+		goto err;
+	}
+	dr_recording = w;
+	spin_unlock_irq(&dr_log_lock);
+	dr_probes(true);
 	w->dev = daedalus_dev_create(false);
 	if (IS_ERR(w->dev))
-		goto err;
+		goto err_probes;
 	return w;
+err_probes:
+	dr_probes(false);
+	spin_lock_irq(&dr_log_lock);
+	dr_recording = NULL;
+	spin_unlock_irq(&dr_log_lock);
 err:
 	kfree(w->token);
+	kvfree(w->log);
 	kvfree(w->msg);
 	kvfree(w);
 	return NULL;
@@ -175,7 +309,12 @@ void dr_world_free(struct dr_world *w)
 		dr_close(w, i);
 	dr_detach(w);
 	daedalus_dev_destroy(w->dev);
+	dr_probes(false);
+	spin_lock_irq(&dr_log_lock);
+	dr_recording = NULL;
+	spin_unlock_irq(&dr_log_lock);
 	kfree(w->token);
+	kvfree(w->log);
 	kvfree(w->msg);
 	kvfree(w);
 }
@@ -185,18 +324,13 @@ int dr_open(struct dr_world *w, u32 ctx)
 {
 	struct dr_ctx *c = dr_ctx(w, ctx);
 	struct daedalus_ctx *dc;
-	int ret;
 
 	if (!c || c->ctx)
 		return -EINVAL;
+	/* The front's default formats, as the userspace executor has them. */
 	dc = daedalus_ctx_create(w->dev);
 	if (IS_ERR(dc))
 		return PTR_ERR(dc);
-	ret = daedalus_test_set_format(dc, V4L2_PIX_FMT_H264, 320, 240);
-	if (ret) {
-		daedalus_ctx_destroy(dc);
-		return ret;
-	}
 	memset(c, 0, sizeof(*c));
 	c->ctx = dc;
 	c->ctx_id = dc->jctx.ctx_id;
@@ -334,16 +468,27 @@ int dr_frame(struct dr_world *w, u32 ctx, u32 nth, u64 cookie, u32 flags,
 {
 	struct dr_ctx *c = dr_ctx(w, ctx);
 	struct daedalus_resp_frame *r;
-	u32 gen = 0, data;
+	u32 gen, data, i;
 	size_t n;
 
 	if (!c)
 		return -EINVAL;
-	if (nth) {
+	if (nth && nth <= c->njobs) {
+		cookie = c->cookies[nth - 1];
+		gen = c->gens[nth - 1];
+	} else if (nth) {
 		/* A job the context never sent names a cookie nobody issued. */
-		cookie = nth <= c->njobs ? c->cookies[nth - 1] :
-			 DAEDALUS_COOKIE(DAEDALUS_JOB_SLOTS + nth, 1);
-		gen = nth <= c->njobs ? c->gens[nth - 1] : 0;
+		cookie = DAEDALUS_COOKIE(U32_MAX, 1);
+		gen = 1;
+	} else {
+		/* A verbatim cookie: its job's generation, else the latest. */
+		gen = c->njobs ? c->gens[c->njobs - 1] : 1;
+		for (i = c->njobs; i > 0; i--) {
+			if (c->cookies[i - 1] == cookie) {
+				gen = c->gens[i - 1];
+				break;
+			}
+		}
 	}
 	if (generation >= 0)
 		gen = generation;
@@ -353,9 +498,9 @@ int dr_frame(struct dr_world *w, u32 ctx, u32 nth, u64 cookie, u32 flags,
 	n = dr_hdr(w, DAEDALUS_RESP_FRAME, cookie, sizeof(*r) + data);
 	r = (void *)(w->msg + n);
 	memset(r, 0, sizeof(*r));
-	r->ctx_id = cpu_to_le32(c->ctx_id);
+	r->ctx_id = cpu_to_le32(c->ctx_id ?: ctx);
 	r->flags = cpu_to_le32(flags);
-	r->timestamp = cpu_to_le64(data ? ts : 0);
+	r->timestamp = cpu_to_le64(flags & DAEDALUS_FRAME_HAS_PIXELS ? ts : 0);
 	r->bytesused = cpu_to_le32(data);
 	r->generation = cpu_to_le32(gen);
 	memset(r + 1, 0xa5, data);
@@ -375,7 +520,7 @@ int dr_stream_info(struct dr_world *w, u32 ctx, u32 width, u32 height,
 	n = dr_hdr(w, DAEDALUS_RESP_STREAM_INFO, 0, sizeof(*r));
 	r = (void *)(w->msg + n);
 	memset(r, 0, sizeof(*r));
-	r->ctx_id = cpu_to_le32(c->ctx_id);
+	r->ctx_id = cpu_to_le32(c->ctx_id ?: ctx);
 	r->generation = cpu_to_le32(c->ctx ? READ_ONCE(c->ctx->jctx.stream_gen) :
 					     c->reset_gen);
 	r->coded_width = cpu_to_le32(width);
@@ -398,7 +543,7 @@ int dr_session_error(struct dr_world *w, u32 ctx, u32 code)
 		return -EINVAL;
 	n = dr_hdr(w, DAEDALUS_RESP_SESSION_ERROR, 0, 2 * sizeof(__le32));
 	body = (__le32 *)(w->msg + n);
-	body[0] = cpu_to_le32(c->ctx_id);
+	body[0] = cpu_to_le32(c->ctx_id ?: ctx);
 	body[1] = cpu_to_le32(code);
 	return dr_write(w, n + 2 * sizeof(__le32));
 }
@@ -414,7 +559,7 @@ int dr_reset_done(struct dr_world *w, u32 ctx, s64 generation)
 		return -EINVAL;
 	n = dr_hdr(w, DAEDALUS_RESP_RESET_DONE, 0, 2 * sizeof(__le32));
 	body = (__le32 *)(w->msg + n);
-	body[0] = cpu_to_le32(c->ctx_id);
+	body[0] = cpu_to_le32(c->ctx_id ?: ctx);
 	body[1] = cpu_to_le32(generation >= 0 ? (u32)generation : c->reset_gen);
 	return dr_write(w, n + 2 * sizeof(__le32));
 }
@@ -431,6 +576,18 @@ unsigned int dr_tick(struct dr_world *w, u32 ms)
 	return expired;
 }
 EXPORT_SYMBOL_IF_KUNIT(dr_tick);
+
+const char *dr_log(struct dr_world *w, size_t *len, bool *full)
+{
+	unsigned long flags;
+
+	spin_lock_irqsave(&dr_log_lock, flags);
+	*len = w->log_len;
+	*full = w->log_full;
+	spin_unlock_irqrestore(&dr_log_lock, flags);
+	return w->log;
+}
+EXPORT_SYMBOL_IF_KUNIT(dr_log);
 
 void dr_stats(struct dr_world *w, struct dr_stats *out)
 {

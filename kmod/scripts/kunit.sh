@@ -55,6 +55,39 @@ describe_suites() {
 	done
 }
 
+# The userspace executor's outcome logs (its job-core records only), for
+# the differential check built into daedalus_replay. Rewritten only when
+# they change, so an unchanged set does not rebuild the suite.
+expected_logs() {
+	local dir=$1 tmp rel
+	tmp=$(mktemp -d)
+	if ! (cd "$ROOT" && cargo build -q -p daedalus-replay) >"$OUT/replay-build.log" 2>&1; then
+		log "differential: daedalus-replay does not build (target/kunit/replay-build.log); no outcome logs"
+		rm -rf "$tmp" "$dir"
+		return
+	fi
+	(cd "$ROOT" && target/debug/daedalus-replay check --log traces) >"$OUT/replay-check.txt" 2>&1
+	awk -v dir="$tmp" '
+		/^== traces\// { f = dir "/" substr($2, 8) ".log"; n = split(f, p, "/");
+			d = substr(f, 1, length(f) - length(p[n]) - 1);
+			system("mkdir -p \"" d "\""); printf "" > f; next }
+		/^$/ { f = ""; next }
+		f && /^(device_run|claim|park|buf_done|job_finish|reject) / { print > f }
+	' "$OUT/replay-check.txt"
+	mkdir -p "$dir"
+	(cd "$tmp" && find . -name '*.log' -print) | while read -r rel; do
+		mkdir -p "$dir/$(dirname "$rel")"
+		cmp -s "$tmp/$rel" "$dir/$rel" || cp "$tmp/$rel" "$dir/$rel"
+	done
+	(cd "$dir" && find . -name '*.log' -print) | while read -r rel; do
+		[ -f "$tmp/$rel" ] || rm -f "$dir/$rel"
+	done
+	log "differential: $(find "$dir" -name '*.log' | wc -l) userspace outcome log(s) in $dir"
+	rm -rf "$tmp"
+}
+
+expected_logs "$("$KERNEL_SH" builddir)/daedalus-expected"
+
 t0=$SECONDS
 if ! BUILD=$("$KERNEL_SH" build); then
 	log "test kernel build failed"
