@@ -37,8 +37,9 @@ fi
 
 kdir=/lib/modules/$(uname -r)/build
 if [ ! -f "$kdir/Makefile" ]; then
-	kdir=$("$KERNEL_SH" prepare 7.3 x86_64 2>"$CACHE/logs-dkms-prepare.log") ||
-		skip "no kernel tree: no headers for $(uname -r) and kernel.sh prepare failed ($CACHE/logs-dkms-prepare.log)"
+	mkdir -p "$CACHE/logs"
+	kdir=$("$KERNEL_SH" prepare 7.3 x86_64 2>"$CACHE/logs/dkms-prepare.log") ||
+		skip "no kernel tree: no headers for $(uname -r) and kernel.sh prepare failed ($CACHE/logs/dkms-prepare.log)"
 fi
 kver=$(cat "$kdir/include/config/kernel.release" 2>/dev/null) ||
 	skip "kernel tree $kdir has no include/config/kernel.release"
