@@ -79,7 +79,9 @@ int daedalus_test_reqbufs(struct daedalus_ctx *ctx, bool capture,
  * @index:	buffer index
  * @data:	bitstream copied into an OUTPUT buffer first (may be NULL)
  * @bytesused:	OUTPUT payload (ignored for CAPTURE)
- * @timestamp:	OUTPUT timestamp in ns (ignored for CAPTURE)
+ * @timestamp:	OUTPUT timestamp in ns; like the ioctl, struct v4l2_buffer
+ *	carries microseconds, so it is rounded down to a multiple of 1000
+ *	(use multiples of 1000 to compare exactly); ignored for CAPTURE
  *
  * Return: 0 or the vb2 error.
  */
