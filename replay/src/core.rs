@@ -124,3 +124,76 @@ pub fn reject_name(reason: u32) -> &'static str {
     let s = unsafe { std::ffi::CStr::from_ptr(daedalus_msg_reject_name(reason)) };
     s.to_str().unwrap_or("invalid")
 }
+
+/// What the module's codec made of one daemon write.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Parsed {
+    /// The response type (`enum daedalus_msg_type`).
+    pub ty: u16,
+    /// The header's cookie.
+    pub cookie: u64,
+}
+
+/// Runs one daemon->kernel message through the module's own validation
+/// (`daedalus_msg_parse()` in kmod/daedalus_msg.c, compiled unchanged):
+/// `Ok` with its type, or `Err((errno, reject reason))`. For fuzzing what a
+/// hostile daemon can write.
+pub fn parse_message(bytes: &[u8]) -> Result<Parsed, (i32, &'static str)> {
+    let (mut ty, mut frame, mut words, mut reason) = (0u16, MsgFrame::default(), [0u32; 10], 0u32);
+    // SAFETY: the codec reads at most `len` bytes of `bytes` and writes only
+    // through the out-pointers, all valid for the call.
+    let ret = unsafe {
+        daedalus_shim_parse(
+            bytes.as_ptr(),
+            bytes.len(),
+            &mut ty,
+            &mut frame,
+            words.as_mut_ptr(),
+            &mut reason,
+        )
+    };
+    if ret != 0 {
+        return Err((-ret, reject_name(reason)));
+    }
+    let cookie = bytes.get(16..24).and_then(|c| c.try_into().ok()).map_or(0, u64::from_le_bytes);
+    Ok(Parsed { ty, cookie })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn msg(ty: u16, cookie: u64, body: &[u8]) -> Vec<u8> {
+        let mut b = Vec::new();
+        b.extend_from_slice(&0x534c_4444u32.to_le_bytes());
+        b.extend_from_slice(&1u16.to_le_bytes());
+        b.extend_from_slice(&ty.to_le_bytes());
+        b.extend_from_slice(&(body.len() as u32).to_le_bytes());
+        b.extend_from_slice(&0u32.to_le_bytes());
+        b.extend_from_slice(&cookie.to_le_bytes());
+        b.extend_from_slice(body);
+        b
+    }
+
+    #[test]
+    fn the_modules_codec_judges_raw_writes() {
+        let mut frame = Vec::new();
+        for w in [1u32, 1, 0, 0, 0, 1, 0, 0] {
+            frame.extend_from_slice(&w.to_le_bytes());
+        }
+        let cookie = 1u64 << 32;
+        assert_eq!(
+            parse_message(&msg(0x8002, cookie, &frame)),
+            Ok(Parsed { ty: 0x8002, cookie })
+        );
+        assert_eq!(parse_message(&msg(0x8002, 0, &frame)), Err((22, "field")));
+        assert_eq!(parse_message(&[0u8; 3]), Err((22, "short")));
+        let mut bad = msg(0x8002, cookie, &frame);
+        bad[0] ^= 1;
+        assert_eq!(parse_message(&bad), Err((71, "magic")));
+        assert_eq!(
+            parse_message(&msg(0x0004, cookie, &frame)).unwrap_err().1,
+            "type"
+        );
+    }
+}

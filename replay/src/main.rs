@@ -36,6 +36,11 @@ enum Cmd {
         /// Print the full diagnosis of every violation.
         #[arg(long, short)]
         verbose: bool,
+        /// Also run every mutant core and show which invariant each trace
+        /// catches it with; a mutant that passes every trace is an error
+        /// (the harness would not bite).
+        #[arg(long)]
+        mutants: bool,
     },
     /// Convert a trace (tracefs text, trace-cmd report, or trace.dat) into
     /// one scenario per context.
@@ -93,7 +98,15 @@ fn main() -> ExitCode {
             core,
             log,
             verbose,
-        } => check(&paths, &core, log, verbose),
+            mutants,
+        } => {
+            let code = check(&paths, &core, log, verbose);
+            if mutants && code == ExitCode::SUCCESS {
+                mutant_matrix(&paths)
+            } else {
+                code
+            }
+        }
         Cmd::Import { trace, out } => import_cmd(&trace, out.as_deref()),
         Cmd::Minimize {
             scenario,
@@ -377,4 +390,90 @@ fn render_cmd(path: &Path, core: &str, format: &str, out: Option<&Path>) -> Exit
         }
     };
     write_out(out, &text)
+}
+
+/// Every mutant against every scenario: the invariant that catches it.
+fn mutant_matrix(paths: &[PathBuf]) -> ExitCode {
+    let Ok(files) = collect(paths) else {
+        return ExitCode::from(2);
+    };
+    let mutants: Vec<&str> = core::variants()
+        .into_iter()
+        .filter(|v| *v != "real")
+        .collect();
+    let scenarios: Vec<(String, Scenario)> = files
+        .iter()
+        .filter_map(|f| {
+            Scenario::load(f).ok().map(|s| {
+                (
+                    f.file_name()
+                        .unwrap_or_default()
+                        .to_string_lossy()
+                        .into_owned(),
+                    s,
+                )
+            })
+        })
+        .collect();
+    let w0 = scenarios
+        .iter()
+        .map(|(n, _)| n.len())
+        .max()
+        .unwrap_or(8)
+        .max(8);
+    let mut out = format!(
+        "\nmutants (a lifecycle mistake each; the invariant that caught it):\n{:<w0$}",
+        "scenario"
+    );
+    for m in &mutants {
+        out.push_str(&format!("  {m:<26}"));
+    }
+    out.push('\n');
+    let mut caught = vec![0usize; mutants.len()];
+    for (name, s) in &scenarios {
+        out.push_str(&format!("{name:<w0$}"));
+        for (i, m) in mutants.iter().enumerate() {
+            let opts = Options {
+                core: (*m).to_owned(),
+                keep_log: false,
+                ..Options::default()
+            };
+            let cell = match daedalus_replay::run(s, &opts) {
+                Ok(o) => match o.verdict.violation() {
+                    Some(v) => {
+                        caught[i] += 1;
+                        v.invariant.name().to_owned()
+                    }
+                    None => "-".to_owned(),
+                },
+                Err(e) => format!("error: {e}"),
+            };
+            out.push_str(&format!("  {cell:<26}"));
+        }
+        out.push('\n');
+    }
+    let missed: Vec<&str> = mutants
+        .iter()
+        .zip(&caught)
+        .filter(|(_, c)| **c == 0)
+        .map(|(m, _)| *m)
+        .collect();
+    for (n, why) in core::BROKEN_MUTANTS {
+        out.push_str(&format!(
+            "mutant {n} does not apply to the job core: {why}\n"
+        ));
+    }
+    let mut out: String = out.lines().map(|l| format!("{}\n", l.trim_end())).collect();
+    if missed.is_empty() && core::BROKEN_MUTANTS.is_empty() {
+        out.push_str(&format!("every mutant ({}) is caught\n", mutants.len()));
+        print!("{out}");
+        ExitCode::SUCCESS
+    } else {
+        out.push_str(&format!(
+            "NOT caught by any scenario: {}\n",
+            missed.join(", ")
+        ));
+        print!("{out}");
+        ExitCode::from(1)
+    }
 }

@@ -321,6 +321,15 @@ fn cli_exit_codes() {
         String::from_utf8_lossy(&unusable.stdout)
             .contains("garbage.scn:line 2:14: queue must be `out` or `cap`")
     );
+    let matrix = check(&["--mutants", traces().join("regress").to_str().unwrap()]);
+    assert_eq!(matrix.status.code(), Some(0));
+    let text = String::from_utf8_lossy(&matrix.stdout);
+    assert!(text.contains("every mutant (4) is caught"), "{text}");
+    assert!(
+        text.lines()
+            .any(|l| l.starts_with("field-bug-reorder.scn") && l.contains("list-corruption")),
+        "{text}"
+    );
     let missing = check(&[dir.join("nope").to_str().unwrap()]);
     assert_eq!(missing.status.code(), Some(2));
     std::fs::remove_dir_all(&dir).unwrap();
