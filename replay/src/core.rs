@@ -155,7 +155,10 @@ pub fn parse_message(bytes: &[u8]) -> Result<Parsed, (i32, &'static str)> {
     if ret != 0 {
         return Err((-ret, reject_name(reason)));
     }
-    let cookie = bytes.get(16..24).and_then(|c| c.try_into().ok()).map_or(0, u64::from_le_bytes);
+    let cookie = bytes
+        .get(16..24)
+        .and_then(|c| c.try_into().ok())
+        .map_or(0, u64::from_le_bytes);
     Ok(Parsed { ty, cookie })
 }
 

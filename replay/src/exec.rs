@@ -424,6 +424,10 @@ impl Executor {
                 cap: Vb2Q::default(),
                 front: Front {
                     cap_sizeimage: DEFAULT_CAP_SIZE,
+                    cap_w: 1920,
+                    cap_h: 1088,
+                    vis_w: 1920,
+                    vis_h: 1080,
                     ..Front::default()
                 },
                 jobs: Vec::new(),
@@ -657,13 +661,6 @@ impl Executor {
             self.errno(ctx, "streamon", e);
             return;
         }
-        self.with(|w| {
-            w.record(Record::Stream {
-                ctx,
-                queue,
-                on: true,
-            })
-        });
         self.try_schedule(slot);
     }
 
@@ -686,15 +683,27 @@ impl Executor {
             });
         }
         let jctx = self.jctx(slot);
-        self.with(|w| {
+        let provisional = self.with(|w| {
+            // No job runs without CAPTURE buffers, so the format S_FMT(OUTPUT)
+            // implies is announced before the daemon's STREAM_INFO.
+            let cap_streaming = w.ctxs[slot].cap.streaming;
             let f = &mut w.ctxs[slot].front;
+            let provisional = queue == Queue::Output && !f.have_info && !cap_streaming;
+            if provisional {
+                f.provisional = true;
+            }
             if queue == Queue::Output {
                 f.draining = false;
                 f.flush_pending = false;
                 f.flush_sent = false;
+                w.ctxs[slot].cap.last_buffer_dequeued = false;
+            } else {
+                f.res_change = false;
             }
+            let f = &mut w.ctxs[slot].front;
             f.stopped = false;
             f.failed = false;
+            provisional
         });
         let which = if queue == Queue::Output { 4 } else { 8 };
         // SAFETY: jctx is live.
@@ -702,6 +711,19 @@ impl Executor {
             core::daedalus_shim_ctx_set(jctx, 0, 0, 0, 0, which);
             (self.core().resume)(jctx);
         }
+        self.with(|w| {
+            w.record(Record::Stream {
+                ctx,
+                queue,
+                on: true,
+            });
+            if provisional {
+                w.record(Record::V4l2Event {
+                    ctx,
+                    what: "SOURCE_CHANGE",
+                });
+            }
+        });
         Ok(())
     }
 
@@ -815,7 +837,16 @@ impl Executor {
     /// daedalus_stop_streaming().
     fn stop_streaming(&mut self, slot: usize, queue: Queue) {
         let jctx = self.jctx(slot);
-        if queue == Queue::Output {
+        // After a resolution change's LAST the daemon holds no dst: CAPTURE
+        // can be reallocated without restarting the stream.
+        let keep_state = self.with(|w| {
+            let f = &w.ctxs[slot].front;
+            queue == Queue::Capture && f.stopped && f.res_change
+        });
+        if keep_state {
+            // SAFETY: jctx is live.
+            unsafe { (self.core().cancel)(jctx) };
+        } else {
             // SAFETY: jctx is live.
             let generation = unsafe { (self.core().reset)(jctx) };
             self.with(|w| {
@@ -825,23 +856,27 @@ impl Executor {
                         ctx,
                         what: "RESET",
                         cookie: 0,
-                        arg: generation as u64,
+                        arg: u64::from(generation),
                     });
                 }
             });
-        } else {
-            // SAFETY: jctx is live.
-            unsafe { (self.core().cancel)(jctx) };
         }
         self.return_ready(slot, queue, VB2_BUF_STATE_ERROR);
         self.with(|w| {
+            let ctx = w.ctxs[slot].id;
+            let f = &mut w.ctxs[slot].front;
+            let was_draining = f.draining;
             if queue == Queue::Output {
-                let f = &mut w.ctxs[slot].front;
                 f.draining = false;
                 f.flush_pending = false;
                 f.flush_sent = false;
+                if was_draining {
+                    w.record(Record::Drain {
+                        ctx,
+                        phase: "abandon",
+                    });
+                }
             }
-            let ctx = w.ctxs[slot].id;
             w.record(Record::Stream {
                 ctx,
                 queue,
@@ -1195,16 +1230,33 @@ impl Executor {
         let Some((slot, _)) = self.ctx_msg(RESP_STREAM_INFO, ctx, &body) else {
             return;
         };
-        let size = width.next_multiple_of(16) * height.next_multiple_of(16) * 3 / 2;
+        let (cw, ch) = (width.next_multiple_of(16), height.next_multiple_of(16));
+        let size = cw * ch * 3 / 2;
         let jctx = self.jctx(slot);
         // SAFETY: jctx is live.
         unsafe { core::daedalus_shim_ctx_set(jctx, 0, size, 0, 0, 2) };
         self.with(|w| {
-            w.ctxs[slot].front.cap_sizeimage = size;
-            w.record(Record::V4l2Event {
-                ctx,
-                what: "SOURCE_CHANGE",
-            });
+            let f = &mut w.ctxs[slot].front;
+            // daedalus_vdec_stream_info(): a provisional format the daemon
+            // confirms raises no second event.
+            let confirmed = f.provisional
+                && f.cap_w == cw
+                && f.cap_h == ch
+                && f.vis_w == width
+                && f.vis_h == height;
+            f.provisional = false;
+            f.have_info = true;
+            f.cap_w = cw;
+            f.cap_h = ch;
+            f.vis_w = width;
+            f.vis_h = height;
+            f.cap_sizeimage = size;
+            if !confirmed {
+                w.record(Record::V4l2Event {
+                    ctx,
+                    what: "SOURCE_CHANGE",
+                });
+            }
         });
     }
 

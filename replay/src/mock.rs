@@ -223,6 +223,16 @@ pub struct Front {
     pub flush_sent: bool,
     pub stopped: bool,
     pub failed: bool,
+    /// The last LAST ended a resolution change, not a drain.
+    pub res_change: bool,
+    /// SOURCE_CHANGE was announced from S_FMT(OUTPUT) before STREAM_INFO.
+    pub provisional: bool,
+    pub have_info: bool,
+    /// Coded size of the CAPTURE format (default 1920x1088) and visible.
+    pub cap_w: u32,
+    pub cap_h: u32,
+    pub vis_w: u32,
+    pub vis_h: u32,
     pub cap_sizeimage: u32,
 }
 
@@ -1201,6 +1211,9 @@ pub(crate) unsafe extern "C" fn op_last(jctx: *mut c_void) {
         f.flush_pending = false;
         f.flush_sent = false;
         f.stopped = true;
+        f.res_change = !was_draining;
+        let ctx = w.ctxs[slot].id;
+        w.record(Record::Drain { ctx, phase: "last" });
         if was_draining {
             let ctx = w.ctxs[slot].id;
             w.record(Record::V4l2Event { ctx, what: "EOS" });
