@@ -44,7 +44,7 @@ fn on(core: &str) -> Options {
 #[test]
 fn every_trace_is_clean_on_the_real_core() {
     let all = scenarios(&traces());
-    assert!(all.len() >= 7, "regression traces missing: {all:?}");
+    assert!(all.len() >= 8, "regression traces missing: {all:?}");
     for p in all {
         let s = Scenario::load(&p).unwrap();
         let o = run(&s, &on("real")).unwrap();
