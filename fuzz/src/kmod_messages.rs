@@ -1,0 +1,391 @@
+//! `kmod_messages`: what a hostile daemon can write(). The input is a
+//! sequence of writes, each a little-endian u16 length and that many bytes.
+//! Every write goes through the module's own codec (kmod/daedalus_msg.c,
+//! compiled by build.rs), which must uphold its documented contract; the
+//! protocol crate must agree on accept or reject and on every field; and
+//! every accepted message is dispatched, in order, to the real job core
+//! (through the replay executor, after a prelude that leaves four jobs in
+//! flight), where no oracle may fire.
+
+use std::ffi::c_void;
+
+use daedalus_proto::{Direction, Message};
+use daedalus_replay::Scenario;
+use daedalus_replay::scenario::{Event, JobRef, Queue};
+
+const HDR: usize = 24;
+const MAX_PAYLOAD: u32 = 64 << 20;
+const SRC_CONSUMED: u32 = 1;
+const HAS_PIXELS: u32 = 2;
+const RESP_HELLO: u16 = 0x8001;
+const RESP_FRAME: u16 = 0x8002;
+const RESP_STREAM_INFO: u16 = 0x8003;
+const RESP_PONG: u16 = 0x8004;
+const RESP_SESSION_ERROR: u16 = 0x8005;
+const RESP_RESET_DONE: u16 = 0x8006;
+/// The context the prelude opens.
+pub const CTX: u32 = 1;
+/// Most writes one input is cut into.
+const MAX_WRITES: usize = 32;
+
+#[repr(C)]
+#[derive(Clone, Copy)]
+struct Hello {
+    proto_version: u32,
+    daemon_version: u32,
+    codecs: u32,
+    pixfmts: u32,
+    max_width: u32,
+    max_height: u32,
+    flags: u32,
+}
+
+#[repr(C)]
+#[derive(Clone, Copy)]
+struct Frame {
+    cookie: u64,
+    ctx_id: u32,
+    flags: u32,
+    timestamp: u64,
+    bytesused: u32,
+    generation: u32,
+    data: *const c_void,
+    data_len: u32,
+}
+
+#[repr(C)]
+#[derive(Clone, Copy)]
+struct StreamInfo {
+    ctx_id: u32,
+    generation: u32,
+    coded_width: u32,
+    coded_height: u32,
+    visible_left: u32,
+    visible_top: u32,
+    visible_width: u32,
+    visible_height: u32,
+    pixfmt: u32,
+    dpb_size: u32,
+}
+
+#[repr(C)]
+#[derive(Clone, Copy)]
+union Body {
+    hello: Hello,
+    frame: Frame,
+    stream_info: StreamInfo,
+    pair: [u32; 2],
+}
+
+/// Mirror of `struct daedalus_msg`.
+#[repr(C)]
+#[derive(Clone, Copy)]
+struct RawMsg {
+    ty: u16,
+    cookie: u64,
+    body: Body,
+}
+
+unsafe extern "C" {
+    fn daedalus_fuzz_msg_header_len(
+        buf: *const u8,
+        len: usize,
+        total: *mut u32,
+        reason: *mut u32,
+    ) -> i32;
+    fn daedalus_fuzz_msg_parse(
+        buf: *const u8,
+        len: usize,
+        msg: *mut RawMsg,
+        reason: *mut u32,
+    ) -> i32;
+    fn daedalus_fuzz_msg_layout(i: usize) -> usize;
+}
+
+fn check_layout() {
+    static OK: std::sync::Once = std::sync::Once::new();
+    OK.call_once(|| {
+        let want = [
+            std::mem::size_of::<RawMsg>(),
+            std::mem::offset_of!(RawMsg, cookie),
+            std::mem::offset_of!(RawMsg, body),
+            std::mem::size_of::<Frame>(),
+            std::mem::offset_of!(Frame, data),
+            std::mem::offset_of!(Frame, data_len),
+            std::mem::size_of::<StreamInfo>(),
+            std::mem::size_of::<Hello>(),
+        ];
+        for (i, w) in want.iter().enumerate() {
+            // SAFETY: the C function returns a constant for any index.
+            let c = unsafe { daedalus_fuzz_msg_layout(i) };
+            assert_eq!(
+                c, *w,
+                "struct daedalus_msg mirror: entry {i} differs from C"
+            );
+        }
+    });
+}
+
+/// The module's verdict on one write: the validated message or the
+/// reason and errno.
+enum Parsed {
+    Ok(RawMsg),
+    Refused { errno: i32, reason: u32 },
+}
+
+fn c_parse(bytes: &[u8]) -> Parsed {
+    // An exact-size copy: ASan then sees any read past the write.
+    let buf = bytes.to_vec().into_boxed_slice();
+    // SAFETY: all-zero is a valid RawMsg (integers and a null pointer).
+    let mut msg: RawMsg = unsafe { std::mem::zeroed() };
+    let mut reason = u32::MAX;
+    // SAFETY: buf holds buf.len() bytes; msg and reason are valid for writes.
+    let ret = unsafe { daedalus_fuzz_msg_parse(buf.as_ptr(), buf.len(), &mut msg, &mut reason) };
+    if ret != 0 {
+        assert!(
+            ret == -22 || ret == -71,
+            "daedalus_msg_parse returned {ret}, not -EINVAL or -EPROTO"
+        );
+        assert!(reason < 16, "refused with no valid reason ({reason})");
+        return Parsed::Refused {
+            errno: -ret,
+            reason,
+        };
+    }
+    if msg.ty == RESP_FRAME {
+        // SAFETY: the codec filled the frame member for RESP_FRAME.
+        let f = unsafe { msg.body.frame };
+        if !f.data.is_null() {
+            let start = buf.as_ptr() as usize;
+            let at = f.data as usize;
+            assert!(
+                at >= start + HDR && at + f.data_len as usize <= start + buf.len(),
+                "RESP_FRAME data points outside the write"
+            );
+        }
+        // Reset: buf dies here.
+        msg.body.frame.data = std::ptr::null();
+    }
+    Parsed::Ok(msg)
+}
+
+/// Checks the documented contract of one accepted message and its
+/// agreement with the protocol crate; returns the job-core event it
+/// dispatches to, if any.
+fn check_accepted(
+    bytes: &[u8],
+    m: &RawMsg,
+    rust: &Result<Message, impl std::fmt::Display>,
+) -> Option<Event> {
+    let mut total = 0u32;
+    let mut reason = 0u32;
+    // SAFETY: bytes is valid for its length; the out-pointers are valid.
+    let hl = unsafe {
+        daedalus_fuzz_msg_header_len(bytes.as_ptr(), bytes.len(), &mut total, &mut reason)
+    };
+    assert_eq!(hl, 0, "header_len refuses a message parse accepts");
+    assert_eq!(
+        total as usize,
+        bytes.len(),
+        "header_len and parse disagree on length"
+    );
+    let r = match rust {
+        Ok(r) => r,
+        Err(e) => panic!(
+            "the module accepts {:#06x} that daedalus-proto refuses: {e}",
+            m.ty
+        ),
+    };
+    assert_eq!(
+        r.ty() as u16,
+        m.ty,
+        "type differs between the module and daedalus-proto"
+    );
+    // SAFETY (all union reads below): the member read is the one the codec
+    // fills for m.ty.
+    match m.ty {
+        RESP_FRAME => {
+            let f = unsafe { m.body.frame };
+            assert!(
+                f.flags & (SRC_CONSUMED | HAS_PIXELS) != 0,
+                "accepted RESP_FRAME without SRC_CONSUMED or HAS_PIXELS"
+            );
+            assert!(
+                f.data_len == 0 || f.data_len == f.bytesused,
+                "data_len is neither 0 nor bytesused"
+            );
+            let Message::RespFrame { cookie, body, .. } = r else {
+                unreachable!()
+            };
+            assert_eq!(
+                (
+                    *cookie,
+                    body.ctx_id,
+                    body.flags,
+                    body.timestamp,
+                    body.bytesused,
+                    body.generation
+                ),
+                (
+                    m.cookie,
+                    f.ctx_id,
+                    f.flags,
+                    f.timestamp,
+                    f.bytesused,
+                    f.generation
+                ),
+                "RESP_FRAME fields differ between the module and daedalus-proto"
+            );
+            Some(Event::Frame {
+                ctx: f.ctx_id,
+                job: JobRef::Cookie(m.cookie),
+                flags: f.flags,
+                ts: f.timestamp,
+                bytes: f.bytesused,
+                generation: Some(f.generation),
+            })
+        }
+        RESP_STREAM_INFO => {
+            let s = unsafe { m.body.stream_info };
+            assert!(
+                s.coded_width > 0 && s.coded_height > 0,
+                "zero coded size accepted"
+            );
+            assert!(
+                (1..=32).contains(&s.dpb_size),
+                "dpb_size {} accepted",
+                s.dpb_size
+            );
+            assert!(
+                s.visible_width > 0
+                    && s.visible_height > 0
+                    && u64::from(s.visible_left) + u64::from(s.visible_width)
+                        <= u64::from(s.coded_width)
+                    && u64::from(s.visible_top) + u64::from(s.visible_height)
+                        <= u64::from(s.coded_height),
+                "visible rectangle outside the coded size accepted"
+            );
+            Some(Event::StreamInfo {
+                ctx: s.ctx_id,
+                width: s.coded_width,
+                height: s.coded_height,
+                dpb: s.dpb_size,
+            })
+        }
+        RESP_SESSION_ERROR => {
+            let [ctx, code] = unsafe { m.body.pair };
+            Some(Event::SessionError { ctx, code })
+        }
+        RESP_RESET_DONE => {
+            let [ctx, generation] = unsafe { m.body.pair };
+            Some(Event::ResetDone {
+                ctx,
+                generation: Some(generation),
+            })
+        }
+        RESP_HELLO => {
+            let h = unsafe { m.body.hello };
+            assert!(
+                h.max_width > 0 && h.max_height > 0,
+                "zero maximum size accepted"
+            );
+            None
+        }
+        RESP_PONG => None,
+        t => panic!("daedalus_msg_parse accepted non-response type {t:#06x}"),
+    }
+}
+
+/// Cuts an input into writes: u16 LE length, then that many bytes (fewer
+/// at the end).
+pub fn writes(mut data: &[u8]) -> Vec<&[u8]> {
+    let mut out = Vec::new();
+    while data.len() >= 2 && out.len() < MAX_WRITES {
+        let n = usize::from(u16::from_le_bytes([data[0], data[1]])).min(data.len() - 2);
+        out.push(&data[2..2 + n]);
+        data = &data[2 + n..];
+    }
+    out
+}
+
+/// The inverse of [`writes`], for building seeds.
+pub fn join(msgs: &[Vec<u8>]) -> Vec<u8> {
+    let mut out = Vec::new();
+    for m in msgs {
+        let n = u16::try_from(m.len()).expect("a seed write fits in u16");
+        out.extend_from_slice(&n.to_le_bytes());
+        out.extend_from_slice(m);
+    }
+    out
+}
+
+/// A daemon attached, context [`CTX`] streaming with four OUTPUT and
+/// four CAPTURE buffers queued: one job running, three waiting.
+pub fn prelude() -> Vec<Event> {
+    let mut ev = vec![Event::DaemonAttach { version: 1 }, Event::Open { ctx: CTX }];
+    for queue in [Queue::Output, Queue::Capture] {
+        ev.push(Event::Reqbufs {
+            ctx: CTX,
+            queue,
+            count: 4,
+        });
+    }
+    for i in 0..4u32 {
+        ev.push(Event::Qbuf {
+            ctx: CTX,
+            queue: Queue::Output,
+            index: i,
+            ts: u64::from(i) * 33_333_333,
+            size: 4096,
+        });
+        ev.push(Event::Qbuf {
+            ctx: CTX,
+            queue: Queue::Capture,
+            index: i,
+            ts: 0,
+            size: 0,
+        });
+    }
+    for queue in [Queue::Output, Queue::Capture] {
+        ev.push(Event::Streamon { ctx: CTX, queue });
+    }
+    ev
+}
+
+/// The scenario an input dispatches to the job core: the prelude, then
+/// one event per accepted message. Panics on any codec check.
+pub fn scenario(data: &[u8]) -> Scenario {
+    check_layout();
+    let mut events = prelude();
+    for w in writes(data) {
+        let (mut total, mut reason) = (0u32, 0u32);
+        // SAFETY: w is valid for its length; the out-pointers are valid.
+        let hl =
+            unsafe { daedalus_fuzz_msg_header_len(w.as_ptr(), w.len(), &mut total, &mut reason) };
+        if hl == 0 {
+            assert!(
+                (HDR as u32..=HDR as u32 + MAX_PAYLOAD).contains(&total),
+                "header_len accepts a total of {total} bytes"
+            );
+        }
+        let rust = Message::decode_dir(w, Direction::Response);
+        match c_parse(w) {
+            Parsed::Ok(m) => events.extend(check_accepted(w, &m, &rust)),
+            Parsed::Refused { errno, reason } => {
+                if let Ok(r) = &rust {
+                    panic!(
+                        "daedalus-proto accepts {} that the module refuses (errno {errno}, reason {reason})",
+                        r.ty()
+                    );
+                }
+            }
+        }
+    }
+    Scenario::from_events(events)
+}
+
+/// The target body.
+pub fn fuzz(data: &[u8]) {
+    let s = scenario(data);
+    crate::check_scenario("kmod_messages", &s);
+}
