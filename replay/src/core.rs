@@ -200,3 +200,24 @@ mod tests {
         );
     }
 }
+
+#[cfg(all(test, daedalus_sanitize))]
+mod sanitizer_tests {
+    unsafe extern "C" {
+        fn __asan_address_is_poisoned(addr: *const std::ffi::c_void) -> i32;
+    }
+
+    #[test]
+    fn asan_runtime_guards_the_heap_the_c_side_uses() {
+        let v: Vec<u8> = Vec::with_capacity(16);
+        let p = v.as_ptr();
+        // SAFETY: the query only reads ASan's shadow memory.
+        let (inside, past) = unsafe {
+            (
+                __asan_address_is_poisoned(p.cast()),
+                __asan_address_is_poisoned(p.wrapping_add(16).cast()),
+            )
+        };
+        assert_eq!((inside, past), (0, 1), "ASan is not intercepting malloc");
+    }
+}
