@@ -10,11 +10,13 @@
 
 #include <linux/list.h>
 #include <linux/miscdevice.h>
+#include <linux/platform_device.h>
 #include <linux/mutex.h>
 #include <linux/spinlock.h>
 #include <linux/types.h>
 #include <linux/wait.h>
 #include <linux/workqueue.h>
+#include <media/media-device.h>
 #include <media/v4l2-ctrls.h>
 #include <media/v4l2-device.h>
 #include <media/v4l2-fh.h>
@@ -72,6 +74,10 @@ struct daedalus_daemon {
 
 /**
  * struct daedalus_dev - one decoder instance
+ * @pdev:	the platform device the nodes hang off (NULL for bare
+ *	test instances)
+ * @mdev:	the media controller device (decoder entity, as clients and
+ *	v4l2-compliance expect of a stateful decoder)
  * @v4l2_dev:	the V4L2 device
  * @vfd:	the /dev/videoN node
  * @m2m_dev:	the mem2mem scheduler
@@ -80,6 +86,8 @@ struct daedalus_daemon {
  * @ctx_lock:	protects @ctx_list, @nr_ctx and @next_ctx_id
  * @ctx_list:	open contexts, for ctx_id lookup from daemon messages
  * @nr_ctx:	open contexts
+ * @nr_sessions: contexts with a daemon session (at most
+ *	DAEDALUS_MAX_CONTEXTS: the in-flight table is sized for them)
  * @next_ctx_id: the next context id to try
  * @daemon:	the attached daemon
  * @core:	the job core (large: keep last)
@@ -88,6 +96,8 @@ struct daedalus_daemon {
  * @registered:	the nodes are registered (not for bare test instances)
  */
 struct daedalus_dev {
+	struct platform_device *pdev;
+	struct media_device mdev;
 	struct v4l2_device v4l2_dev;
 	struct video_device vfd;
 	struct v4l2_m2m_dev *m2m_dev;
@@ -96,6 +106,7 @@ struct daedalus_dev {
 	struct mutex ctx_lock;		/* ctx_list, nr_ctx */
 	struct list_head ctx_list;
 	unsigned int nr_ctx;
+	unsigned int nr_sessions;
 	u32 next_ctx_id;
 	struct daedalus_daemon daemon;
 	struct delayed_work watchdog;

@@ -146,6 +146,7 @@ static void daedalus_debugfs_init(struct daedalus_dev *dev)
 struct daedalus_dev *daedalus_dev_create(bool register_nodes)
 {
 	struct daedalus_dev *dev;
+	struct device *parent = NULL;
 	int ret;
 
 	/* The in-flight table makes this too big for kmalloc's comfort. */
@@ -160,10 +161,20 @@ struct daedalus_dev *daedalus_dev_create(bool register_nodes)
 	INIT_DELAYED_WORK(&dev->watchdog, daedalus_watchdog_work);
 	dev->debugfs = ERR_PTR(-ENODEV);
 
+	if (register_nodes) {
+		dev->pdev = platform_device_register_simple(DAEDALUS_NAME,
+							    PLATFORM_DEVID_NONE,
+							    NULL, 0);
+		if (IS_ERR(dev->pdev)) {
+			ret = PTR_ERR(dev->pdev);
+			goto err_free;
+		}
+		parent = &dev->pdev->dev;
+	}
 	strscpy(dev->v4l2_dev.name, DAEDALUS_NAME, sizeof(dev->v4l2_dev.name));
-	ret = v4l2_device_register(NULL, &dev->v4l2_dev);
+	ret = v4l2_device_register(parent, &dev->v4l2_dev);
 	if (ret)
-		goto err_free;
+		goto err_pdev;
 	dev->m2m_dev = v4l2_m2m_init(&daedalus_m2m_ops);
 	if (IS_ERR(dev->m2m_dev)) {
 		ret = PTR_ERR(dev->m2m_dev);
@@ -175,23 +186,45 @@ struct daedalus_dev *daedalus_dev_create(bool register_nodes)
 	if (!register_nodes)
 		return dev;
 
+	dev->mdev.dev = parent;
+	strscpy(dev->mdev.model, DAEDALUS_NAME, sizeof(dev->mdev.model));
+	snprintf(dev->mdev.bus_info, sizeof(dev->mdev.bus_info), "platform:%s",
+		 DAEDALUS_NAME);
+	media_device_init(&dev->mdev);
+	dev->v4l2_dev.mdev = &dev->mdev;
+
 	ret = daedalus_vdec_register(dev);
 	if (ret)
-		goto err_m2m;
-	ret = daedalus_chardev_register(dev);
+		goto err_media;
+	ret = v4l2_m2m_register_media_controller(dev->m2m_dev, &dev->vfd,
+						 MEDIA_ENT_F_PROC_VIDEO_DECODER);
 	if (ret)
 		goto err_vdec;
+	ret = media_device_register(&dev->mdev);
+	if (ret)
+		goto err_mc;
+	ret = daedalus_chardev_register(dev);
+	if (ret)
+		goto err_mdev;
 	dev->registered = true;
 	daedalus_debugfs_init(dev);
 	return dev;
 
+err_mdev:
+	media_device_unregister(&dev->mdev);
+err_mc:
+	v4l2_m2m_unregister_media_controller(dev->m2m_dev);
 err_vdec:
 	daedalus_vdec_unregister(dev);
-err_m2m:
+err_media:
+	media_device_cleanup(&dev->mdev);
 	daedalus_job_core_destroy(&dev->core);
 	v4l2_m2m_release(dev->m2m_dev);
 err_v4l2:
 	v4l2_device_unregister(&dev->v4l2_dev);
+err_pdev:
+	if (dev->pdev)
+		platform_device_unregister(dev->pdev);
 err_free:
 	kvfree(dev);
 	return ERR_PTR(ret);
@@ -207,13 +240,18 @@ void daedalus_dev_destroy(struct daedalus_dev *dev)
 	debugfs_remove_recursive(dev->debugfs);
 	if (dev->registered) {
 		daedalus_chardev_unregister(dev);
+		media_device_unregister(&dev->mdev);
+		v4l2_m2m_unregister_media_controller(dev->m2m_dev);
 		daedalus_vdec_unregister(dev);
+		media_device_cleanup(&dev->mdev);
 	}
 	daedalus_daemon_detach(dev);
 	cancel_delayed_work_sync(&dev->watchdog);
 	daedalus_job_core_destroy(&dev->core);
 	v4l2_m2m_release(dev->m2m_dev);
 	v4l2_device_unregister(&dev->v4l2_dev);
+	if (dev->pdev)
+		platform_device_unregister(dev->pdev);
 	kvfree(dev);
 }
 EXPORT_SYMBOL_IF_KUNIT(daedalus_dev_destroy);

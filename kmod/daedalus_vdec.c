@@ -157,6 +157,20 @@ static int daedalus_send_ctx_pair(struct daedalus_ctx *ctx, u16 type, u32 second
 				    NULL, 0, 0);
 }
 
+/* Forget the daemon session; dev->ctx_lock held. */
+static void daedalus_session_closed(struct daedalus_ctx *ctx)
+{
+	bool was_open;
+
+	lockdep_assert_held(&ctx->dev->ctx_lock);
+	spin_lock(&ctx->lock);
+	was_open = ctx->session_open;
+	ctx->session_open = false;
+	spin_unlock(&ctx->lock);
+	if (was_open)
+		ctx->dev->nr_sessions--;
+}
+
 /*
  * Send REQ_FLUSH once every source queued before DEC_CMD_STOP went out.
  * Serialised so a device_run that claims the last source and one that
@@ -303,8 +317,8 @@ void daedalus_vdec_session_error(struct daedalus_ctx *ctx, u32 error)
 	/* The daemon forgot the session: the next STREAMON opens a new one. */
 	spin_lock(&ctx->lock);
 	ctx->failed = true;
-	ctx->session_open = false;
 	spin_unlock(&ctx->lock);
+	daedalus_session_closed(ctx);
 	daedalus_job_cancel(&ctx->jctx);
 	vb2_queue_error(v4l2_m2m_get_src_vq(m2m_ctx));
 	vb2_queue_error(v4l2_m2m_get_dst_vq(m2m_ctx));
@@ -321,8 +335,8 @@ void daedalus_vdec_daemon_gone(struct daedalus_ctx *ctx)
 
 	streaming = vb2_is_streaming(v4l2_m2m_get_src_vq(m2m_ctx)) ||
 		    vb2_is_streaming(v4l2_m2m_get_dst_vq(m2m_ctx));
+	daedalus_session_closed(ctx);
 	spin_lock(&ctx->lock);
-	ctx->session_open = false;
 	if (streaming)
 		ctx->failed = true;
 	spin_unlock(&ctx->lock);
@@ -731,6 +745,8 @@ static void daedalus_buf_queue(struct vb2_buffer *vb)
 
 static int daedalus_open_session(struct daedalus_ctx *ctx)
 {
+	struct daedalus_dev *dev = ctx->dev;
+
 	const struct daedalus_fmt *codec, *pixfmt;
 	struct daedalus_req_session_open req;
 	int ret;
@@ -752,14 +768,23 @@ static int daedalus_open_session(struct daedalus_ctx *ctx)
 	ctx->jctx.codec = codec->code;
 	spin_unlock(&ctx->lock);
 
-	ret = daedalus_daemon_send(ctx->dev, DAEDALUS_REQ_SESSION_OPEN, 0, &req,
+	/* The in-flight table is sized for DAEDALUS_MAX_CONTEXTS sessions. */
+	mutex_lock(&dev->ctx_lock);
+	if (dev->nr_sessions >= DAEDALUS_MAX_CONTEXTS) {
+		ret = -EBUSY;
+		goto out;
+	}
+	ret = daedalus_daemon_send(dev, DAEDALUS_REQ_SESSION_OPEN, 0, &req,
 				   sizeof(req), NULL, 0, 0);
 	if (ret)
-		return ret;
+		goto out;
+	dev->nr_sessions++;
 	spin_lock(&ctx->lock);
 	ctx->session_open = true;
 	spin_unlock(&ctx->lock);
-	return 0;
+out:
+	mutex_unlock(&dev->ctx_lock);
+	return ret;
 }
 
 static int daedalus_start_streaming(struct vb2_queue *q, unsigned int count)
@@ -920,7 +945,7 @@ static const struct v4l2_ctrl_ops daedalus_ctrl_ops = {
  * dev->ctx_list (daemon messages can find it) but not on the video node's
  * file handle list.
  *
- * Return: the context or an ERR_PTR (-EBUSY with DAEDALUS_MAX_CONTEXTS open).
+ * Return: the context or an ERR_PTR.
  */
 struct daedalus_ctx *daedalus_ctx_create(struct daedalus_dev *dev)
 {
@@ -969,12 +994,8 @@ struct daedalus_ctx *daedalus_ctx_create(struct daedalus_dev *dev)
 	/* Capture-only jobs (drain) need no OUTPUT buffer: job_ready decides. */
 	v4l2_m2m_set_src_buffered(ctx->fh.m2m_ctx, true);
 
+	/* Opens are unlimited (V4L2 rule); sessions are counted at STREAMON. */
 	mutex_lock(&dev->ctx_lock);
-	if (dev->nr_ctx >= DAEDALUS_MAX_CONTEXTS) {
-		mutex_unlock(&dev->ctx_lock);
-		ret = -EBUSY;
-		goto err_m2m;
-	}
 	do {
 		id = dev->next_ctx_id++;
 	} while (!id || daedalus_ctx_find(dev, id));
@@ -984,8 +1005,6 @@ struct daedalus_ctx *daedalus_ctx_create(struct daedalus_dev *dev)
 	mutex_unlock(&dev->ctx_lock);
 	return ctx;
 
-err_m2m:
-	v4l2_m2m_ctx_release(ctx->fh.m2m_ctx);
 err_hdl:
 	v4l2_ctrl_handler_free(&ctx->hdl);
 	v4l2_fh_exit(&ctx->fh);
@@ -1018,10 +1037,12 @@ void daedalus_ctx_destroy(struct daedalus_ctx *ctx)
 	/* Nothing of this context may stay in the core once it is freed. */
 	daedalus_job_cancel(&ctx->jctx);
 
+	mutex_lock(&dev->ctx_lock);
 	spin_lock(&ctx->lock);
 	open = ctx->session_open;
-	ctx->session_open = false;
 	spin_unlock(&ctx->lock);
+	daedalus_session_closed(ctx);
+	mutex_unlock(&dev->ctx_lock);
 	if (open)
 		daedalus_send_ctx_pair(ctx, DAEDALUS_REQ_SESSION_CLOSE, 0);
 
