@@ -33,6 +33,10 @@ enum Cmd {
         /// Print each scenario's outcome log.
         #[arg(long)]
         log: bool,
+        /// Print each scenario's tracepoint log (what the KUnit executor's
+        /// differential check compares).
+        #[arg(long, conflicts_with = "log")]
+        trace_log: bool,
         /// Print the full diagnosis of every violation.
         #[arg(long, short)]
         verbose: bool,
@@ -97,10 +101,18 @@ fn main() -> ExitCode {
             paths,
             core,
             log,
+            trace_log,
             verbose,
             mutants,
         } => {
-            let code = check(&paths, &core, log, verbose);
+            let show = if trace_log {
+                Show::Trace
+            } else if log {
+                Show::Full
+            } else {
+                Show::None
+            };
+            let code = check(&paths, &core, show, verbose);
             if mutants && code == ExitCode::SUCCESS {
                 mutant_matrix(&paths)
             } else {
@@ -170,7 +182,15 @@ fn bar(n: usize) -> ProgressBar {
     pb
 }
 
-fn check(paths: &[PathBuf], core: &str, log: bool, verbose: bool) -> ExitCode {
+/// Which log `check` prints per scenario.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Show {
+    None,
+    Full,
+    Trace,
+}
+
+fn check(paths: &[PathBuf], core: &str, show: Show, verbose: bool) -> ExitCode {
     let files = match collect(paths) {
         Ok(f) => f,
         Err(e) => {
@@ -204,8 +224,10 @@ fn check(paths: &[PathBuf], core: &str, log: bool, verbose: bool) -> ExitCode {
                     return ExitCode::from(2);
                 }
                 Ok(o) => {
-                    if log {
-                        println!("== {}\n{}", f.display(), o.log_text());
+                    match show {
+                        Show::Full => println!("== {}\n{}", f.display(), o.log_text()),
+                        Show::Trace => println!("== {}\n{}", f.display(), o.trace_log()),
+                        Show::None => {}
                     }
                     match o.verdict.violation() {
                         None => {
