@@ -26,7 +26,8 @@ APT_PACKAGES := \
 BINDGEN_MIN := 0.71.1
 
 # Test stages in the order `make test` runs them, and the script of each.
-STAGES := cargo kmod kmod-compat kunit fuzz e2e dkms
+STAGES := cargo replay-sanitize kmod kmod-compat kunit fuzz e2e dkms
+script_replay-sanitize := replay/scripts/sanitize.sh
 script_kmod        := kmod/scripts/build.sh
 script_kmod-compat := kmod/scripts/compat.sh
 script_kunit       := kmod/scripts/kunit.sh
@@ -65,7 +66,7 @@ setup:
 
 run: setup
 	@if [ -f replay/src/main.rs ] || [ -d replay/src/bin ]; then \
-		$(CARGO) run --release -q -p daedalus-replay -- check traces/; \
+		$(CARGO) run --release -q -p daedalus-replay -- check --mutants traces/; \
 	else \
 		echo "run: the replay engine is not built yet; nothing was replayed"; \
 		exit 1; \
