@@ -1,0 +1,489 @@
+#!/usr/bin/env bash
+# SPDX-License-Identifier: GPL-2.0
+#
+# Runs inside the virtme-ng guest (booted by run.sh): the real module, the
+# real daemon and real V4L2 clients on the clips of clips.sh. Each check
+# appends one line to $OUT/results ("PASS name" or "FAIL name: why") and,
+# while it runs, the daedalus:*, v4l2:* and vb2:* events are recorded
+# through tracefs into $OUT/traces/<client>-<clip>-<scenario>.trace.
+# run.sh judges what this leaves behind; this script never decides the
+# stage's verdict by itself, so a guest that dies half way still fails.
+#
+#   guest.sh OUT CLIPS DAEDALUSD [CHECK...]
+#
+# With CHECK names, only those groups run (compliance ffmpeg gst streams
+# faults bench); default: all but bench.
+set -uo pipefail
+
+OUT=${1:?usage: guest.sh OUT CLIPS DAEDALUSD [CHECK...]}
+CLIPS=${2:?}
+DAEDALUSD=${3:?}
+shift 3
+GROUPS_RUN=${*:-compliance ffmpeg gst streams faults}
+E2E=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+TRACING=/sys/kernel/tracing
+DEBUGFS=/sys/kernel/debug/daedalus
+# Per client command: TCG with KASAN decodes a few pictures a second.
+CLIENT_TIMEOUT=${DAEDALUS_E2E_CLIENT_TIMEOUT:-120}
+WORK=/tmp/daedalus-e2e
+
+mkdir -p "$OUT/traces" "$OUT/logs" "$WORK"
+RESULTS=$OUT/results
+: >"$RESULTS"
+DAEMON_PID=
+
+log() { printf 'guest: %s\n' "$*"; }
+pass() {
+	echo "PASS $1" >>"$RESULTS"
+	log "PASS $1"
+}
+fail() {
+	local name=$1
+	shift
+	echo "FAIL $name: $*" >>"$RESULTS"
+	log "FAIL $name: $*"
+}
+# check NAME COND-RC WHY: pass when the command's status is 0.
+check() {
+	if [ "$2" -eq 0 ]; then pass "$1"; else fail "$1" "$3"; fi
+}
+
+# --- tracing -------------------------------------------------------------------
+
+trace_setup() {
+	mountpoint -q "$TRACING" || mount -t tracefs nodev "$TRACING"
+	mountpoint -q /sys/kernel/debug || mount -t debugfs nodev /sys/kernel/debug
+	echo 0 >"$TRACING/tracing_on"
+	echo 16384 >"$TRACING/buffer_size_kb"
+	echo >"$TRACING/set_event"
+	local sys
+	for sys in daedalus v4l2 vb2; do
+		echo 1 >"$TRACING/events/$sys/enable" || return 1
+	done
+}
+
+# trace_start: an empty buffer, recording on.
+trace_start() {
+	echo 0 >"$TRACING/tracing_on"
+	echo >"$TRACING/trace"
+	echo 1 >"$TRACING/tracing_on"
+}
+
+# trace_stop NAME: the recording goes to traces/NAME.trace; a buffer that
+# overflowed is not a recording (events lost): that is a failure.
+trace_stop() {
+	local name=$1 f=$OUT/traces/$1.trace
+	echo 0 >"$TRACING/tracing_on"
+	cat "$TRACING/trace" >"$f"
+	local hdr
+	hdr=$(grep -m1 '^# entries-in-buffer/entries-written:' "$f" || true)
+	if [[ "$hdr" =~ ([0-9]+)/([0-9]+) ]] &&
+		[ "${BASH_REMATCH[1]}" != "${BASH_REMATCH[2]}" ]; then
+		fail "trace-complete:$name" "trace buffer overflowed ($hdr)"
+		return
+	fi
+	if ! grep -q ' daedalus_' "$f"; then
+		fail "trace-complete:$name" "no daedalus events recorded"
+		return
+	fi
+}
+
+# --- daemon -------------------------------------------------------------------
+
+# daemon_start [ARGS...]: a daedalusd attached to /dev/daedalus, handshake
+# done (the module's stats say daemon_ready: 1).
+daemon_start() {
+	local logf=$OUT/logs/daedalusd.log
+	"$DAEDALUSD" --log info "$@" >>"$logf" 2>&1 &
+	DAEMON_PID=$!
+	local i
+	for i in $(seq 1 100); do
+		if grep -qx 'daemon_ready: 1' "$DEBUGFS/stats" 2>/dev/null &&
+			grep -qx "daemon_pid: $DAEMON_PID" "$DEBUGFS/stats"; then
+			return 0
+		fi
+		kill -0 "$DAEMON_PID" 2>/dev/null || break
+		sleep 0.2
+	done
+	log "daedalusd did not attach (see logs/daedalusd.log)"
+	return 1
+}
+
+# daemon_stop [SIGNAL]: stop it and wait until the module saw it go.
+daemon_stop() {
+	[ -n "$DAEMON_PID" ] || return 0
+	kill -"${1:-TERM}" "$DAEMON_PID" 2>/dev/null
+	wait "$DAEMON_PID" 2>/dev/null
+	DAEMON_PID=
+	local i
+	for i in $(seq 1 50); do
+		grep -qx 'daemon_attached: 0' "$DEBUGFS/stats" && return 0
+		sleep 0.1
+	done
+	return 1
+}
+
+stat_of() { awk -v k="$1:" '$1 == k {print $2}' "$DEBUGFS/stats"; }
+
+# --- clients ------------------------------------------------------------------
+
+# ffmpeg_decode CLIP OUTFILE [EXTRA INPUT ARGS...]: the stack's decode of a
+# clip as framemd5, the same options as the software reference of clips.sh.
+ffmpeg_decode() {
+	local clip=$1 out=$2
+	shift 2
+	timeout -k 5 "$CLIENT_TIMEOUT" ffmpeg -nostdin -v error -copyts \
+		-c:v h264_v4l2m2m "$@" -i "$CLIPS/$clip.ts" -fps_mode passthrough \
+		-autoscale 0 -pix_fmt yuv420p -f framemd5 "$out"
+}
+
+# same_frames A B: the framemd5 bodies are equal (every column: pts, dts,
+# duration, size and MD5).
+same_frames() {
+	diff <(grep -v '^#' "$1" | tr -d ' ') <(grep -v '^#' "$2" | tr -d ' ') \
+		>"$3" 2>&1
+}
+
+# --- checks -------------------------------------------------------------------
+
+group_compliance() {
+	local name=v4l2-compliance-bframes-stream
+	trace_start
+	timeout -k 5 600 v4l2-compliance -d "$DEV" -s \
+		--stream-from "$CLIPS/bframes.h264" >"$OUT/logs/$name.log" 2>&1
+	local rc=$?
+	trace_stop "$name"
+	local summary
+	summary=$(grep -E '^Total for .*: [0-9]+, Succeeded: [0-9]+, Failed: [0-9]+' \
+		"$OUT/logs/$name.log" | tail -n1)
+	log "v4l2-compliance: ${summary:-no summary} (exit $rc)"
+	if [[ "$summary" =~ Failed:\ ([0-9]+) ]] && [ "${BASH_REMATCH[1]}" = 0 ] &&
+		[ "$rc" -eq 0 ]; then
+		pass "v4l2-compliance"
+	else
+		fail "v4l2-compliance" "${summary:-no summary}, exit $rc (logs/$name.log)"
+	fi
+	# A decoder that v4l2-compliance does not recognise as one skips its
+	# decoder tests without a word: insist that they ran.
+	if grep -q 'test Decoder: OK' "$OUT/logs/$name.log" &&
+		grep -q 'test VIDIOC_(TRY_)DECODER_CMD: OK' "$OUT/logs/$name.log"; then
+		pass "v4l2-compliance-decoder-tests-ran"
+	else
+		fail "v4l2-compliance-decoder-tests-ran" \
+			"decoder tests missing or failing (logs/$name.log)"
+	fi
+	# --stream-from streamed the clip: buffers went through the daemon.
+	if grep -Eq 'Video Capture Multiplanar: Captured [0-9]+ buffers' \
+		"$OUT/logs/$name.log" ||
+		grep -Eq 'Video Output Multiplanar: Captured [0-9]+ buffers' \
+			"$OUT/logs/$name.log"; then
+		pass "v4l2-compliance-streamed"
+	else
+		fail "v4l2-compliance-streamed" "no streaming test ran (logs/$name.log)"
+	fi
+}
+
+group_ffmpeg() {
+	local clip name out rc
+	for clip in bframes odd reschange tiny; do
+		name=ffmpeg-$clip-decode
+		out=$WORK/$name.framemd5
+		trace_start
+		ffmpeg_decode "$clip" "$out" 2>"$OUT/logs/$name.log"
+		rc=$?
+		trace_stop "$name"
+		if [ "$rc" -ne 0 ]; then
+			fail "$name" "ffmpeg exit $rc (logs/$name.log)"
+			continue
+		fi
+		cp "$out" "$OUT/logs/$name.framemd5"
+		if same_frames "$CLIPS/$clip.framemd5" "$out" "$OUT/logs/$name.diff"; then
+			pass "$name"
+		else
+			fail "$name" "framemd5 differs from the software decode: $(grep -c '^[<>]' "$OUT/logs/$name.diff") line(s) (logs/$name.diff)"
+		fi
+	done
+}
+
+group_gst() {
+	# 320x240: GStreamer's I420 strides are the width, so each buffer's MD5
+	# is the MD5 of the tightly packed picture the reference hashed.
+	local clip=bframes name=gst-bframes-decode
+	trace_start
+	GST_REGISTRY=$WORK/gst-registry.bin timeout -k 5 "$CLIENT_TIMEOUT" \
+		gst-launch-1.0 -q filesrc location="$CLIPS/$clip.ts" ! tsdemux ! \
+		h264parse ! v4l2h264dec ! videoconvert ! video/x-raw,format=I420 ! \
+		checksumsink hash=md5 >"$OUT/logs/$name.log" 2>&1
+	local rc=$?
+	trace_stop "$name"
+	if [ "$rc" -ne 0 ]; then
+		fail "$name" "gst-launch exit $rc (logs/$name.log)"
+		return
+	fi
+	# checksumsink prints "H:MM:SS.NNNNNNNNN md5" per buffer; the reference
+	# has pts in 1/25 s. tsdemux maps the first PTS to its segment start,
+	# so timestamps are compared relative to the first picture's.
+	awk -F', *' '!/^#/ {
+		ns = $3 * 40000000; if (NR == 1 || first == "") first = ns
+		printf "%d %s\n", ns - first, $6
+	}' "$CLIPS/$clip.framemd5" >"$WORK/$name.want"
+	awk '$1 ~ /^[0-9]+:[0-9]+:[0-9.]+$/ {
+		split($1, t, ":"); split(t[3], s, ".")
+		ns = ((t[1] * 60 + t[2]) * 60 + s[1]) * 1000000000 + s[2]
+		if (first == "") first = ns
+		printf "%d %s\n", ns - first, $2
+	}' "$OUT/logs/$name.log" >"$WORK/$name.got"
+	if [ -s "$WORK/$name.got" ] && diff "$WORK/$name.want" "$WORK/$name.got" >"$OUT/logs/$name.diff"; then
+		pass "$name"
+	else
+		fail "$name" "checksums or timestamps differ from the software decode: $(grep -c '^[<>]' "$OUT/logs/$name.diff") line(s) (logs/$name.diff)"
+	fi
+}
+
+group_streams() {
+	local name rc
+	# Two clients at once, each exact.
+	name=ffmpeg-bframes-two-clients
+	trace_start
+	ffmpeg_decode bframes "$WORK/$name.1" 2>"$OUT/logs/$name.1.log" &
+	local p1=$!
+	ffmpeg_decode odd "$WORK/$name.2" 2>"$OUT/logs/$name.2.log" &
+	local p2=$!
+	wait $p1
+	local r1=$?
+	wait $p2
+	local r2=$?
+	trace_stop "$name"
+	if [ $r1 -eq 0 ] && [ $r2 -eq 0 ] &&
+		same_frames "$CLIPS/bframes.framemd5" "$WORK/$name.1" "$OUT/logs/$name.1.diff" &&
+		same_frames "$CLIPS/odd.framemd5" "$WORK/$name.2" "$OUT/logs/$name.2.diff"; then
+		pass "$name"
+	else
+		fail "$name" "exits $r1/$r2 or frames differ (logs/$name.*)"
+	fi
+
+	# Close mid-stream: the client stops after a few pictures with jobs in
+	# flight and closes; then a full decode is exact again.
+	name=ffmpeg-long-close-mid-stream
+	trace_start
+	timeout -k 5 "$CLIENT_TIMEOUT" ffmpeg -nostdin -v error -c:v h264_v4l2m2m \
+		-i "$CLIPS/long.ts" -frames:v 5 -f null - >"$OUT/logs/$name.log" 2>&1
+	rc=$?
+	trace_stop "$name"
+	check "$name" $rc "ffmpeg exit $rc (logs/$name.log)"
+
+	# Killed mid-stream: the file is closed by the kernel at exit.
+	name=ffmpeg-long-killed-mid-stream
+	trace_start
+	ffmpeg -nostdin -v error -c:v h264_v4l2m2m -i "$CLIPS/long.ts" \
+		-f null - >"$OUT/logs/$name.log" 2>&1 &
+	local pid=$!
+	sleep 3
+	kill -KILL $pid 2>/dev/null
+	wait $pid 2>/dev/null
+	sleep 0.5
+	trace_stop "$name"
+	if [ "$(stat_of in_flight)" = 0 ] && [ "$(stat_of parked)" = 0 ]; then
+		pass "$name"
+	else
+		fail "$name" "jobs left: in_flight $(stat_of in_flight), parked $(stat_of parked)"
+	fi
+
+	# Drain and seek with v4l2-ctl: the whole clip with DEC_CMD_STOP at the
+	# end; the decoded picture count must be the clip's.
+	name=v4l2-ctl-bframes-drain
+	trace_start
+	timeout -k 5 "$CLIENT_TIMEOUT" v4l2-ctl -d "$DEV" --stream-mmap \
+		--stream-out-mmap --stream-from "$CLIPS/bframes.h264" \
+		--stream-to "$WORK/$name.nv12" >"$OUT/logs/$name.log" 2>&1
+	rc=$?
+	trace_stop "$name"
+	local frames
+	frames=$(grep "^bframes " "$CLIPS/clips.txt" | awk '{print $3}')
+	# Each CAPTURE buffer is written whole: count pictures by size.
+	local got=0 bytes
+	bytes=$(stat -c %s "$WORK/$name.nv12" 2>/dev/null || echo 0)
+	got=$((bytes / (320 * 240 * 3 / 2)))
+	if [ $rc -eq 0 ] && [ "$got" -ge "$frames" ]; then
+		pass "$name"
+	else
+		fail "$name" "exit $rc, $got CAPTURE buffers for $frames pictures (logs/$name.log)"
+	fi
+
+	# After all of it: nothing left in flight, then a clean exact decode.
+	name=ffmpeg-bframes-after-streams
+	trace_start
+	ffmpeg_decode bframes "$WORK/$name" 2>"$OUT/logs/$name.log"
+	rc=$?
+	trace_stop "$name"
+	if [ $rc -eq 0 ] && same_frames "$CLIPS/bframes.framemd5" "$WORK/$name" "$OUT/logs/$name.diff"; then
+		pass "$name"
+	else
+		fail "$name" "exit $rc or frames differ (logs/$name.diff)"
+	fi
+}
+
+group_faults() {
+	local name rc pid
+	# Daemon killed mid-stream: the client gets errors and ends, no hang.
+	name=ffmpeg-long-daemon-killed
+	trace_start
+	timeout -k 5 "$CLIENT_TIMEOUT" ffmpeg -nostdin -v error -c:v h264_v4l2m2m \
+		-i "$CLIPS/long.ts" -f null - >"$OUT/logs/$name.log" 2>&1 &
+	pid=$!
+	sleep 3
+	daemon_stop KILL
+	wait $pid
+	rc=$?
+	trace_stop "$name"
+	# 124/137: timeout had to end it, that is a hang.
+	if [ $rc -ne 124 ] && [ $rc -ne 137 ] && [ "$(stat_of in_flight)" = 0 ]; then
+		pass "$name"
+	else
+		fail "$name" "client exit $rc (124/137: hung), in_flight $(stat_of in_flight)"
+	fi
+
+	# Raw garbage on /dev/daedalus while nobody else holds it: every write
+	# refused with a typed error and counted.
+	name=garbage-writes
+	local before after
+	before=$(awk '$1 ~ /^rejected_/ {s += $2} END {print s + 0}' "$DEBUGFS/stats")
+	python3 - <<'EOF' >"$OUT/logs/$name.log" 2>&1
+import errno
+import os
+import random
+import struct
+
+random.seed(8)
+fd = os.open("/dev/daedalus", os.O_RDWR | os.O_NONBLOCK)
+refused = 0
+cases = [b"", b"\x00" * 3, os.urandom(16), os.urandom(64), os.urandom(4096)]
+# A plausible header (magic from the uapi) with nonsense after it.
+cases += [struct.pack("<IHHIIQ", 0x534C4444, 1, 0x8002, 8, 0, 0) + os.urandom(8)]
+cases += [bytes(random.getrandbits(8) for _ in range(random.randint(1, 256)))
+          for _ in range(50)]
+accepted = 0
+for c in cases:
+    try:
+        os.write(fd, c)
+        accepted += 1
+    except OSError as e:
+        if e.errno not in (errno.EINVAL, errno.EPROTO, errno.EFAULT, errno.EAGAIN):
+            raise
+        refused += 1
+os.close(fd)
+print(f"refused {refused} accepted {accepted}")
+EOF
+	rc=$?
+	after=$(awk '$1 ~ /^rejected_/ {s += $2} END {print s + 0}' "$DEBUGFS/stats")
+	if [ $rc -eq 0 ] && [ "$after" -gt "$before" ] &&
+		grep -q 'accepted 0$' "$OUT/logs/$name.log"; then
+		pass "$name"
+	else
+		fail "$name" "exit $rc, rejected counters $before -> $after, $(cat "$OUT/logs/$name.log" | tail -n1)"
+	fi
+
+	# The scripted backend answering nonsense in protocol form: stale,
+	# duplicate and unknown cookies, a picture for a job never sent.
+	name=ffmpeg-tiny-scripted-garbage
+	cat >"$WORK/garbage.script" <<'EOF'
+info 64x48 dpb=2
+frame 1 consumed
+frame 1 consumed
+frame 2 pixels ts=src:1
+frame 2 pixels ts=src:1
+frame 40 pixels
+frame 3 consumed+pixels+error
+frame 1 pixels
+EOF
+	before=$(awk '$1 ~ /^rejected_/ {s += $2} END {print s + 0}' "$DEBUGFS/stats")
+	if daemon_start --backend scripted --script "$WORK/garbage.script"; then
+		trace_start
+		timeout -k 5 30 ffmpeg -nostdin -v error -c:v h264_v4l2m2m \
+			-i "$CLIPS/tiny.ts" -f null - >"$OUT/logs/$name.log" 2>&1
+		rc=$?
+		trace_stop "$name"
+		daemon_stop TERM
+		after=$(awk '$1 ~ /^rejected_/ {s += $2} END {print s + 0}' "$DEBUGFS/stats")
+		# The client may fail or time out waiting for pictures that never
+		# come; what counts is a clean kernel and no job left behind.
+		if [ "$(stat_of in_flight)" = 0 ] && [ "$(stat_of parked)" = 0 ]; then
+			pass "$name"
+		else
+			fail "$name" "in_flight $(stat_of in_flight) parked $(stat_of parked) after the client"
+		fi
+		log "scripted garbage: client exit $rc, rejected $before -> $after"
+	else
+		fail "$name" "scripted daedalusd did not attach"
+	fi
+
+	# Restarted: the next stream decodes exactly.
+	name=ffmpeg-bframes-after-restart
+	if daemon_start; then
+		trace_start
+		ffmpeg_decode bframes "$WORK/$name" 2>"$OUT/logs/$name.log"
+		rc=$?
+		trace_stop "$name"
+		if [ $rc -eq 0 ] && same_frames "$CLIPS/bframes.framemd5" "$WORK/$name" "$OUT/logs/$name.diff"; then
+			pass "$name"
+		else
+			fail "$name" "exit $rc or frames differ (logs/$name.diff)"
+		fi
+	else
+		fail "$name" "daedalusd did not re-attach"
+	fi
+}
+
+# bench: the same clip through the stack and through libavcodec alone, in
+# this guest, one thread each; results in $OUT/bench.
+group_bench() {
+	local clip=${DAEDALUS_BENCH_CLIP:-bench} n t0 t1 t2
+	n=$(grep "^$clip " "$CLIPS/clips.txt" | awk '{print $3}')
+	local s0
+	s0=$(stat_of dst_done)
+	t0=$(date +%s%N)
+	ffmpeg -nostdin -v error -c:v h264_v4l2m2m -i "$CLIPS/$clip.ts" \
+		-f null - 2>"$OUT/logs/bench-stack.log"
+	local r1=$?
+	t1=$(date +%s%N)
+	ffmpeg -nostdin -v error -threads 1 -c:v h264 -i "$CLIPS/$clip.ts" \
+		-f null - 2>"$OUT/logs/bench-sw.log"
+	local r2=$?
+	t2=$(date +%s%N)
+	local d=$(($(stat_of dst_done) - s0))
+	echo "clip=$clip frames=$n stack_ns=$((t1 - t0)) sw_ns=$((t2 - t1)) stack_rc=$r1 sw_rc=$r2 dst_done=$d" >"$OUT/bench"
+	check "bench-runs" $((r1 | r2)) "ffmpeg exits $r1/$r2"
+}
+
+# --- main ---------------------------------------------------------------------
+
+DEV=
+for d in /sys/class/video4linux/video*; do
+	if [ "$(cat "$d/name")" = daedalus ]; then
+		DEV=/dev/${d##*/}
+	fi
+done
+if [ -z "$DEV" ]; then
+	fail "find-device" "no video device named daedalus"
+	echo done >"$OUT/finished"
+	exit 0
+fi
+pass "find-device"
+log "decoder at $DEV"
+if trace_setup; then pass "trace-setup"; else fail "trace-setup" "tracefs events missing"; fi
+dmesg >"$OUT/dmesg.boot"
+
+if daemon_start; then
+	pass "daemon-attach"
+	for g in $GROUPS_RUN; do
+		t0=$SECONDS
+		"group_$g"
+		echo "TIME $g $((SECONDS - t0))" >>"$RESULTS"
+	done
+else
+	fail "daemon-attach" "daedalusd did not complete the handshake"
+fi
+daemon_stop TERM
+cat "$DEBUGFS/stats" >"$OUT/stats"
+dmesg >"$OUT/dmesg"
+echo done >"$OUT/finished"

@@ -1,0 +1,96 @@
+# SPDX-License-Identifier: GPL-2.0
+#
+# Shared by run.sh, record.sh and bench.sh: the tools, the test kernel, the
+# binaries and the clips, then one guest boot under virtme-ng (TCG).
+# Sourced, not run. Sets ROOT, E2E, OUT, CLIPS, KERNEL, DAEDALUSD, REPLAY.
+
+E2E=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+ROOT=$(cd "$E2E/../.." && pwd)
+KERNEL_SH=$ROOT/kmod/scripts/kernel.sh
+OUT=${DAEDALUS_E2E_OUT:-$ROOT/target/e2e}
+CLIPS=$OUT/clips
+CACHE=${DAEDALUS_CACHE:-$HOME/.cache/daedalus}
+
+e2e_log() { printf '%s: %s\n' "${E2E_STAGE:-e2e}" "$*" >&2; }
+
+# virtme-ng is not a Debian package on bookworm: it comes from PyPI.
+ensure_vng() {
+	command -v vng >/dev/null && return 0
+	e2e_log "installing virtme-ng from PyPI"
+	python3 -m pip install -q --root-user-action=ignore virtme-ng >&2 || return 1
+	hash -r
+	command -v vng >/dev/null
+}
+
+ensure_tools() {
+	local t missing=
+	for t in ffmpeg ffprobe v4l2-compliance v4l2-ctl gst-launch-1.0 \
+		qemu-system-x86_64 python3 cargo; do
+		command -v "$t" >/dev/null || missing+=" $t"
+	done
+	if [ -n "$missing" ]; then
+		e2e_log "missing tools:$missing (make setup installs them)"
+		return 1
+	fi
+	ensure_vng
+}
+
+# The test kernel: kernel.sh build (cached, incremental), or the bzImage
+# named by DAEDALUS_E2E_KERNEL. Never two kernel builds at once: kernel.sh
+# is only called when no clang of another build is running.
+ensure_kernel() {
+	if [ -n "${DAEDALUS_E2E_KERNEL:-}" ]; then
+		KERNEL=$DAEDALUS_E2E_KERNEL
+	else
+		local i
+		for i in $(seq 1 120); do
+			pgrep -x 'clang-19|clang' >/dev/null || break
+			[ "$i" = 1 ] && e2e_log "waiting for another kernel build to finish"
+			sleep 10
+		done
+		local build
+		build=$("$KERNEL_SH" build) || return 1
+		KERNEL=$build/arch/x86/boot/bzImage
+	fi
+	[ -f "$KERNEL" ] || {
+		e2e_log "no kernel image at $KERNEL"
+		return 1
+	}
+}
+
+# daedalusd and daedalus-replay, release builds of this tree.
+# DAEDALUS_E2E_BIN: a directory holding both, already built.
+ensure_binaries() {
+	local bin=${DAEDALUS_E2E_BIN:-$ROOT/target/release}
+	if [ -z "${DAEDALUS_E2E_BIN:-}" ]; then
+		(cd "$ROOT" && nice cargo build -q --release -p daedalusd -p daedalus-replay) >&2 ||
+			return 1
+	fi
+	DAEDALUSD=$bin/daedalusd
+	REPLAY=$bin/daedalus-replay
+	[ -x "$DAEDALUSD" ] && [ -x "$REPLAY" ]
+}
+
+ensure_clips() {
+	bash "$E2E/clips.sh" "$CLIPS"
+}
+
+# boot_guest RUNDIR GROUP...: one guest boot running guest.sh with those
+# check groups; RUNDIR (shared read-write) gets what guest.sh leaves. The
+# console goes to RUNDIR/console.log. vng's own exit status is not the
+# command's (it is lost on the console fallback): run.sh judges RUNDIR.
+boot_guest() {
+	local rundir=$1
+	shift
+	rm -rf "$rundir"
+	mkdir -p "$rundir"
+	local cmd="bash $E2E/guest.sh $rundir $CLIPS $DAEDALUSD $*"
+	timeout -k 10 "${DAEDALUS_E2E_BOOT_TIMEOUT:-1500}" \
+		vng --run "$KERNEL" --force-9p --disable-kvm --verbose \
+		--cpus 2 --memory 2G --rwdir "$rundir" --cwd "$ROOT" \
+		--exec "$cmd" </dev/null >"$rundir/console.log" 2>&1
+	return 0
+}
+
+# Kernel reports that fail a run wherever they appear in the guest's log.
+SPLATS='BUG: |WARNING: |DEBUG_LOCKS_WARN_ON|INFO: (possible|trying to register)|list_(add|del) corruption|kernel BUG at|Oops|ODEBUG:|kmemleak: .*suspected|unreferenced object|UBSAN:|Kernel panic|refcount_t:|general protection fault|cut here|in active state|KASAN'

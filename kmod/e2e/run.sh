@@ -1,0 +1,107 @@
+#!/usr/bin/env bash
+# SPDX-License-Identifier: GPL-2.0
+#
+# Stage `e2e`: the whole stack in QEMU/TCG with real clients. Boots the test
+# kernel (kernel.sh build; daedalus built in, virtme-ng guest bits) once
+# under `vng --run` with the host's userland over 9p, and runs guest.sh in
+# it: daedalusd (ffmpeg backend) on /dev/daedalus, then v4l2-compliance,
+# ffmpeg h264_v4l2m2m, GStreamer v4l2h264dec, v4l2-ctl, two clients,
+# close/kill mid-stream, daemon killed and restarted, garbage on the
+# chardev and from the scripted backend. Each client's run is recorded
+# from tracefs (daedalus:*, v4l2:*, vb2:*).
+#
+# Then, on the host: every recorded trace is imported with
+# `daedalus-replay import` and must replay clean with `daedalus-replay
+# check`; the guest's kernel log must hold no KASAN, lockdep, list-debug,
+# WARN or BUG report.
+#
+# Outputs under target/e2e/run/: results (one line a check), console.log,
+# dmesg, stats, logs/, traces/ (the recordings), scn/ (their scenarios).
+# Environment: DAEDALUS_E2E_KERNEL (a bzImage to boot instead of building),
+# DAEDALUS_E2E_GROUPS (guest check groups, default all but bench).
+# Last line: `e2e: N passed, N failed`.
+set -uo pipefail
+
+E2E_STAGE=e2e
+# shellcheck source=kmod/e2e/lib.sh
+. "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
+
+passed=0
+failed=0
+pass() {
+	passed=$((passed + 1))
+	echo "ok   $1"
+}
+fail() {
+	failed=$((failed + 1))
+	echo "FAIL $1"
+}
+finish() {
+	echo "e2e: $passed passed, $failed failed"
+	exit "$1"
+}
+
+t_start=$SECONDS
+ensure_tools || { fail "tools"; finish 1; }
+ensure_binaries || { fail "cargo build (daedalusd, daedalus-replay)"; finish 1; }
+ensure_clips || { fail "clips"; finish 1; }
+t_kernel=$SECONDS
+ensure_kernel || { fail "test kernel"; finish 1; }
+e2e_log "kernel $KERNEL ready in $((SECONDS - t_kernel)) s"
+
+RUN=$OUT/run
+t_boot=$SECONDS
+# shellcheck disable=SC2086
+boot_guest "$RUN" ${DAEDALUS_E2E_GROUPS:-compliance ffmpeg gst streams faults}
+boot_s=$((SECONDS - t_boot))
+e2e_log "guest run: $boot_s s"
+
+if [ -f "$RUN/finished" ]; then
+	pass "guest ran to the end"
+else
+	fail "guest ran to the end (no $RUN/finished: hung, crashed or timed out; see console.log)"
+	tail -n 30 "$RUN/console.log" >&2
+fi
+
+# The guest's checks.
+if [ -f "$RUN/results" ]; then
+	while IFS= read -r line; do
+		case "$line" in
+		PASS\ *) pass "${line#PASS }" ;;
+		FAIL\ *) fail "${line#FAIL }" ;;
+		TIME\ *) e2e_log "group ${line#TIME } s" ;;
+		esac
+	done <"$RUN/results"
+fi
+
+# The kernel log: from the console (complete even if the guest died).
+grep -nE "$SPLATS" "$RUN/console.log" >"$RUN/splats.txt"
+if [ -s "$RUN/splats.txt" ]; then
+	fail "kernel log clean ($(wc -l <"$RUN/splats.txt") report line(s), splats.txt)"
+	head -n 20 "$RUN/splats.txt" >&2
+else
+	pass "kernel log clean (no KASAN/lockdep/list/WARN/BUG report)"
+fi
+
+# Every recording replays clean on the userspace executor.
+mkdir -p "$RUN/scn"
+for t in "$RUN"/traces/*.trace; do
+	[ -f "$t" ] || continue
+	name=$(basename "$t" .trace)
+	grep -q ' daedalus_' "$t" || continue
+	dir=$RUN/scn/$name
+	mkdir -p "$dir"
+	if ! "$REPLAY" import "$t" --out "$dir" 2>"$dir/import.log"; then
+		fail "replay $name: import failed ($(tail -n1 "$dir/import.log"))"
+		continue
+	fi
+	if "$REPLAY" check "$dir" >"$dir/check.log" 2>&1; then
+		pass "replay $name: $(tail -n1 "$dir/check.log")"
+	else
+		fail "replay $name: $(grep -E 'VIOLATION|UNUSABLE' "$dir/check.log" | head -n1)"
+	fi
+done
+
+e2e_log "total $((SECONDS - t_start)) s (guest $boot_s s)"
+[ "$failed" -eq 0 ]
+finish $?
