@@ -20,7 +20,8 @@ CLIPS=${2:?}
 DAEDALUSD=${3:?}
 shift 3
 GROUPS_RUN=${*:-compliance ffmpeg gst streams faults}
-E2E=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+# Where the helper scripts are (run.sh runs a copy of this file).
+E2E=${DAEDALUS_E2E_DIR:-$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)}
 TRACING=/sys/kernel/tracing
 DEBUGFS=/sys/kernel/debug/daedalus
 # Per client command: TCG with KASAN decodes a few pictures a second.
@@ -147,10 +148,11 @@ same_frames() {
 # --- checks -------------------------------------------------------------------
 
 group_compliance() {
-	local name=v4l2-compliance-bframes-stream
+	local clip=${COMPLIANCE_CLIP:-bframes}
+	local name=v4l2-compliance-$clip-stream
 	trace_start
 	timeout -k 5 600 v4l2-compliance -d "$DEV" -s \
-		--stream-from "$CLIPS/bframes.h264" >"$OUT/logs/$name.log" 2>&1
+		--stream-from "$CLIPS/$clip.h264" >"$OUT/logs/$name.log" 2>&1
 	local rc=$?
 	trace_stop "$name"
 	local summary
@@ -172,6 +174,15 @@ group_compliance() {
 		fail "v4l2-compliance-decoder-tests-ran" \
 			"decoder tests missing or failing (logs/$name.log)"
 	fi
+	# The kernel's own vim2m under the same v4l2-compliance, for the
+	# record only: a failure both share is v4l-utils' age, not daedalus.
+	local d
+	for d in /sys/class/video4linux/video*; do
+		[ "$(cat "$d/name")" = vim2m ] || continue
+		timeout -k 5 300 v4l2-compliance -d "/dev/${d##*/}" -s \
+			>"$OUT/logs/v4l2-compliance-vim2m.log" 2>&1
+		log "vim2m control: $(grep -E '^Total for' "$OUT/logs/v4l2-compliance-vim2m.log" | tail -n1)"
+	done
 	# --stream-from streamed the clip: buffers went through the daemon.
 	if grep -Eq 'Video Capture Multiplanar: Captured [0-9]+ buffers' \
 		"$OUT/logs/$name.log" ||
@@ -185,7 +196,7 @@ group_compliance() {
 
 group_ffmpeg() {
 	local clip name out rc
-	for clip in bframes odd reschange tiny; do
+	for clip in ${FFMPEG_CLIPS:-bframes odd reschange tiny}; do
 		name=ffmpeg-$clip-decode
 		out=$WORK/$name.framemd5
 		trace_start
@@ -208,7 +219,8 @@ group_ffmpeg() {
 group_gst() {
 	# 320x240: GStreamer's I420 strides are the width, so each buffer's MD5
 	# is the MD5 of the tightly packed picture the reference hashed.
-	local clip=bframes name=gst-bframes-decode
+	local clip=${GST_CLIP:-bframes}
+	local name=gst-$clip-decode
 	trace_start
 	GST_REGISTRY=$WORK/gst-registry.bin timeout -k 5 "$CLIENT_TIMEOUT" \
 		gst-launch-1.0 -q filesrc location="$CLIPS/$clip.ts" ! tsdemux ! \
@@ -289,7 +301,39 @@ group_streams() {
 		fail "$name" "jobs left: in_flight $(stat_of in_flight), parked $(stat_of parked)"
 	fi
 
-	# Drain and seek with v4l2-ctl: the whole clip with DEC_CMD_STOP at the
+	# Seek: GStreamer flushes v4l2h264dec (both queues off and on, jobs in
+	# flight) and decodes from the start again; every picture before and
+	# after the seek is the software decode's, timestamps included.
+	name=gst-bframes-seek
+	trace_start
+	GST_REGISTRY=$WORK/gst-registry.bin timeout -k 5 "$CLIENT_TIMEOUT" \
+		/usr/bin/python3 "$E2E/gst_seek.py" "$CLIPS/bframes.ts" 10 \
+		>"$OUT/logs/$name.out" 2>"$OUT/logs/$name.log"
+	rc=$?
+	trace_stop "$name"
+	awk -F', *' '!/^#/ {
+		ns = $3 * 40000000; if (first == "") first = ns
+		printf "%d %s\n", ns - first, $6
+	}' "$CLIPS/bframes.framemd5" >"$WORK/$name.want"
+	{
+		head -n 10 "$WORK/$name.want"
+		echo seek
+		cat "$WORK/$name.want"
+	} >"$WORK/$name.expect"
+	awk '$1 == "seek" {print; next}
+		{ if (first == "") first = $1; printf "%d %s\n", $1 - first, $2 }' \
+		"$OUT/logs/$name.out" >"$WORK/$name.got"
+	local offon
+	offon=$(grep -oE 'daedalus_stream: ctx=[0-9]+ queue=OUTPUT (on|off)' \
+		"$OUT/traces/$name.trace" | awk '{print $NF}' | tr '\n' ' ')
+	if [ $rc -eq 0 ] && diff "$WORK/$name.expect" "$WORK/$name.got" >"$OUT/logs/$name.diff" &&
+		[[ "$offon" == "on off on "* ]]; then
+		pass "$name"
+	else
+		fail "$name" "exit $rc, OUTPUT stream: ${offon:-none}, $(grep -c '^[<>]' "$OUT/logs/$name.diff") differing line(s) (logs/$name.*)"
+	fi
+
+	# Drain with v4l2-ctl: the whole clip with DEC_CMD_STOP at the
 	# end; the decoded picture count must be the clip's.
 	name=v4l2-ctl-bframes-drain
 	trace_start
@@ -434,25 +478,54 @@ EOF
 	fi
 }
 
+# record: the short runs whose traces `make record` keeps in traces/field.
+group_record() {
+	COMPLIANCE_CLIP=tiny group_compliance
+	FFMPEG_CLIPS="tiny odd" group_ffmpeg
+	GST_CLIP=tiny group_gst
+	local name=ffmpeg-tiny-two-clients rc
+	trace_start
+	ffmpeg_decode tiny "$WORK/$name.1" 2>"$OUT/logs/$name.1.log" &
+	local p1=$!
+	ffmpeg_decode tiny "$WORK/$name.2" 2>"$OUT/logs/$name.2.log"
+	rc=$?
+	wait $p1
+	rc=$((rc | $?))
+	trace_stop "$name"
+	check "$name" $rc "ffmpeg exit (logs/$name.*)"
+	name=ffmpeg-bframes-close-mid-stream
+	trace_start
+	timeout -k 5 "$CLIENT_TIMEOUT" ffmpeg -nostdin -v error -c:v h264_v4l2m2m \
+		-i "$CLIPS/bframes.ts" -frames:v 3 -f null - >"$OUT/logs/$name.log" 2>&1
+	rc=$?
+	trace_stop "$name"
+	check "$name" $rc "ffmpeg exit $rc (logs/$name.log)"
+}
+
 # bench: the same clip through the stack and through libavcodec alone, in
-# this guest, one thread each; results in $OUT/bench.
+# this guest, one decoding thread each, tracing off; then one traced run
+# whose RESP_FRAME/REQ_DECODE sizes give the bytes each frame moves across
+# /dev/daedalus. Results in $OUT/bench (key=value), trace in traces/.
 group_bench() {
-	local clip=${DAEDALUS_BENCH_CLIP:-bench} n t0 t1 t2
+	local clip=${DAEDALUS_BENCH_CLIP:-bench} n t0 t1 t2 r1 r2
 	n=$(grep "^$clip " "$CLIPS/clips.txt" | awk '{print $3}')
-	local s0
-	s0=$(stat_of dst_done)
+	echo 0 >"$TRACING/tracing_on"
 	t0=$(date +%s%N)
 	ffmpeg -nostdin -v error -c:v h264_v4l2m2m -i "$CLIPS/$clip.ts" \
 		-f null - 2>"$OUT/logs/bench-stack.log"
-	local r1=$?
+	r1=$?
 	t1=$(date +%s%N)
 	ffmpeg -nostdin -v error -threads 1 -c:v h264 -i "$CLIPS/$clip.ts" \
 		-f null - 2>"$OUT/logs/bench-sw.log"
-	local r2=$?
+	r2=$?
 	t2=$(date +%s%N)
-	local d=$(($(stat_of dst_done) - s0))
-	echo "clip=$clip frames=$n stack_ns=$((t1 - t0)) sw_ns=$((t2 - t1)) stack_rc=$r1 sw_rc=$r2 dst_done=$d" >"$OUT/bench"
+	echo "clip=$clip frames=$n stack_ns=$((t1 - t0)) sw_ns=$((t2 - t1)) stack_rc=$r1 sw_rc=$r2" >"$OUT/bench"
 	check "bench-runs" $((r1 | r2)) "ffmpeg exits $r1/$r2"
+	local name=ffmpeg-$clip-bench
+	trace_start
+	ffmpeg -nostdin -v error -c:v h264_v4l2m2m -i "$CLIPS/$clip.ts" \
+		-f null - 2>"$OUT/logs/$name.log"
+	trace_stop "$name"
 }
 
 # --- main ---------------------------------------------------------------------

@@ -84,7 +84,9 @@ boot_guest() {
 	shift
 	rm -rf "$rundir"
 	mkdir -p "$rundir"
-	local cmd="bash $E2E/guest.sh $rundir $CLIPS $DAEDALUSD $*"
+	# A copy: bash reads a script as it runs, and the tree may change.
+	cp "$E2E/guest.sh" "$rundir/guest.sh"
+	local cmd="DAEDALUS_E2E_DIR=$E2E bash $rundir/guest.sh $rundir $CLIPS $DAEDALUSD $*"
 	timeout -k 10 "${DAEDALUS_E2E_BOOT_TIMEOUT:-1500}" \
 		vng --run "$KERNEL" --force-9p --disable-kvm --verbose \
 		--cpus 2 --memory 2G --rwdir "$rundir" --cwd "$ROOT" \

@@ -1,0 +1,74 @@
+#!/usr/bin/env bash
+# SPDX-License-Identifier: GPL-2.0
+#
+# `make record`: boot the e2e guest once for the short recording runs
+# (guest.sh group `record`: v4l2-compliance, ffmpeg, GStreamer, two
+# clients, close mid-stream, on the tiny and odd clips) and keep each
+# recording that replays clean under traces/field/:
+#
+#   traces/field/<client>-<clip>-<scenario>.trace     tracefs text, as
+#       recorded (daedalus:*, v4l2:*, vb2:*): what `daedalus-replay import`
+#       reads
+#   traces/field/<client>-<clip>-<scenario>[-ctxN].scn   its import: what
+#       `make run` and the KUnit replay suite run
+#
+# A recording that does not import, or does not replay clean on the
+# userspace executor, is not stored (and fails the run). Same environment
+# as run.sh. Last line: `record: N stored, N failed`.
+set -uo pipefail
+
+E2E_STAGE=record
+# shellcheck source=kmod/e2e/lib.sh
+. "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
+
+FIELD=$ROOT/traces/field
+stored=0
+failed=0
+finish() {
+	echo "record: $stored stored, $failed failed"
+	exit "$1"
+}
+
+ensure_tools && ensure_binaries && ensure_clips && ensure_kernel || finish 1
+RUN=$OUT/record
+boot_guest "$RUN" record
+if [ ! -f "$RUN/finished" ]; then
+	e2e_log "the guest did not finish (see $RUN/console.log)"
+	failed=$((failed + 1))
+fi
+grep -nE "$SPLATS" "$RUN/console.log" >"$RUN/splats.txt"
+if [ -s "$RUN/splats.txt" ]; then
+	e2e_log "kernel reports in the guest log ($RUN/splats.txt): nothing stored"
+	finish 1
+fi
+grep '^FAIL' "$RUN/results" >&2 && failed=$((failed + $(grep -c '^FAIL' "$RUN/results")))
+
+mkdir -p "$FIELD"
+for t in "$RUN"/traces/*.trace; do
+	[ -f "$t" ] || continue
+	name=$(basename "$t" .trace)
+	grep -q ' daedalus_' "$t" || continue
+	dir=$RUN/scn/$name
+	rm -rf "$dir"
+	mkdir -p "$dir"
+	if ! "$REPLAY" import "$t" --out "$dir" 2>"$dir/import.log" ||
+		! "$REPLAY" check "$dir" >"$dir/check.log" 2>&1; then
+		e2e_log "$name: does not replay clean ($dir), not stored"
+		failed=$((failed + 1))
+		continue
+	fi
+	rm -f "$FIELD/$name".trace "$FIELD/$name".scn "$FIELD/$name"-ctx*.scn
+	cp "$t" "$FIELD/$name.trace"
+	set -- "$dir"/ctx*.scn
+	if [ $# -eq 1 ]; then
+		cp "$1" "$FIELD/$name.scn"
+	else
+		for s in "$@"; do
+			cp "$s" "$FIELD/$name-$(basename "$s")"
+		done
+	fi
+	e2e_log "stored $name ($(tail -n1 "$dir/check.log"))"
+	stored=$((stored + 1))
+done
+[ "$failed" -eq 0 ]
+finish $?
