@@ -1,0 +1,82 @@
+#!/usr/bin/env bash
+# Fuzzing benchmark, printed as markdown:
+#  1. time for `orderings` to find each job-core mutant of
+#     replay/mutants/ (the re-introduced field bug first) from an empty
+#     corpus: median and range over 5 seeds, one core each;
+#  2. exec/s of every target on the real code, from its seed corpus.
+# Environment: BENCH_SEEDS (default "1 2 3 4 5"), BENCH_LIMIT (seconds
+# before a hunt counts as not found, default 60), BENCH_SECONDS (exec/s
+# run per target, default 10), BENCH_MUTANTS (default field-bug and every
+# other patch).
+set -uo pipefail
+
+here=$(cd "$(dirname "$0")" && pwd)
+root=$(cd "$here/.." && pwd)
+cd "$here"
+export CC="$here/cc-instrument.sh"
+seeds=${BENCH_SEEDS:-"1 2 3 4 5"}
+limit=${BENCH_LIMIT:-60}
+secs=${BENCH_SECONDS:-10}
+mutants=${BENCH_MUTANTS:-"field-bug $(ls "$root/replay/mutants" | sed -n 's/\.patch$//p' | grep -vx field-bug | tr '\n' ' ')"}
+targets="orderings kmod_messages daemon_protocol scenario_text trace_import bitstream"
+
+cargo +nightly fuzz build -O -s address >/dev/null 2>&1 || {
+	echo "bench: cargo +nightly fuzz build failed" >&2
+	exit 1
+}
+bin="$here/target/x86_64-unknown-linux-gnu/release"
+work=$(mktemp -d)
+trap 'rm -rf "$work"' EXIT
+
+median() { sort -g | awk '{a[NR]=$1} END {if (NR%2) print a[(NR+1)/2]; else printf "%.3f\n", (a[NR/2]+a[NR/2+1])/2}'; }
+
+echo "## orderings: time to find a job-core mutant from an empty corpus"
+echo
+echo "| mutant | invariant | median s | min s | max s | median execs | found |"
+echo "|---|---|---|---|---|---|---|"
+for m in $mutants; do
+	: >"$work/times"
+	: >"$work/execs"
+	found=0
+	inv=-
+	for s in $seeds; do
+		rm -rf "$work/corpus" "$work/art" && mkdir -p "$work/corpus" "$work/art"
+		t0=$(date +%s.%N)
+		DAEDALUS_FUZZ_CORE=$m "$bin/orderings" "$work/corpus" -seed="$s" -max_len=4096 \
+			-max_total_time="$limit" -artifact_prefix="$work/art/" -print_final_stats=1 \
+			>"$work/log" 2>&1
+		t1=$(date +%s.%N)
+		if ls "$work/art" | grep -q '^crash-'; then
+			found=$((found + 1))
+			echo "$t1 - $t0" | bc -l >>"$work/times"
+			sed -nE 's/^stat::number_of_executed_units: *([0-9]+)/\1/p' "$work/log" >>"$work/execs"
+			inv=$(sed -nE 's/^orderings: invariant ([a-z-]+) broken/\1/p' "$work/log" | head -n 1)
+		fi
+	done
+	if [ "$found" -gt 0 ]; then
+		printf '| %s | %s | %.2f | %.2f | %.2f | %s | %s/%s |\n' "$m" "$inv" \
+			"$(median <"$work/times")" "$(sort -g "$work/times" | head -n 1)" \
+			"$(sort -g "$work/times" | tail -n 1)" "$(median <"$work/execs")" \
+			"$found" "$(echo "$seeds" | wc -w)"
+	else
+		printf '| %s | - | not found in %ss | | | | 0/%s |\n' "$m" "$limit" "$(echo "$seeds" | wc -w)"
+	fi
+done
+
+echo
+echo "## exec/s per target (real code, seed corpus, ${secs} s, one core)"
+echo
+echo "| target | execs | exec/s | coverage (cov) |"
+echo "|---|---|---|---|"
+for t in $targets; do
+	rm -rf "$work/corpus" && mkdir -p "$work/corpus"
+	cp -r "seeds/$t/." "$work/corpus/" 2>/dev/null
+	d=()
+	[ -f "dict/$t.dict" ] && d=(-dict="dict/$t.dict")
+	"$bin/$t" "$work/corpus" -max_total_time="$secs" -timeout=30 -rss_limit_mb=2048 \
+		-artifact_prefix="$work/" -print_final_stats=1 "${d[@]}" >"$work/log" 2>&1
+	n=$(sed -nE 's/^stat::number_of_executed_units: *([0-9]+)/\1/p' "$work/log")
+	r=$(sed -nE 's/^stat::average_exec_per_sec: *([0-9]+)/\1/p' "$work/log")
+	c=$(grep -oE 'cov: [0-9]+' "$work/log" | tail -n 1 | cut -d' ' -f2)
+	echo "| $t | ${n:--} | ${r:--} | ${c:--} |"
+done

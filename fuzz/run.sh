@@ -1,0 +1,127 @@
+#!/usr/bin/env bash
+# The `fuzz` stage: (1) every target's corpus replayed under `cargo test`
+# on stable, (2) a short coverage-guided burst per target under
+# `cargo +nightly fuzz run` with the C code (job core, message codec)
+# instrumented for libFuzzer and built with ASan. A crash keeps its input
+# under fuzz/artifacts/<target>/; an orderings/kmod_messages/scenario_text
+# crash is turned into a scenario, shrunk with `daedalus-replay minimize`
+# and stored as traces/fuzz/<invariant>-<target>-<hash>.scn. Any failure
+# fails the stage.
+#
+# Environment: FUZZ_SECONDS (per target, default 20), FUZZ_TARGETS
+# (default all), FUZZ_JOBS (parallel bursts, default 1), CI.
+set -uo pipefail
+
+here=$(cd "$(dirname "$0")" && pwd)
+root=$(cd "$here/.." && pwd)
+cd "$here"
+
+seconds=${FUZZ_SECONDS:-20}
+targets=${FUZZ_TARGETS:-"orderings kmod_messages daemon_protocol scenario_text trace_import bitstream"}
+passed=0
+failed=0
+ok() { passed=$((passed + 1)); echo "fuzz: ok: $*"; }
+bad() { failed=$((failed + 1)); echo "fuzz: FAILED: $*"; }
+
+# The C code cc compiles for the fuzz build (replay's job core and
+# mutants, this crate's codec copy) gets libFuzzer's coverage counters,
+# comparison tracing and ASan: cc-instrument.sh adds them to those files.
+export CC="$here/cc-instrument.sh"
+
+# (1) Stable: build every target and replay the corpora.
+log=$(mktemp)
+if env -u CC cargo +stable test --release 2>&1 | tee "$log"; then :; fi
+p=$(sed -nE 's/^test result: .* ([0-9]+) passed; ([0-9]+) failed.*/\1/p' "$log" | paste -sd+ | bc)
+f=$(sed -nE 's/^test result: .* ([0-9]+) passed; ([0-9]+) failed.*/\2/p' "$log" | paste -sd+ | bc)
+passed=$((passed + ${p:-0}))
+failed=$((failed + ${f:-0}))
+if [ -z "${p:-}" ]; then bad "cargo test did not build or run"; fi
+rm -f "$log"
+
+# (2) Nightly bursts.
+if ! rustup toolchain list | grep -q '^nightly'; then
+	rustup toolchain install nightly --profile minimal >/dev/null 2>&1 || true
+fi
+if ! cargo fuzz --version >/dev/null 2>&1; then
+	cargo install --locked cargo-fuzz >/dev/null 2>&1 || true
+fi
+if ! cargo +nightly fuzz --version >/dev/null 2>&1; then
+	bad "cargo +nightly fuzz is not available"
+	echo "fuzz: $passed passed, $failed failed"
+	exit 1
+fi
+
+# Build the stable helpers (crash conversion) and the replay CLI once.
+cargo +stable build --release -q --bin fuzz-scenario 2>/dev/null
+(cd "$root" && cargo build --release -q -p daedalus-replay --bin daedalus-replay) 2>/dev/null
+
+if ! cargo +nightly fuzz build -O -s address 2>&1 | tail -n 3; then
+	bad "cargo fuzz build"
+	echo "fuzz: $passed passed, $failed failed"
+	exit 1
+fi
+
+# Per-target libFuzzer options: dictionaries, input size, time and memory.
+opts_for() {
+	local t=$1 o=(-max_total_time="$seconds" -timeout=30 -rss_limit_mb=2048 -print_final_stats=1)
+	[ -f "dict/$t.dict" ] && o+=(-dict="dict/$t.dict")
+	case $t in
+	bitstream) o+=(-max_len=65536) ;;
+	trace_import | scenario_text) o+=(-max_len=16384) ;;
+	*) o+=(-max_len=4096) ;;
+	esac
+	echo "${o[@]}"
+}
+
+# Extra read-only corpora from traces/.
+extra_for() {
+	case $1 in
+	scenario_text) echo "$root/traces/regress" ;;
+	esac
+}
+
+store_find() {
+	local t=$1 crash=$2 inv hash scn out
+	hash=$(sha1sum "$crash" | cut -c1-8)
+	scn="$here/artifacts/$t/crash-$hash.scn"
+	if ! inv=$("$here/target/release/fuzz-scenario" "$t" "$crash" "$scn" 2>/dev/null); then
+		echo "fuzz: $t crash kept as $crash (not a scenario target)"
+		return
+	fi
+	if [ "$inv" = clean ]; then
+		echo "fuzz: $t crash kept as $crash ($scn runs clean: a check outside the oracles)"
+		return
+	fi
+	mkdir -p "$root/traces/fuzz"
+	out="$root/traces/fuzz/$inv-$t-$hash.scn"
+	if "$root/target/release/daedalus-replay" minimize "$scn" -o "$out"; then
+		echo "fuzz: $t found $inv: minimized scenario in ${out#"$root"/}"
+	else
+		cp "$scn" "$out"
+		echo "fuzz: $t found $inv: minimize failed, scenario in ${out#"$root"/}"
+	fi
+}
+
+for t in $targets; do
+	mkdir -p "corpus/$t" "artifacts/$t"
+	before=$(ls "artifacts/$t" | grep -c '^crash-\|^timeout-\|^oom-\|^leak-' || true)
+	# shellcheck disable=SC2046
+	cargo +nightly fuzz run -O -s address "$t" "corpus/$t" "seeds/$t" $(extra_for "$t") \
+		-- $(opts_for "$t") >"artifacts/$t.log" 2>&1
+	rc=$?
+	grep -E '^stat::(number_of_executed_units|average_exec_per_sec)' "artifacts/$t.log" |
+		sed "s/^/fuzz: $t: /"
+	after=$(ls "artifacts/$t" | grep -c '^crash-\|^timeout-\|^oom-\|^leak-' || true)
+	if [ $rc -eq 0 ] && [ "$after" -eq "$before" ]; then
+		ok "$t ran ${seconds}s"
+	else
+		bad "$t (exit $rc), log: fuzz/artifacts/$t.log"
+		grep -E 'panicked|ERROR: libFuzzer|ERROR: AddressSanitizer|SUMMARY' "artifacts/$t.log" | head -n 5
+		for c in $(ls -t "artifacts/$t" | grep -E '^(crash|timeout|oom|leak)-' | head -n 1); do
+			store_find "$t" "$here/artifacts/$t/$c"
+		done
+	fi
+done
+
+echo "fuzz: $passed passed, $failed failed"
+[ "$failed" -eq 0 ]
