@@ -73,7 +73,9 @@ for t in $targets; do
 	cp -r "seeds/$t/." "$work/corpus/" 2>/dev/null
 	d=()
 	[ -f "dict/$t.dict" ] && d=(-dict="dict/$t.dict")
-	"$bin/$t" "$work/corpus" -max_total_time="$secs" -timeout=30 -rss_limit_mb=2048 \
+	to=30
+	[ "$t" = bitstream ] && to=0
+	"$bin/$t" "$work/corpus" -max_total_time="$secs" -timeout="$to" -rss_limit_mb=2048 \
 		-artifact_prefix="$work/" -print_final_stats=1 "${d[@]}" >"$work/log" 2>&1
 	n=$(sed -nE 's/^stat::number_of_executed_units: *([0-9]+)/\1/p' "$work/log")
 	r=$(sed -nE 's/^stat::average_exec_per_sec: *([0-9]+)/\1/p' "$work/log")

@@ -1,0 +1,20 @@
+#!/bin/bash -eu
+# ClusterFuzzLite / OSS-Fuzz build: every cargo-fuzz target of fuzz/, with
+# its seed corpus and dictionary next to it. The base image's CC/CFLAGS
+# already carry the engine's coverage and sanitizer flags, which cc (the
+# replay crate's build of the job core and mutants, and fuzz/build.rs's
+# codec) passes to the project's C code.
+cd "$SRC/daedalus/fuzz"
+cargo fuzz build -O --debug-assertions
+out_dir=target/x86_64-unknown-linux-gnu/release
+for t in orderings kmod_messages daemon_protocol scenario_text trace_import bitstream; do
+	cp "$out_dir/$t" "$OUT/"
+	if [ -d "seeds/$t" ] && [ -n "$(ls -A "seeds/$t")" ]; then
+		(cd "seeds/$t" && zip -q -r "$OUT/${t}_seed_corpus.zip" .)
+	fi
+	if [ -f "dict/$t.dict" ]; then
+		cp "dict/$t.dict" "$OUT/$t.dict"
+	fi
+	printf '[libfuzzer]\nmax_len = %s\ntimeout = %s\nrss_limit_mb = 2048\n' \
+		"$([ "$t" = bitstream ] && echo 65536 || echo 4096)" "$([ "$t" = bitstream ] && echo 0 || echo 30)" >"$OUT/$t.options"
+done
