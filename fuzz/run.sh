@@ -38,7 +38,12 @@ failed=$((failed + ${f:-0}))
 if [ -z "${p:-}" ]; then bad "cargo test did not build or run"; fi
 rm -f "$log"
 
-# (2) Nightly bursts.
+# (2) Nightly bursts. clang's ASan runtime links other crates' build-time
+# checks once cc adds -fsanitize=address (docs/fuzzing.md).
+if ! dpkg-query -W -f='${Status}' libclang-rt-19-dev 2>/dev/null | grep -q 'ok installed'; then
+	DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends \
+		libclang-rt-19-dev >/dev/null 2>&1 || true
+fi
 if ! rustup toolchain list | grep -q '^nightly'; then
 	rustup toolchain install nightly --profile minimal >/dev/null 2>&1 || true
 fi
@@ -87,7 +92,7 @@ store_find() {
 	hash=$(sha1sum "$crash" | cut -c1-8)
 	scn="$here/artifacts/$t/crash-$hash.scn"
 	if ! inv=$("$here/target/debug/fuzz-scenario" "$t" "$crash" "$scn" 2>/dev/null); then
-		echo "fuzz: $t crash kept as $crash (not a scenario target)"
+		echo "fuzz: $t crash kept as $crash (not a job-core scenario: see the panic above)"
 		return
 	fi
 	if [ "$inv" = clean ]; then
