@@ -99,9 +99,13 @@ store_find() {
 		echo "fuzz: $t crash kept as $crash ($scn runs clean: a check outside the oracles)"
 		return
 	fi
-	mkdir -p "$root/traces/fuzz"
-	out="$root/traces/fuzz/$inv-$t-$hash.scn"
-	if "$root/target/debug/daedalus-replay" minimize "$scn" -o "$out"; then
+	# A find on the real core is a regression for traces/; a mutant's
+	# (DAEDALUS_FUZZ_CORE) stays with the artifacts.
+	local dir="$root/traces/fuzz"
+	[ "${DAEDALUS_FUZZ_CORE:-real}" = real ] || dir="$here/artifacts/$t"
+	mkdir -p "$dir"
+	out="$dir/$inv-$t-$hash.scn"
+	if "$root/target/debug/daedalus-replay" minimize "$scn" --core "${DAEDALUS_FUZZ_CORE:-real}" -o "$out"; then
 		echo "fuzz: $t found $inv: minimized scenario in ${out#"$root"/}"
 	else
 		cp "$scn" "$out"
