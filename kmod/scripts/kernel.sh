@@ -14,6 +14,7 @@
 #   kernel.sh config [VERSION]       the kunit.py --kunitconfig arguments
 #   kernel.sh link [VERSION]         (re)point the in-tree daedalus symlink
 #   kernel.sh env                    the toolchain environment, as shell
+#   kernel.sh kunit-py ACTION ARGS   kunit.py with the project's options
 #
 # Progress goes to stderr; stdout carries only the answer, so callers can do
 #   make -C "$(kmod/scripts/kernel.sh prepare 7.3 x86_64)" M="$PWD/kmod" LLVM=-19
@@ -21,6 +22,9 @@ set -euo pipefail
 
 SCRIPT_DIR=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 KMOD_DIR=$(cd "$SCRIPT_DIR/.." && pwd)
+# What the in-tree symlink points at: this clone's kmod/, or a patched copy
+# (kunit-mutant.sh) laid out like a clone.
+LINK_DIR=${DAEDALUS_KMOD_LINK:-$KMOD_DIR}
 CACHE=${DAEDALUS_CACHE:-$HOME/.cache/daedalus}
 MIRROR=${DAEDALUS_DEBIAN_MIRROR:-http://deb.debian.org/debian}
 DEFAULT_VERSION=7.3
@@ -33,7 +37,7 @@ log() { printf 'kernel.sh: %s\n' "$*" >&2; }
 die() { log "error: $*"; exit 1; }
 
 usage() {
-	sed -n '3,19p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'
+	sed -n '3,20p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'
 	cat <<EOF
 
 Building the module against a prepared tree (compile check; there is no
@@ -327,9 +331,9 @@ cmd_link() {
 	replace_if_changed "$dir/.Kconfig.daedalus-tmp" "$dir/Kconfig.daedalus"
 	local cur
 	cur=$(readlink "$src/$INTREE_REL" 2>/dev/null || true)
-	if [ "$cur" != "$KMOD_DIR" ]; then
-		ln -sfn "$KMOD_DIR" "$src/$INTREE_REL"
-		log "linked $INTREE_REL -> $KMOD_DIR"
+	if [ "$cur" != "$LINK_DIR" ]; then
+		ln -sfn "$LINK_DIR" "$src/$INTREE_REL"
+		log "linked $INTREE_REL -> $LINK_DIR"
 	fi
 }
 
@@ -361,6 +365,13 @@ cmd_build() {
 	# Rust needs to be available before kunit.py validates CONFIG_RUST=y.
 	if ! make -s -C "$src" O="$out" LLVM=$LLVM_SUFFIX rustavailable >&2; then
 		die "Rust toolchain not usable by this kernel (see above)"
+	fi
+	# kbuild judges by mtime, and another clone's files (or a mutant copy)
+	# may be older than the objects built from the previous target: when
+	# the symlink's target changed, the module's objects go.
+	if [ "$(cat "$out/.daedalus-link" 2>/dev/null)" != "$LINK_DIR" ]; then
+		rm -rf "$out/$INTREE_REL"
+		printf '%s\n' "$LINK_DIR" >"$out/.daedalus-link"
 	fi
 	local frags=()
 	mapfile -t frags < <(kunit_fragments)

@@ -1,0 +1,64 @@
+#!/usr/bin/env bash
+# SPDX-License-Identifier: GPL-2.0
+#
+# Proof that the kunit stage bites: build the test kernel with one of the
+# replay crate's mutants (replay/mutants/NAME.patch, a re-introduced
+# lifecycle bug) applied to a copy of kmod/, run the stage, and require
+# that it fails with the kernel's own report matching PATTERN.
+#
+#   kunit-mutant.sh NAME [PATTERN]   default PATTERN: list_(add|del) corruption
+#
+# The copy lives under $DAEDALUS_CACHE/mutants/NAME and is laid out like a
+# clone (replay/ and traces/ are symlinks to this one), so the in-tree
+# symlink points at it for this run only; the next kunit.sh run points it
+# back. Only the module's objects rebuild either way.
+# Last line: `kunit-mutant: N passed, N failed` (1 passed: caught).
+set -uo pipefail
+
+SCRIPT_DIR=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+KMOD_DIR=$(cd "$SCRIPT_DIR/.." && pwd)
+ROOT=$(cd "$KMOD_DIR/.." && pwd)
+CACHE=${DAEDALUS_CACHE:-$HOME/.cache/daedalus}
+NAME=${1:?usage: kunit-mutant.sh NAME [PATTERN]}
+PATTERN=${2:-list_(add|del) corruption}
+PATCH=$ROOT/replay/mutants/$NAME.patch
+
+log() { printf 'kunit-mutant: %s\n' "$*" >&2; }
+verdict() {
+	if [ "$1" = caught ]; then
+		echo "kunit-mutant: 1 passed, 0 failed"
+		exit 0
+	fi
+	echo "kunit-mutant: 0 passed, 1 failed"
+	exit 1
+}
+
+[ -f "$PATCH" ] || { log "no mutant $PATCH"; verdict missed; }
+dir=$CACHE/mutants/$NAME
+rm -rf "$dir"
+mkdir -p "$dir"
+rsync -a --exclude='*.o' --exclude='*.ko' --exclude='.*.cmd' \
+	--exclude='*.mod*' --exclude=Module.symvers --exclude=modules.order \
+	"$KMOD_DIR/" "$dir/kmod/"
+ln -s "$ROOT/replay" "$dir/replay"
+ln -s "$ROOT/traces" "$dir/traces"
+if ! (cd "$dir" && patch -s -p1 <"$PATCH"); then
+	log "$NAME.patch does not apply to this kmod/"
+	verdict missed
+fi
+
+out=$ROOT/target/kunit-mutant/$NAME
+mkdir -p "$out"
+# The scenario executor is where a field bug shows; one suite keeps a
+# crashed test from holding up the others.
+DAEDALUS_KMOD_LINK=$dir/kmod DAEDALUS_KUNIT_OUT=$out \
+	DAEDALUS_KUNIT_FILTER=${DAEDALUS_KUNIT_FILTER:-daedalus_replay_module} \
+	bash "$SCRIPT_DIR/kunit.sh" >"$out.log" 2>&1
+rc=$?
+tail -n 1 "$out.log" >&2
+if [ "$rc" -ne 0 ] && grep -qE "$PATTERN" "$out/console.log" 2>/dev/null; then
+	log "$NAME caught: $(grep -m1 -E "$PATTERN" "$out/console.log")"
+	verdict caught
+fi
+log "$NAME not caught by '$PATTERN' (stage exit $rc; $out.log)"
+verdict missed
