@@ -36,29 +36,34 @@ ensure_tools() {
 }
 
 # The test kernel: kernel.sh build (cached, incremental), or the bzImage
-# named by DAEDALUS_E2E_KERNEL. Never two kernel builds at once: kernel.sh
-# is only called when no clang of another build is running.
+# named by DAEDALUS_E2E_KERNEL. The build directory is shared with the
+# kunit stage (and its mutant runs, which build patched copies of the
+# module there): the image is copied out at once, so a later build cannot
+# change what this run boots. Never two kernel builds at once: waits while
+# another build's compilers run.
 ensure_kernel() {
 	if [ -n "${DAEDALUS_E2E_KERNEL:-}" ]; then
 		KERNEL=$DAEDALUS_E2E_KERNEL
-	else
-		local i
-		for i in $(seq 1 120); do
-			pgrep -x 'clang-19|clang' >/dev/null || break
-			[ "$i" = 1 ] && e2e_log "waiting for another kernel build to finish"
-			sleep 10
-		done
-		local build
-		build=$("$KERNEL_SH" build) || return 1
-		KERNEL=$build/arch/x86/boot/bzImage
+		[ -f "$KERNEL" ] || {
+			e2e_log "no kernel image at $KERNEL"
+			return 1
+		}
+		return 0
 	fi
-	[ -f "$KERNEL" ] || {
-		e2e_log "no kernel image at $KERNEL"
-		return 1
-	}
+	local i
+	for i in $(seq 1 120); do
+		pgrep -x 'clang-19|clang|rustc' >/dev/null ||
+			pgrep -f 'kunit/kunit.py build' >/dev/null || break
+		[ "$i" = 1 ] && e2e_log "waiting for another kernel build to finish"
+		sleep 10
+	done
+	local build
+	build=$("$KERNEL_SH" build) || return 1
+	mkdir -p "$OUT"
+	cp "$build/arch/x86/boot/bzImage" "$OUT/bzImage"
+	KERNEL=$OUT/bzImage
 }
 
-# daedalusd and daedalus-replay, release builds of this tree.
 # DAEDALUS_E2E_BIN: a directory holding both, already built.
 ensure_binaries() {
 	local bin=${DAEDALUS_E2E_BIN:-$ROOT/target/release}
