@@ -130,7 +130,11 @@ detach
         let cases: [(&str, u32, ErrorKind); 5] = [
             ("open ctx=1\n", 1, ErrorKind::MissingHeader),
             ("daedalus-scenario v2\n", 1, ErrorKind::UnsupportedVersion),
-            ("daedalus-scenario v1\nfly ctx=1\n", 2, ErrorKind::UnknownVerb),
+            (
+                "daedalus-scenario v1\nfly ctx=1\n",
+                2,
+                ErrorKind::UnknownVerb,
+            ),
             (
                 "daedalus-scenario v1\nopen ctx=1 colour=red\n",
                 2,
@@ -228,7 +232,11 @@ mod executor {
         pub(crate) fn new() -> Option<World> {
             // SAFETY: no preconditions; NULL on failure.
             let w = unsafe { dr_world_new() };
-            if w.is_null() { None } else { Some(World(w)) }
+            if w.is_null() {
+                None
+            } else {
+                Some(World(w))
+            }
         }
 
         pub(crate) fn stats(&self) -> Stats {
@@ -531,7 +539,11 @@ detach
             match run(text, *expected)? {
                 Ok(st) => pr_info!(
                     "traces/{name}: ok{} {st:?}\n",
-                    if expected.is_some() { ", same outcome log as userspace" } else { "" }
+                    if expected.is_some() {
+                        ", same outcome log as userspace"
+                    } else {
+                        ""
+                    }
                 ),
                 Err(b) => {
                     pr_err!(

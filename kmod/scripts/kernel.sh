@@ -53,6 +53,17 @@ Environment: DAEDALUS_CACHE (cache root), DAEDALUS_DEBIAN_MIRROR.
 EOF
 }
 
+# One kernel build at a time on this machine (2 shared cores): build and
+# prepare wait for each other, whoever started them.
+build_lock() {
+	mkdir -p "$CACHE"
+	exec 9>"$CACHE/.build.lock"
+	if ! flock -n 9; then
+		log "waiting for another kernel build to finish"
+		flock 9
+	fi
+}
+
 # --- toolchain --------------------------------------------------------------
 
 toolchain_env() {
@@ -194,6 +205,7 @@ cmd_prepare() {
 		echo "$out"
 		return
 	fi
+	build_lock
 	mkdir -p "$out"
 	log "configuring $out (defconfig + $frag)"
 	make -s -C "$src" O="$out" "${MAKE_ARGS[@]}" defconfig >&2
@@ -359,6 +371,7 @@ cmd_build() {
 	local ver=${1:-$DEFAULT_VERSION} src out
 	ensure_rust_toolchain
 	src=$(cmd_source "$ver")
+	build_lock
 	cmd_link "$ver"
 	out=$(cmd_builddir "$ver")
 	mkdir -p "$out"
