@@ -187,6 +187,9 @@ struct daedalus_dev *daedalus_dev_create(bool register_nodes)
 		return dev;
 
 	dev->mdev.dev = parent;
+	/* No platform driver is bound: MEDIA_IOC_DEVICE_INFO needs the name. */
+	strscpy(dev->mdev.driver_name, DAEDALUS_DRIVER,
+		sizeof(dev->mdev.driver_name));
 	strscpy(dev->mdev.model, DAEDALUS_NAME, sizeof(dev->mdev.model));
 	snprintf(dev->mdev.bus_info, sizeof(dev->mdev.bus_info), "platform:%s",
 		 DAEDALUS_NAME);
