@@ -16,6 +16,9 @@ pub const MAX_OPS: usize = 64;
 const MAX_OPEN: usize = 8;
 /// Most buffers one REQBUFS asks for here.
 const MAX_BUFS: u8 = 8;
+/// Frame generations below this mean "the job's own": most replies
+/// should reach the job core, a few test the stale-generation check.
+pub const OWN_GENERATION: u8 = 224;
 /// Frame period of the generated timestamps: 30 fps in ns.
 const PERIOD_NS: u64 = 33_333_333;
 
@@ -35,31 +38,37 @@ impl From<Q> for Queue {
     }
 }
 
-/// RESP_FRAME flags, one choice per bit.
+/// RESP_FRAME flags: the combinations a daemon sends, then any bits.
 #[derive(Arbitrary, Clone, Copy, Debug)]
-pub struct Flags {
-    pub src_consumed: bool,
-    pub has_pixels: bool,
-    pub error: bool,
-    pub last: bool,
+pub enum Flags {
+    /// The source is consumed, the picture comes later (parks the dst).
+    SrcConsumed,
+    /// The parked picture is ready.
+    HasPixels,
+    /// Both in one message.
+    Both,
+    /// The source failed.
+    SrcError,
+    /// The last picture of a drain.
+    PixelsLast,
+    /// Any combination of the four bits, valid or not.
+    Raw(u8),
 }
 
 impl Flags {
     fn bits(self) -> u32 {
-        let mut f = 0;
-        if self.src_consumed {
-            f |= FRAME_SRC_CONSUMED;
+        match self {
+            Flags::SrcConsumed => FRAME_SRC_CONSUMED,
+            Flags::HasPixels => FRAME_HAS_PIXELS,
+            Flags::Both => FRAME_SRC_CONSUMED | FRAME_HAS_PIXELS,
+            Flags::SrcError => FRAME_SRC_CONSUMED | FRAME_ERROR,
+            Flags::PixelsLast => FRAME_HAS_PIXELS | FRAME_LAST,
+            Flags::Raw(b) => u32::from(b) & 0xf,
         }
-        if self.has_pixels {
-            f |= FRAME_HAS_PIXELS;
-        }
-        if self.error {
-            f |= FRAME_ERROR;
-        }
-        if self.last {
-            f |= FRAME_LAST;
-        }
-        f
+    }
+
+    fn has_pixels(self) -> bool {
+        self.bits() & FRAME_HAS_PIXELS != 0
     }
 }
 
@@ -119,13 +128,24 @@ pub enum Op {
     Detach,
     /// RESP_FRAME for the `job`-th job of a context; with HAS_PIXELS the
     /// picture carries the timestamp of the `src`-th queued source.
+    /// `generation` names the job's own stream generation below
+    /// [`OWN_GENERATION`], else the generation `generation - OWN_GENERATION`.
     Frame {
         ctx: u8,
         job: u8,
         flags: Flags,
         src: u8,
         bytes: u16,
-        generation: Option<u8>,
+        generation: u8,
+    },
+    /// Two RESP_FRAMEs for one job back to back, the daemon's usual split
+    /// (SRC_CONSUMED, then HAS_PIXELS once the picture is out).
+    Split {
+        ctx: u8,
+        job: u8,
+        first: Flags,
+        then: Flags,
+        src: u8,
     },
     /// RESP_FRAME naming a cookie no job has, as a hostile daemon would.
     ForeignCookie {
@@ -321,7 +341,7 @@ impl Builder {
             } => {
                 let Some(c) = self.pick(ctx) else { return };
                 let job = 1 + u32::from(job) % c.jobs_bound.max(1);
-                let ts = if flags.has_pixels && !c.src_ts.is_empty() {
+                let ts = if flags.has_pixels() && !c.src_ts.is_empty() {
                     c.src_ts[src as usize % c.src_ts.len()]
                 } else {
                     0
@@ -332,13 +352,31 @@ impl Builder {
                     job: JobRef::Nth(job),
                     flags: flags.bits(),
                     ts,
-                    bytes: if flags.has_pixels {
+                    bytes: if flags.has_pixels() {
                         u32::from(bytes)
                     } else {
                         0
                     },
-                    generation: generation.map(u32::from),
+                    generation: generation.checked_sub(OWN_GENERATION).map(u32::from),
                 });
+            }
+            Op::Split {
+                ctx,
+                job,
+                first,
+                then,
+                src,
+            } => {
+                for flags in [first, then] {
+                    self.op(&Op::Frame {
+                        ctx,
+                        job,
+                        flags,
+                        src,
+                        bytes: 64,
+                        generation: 0,
+                    });
+                }
             }
             Op::ForeignCookie { ctx, cookie, flags } => self.simple(ctx, |id| Event::Frame {
                 ctx: id,

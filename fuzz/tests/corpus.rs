@@ -91,15 +91,10 @@ fn orderings_ops_reference_existing_jobs() {
         orderings::Op::Frame {
             ctx: 7,
             job: 9,
-            flags: orderings::Flags {
-                src_consumed: true,
-                has_pixels: true,
-                error: false,
-                last: false,
-            },
+            flags: orderings::Flags::Both,
             src: 3,
             bytes: 16,
-            generation: None,
+            generation: 0,
         },
     ];
     let s = orderings::scenario(&ops);
