@@ -32,9 +32,9 @@
 MODULE_IMPORT_NS("EXPORTED_FOR_KUNIT_TESTING");
 
 #define DR_MAX_CTX	DAEDALUS_MAX_CONTEXTS
-#define DR_MAX_JOBS	512
-#define DR_MSG_MAX	(256 * 1024)
-#define DR_LOG_MAX	(256 * 1024)
+#define DR_MAX_JOBS	4096
+#define DR_MSG_MAX	(4 * 1024 * 1024 + 4096)
+#define DR_LOG_MAX	(4 * 1024 * 1024)
 
 /**
  * struct dr_ctx - one scenario context
