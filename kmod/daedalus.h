@@ -148,6 +148,8 @@ struct daedalus_dev {
  *	the daemon holds no CAPTURE buffer and keeps its decoder state, so
  *	CAPTURE STREAMOFF sends no REQ_RESET
  * @failed:	the session failed or the daemon left: queues are in error
+ * @closing:	the context is being destroyed: REQ_SESSION_CLOSE follows,
+ *	so stopping the queues sends no REQ_RESET
  */
 struct daedalus_ctx {
 	struct v4l2_fh fh;
@@ -178,6 +180,7 @@ struct daedalus_ctx {
 	bool stopped;
 	bool res_change;
 	bool failed;
+	bool closing;
 };
 
 /* daedalus_chardev.c */

@@ -337,8 +337,15 @@ static int daedalus_daemon_ctx_msg(struct daedalus_dev *dev,
 		ret = -EINVAL;
 		goto out;
 	}
-	if (m->type != DAEDALUS_RESP_SESSION_ERROR &&
-	    gen != READ_ONCE(ctx->jctx.stream_gen)) {
+	/*
+	 * STREAM_INFO must describe the current stream. RESET_DONE may answer
+	 * an earlier REQ_RESET of ours (two STREAMOFFs in a row): only a
+	 * generation the kernel never sent is refused.
+	 */
+	if ((m->type == DAEDALUS_RESP_STREAM_INFO &&
+	     gen != READ_ONCE(ctx->jctx.stream_gen)) ||
+	    (m->type == DAEDALUS_RESP_RESET_DONE &&
+	     (!gen || gen > READ_ONCE(ctx->jctx.stream_gen)))) {
 		daedalus_reject(dev, DAEDALUS_REJECT_STALE_GENERATION, m->type,
 				m->cookie);
 		ret = -EINVAL;

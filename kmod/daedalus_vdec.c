@@ -845,7 +845,7 @@ static void daedalus_stop_streaming(struct vb2_queue *q)
 	u32 gen;
 
 	spin_lock(&ctx->lock);
-	open = ctx->session_open;
+	open = ctx->session_open && !ctx->closing;
 	/* After a resolution change's LAST the daemon holds no dst. */
 	keep_state = !output && ctx->stopped && ctx->res_change;
 	spin_unlock(&ctx->lock);
@@ -1031,6 +1031,9 @@ void daedalus_ctx_destroy(struct daedalus_ctx *ctx)
 	dev->nr_ctx--;
 	mutex_unlock(&dev->ctx_lock);
 
+	spin_lock(&ctx->lock);
+	ctx->closing = true;
+	spin_unlock(&ctx->lock);
 	mutex_lock(&ctx->vb_mutex);
 	v4l2_m2m_ctx_release(ctx->fh.m2m_ctx);
 	mutex_unlock(&ctx->vb_mutex);
