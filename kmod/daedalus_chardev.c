@@ -36,6 +36,10 @@ struct daedalus_out {
 	u8 data[];
 };
 
+/**
+ * daedalus_daemon_init() - set up the daemon state of a new device
+ * @d:		the device's daemon state (detached)
+ */
 void daedalus_daemon_init(struct daedalus_daemon *d)
 {
 	mutex_init(&d->lock);

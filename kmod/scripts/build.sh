@@ -53,6 +53,17 @@ else
 	fail "checkpatch: no kernel source tree for $VERSION"
 fi
 
+# 2b. kernel-doc: every documented function and struct fully described.
+if [ -n "$src" ] && [ -x "$src/scripts/kernel-doc" ]; then
+	out=$(cd "$KMOD_DIR" && "$src/scripts/kernel-doc" -none -Wall ./*.c ./*.h 2>&1)
+	if [ -z "$out" ]; then
+		pass "kernel-doc -Wall clean"
+	else
+		fail "kernel-doc -Wall"
+		printf '%s\n' "$out" | head -n 20 | sed 's/^/    /'
+	fi
+fi
+
 # 3. The job core's includes are exactly the documented list.
 documented=$(sed -n '/compiled unchanged in userspace/,/^ \*\//p' "$KMOD_DIR/daedalus_job.c" |
 	grep -oE '<[a-z0-9/._-]+\.h>|"[a-z0-9_]+\.h"' | grep -v 'uapi/linux/daedalus.h' | sort -u)
