@@ -3,7 +3,8 @@
 #
 # Stage "kmod": build daedalus_v4l2.ko with W=1 against the 7.3 x86_64 tree
 # (kernel.sh prepares it), fail on any warning; run the tree's checkpatch.pl
-# on every source file of the module, fail on any error; check the job
+# on every source file of the module, fail on any error; require a silent
+# kernel-doc -Wall; check the job
 # core's include list is the one its header comment promises (the replay
 # tools compile it in userspace against mirrors of exactly those headers).
 #
