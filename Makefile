@@ -42,6 +42,7 @@ help:
 	@echo "make test   every test stage: $(STAGES)"
 	@echo "make bench  benchmarks (results go to BENCHMARKS.md)"
 	@echo "make record record field traces from real clients under QEMU"
+	@echo "make dkms-install  install the module with DKMS for the running kernel"
 	@echo "make setup  install what the other targets need (idempotent)"
 	@echo "make STAGE  one test stage"
 
@@ -132,7 +133,7 @@ test: setup
 BENCH_SCRIPTS := daemon/scripts/bench.sh replay/scripts/bench.sh \
 	fuzz/bench.sh kmod/e2e/bench.sh kmod/scripts/kunit-bench.sh
 
-.PHONY: record
+.PHONY: record dkms-install
 bench: setup
 	@mkdir -p target
 	@{ echo "# benchmark run $$(date -u +%F) on $$(nproc) cores, $$(uname -m), $$(lscpu | sed -n 's/^Model name: *//p')"; \
@@ -144,3 +145,13 @@ bench: setup
 record: setup
 	@if [ -f kmod/e2e/record.sh ]; then bash kmod/e2e/record.sh; \
 	else echo "record: not built yet"; exit 1; fi
+
+# Install the module with DKMS for the running kernel (docs/install.md);
+# `make dkms` is the test stage that only builds the package.
+DKMS_VERSION := $(shell sed -n 's/^PACKAGE_VERSION="\(.*\)"/\1/p' kmod/dkms.conf)
+dkms-install:
+	rm -rf /usr/src/daedalus-$(DKMS_VERSION)
+	cp -r kmod /usr/src/daedalus-$(DKMS_VERSION)
+	dkms add -m daedalus -v $(DKMS_VERSION) || true
+	dkms build -m daedalus -v $(DKMS_VERSION)
+	dkms install -m daedalus -v $(DKMS_VERSION)
