@@ -23,6 +23,7 @@
 #include <linux/string.h>
 #include <linux/tracepoint.h>
 #include <linux/videodev2.h>
+#include <media/v4l2-event.h>
 
 #include "daedalus.h"
 #include "daedalus_test.h"
@@ -92,26 +93,69 @@ static const char * const dr_state_names[] = {
 	"ERROR",
 };
 
+static __printf(2, 0) void dr_vappend(struct dr_world *w, const char *fmt,
+				      va_list args)
+{
+	int n;
+
+	lockdep_assert_held(&dr_log_lock);
+	if (w->log_full)
+		return;
+	n = vsnprintf(w->log + w->log_len, DR_LOG_MAX - w->log_len, fmt, args);
+	if (n >= DR_LOG_MAX - w->log_len) {
+		w->log[w->log_len] = 0;
+		w->log_full = true;
+	} else {
+		w->log_len += n;
+	}
+}
+
+static __printf(2, 3) void dr_append(struct dr_world *w, const char *fmt, ...)
+{
+	va_list args;
+
+	va_start(args, fmt);
+	dr_vappend(w, fmt, args);
+	va_end(args);
+}
+
+/*
+ * V4L2 events have no tracepoint: every context is subscribed like a
+ * client, and what it was sent is moved into the log before the next
+ * record and at the end of every scenario event, which keeps the order.
+ */
+static void dr_take_events(struct dr_world *w)
+{
+	struct v4l2_event ev;
+	int i;
+
+	lockdep_assert_held(&dr_log_lock);
+	for (i = 1; i <= DR_MAX_CTX; i++) {
+		struct dr_ctx *c = &w->ctxs[i];
+
+		if (!c->ctx)
+			continue;
+		while (!v4l2_event_dequeue(&c->ctx->fh, &ev, 1))
+			dr_append(w, "event %s ctx=%u\n",
+				  ev.type == V4L2_EVENT_EOS ? "EOS" :
+				  ev.type == V4L2_EVENT_SOURCE_CHANGE ?
+				  "SOURCE_CHANGE" : "?", c->ctx_id);
+	}
+}
+
 static __printf(1, 2) void dr_record(const char *fmt, ...)
 {
 	struct dr_world *w;
 	unsigned long flags;
 	va_list args;
-	int n;
 
 	spin_lock_irqsave(&dr_log_lock, flags);
 	w = dr_recording;
-	if (w && !w->log_full) {
+	if (w) {
+		dr_take_events(w);
 		va_start(args, fmt);
-		n = vsnprintf(w->log + w->log_len, DR_LOG_MAX - w->log_len,
-			      fmt, args);
+		dr_vappend(w, fmt, args);
 		va_end(args);
-		if (n >= DR_LOG_MAX - w->log_len) {
-			w->log[w->log_len] = 0;
-			w->log_full = true;
-		} else {
-			w->log_len += n;
-		}
 	}
 	spin_unlock_irqrestore(&dr_log_lock, flags);
 }
@@ -220,6 +264,9 @@ static void dr_drain(struct dr_world *w)
 	ssize_t n;
 
 	dr_settle(w);
+	spin_lock_irq(&dr_log_lock);
+	dr_take_events(w);
+	spin_unlock_irq(&dr_log_lock);
 	while ((n = daedalus_daemon_pop(w->dev, w->msg, DR_MSG_MAX)) >=
 	       (ssize_t)sizeof(*h)) {
 		u16 type = le16_to_cpu(h->type);
@@ -322,8 +369,15 @@ EXPORT_SYMBOL_IF_KUNIT(dr_world_free);
 
 int dr_open(struct dr_world *w, u32 ctx)
 {
+	const struct v4l2_event_subscription eos = {
+		.type = V4L2_EVENT_EOS,
+	};
+	const struct v4l2_event_subscription src_change = {
+		.type = V4L2_EVENT_SOURCE_CHANGE,
+	};
 	struct dr_ctx *c = dr_ctx(w, ctx);
 	struct daedalus_ctx *dc;
+	int ret;
 
 	if (!c || c->ctx)
 		return -EINVAL;
@@ -331,9 +385,18 @@ int dr_open(struct dr_world *w, u32 ctx)
 	dc = daedalus_ctx_create(w->dev);
 	if (IS_ERR(dc))
 		return PTR_ERR(dc);
+	ret = v4l2_event_subscribe(&dc->fh, &eos, 2, NULL);
+	if (!ret)
+		ret = v4l2_src_change_event_subscribe(&dc->fh, &src_change);
+	if (ret) {
+		daedalus_ctx_destroy(dc);
+		return ret;
+	}
 	memset(c, 0, sizeof(*c));
-	c->ctx = dc;
 	c->ctx_id = dc->jctx.ctx_id;
+	spin_lock_irq(&dr_log_lock);
+	c->ctx = dc;
+	spin_unlock_irq(&dr_log_lock);
 	return 0;
 }
 EXPORT_SYMBOL_IF_KUNIT(dr_open);
@@ -341,11 +404,17 @@ EXPORT_SYMBOL_IF_KUNIT(dr_open);
 int dr_close(struct dr_world *w, u32 ctx)
 {
 	struct dr_ctx *c = dr_ctx(w, ctx);
+	struct daedalus_ctx *dc;
 
 	if (!c || !c->ctx)
 		return -EINVAL;
-	daedalus_ctx_destroy(c->ctx);
+	/* Out of the probes' sight first: the context is freed below. */
+	spin_lock_irq(&dr_log_lock);
+	dr_take_events(w);
+	dc = c->ctx;
 	c->ctx = NULL;
+	spin_unlock_irq(&dr_log_lock);
+	daedalus_ctx_destroy(dc);
 	dr_drain(w);
 	return 0;
 }

@@ -66,8 +66,8 @@ expected_logs() {
 		rm -rf "$tmp" "$dir"
 		return
 	fi
-	# --trace-log: the records both executors observe. The V4L2 event lines
-	# are dropped below: the kernel side has no tracepoint to record them.
+	# --trace-log: the records both executors observe (job-core
+	# tracepoints and V4L2 events).
 	(cd "$ROOT" && target/debug/daedalus-replay check --trace-log traces) \
 		>"$OUT/replay-check.txt" 2>&1
 	awk -v dir="$tmp" '
@@ -75,7 +75,7 @@ expected_logs() {
 			d = substr(f, 1, length(f) - length(p[n]) - 1);
 			system("mkdir -p \"" d "\""); printf "" > f; next }
 		/^$/ { f = ""; next }
-		f && /^(device_run|claim|park|buf_done|job_finish|reject) / { print > f }
+		f && /^(device_run|claim|park|buf_done|job_finish|reject|event) / { print > f }
 	' "$OUT/replay-check.txt"
 	mkdir -p "$dir"
 	(cd "$tmp" && find . -name '*.log' -print) | while read -r rel; do
