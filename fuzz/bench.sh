@@ -66,19 +66,23 @@ done
 echo
 echo "## exec/s per target (real code, seed corpus, ${secs} s, one core)"
 echo
-echo "| target | execs | exec/s | coverage (cov) |"
-echo "|---|---|---|---|"
+echo "| target | execs | exec/s | coverage (cov) | stopped by a crash |"
+echo "|---|---|---|---|---|"
 for t in $targets; do
-	rm -rf "$work/corpus" && mkdir -p "$work/corpus"
+	rm -rf "$work/corpus" "$work/art" && mkdir -p "$work/corpus" "$work/art"
 	cp -r "seeds/$t/." "$work/corpus/" 2>/dev/null
 	d=()
 	[ -f "dict/$t.dict" ] && d=(-dict="dict/$t.dict")
 	to=30
 	[ "$t" = bitstream ] && to=0
 	"$bin/$t" "$work/corpus" -max_total_time="$secs" -timeout="$to" -rss_limit_mb=2048 \
-		-artifact_prefix="$work/" -print_final_stats=1 "${d[@]}" >"$work/log" 2>&1
+		-artifact_prefix="$work/art/" -print_final_stats=1 "${d[@]}" >"$work/log" 2>&1
 	n=$(sed -nE 's/^stat::number_of_executed_units: *([0-9]+)/\1/p' "$work/log")
 	r=$(sed -nE 's/^stat::average_exec_per_sec: *([0-9]+)/\1/p' "$work/log")
 	c=$(grep -oE 'cov: [0-9]+' "$work/log" | tail -n 1 | cut -d' ' -f2)
-	echo "| $t | ${n:--} | ${r:--} | ${c:--} |"
+	crash=no
+	if ls "$work/art" | grep -q .; then
+		crash="yes: $(grep -m1 -E 'panicked at|ERROR: AddressSanitizer' -A1 "$work/log" | tail -n 1 | cut -c1-80)"
+	fi
+	echo "| $t | ${n:--} | ${r:--} | ${c:--} | $crash |"
 done
