@@ -57,6 +57,9 @@ pub struct Daemon<'b> {
     out: Vec<u8>,
     /// Messages dropped as malformed or out of place, for tests and logs.
     pub dropped: u64,
+    /// Responses the kernel refused (-EINVAL / -EPROTO): late or stale
+    /// replies it rejects and counts by design; the attachment goes on.
+    pub rejected: u64,
 }
 
 impl<'b> Daemon<'b> {
@@ -68,6 +71,7 @@ impl<'b> Daemon<'b> {
             max_payload: MAX_PAYLOAD,
             out: Vec::new(),
             dropped: 0,
+            rejected: 0,
         }
     }
 
@@ -165,7 +169,22 @@ impl<'b> Daemon<'b> {
         }
         self.out.clear();
         match msg.encode_head_into(&mut self.out) {
-            Ok(()) => transport.send_parts(&self.out, msg.data())?,
+            Ok(()) => match transport.send_parts(&self.out, msg.data()) {
+                Ok(()) => {}
+                // The kernel refused this one message (a reply for a job or
+                // generation that is already over): the link is fine.
+                Err(e) if is_rejection(&e) => {
+                    self.rejected += 1;
+                    tracing::warn!(
+                        ty = %msg.ty(),
+                        cookie = msg.cookie(),
+                        error = %e,
+                        rejected = self.rejected,
+                        "the kernel rejected a response"
+                    );
+                }
+                Err(e) => return Err(e.into()),
+            },
             // A response this daemon built wrong is a bug; never send it.
             Err(e) => {
                 tracing::error!(error = %e, ty = %msg.ty(), "refusing to send an invalid response")
@@ -409,6 +428,12 @@ impl<'b> Daemon<'b> {
             self.send(transport, &msg)?;
         }
     }
+}
+
+/// A write the kernel refused on its merits (`-EINVAL`, `-EPROTO`), as
+/// opposed to a dead link (`ENODEV`, `EBADF`, `EIO`, end of file...).
+pub fn is_rejection(e: &io::Error) -> bool {
+    matches!(e.raw_os_error(), Some(libc::EINVAL | libc::EPROTO))
 }
 
 fn session_error(ctx_id: u32, code: SessionErrorCode) -> Message {

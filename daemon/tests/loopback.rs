@@ -576,3 +576,110 @@ fn pictures_over_max_payload_become_error_buffers() {
     t.shutdown().unwrap();
     daemon.join().unwrap().unwrap();
 }
+
+/// The daemon's end of the link as the character device behaves when the
+/// kernel refuses one write: the message is not applied and write() fails
+/// with `errno`; every other message goes through.
+struct RejectOne {
+    inner: Loopback,
+    ty: MsgType,
+    errno: i32,
+    armed: bool,
+}
+
+impl Transport for RejectOne {
+    fn recv(&mut self, buf: &mut Vec<u8>) -> std::io::Result<bool> {
+        self.inner.recv(buf)
+    }
+
+    fn send(&mut self, msg: &[u8]) -> std::io::Result<()> {
+        let ty = peek_header(msg).map(|(_, ty, _)| ty).ok();
+        if self.armed && ty == Some(self.ty) {
+            self.armed = false;
+            return Err(std::io::Error::from_raw_os_error(self.errno));
+        }
+        self.inner.send(msg)
+    }
+
+    fn fd(&self) -> std::os::fd::BorrowedFd<'_> {
+        self.inner.fd()
+    }
+}
+
+fn rejected_write_keeps_the_session(errno: i32) {
+    let (daemon_end, role_end) = Loopback::pair().unwrap();
+    role_end
+        .set_read_timeout(Some(Duration::from_secs(20)))
+        .unwrap();
+    let daemon = std::thread::spawn(move || {
+        let mut backend = scripted();
+        let mut t = RejectOne {
+            inner: daemon_end,
+            ty: MsgType::RespResetDone,
+            errno,
+            armed: true,
+        };
+        let mut d = Daemon::new(backend.as_mut());
+        let exit = d.run(&mut t, None);
+        (exit, d.rejected, d.dropped)
+    });
+    let mut role = KernelRole::new(role_end, 4, Codec::H264, Pixfmt::Nv12, 4, 4096);
+    role.hello().unwrap();
+    assert_eq!(role.open(32, 16).unwrap(), None);
+    // The kernel refuses this RESP_RESET_DONE (as it does a stale one);
+    // the session must survive it and decode the whole script.
+    role.reset().unwrap();
+    role.job(Some((100, b"\0\0\x01\x65one"))).unwrap();
+    role.job(Some((200, b"\0\0\x01\x65two"))).unwrap();
+    role.barrier().unwrap();
+    assert_eq!(role.drain().unwrap(), 0);
+    assert_eq!(role.violations, Vec::<String>::new());
+    let got: Vec<(u32, u64)> = role
+        .pictures
+        .iter()
+        .map(|p| (cookie_id(p.cookie), p.timestamp))
+        .collect();
+    assert_eq!(got, vec![(2, 100), (1, 200)]);
+    assert_eq!((role.src_consumed, role.lasts), (2, 1));
+    role.hang_up();
+    let (exit, rejected, dropped) = daemon.join().unwrap();
+    assert_eq!(exit.unwrap(), Exit::Detached);
+    assert_eq!((rejected, dropped), (1, 0));
+}
+
+#[test]
+fn a_write_the_kernel_rejects_with_einval_is_counted_and_decoding_goes_on() {
+    rejected_write_keeps_the_session(libc::EINVAL);
+}
+
+#[test]
+fn a_write_the_kernel_rejects_with_eproto_is_counted_and_decoding_goes_on() {
+    rejected_write_keeps_the_session(libc::EPROTO);
+}
+
+#[test]
+fn a_dead_link_still_ends_the_attachment() {
+    let (daemon_end, role_end) = Loopback::pair().unwrap();
+    role_end
+        .set_read_timeout(Some(Duration::from_secs(20)))
+        .unwrap();
+    let daemon = std::thread::spawn(move || {
+        let mut backend = scripted();
+        let mut t = RejectOne {
+            inner: daemon_end,
+            ty: MsgType::RespHello,
+            errno: libc::ENODEV,
+            armed: true,
+        };
+        Daemon::new(backend.as_mut()).run(&mut t, None)
+    });
+    let mut role = KernelRole::new(role_end, 4, Codec::H264, Pixfmt::Nv12, 4, 4096);
+    assert!(
+        role.hello().is_err(),
+        "the daemon must not answer after ENODEV"
+    );
+    match daemon.join().unwrap() {
+        Err(DaemonError::Io(e)) => assert_eq!(e.raw_os_error(), Some(libc::ENODEV)),
+        other => panic!("ENODEV must end the attachment, got {other:?}"),
+    }
+}
