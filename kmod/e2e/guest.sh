@@ -25,7 +25,7 @@ E2E=${DAEDALUS_E2E_DIR:-$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)}
 TRACING=/sys/kernel/tracing
 DEBUGFS=/sys/kernel/debug/daedalus
 # Per client command: TCG with KASAN decodes a few pictures a second.
-CLIENT_TIMEOUT=${DAEDALUS_E2E_CLIENT_TIMEOUT:-120}
+CLIENT_TIMEOUT=${DAEDALUS_E2E_CLIENT_TIMEOUT:-90}
 WORK=/tmp/daedalus-e2e
 
 mkdir -p "$OUT/traces" "$OUT/logs" "$WORK"
@@ -125,6 +125,17 @@ daemon_stop() {
 }
 
 stat_of() { awk -v k="$1:" '$1 == k {print $2}' "$DEBUGFS/stats"; }
+
+# wait_jobs N: until N more decode jobs have run (at most 60 s): "mid-stream"
+# means jobs are flowing, however slowly TCG starts the client.
+wait_jobs() {
+	local want=$(($(stat_of jobs) + $1)) i
+	for i in $(seq 1 300); do
+		[ "$(stat_of jobs)" -ge "$want" ] && return 0
+		sleep 0.2
+	done
+	return 1
+}
 
 # --- clients ------------------------------------------------------------------
 
@@ -299,13 +310,15 @@ group_streams() {
 	trace_start
 	ffmpeg -nostdin -v error -c:v h264_v4l2m2m -i "$CLIPS/long.ts" \
 		-f null - >"$OUT/logs/$name.log" 2>&1 &
-	local pid=$!
-	sleep 3
+	local pid=$! flowing=0
+	wait_jobs 20 && flowing=1
 	kill -KILL $pid 2>/dev/null
 	wait $pid 2>/dev/null
 	sleep 0.5
 	trace_stop "$name"
-	if [ "$(stat_of in_flight)" = 0 ] && [ "$(stat_of parked)" = 0 ]; then
+	if [ $flowing = 0 ]; then
+		fail "$name" "no decode jobs within 60 s of the client's start"
+	elif [ "$(stat_of in_flight)" = 0 ] && [ "$(stat_of parked)" = 0 ]; then
 		pass "$name"
 	else
 		fail "$name" "jobs left: in_flight $(stat_of in_flight), parked $(stat_of parked)"
@@ -385,13 +398,16 @@ group_faults() {
 	timeout -k 5 "$CLIENT_TIMEOUT" ffmpeg -nostdin -v error -c:v h264_v4l2m2m \
 		-i "$CLIPS/long.ts" -f null - >"$OUT/logs/$name.log" 2>&1 &
 	pid=$!
-	sleep 3
+	local flowing=0
+	wait_jobs 20 && flowing=1
 	daemon_stop KILL
 	wait $pid
 	rc=$?
 	trace_stop "$name"
 	# 124/137: timeout had to end it, that is a hang.
-	if [ $rc -ne 124 ] && [ $rc -ne 137 ] && [ "$(stat_of in_flight)" = 0 ]; then
+	if [ $flowing = 0 ]; then
+		fail "$name" "no decode jobs within 60 s of the client's start"
+	elif [ $rc -ne 124 ] && [ $rc -ne 137 ] && [ "$(stat_of in_flight)" = 0 ]; then
 		pass "$name"
 	else
 		fail "$name" "client exit $rc (124/137: hung), in_flight $(stat_of in_flight)"

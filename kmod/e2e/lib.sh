@@ -52,7 +52,8 @@ ensure_kernel() {
 	fi
 	local i
 	for i in $(seq 1 120); do
-		pgrep -x 'clang-19|clang|rustc' >/dev/null ||
+		pgrep -x clang-19 >/dev/null || pgrep -x clang >/dev/null ||
+			pgrep -x rustc >/dev/null ||
 			pgrep -f 'kunit/kunit.py build' >/dev/null || break
 		[ "$i" = 1 ] && e2e_log "waiting for another kernel build to finish"
 		sleep 10

@@ -57,6 +57,11 @@ for t in "$RUN"/traces/*.trace; do
 		failed=$((failed + 1))
 		continue
 	fi
+	if ! ls "$dir"/ctx*.scn >/dev/null 2>&1; then
+		e2e_log "$name: no decoder context in the trace, not stored"
+		failed=$((failed + 1))
+		continue
+	fi
 	rm -f "$FIELD/$name".trace "$FIELD/$name".scn "$FIELD/$name"-ctx*.scn
 	cp "$t" "$FIELD/$name.trace"
 	set -- "$dir"/ctx*.scn

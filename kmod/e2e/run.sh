@@ -95,7 +95,9 @@ for t in "$RUN"/traces/*.trace; do
 		fail "replay $name: import failed ($(tail -n1 "$dir/import.log"))"
 		continue
 	fi
-	if "$REPLAY" check "$dir" >"$dir/check.log" 2>&1; then
+	if ! ls "$dir"/*.scn >/dev/null 2>&1; then
+		fail "replay $name: the trace holds no decoder context ($(tail -n1 "$dir/import.log"))"
+	elif "$REPLAY" check "$dir" >"$dir/check.log" 2>&1; then
 		pass "replay $name: $(tail -n1 "$dir/check.log")"
 	else
 		fail "replay $name: $(grep -E 'VIOLATION|UNUSABLE' "$dir/check.log" | head -n1)"
