@@ -44,6 +44,15 @@ const REJECT_STATE: u32 = 7;
 const REJECT_STALE_GENERATION: u32 = 11;
 const REJECT_NO_CTX: u32 = 15;
 
+/// A buffer timestamp after a trip through `struct v4l2_buffer`'s
+/// `timeval`: QBUF hands the driver `tv_sec * 10^9 + tv_usec * 1000`
+/// (`v4l2_buffer_get_timestamp`) and DQBUF hands the client
+/// `ns / 1000` microseconds (`v4l2_buffer_set_timestamp`), so whatever is
+/// below a microsecond is gone.
+pub const fn timeval_ns(ts: u64) -> u64 {
+    ts - ts % 1000
+}
+
 /// How to run.
 #[derive(Clone, Debug)]
 pub struct Options {
@@ -540,7 +549,9 @@ impl Executor {
             b.flags = 0;
             b.vb2_buf.state = VB2_BUF_STATE_QUEUED;
             if queue == Queue::Output {
-                b.vb2_buf.timestamp = ts;
+                // vb2's __copy_timestamp(): the client's timeval, not the
+                // scenario's nanoseconds.
+                b.vb2_buf.timestamp = timeval_ns(ts);
                 b.vb2_buf.planes[0].bytesused = size;
                 b.field = 1;
             } else {
@@ -577,7 +588,7 @@ impl Executor {
                     w.ctxs[slot].cap.last_buffer_dequeued = true;
                 }
                 let index = w.info[id].name.index;
-                let ts = w.bufs[id].m2m.vb.vb2_buf.timestamp;
+                let ts = timeval_ns(w.bufs[id].m2m.vb.vb2_buf.timestamp);
                 w.bufs[id].m2m.vb.vb2_buf.state = 0;
                 w.set_own(id, Own::Dequeued, "DQBUF".into());
                 return Ok((index, last, ts));
@@ -850,7 +861,9 @@ impl Executor {
             // SAFETY: jctx is live.
             let generation = unsafe { (self.core().reset)(jctx) };
             self.with(|w| {
-                if w.ctxs[slot].front.session_open && w.daemon_ready {
+                // A closing context gets REQ_SESSION_CLOSE instead.
+                let f = &w.ctxs[slot].front;
+                if f.session_open && !f.closing && w.daemon_ready {
                     let ctx = w.ctxs[slot].id;
                     w.record(Record::Request {
                         ctx,
@@ -954,7 +967,9 @@ impl Executor {
         let Some(slot) = self.slot(ctx, "close") else {
             return;
         };
-        // v4l2_m2m_ctx_release: cancel_job, then vb2_queue_release of both.
+        // daedalus_ctx_destroy(): closing first, then v4l2_m2m_ctx_release
+        // (cancel_job, then vb2_queue_release of both queues).
+        self.with(|w| w.ctxs[slot].front.closing = true);
         self.cancel_job(slot);
         for q in [Queue::Capture, Queue::Output] {
             self.vb2_queue_cancel(slot, q);
@@ -1198,7 +1213,15 @@ impl Executor {
             let jctx = self.jctx(slot);
             // SAFETY: jctx is live.
             let cur = unsafe { core::daedalus_shim_stream_gen(jctx) };
-            if words[1] != cur {
+            // STREAM_INFO must name the current stream; RESET_DONE may
+            // answer any REQ_RESET sent so far (two STREAMOFFs in a row),
+            // only a generation never sent is stale.
+            let stale = if ty == RESP_RESET_DONE {
+                words[1] == 0 || words[1] > cur
+            } else {
+                words[1] != cur
+            };
+            if stale {
                 // SAFETY: core is live.
                 unsafe { (self.core().reject)(core, REJECT_STALE_GENERATION, ty, 0) };
                 self.errno(ctx, "write", EINVAL);

@@ -228,6 +228,9 @@ pub struct Front {
     /// SOURCE_CHANGE was announced from S_FMT(OUTPUT) before STREAM_INFO.
     pub provisional: bool,
     pub have_info: bool,
+    /// The context is being destroyed (daedalus_ctx_destroy): its queues
+    /// stop without REQ_RESET, REQ_SESSION_CLOSE follows instead.
+    pub closing: bool,
     /// Coded size of the CAPTURE format (default 1920x1088) and visible.
     pub cap_w: u32,
     pub cap_h: u32,
