@@ -26,7 +26,7 @@ APT_PACKAGES := \
 BINDGEN_MIN := 0.71.1
 
 # Test stages in the order `make test` runs them, and the script of each.
-STAGES := cargo replay-sanitize kmod kmod-compat kunit fuzz e2e dkms
+STAGES := cargo replay-sanitize kmod kmod-compat kunit kunit-bites fuzz e2e dkms
 script_replay-sanitize := replay/scripts/sanitize.sh
 script_kmod        := kmod/scripts/build.sh
 script_kmod-compat := kmod/scripts/compat.sh
@@ -91,7 +91,17 @@ define run_stage
 	fi
 endef
 
-$(foreach s,$(filter-out cargo,$(STAGES)),$(eval $(s): ; $$(call run_stage,$(s))))
+$(foreach s,$(filter-out cargo kunit-bites,$(STAGES)),$(eval $(s): ; $$(call run_stage,$(s))))
+
+# Proof the kunit stage bites: the field bug (replay/mutants/field-bug.patch)
+# built into the test kernel must end in the kernel's own list corruption
+# report. The next kernel.sh build points the tree back at the real module.
+kunit-bites:
+	@mkdir -p $(STAGE_LOG)
+	@echo "== kunit-bites =="
+	@set -o pipefail; bash kmod/scripts/kunit-mutant.sh field-bug 2>&1 | tee $(STAGE_LOG)/kunit-bites.log; rc=$$?; \
+	sed -i 's/^kunit-mutant: \([0-9]* passed\)/kunit-bites: \1/' $(STAGE_LOG)/kunit-bites.log; \
+	tail -n1 $(STAGE_LOG)/kunit-bites.log; exit $$rc
 
 # The Rust workspace: formatting, clippy and every crate's tests, counted
 # from cargo's own "test result" lines.
