@@ -28,7 +28,9 @@ bad() { failed=$((failed + 1)); echo "fuzz: FAILED: $*"; }
 # comparison tracing and ASan: cc-instrument.sh adds them to those files.
 export CC="$here/cc-instrument.sh"
 
-# (1) Stable: build every target and replay the corpora.
+# (1) Stable: format, lints, then build every target and replay the corpora.
+if cargo +stable fmt -- --check >/dev/null 2>&1; then ok "cargo fmt"; else bad "cargo fmt"; fi
+if env -u CC cargo +stable clippy -q --all-targets -- -D warnings; then ok "cargo clippy"; else bad "cargo clippy"; fi
 log=$(mktemp)
 if env -u CC -u DAEDALUS_FUZZ_CORE cargo +stable test 2>&1 | tee "$log"; then :; fi
 p=$(sed -nE 's/^test result: .* ([0-9]+) passed; ([0-9]+) failed.*/\1/p' "$log" | paste -sd+ | bc)
