@@ -9,6 +9,13 @@ cargo fuzz build -O --debug-assertions
 out_dir=target/x86_64-unknown-linux-gnu/release
 for t in orderings kmod_messages daemon_protocol scenario_text trace_import bitstream; do
 	cp "$out_dir/$t" "$OUT/"
+	# The runner image has no libavcodec: ship the shared libraries the
+	# targets need beside them and point the binaries there.
+	mkdir -p "$OUT/lib"
+	ldd "$OUT/$t" | awk '$3 ~ /^\// {print $3}' |
+		grep -vE '/(libc|libm|libpthread|libdl|librt|libgcc_s|libstdc\+\+)\.so|/ld-linux' |
+		xargs -r cp -L -t "$OUT/lib/"
+	patchelf --set-rpath '$ORIGIN/lib' "$OUT/$t"
 	if [ -d "seeds/$t" ] && [ -n "$(ls -A "seeds/$t")" ]; then
 		(cd "seeds/$t" && zip -q -r "$OUT/${t}_seed_corpus.zip" .)
 	fi
