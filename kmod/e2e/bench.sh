@@ -90,4 +90,9 @@ numbers above are what one traced run moved):
 | picture | header + picture joined for one write() | daemon/src/transport.rs |
 | picture | daemon -> kernel (write) | kmod/daedalus_chardev.c (copy_from_user) |
 | picture | message -> vb2 CAPTURE buffer | kmod/daedalus_job.c (memcpy) |
+
+Per frame: 3 copies of the bitstream and 4 of the picture between the
+client's vb2 buffers and libavcodec, besides the client's own copy of the
+bitstream into the mapped OUTPUT buffer (ffmpeg and GStreamer read the
+pictures from the mapped CAPTURE buffers).
 EOF
