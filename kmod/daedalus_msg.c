@@ -24,10 +24,6 @@
 #define DAEDALUS_PIXFMT_MASK	(DAEDALUS_PIXFMT_BIT(DAEDALUS_PIXFMT_NV12) | \
 				 DAEDALUS_PIXFMT_BIT(DAEDALUS_PIXFMT_YUV420))
 
-/* Largest coded dimension any message may name. */
-#define DAEDALUS_MAX_DIM	16384u
-/* Largest DPB a stream may ask CAPTURE buffers for. */
-#define DAEDALUS_MAX_DPB	32u
 
 static const char * const daedalus_reject_names[DAEDALUS_REJECT_MAX] = {
 	[DAEDALUS_REJECT_SHORT]		   = "short",

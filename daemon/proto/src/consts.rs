@@ -5,6 +5,10 @@
 pub const PROTO_MAGIC: u32 = 0x534c_4444;
 /// `DAEDALUS_PROTO_VERSION`.
 pub const PROTO_VERSION: u16 = 1;
+/// `DAEDALUS_MAX_DIM`: the largest coded width or height any message names.
+pub const MAX_DIM: u32 = 16384;
+/// `DAEDALUS_MAX_DPB`: the largest DPB a stream may ask CAPTURE buffers for.
+pub const MAX_DPB: u32 = 32;
 /// `DAEDALUS_MAX_PAYLOAD`: the largest payload either side sends or accepts.
 pub const MAX_PAYLOAD: u32 = 64 << 20;
 /// `DAEDALUS_NO_BUF`: no buffer on this side of a job.

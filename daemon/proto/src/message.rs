@@ -435,6 +435,13 @@ impl Message {
                 why,
             })
         };
+        let dim = |field: &'static str, value: u32| {
+            if value == 0 || value > MAX_DIM {
+                invalid(field, value.into(), "must be 1..=DAEDALUS_MAX_DIM")
+            } else {
+                Ok(())
+            }
+        };
         let ctx = |ctx_id: u32| {
             if ctx_id == 0 {
                 invalid("ctx_id", 0, "context 0 never exists")
@@ -490,6 +497,14 @@ impl Message {
                 flags("codecs", b.codecs, Codec::mask())?;
                 flags("pixfmts", b.pixfmts, Pixfmt::mask())?;
                 flags("flags", b.flags, HELLO_FLAGS)?;
+                if b.codecs == 0 {
+                    return invalid("codecs", 0, "a daemon decodes at least one codec");
+                }
+                if b.pixfmts == 0 {
+                    return invalid("pixfmts", 0, "a daemon produces at least one format");
+                }
+                dim("max_width", b.max_width)?;
+                dim("max_height", b.max_height)?;
                 reserved("reserved", b.reserved)
             }
             Self::ReqSessionOpen(b) => {
@@ -626,11 +641,20 @@ impl Message {
             Self::RespStreamInfo { body: b, .. } => {
                 ctx(b.ctx_id)?;
                 pixfmt(b.pixfmt)?;
-                if b.coded_width == 0 {
-                    return invalid("coded_width", 0, "a stream has a size");
+                dim("coded_width", b.coded_width)?;
+                dim("coded_height", b.coded_height)?;
+                if b.visible_width == 0 {
+                    return invalid("visible_width", 0, "a picture has a size");
                 }
-                if b.coded_height == 0 {
-                    return invalid("coded_height", 0, "a stream has a size");
+                if b.visible_height == 0 {
+                    return invalid("visible_height", 0, "a picture has a size");
+                }
+                if b.dpb_size == 0 || b.dpb_size > MAX_DPB {
+                    return invalid(
+                        "dpb_size",
+                        b.dpb_size.into(),
+                        "must be 1..=DAEDALUS_MAX_DPB",
+                    );
                 }
                 if u64::from(b.visible_left) + u64::from(b.visible_width) > u64::from(b.coded_width)
                 {

@@ -13,6 +13,8 @@ fn constants() -> Vec<(&'static str, u64)> {
         ("DAEDALUS_PROTO_MAGIC", PROTO_MAGIC.into()),
         ("DAEDALUS_PROTO_VERSION", PROTO_VERSION.into()),
         ("DAEDALUS_MAX_PAYLOAD", MAX_PAYLOAD.into()),
+        ("DAEDALUS_MAX_DIM", MAX_DIM.into()),
+        ("DAEDALUS_MAX_DPB", MAX_DPB.into()),
         ("DAEDALUS_NO_BUF", NO_BUF.into()),
         ("DAEDALUS_MSG_RESPONSE", MSG_RESPONSE.into()),
         ("DAEDALUS_HELLO_F_MAPPED", HELLO_F_MAPPED.into()),

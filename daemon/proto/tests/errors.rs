@@ -462,3 +462,37 @@ fn invalid_fields() {
         })
     ));
 }
+
+/// The module's limits on sizes and DPB (DAEDALUS_MAX_DIM, DAEDALUS_MAX_DPB,
+/// non-empty capability masks) are the protocol's: a daemon must not be able
+/// to encode a message the module refuses (a `kmod_messages` fuzz find:
+/// coded 320x56816 and dpb_size 4194308 passed here and failed there).
+#[test]
+fn module_limits() {
+    let field_err = |name: &str, at: usize, value: u32| {
+        let mut b = bytes_of(name);
+        put32(&mut b, B + at, value);
+        match Message::decode(&b) {
+            Err(ProtoError::InvalidField { field, .. }) => field,
+            other => panic!("{name} +{at} = {value}: {other:?}"),
+        }
+    };
+    // resp_stream_info: coded_width +8, coded_height +12, visible_width
+    // +24, visible_height +28, dpb_size +36.
+    assert_eq!(field_err("resp_stream_info", 12, 56816), "coded_height");
+    assert_eq!(field_err("resp_stream_info", 8, MAX_DIM + 1), "coded_width");
+    assert_eq!(field_err("resp_stream_info", 24, 0), "visible_width");
+    assert_eq!(field_err("resp_stream_info", 28, 0), "visible_height");
+    assert_eq!(field_err("resp_stream_info", 36, 0), "dpb_size");
+    assert_eq!(field_err("resp_stream_info", 36, 4194308), "dpb_size");
+    assert_eq!(field_err("resp_stream_info", 36, MAX_DPB + 1), "dpb_size");
+    // resp_hello: codecs +8, pixfmts +12, max_width +16, max_height +20.
+    assert_eq!(field_err("resp_hello", 8, 0), "codecs");
+    assert_eq!(field_err("resp_hello", 12, 0), "pixfmts");
+    assert_eq!(field_err("resp_hello", 16, 0), "max_width");
+    assert_eq!(field_err("resp_hello", 20, MAX_DIM + 1), "max_height");
+    // The limits themselves are accepted.
+    let mut b = bytes_of("resp_stream_info");
+    put32(&mut b, B + 36, MAX_DPB);
+    assert!(Message::decode(&b).is_ok());
+}

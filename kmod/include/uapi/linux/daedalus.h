@@ -28,6 +28,12 @@
 /* The largest payload either side sends or accepts (an 8K NV12 picture). */
 #define DAEDALUS_MAX_PAYLOAD		(64u << 20)
 
+/* The largest coded width or height any message may name. */
+#define DAEDALUS_MAX_DIM		16384u
+
+/* The largest DPB a stream may ask CAPTURE buffers for. */
+#define DAEDALUS_MAX_DPB		32u
+
 /* No buffer on this side of a job (src_index/dst_index). */
 #define DAEDALUS_NO_BUF			0xffffffffu
 
@@ -124,10 +130,11 @@ struct daedalus_req_hello {
  * struct daedalus_resp_hello - RESP_HELLO: the daemon's answer to REQ_HELLO
  * @proto_version: must equal DAEDALUS_PROTO_VERSION, else -EPROTO
  * @daemon_version: (major << 16) | (minor << 8) | patch
- * @codecs:	mask of DAEDALUS_CODEC_BIT(); the module offers these only
- * @pixfmts:	mask of DAEDALUS_PIXFMT_BIT()
- * @max_width:	largest coded width the daemon decodes
- * @max_height:	largest coded height the daemon decodes
+ * @codecs:	mask of DAEDALUS_CODEC_BIT(), not empty; the module offers
+ *		these only
+ * @pixfmts:	mask of DAEDALUS_PIXFMT_BIT(), not empty
+ * @max_width:	largest coded width the daemon decodes, 1..DAEDALUS_MAX_DIM
+ * @max_height:	largest coded height the daemon decodes, 1..DAEDALUS_MAX_DIM
  * @flags:	DAEDALUS_HELLO_F_*
  * @reserved:	zero
  */
@@ -248,14 +255,15 @@ struct daedalus_resp_frame {
  *	of the previous format has been sent before it
  * @ctx_id:	the context
  * @generation:	the stream generation
- * @coded_width: coded (allocated) width in pixels
- * @coded_height: coded height in pixels
- * @visible_left: visible rectangle, inside the coded size
+ * @coded_width: coded (allocated) width in pixels, 1..DAEDALUS_MAX_DIM
+ * @coded_height: coded height in pixels, 1..DAEDALUS_MAX_DIM
+ * @visible_left: visible rectangle, not empty, inside the coded size
  * @visible_top: visible rectangle
  * @visible_width: visible rectangle
  * @visible_height: visible rectangle
  * @pixfmt:	enum daedalus_pixfmt of the pictures
- * @dpb_size:	pictures the decoder holds: the minimum CAPTURE buffers
+ * @dpb_size:	pictures the decoder holds: the minimum CAPTURE buffers,
+ *		1..DAEDALUS_MAX_DPB
  * @reserved:	zero
  */
 struct daedalus_resp_stream_info {
