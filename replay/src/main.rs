@@ -5,7 +5,7 @@ use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
-use daedalus_replay::{Options, Scenario, core, import, minimize, render};
+use daedalus_replay::{Options, Outcome, Scenario, core, import, minimize, render};
 use indicatif::{ProgressBar, ProgressStyle};
 
 #[derive(Parser)]
@@ -342,21 +342,25 @@ fn import_cmd(trace: &Path, out: Option<&Path>) -> ExitCode {
     }
 }
 
-fn minimize_cmd(path: &Path, core: &str, out: Option<&Path>) -> ExitCode {
-    let s = match load(path) {
-        Ok(s) => s,
-        Err(c) => return c,
-    };
+/// Loads one scenario and runs it on `core`, for the commands that work
+/// on a single run's outcome; failures are already reported.
+fn load_and_run(path: &Path, core: &str) -> Result<(Scenario, Options, Outcome), ExitCode> {
+    let s = load(path)?;
     let opts = Options {
         core: core.to_owned(),
         ..Options::default()
     };
-    let o = match daedalus_replay::run(&s, &opts) {
-        Ok(o) => o,
-        Err(e) => {
-            eprintln!("daedalus-replay: {e}");
-            return ExitCode::from(2);
-        }
+    let o = daedalus_replay::run(&s, &opts).map_err(|e| {
+        eprintln!("daedalus-replay: {e}");
+        ExitCode::from(2)
+    })?;
+    Ok((s, opts, o))
+}
+
+fn minimize_cmd(path: &Path, core: &str, out: Option<&Path>) -> ExitCode {
+    let (s, opts, o) = match load_and_run(path, core) {
+        Ok(r) => r,
+        Err(c) => return c,
     };
     let Some(v) = o.verdict.violation() else {
         eprintln!(
@@ -388,20 +392,9 @@ fn minimize_cmd(path: &Path, core: &str, out: Option<&Path>) -> ExitCode {
 }
 
 fn render_cmd(path: &Path, core: &str, format: &str, out: Option<&Path>) -> ExitCode {
-    let s = match load(path) {
-        Ok(s) => s,
+    let (s, _, o) = match load_and_run(path, core) {
+        Ok(r) => r,
         Err(c) => return c,
-    };
-    let opts = Options {
-        core: core.to_owned(),
-        ..Options::default()
-    };
-    let o = match daedalus_replay::run(&s, &opts) {
-        Ok(o) => o,
-        Err(e) => {
-            eprintln!("daedalus-replay: {e}");
-            return ExitCode::from(2);
-        }
     };
     let text = match format {
         "perfetto" | "json" | "chrome" => render::perfetto(&s, &o),
