@@ -19,7 +19,7 @@ use std::collections::{BTreeMap, HashMap};
 use std::path::{Path, PathBuf};
 
 use crate::model::Scenario;
-use crate::scenario::{Event, FRAME_HAS_PIXELS, JobRef, Line, Queue};
+use crate::scenario::{Event, FRAME_HAS_PIXELS, JobRef, Queue};
 
 /// Why a trace could not be imported.
 #[derive(Debug, thiserror::Error)]
@@ -496,15 +496,7 @@ pub fn import_text(file: &Path, text: &str) -> Result<Imported, ImportError> {
             }
         }
         s.extend(body);
-        let lines = s
-            .into_iter()
-            .enumerate()
-            .map(|(i, event)| Line {
-                line: i as u32 + 2,
-                event,
-            })
-            .collect();
-        out.scenarios.push((ctx, Scenario { lines }));
+        out.scenarios.push((ctx, Scenario::from_events(s)));
     }
     Ok(out)
 }
