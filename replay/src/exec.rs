@@ -1348,6 +1348,14 @@ mod tests {
         (a, b)
     }
 
+    /// The world recorded a violation of `invariant` whose detail
+    /// mentions `needle`.
+    fn expect_violation(w: &World, invariant: Invariant, needle: &str) {
+        let v = w.violation.as_ref().expect("a violation was recorded");
+        assert_eq!(v.invariant, invariant);
+        assert!(v.detail.contains(needle), "{}", v.detail);
+    }
+
     #[test]
     fn second_list_del_hits_the_poison_like_debug_list() {
         let mut ex = executor(&[]);
@@ -1414,12 +1422,10 @@ mod tests {
         unsafe { mock::v4l2_m2m_job_finish(std::ptr::null_mut(), other) };
         mock::with(|w| {
             assert_eq!(w.curr_ctx, Some(0), "the running context must stay current");
-            let v = w.violation.clone().unwrap();
-            assert_eq!(v.invariant, Invariant::JobFinishImbalance);
-            assert!(
-                v.detail.contains("while ctx 1 is the running one"),
-                "{}",
-                v.detail
+            expect_violation(
+                w,
+                Invariant::JobFinishImbalance,
+                "while ctx 1 is the running one",
             );
         });
         drop(g);
@@ -1436,15 +1442,7 @@ mod tests {
         });
         // The core has no job to abort, so RUNNING never clears.
         ex.cancel_job(0);
-        mock::with(|w| {
-            let v = w.violation.clone().unwrap();
-            assert_eq!(v.invariant, Invariant::Hang);
-            assert!(
-                v.detail.contains("wait_event never returns"),
-                "{}",
-                v.detail
-            );
-        });
+        mock::with(|w| expect_violation(w, Invariant::Hang, "wait_event never returns"));
         drop(g);
     }
 
