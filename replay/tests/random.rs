@@ -82,6 +82,37 @@ fn event(r: &mut Rng) -> Event {
     }
 }
 
+/// A working pipeline (daemon attached, one context streaming with three
+/// buffers a queue) followed by 10 to 69 random events, so those events
+/// meet jobs in flight.
+fn random_scenario(r: &mut Rng) -> Scenario {
+    let mut ev = vec![
+        Event::DaemonAttach { version: 1 },
+        Event::Open { ctx: 1 },
+        Event::Reqbufs {
+            ctx: 1,
+            queue: Queue::Output,
+            count: 3,
+        },
+        Event::Reqbufs {
+            ctx: 1,
+            queue: Queue::Capture,
+            count: 3,
+        },
+        Event::Streamon {
+            ctx: 1,
+            queue: Queue::Output,
+        },
+        Event::Streamon {
+            ctx: 1,
+            queue: Queue::Capture,
+        },
+    ];
+    let n = 10 + r.below(60);
+    ev.extend((0..n).map(|_| event(r)));
+    Scenario::from_events(ev)
+}
+
 #[test]
 fn random_orderings_are_clean_on_the_real_core() {
     let seed: u64 = std::env::var("DAEDALUS_SEED")
@@ -100,33 +131,7 @@ fn random_orderings_are_clean_on_the_real_core() {
     };
     let mut events_total = 0;
     for i in 0..runs {
-        // Start from a working pipeline most of the time, so later events
-        // meet jobs in flight.
-        let mut ev = vec![
-            Event::DaemonAttach { version: 1 },
-            Event::Open { ctx: 1 },
-            Event::Reqbufs {
-                ctx: 1,
-                queue: Queue::Output,
-                count: 3,
-            },
-            Event::Reqbufs {
-                ctx: 1,
-                queue: Queue::Capture,
-                count: 3,
-            },
-            Event::Streamon {
-                ctx: 1,
-                queue: Queue::Output,
-            },
-            Event::Streamon {
-                ctx: 1,
-                queue: Queue::Capture,
-            },
-        ];
-        let n = 10 + r.below(60);
-        ev.extend((0..n).map(|_| event(&mut r)));
-        let s = Scenario::from_events(ev);
+        let s = random_scenario(&mut r);
         let o = run(&s, &opts).unwrap();
         events_total += o.events_run;
         if let Some(v) = o.verdict.violation() {
@@ -149,31 +154,7 @@ fn random_orderings_find_the_field_bug() {
         ..Options::default()
     };
     for i in 0..3000 {
-        let mut ev = vec![
-            Event::DaemonAttach { version: 1 },
-            Event::Open { ctx: 1 },
-            Event::Reqbufs {
-                ctx: 1,
-                queue: Queue::Output,
-                count: 3,
-            },
-            Event::Reqbufs {
-                ctx: 1,
-                queue: Queue::Capture,
-                count: 3,
-            },
-            Event::Streamon {
-                ctx: 1,
-                queue: Queue::Output,
-            },
-            Event::Streamon {
-                ctx: 1,
-                queue: Queue::Capture,
-            },
-        ];
-        let n = 10 + r.below(60);
-        ev.extend((0..n).map(|_| event(&mut r)));
-        let o = run(&Scenario::from_events(ev), &opts).unwrap();
+        let o = run(&random_scenario(&mut r), &opts).unwrap();
         if let Some(v) = o.verdict.violation()
             && v.invariant == daedalus_replay::Invariant::ListCorruption
         {
