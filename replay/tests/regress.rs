@@ -84,18 +84,20 @@ fn violation(core: &str, scenario: &str) -> daedalus_replay::Violation {
     }
 }
 
+/// CAPTURE buffer `index` of context 1.
+fn capture_of_ctx1(index: u32) -> BufName {
+    BufName {
+        ctx: 1,
+        queue: Queue::Capture,
+        index,
+    }
+}
+
 #[test]
 fn field_bug_is_list_del_corruption_on_the_parked_capture_buffer() {
     let v = violation("field-bug", "field-bug-reorder.scn");
     assert_eq!(v.invariant, Invariant::ListCorruption);
-    assert_eq!(
-        v.buffer,
-        Some(BufName {
-            ctx: 1,
-            queue: Queue::Capture,
-            index: 0
-        })
-    );
+    assert_eq!(v.buffer, Some(capture_of_ctx1(0)));
     assert!(v.detail.starts_with("list_del corruption"), "{}", v.detail);
     assert!(v.detail.contains("LIST_POISON1"), "{}", v.detail);
     // The late HAS_PIXELS breaks it; the second device_run set it up.
@@ -137,14 +139,7 @@ fn double_job_finish_is_a_job_finish_imbalance() {
 fn leaked_parked_buffer_is_left_active_at_streamoff() {
     let v = violation("leak-parked", "streamoff-parked.scn");
     assert_eq!(v.invariant, Invariant::LeftActiveAtStreamoff);
-    assert_eq!(
-        v.buffer,
-        Some(BufName {
-            ctx: 1,
-            queue: Queue::Capture,
-            index: 0
-        })
-    );
+    assert_eq!(v.buffer, Some(capture_of_ctx1(0)));
     assert_eq!(v.broke.text, "streamoff ctx=1 q=cap");
     assert!(v.setup.unwrap().1.contains("parked"));
 }
@@ -154,14 +149,7 @@ fn paired_timestamp_is_a_wrong_timestamp() {
     let v = violation("paired-timestamp", "field-bug-reorder.scn");
     assert_eq!(v.invariant, Invariant::WrongTimestamp);
     // Job 2 was paired with the P frame (66 ms) but carries the B picture.
-    assert_eq!(
-        v.buffer,
-        Some(BufName {
-            ctx: 1,
-            queue: Queue::Capture,
-            index: 1
-        })
-    );
+    assert_eq!(v.buffer, Some(capture_of_ctx1(1)));
     assert!(
         v.detail.contains("ts=66000000") && v.detail.contains("ts=33000000"),
         "{}",
