@@ -37,6 +37,31 @@ fn spawn(
     (role_end, handle)
 }
 
+/// Sends `msgs`, then a ping, and returns the replies that came before
+/// its pong: everything those messages caused, in order.
+fn exchange(t: &mut impl Transport, msgs: &[Message]) -> Vec<Message> {
+    for m in msgs {
+        t.send(&m.encode().unwrap()).unwrap();
+    }
+    let ping = Message::ReqPing {
+        token: 99,
+        body: Ping {
+            seq: 1,
+            reserved: 0,
+        },
+    };
+    t.send(&ping.encode().unwrap()).unwrap();
+    let mut buf = Vec::new();
+    let mut replies = Vec::new();
+    loop {
+        assert!(t.recv(&mut buf).unwrap(), "the daemon hung up");
+        match Message::decode_dir(&buf, Direction::Response).unwrap() {
+            Message::RespPong { token: 99, .. } => return replies,
+            m => replies.push(m),
+        }
+    }
+}
+
 fn scripted() -> Box<dyn Backend + Send> {
     Box::new(ScriptedBackend::new(Script::parse(SCRIPT).unwrap()))
 }
@@ -247,37 +272,15 @@ fn chardev_transport_writes_one_message_per_write() {
     // SAFETY: both descriptors were just created and are owned here only.
     let (a, b) = unsafe { (OwnedFd::from_raw_fd(fds[0]), OwnedFd::from_raw_fd(fds[1])) };
     let mut dev = CharDev::from_file(std::fs::File::from(a));
-    let mut kernel = std::fs::File::from(b);
+    // The kernel's end reads one packet per recv(), so each reply decodes
+    // only if the daemon wrote it whole in one write().
+    let mut kernel = CharDev::from_file(std::fs::File::from(b));
     let daemon = std::thread::spawn(move || {
         let mut backend = ScriptedBackend::new(
             Script::parse("info 16x16\nframe 1 consumed+pixels ts=src:1\n").unwrap(),
         );
         Daemon::new(&mut backend).run(&mut dev, None)
     });
-    let mut packet = vec![0u8; 1 << 16];
-    let mut ask = |kernel: &mut std::fs::File, msg: Message| -> Vec<Message> {
-        use std::io::{Read, Write};
-        let bytes = msg.encode().unwrap();
-        assert_eq!(kernel.write(&bytes).unwrap(), bytes.len());
-        let ping = Message::ReqPing {
-            token: 99,
-            body: Ping {
-                seq: 1,
-                reserved: 0,
-            },
-        };
-        kernel.write_all(&ping.encode().unwrap()).unwrap();
-        let mut replies = Vec::new();
-        loop {
-            let n = kernel.read(&mut packet).unwrap();
-            // Each read is one packet, and each packet one whole message.
-            let m = Message::decode_dir(&packet[..n], Direction::Response).unwrap();
-            if matches!(m, Message::RespPong { token: 99, .. }) {
-                return replies;
-            }
-            replies.push(m);
-        }
-    };
     let hello = Message::ReqHello(ReqHello {
         proto_version: 1,
         max_contexts: 1,
@@ -285,7 +288,7 @@ fn chardev_transport_writes_one_message_per_write() {
         reserved: 0,
     });
     assert!(matches!(
-        ask(&mut kernel, hello)[..],
+        exchange(&mut kernel, &[hello])[..],
         [Message::RespHello(_)]
     ));
     let open = Message::ReqSessionOpen(ReqSessionOpen {
@@ -296,7 +299,7 @@ fn chardev_transport_writes_one_message_per_write() {
         height: 16,
         reserved: 0,
     });
-    assert!(ask(&mut kernel, open).is_empty());
+    assert!(exchange(&mut kernel, &[open]).is_empty());
     let job = Message::ReqDecode {
         cookie: cookie(1, 1),
         body: ReqDecode {
@@ -314,7 +317,7 @@ fn chardev_transport_writes_one_message_per_write() {
         },
         data: vec![0xab, 0xcd],
     };
-    let replies = ask(&mut kernel, job);
+    let replies = exchange(&mut kernel, &[job]);
     assert_eq!(replies.len(), 2, "{replies:?}");
     match &replies[1] {
         Message::RespFrame { body, data, .. } => {
@@ -335,28 +338,6 @@ fn sessions_are_per_context() {
     let (mut role, daemon) = spawn(Box::new(ScriptedBackend::new(
         Script::parse("frame 1 consumed\nframe 2 consumed+pixels ts=src:2 bytes=4\n").unwrap(),
     )));
-    let mut buf = Vec::new();
-    let mut call = |t: &mut Loopback, msgs: &[Message]| -> Vec<Message> {
-        for m in msgs {
-            t.send(&m.encode().unwrap()).unwrap();
-        }
-        let ping = Message::ReqPing {
-            token: 5,
-            body: Ping {
-                seq: 5,
-                reserved: 0,
-            },
-        };
-        t.send(&ping.encode().unwrap()).unwrap();
-        let mut out = Vec::new();
-        loop {
-            assert!(t.recv(&mut buf).unwrap());
-            match Message::decode_dir(&buf, Direction::Response).unwrap() {
-                Message::RespPong { token: 5, .. } => return out,
-                m => out.push(m),
-            }
-        }
-    };
     let open = |ctx_id| {
         Message::ReqSessionOpen(ReqSessionOpen {
             ctx_id,
@@ -391,12 +372,12 @@ fn sessions_are_per_context() {
         reserved: 0,
     });
     assert_eq!(
-        call(&mut role, &[hello, open(10), open(11)]).len(),
+        exchange(&mut role, &[hello, open(10), open(11)]).len(),
         1,
         "only RESP_HELLO"
     );
     // Interleaved jobs: each context's script counts its own jobs.
-    let r = call(
+    let r = exchange(
         &mut role,
         &[job(10, 1, 100), job(11, 2, 200), job(10, 3, 300)],
     );
@@ -423,7 +404,7 @@ fn sessions_are_per_context() {
         ctx_id: 10,
         reserved: 0,
     });
-    let r = call(&mut role, &[close, job(11, 4, 400), job(10, 5, 500)]);
+    let r = exchange(&mut role, &[close, job(11, 4, 400), job(10, 5, 500)]);
     assert!(
         matches!(
             r[0],
