@@ -145,28 +145,33 @@ impl<'b> Daemon<'b> {
 
     fn send(&mut self, transport: &mut dyn Transport, msg: &Message) -> Result<(), DaemonError> {
         let payload = msg.encoded_len() - HDR_SIZE;
-        if let Message::RespFrame { cookie, body, .. } = msg
-            && payload > self.max_payload as usize
-        {
-            // The kernel would refuse the write: fail the buffer instead.
-            tracing::warn!(
-                cookie,
-                payload,
-                max = self.max_payload,
-                "picture exceeds max_payload"
-            );
-            let failed = Message::RespFrame {
-                cookie: *cookie,
-                body: RespFrame {
-                    flags: body.flags | FRAME_ERROR,
-                    timestamp: body.timestamp,
-                    bytesused: 0,
-                    ..*body
-                },
-                data: Vec::new(),
-            };
-            return self.send(transport, &failed);
-        }
+        let failed;
+        let msg = match msg {
+            // The kernel would refuse a picture bigger than its max_payload:
+            // fail the buffer instead. Only the picture data is dropped; the
+            // fixed body always goes, whatever REQ_HELLO claimed.
+            Message::RespFrame { cookie, body, data }
+                if !data.is_empty() && payload > self.max_payload as usize =>
+            {
+                tracing::warn!(
+                    cookie,
+                    payload,
+                    max = self.max_payload,
+                    "picture exceeds max_payload"
+                );
+                failed = Message::RespFrame {
+                    cookie: *cookie,
+                    body: RespFrame {
+                        flags: body.flags | FRAME_ERROR,
+                        bytesused: 0,
+                        ..*body
+                    },
+                    data: Vec::new(),
+                };
+                &failed
+            }
+            _ => msg,
+        };
         self.out.clear();
         match msg.encode_head_into(&mut self.out) {
             Ok(()) => match transport.send_parts(&self.out, msg.data()) {

@@ -63,11 +63,14 @@ impl Transport for CharDev {
             // Untouched pages of the buffer are never faulted in.
             self.buf = vec![0; HDR_SIZE + MAX_PAYLOAD as usize];
         }
-        let n = match self.file.read(&mut self.buf) {
-            Ok(0) => return Ok(false),
-            Ok(n) => n,
-            Err(e) if e.raw_os_error() == Some(libc::ENODEV) => return Ok(false),
-            Err(e) => return Err(e),
+        let n = loop {
+            match self.file.read(&mut self.buf) {
+                Ok(0) => return Ok(false),
+                Ok(n) => break n,
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                Err(e) if e.raw_os_error() == Some(libc::ENODEV) => return Ok(false),
+                Err(e) => return Err(e),
+            }
         };
         buf.clear();
         buf.extend_from_slice(&self.buf[..n]);
@@ -145,10 +148,14 @@ impl Transport for Loopback {
         buf.resize(HDR_SIZE, 0);
         let mut got = 0;
         while got < HDR_SIZE {
-            match self.sock.read(&mut buf[got..])? {
-                0 if got == 0 => return Ok(false),
-                0 => return Err(io::ErrorKind::UnexpectedEof.into()),
-                n => got += n,
+            // A signal (SIGTERM, a test's alarm) interrupts the read, not the
+            // link: read_exact below retries the same way.
+            match self.sock.read(&mut buf[got..]) {
+                Ok(0) if got == 0 => return Ok(false),
+                Ok(0) => return Err(io::ErrorKind::UnexpectedEof.into()),
+                Ok(n) => got += n,
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                Err(e) => return Err(e),
             }
         }
         // A stream cannot resynchronise after a bad header: fail the link.
