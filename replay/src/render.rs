@@ -42,27 +42,18 @@ pub fn spans(outcome: &Outcome, events: usize) -> Vec<Span> {
                 }
             };
         match r {
-            Record::Claim { cookie, buf, .. } => {
-                close(*buf, "reclaimed", &mut open);
+            Record::Claim { cookie, buf, .. } | Record::Park { cookie, buf, .. } => {
+                // A new hold ends the buffer's previous span.
+                let (what, ended) = match r {
+                    Record::Claim { .. } => ("claimed", "reclaimed"),
+                    _ => ("parked", "parked"),
+                };
+                close(*buf, ended, &mut open);
                 open.insert(
                     *buf,
                     Span {
                         buf: *buf,
-                        what: "claimed",
-                        cookie: *cookie,
-                        start: pos,
-                        end: pos,
-                        outcome: "open",
-                    },
-                );
-            }
-            Record::Park { cookie, buf, .. } => {
-                close(*buf, "parked", &mut open);
-                open.insert(
-                    *buf,
-                    Span {
-                        buf: *buf,
-                        what: "parked",
+                        what,
                         cookie: *cookie,
                         start: pos,
                         end: pos,
