@@ -73,9 +73,7 @@ opts_for() {
 	local t=$1 o=(-max_total_time="$seconds" -timeout=30 -rss_limit_mb=2048 -print_final_stats=1)
 	[ -f "dict/$t.dict" ] && o+=(-dict="dict/$t.dict")
 	case $t in
-	# No SIGALRM watchdog here: it interrupts the loopback socket reads.
-	# A hang still fails: the kernel role's socket times out after 60 s.
-	bitstream) o=(-max_total_time="$seconds" -timeout=0 -rss_limit_mb=2048 -print_final_stats=1 -max_len=65536 -dict=dict/bitstream.dict) ;;
+	bitstream) o+=(-max_len=65536) ;;
 	trace_import | scenario_text) o+=(-max_len=16384) ;;
 	*) o+=(-max_len=4096) ;;
 	esac
