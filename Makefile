@@ -13,7 +13,7 @@ STAGE_LOG := target/stages
 APT_PACKAGES := \
 	build-essential pkg-config bc bison flex cpio kmod rsync xz-utils zstd \
 	libelf-dev libssl-dev dwarves python3 \
-	clang-19 lld-19 llvm-19 libclang-19-dev \
+	clang-19 lld-19 llvm-19 libclang-19-dev libclang-rt-19-dev \
 	gcc-aarch64-linux-gnu libc6-dev-arm64-cross \
 	qemu-system-x86 \
 	ffmpeg x264 libavcodec-dev libavformat-dev libavutil-dev libswscale-dev \
