@@ -162,21 +162,26 @@ pub fn parse_message(bytes: &[u8]) -> Result<Parsed, (i32, &'static str)> {
     Ok(Parsed { ty, cookie })
 }
 
+/// One message as the daemon writes it: `struct daedalus_hdr` (magic
+/// DAEDALUS_PROTO_MAGIC "DDLS", version 1, `ty`, payload length, zero
+/// reserved word, `cookie`), then `body`.
+pub(crate) fn encode_message(ty: u16, cookie: u64, body: &[u8]) -> Vec<u8> {
+    let mut b = Vec::with_capacity(24 + body.len());
+    b.extend_from_slice(&0x534c_4444u32.to_le_bytes());
+    b.extend_from_slice(&1u16.to_le_bytes());
+    b.extend_from_slice(&ty.to_le_bytes());
+    b.extend_from_slice(&(body.len() as u32).to_le_bytes());
+    b.extend_from_slice(&0u32.to_le_bytes());
+    b.extend_from_slice(&cookie.to_le_bytes());
+    b.extend_from_slice(body);
+    b
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
 
-    fn msg(ty: u16, cookie: u64, body: &[u8]) -> Vec<u8> {
-        let mut b = Vec::new();
-        b.extend_from_slice(&0x534c_4444u32.to_le_bytes());
-        b.extend_from_slice(&1u16.to_le_bytes());
-        b.extend_from_slice(&ty.to_le_bytes());
-        b.extend_from_slice(&(body.len() as u32).to_le_bytes());
-        b.extend_from_slice(&0u32.to_le_bytes());
-        b.extend_from_slice(&cookie.to_le_bytes());
-        b.extend_from_slice(body);
-        b
-    }
+    use encode_message as msg;
 
     #[test]
     fn the_modules_codec_judges_raw_writes() {

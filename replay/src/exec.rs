@@ -1058,14 +1058,7 @@ impl Executor {
         cookie: u64,
         body: &[u8],
     ) -> Option<(u16, MsgFrame, [u32; 10])> {
-        let mut buf = Vec::with_capacity(24 + body.len());
-        buf.extend_from_slice(&0x534c_4444u32.to_le_bytes());
-        buf.extend_from_slice(&1u16.to_le_bytes());
-        buf.extend_from_slice(&ty.to_le_bytes());
-        buf.extend_from_slice(&(body.len() as u32).to_le_bytes());
-        buf.extend_from_slice(&0u32.to_le_bytes());
-        buf.extend_from_slice(&cookie.to_le_bytes());
-        buf.extend_from_slice(body);
+        let buf = core::encode_message(ty, cookie, body);
         let (mut t, mut frame, mut words, mut reason) =
             (0u16, MsgFrame::default(), [0u32; 10], 0u32);
         // SAFETY: buf outlives the call; the out-pointers are valid.
