@@ -139,6 +139,18 @@ pub struct Parsed {
 /// `Ok` with its type, or `Err((errno, reject reason))`. For fuzzing what a
 /// hostile daemon can write.
 pub fn parse_message(bytes: &[u8]) -> Result<Parsed, (i32, &'static str)> {
+    let (ty, _, _) = shim_parse(bytes).map_err(|(errno, reason)| (errno, reject_name(reason)))?;
+    let cookie = bytes
+        .get(16..24)
+        .and_then(|c| c.try_into().ok())
+        .map_or(0, u64::from_le_bytes);
+    Ok(Parsed { ty, cookie })
+}
+
+/// `daedalus_msg_parse()` on `bytes`: the message type, its decoded frame
+/// (with `data` cleared, as it pointed into `bytes`) and the other bodies'
+/// words; or the errno and `enum daedalus_reject` reason of a refusal.
+pub(crate) fn shim_parse(bytes: &[u8]) -> Result<(u16, MsgFrame, [u32; 10]), (i32, u32)> {
     let (mut ty, mut frame, mut words, mut reason) = (0u16, MsgFrame::default(), [0u32; 10], 0u32);
     // SAFETY: the codec reads at most `len` bytes of `bytes` and writes only
     // through the out-pointers, all valid for the call.
@@ -153,13 +165,10 @@ pub fn parse_message(bytes: &[u8]) -> Result<Parsed, (i32, &'static str)> {
         )
     };
     if ret != 0 {
-        return Err((-ret, reject_name(reason)));
+        return Err((-ret, reason));
     }
-    let cookie = bytes
-        .get(16..24)
-        .and_then(|c| c.try_into().ok())
-        .map_or(0, u64::from_le_bytes);
-    Ok(Parsed { ty, cookie })
+    frame.data = std::ptr::null();
+    Ok((ty, frame, words))
 }
 
 /// One message as the daemon writes it: `struct daedalus_hdr` (magic

@@ -1058,35 +1058,23 @@ impl Executor {
         cookie: u64,
         body: &[u8],
     ) -> Option<(u16, MsgFrame, [u32; 10])> {
-        let buf = core::encode_message(ty, cookie, body);
-        let (mut t, mut frame, mut words, mut reason) =
-            (0u16, MsgFrame::default(), [0u32; 10], 0u32);
-        // SAFETY: buf outlives the call; the out-pointers are valid.
-        let ret = unsafe {
-            core::daedalus_shim_parse(
-                buf.as_ptr(),
-                buf.len(),
-                &mut t,
-                &mut frame,
-                words.as_mut_ptr(),
-                &mut reason,
-            )
-        };
+        let parsed = core::shim_parse(&core::encode_message(ty, cookie, body));
         let core = self.core_ptr();
-        if ret != 0 {
-            // SAFETY: core is live.
-            unsafe { (self.core().reject)(core, reason, 0, 0) };
-            self.errno(0, "write", -ret);
-            return None;
-        }
+        let (t, frame, words) = match parsed {
+            Ok(p) => p,
+            Err((errno, reason)) => {
+                // SAFETY: core is live.
+                unsafe { (self.core().reject)(core, reason, 0, 0) };
+                self.errno(0, "write", errno);
+                return None;
+            }
+        };
         if !self.with(|w| w.daemon_ready) {
             // SAFETY: core is live.
             unsafe { (self.core().reject)(core, REJECT_STATE, t, cookie) };
             self.errno(0, "write", EINVAL);
             return None;
         }
-        // Frame data points into buf; the caller uses it before returning.
-        frame.data = std::ptr::null();
         Some((t, frame, words))
     }
 
