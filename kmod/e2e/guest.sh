@@ -273,7 +273,9 @@ group_gst() {
 		if (first == "") first = ns
 		printf "%d %s\n", ns - first, $2
 	}' "$OUT/logs/$name.log" >"$WORK/$name.got"
-	if [ -s "$WORK/$name.got" ] && diff "$WORK/$name.want" "$WORK/$name.got" >"$OUT/logs/$name.diff"; then
+	if [ ! -s "$WORK/$name.got" ]; then
+		fail "$name" "no picture reached checksumsink ($(pictures_in "$OUT/traces/$name.trace") from the daemon in the trace)"
+	elif diff "$WORK/$name.want" "$WORK/$name.got" >"$OUT/logs/$name.diff"; then
 		pass "$name"
 	else
 		fail "$name" "checksums or timestamps differ from the software decode: $(grep -c '^[<>]' "$OUT/logs/$name.diff") line(s) (logs/$name.diff)"
