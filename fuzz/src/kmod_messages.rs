@@ -9,7 +9,7 @@
 
 use std::ffi::c_void;
 
-use daedalus_proto::{Direction, Message};
+use daedalus_proto::{Direction, Message, MsgType, PROTO_VERSION, ProtoError};
 use daedalus_replay::Scenario;
 use daedalus_replay::scenario::{Event, JobRef, Queue};
 
@@ -172,11 +172,7 @@ fn c_parse(bytes: &[u8]) -> Parsed {
 /// Checks the documented contract of one accepted message and its
 /// agreement with the protocol crate; returns the job-core event it
 /// dispatches to, if any.
-fn check_accepted(
-    bytes: &[u8],
-    m: &RawMsg,
-    rust: &Result<Message, impl std::fmt::Display>,
-) -> Option<Event> {
+fn check_accepted(bytes: &[u8], m: &RawMsg, rust: &Result<Message, ProtoError>) -> Option<Event> {
     let mut total = 0u32;
     let mut reason = 0u32;
     // SAFETY: bytes is valid for its length; the out-pointers are valid.
@@ -191,6 +187,16 @@ fn check_accepted(
     );
     let r = match rust {
         Ok(r) => r,
+        // The module parses a RESP_HELLO of any protocol version and refuses
+        // a foreign one at the handshake (-EPROTO, daedalus_chardev.c), where
+        // daedalus-proto refuses it while decoding: the same verdict.
+        Err(ProtoError::BadVersion(_))
+            if m.ty == MsgType::RespHello.raw()
+                && u32::from_le_bytes(bytes[HDR..HDR + 4].try_into().unwrap())
+                    != u32::from(PROTO_VERSION) =>
+        {
+            return None;
+        }
         Err(e) => panic!(
             "the module accepts {:#06x} that daedalus-proto refuses: {e}",
             m.ty
