@@ -9,7 +9,9 @@
 # fails the stage.
 #
 # Environment: FUZZ_SECONDS (per target, default 20), FUZZ_TARGETS
-# (default all), FUZZ_JOBS (parallel bursts, default 1), CI.
+# (default all), FUZZ_JOBS (parallel bursts, default 1), FUZZ_SEED
+# (libFuzzer's -seed for every burst; default: a fresh one, printed, so a
+# run that finds something can be repeated), CI.
 set -uo pipefail
 
 here=$(cd "$(dirname "$0")" && pwd)
@@ -17,6 +19,8 @@ root=$(cd "$here/.." && pwd)
 cd "$here"
 
 seconds=${FUZZ_SECONDS:-20}
+seed=${FUZZ_SEED:-$(od -An -N4 -tu4 /dev/urandom | tr -d ' ')}
+echo "fuzz: seed $seed (FUZZ_SEED=$seed repeats these bursts)"
 targets=${FUZZ_TARGETS:-"orderings kmod_messages daemon_protocol scenario_text trace_import bitstream"}
 passed=0
 failed=0
@@ -70,7 +74,7 @@ fi
 
 # Per-target libFuzzer options: dictionaries, input size, time and memory.
 opts_for() {
-	local t=$1 o=(-max_total_time="$seconds" -timeout=30 -rss_limit_mb=2048 -print_final_stats=1)
+	local t=$1 o=(-seed="$seed" -max_total_time="$seconds" -timeout=30 -rss_limit_mb=2048 -print_final_stats=1)
 	[ -f "dict/$t.dict" ] && o+=(-dict="dict/$t.dict")
 	case $t in
 	bitstream) o+=(-max_len=65536) ;;
