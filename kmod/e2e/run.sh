@@ -97,10 +97,20 @@ for t in "$RUN"/traces/*.trace; do
 	fi
 	if ! ls "$dir"/*.scn >/dev/null 2>&1; then
 		fail "replay $name: the trace holds no decoder context ($(tail -n1 "$dir/import.log"))"
-	elif "$REPLAY" check "$dir" >"$dir/check.log" 2>&1; then
-		pass "replay $name: $(tail -n1 "$dir/check.log")"
-	else
+	elif ! "$REPLAY" check "$dir" >"$dir/check.log" 2>&1; then
 		fail "replay $name: $(grep -E 'VIOLATION|UNUSABLE' "$dir/check.log" | head -n1)"
+	else
+		pass "replay $name: $(tail -n1 "$dir/check.log")"
+		# Clean is not enough: the replay must follow the recording. A
+		# client QBUF the executor refuses means the imported scenario
+		# lost track of the buffers (and every later reply is noise).
+		"$REPLAY" check --log "$dir" >"$dir/outcome.log" 2>&1
+		refused=$(grep -cE '^(qbuf|dqbuf|streamon|reqbufs) ctx=[0-9]+ -E' "$dir/outcome.log")
+		if [ "$refused" -eq 0 ]; then
+			pass "replay $name follows the recording"
+		else
+			fail "replay $name follows the recording: $refused client call(s) refused in the replay ($(grep -m1 -nE '^(qbuf|dqbuf|streamon|reqbufs) ctx=[0-9]+ -E' "$dir/outcome.log"); scn/$name/outcome.log)"
+		fi
 	fi
 done
 
