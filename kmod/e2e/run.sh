@@ -28,15 +28,38 @@ E2E_STAGE=e2e
 
 passed=0
 failed=0
+known=0
+# Known failures: a check named here (the text before its first colon)
+# that fails is reported as KNOWN with its reason and not counted as
+# failed; one that passes fails the stage until it leaves the list, so the
+# list stays true. Any other failure fails the stage.
+KNOWN_FAILURES=$E2E/known-failures
+known_reason() {
+	[ -f "$KNOWN_FAILURES" ] || return 1
+	awk -F'\t' -v n="$1" '!/^#/ && $1 == n { print $2; found = 1 } END { exit !found }' "$KNOWN_FAILURES"
+}
 pass() {
+	local reason
+	if reason=$(known_reason "${1%%:*}"); then
+		failed=$((failed + 1))
+		echo "FAIL $1 [passes now: remove it from kmod/e2e/known-failures]"
+		return
+	fi
 	passed=$((passed + 1))
 	echo "ok   $1"
 }
 fail() {
+	local reason
+	if reason=$(known_reason "${1%%:*}"); then
+		known=$((known + 1))
+		echo "KNOWN $1 [$reason]"
+		return
+	fi
 	failed=$((failed + 1))
 	echo "FAIL $1"
 }
 finish() {
+	[ "$known" -eq 0 ] || echo "e2e: $known known failure(s), listed in kmod/e2e/known-failures"
 	echo "e2e: $passed passed, $failed failed"
 	exit "$1"
 }
