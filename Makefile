@@ -19,7 +19,8 @@ APT_PACKAGES := \
 	ffmpeg x264 libavcodec-dev libavformat-dev libavutil-dev libswscale-dev \
 	libavfilter-dev libavdevice-dev libswresample-dev \
 	v4l-utils gstreamer1.0-tools gstreamer1.0-plugins-base \
-	gstreamer1.0-plugins-good \
+	gstreamer1.0-plugins-good gstreamer1.0-plugins-bad \
+	gir1.2-gstreamer-1.0 gir1.2-gst-plugins-base-1.0 python3-gi \
 	libtracecmd-dev libtracefs-dev libtraceevent-dev trace-cmd \
 	dkms sparse
 
@@ -63,6 +64,7 @@ setup:
 		echo "setup: installing bindgen-cli >= $(BINDGEN_MIN)"; \
 		$(CARGO) install --locked bindgen-cli; \
 	fi
+	@command -v vng >/dev/null || python3 -m pip install -q virtme-ng==1.42
 	@echo "setup: ok"
 
 run: setup
