@@ -5,7 +5,10 @@
 //! `trace-cmd report` output, and `trace.dat` files through `trace-cmd
 //! report`. The standard `vb2:*` queue events (`vb2_v4l2_qbuf`,
 //! `vb2_qbuf`) supply client QBUFs with their real timestamps and sizes,
-//! attributed to contexts by their `owner` in order of first appearance.
+//! and `vb2_v4l2_dqbuf`/`vb2_dqbuf` the client's DQBUFs, at the point they
+//! happened, so a re-queued buffer is queued again only after it came back;
+//! both are attributed to contexts by their `owner` in order of first
+//! appearance.
 //! Other events are counted and skipped; a malformed `daedalus:*` line is
 //! an error naming the file and line.
 //!
@@ -14,6 +17,10 @@
 //! `msg_in` RESP_FRAME replies become `frame` events (with the picture's
 //! timestamp from the following CAPTURE `buf_done`), `stream` and `drain`
 //! become STREAMON/STREAMOFF and decoder commands, `daemon` attach/detach.
+//!
+//! Each scenario holds one context, numbered 1 whatever its id in the
+//! trace (a guest's ids count every open since boot; the KUnit executor
+//! has contexts 1..8 only).
 
 use std::collections::{BTreeMap, HashMap};
 use std::path::{Path, PathBuf};
@@ -61,7 +68,8 @@ pub enum ImportError {
 /// The result of an import.
 #[derive(Debug, Default)]
 pub struct Imported {
-    /// One scenario per context id.
+    /// One scenario per context: the context's id in the trace, and its
+    /// scenario, where the context is numbered 1.
     pub scenarios: Vec<(u32, Scenario)>,
     /// Trace lines turned into events.
     pub used: usize,
@@ -206,6 +214,36 @@ fn queue_of(t: &TraceLine<'_>, file: &Path) -> Result<Queue, ImportError> {
     }
 }
 
+/// A client queue operation from a vb2 event, before its owner is known
+/// as a context.
+enum Vb2Op {
+    /// QBUF of (queue, index, timestamp, bytes used).
+    Qbuf(Queue, u32, u64, u32),
+    /// DQBUF that returned (queue, index).
+    Dqbuf(Queue, u32),
+}
+
+/// `e` with its context (if it names one) numbered `to`.
+fn numbered(mut e: Event, to: u32) -> Event {
+    match &mut e {
+        Event::Open { ctx }
+        | Event::Close { ctx }
+        | Event::Reqbufs { ctx, .. }
+        | Event::Qbuf { ctx, .. }
+        | Event::Dqbuf { ctx, .. }
+        | Event::Streamon { ctx, .. }
+        | Event::Streamoff { ctx, .. }
+        | Event::DecoderStop { ctx }
+        | Event::DecoderStart { ctx }
+        | Event::Frame { ctx, .. }
+        | Event::StreamInfo { ctx, .. }
+        | Event::SessionError { ctx, .. }
+        | Event::ResetDone { ctx, .. } => *ctx = to,
+        Event::DaemonAttach { .. } | Event::DaemonDetach | Event::Tick { .. } => {}
+    }
+    e
+}
+
 #[derive(Default)]
 struct CtxBuild {
     events: Vec<(usize, Event)>,
@@ -264,7 +302,7 @@ pub fn import_text(file: &Path, text: &str) -> Result<Imported, ImportError> {
     let mut global: Vec<(usize, Event)> = Vec::new();
     let mut owners: Vec<String> = Vec::new();
     let mut ctx_order: Vec<u32> = Vec::new();
-    let mut pending_vb2: Vec<(usize, String, Queue, u32, u64, u32)> = Vec::new();
+    let mut pending_vb2: Vec<(usize, String, Vb2Op)> = Vec::new();
     for (k, t) in lines.iter().enumerate() {
         let ctx_field = |t: &TraceLine<'_>| num(t, file, "ctx").map(|c| c as u32);
         match t.name {
@@ -392,7 +430,17 @@ pub fn import_text(file: &Path, text: &str) -> Result<Imported, ImportError> {
                 if !owners.contains(&owner) {
                     owners.push(owner.clone());
                 }
-                pending_vb2.push((t.line, owner, q, index, ts, size));
+                pending_vb2.push((t.line, owner, Vb2Op::Qbuf(q, index, ts, size)));
+                out.used += 1;
+            }
+            "vb2_v4l2_dqbuf" | "vb2_dqbuf" => {
+                let owner = t.fields.get("owner").copied().unwrap_or("0").to_owned();
+                let q = queue_of(t, file)?;
+                let index = index(t, file, "index")?;
+                if !owners.contains(&owner) {
+                    owners.push(owner.clone());
+                }
+                pending_vb2.push((t.line, owner, Vb2Op::Dqbuf(q, index)));
                 out.used += 1;
             }
             name if name.starts_with("daedalus_") => {
@@ -405,24 +453,31 @@ pub fn import_text(file: &Path, text: &str) -> Result<Imported, ImportError> {
             _ => out.skipped += 1,
         }
     }
-    // vb2 QBUFs: the n-th owner is the n-th context that ran a job.
-    for (line, owner, q, index, ts, size) in pending_vb2 {
+    // vb2 QBUFs and DQBUFs: the n-th owner is the n-th context that ran a
+    // job.
+    for (line, owner, op) in pending_vb2 {
         let n = owners.iter().position(|o| *o == owner).unwrap_or(0);
         let Some(&ctx) = ctx_order.get(n) else {
             continue;
         };
         let c = ctxs.entry(ctx).or_default();
-        c.see(q, index);
-        c.events.push((
-            line,
-            Event::Qbuf {
-                ctx,
-                queue: q,
-                index,
-                ts,
-                size,
-            },
-        ));
+        let ev = match op {
+            Vb2Op::Qbuf(queue, index, ts, size) => {
+                c.see(queue, index);
+                Event::Qbuf {
+                    ctx,
+                    queue,
+                    index,
+                    ts,
+                    size,
+                }
+            }
+            Vb2Op::Dqbuf(queue, index) => {
+                c.see(queue, index);
+                Event::Dqbuf { ctx, queue }
+            }
+        };
+        c.events.push((line, ev));
     }
     for (ctx, mut c) in ctxs {
         c.events.sort_by_key(|(l, _)| *l);
@@ -496,7 +551,10 @@ pub fn import_text(file: &Path, text: &str) -> Result<Imported, ImportError> {
             }
         }
         s.extend(body);
-        out.scenarios.push((ctx, Scenario::from_events(s)));
+        out.scenarios.push((
+            ctx,
+            Scenario::from_events(s.into_iter().map(|e| numbered(e, 1))),
+        ));
     }
     Ok(out)
 }

@@ -373,7 +373,7 @@ cpus=2
     assert!(o.verdict.is_clean(), "{:?}", o.verdict);
     assert!(
         o.log_text()
-            .contains("buf_done ctx=3 cookie=0x100000000 ctx 3 CAPTURE #0 DONE ts=40000000"),
+            .contains("buf_done ctx=1 cookie=0x100000000 ctx 1 CAPTURE #0 DONE ts=40000000"),
         "{}",
         o.log_text()
     );
