@@ -3,10 +3,55 @@
 //! read them, the scenarios and traces under traces/. A panic here is the
 //! same failure libFuzzer would report.
 
+use std::alloc::{GlobalAlloc, Layout, System};
+
 use daedalus_fuzz::corpus::{files, seeds_dir, trace_scenarios, traces_dir};
 use daedalus_fuzz::{bitstream, daemon_protocol, kmod_messages, orderings, parsers};
 use daedalus_replay::oracle::Record;
 use daedalus_replay::scenario::Queue;
+
+/// libFuzzer's bursts run with `-rss_limit_mb=2048`, which also refuses
+/// any single allocation above it (`-malloc_limit_mb` defaults to the RSS
+/// limit) and reports out-of-memory. The stable replay applies the same
+/// cap, so an input that makes a target reserve gigabytes fails here too
+/// (the process aborts naming the allocation's size).
+struct Capped;
+
+/// The cap: libFuzzer's `-malloc_limit_mb` in `run.sh`.
+const MALLOC_LIMIT: usize = 2048 << 20;
+
+// SAFETY: every call is forwarded to the system allocator unchanged, or
+// refused with a null pointer, which GlobalAlloc permits.
+unsafe impl GlobalAlloc for Capped {
+    unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
+        if layout.size() > MALLOC_LIMIT {
+            return std::ptr::null_mut();
+        }
+        // SAFETY: the caller's layout contract is passed on.
+        unsafe { System.alloc(layout) }
+    }
+    unsafe fn alloc_zeroed(&self, layout: Layout) -> *mut u8 {
+        if layout.size() > MALLOC_LIMIT {
+            return std::ptr::null_mut();
+        }
+        // SAFETY: as above.
+        unsafe { System.alloc_zeroed(layout) }
+    }
+    unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
+        // SAFETY: ptr came from System with this layout.
+        unsafe { System.dealloc(ptr, layout) }
+    }
+    unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
+        if new_size > MALLOC_LIMIT {
+            return std::ptr::null_mut();
+        }
+        // SAFETY: as above.
+        unsafe { System.realloc(ptr, layout, new_size) }
+    }
+}
+
+#[global_allocator]
+static CAPPED: Capped = Capped;
 
 fn replay(target: &str, body: fn(&[u8])) -> usize {
     let seeds = files(&seeds_dir(target));

@@ -34,7 +34,7 @@ MODULE_IMPORT_NS("EXPORTED_FOR_KUNIT_TESTING");
 
 #define DR_MAX_CTX	DAEDALUS_MAX_CONTEXTS
 #define DR_MAX_JOBS	4096
-#define DR_MSG_MAX	(4 * 1024 * 1024 + 4096)
+#define DR_MSG_MAX	(16 * 1024 * 1024 + 4096)
 #define DR_LOG_MAX	(4 * 1024 * 1024)
 
 /**
@@ -533,11 +533,11 @@ void dr_detach(struct dr_world *w)
 EXPORT_SYMBOL_IF_KUNIT(dr_detach);
 
 int dr_frame(struct dr_world *w, u32 ctx, u32 nth, u64 cookie, u32 flags,
-	     u64 ts, u32 bytes, s64 generation)
+	     u64 ts, u32 bytes, bool inline_bytes, s64 generation)
 {
 	struct dr_ctx *c = dr_ctx(w, ctx);
 	struct daedalus_resp_frame *r;
-	u32 gen, data, i;
+	u32 gen, used, data, i;
 	size_t n;
 
 	if (!c)
@@ -561,7 +561,9 @@ int dr_frame(struct dr_world *w, u32 ctx, u32 nth, u64 cookie, u32 flags,
 	}
 	if (generation >= 0)
 		gen = generation;
-	data = (flags & DAEDALUS_FRAME_HAS_PIXELS) ? bytes : 0;
+	/* A picture too large to send inline is announced without its bytes. */
+	used = (flags & DAEDALUS_FRAME_HAS_PIXELS) ? bytes : 0;
+	data = inline_bytes ? used : 0;
 	if (sizeof(struct daedalus_hdr) + sizeof(*r) + data > DR_MSG_MAX)
 		return -E2BIG;
 	n = dr_hdr(w, DAEDALUS_RESP_FRAME, cookie, sizeof(*r) + data);
@@ -570,7 +572,7 @@ int dr_frame(struct dr_world *w, u32 ctx, u32 nth, u64 cookie, u32 flags,
 	r->ctx_id = cpu_to_le32(c->ctx_id ?: ctx);
 	r->flags = cpu_to_le32(flags);
 	r->timestamp = cpu_to_le64(flags & DAEDALUS_FRAME_HAS_PIXELS ? ts : 0);
-	r->bytesused = cpu_to_le32(data);
+	r->bytesused = cpu_to_le32(used);
 	r->generation = cpu_to_le32(gen);
 	memset(r + 1, 0xa5, data);
 	return dr_write(w, n + sizeof(*r) + data);

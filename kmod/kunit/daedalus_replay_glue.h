@@ -51,7 +51,7 @@ int dr_decoder_cmd(struct dr_world *w, u32 ctx, bool stop);
 int dr_attach(struct dr_world *w, u32 version);
 void dr_detach(struct dr_world *w);
 int dr_frame(struct dr_world *w, u32 ctx, u32 nth, u64 cookie, u32 flags,
-	     u64 ts, u32 bytes, s64 generation);
+	     u64 ts, u32 bytes, bool inline_bytes, s64 generation);
 int dr_stream_info(struct dr_world *w, u32 ctx, u32 width, u32 height,
 		   u32 dpb);
 int dr_session_error(struct dr_world *w, u32 ctx, u32 code);

@@ -159,7 +159,7 @@ detach
 /// front, v4l2-mem2mem, vb2) and plays the daemon with raw protocol bytes.
 #[cfg(CONFIG_VIDEO_DAEDALUS)]
 mod executor {
-    use super::scenario::{Event, JobRef, Parser, Queue};
+    use super::scenario::{Event, JobRef, Parser, Queue, MAX_INLINE_PICTURE};
     use kernel::prelude::*;
 
     /// Opaque `struct dr_world`.
@@ -212,6 +212,7 @@ mod executor {
             flags: u32,
             ts: u64,
             bytes: u32,
+            inline_bytes: bool,
             generation: i64,
         ) -> i32;
         fn dr_stream_info(w: *mut DrWorld, ctx: u32, width: u32, height: u32, dpb: u32) -> i32;
@@ -308,7 +309,8 @@ mod executor {
                             JobRef::Cookie(c) => (0, c),
                         };
                         let generation = generation.map_or(-1, i64::from);
-                        dr_frame(w, ctx, nth, cookie, flags, ts, bytes, generation)
+                        let inline_bytes = bytes <= MAX_INLINE_PICTURE;
+                        dr_frame(w, ctx, nth, cookie, flags, ts, bytes, inline_bytes, generation)
                     }
                     Event::StreamInfo {
                         ctx,

@@ -15,7 +15,7 @@ use crate::mock::{
 };
 use crate::model::Scenario;
 use crate::oracle::{BufName, Invariant, Record, Verdict};
-use crate::scenario::{Event, FRAME_HAS_PIXELS, JobRef, Queue};
+use crate::scenario::{Event, FRAME_HAS_PIXELS, JobRef, MAX_INLINE_PICTURE, Queue};
 
 /// Bytes of an OUTPUT buffer (DAEDALUS_MIN_BITSTREAM in the front).
 pub const OUTPUT_BUF_SIZE: u32 = 256 * 1024;
@@ -23,8 +23,6 @@ pub const OUTPUT_BUF_SIZE: u32 = 256 * 1024;
 pub const DEFAULT_CAP_SIZE: u32 = 1920 * 1088 * 3 / 2;
 /// Most buffers one queue may have (VB2_MAX_FRAME).
 pub const MAX_BUFFERS: u32 = 64;
-/// Largest picture sent inline; larger ones are announced without bytes.
-pub const MAX_INLINE_PICTURE: u32 = 16 << 20;
 /// Most contexts one run may open.
 pub const MAX_CONTEXTS: usize = 16;
 
@@ -1110,7 +1108,14 @@ impl Executor {
             (None, JobRef::Nth(_)) => (u64::from(u32::MAX) | (1 << 32), 1, true),
         };
         let gen_ = generation.unwrap_or(job_gen);
-        let mut body = Vec::with_capacity(32 + bytes as usize);
+        // Pictures larger than any buffer go without their bytes: the
+        // module refuses them either way, and the replay stays bounded.
+        let data: Vec<u8> = if flags & FRAME_HAS_PIXELS != 0 && bytes <= MAX_INLINE_PICTURE {
+            (0..bytes).map(|i| (i * 7) as u8).collect()
+        } else {
+            Vec::new()
+        };
+        let mut body = Vec::with_capacity(32 + data.len());
         body.extend_from_slice(&ctx.to_le_bytes());
         body.extend_from_slice(&flags.to_le_bytes());
         body.extend_from_slice(&ts.to_le_bytes());
@@ -1124,13 +1129,6 @@ impl Executor {
         );
         body.extend_from_slice(&gen_.to_le_bytes());
         body.extend_from_slice(&[0u8; 8]);
-        // Pictures larger than any buffer go without their bytes: the
-        // module refuses them either way, and the replay stays bounded.
-        let data: Vec<u8> = if flags & FRAME_HAS_PIXELS != 0 && bytes <= MAX_INLINE_PICTURE {
-            (0..bytes).map(|i| (i * 7) as u8).collect()
-        } else {
-            Vec::new()
-        };
         body.extend_from_slice(&data);
         let Some((_, mut frame, _)) = self.write_msg(RESP_FRAME, cookie, &body) else {
             return;

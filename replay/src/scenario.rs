@@ -29,6 +29,10 @@ pub const FRAME_HAS_PIXELS: u32 = 1 << 1;
 pub const FRAME_ERROR: u32 = 1 << 2;
 /// The last picture of a drain.
 pub const FRAME_LAST: u32 = 1 << 3;
+/// Largest picture a `frame` event sends inline; a larger `bytes` is
+/// announced in `bytesused` with no bytes behind it (which the module
+/// refuses). Both executors, userspace and KUnit, send the same message.
+pub const MAX_INLINE_PICTURE: u32 = 16 << 20;
 
 const FLAG_NAMES: [(&str, u32); 4] = [
     ("src_consumed", FRAME_SRC_CONSUMED),
