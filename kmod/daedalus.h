@@ -144,12 +144,9 @@ struct daedalus_dev {
  * @flush_pending: REQ_FLUSH waits for the queued OUTPUT buffers to go out
  * @flush_sent:	REQ_FLUSH sent: capture-only jobs may run
  * @stopped:	LAST returned: no jobs until DEC_CMD_START or STREAMON
- * @res_change:	that LAST ended the pictures before a resolution change:
- *	the daemon holds no CAPTURE buffer and keeps its decoder state, so
- *	CAPTURE STREAMOFF sends no REQ_RESET
  * @failed:	the session failed or the daemon left: queues are in error
  * @closing:	the context is being destroyed: REQ_SESSION_CLOSE follows,
- *	so stopping the queues sends no REQ_RESET
+ *	so stopping the queues sends no REQ_RESET or REQ_CAPTURE_OFF
  */
 struct daedalus_ctx {
 	struct v4l2_fh fh;
@@ -178,7 +175,6 @@ struct daedalus_ctx {
 	bool flush_pending;
 	bool flush_sent;
 	bool stopped;
-	bool res_change;
 	bool failed;
 	bool closing;
 };

@@ -363,7 +363,6 @@ void daedalus_vdec_last(struct daedalus_ctx *ctx)
 	ctx->flush_pending = false;
 	ctx->flush_sent = false;
 	ctx->stopped = true;
-	ctx->res_change = !was_draining;
 	spin_unlock(&ctx->lock);
 	trace_daedalus_drain(ctx->jctx.ctx_id, DAEDALUS_DRAIN_LAST);
 	if (was_draining)
@@ -825,7 +824,6 @@ static int daedalus_start_streaming(struct vb2_queue *q, unsigned int count)
 		ctx->flush_sent = false;
 	} else {
 		ctx->jctx.dst_sequence = 0;
-		ctx->res_change = false;
 	}
 	ctx->stopped = false;
 	ctx->failed = false;
@@ -841,26 +839,32 @@ static void daedalus_stop_streaming(struct vb2_queue *q)
 {
 	struct daedalus_ctx *ctx = vb2_get_drv_priv(q);
 	bool output = V4L2_TYPE_IS_OUTPUT(q->type);
-	bool was_draining, open, keep_state;
+	bool was_draining, open;
 	u32 gen;
 
 	spin_lock(&ctx->lock);
 	open = ctx->session_open && !ctx->closing;
-	/* After a resolution change's LAST the daemon holds no dst. */
-	keep_state = !output && ctx->stopped && ctx->res_change;
 	spin_unlock(&ctx->lock);
 
-	if (keep_state) {
-		daedalus_job_cancel(&ctx->jctx);
-	} else {
+	if (output) {
 		/*
-		 * Seek, stop, or CAPTURE gone mid-stream: every buffer of the
-		 * context comes back, then the decoder starts over with a new
-		 * generation.
+		 * Seek or stop: every buffer of the context comes back, then
+		 * the decoder starts over with a new generation.
 		 */
 		gen = daedalus_job_reset(&ctx->jctx);
 		if (open)
 			daedalus_send_ctx_pair(ctx, DAEDALUS_REQ_RESET, gen);
+	} else {
+		/*
+		 * CAPTURE alone (reallocation after SOURCE_CHANGE, or stopped
+		 * by the client): the CAPTURE buffers come back, the decoder
+		 * keeps its state (dev-decoder.rst, Decoding -> Stopped) and
+		 * resumes on STREAMON into the buffers queued then.
+		 */
+		daedalus_job_cancel(&ctx->jctx);
+		if (open)
+			daedalus_send_ctx_pair(ctx, DAEDALUS_REQ_CAPTURE_OFF,
+					       ctx->jctx.stream_gen);
 	}
 	daedalus_return_ready(ctx, output, VB2_BUF_STATE_ERROR);
 

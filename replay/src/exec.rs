@@ -706,8 +706,6 @@ impl Executor {
                 f.flush_pending = false;
                 f.flush_sent = false;
                 w.ctxs[slot].cap.last_buffer_dequeued = false;
-            } else {
-                f.res_change = false;
             }
             let f = &mut w.ctxs[slot].front;
             f.stopped = false;
@@ -846,32 +844,32 @@ impl Executor {
     /// daedalus_stop_streaming().
     fn stop_streaming(&mut self, slot: usize, queue: Queue) {
         let jctx = self.jctx(slot);
-        // After a resolution change's LAST the daemon holds no dst: CAPTURE
-        // can be reallocated without restarting the stream.
-        let keep_state = self.with(|w| {
-            let f = &w.ctxs[slot].front;
-            queue == Queue::Capture && f.stopped && f.res_change
-        });
-        if keep_state {
+        // OUTPUT: seek or stop, a new generation. CAPTURE alone: its
+        // buffers come back and the decoder keeps its state.
+        let (what, generation) = if queue == Queue::Output {
             // SAFETY: jctx is live.
-            unsafe { (self.core().cancel)(jctx) };
+            ("RESET", unsafe { (self.core().reset)(jctx) })
         } else {
             // SAFETY: jctx is live.
-            let generation = unsafe { (self.core().reset)(jctx) };
-            self.with(|w| {
-                // A closing context gets REQ_SESSION_CLOSE instead.
-                let f = &w.ctxs[slot].front;
-                if f.session_open && !f.closing && w.daemon_ready {
-                    let ctx = w.ctxs[slot].id;
-                    w.record(Record::Request {
-                        ctx,
-                        what: "RESET",
-                        cookie: 0,
-                        arg: u64::from(generation),
-                    });
-                }
-            });
-        }
+            unsafe { (self.core().cancel)(jctx) };
+            // SAFETY: jctx is live.
+            ("CAPTURE_OFF", unsafe {
+                core::daedalus_shim_stream_gen(jctx)
+            })
+        };
+        self.with(|w| {
+            // A closing context gets REQ_SESSION_CLOSE instead.
+            let f = &w.ctxs[slot].front;
+            if f.session_open && !f.closing && w.daemon_ready {
+                let ctx = w.ctxs[slot].id;
+                w.record(Record::Request {
+                    ctx,
+                    what,
+                    cookie: 0,
+                    arg: u64::from(generation),
+                });
+            }
+        });
         self.return_ready(slot, queue, VB2_BUF_STATE_ERROR);
         self.with(|w| {
             let ctx = w.ctxs[slot].id;

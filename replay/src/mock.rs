@@ -223,8 +223,6 @@ pub struct Front {
     pub flush_sent: bool,
     pub stopped: bool,
     pub failed: bool,
-    /// The last LAST ended a resolution change, not a drain.
-    pub res_change: bool,
     /// SOURCE_CHANGE was announced from S_FMT(OUTPUT) before STREAM_INFO.
     pub provisional: bool,
     pub have_info: bool,
@@ -1214,7 +1212,6 @@ pub(crate) unsafe extern "C" fn op_last(jctx: *mut c_void) {
         f.flush_pending = false;
         f.flush_sent = false;
         f.stopped = true;
-        f.res_change = !was_draining;
         let ctx = w.ctxs[slot].id;
         w.record(Record::Drain { ctx, phase: "last" });
         if was_draining {

@@ -104,11 +104,12 @@ fn streamoff_of_an_open_context_still_resets() {
 
 #[test]
 fn reset_done_answers_any_reset_sent_so_far() {
-    // Two STREAMOFFs: REQ_RESET generation 2, then 3. The daemon answers
-    // the first late: accepted. 4 was never sent, 0 never exists.
+    // Two seeks: REQ_RESET generation 2, then 3. The daemon answers the
+    // first late: accepted. 4 was never sent, 0 never exists.
     let log = outcome(&format!(
         "{STREAMING}streamoff ctx=1 q=out
-streamoff ctx=1 q=cap
+streamon ctx=1 q=out
+streamoff ctx=1 q=out
 reset_done ctx=1 gen=2
 reset_done ctx=1 gen=3
 reset_done ctx=1 gen=1
@@ -133,28 +134,60 @@ reset_done ctx=1 gen=0
 }
 
 #[test]
-fn capture_streamoff_resets_except_after_a_resolution_changes_last() {
-    // LAST of a resolution change: the daemon holds no dst, CAPTURE is
-    // reallocated without a new generation.
-    let log = outcome(&format!(
-        "{STREAMING}frame ctx=1 job=1 flags=src_consumed|has_pixels|last ts=1000
-dqbuf ctx=1 q=cap
+fn capture_streamoff_keeps_the_stream() {
+    // Mid-stream, after a resolution change's LAST and after a drain's
+    // LAST: CAPTURE alone goes off, the daemon hears REQ_CAPTURE_OFF in
+    // the same generation, never REQ_RESET (dev-decoder.rst: Decoding ->
+    // Stopped -> Decoding keeps the decoder's state).
+    for body in [
+        "streamoff ctx=1 q=cap\n",
+        "frame ctx=1 job=1 flags=src_consumed|has_pixels|last ts=1000\ndqbuf ctx=1 q=cap\nstreamoff ctx=1 q=cap\n",
+        "frame ctx=1 job=1 flags=src_consumed\nframe ctx=1 job=2 flags=src_consumed\nstop ctx=1\n\
+         frame ctx=1 job=1 flags=has_pixels|last ts=1000\nstreamoff ctx=1 q=cap\n",
+    ] {
+        let log = outcome(&format!("{STREAMING}{body}"));
+        assert_eq!(lines(&log, "request RESET"), Vec::<&str>::new(), "{log}");
+        assert_eq!(
+            lines(&log, "request CAPTURE_OFF")
+                .iter()
+                .map(|l| l.rsplit(' ').next().unwrap())
+                .collect::<Vec<_>>(),
+            ["arg=1"],
+            "{log}"
+        );
+    }
+    // CAPTURE comes back: the source still queued runs in generation 1.
+    // The running job was ended at the STREAMOFF (its source back with
+    // ERROR: the daemon has its bytes) and both dead cookies are refused.
+    let log = outcome(
+        "attach
+open ctx=1
+reqbufs ctx=1 q=out count=3
+reqbufs ctx=1 q=cap count=2
+qbuf ctx=1 q=out index=0 ts=1000 size=100
+qbuf ctx=1 q=out index=1 ts=2000 size=100
+qbuf ctx=1 q=out index=2 ts=3000 size=100
+qbuf ctx=1 q=cap index=0
+qbuf ctx=1 q=cap index=1
+streamon ctx=1 q=out
+streamon ctx=1 q=cap
+frame ctx=1 job=1 flags=src_consumed
 streamoff ctx=1 q=cap
-"
-    ));
-    assert_eq!(lines(&log, "request RESET"), Vec::<&str>::new(), "{log}");
-    // Mid-stream, and after a drain's LAST: REQ_RESET.
-    let log = outcome(&format!("{STREAMING}streamoff ctx=1 q=cap\n"));
-    assert_eq!(lines(&log, "request RESET").len(), 1, "{log}");
-    let log = outcome(&format!(
-        "{STREAMING}frame ctx=1 job=1 flags=src_consumed
+frame ctx=1 job=1 flags=has_pixels ts=1000 bytes=8
 frame ctx=1 job=2 flags=src_consumed
-stop ctx=1
-frame ctx=1 job=1 flags=has_pixels|last ts=1000
-streamoff ctx=1 q=cap
-"
-    ));
-    assert_eq!(lines(&log, "request RESET").len(), 1, "{log}");
+qbuf ctx=1 q=cap index=0
+qbuf ctx=1 q=cap index=1
+streamon ctx=1 q=cap
+frame ctx=1 job=3 flags=src_consumed|has_pixels ts=1000 bytes=8 gen=1
+dqbuf ctx=1 q=cap
+",
+    );
+    assert_eq!(lines(&log, "request RESET"), Vec::<&str>::new(), "{log}");
+    let refused = lines(&log, "reject");
+    assert_eq!(refused.len(), 2, "{log}");
+    assert!(refused.iter().all(|l| l.contains("stale_cookie")), "{log}");
+    assert_eq!(lines(&log, "device_run").len(), 3, "{log}");
+    assert_eq!(lines(&log, "dqbuf ctx=1 q=cap index=").len(), 1, "{log}");
 }
 
 #[test]

@@ -35,6 +35,7 @@ pub enum MsgType {
     ReqFlush = 0x0005,
     ReqReset = 0x0006,
     ReqPing = 0x0007,
+    ReqCaptureOff = 0x0008,
     RespHello = 0x8001,
     RespFrame = 0x8002,
     RespStreamInfo = 0x8003,
@@ -44,7 +45,7 @@ pub enum MsgType {
 }
 
 impl MsgType {
-    pub const ALL: [MsgType; 13] = [
+    pub const ALL: [MsgType; 14] = [
         Self::ReqHello,
         Self::ReqSessionOpen,
         Self::ReqSessionClose,
@@ -52,6 +53,7 @@ impl MsgType {
         Self::ReqFlush,
         Self::ReqReset,
         Self::ReqPing,
+        Self::ReqCaptureOff,
         Self::RespHello,
         Self::RespFrame,
         Self::RespStreamInfo,
@@ -82,6 +84,7 @@ impl MsgType {
             Self::ReqFlush => "REQ_FLUSH",
             Self::ReqReset => "REQ_RESET",
             Self::ReqPing => "REQ_PING",
+            Self::ReqCaptureOff => "REQ_CAPTURE_OFF",
             Self::RespHello => "RESP_HELLO",
             Self::RespFrame => "RESP_FRAME",
             Self::RespStreamInfo => "RESP_STREAM_INFO",
@@ -100,6 +103,7 @@ impl MsgType {
             Self::ReqDecode => ReqDecode::SIZE,
             Self::ReqFlush => ReqFlush::SIZE,
             Self::ReqReset => ReqReset::SIZE,
+            Self::ReqCaptureOff => ReqCaptureOff::SIZE,
             Self::ReqPing | Self::RespPong => Ping::SIZE,
             Self::RespHello => RespHello::SIZE,
             Self::RespFrame => RespFrame::SIZE,
@@ -188,6 +192,7 @@ pub enum Message {
     },
     ReqFlush(ReqFlush),
     ReqReset(ReqReset),
+    ReqCaptureOff(ReqCaptureOff),
     ReqPing {
         token: u64,
         body: Ping,
@@ -295,6 +300,7 @@ impl Message {
             },
             MsgType::ReqFlush => Self::ReqFlush(ReqFlush::get(payload)),
             MsgType::ReqReset => Self::ReqReset(ReqReset::get(payload)),
+            MsgType::ReqCaptureOff => Self::ReqCaptureOff(ReqCaptureOff::get(payload)),
             MsgType::ReqPing => Self::ReqPing {
                 token: cookie,
                 body: Ping::get(payload),
@@ -349,6 +355,7 @@ impl Message {
             Self::ReqDecode { .. } => MsgType::ReqDecode,
             Self::ReqFlush(_) => MsgType::ReqFlush,
             Self::ReqReset(_) => MsgType::ReqReset,
+            Self::ReqCaptureOff(_) => MsgType::ReqCaptureOff,
             Self::ReqPing { .. } => MsgType::ReqPing,
             Self::RespHello(_) => MsgType::RespHello,
             Self::RespFrame { .. } => MsgType::RespFrame,
@@ -401,6 +408,7 @@ impl Message {
             Self::ReqDecode { body, .. } => body.ctx_id,
             Self::ReqFlush(b) => b.ctx_id,
             Self::ReqReset(b) => b.ctx_id,
+            Self::ReqCaptureOff(b) => b.ctx_id,
             Self::RespFrame { body, .. } => body.ctx_id,
             Self::RespStreamInfo { body, .. } => body.ctx_id,
             Self::RespSessionError(b) => b.ctx_id,
@@ -587,6 +595,7 @@ impl Message {
             }
             Self::ReqFlush(b) => ctx(b.ctx_id),
             Self::ReqReset(b) => ctx(b.ctx_id),
+            Self::ReqCaptureOff(b) => ctx(b.ctx_id),
             Self::ReqPing { body, .. } | Self::RespPong { body, .. } => {
                 reserved("reserved", body.reserved)
             }
@@ -729,6 +738,7 @@ impl Message {
             Self::ReqDecode { body, .. } => body.put(out),
             Self::ReqFlush(b) => b.put(out),
             Self::ReqReset(b) => b.put(out),
+            Self::ReqCaptureOff(b) => b.put(out),
             Self::ReqPing { body, .. } | Self::RespPong { body, .. } => body.put(out),
             Self::RespHello(b) => b.put(out),
             Self::RespFrame { body, .. } => body.put(out),

@@ -252,6 +252,16 @@ wire_struct! {
 }
 
 wire_struct! {
+    /// `struct daedalus_req_capture_off`: CAPTURE was streamed off; every
+    /// cookie of the context issued so far is dead, the decoder state stays.
+    pub struct ReqCaptureOff = "daedalus_req_capture_off" {
+        ctx_id: u32,
+        /// The context's stream generation, unchanged.
+        generation: u32,
+    }
+}
+
+wire_struct! {
     /// `struct daedalus_resp_reset_done`: the answer to REQ_RESET.
     pub struct RespResetDone = "daedalus_resp_reset_done" {
         ctx_id: u32,
@@ -291,6 +301,7 @@ pub fn all_layouts() -> Vec<(&'static str, usize, Vec<FieldLayout>)> {
         one::<RespStreamInfo>(),
         one::<ReqFlush>(),
         one::<ReqReset>(),
+        one::<ReqCaptureOff>(),
         one::<RespResetDone>(),
         one::<Ping>(),
         one::<RespSessionError>(),

@@ -121,6 +121,13 @@ pub fn samples() -> Vec<(&'static str, Message)> {
             }),
         ),
         (
+            "req_capture_off",
+            Message::ReqCaptureOff(ReqCaptureOff {
+                ctx_id: 5,
+                generation: 3,
+            }),
+        ),
+        (
             "req_ping",
             Message::ReqPing {
                 token: 0xdead_beef,

@@ -51,6 +51,7 @@ enum daedalus_msg_type {
 	DAEDALUS_REQ_FLUSH		= 0x0005,
 	DAEDALUS_REQ_RESET		= 0x0006,
 	DAEDALUS_REQ_PING		= 0x0007,
+	DAEDALUS_REQ_CAPTURE_OFF	= 0x0008,
 
 	DAEDALUS_RESP_HELLO		= 0x8001,
 	DAEDALUS_RESP_FRAME		= 0x8002,
@@ -293,12 +294,28 @@ struct daedalus_req_flush {
 
 /**
  * struct daedalus_req_reset - REQ_RESET: drop all decoder state and every
- *	job of the context (seek, STREAMOFF); the daemon answers RESP_RESET_DONE
+ *	job of the context (seek: OUTPUT STREAMOFF); the daemon answers
+ *	RESP_RESET_DONE
  * @ctx_id:	the context
  * @generation:	the new stream generation; replies naming an older one are
  *		stale and rejected
  */
 struct daedalus_req_reset {
+	__le32 ctx_id;
+	__le32 generation;
+};
+
+/**
+ * struct daedalus_req_capture_off - REQ_CAPTURE_OFF: CAPTURE was streamed off
+ *	(reallocation after SOURCE_CHANGE, or the client stopped it). The
+ *	module has returned every CAPTURE buffer of the context's jobs and
+ *	ended the running one: every cookie of the context issued so far is
+ *	dead. The daemon forgets them and keeps its decoder state; pictures it
+ *	still holds go to the CAPTURE buffers of later jobs. No answer.
+ * @ctx_id:	the context
+ * @generation:	the context's stream generation, unchanged
+ */
+struct daedalus_req_capture_off {
 	__le32 ctx_id;
 	__le32 generation;
 };
