@@ -16,7 +16,12 @@
 //! `device_run` implies QBUFs of its buffers (when no vb2 event gave them),
 //! `msg_in` RESP_FRAME replies become `frame` events (with the picture's
 //! timestamp from the following CAPTURE `buf_done`), `stream` and `drain`
-//! become STREAMON/STREAMOFF and decoder commands, `daemon` attach/detach.
+//! become STREAMON/STREAMOFF and decoder commands, `daemon` attach/detach,
+//! and a `job_finish` of reason `expired` a `tick` long enough for the
+//! watchdog to end that job: a daemon that stops answering (or answers
+//! only with replies the module rejects) leaves the job to the watchdog,
+//! and without the time passing the replay would keep it running, its
+//! buffers claimed, and refuse the client's later DQBUFs and QBUFs.
 //!
 //! Each scenario holds one context, numbered 1 whatever its id in the
 //! trace (a guest's ids count every open since boot; the KUnit executor
@@ -212,6 +217,20 @@ fn queue_of(t: &TraceLine<'_>, file: &Path) -> Result<Queue, ImportError> {
             reason: format!("{}: unknown queue `{}`", t.name, other.unwrap_or("")),
         }),
     }
+}
+
+/// The time a `tick` lets pass where the recording shows the watchdog
+/// ending a job (`job_finish reason=expired`): the replay's whole watchdog
+/// budget. Replayed time passes only on `tick`, and only the running job
+/// can expire; that job started after the previous expiry, so this budget
+/// ends exactly it, as the recording's watchdog did.
+fn watchdog_tick_ms() -> u32 {
+    u32::try_from(
+        crate::exec::Options::default()
+            .timeout_ns
+            .div_ceil(1_000_000),
+    )
+    .unwrap_or(u32::MAX)
 }
 
 /// A client queue operation from a vb2 event, before its owner is known
@@ -411,11 +430,24 @@ pub fn import_text(file: &Path, text: &str) -> Result<Imported, ImportError> {
                 global.push((t.line, ev));
                 out.used += 1;
             }
-            "daedalus_claim"
-            | "daedalus_park"
-            | "daedalus_buf_done"
-            | "daedalus_job_finish"
-            | "daedalus_reject"
+            "daedalus_job_finish" => {
+                let reason = t.fields.get("reason").copied().unwrap_or("");
+                if matches!(reason, "expired" | "6") {
+                    // The watchdog ended the job: what caused it is time
+                    // passing, the one input of the replay's watchdog.
+                    let ctx = ctx_field(t)?;
+                    let ms = watchdog_tick_ms();
+                    ctxs.entry(ctx)
+                        .or_default()
+                        .events
+                        .push((t.line, Event::Tick { ms }));
+                } else {
+                    // Any other ending follows from a replayed cause.
+                    ctx_field(t).or_else(|_| num(t, file, "cookie").map(|_| 0))?;
+                }
+                out.used += 1;
+            }
+            "daedalus_claim" | "daedalus_park" | "daedalus_buf_done" | "daedalus_reject"
             | "daedalus_msg_out" => {
                 // Consequences, not causes: checked by replaying, not replayed.
                 ctx_field(t).or_else(|_| num(t, file, "cookie").map(|_| 0))?;

@@ -5,7 +5,7 @@
 use std::path::{Path, PathBuf};
 
 use daedalus_replay::oracle::Record;
-use daedalus_replay::scenario::Queue;
+use daedalus_replay::scenario::{Event, FRAME_HAS_PIXELS, JobRef, Queue};
 use daedalus_replay::{Options, Outcome, import, run};
 
 fn field(name: &str) -> PathBuf {
@@ -95,4 +95,152 @@ fn imported_contexts_are_numbered_from_one() {
         assert!(o.verdict.is_clean(), "ctx{id}");
         assert_eq!(refused(&o), Vec::<String>::new(), "ctx{id}");
     }
+}
+
+/// An excerpt of `ffmpeg-tiny-scripted-garbage.trace`: the scripted daemon
+/// answers job 0x2000000e9 with HAS_PIXELS twice (the module rejects the
+/// duplicate) and never with SRC_CONSUMED, so the watchdog ends it; the
+/// client then dequeues the OUTPUT buffer that came back with ERROR and
+/// queues it again, and the watchdog ends the next job too.
+const REJECTED_THEN_EXPIRED: &str = "\
+          ffmpeg-367     [000] .l...   527.342785: daedalus_stream: ctx=143 queue=OUTPUT on
+          ffmpeg-367     [000] .....   527.393149: daedalus_stream: ctx=143 queue=CAPTURE on
+     kworker/0:1-11      [000] .l...   527.417262: daedalus_device_run: ctx=143 cookie=0x2000000e9 src=1 dst=1 src_ts=160000000
+     kworker/0:1-11      [000] .l...   527.417285: daedalus_claim: ctx=143 cookie=0x2000000e9 queue=OUTPUT index=1
+     kworker/0:1-11      [000] .l...   527.417295: daedalus_claim: ctx=143 cookie=0x2000000e9 queue=CAPTURE index=1
+     kworker/0:1-11      [000] .l...   527.417449: daedalus_msg_out: type=0x4 cookie=0x2000000e9 ctx=143 flags=0x0 len=141
+          ffmpeg-367     [000] .....   527.419303: vb2_qbuf: owner = 00000000e8d2ad81, queued = 2, owned_by_drv = 1, index = 0, type = 10, bytesused = 32, timestamp = 80000000
+       daedalusd-352     [000] .....   527.437079: daedalus_msg_in: type=0x8002 cookie=0x2000000e9 ctx=143 flags=0x2 len=4664
+       daedalusd-352     [000] .....   527.437149: daedalus_buf_done: ctx=143 cookie=0x2000000e9 queue=CAPTURE index=1 state=DONE ts=0
+          ffmpeg-367     [000] .....   527.437756: vb2_dqbuf: owner = 00000000e8d2ad81, queued = 19, owned_by_drv = 19, index = 1, type = 9, bytesused = 4608, timestamp = 0
+       daedalusd-352     [000] .....   527.441022: daedalus_msg_in: type=0x8002 cookie=0x2000000e9 ctx=143 flags=0x2 len=4664
+       daedalusd-352     [000] .....   527.441074: daedalus_reject: reason=dup_has_pixels type=0x8002 cookie=0x2000000e9
+          ffmpeg-367     [000] .....   527.470497: vb2_qbuf: owner = 00000000e8d2ad81, queued = 3, owned_by_drv = 2, index = 2, type = 10, bytesused = 18, timestamp = 40000000
+     kworker/0:1-11      [000] .....   529.540798: daedalus_buf_done: ctx=143 cookie=0x2000000e9 queue=OUTPUT index=1 state=ERROR ts=160000000
+     kworker/0:1-11      [000] .l...   529.541310: daedalus_job_finish: ctx=143 cookie=0x2000000e9 reason=expired
+     kworker/0:1-11      [000] .l...   529.542111: daedalus_device_run: ctx=143 cookie=0x2000000ea src=0 dst=2 src_ts=80000000
+     kworker/0:1-11      [000] .l...   529.542132: daedalus_claim: ctx=143 cookie=0x2000000ea queue=OUTPUT index=0
+     kworker/0:1-11      [000] .l...   529.542141: daedalus_claim: ctx=143 cookie=0x2000000ea queue=CAPTURE index=2
+     kworker/0:1-11      [000] .l...   529.542341: daedalus_msg_out: type=0x4 cookie=0x2000000ea ctx=143 flags=0x0 len=112
+          ffmpeg-367     [000] .....   529.545784: vb2_dqbuf: owner = 00000000e8d2ad81, queued = 2, owned_by_drv = 2, index = 1, type = 10, bytesused = 61, timestamp = 160000000
+          ffmpeg-367     [000] .....   529.546113: vb2_qbuf: owner = 00000000e8d2ad81, queued = 3, owned_by_drv = 2, index = 1, type = 10, bytesused = 32, timestamp = 120000000
+     kworker/0:1-11      [000] .....   531.597276: daedalus_buf_done: ctx=143 cookie=0x2000000ea queue=OUTPUT index=0 state=ERROR ts=80000000
+     kworker/0:1-11      [000] .....   531.597432: daedalus_buf_done: ctx=143 cookie=0x2000000ea queue=CAPTURE index=2 state=ERROR ts=0
+     kworker/0:1-11      [000] .....   531.597456: daedalus_job_finish: ctx=143 cookie=0x2000000ea reason=expired
+";
+
+/// The `reason=` of each line of `trace` naming `event`, in order.
+fn recorded_reasons(trace: &str, event: &str) -> Vec<String> {
+    trace
+        .lines()
+        .filter(|l| l.contains(&format!(" {event}: ")))
+        .map(|l| {
+            let at = l.find(" reason=").unwrap() + " reason=".len();
+            l[at..].split(' ').next().unwrap().to_owned()
+        })
+        .collect()
+}
+
+/// The reason of each `job_finish` and `reject` record of the replay, as
+/// the outcome log names them.
+fn replayed_reasons(o: &Outcome) -> (Vec<String>, Vec<String>) {
+    let mut finishes = Vec::new();
+    let mut rejects = Vec::new();
+    for (_, r) in &o.log {
+        let text = r.to_string();
+        match r {
+            Record::JobFinish { .. } => finishes.push(text.rsplit(' ').next().unwrap().to_owned()),
+            Record::Reject { .. } => rejects.push(text.split(' ').nth(1).unwrap().to_owned()),
+            _ => {}
+        }
+    }
+    (finishes, rejects)
+}
+
+/// The replay of `trace`'s one context does what the recording shows: no
+/// client call refused, the same DQBUFs, the same job endings and rejects.
+fn assert_follows_recording(trace: &str, s: &daedalus_replay::Scenario) {
+    let o = run(s, &Options::default()).unwrap();
+    assert!(o.verdict.is_clean(), "{}", o.verdict.violation().unwrap());
+    assert_eq!(refused(&o), Vec::<String>::new(), "{}", o.log_text());
+    assert_eq!(dequeued(&o), recorded_dqbufs(trace), "{}", o.log_text());
+    let (finishes, rejects) = replayed_reasons(&o);
+    assert_eq!(finishes, recorded_reasons(trace, "daedalus_job_finish"));
+    assert_eq!(rejects, recorded_reasons(trace, "daedalus_reject"));
+}
+
+#[test]
+fn a_job_the_watchdog_ended_after_a_rejected_reply_expires_in_the_replay() {
+    let path = Path::new("rejected-then-expired.trace");
+    let imported = import::import_text(path, REJECTED_THEN_EXPIRED).unwrap();
+    assert_eq!(imported.scenarios.len(), 1);
+    let (id, s) = &imported.scenarios[0];
+    assert_eq!(*id, 143);
+    let events: Vec<Event> = s.events().collect();
+    // Both HAS_PIXELS replies are the daemon's writes: the replay sends the
+    // duplicate too, for the module to reject as it did.
+    let frames: Vec<(JobRef, u32)> = events
+        .iter()
+        .filter_map(|e| match *e {
+            Event::Frame { job, flags, .. } => Some((job, flags)),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(
+        frames,
+        [
+            (JobRef::Nth(1), FRAME_HAS_PIXELS),
+            (JobRef::Nth(1), FRAME_HAS_PIXELS)
+        ]
+    );
+    // Each expiry is the watchdog's budget passing, after the client's
+    // QBUFs that came before it and before the DQBUF of the buffer the
+    // watchdog returned.
+    let ticks: Vec<usize> = events
+        .iter()
+        .enumerate()
+        .filter(|(_, e)| matches!(e, Event::Tick { ms: 2000 }))
+        .map(|(i, _)| i)
+        .collect();
+    assert_eq!(ticks.len(), 2, "{}", s.to_text());
+    assert!(matches!(
+        events[ticks[0] - 1],
+        Event::Qbuf {
+            queue: Queue::Output,
+            index: 2,
+            ..
+        }
+    ));
+    let out_dqbuf = events
+        .iter()
+        .position(|e| {
+            matches!(
+                e,
+                Event::Dqbuf {
+                    queue: Queue::Output,
+                    ..
+                }
+            )
+        })
+        .unwrap();
+    assert!(
+        ticks[0] < out_dqbuf && out_dqbuf < ticks[1],
+        "{}",
+        s.to_text()
+    );
+    assert_eq!(ticks[1], events.len() - 1, "{}", s.to_text());
+    insta::assert_snapshot!("rejected_then_expired", s.to_text());
+    assert_follows_recording(REJECTED_THEN_EXPIRED, s);
+}
+
+#[test]
+fn garbage_daemon_recording_replays_as_recorded() {
+    let path = field("ffmpeg-tiny-scripted-garbage.trace");
+    let text = std::fs::read_to_string(&path).unwrap();
+    let imported = import::import_text(&path, &text).unwrap();
+    assert_eq!(imported.scenarios.len(), 1);
+    let (_, s) = &imported.scenarios[0];
+    assert_follows_recording(&text, s);
+    let stored = field("ffmpeg-tiny-scripted-garbage.scn");
+    assert_eq!(std::fs::read_to_string(&stored).unwrap(), s.to_text());
 }
