@@ -630,16 +630,21 @@ impl Executor {
             Ok(true) => return,
             Ok(false) => {}
         }
-        // vb2_start_streaming: queued buffers go to the driver first.
+        // vb2_start_streaming: queued buffers go to the driver first, in
+        // q->queued_list order, which is QBUF order (a queued buffer's last
+        // change is its QBUF).
         let queued: Vec<usize> = self.with(|w| {
             let q = w.ctxs[slot].q(queue);
             q.streaming = true;
             q.start_streaming_called = true;
             q.last_buffer_dequeued = false;
             let ids = q.bufs.clone();
-            ids.into_iter()
+            let mut queued: Vec<usize> = ids
+                .into_iter()
                 .filter(|&id| w.info[id].own == Own::Queued)
-                .collect()
+                .collect();
+            queued.sort_by_key(|&id| w.info[id].last_change);
+            queued
         });
         for id in queued {
             self.with(|w| w.buf_queue(id));

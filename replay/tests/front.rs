@@ -221,3 +221,24 @@ qbuf ctx=1 q=cap index=0
         "{log}"
     );
 }
+
+#[test]
+fn streamon_hands_queued_buffers_over_in_qbuf_order() {
+    // vb2_start_streaming walks q->queued_list: QBUF order, not index
+    // order. The first job takes OUTPUT #1, queued first.
+    let log = outcome(
+        "attach
+open ctx=1
+reqbufs ctx=1 q=out count=2
+reqbufs ctx=1 q=cap count=2
+qbuf ctx=1 q=out index=1 ts=2000 size=100
+qbuf ctx=1 q=out index=0 ts=1000 size=100
+qbuf ctx=1 q=cap index=1
+qbuf ctx=1 q=cap index=0
+streamon ctx=1 q=out
+streamon ctx=1 q=cap
+",
+    );
+    let runs = lines(&log, "device_run");
+    assert!(runs[0].contains(" src=1 dst=1 "), "{log}");
+}
