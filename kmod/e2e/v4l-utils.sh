@@ -193,7 +193,7 @@ main() {
 	case "${1:-}" in
 	"") ;;
 	-h | --help)
-		sed -n '3,25p' "$SELF" | sed 's/^# \{0,1\}//'
+		sed -n '4,25p' "$SELF" | sed 's/^# \{0,1\}//'
 		return 0
 		;;
 	*) die "no arguments expected (see --help)" ;;
