@@ -116,6 +116,12 @@ pub trait Session {
     /// session waits for more jobs' dsts if it runs out.
     fn flush(&mut self);
 
+    /// REQ_CAPTURE_OFF: the kernel has taken back the dst of every job
+    /// received so far (and ended the running one); no event follows for
+    /// any of them. The decoder keeps its state, and the pictures it still
+    /// holds go to the dsts of later jobs.
+    fn capture_off(&mut self);
+
     /// Drops all decoder state, every parked dst and every pending event:
     /// the kernel has already taken those buffers back. No event follows
     /// for any job received before the reset.

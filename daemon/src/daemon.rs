@@ -356,6 +356,21 @@ impl<'b> Daemon<'b> {
                 };
                 self.send(transport, &Message::RespResetDone(done))?;
             }
+            Message::ReqCaptureOff(c) => {
+                // The kernel took back every buffer of the context's jobs:
+                // their cookies are dead, the stream and its generation go on.
+                if let Some(ctx) = self.contexts.get_mut(&c.ctx_id) {
+                    tracing::debug!(
+                        ctx = c.ctx_id,
+                        generation = c.generation,
+                        jobs = ctx.jobs.len(),
+                        "CAPTURE off"
+                    );
+                    ctx.session.capture_off();
+                    ctx.jobs.clear();
+                    self.drain(c.ctx_id, transport)?;
+                }
+            }
             Message::ReqPing { token, body } => {
                 self.send(transport, &Message::RespPong { token, body })?;
             }

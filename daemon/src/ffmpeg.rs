@@ -368,6 +368,10 @@ impl Session for FfmpegSession {
         self.restart();
     }
 
+    fn capture_off(&mut self) {
+        self.parking.capture_off();
+    }
+
     fn reset(&mut self) {
         self.parking.clear();
         match open_decoder(self.codec, self.threads) {

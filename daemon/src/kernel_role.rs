@@ -3,8 +3,16 @@
 //! pool of CAPTURE buffers, capture-only jobs to drain) over a loopback
 //! transport, and checks every reply against the buffer-ownership rules
 //! (every src consumed once, every dst filled once, no unknown cookie).
+//!
+//! It also plays the V4L2 client the module serves, at its most hurried:
+//! a LAST that is not the end of a drain (a resolution change) is followed
+//! at once by CAPTURE STREAMOFF, before any later reply is read. As the
+//! module does then, every job of the context ends (its buffers go back,
+//! its cookie dies) and REQ_CAPTURE_OFF goes out; the next job runs on a
+//! new CAPTURE allocation (STREAMON). A reply naming one of those cookies
+//! afterwards is one the module would reject.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 
 use daedalus_proto::*;
 
@@ -18,6 +26,9 @@ pub struct Picture {
     pub data: Vec<u8>,
     /// The last STREAM_INFO before it.
     pub format: Option<RespStreamInfo>,
+    /// The CAPTURE allocation its buffer came from: 0 at the start, one
+    /// more at every setup after a resolution change.
+    pub allocation: usize,
 }
 
 #[derive(Debug, Default)]
@@ -25,6 +36,19 @@ struct InFlight {
     src_pending: bool,
     dst_pending: bool,
     dst_index: u32,
+    allocation: usize,
+}
+
+/// Why no job runs (the module's `stopped`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Stopped {
+    /// Decoding.
+    No,
+    /// A drain's LAST: until REQ_RESET.
+    Drained,
+    /// A resolution change's LAST: CAPTURE is off until the next job
+    /// sets it up again.
+    CaptureOff,
 }
 
 /// The kernel's role on one context.
@@ -43,6 +67,11 @@ pub struct KernelRole {
     token: u64,
     buf: Vec<u8>,
     format: Option<RespStreamInfo>,
+    draining: bool,
+    stopped: Stopped,
+    allocation: usize,
+    /// Cookies whose buffers the module took back at CAPTURE STREAMOFF.
+    dead: HashSet<u64>,
     /// Every picture with pixels, in completion order.
     pub pictures: Vec<Picture>,
     /// Every STREAM_INFO.
@@ -52,6 +81,8 @@ pub struct KernelRole {
     /// HAS_PIXELS buffers returned with ERROR.
     pub dst_errors: usize,
     pub lasts: usize,
+    /// CAPTURE set up again after a resolution change's LAST.
+    pub capture_setups: usize,
     pub session_errors: Vec<u32>,
     /// Broken rules, one line each.
     pub violations: Vec<String>,
@@ -88,12 +119,17 @@ impl KernelRole {
             token: 0,
             buf: Vec::new(),
             format: None,
+            draining: false,
+            stopped: Stopped::No,
+            allocation: 0,
+            dead: HashSet::new(),
             pictures: Vec::new(),
             infos: Vec::new(),
             src_consumed: 0,
             src_errors: 0,
             dst_errors: 0,
             lasts: 0,
+            capture_setups: 0,
             session_errors: Vec::new(),
             violations: Vec::new(),
             keep_pixels: true,
@@ -197,8 +233,15 @@ impl KernelRole {
             return;
         }
         let Some(job) = self.in_flight.get_mut(&cookie) else {
-            self.violations
-                .push(format!("reply for unknown cookie {cookie:#x}"));
+            self.violations.push(if self.dead.contains(&cookie) {
+                format!(
+                    "reply {:#x} for cookie {cookie:#x}, whose buffers the module \
+                     took back at CAPTURE STREAMOFF (rejected)",
+                    body.flags
+                )
+            } else {
+                format!("reply for unknown cookie {cookie:#x}")
+            });
             return;
         };
         if body.flags & FRAME_SRC_CONSUMED != 0 {
@@ -219,10 +262,9 @@ impl KernelRole {
                 return;
             }
             job.dst_pending = false;
-            let dst_index = job.dst_index;
-            self.free_dsts.push(dst_index);
-            if body.flags & FRAME_LAST != 0 {
-                self.lasts += 1;
+            let (dst_index, allocation) = (job.dst_index, job.allocation);
+            if allocation == self.allocation {
+                self.free_dsts.push(dst_index);
             }
             if body.flags & FRAME_ERROR != 0 {
                 self.dst_errors += 1;
@@ -233,6 +275,7 @@ impl KernelRole {
                     timestamp: body.timestamp,
                     data,
                     format: self.format,
+                    allocation,
                 });
             }
         }
@@ -244,10 +287,59 @@ impl KernelRole {
         {
             self.in_flight.remove(&cookie);
         }
+        // The module applies the whole message, then the LAST stops it.
+        if body.flags & FRAME_LAST != 0 {
+            self.lasts += 1;
+            if self.draining {
+                self.draining = false;
+                self.stopped = Stopped::Drained;
+            } else {
+                self.capture_off();
+            }
+        }
+    }
+
+    /// The client's CAPTURE STREAMOFF after a resolution change's LAST, as
+    /// the module handles it: every job of the context ends, its buffers go
+    /// back (the client never dequeues them), its cookie dies; then
+    /// REQ_CAPTURE_OFF in the same generation.
+    fn capture_off(&mut self) {
+        self.stopped = Stopped::CaptureOff;
+        self.dead.extend(self.in_flight.keys().copied());
+        self.in_flight.clear();
+        self.free_dsts.clear();
+        let msg = Message::ReqCaptureOff(ReqCaptureOff {
+            ctx_id: self.ctx_id,
+            generation: self.generation,
+        });
+        if let Err(e) = self.send(&msg) {
+            self.violations.push(e);
+        }
+    }
+
+    /// The client streams CAPTURE off now (GStreamer reallocates at the
+    /// first SOURCE_CHANGE); the next job sets it up again.
+    pub fn stream_capture_off(&mut self) {
+        self.capture_off();
+    }
+
+    /// CAPTURE STREAMON with a new allocation of the same number of buffers.
+    fn capture_setup(&mut self) {
+        self.allocation += 1;
+        self.capture_setups += 1;
+        self.free_dsts = (0..self.ndst).rev().collect();
+        self.stopped = Stopped::No;
     }
 
     /// One job: `src` is (timestamp ns, bitstream), `None` for capture-only.
     pub fn job(&mut self, src: Option<(u64, &[u8])>) -> RoleResult<()> {
+        match self.stopped {
+            Stopped::No => {}
+            Stopped::CaptureOff => self.capture_setup(),
+            Stopped::Drained => {
+                return Err("the decoder is stopped after a drain's LAST".into());
+            }
+        }
         let Some(dst) = self.free_dsts.pop() else {
             return Err(format!(
                 "no free CAPTURE buffer ({} parked in the daemon)",
@@ -269,6 +361,7 @@ impl KernelRole {
                 src_pending: src.is_some(),
                 dst_pending: true,
                 dst_index: dst,
+                allocation: self.allocation,
             },
         );
         self.send(&Message::ReqDecode {
@@ -312,6 +405,7 @@ impl KernelRole {
     /// pictures the drain produced.
     pub fn drain(&mut self) -> RoleResult<usize> {
         let (before, lasts) = (self.pictures.len(), self.lasts);
+        self.draining = true;
         self.send(&Message::ReqFlush(ReqFlush {
             ctx_id: self.ctx_id,
             generation: self.generation,
@@ -326,8 +420,7 @@ impl KernelRole {
         Err("no LAST after 256 capture-only jobs".into())
     }
 
-    /// After a format change the client reallocates: the role checks that
-    /// the daemon returned every dst.
+    /// Jobs with a buffer still in the daemon.
     pub fn parked(&self) -> usize {
         self.in_flight.len()
     }
@@ -337,6 +430,8 @@ impl KernelRole {
         self.generation += 1;
         self.in_flight.clear();
         self.free_dsts = (0..self.ndst).rev().collect();
+        self.draining = false;
+        self.stopped = Stopped::No;
         self.send(&Message::ReqReset(ReqReset {
             ctx_id: self.ctx_id,
             generation: self.generation,

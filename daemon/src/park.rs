@@ -2,6 +2,11 @@
 //! waiting for a buffer, and the drain and format-change sequences that
 //! need buffers of their own. Backends feed it pictures in display order
 //! and take `SessionEvent`s out.
+//!
+//! At a format change the spare dsts are not returned: a client takes an
+//! ERROR buffer before the LAST for a decode error, and the kernel takes
+//! them back itself when the client streams CAPTURE off (REQ_CAPTURE_OFF).
+//! Until then they are retired: no picture of the new format goes to them.
 
 use std::collections::VecDeque;
 
@@ -19,8 +24,8 @@ enum Pending {
     },
     /// The first format of the stream: needs no buffer.
     Format { cookie: u64, format: StreamFormat },
-    /// A new format: every parked dst goes back, the last one with LAST,
-    /// then STREAM_INFO.
+    /// A new format: the newest parked dst goes back with LAST, the others
+    /// retire, then STREAM_INFO.
     FormatChange { cookie: u64, format: StreamFormat },
     /// The end of a drain: one empty dst with LAST.
     Last,
@@ -32,6 +37,11 @@ pub struct Parking {
     /// Parked dsts beyond this many, with no picture waiting, go back empty.
     limit: usize,
     dsts: VecDeque<Dst>,
+    /// Spare dsts of the CAPTURE allocation before a format change's LAST:
+    /// claimed in the kernel until CAPTURE STREAMOFF, never written to.
+    retired: Vec<Dst>,
+    /// Bytes of one picture of the current format.
+    picture_size: usize,
     pending: VecDeque<Pending>,
     events: VecDeque<SessionEvent>,
 }
@@ -41,10 +51,17 @@ impl Default for Parking {
         Self {
             limit: 8,
             dsts: VecDeque::new(),
+            retired: Vec::new(),
+            picture_size: 0,
             pending: VecDeque::new(),
             events: VecDeque::new(),
         }
     }
+}
+
+/// Bytes of one picture of `format` (NV12 and I420 alike).
+fn picture_size(format: &StreamFormat) -> usize {
+    format.coded_width as usize * format.coded_height as usize * 3 / 2
 }
 
 impl Parking {
@@ -53,13 +70,44 @@ impl Parking {
     /// limit (the stream's DPB size) goes back at once, empty, so the
     /// kernel never runs out of CAPTURE buffers while the decoder waits
     /// for more bitstream.
+    ///
+    /// A dst that arrives while dsts are retired, with no REQ_CAPTURE_OFF
+    /// in between, proves the client resumed on the same allocation
+    /// (V4L2_DEC_CMD_START instead of a reallocation; the LAST carried the
+    /// last job's SRC_CONSUMED, so no job of the old allocation can still
+    /// come): the retired dsts are live again.
     pub fn park(&mut self, dst: Dst) {
+        self.unretire();
         self.dsts.push_back(dst);
         self.pump();
-        if self.pending.is_empty() && self.dsts.len() > self.limit {
-            let surplus = self.dsts.pop_back().expect("len > limit");
+        // The oldest goes back, so the newest (the current job's) can still
+        // take a format change's LAST along with its SRC_CONSUMED.
+        while self.pending.is_empty() && self.dsts.len() > self.limit {
+            let surplus = self.dsts.pop_front().expect("len > limit");
             self.pixels(surplus, 0, 0, Vec::new());
         }
+    }
+
+    /// Back to the parked FIFO, as its oldest; those too small for the new
+    /// format go back empty (not ERROR: nothing went wrong).
+    fn unretire(&mut self) {
+        for dst in std::mem::take(&mut self.retired).into_iter().rev() {
+            if (dst.size as usize) < self.picture_size {
+                self.pixels(dst, 0, 0, Vec::new());
+            } else {
+                self.dsts.push_front(dst);
+            }
+        }
+    }
+
+    /// REQ_CAPTURE_OFF: the kernel took back every dst it had handed over
+    /// (and ended the running job): forget them and anything not yet sent
+    /// about them. Pictures keep waiting, for the dsts of later jobs.
+    pub fn capture_off(&mut self) {
+        self.dsts.clear();
+        self.retired.clear();
+        self.events
+            .retain(|e| !matches!(e, SessionEvent::Frame { .. }));
     }
 
     /// Sets how many dsts may stay parked with no picture for them.
@@ -80,7 +128,29 @@ impl Parking {
     /// Reports a consumed source ahead of the events queued since `mark`
     /// (the pictures its decoding produced): the kernel can then finish the
     /// job and send the next one while it still reads those pictures.
+    ///
+    /// If the job's dst carries a LAST not yet sent, SRC_CONSUMED goes in
+    /// that message instead: the kernel stops at the LAST before it finishes
+    /// the job, so no job of the old CAPTURE allocation runs after it. A
+    /// source error then goes unflagged (logged): a LAST buffer with ERROR
+    /// reads as a failed decode.
     pub fn src_consumed_at(&mut self, mark: usize, cookie: u64, error: bool) {
+        let last = self.events.iter_mut().find_map(|e| match e {
+            SessionEvent::Frame {
+                cookie: c, flags, ..
+            } if *c == cookie && *flags & FRAME_LAST != 0 => Some(flags),
+            _ => None,
+        });
+        if let Some(flags) = last {
+            if error {
+                tracing::warn!(
+                    cookie,
+                    "source error not flagged: it rides on a LAST buffer"
+                );
+            }
+            *flags |= FRAME_SRC_CONSUMED;
+            return;
+        }
         let flags = FRAME_SRC_CONSUMED | if error { FRAME_ERROR } else { 0 };
         let ev = SessionEvent::Frame {
             cookie,
@@ -102,8 +172,8 @@ impl Parking {
     }
 
     /// Announces the stream's format: the first one goes out at once (in
-    /// order with the pictures), a later one after every picture before it,
-    /// the return of every parked dst and a LAST buffer.
+    /// order with the pictures), a later one after every picture before it
+    /// and a LAST buffer; the other parked dsts retire.
     pub fn format(&mut self, cookie: u64, format: StreamFormat, first: bool) {
         self.pending.push_back(if first {
             Pending::Format { cookie, format }
@@ -126,6 +196,7 @@ impl Parking {
     /// Forgets every dst, pending picture and event.
     pub fn clear(&mut self) {
         self.dsts.clear();
+        self.retired.clear();
         self.pending.clear();
         self.events.clear();
     }
@@ -137,6 +208,11 @@ impl Parking {
 
     pub fn parked(&self) -> usize {
         self.dsts.len()
+    }
+
+    /// Spare dsts left parked at a format change.
+    pub fn retired(&self) -> usize {
+        self.retired.len()
     }
 
     fn pixels(&mut self, dst: Dst, flags: u32, timestamp: u64, data: Vec<u8>) {
@@ -155,6 +231,7 @@ impl Parking {
                 None => return,
                 Some(Pending::Format { .. }) => {
                     if let Some(Pending::Format { cookie, format }) = self.pending.pop_front() {
+                        self.picture_size = picture_size(&format);
                         self.events
                             .push_back(SessionEvent::StreamInfo { cookie, format });
                     }
@@ -165,12 +242,12 @@ impl Parking {
                     else {
                         return;
                     };
-                    while self.dsts.len() > 1 {
-                        let dst = self.dsts.pop_front().expect("len > 1");
-                        self.pixels(dst, FRAME_ERROR, 0, Vec::new());
-                    }
-                    let dst = self.dsts.pop_front().expect("checked non-empty");
+                    // The newest is the current job's, if a picture did not
+                    // take it: its SRC_CONSUMED can join the LAST.
+                    let dst = self.dsts.pop_back().expect("checked non-empty");
+                    self.retired.extend(self.dsts.drain(..));
                     self.pixels(dst, FRAME_LAST, 0, Vec::new());
+                    self.picture_size = picture_size(&format);
                     self.events
                         .push_back(SessionEvent::StreamInfo { cookie, format });
                 }
@@ -280,31 +357,42 @@ mod tests {
         );
     }
 
-    #[test]
-    fn format_change_returns_every_dst_then_info() {
+    fn frames(ev: &[SessionEvent]) -> Vec<(u64, u32)> {
+        ev.iter()
+            .filter_map(|e| match e {
+                SessionEvent::Frame { cookie, flags, .. } => Some((*cookie, *flags)),
+                _ => None,
+            })
+            .collect()
+    }
+
+    /// Dsts 1..=3 parked under a 16-wide format, one picture of it pending
+    /// and the 32-wide format found while job 3 decodes.
+    fn changed() -> (Parking, Vec<SessionEvent>) {
         let mut p = Parking::default();
         p.format(5, fmt(16), true);
         p.park(dst(1));
         p.park(dst(2));
         p.park(dst(3));
+        let mark = p.mark();
         p.picture(1, vec![0; 4], false);
         p.format(6, fmt(32), false);
         p.picture(2, vec![0; 8], false);
+        p.src_consumed_at(mark, 3, false);
         let ev = drain(&mut p);
-        let flags: Vec<(u64, u32)> = ev
-            .iter()
-            .filter_map(|e| match e {
-                SessionEvent::Frame { cookie, flags, .. } => Some((*cookie, *flags)),
-                _ => None,
-            })
-            .collect();
+        (p, ev)
+    }
+
+    #[test]
+    fn format_change_sends_last_with_the_jobs_src_and_retires_the_spares() {
+        let (p, ev) = changed();
         assert_eq!(
-            flags,
+            frames(&ev),
             vec![
                 (1, FRAME_HAS_PIXELS),
-                (2, FRAME_HAS_PIXELS | FRAME_ERROR),
-                (3, FRAME_HAS_PIXELS | FRAME_LAST)
-            ]
+                (3, FRAME_SRC_CONSUMED | FRAME_HAS_PIXELS | FRAME_LAST)
+            ],
+            "no ERROR buffer; the LAST carries the job's SRC_CONSUMED"
         );
         assert_eq!(
             ev[0],
@@ -314,19 +402,81 @@ mod tests {
             }
         );
         assert_eq!(
-            ev[4],
+            ev[3],
             SessionEvent::StreamInfo {
                 cookie: 6,
                 format: fmt(32)
             }
         );
+        assert_eq!((p.parked(), p.retired()), (0, 1), "dst 2 is retired");
+        assert_eq!(p.waiting(), 1, "the new format's picture waits");
+    }
+
+    #[test]
+    fn capture_off_forgets_the_retired_dsts_and_new_pictures_go_to_new_ones() {
+        let (mut p, _) = changed();
+        p.capture_off();
+        assert_eq!((p.parked(), p.retired(), p.waiting()), (0, 0, 1));
+        p.park(dst(7));
         assert_eq!(
-            p.waiting(),
-            1,
-            "the new format's picture waits for a new dst"
+            drain(&mut p),
+            vec![SessionEvent::Frame {
+                cookie: 7,
+                flags: FRAME_HAS_PIXELS,
+                timestamp: 2,
+                data: vec![0; 8]
+            }]
         );
-        p.park(dst(4));
-        assert_eq!(drain(&mut p).len(), 1);
+    }
+
+    #[test]
+    fn a_dst_without_capture_off_brings_the_retired_ones_back() {
+        // DEC_CMD_START: the client goes on with the same buffers; those too
+        // small for the new format go back empty, without ERROR.
+        let (mut p, _) = changed();
+        p.park(Dst {
+            cookie: 8,
+            index: 8,
+            size: 10_000,
+        });
+        let ev = drain(&mut p);
+        assert_eq!(
+            frames(&ev),
+            vec![(2, FRAME_HAS_PIXELS), (8, FRAME_HAS_PIXELS)]
+        );
+        assert!(matches!(&ev[0], SessionEvent::Frame { data, .. } if data.is_empty()));
+        assert!(
+            matches!(&ev[1], SessionEvent::Frame { timestamp: 2, data, .. } if data.len() == 8)
+        );
+        assert_eq!((p.parked(), p.retired()), (0, 0));
+    }
+
+    #[test]
+    fn a_source_error_does_not_make_the_last_buffer_an_error() {
+        let mut p = Parking::default();
+        p.format(5, fmt(16), true);
+        p.park(dst(1));
+        let mark = p.mark();
+        p.format(6, fmt(32), false);
+        p.src_consumed_at(mark, 1, true);
+        assert_eq!(
+            frames(&drain(&mut p)),
+            vec![(1, FRAME_SRC_CONSUMED | FRAME_HAS_PIXELS | FRAME_LAST)]
+        );
+    }
+
+    #[test]
+    fn surplus_dsts_go_back_oldest_first() {
+        let mut p = Parking::default();
+        p.set_limit(2);
+        for c in 1..=4 {
+            p.park(dst(c));
+        }
+        assert_eq!(
+            frames(&drain(&mut p)),
+            vec![(1, FRAME_HAS_PIXELS), (2, FRAME_HAS_PIXELS)]
+        );
+        assert_eq!(p.parked(), 2);
     }
 
     #[test]

@@ -310,6 +310,10 @@ impl Session for ScriptedSession {
     /// exactly the stale replies the kernel must reject.
     fn reset(&mut self) {}
 
+    /// The script goes on: a reply it names for a job from before is one
+    /// the kernel rejects as a dead cookie.
+    fn capture_off(&mut self) {}
+
     fn next_event(&mut self) -> Option<SessionEvent> {
         self.events.pop_front()
     }

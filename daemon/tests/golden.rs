@@ -1,7 +1,9 @@
 //! Golden tests: clips made here with libx264 (B-frames, b-pyramid, GOPs
 //! of 12, a resolution change from 320x240 to 176x120) decoded by the
 //! daemon over the loopback transport, with this test in the kernel's
-//! role. Every picture's MD5 and timestamp must equal `ffmpeg -f framemd5`.
+//! role (and the client's: CAPTURE is reallocated at the resolution change,
+//! streamed off as soon as its LAST arrives). Every picture's MD5 and
+//! timestamp must equal `ffmpeg -f framemd5`.
 
 use std::path::PathBuf;
 use std::sync::OnceLock;
@@ -121,9 +123,17 @@ fn golden_clip(clips: &Clips, codec: Codec, pixfmt: Pixfmt, split: bool) {
         drained > 0,
         "B-frame reordering leaves pictures for the drain"
     );
+    // The client takes an ERROR buffer before the LAST for a decode error
+    // (ffmpeg then never sets CAPTURE up again): a clean clip has none, the
+    // spare dsts at the resolution change stay parked until CAPTURE STREAMOFF.
+    assert_eq!(role.dst_errors, 0, "CAPTURE buffers returned with ERROR");
+    // Includes every reply naming a job whose buffers the module took back
+    // at the CAPTURE STREAMOFF after the resolution change: it would be
+    // rejected, and a picture in it lost.
     assert_eq!(role.violations, Vec::<String>::new());
     assert_eq!(role.src_consumed, chunks, "one SRC_CONSUMED per source");
     assert_eq!(role.src_errors, 0);
+    assert_eq!(role.capture_setups, 1, "CAPTURE set up again once");
     assert_eq!(
         role.pictures.len(),
         clips.expected.len(),
@@ -163,12 +173,23 @@ fn golden_clip(clips: &Clips, codec: Codec, pixfmt: Pixfmt, split: bool) {
         "{} dsts parked, DPB {dpb}",
         role.parked()
     );
-    // The first segment's pictures all precede the second's.
-    assert!(
-        role.pictures[..clips.expected_first]
-            .iter()
-            .all(|p| p.format.unwrap().visible_width == 320)
-    );
+    // The first segment's pictures all precede the second's, and each went
+    // to a CAPTURE buffer of its own resolution's allocation.
+    let allocations: Vec<(u32, usize)> = role
+        .pictures
+        .iter()
+        .map(|p| (p.format.unwrap().visible_width, p.allocation))
+        .collect();
+    let want: Vec<(u32, usize)> = (0..clips.expected.len())
+        .map(|i| {
+            if i < clips.expected_first {
+                (320, 0)
+            } else {
+                (176, 1)
+            }
+        })
+        .collect();
+    assert_eq!(allocations, want, "(width, CAPTURE allocation) per picture");
     role.hang_up();
     assert_eq!(daemon.join().unwrap().unwrap(), Exit::Detached);
 }
@@ -196,6 +217,36 @@ fn golden_hevc() {
 #[test]
 fn golden_vp9() {
     golden_clip(&make_clips(Codec::Vp9), Codec::Vp9, Pixfmt::Yuv420, false);
+}
+
+/// CAPTURE streamed off and reallocated in the middle of a GOP
+/// (REQ_CAPTURE_OFF): the daemon forgets the dsts it held, never names
+/// their cookies again, keeps its decoder, and every picture still comes
+/// out exactly, the later ones in the new allocation's buffers.
+#[test]
+fn capture_off_mid_stream_keeps_the_decoder_and_forgets_the_dsts() {
+    let clips = clips();
+    let (t, daemon) = spawn(ffmpeg(&[Codec::H264]));
+    let mut role = KernelRole::new(t, 5, Codec::H264, Pixfmt::Nv12, 12, 1 << 20);
+    role.hello().unwrap();
+    assert_eq!(role.open(320, 240).unwrap(), None);
+    let first = &clips.packets[..clips.first];
+    for (i, (ts, data)) in first.iter().enumerate() {
+        if i == 17 {
+            role.barrier().unwrap();
+            assert!(role.parked() > 0, "dsts are parked when CAPTURE goes off");
+            role.stream_capture_off();
+        }
+        role.job(Some((*ts, data))).unwrap();
+    }
+    role.drain().unwrap();
+    assert_eq!(role.violations, Vec::<String>::new());
+    assert_eq!(role.dst_errors, 0);
+    assert_eq!(role.capture_setups, 1);
+    assert_eq!(digest(&role), clips.expected[..clips.expected_first]);
+    assert!(role.pictures.iter().any(|p| p.allocation == 1));
+    role.hang_up();
+    daemon.join().unwrap().unwrap();
 }
 
 #[test]
