@@ -8,6 +8,8 @@
 
 use daedalus_proto::{Codec, Pixfmt, SessionErrorCode};
 
+use crate::mapping::Mapping;
+
 /// What the backend can do, announced in RESP_HELLO.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Capabilities {
@@ -40,17 +42,87 @@ pub struct Src<'a> {
 }
 
 /// The CAPTURE side of a job: a buffer to fill with one picture.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, PartialEq, Eq)]
 pub struct Dst {
     /// The job's cookie: HAS_PIXELS for this buffer names it.
     pub cookie: u64,
     pub index: u32,
     /// Capacity in bytes.
     pub size: u32,
+    /// The buffer itself, for a mapped job: the picture is written here,
+    /// before the `Frame` that returns the dst is queued; dropping the dst
+    /// unmaps it.
+    pub map: Option<Mapping>,
+}
+
+/// Picture bytes of a `Frame`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum FrameData {
+    /// Sent after the RESP_FRAME body: `bytesused` is their length.
+    Inline(Vec<u8>),
+    /// Already written into the job's mapped dst (now unmapped): only
+    /// `bytesused` goes.
+    Mapped(u32),
+}
+
+impl FrameData {
+    pub fn bytesused(&self) -> u32 {
+        match self {
+            Self::Inline(v) => v.len() as u32,
+            Self::Mapped(n) => *n,
+        }
+    }
+
+    /// The bytes that follow the RESP_FRAME body.
+    pub fn into_inline(self) -> Vec<u8> {
+        match self {
+            Self::Inline(v) => v,
+            Self::Mapped(_) => Vec::new(),
+        }
+    }
+}
+
+impl From<Vec<u8>> for FrameData {
+    fn from(v: Vec<u8>) -> Self {
+        Self::Inline(v)
+    }
+}
+
+/// A decoded picture not laid out yet: the layout (docs/protocol.md,
+/// "Pictures") is written once its dst is known, straight into the dst's
+/// mapping for a mapped job, into a new `Vec` for an inline one.
+pub trait Picture: std::fmt::Debug {
+    /// Bytes of the picture in the layout.
+    fn size(&self) -> usize;
+
+    /// Writes the layout, padding included, into `out` (`size()` bytes).
+    fn write_to(&self, out: &mut [u8]);
+
+    /// The layout as bytes of its own.
+    fn into_vec(self: Box<Self>) -> Vec<u8> {
+        let mut v = vec![0; self.size()];
+        self.write_to(&mut v);
+        v
+    }
+}
+
+/// Bytes already in the layout (scripted pictures, tests).
+impl Picture for Vec<u8> {
+    fn size(&self) -> usize {
+        self.len()
+    }
+
+    fn write_to(&self, out: &mut [u8]) {
+        out.copy_from_slice(self);
+    }
+
+    fn into_vec(self: Box<Self>) -> Vec<u8> {
+        *self
+    }
 }
 
 /// One REQ_DECODE.
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug)]
 pub struct Job<'a> {
     pub cookie: u64,
     /// `None` for a capture-only (F_NO_SRC) job.
@@ -79,7 +151,7 @@ pub enum SessionEvent {
         cookie: u64,
         flags: u32,
         timestamp: u64,
-        data: Vec<u8>,
+        data: FrameData,
     },
     /// RESP_STREAM_INFO; `cookie` is the job that revealed it, or 0.
     StreamInfo { cookie: u64, format: StreamFormat },
@@ -105,10 +177,13 @@ pub trait Backend {
 /// One context's decoder.
 pub trait Session {
     /// Takes a job. The session reads `job.src` during the call (the daemon
-    /// keeps no reference afterwards) and owes exactly one `Frame` with
-    /// SRC_CONSUMED for it, now or later. `job.dst` is parked in the session
-    /// until a `Frame` with HAS_PIXELS names `job.cookie`: that event, and
-    /// nothing else, gives the buffer back to the kernel.
+    /// keeps no reference afterwards: a mapped src is unmapped when the
+    /// call returns) and owes exactly one `Frame` with SRC_CONSUMED for it,
+    /// now or later. `job.dst` is parked in the session until a `Frame`
+    /// with HAS_PIXELS names `job.cookie`: that event, and nothing else,
+    /// gives the buffer back to the kernel. A mapped dst is written and
+    /// dropped (unmapped) before that event is queued, or dropped untouched
+    /// when the session forgets it.
     fn decode(&mut self, job: Job<'_>);
 
     /// Drain: every picture still inside the decoder goes out into parked

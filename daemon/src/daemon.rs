@@ -10,6 +10,7 @@ use daedalus_proto::*;
 use thiserror::Error;
 
 use crate::backend::{Backend, Dst, Job, Session, SessionEvent, SessionParams, Src};
+use crate::mapping::{MapKind, Mapping};
 use crate::transport::{Transport, poll_two};
 
 /// `RESP_HELLO.daemon_version`.
@@ -52,6 +53,10 @@ pub struct Daemon<'b> {
     backend: &'b mut dyn Backend,
     contexts: HashMap<u32, Context>,
     hello_done: bool,
+    /// Offer F_MAPPED when the transport can map (`--no-mapped` clears it).
+    offer_mapped: bool,
+    /// RESP_HELLO of this attachment offered F_MAPPED.
+    mapped: bool,
     /// REQ_HELLO.max_payload: the largest payload the kernel accepts.
     max_payload: u32,
     out: Vec<u8>,
@@ -68,11 +73,19 @@ impl<'b> Daemon<'b> {
             backend,
             contexts: HashMap::new(),
             hello_done: false,
+            offer_mapped: true,
+            mapped: false,
             max_payload: MAX_PAYLOAD,
             out: Vec::new(),
             dropped: 0,
             rejected: 0,
         }
+    }
+
+    /// Whether RESP_HELLO offers mapped jobs when the transport can map
+    /// (default: yes).
+    pub fn offer_mapped(&mut self, offer: bool) {
+        self.offer_mapped = offer;
     }
 
     /// Serves `transport` until it closes or `wake` becomes readable.
@@ -215,6 +228,7 @@ impl<'b> Daemon<'b> {
                 self.contexts.clear();
                 self.hello_done = true;
                 self.max_payload = h.max_payload.min(MAX_PAYLOAD);
+                self.mapped = self.offer_mapped && transport.can_map();
                 let resp = Message::RespHello(RespHello {
                     proto_version: PROTO_VERSION.into(),
                     daemon_version: DAEMON_VERSION,
@@ -222,7 +236,7 @@ impl<'b> Daemon<'b> {
                     pixfmts: caps.pixfmts,
                     max_width: caps.max_width,
                     max_height: caps.max_height,
-                    flags: 0,
+                    flags: if self.mapped { HELLO_F_MAPPED } else { 0 },
                     reserved: 0,
                 });
                 self.send(transport, &resp)?;
@@ -270,7 +284,7 @@ impl<'b> Daemon<'b> {
                 }
             }
             Message::ReqDecode { cookie, body, data } => {
-                let Some(ctx) = self.contexts.get_mut(&body.ctx_id) else {
+                if !self.contexts.contains_key(&body.ctx_id) {
                     tracing::warn!(
                         ctx = body.ctx_id,
                         cookie,
@@ -280,30 +294,29 @@ impl<'b> Daemon<'b> {
                         transport,
                         &session_error(body.ctx_id, SessionErrorCode::Internal),
                     );
+                }
+                let no_src = body.flags & DECODE_F_NO_SRC != 0;
+                let (src_map, dst_map) = if body.flags & DECODE_F_MAPPED == 0 {
+                    (None, None)
+                } else {
+                    let mapped = if self.mapped {
+                        map_job(&body, transport)
+                    } else {
+                        Err(io::Error::other("mapped jobs were not offered"))
+                    };
+                    match mapped {
+                        Ok(maps) => maps,
+                        // The job fails, not the session.
+                        Err(e) => {
+                            tracing::warn!(ctx = body.ctx_id, cookie, error = %e, "mapped job refused");
+                            return self.fail_job(cookie, &body, transport);
+                        }
+                    }
+                };
+                let Some(ctx) = self.contexts.get_mut(&body.ctx_id) else {
+                    return Ok(());
                 };
                 ctx.generation = body.generation;
-                let no_src = body.flags & DECODE_F_NO_SRC != 0;
-                if body.flags & DECODE_F_MAPPED != 0 {
-                    // Never offered in RESP_HELLO: fail the job, not the session.
-                    tracing::warn!(ctx = body.ctx_id, cookie, "mapped job refused");
-                    let flags = FRAME_HAS_PIXELS
-                        | FRAME_ERROR
-                        | if no_src { 0 } else { FRAME_SRC_CONSUMED };
-                    let frame = RespFrame {
-                        ctx_id: body.ctx_id,
-                        flags,
-                        generation: body.generation,
-                        ..Default::default()
-                    };
-                    return self.send(
-                        transport,
-                        &Message::RespFrame {
-                            cookie,
-                            body: frame,
-                            data: Vec::new(),
-                        },
-                    );
-                }
                 ctx.jobs.insert(
                     cookie,
                     JobGen {
@@ -312,28 +325,33 @@ impl<'b> Daemon<'b> {
                         dst_pending: true,
                     },
                 );
-
+                let bitstream = src_map.as_ref().map_or(&data[..], Mapping::bytes);
                 let job = Job {
                     cookie,
                     src: (!no_src).then_some(Src {
                         index: body.src_index,
                         timestamp: body.timestamp,
-                        data: &data,
+                        data: bitstream,
                     }),
                     dst: Dst {
                         cookie,
                         index: body.dst_index,
                         size: body.dst_size,
+                        map: dst_map,
                     },
                 };
                 tracing::trace!(
                     ctx = body.ctx_id,
                     cookie,
-                    bytes = data.len(),
+                    bytes = bitstream.len(),
                     no_src,
+                    mapped = src_map.is_some(),
                     "decode"
                 );
                 ctx.session.decode(job);
+                // The session has read the bitstream: unmap it before its
+                // SRC_CONSUMED can go out.
+                drop(src_map);
                 self.drain(body.ctx_id, transport)?;
             }
             Message::ReqFlush(f) => {
@@ -382,6 +400,31 @@ impl<'b> Daemon<'b> {
         Ok(())
     }
 
+    /// Returns both buffers of a job the daemon cannot take, with ERROR.
+    fn fail_job(
+        &mut self,
+        cookie: u64,
+        body: &ReqDecode,
+        transport: &mut dyn Transport,
+    ) -> Result<(), DaemonError> {
+        let no_src = body.flags & DECODE_F_NO_SRC != 0;
+        let flags = FRAME_HAS_PIXELS | FRAME_ERROR | if no_src { 0 } else { FRAME_SRC_CONSUMED };
+        let frame = RespFrame {
+            ctx_id: body.ctx_id,
+            flags,
+            generation: body.generation,
+            ..Default::default()
+        };
+        self.send(
+            transport,
+            &Message::RespFrame {
+                cookie,
+                body: frame,
+                data: Vec::new(),
+            },
+        )
+    }
+
     /// Writes every pending event of a context's session.
     fn drain(&mut self, ctx_id: u32, transport: &mut dyn Transport) -> Result<(), DaemonError> {
         loop {
@@ -414,11 +457,11 @@ impl<'b> Daemon<'b> {
                         ctx_id,
                         flags,
                         timestamp,
-                        bytesused: data.len() as u32,
+                        bytesused: data.bytesused(),
                         generation,
                         reserved: [0; 2],
                     },
-                    data,
+                    data: data.into_inline(),
                 },
                 SessionEvent::StreamInfo { cookie, format } => {
                     tracing::info!(ctx = ctx_id, ?format, "stream format");
@@ -448,6 +491,25 @@ impl<'b> Daemon<'b> {
             self.send(transport, &msg)?;
         }
     }
+}
+
+/// Maps a F_MAPPED job's buffers: the src (unless F_NO_SRC or empty) read
+/// only, the dst (unless of size 0) read and write.
+fn map_job(
+    body: &ReqDecode,
+    transport: &mut dyn Transport,
+) -> io::Result<(Option<Mapping>, Option<Mapping>)> {
+    let src = if body.flags & DECODE_F_NO_SRC != 0 || body.bytes == 0 {
+        None
+    } else {
+        Some(transport.map(body.src_map, body.bytes as usize, MapKind::Src)?)
+    };
+    let dst = if body.dst_size == 0 {
+        None
+    } else {
+        Some(transport.map(body.dst_map, body.dst_size as usize, MapKind::Dst)?)
+    };
+    Ok((src, dst))
 }
 
 /// A write the kernel refused on its merits (`-EINVAL`, `-EPROTO`), as

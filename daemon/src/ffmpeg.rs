@@ -2,7 +2,8 @@
 //! bytestream into access units, the decoder turns them into pictures in
 //! display order, and each picture keeps the timestamp of the source chunk
 //! its access unit started in (the parser's pts, carried by the decoder as
-//! the packet's pts). Pictures are copied into the protocol's layout.
+//! the packet's pts). Pictures are copied into the protocol's layout once
+//! a dst takes them: straight into a mapped dst, with no copy in between.
 
 use ff::ffi;
 use ffmpeg_next as ff;
@@ -10,7 +11,7 @@ use ffmpeg_next as ff;
 use daedalus_proto::{Codec, Pixfmt, SessionErrorCode};
 
 use crate::backend::{
-    Backend, Capabilities, Job, Session, SessionEvent, SessionParams, StreamFormat,
+    Backend, Capabilities, Job, Picture, Session, SessionEvent, SessionParams, StreamFormat,
 };
 use crate::layout;
 use crate::park::Parking;
@@ -87,6 +88,40 @@ impl Drop for Parser {
     fn drop(&mut self) {
         // SAFETY: self.0 came from av_parser_init and is closed once.
         unsafe { ffi::av_parser_close(self.0) };
+    }
+}
+
+/// A decoded frame, held by reference (no copy) until a dst takes it.
+struct FramePicture {
+    frame: ff::frame::Video,
+    pixfmt: Pixfmt,
+    coded: (u32, u32),
+}
+
+impl std::fmt::Debug for FramePicture {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("FramePicture")
+            .field("size", &(self.frame.width(), self.frame.height()))
+            .field("coded", &self.coded)
+            .finish()
+    }
+}
+
+impl Picture for FramePicture {
+    fn size(&self) -> usize {
+        layout::picture_size(self.coded.0, self.coded.1)
+    }
+
+    fn write_to(&self, out: &mut [u8]) {
+        let f = &self.frame;
+        let planes = layout::Planes {
+            y: (f.data(0), f.stride(0)),
+            u: (f.data(1), f.stride(1)),
+            v: (f.data(2), f.stride(2)),
+            width: f.width() as usize,
+            height: f.height() as usize,
+        };
+        layout::pack_into(&planes, self.pixfmt, self.coded.0, self.coded.1, out);
     }
 }
 
@@ -312,20 +347,14 @@ impl FfmpegSession {
             self.parking.picture(timestamp, Vec::new(), true);
             return;
         }
-        let planes = layout::Planes {
-            y: (self.frame.data(0), self.frame.stride(0)),
-            u: (self.frame.data(1), self.frame.stride(1)),
-            v: (self.frame.data(2), self.frame.stride(2)),
-            width: w as usize,
-            height: h as usize,
+        // The frame's reference moves to the picture; the decoder gets an
+        // empty frame to fill next.
+        let picture = FramePicture {
+            frame: std::mem::replace(&mut self.frame, ff::frame::Video::empty()),
+            pixfmt: self.pixfmt,
+            coded: (format.coded_width, format.coded_height),
         };
-        let data = layout::pack(
-            &planes,
-            self.pixfmt,
-            format.coded_width,
-            format.coded_height,
-        );
-        self.parking.picture(timestamp, data, false);
+        self.parking.picture(timestamp, picture, false);
     }
 
     fn restart(&mut self) {

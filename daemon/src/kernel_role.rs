@@ -11,12 +11,34 @@
 //! its cookie dies) and REQ_CAPTURE_OFF goes out; the next job runs on a
 //! new CAPTURE allocation (STREAMON). A reply naming one of those cookies
 //! afterwards is one the module would reject.
+//!
+//! On a mapped loopback pair (`Loopback::pair_mapped`) it lends jobs their
+//! buffers as the module's mmap handler does, once RESP_HELLO offered
+//! F_MAPPED: the bitstream in a src the daemon maps read only, the picture
+//! read back from the dst when HAS_PIXELS arrives. Every buffer is revoked
+//! when its job's buffer completes (a late touch raises SIGBUS in the
+//! daemon), and every barrier checks that the daemon keeps no mapping of
+//! a revoked buffer and had no mmap() refused.
 
 use std::collections::{HashMap, HashSet};
+use std::sync::Arc;
 
 use daedalus_proto::*;
 
+use crate::mapping::{MapKind, MapSpace};
 use crate::transport::{Loopback, Transport};
+
+/// Which jobs go mapped (when the daemon offered F_MAPPED).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum MapMode {
+    /// Every job inline.
+    Inline,
+    /// Every job mapped (every vb2 buffer is an MMAP buffer).
+    Mapped,
+    /// Every other job mapped, starting with the second (a client mixing
+    /// MMAP and DMABUF/USERPTR buffers).
+    Mixed,
+}
 
 /// A picture as the kernel would complete it.
 #[derive(Debug, Clone)]
@@ -37,6 +59,7 @@ struct InFlight {
     dst_pending: bool,
     dst_index: u32,
     allocation: usize,
+    mapped: bool,
 }
 
 /// Why no job runs (the module's `stopped`).
@@ -88,6 +111,14 @@ pub struct KernelRole {
     pub violations: Vec<String>,
     /// Keep picture bytes (tests) or only count them (benchmarks).
     pub keep_pixels: bool,
+    /// Which jobs go mapped; set before `hello`.
+    pub mapping: MapMode,
+    space: Option<Arc<MapSpace>>,
+    /// RESP_HELLO offered F_MAPPED.
+    hello_mapped: bool,
+    jobs_sent: u64,
+    /// Jobs sent with F_MAPPED.
+    pub mapped_jobs: usize,
 }
 
 pub type RoleResult<T> = Result<T, String>;
@@ -104,6 +135,7 @@ impl KernelRole {
     ) -> Self {
         // A daemon that never answers fails the caller instead of hanging it.
         let _ = t.set_read_timeout(Some(std::time::Duration::from_secs(60)));
+        let space = t.map_space().cloned();
         Self {
             t,
             ctx_id,
@@ -133,7 +165,45 @@ impl KernelRole {
             session_errors: Vec::new(),
             violations: Vec::new(),
             keep_pixels: true,
+            mapping: MapMode::Inline,
+            space,
+            hello_mapped: false,
+            jobs_sent: 0,
+            mapped_jobs: 0,
         }
+    }
+
+    /// The daemon's live mappings of this pair's buffers (`None`: not a
+    /// mapped pair).
+    pub fn live_mappings(&self) -> Option<usize> {
+        self.space.as_ref().map(|s| s.live())
+    }
+
+    /// Jobs sent, capture-only ones included.
+    pub fn jobs_sent(&self) -> usize {
+        self.jobs_sent as usize
+    }
+
+    /// Jobs in flight whose dst is mapped and still in the daemon.
+    pub fn parked_mapped(&self) -> usize {
+        self.in_flight
+            .values()
+            .filter(|j| j.mapped && j.dst_pending)
+            .count()
+    }
+
+    /// The module ends job `cookie`: its buffers are revoked.
+    fn end_job(&self, cookie: u64) {
+        if let Some(space) = &self.space {
+            space.revoke_job(cookie);
+        }
+    }
+
+    fn end_all_jobs(&mut self) {
+        for cookie in self.in_flight.keys() {
+            self.end_job(*cookie);
+        }
+        self.in_flight.clear();
     }
 
     fn send(&mut self, msg: &Message) -> RoleResult<()> {
@@ -161,7 +231,10 @@ impl KernelRole {
             reserved: 0,
         }))?;
         match self.recv()? {
-            Message::RespHello(h) => Ok(h),
+            Message::RespHello(h) => {
+                self.hello_mapped = h.flags & HELLO_F_MAPPED != 0;
+                Ok(h)
+            }
             other => Err(format!("expected RESP_HELLO, got {}", other.ty())),
         }
     }
@@ -200,10 +273,24 @@ impl KernelRole {
         })?;
         loop {
             match self.recv()? {
-                Message::RespPong { token: t, .. } if t == token => return Ok(()),
+                Message::RespPong { token: t, .. } if t == token => break,
                 msg => self.process(msg),
             }
         }
+        // The daemon has handled everything before the PING: it must hold
+        // no mapping of a buffer whose reply, CAPTURE off or reset is past.
+        if let Some(space) = &self.space {
+            let leaked = space.leaked();
+            if leaked > 0 {
+                self.violations.push(format!(
+                    "{leaked} mapping(s) kept after their buffers were revoked"
+                ));
+            }
+            for refused in space.take_refused() {
+                self.violations.push(format!("mmap refused: {refused}"));
+            }
+        }
+        Ok(())
     }
 
     fn process(&mut self, msg: Message) {
@@ -216,7 +303,7 @@ impl KernelRole {
             Message::RespSessionError(e) => {
                 self.session_errors.push(e.error);
                 // The kernel returns every buffer of the context.
-                self.in_flight.clear();
+                self.end_all_jobs();
                 self.free_dsts = (0..self.ndst).rev().collect();
             }
             Message::RespResetDone(_) | Message::RespPong { .. } => {}
@@ -262,9 +349,32 @@ impl KernelRole {
                 return;
             }
             job.dst_pending = false;
-            let (dst_index, allocation) = (job.dst_index, job.allocation);
+            let (dst_index, allocation, mapped) = (job.dst_index, job.allocation, job.mapped);
             if allocation == self.allocation {
                 self.free_dsts.push(dst_index);
+            }
+            if body.bytesused > self.dst_size {
+                self.violations.push(format!(
+                    "{cookie:#x}: bytesused {} beyond the {}-byte dst",
+                    body.bytesused, self.dst_size
+                ));
+            }
+            let data = match (&self.space, mapped) {
+                (Some(space), true) => {
+                    if !data.is_empty() {
+                        self.violations
+                            .push(format!("{cookie:#x}: inline picture for a mapped dst"));
+                    }
+                    space.take_picture(cookie).unwrap_or_default()
+                }
+                _ => data,
+            };
+            if data.len() != body.bytesused as usize {
+                self.violations.push(format!(
+                    "{cookie:#x}: bytesused {} but {} picture bytes",
+                    body.bytesused,
+                    data.len()
+                ));
             }
             if body.flags & FRAME_ERROR != 0 {
                 self.dst_errors += 1;
@@ -306,7 +416,7 @@ impl KernelRole {
     fn capture_off(&mut self) {
         self.stopped = Stopped::CaptureOff;
         self.dead.extend(self.in_flight.keys().copied());
-        self.in_flight.clear();
+        self.end_all_jobs();
         self.free_dsts.clear();
         let msg = Message::ReqCaptureOff(ReqCaptureOff {
             ctx_id: self.ctx_id,
@@ -351,10 +461,37 @@ impl KernelRole {
             self.slot_gen += 1;
         }
         let cookie = cookie(self.next_slot, self.slot_gen);
-        let (flags, ts, src_index, data) = match src {
+        let (mut flags, ts, src_index, mut data) = match src {
             Some((ts, d)) => (0, ts, 0, d.to_vec()),
             None => (DECODE_F_NO_SRC, 0, NO_BUF, Vec::new()),
         };
+        let bytes = data.len() as u32;
+        let sent = self.jobs_sent;
+        self.jobs_sent += 1;
+        let mapped = self.hello_mapped
+            && match self.mapping {
+                MapMode::Inline => false,
+                MapMode::Mapped => true,
+                MapMode::Mixed => sent % 2 == 1,
+            };
+        let (mut src_map, mut dst_map) = (0, 0);
+        if let Some(space) = self.space.as_ref().filter(|_| mapped) {
+            let lend = |kind, len, contents: &[u8]| {
+                space
+                    .lend(cookie, kind, len, contents)
+                    .map_err(|e| format!("lend a buffer: {e}"))
+            };
+            if src.is_some() {
+                src_map = lend(MapKind::Src, data.len(), &data)?;
+            }
+            // A used CAPTURE buffer: whatever the daemon does not write
+            // shows.
+            let used = vec![0xa5; self.dst_size as usize];
+            dst_map = lend(MapKind::Dst, self.dst_size as usize, &used)?;
+            flags |= DECODE_F_MAPPED;
+            data.clear();
+            self.mapped_jobs += 1;
+        }
         self.in_flight.insert(
             cookie,
             InFlight {
@@ -362,6 +499,7 @@ impl KernelRole {
                 dst_pending: true,
                 dst_index: dst,
                 allocation: self.allocation,
+                mapped,
             },
         );
         self.send(&Message::ReqDecode {
@@ -374,10 +512,10 @@ impl KernelRole {
                 timestamp: ts,
                 src_index,
                 dst_index: dst,
-                bytes: data.len() as u32,
+                bytes,
                 dst_size: self.dst_size,
-                src_map: 0,
-                dst_map: 0,
+                src_map,
+                dst_map,
             },
             data,
         })?;
@@ -428,7 +566,7 @@ impl KernelRole {
     /// REQ_RESET with a new generation.
     pub fn reset(&mut self) -> RoleResult<()> {
         self.generation += 1;
-        self.in_flight.clear();
+        self.end_all_jobs();
         self.free_dsts = (0..self.ndst).rev().collect();
         self.draining = false;
         self.stopped = Stopped::No;
@@ -440,6 +578,7 @@ impl KernelRole {
     }
 
     pub fn close(&mut self) -> RoleResult<()> {
+        self.end_all_jobs();
         self.send(&Message::ReqSessionClose(ReqSessionClose {
             ctx_id: self.ctx_id,
             reserved: 0,
@@ -449,6 +588,9 @@ impl KernelRole {
 
     /// Ends the attachment (the daemon sees the device close).
     pub fn hang_up(self) {
+        if let Some(space) = &self.space {
+            space.revoke_all();
+        }
         let _ = self.t.shutdown();
     }
 }

@@ -25,46 +25,56 @@ pub struct Planes<'a> {
 
 /// Lays `src` out in `pixfmt` at coded size `cw` x `ch`.
 pub fn pack(src: &Planes<'_>, pixfmt: Pixfmt, cw: u32, ch: u32) -> Vec<u8> {
+    let mut out = vec![0; picture_size(cw, ch)];
+    pack_into(src, pixfmt, cw, ch, &mut out);
+    out
+}
+
+/// Lays `src` out in `pixfmt` at coded size `cw` x `ch` into the first
+/// `picture_size(cw, ch)` bytes of `out` (a mapped CAPTURE buffer): every
+/// byte is written once, padding included, as the buffer holds whatever
+/// its last use left.
+pub fn pack_into(src: &Planes<'_>, pixfmt: Pixfmt, cw: u32, ch: u32, out: &mut [u8]) {
     let (cw, ch) = (cw as usize, ch as usize);
-    let size = picture_size(cw as u32, ch as u32);
-    // Filled row by row, padding included: no zeroing pass over the buffer.
-    let mut out = Vec::with_capacity(size);
+    let out = &mut out[..picture_size(cw as u32, ch as u32)];
     let (w, h) = (src.width.min(cw), src.height.min(ch));
     let (cw2, cwh, ch2) = (cw / 2, w.div_ceil(2), h.div_ceil(2));
-    let pad = |out: &mut Vec<u8>, to: usize| out.resize(to, 0);
-    for row in 0..ch {
-        let end = out.len() + cw;
-        if row < h {
-            out.extend_from_slice(&src.y.0[row * src.y.1..row * src.y.1 + w]);
+    let (luma, chroma) = out.split_at_mut(cw * ch);
+    for (row, line) in luma.chunks_exact_mut(cw).enumerate() {
+        let n = if row < h { w } else { 0 };
+        if n > 0 {
+            line[..n].copy_from_slice(&src.y.0[row * src.y.1..row * src.y.1 + n]);
         }
-        pad(&mut out, end);
+        line[n..].fill(0);
     }
     match pixfmt {
         Pixfmt::Nv12 => {
-            for row in 0..ch / 2 {
-                let end = out.len() + cw;
-                if row < ch2 {
-                    let u = &src.u.0[row * src.u.1..row * src.u.1 + cwh];
-                    let v = &src.v.0[row * src.v.1..row * src.v.1 + cwh];
-                    out.extend(u.iter().zip(v).flat_map(|(a, b)| [*a, *b]));
+            for (row, line) in chroma.chunks_exact_mut(cw).enumerate() {
+                let n = if row < ch2 { cwh } else { 0 };
+                if n > 0 {
+                    let u = &src.u.0[row * src.u.1..row * src.u.1 + n];
+                    let v = &src.v.0[row * src.v.1..row * src.v.1 + n];
+                    for ((pair, a), b) in line.chunks_exact_mut(2).zip(u).zip(v) {
+                        pair[0] = *a;
+                        pair[1] = *b;
+                    }
                 }
-                pad(&mut out, end);
+                line[2 * n..].fill(0);
             }
         }
         Pixfmt::Yuv420 => {
-            for plane in [src.u, src.v] {
-                for row in 0..ch / 2 {
-                    let end = out.len() + cw2;
-                    if row < ch2 {
-                        out.extend_from_slice(&plane.0[row * plane.1..row * plane.1 + cwh]);
+            let (cb, cr) = chroma.split_at_mut(cw2 * (ch / 2));
+            for (plane, dst) in [(src.u, cb), (src.v, cr)] {
+                for (row, line) in dst.chunks_exact_mut(cw2).enumerate() {
+                    let n = if row < ch2 { cwh } else { 0 };
+                    if n > 0 {
+                        line[..n].copy_from_slice(&plane.0[row * plane.1..row * plane.1 + n]);
                     }
-                    pad(&mut out, end);
+                    line[n..].fill(0);
                 }
             }
         }
     }
-    debug_assert_eq!(out.len(), size);
-    out
 }
 
 /// The visible `w` x `h` picture of a packed buffer as tightly packed I420,
@@ -147,5 +157,17 @@ mod tests {
         }
         let nv12 = pack(&planes, Pixfmt::Nv12, 16, 16);
         assert_eq!(&nv12[256..260], &[100, 200, 101, 201]);
+        // Into a used buffer: every byte of the picture is rewritten, none
+        // after it.
+        for pixfmt in [Pixfmt::Nv12, Pixfmt::Yuv420] {
+            let mut used = vec![0xa5; 400];
+            pack_into(&planes, pixfmt, 16, 16, &mut used);
+            assert_eq!(
+                &used[..384],
+                &pack(&planes, pixfmt, 16, 16)[..],
+                "{pixfmt:?}"
+            );
+            assert_eq!(&used[384..], &[0xa5; 16]);
+        }
     }
 }

@@ -9,6 +9,7 @@ pub mod daemon;
 pub mod ffmpeg;
 pub mod kernel_role;
 pub mod layout;
+pub mod mapping;
 pub mod park;
 pub mod scripted;
 pub mod transport;

@@ -77,6 +77,12 @@ struct Cli {
     #[arg(long)]
     once: bool,
 
+    /// Never offer mapped (zero-copy) jobs: bitstream and pictures travel
+    /// inline through read() and write() even where the device can map
+    /// the buffers.
+    #[arg(long)]
+    no_mapped: bool,
+
     /// Log filter (tracing EnvFilter syntax), overridden by RUST_LOG.
     #[arg(long, default_value = "info")]
     log: String,
@@ -184,6 +190,7 @@ fn main() -> ExitCode {
         };
         tracing::info!(backend = backend.name(), "attached to the kernel side");
         let mut daemon = Daemon::new(backend.as_mut());
+        daemon.offer_mapped(!cli.no_mapped);
         match daemon.run(transport.as_mut(), Some(wake.as_fd())) {
             Ok(Exit::Shutdown) => return ExitCode::SUCCESS,
             Ok(Exit::Detached) if cli.once => return ExitCode::SUCCESS,

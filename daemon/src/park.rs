@@ -12,14 +12,15 @@ use std::collections::VecDeque;
 
 use daedalus_proto::{FRAME_ERROR, FRAME_HAS_PIXELS, FRAME_LAST, FRAME_SRC_CONSUMED};
 
-use crate::backend::{Dst, SessionEvent, StreamFormat};
+use crate::backend::{Dst, FrameData, Picture, SessionEvent, StreamFormat};
 
 #[derive(Debug)]
 enum Pending {
-    /// A picture in the session's pixel format.
+    /// A picture in the session's pixel format, laid out when a dst takes
+    /// it.
     Picture {
         timestamp: u64,
-        data: Vec<u8>,
+        picture: Box<dyn Picture>,
         error: bool,
     },
     /// The first format of the stream: needs no buffer.
@@ -84,7 +85,7 @@ impl Parking {
         // take a format change's LAST along with its SRC_CONSUMED.
         while self.pending.is_empty() && self.dsts.len() > self.limit {
             let surplus = self.dsts.pop_front().expect("len > limit");
-            self.pixels(surplus, 0, 0, Vec::new());
+            self.pixels(surplus, 0, 0, FrameData::Inline(Vec::new()));
         }
     }
 
@@ -93,7 +94,7 @@ impl Parking {
     fn unretire(&mut self) {
         for dst in std::mem::take(&mut self.retired).into_iter().rev() {
             if (dst.size as usize) < self.picture_size {
-                self.pixels(dst, 0, 0, Vec::new());
+                self.pixels(dst, 0, 0, FrameData::Inline(Vec::new()));
             } else {
                 self.dsts.push_front(dst);
             }
@@ -101,8 +102,9 @@ impl Parking {
     }
 
     /// REQ_CAPTURE_OFF: the kernel took back every dst it had handed over
-    /// (and ended the running job): forget them and anything not yet sent
-    /// about them. Pictures keep waiting, for the dsts of later jobs.
+    /// (and ended the running job): forget them (unmapped, untouched) and
+    /// anything not yet sent about them. Pictures keep waiting, for the
+    /// dsts of later jobs.
     pub fn capture_off(&mut self) {
         self.dsts.clear();
         self.retired.clear();
@@ -156,16 +158,16 @@ impl Parking {
             cookie,
             flags,
             timestamp: 0,
-            data: Vec::new(),
+            data: FrameData::Inline(Vec::new()),
         };
         self.events.insert(mark.min(self.events.len()), ev);
     }
 
     /// Queues a picture (display order) for the next parked dst.
-    pub fn picture(&mut self, timestamp: u64, data: Vec<u8>, error: bool) {
+    pub fn picture<P: Picture + 'static>(&mut self, timestamp: u64, picture: P, error: bool) {
         self.pending.push_back(Pending::Picture {
             timestamp,
-            data,
+            picture: Box::new(picture),
             error,
         });
         self.pump();
@@ -215,7 +217,9 @@ impl Parking {
         self.retired.len()
     }
 
-    fn pixels(&mut self, dst: Dst, flags: u32, timestamp: u64, data: Vec<u8>) {
+    /// Returns `dst`; a mapped one is unmapped here, before its reply is
+    /// even queued.
+    fn pixels(&mut self, dst: Dst, flags: u32, timestamp: u64, data: FrameData) {
         let ev = SessionEvent::Frame {
             cookie: dst.cookie,
             flags: FRAME_HAS_PIXELS | flags,
@@ -246,7 +250,7 @@ impl Parking {
                     // take it: its SRC_CONSUMED can join the LAST.
                     let dst = self.dsts.pop_back().expect("checked non-empty");
                     self.retired.extend(self.dsts.drain(..));
-                    self.pixels(dst, FRAME_LAST, 0, Vec::new());
+                    self.pixels(dst, FRAME_LAST, 0, FrameData::Inline(Vec::new()));
                     self.picture_size = picture_size(&format);
                     self.events
                         .push_back(SessionEvent::StreamInfo { cookie, format });
@@ -254,31 +258,41 @@ impl Parking {
                 Some(Pending::Last) => {
                     self.pending.pop_front();
                     let dst = self.dsts.pop_front().expect("checked non-empty");
-                    self.pixels(dst, FRAME_LAST, 0, Vec::new());
+                    self.pixels(dst, FRAME_LAST, 0, FrameData::Inline(Vec::new()));
                 }
                 Some(Pending::Picture { .. }) => {
                     let Some(Pending::Picture {
                         timestamp,
-                        data,
+                        picture,
                         error,
                     }) = self.pending.pop_front()
                     else {
                         return;
                     };
-                    let dst = self.dsts.pop_front().expect("checked non-empty");
-                    if error || data.len() > dst.size as usize {
+                    let mut dst = self.dsts.pop_front().expect("checked non-empty");
+                    let size = picture.size();
+                    if error || size > dst.size as usize {
                         if !error {
                             tracing::warn!(
                                 cookie = dst.cookie,
-                                need = data.len(),
+                                need = size,
                                 size = dst.size,
                                 "CAPTURE buffer too small for the picture"
                             );
                         }
-                        self.pixels(dst, FRAME_ERROR, timestamp, Vec::new());
-                    } else {
-                        self.pixels(dst, 0, timestamp, data);
+                        self.pixels(dst, FRAME_ERROR, timestamp, FrameData::Inline(Vec::new()));
+                        continue;
                     }
+                    // A mapped dst is as large as dst.size: the picture goes
+                    // straight into it, and only its length in the reply.
+                    let data = match dst.map.as_mut().and_then(|m| m.bytes_mut()) {
+                        Some(out) => {
+                            picture.write_to(&mut out[..size]);
+                            FrameData::Mapped(size as u32)
+                        }
+                        None => FrameData::Inline(picture.into_vec()),
+                    };
+                    self.pixels(dst, 0, timestamp, data);
                 }
             }
         }
@@ -295,6 +309,7 @@ mod tests {
             cookie,
             index: cookie as u32,
             size: 100,
+            map: None,
         }
     }
 
@@ -329,13 +344,13 @@ mod tests {
                     cookie: 1,
                     flags: FRAME_HAS_PIXELS,
                     timestamp: 7,
-                    data: vec![1; 10]
+                    data: vec![1; 10].into()
                 },
                 SessionEvent::Frame {
                     cookie: 2,
                     flags: FRAME_HAS_PIXELS,
                     timestamp: 9,
-                    data: vec![2; 10]
+                    data: vec![2; 10].into()
                 },
             ]
         );
@@ -352,7 +367,7 @@ mod tests {
                 cookie: 1,
                 flags: FRAME_HAS_PIXELS | FRAME_ERROR,
                 timestamp: 3,
-                data: vec![]
+                data: vec![].into()
             }]
         );
     }
@@ -424,7 +439,7 @@ mod tests {
                 cookie: 7,
                 flags: FRAME_HAS_PIXELS,
                 timestamp: 2,
-                data: vec![0; 8]
+                data: vec![0; 8].into()
             }]
         );
     }
@@ -438,15 +453,16 @@ mod tests {
             cookie: 8,
             index: 8,
             size: 10_000,
+            map: None,
         });
         let ev = drain(&mut p);
         assert_eq!(
             frames(&ev),
             vec![(2, FRAME_HAS_PIXELS), (8, FRAME_HAS_PIXELS)]
         );
-        assert!(matches!(&ev[0], SessionEvent::Frame { data, .. } if data.is_empty()));
+        assert!(matches!(&ev[0], SessionEvent::Frame { data, .. } if data.bytesused() == 0));
         assert!(
-            matches!(&ev[1], SessionEvent::Frame { timestamp: 2, data, .. } if data.len() == 8)
+            matches!(&ev[1], SessionEvent::Frame { timestamp: 2, data, .. } if data.bytesused() == 8)
         );
         assert_eq!((p.parked(), p.retired()), (0, 0));
     }
@@ -493,7 +509,7 @@ mod tests {
                 cookie: 2,
                 flags: FRAME_HAS_PIXELS | FRAME_LAST,
                 timestamp: 0,
-                data: vec![]
+                data: vec![].into()
             }]
         );
         p.src_consumed(9, true);
@@ -503,7 +519,7 @@ mod tests {
                 cookie: 9,
                 flags: FRAME_SRC_CONSUMED | FRAME_ERROR,
                 timestamp: 0,
-                data: vec![]
+                data: vec![].into()
             }]
         );
     }

@@ -12,14 +12,14 @@
 //! fail internal
 //! ```
 
-use std::collections::VecDeque;
+use std::collections::{HashMap, VecDeque};
 use std::sync::Arc;
 
 use daedalus_proto::*;
 use thiserror::Error;
 
 use crate::backend::{
-    Backend, Capabilities, Job, Session, SessionEvent, SessionParams, StreamFormat,
+    Backend, Capabilities, Dst, FrameData, Job, Session, SessionEvent, SessionParams, StreamFormat,
 };
 use crate::layout;
 
@@ -208,6 +208,7 @@ impl Backend for ScriptedBackend {
             flushes: 0,
             flushes_used: 0,
             picture_size: 0,
+            dsts: HashMap::new(),
             events: VecDeque::new(),
         }))
     }
@@ -222,6 +223,9 @@ struct ScriptedSession {
     flushes: usize,
     flushes_used: usize,
     picture_size: usize,
+    /// Dsts not yet named by a `pixels` step: a mapped one is written
+    /// there.
+    dsts: HashMap<u64, Dst>,
     events: VecDeque<SessionEvent>,
 }
 
@@ -273,10 +277,34 @@ impl ScriptedSession {
                     } else {
                         0
                     };
-                    let data = vec![*job as u8; len];
+                    let mut flags = *flags;
+                    let dst = if pixels {
+                        self.dsts.remove(&cookie)
+                    } else {
+                        None
+                    };
+                    let data = match dst {
+                        Some(Dst {
+                            map: Some(mut map), ..
+                        }) => {
+                            let out = map.bytes_mut().expect("a dst is writable");
+                            if len > out.len() {
+                                tracing::warn!(cookie, len, "scripted picture beyond its dst");
+                                flags |= FRAME_ERROR;
+                                FrameData::Mapped(0)
+                            } else {
+                                out[..len].fill(*job as u8);
+                                FrameData::Mapped(len as u32)
+                            }
+                        }
+                        // An inline dst, or one already returned: the
+                        // picture goes inline (a repeated reply the kernel
+                        // rejects).
+                        _ => FrameData::Inline(vec![*job as u8; len]),
+                    };
                     self.events.push_back(SessionEvent::Frame {
                         cookie,
-                        flags: *flags,
+                        flags,
                         timestamp,
                         data,
                     });
@@ -298,6 +326,7 @@ impl Session for ScriptedSession {
     fn decode(&mut self, job: Job<'_>) {
         self.jobs
             .push((job.cookie, job.src.map_or(0, |s| s.timestamp)));
+        self.dsts.insert(job.cookie, job.dst);
         self.run();
     }
 
@@ -307,12 +336,17 @@ impl Session for ScriptedSession {
     }
 
     /// The script goes on: replies it names for jobs before the reset are
-    /// exactly the stale replies the kernel must reject.
-    fn reset(&mut self) {}
+    /// exactly the stale replies the kernel must reject (their dsts are
+    /// forgotten: a picture for one goes inline).
+    fn reset(&mut self) {
+        self.dsts.clear();
+    }
 
     /// The script goes on: a reply it names for a job from before is one
     /// the kernel rejects as a dead cookie.
-    fn capture_off(&mut self) {}
+    fn capture_off(&mut self) {
+        self.dsts.clear();
+    }
 
     fn next_event(&mut self) -> Option<SessionEvent> {
         self.events.pop_front()

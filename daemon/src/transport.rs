@@ -1,15 +1,20 @@
 //! Where protocol messages come from and go to: the `/dev/daedalus`
 //! character device (one message per read()/write()), or a stream socket
 //! whose other end is a test or the replay engine (messages framed by
-//! their own header).
+//! their own header). Buffers of F_MAPPED jobs are mmap()ed through the
+//! transport (`Transport::map`): from the device, or from the loopback's
+//! emulation of it (`MapSpace`).
 
 use std::fs::File;
 use std::io::{self, Read, Write};
 use std::os::fd::{AsFd, AsRawFd, BorrowedFd};
 use std::os::unix::net::UnixStream;
 use std::path::Path;
+use std::sync::Arc;
 
-use daedalus_proto::{HDR_SIZE, MAX_PAYLOAD, peek_header};
+use daedalus_proto::{HDR_SIZE, MAX_PAYLOAD, MsgType, peek_header};
+
+use crate::mapping::{MapKind, MapSpace, Mapping};
 
 /// A message channel to the kernel side.
 pub trait Transport {
@@ -31,6 +36,20 @@ pub trait Transport {
 
     /// The descriptor to poll for readability.
     fn fd(&self) -> BorrowedFd<'_>;
+
+    /// Whether `map` can work here (RESP_HELLO's F_MAPPED).
+    fn can_map(&self) -> bool {
+        false
+    }
+
+    /// Maps `len` bytes of a job's buffer at `offset` (REQ_DECODE's
+    /// `src_map` or `dst_map`): read only for a src, read and write for a
+    /// dst. The mapping is valid until the reply that completes the buffer;
+    /// dropping it unmaps it.
+    fn map(&mut self, offset: u64, len: usize, kind: MapKind) -> io::Result<Mapping> {
+        let _ = (offset, len, kind);
+        Err(io::ErrorKind::Unsupported.into())
+    }
 }
 
 /// `/dev/daedalus`.
@@ -108,28 +127,72 @@ impl Transport for CharDev {
     fn fd(&self) -> BorrowedFd<'_> {
         self.file.as_fd()
     }
+
+    /// Only the device has an mmap handler (a socket standing in for it in
+    /// tests has none).
+    fn can_map(&self) -> bool {
+        use std::os::unix::fs::FileTypeExt;
+        self.file
+            .metadata()
+            .is_ok_and(|m| m.file_type().is_char_device())
+    }
+
+    fn map(&mut self, offset: u64, len: usize, kind: MapKind) -> io::Result<Mapping> {
+        Mapping::map_fd(self.file.as_fd(), offset, len, kind)
+    }
 }
 
 /// A Unix stream socket carrying whole messages back to back.
 pub struct Loopback {
     sock: UnixStream,
+    /// Mapped buffers, shared by both ends of an in-process pair.
+    space: Option<Arc<MapSpace>>,
 }
 
 impl Loopback {
     /// Two connected ends: one for the daemon, one for the kernel's role.
     pub fn pair() -> io::Result<(Self, Self)> {
         let (a, b) = UnixStream::pair()?;
-        Ok((Self { sock: a }, Self { sock: b }))
+        Ok((Self::from_stream(a), Self::from_stream(b)))
+    }
+
+    /// Two connected ends sharing a `MapSpace`: the kernel's role may send
+    /// F_MAPPED jobs, and the daemon's end maps their buffers from it and
+    /// revokes them at each reply, as the module's write() does.
+    pub fn pair_mapped() -> io::Result<(Self, Self)> {
+        let (mut a, mut b) = Self::pair()?;
+        let space = MapSpace::new();
+        a.space = Some(Arc::clone(&space));
+        b.space = Some(space);
+        Ok((a, b))
     }
 
     pub fn connect(path: &Path) -> io::Result<Self> {
-        Ok(Self {
-            sock: UnixStream::connect(path)?,
-        })
+        Ok(Self::from_stream(UnixStream::connect(path)?))
     }
 
     pub fn from_stream(sock: UnixStream) -> Self {
-        Self { sock }
+        Self { sock, space: None }
+    }
+
+    /// The buffers mapped across this pair, if it was made mapped.
+    pub fn map_space(&self) -> Option<&Arc<MapSpace>> {
+        self.space.as_ref()
+    }
+
+    /// The module applies a RESP_FRAME inside the daemon's write(): the
+    /// buffers it completes are revoked before the write returns.
+    fn revoke_at(&self, head: &[u8]) {
+        let Some(space) = &self.space else { return };
+        let Ok((hdr, MsgType::RespFrame, _)) = peek_header(head) else {
+            return;
+        };
+        let word = |at: usize| {
+            head.get(HDR_SIZE + at..HDR_SIZE + at + 4)
+                .map_or(0, |b| u32::from_le_bytes([b[0], b[1], b[2], b[3]]))
+        };
+        // struct daedalus_resp_frame: flags at 4, bytesused at 16.
+        space.replied(hdr.cookie, word(4), word(16));
     }
 
     pub fn set_read_timeout(&self, t: Option<std::time::Duration>) -> io::Result<()> {
@@ -167,16 +230,31 @@ impl Transport for Loopback {
     }
 
     fn send(&mut self, msg: &[u8]) -> io::Result<()> {
+        // Before the peer can see the reply, as the module completes the
+        // buffers within write().
+        self.revoke_at(msg);
         self.sock.write_all(msg)
     }
 
     fn send_parts(&mut self, head: &[u8], data: &[u8]) -> io::Result<()> {
+        self.revoke_at(head);
         self.sock.write_all(head)?;
         self.sock.write_all(data)
     }
 
     fn fd(&self) -> BorrowedFd<'_> {
         self.sock.as_fd()
+    }
+
+    fn can_map(&self) -> bool {
+        self.space.is_some()
+    }
+
+    fn map(&mut self, offset: u64, len: usize, kind: MapKind) -> io::Result<Mapping> {
+        match &self.space {
+            Some(space) => space.map(offset, len, kind),
+            None => Err(io::ErrorKind::Unsupported.into()),
+        }
     }
 }
 

@@ -3,18 +3,21 @@
 //! daemon over the loopback transport, with this test in the kernel's
 //! role (and the client's: CAPTURE is reallocated at the resolution change,
 //! streamed off as soon as its LAST arrives). Every picture's MD5 and
-//! timestamp must equal `ffmpeg -f framemd5`.
+//! timestamp must equal `ffmpeg -f framemd5`. Every clip runs inline,
+//! with mapped jobs (bitstream and pictures through buffers the daemon
+//! maps, revoked as the module revokes them), and with both kinds mixed on
+//! one context; the mapped runs also count the daemon's live mappings.
 
 use std::path::PathBuf;
 use std::sync::OnceLock;
 use std::thread::JoinHandle;
 
-use daedalus_proto::{Codec, Pixfmt, SessionErrorCode};
+use daedalus_proto::{Codec, HELLO_F_MAPPED, Pixfmt, SessionErrorCode};
 use daedalusd::backend::Backend;
 use daedalusd::clip::{self, FrameMd5};
 use daedalusd::daemon::{Daemon, DaemonError, Exit};
 use daedalusd::ffmpeg::FfmpegBackend;
-use daedalusd::kernel_role::KernelRole;
+use daedalusd::kernel_role::{KernelRole, MapMode};
 use daedalusd::layout::visible_i420;
 use daedalusd::transport::Loopback;
 use md5::{Digest, Md5};
@@ -54,10 +57,20 @@ fn make_clips(codec: Codec) -> Clips {
     }
 }
 
-fn spawn(
+fn spawn(backend: Box<dyn Backend + Send>) -> (Loopback, JoinHandle<Result<Exit, DaemonError>>) {
+    spawn_mode(backend, MapMode::Inline)
+}
+
+/// The daemon on a loopback pair, mapped unless `mode` is `Inline`.
+fn spawn_mode(
     mut backend: Box<dyn Backend + Send>,
+    mode: MapMode,
 ) -> (Loopback, JoinHandle<Result<Exit, DaemonError>>) {
-    let (mut daemon_end, role_end) = Loopback::pair().unwrap();
+    let (mut daemon_end, role_end) = if mode == MapMode::Inline {
+        Loopback::pair().unwrap()
+    } else {
+        Loopback::pair_mapped().unwrap()
+    };
     let handle =
         std::thread::spawn(move || Daemon::new(backend.as_mut()).run(&mut daemon_end, None));
     (role_end, handle)
@@ -94,15 +107,41 @@ fn digest(role: &KernelRole) -> Vec<FrameMd5> {
         .collect()
 }
 
-fn golden(pixfmt: Pixfmt, split: bool) {
-    golden_clip(clips(), Codec::H264, pixfmt, split);
+/// A role for `mode`, after HELLO (which offers F_MAPPED exactly on a
+/// mapped pair).
+fn role_for(
+    t: Loopback,
+    ctx: u32,
+    codec: Codec,
+    pixfmt: Pixfmt,
+    ndst: u32,
+    mode: MapMode,
+) -> KernelRole {
+    let mut role = KernelRole::new(t, ctx, codec, pixfmt, ndst, 1 << 20);
+    role.mapping = mode;
+    let hello = role.hello().unwrap();
+    let want = if mode == MapMode::Inline {
+        0
+    } else {
+        HELLO_F_MAPPED
+    };
+    assert_eq!(hello.flags, want, "RESP_HELLO flags");
+    role
 }
 
-fn golden_clip(clips: &Clips, codec: Codec, pixfmt: Pixfmt, split: bool) {
-    let (t, daemon) = spawn(ffmpeg(&[codec]));
-    let mut role = KernelRole::new(t, 7, codec, pixfmt, 12, 1 << 20);
-    let hello = role.hello().unwrap();
-    assert_eq!(hello.codecs, codec.bit());
+/// The daemon maps exactly the dsts still parked in it (`when`).
+fn assert_mappings(role: &KernelRole, mode: MapMode, when: &str) {
+    let want = (mode != MapMode::Inline).then(|| role.parked_mapped());
+    assert_eq!(role.live_mappings(), want, "live mappings {when}");
+}
+
+fn golden(pixfmt: Pixfmt, split: bool, mode: MapMode) {
+    golden_clip(clips(), Codec::H264, pixfmt, split, mode);
+}
+
+fn golden_clip(clips: &Clips, codec: Codec, pixfmt: Pixfmt, split: bool, mode: MapMode) {
+    let (t, daemon) = spawn_mode(ffmpeg(&[codec]), mode);
+    let mut role = role_for(t, 7, codec, pixfmt, 12, mode);
     assert_eq!(role.open(320, 240).unwrap(), None);
     let mut chunks = 0;
     for (ts, data) in &clips.packets {
@@ -190,33 +229,112 @@ fn golden_clip(clips: &Clips, codec: Codec, pixfmt: Pixfmt, split: bool) {
         })
         .collect();
     assert_eq!(allocations, want, "(width, CAPTURE allocation) per picture");
+    let jobs = role.jobs_sent();
+    let mapped = match mode {
+        MapMode::Inline => 0,
+        MapMode::Mapped => jobs,
+        MapMode::Mixed => jobs / 2,
+    };
+    assert_eq!(role.mapped_jobs, mapped, "jobs sent mapped");
+    // The spare dsts left after the drain are the only mappings, until the
+    // module takes them back.
+    role.barrier().unwrap();
+    assert_mappings(&role, mode, "after the drain");
+    role.stream_capture_off();
+    role.barrier().unwrap();
+    assert_eq!(role.parked(), 0);
+    assert_mappings(&role, mode, "after REQ_CAPTURE_OFF");
+    assert_eq!(role.violations, Vec::<String>::new());
     role.hang_up();
     assert_eq!(daemon.join().unwrap().unwrap(), Exit::Detached);
 }
 
 #[test]
 fn golden_yuv420() {
-    golden(Pixfmt::Yuv420, false);
+    golden(Pixfmt::Yuv420, false, MapMode::Inline);
 }
 
 #[test]
 fn golden_nv12() {
-    golden(Pixfmt::Nv12, false);
+    golden(Pixfmt::Nv12, false, MapMode::Inline);
 }
 
 #[test]
 fn golden_nv12_split_chunks() {
-    golden(Pixfmt::Nv12, true);
+    golden(Pixfmt::Nv12, true, MapMode::Inline);
 }
 
 #[test]
 fn golden_hevc() {
-    golden_clip(&make_clips(Codec::Hevc), Codec::Hevc, Pixfmt::Nv12, false);
+    golden_clip(
+        &make_clips(Codec::Hevc),
+        Codec::Hevc,
+        Pixfmt::Nv12,
+        false,
+        MapMode::Inline,
+    );
 }
 
 #[test]
 fn golden_vp9() {
-    golden_clip(&make_clips(Codec::Vp9), Codec::Vp9, Pixfmt::Yuv420, false);
+    golden_clip(
+        &make_clips(Codec::Vp9),
+        Codec::Vp9,
+        Pixfmt::Yuv420,
+        false,
+        MapMode::Inline,
+    );
+}
+
+#[test]
+fn golden_yuv420_mapped() {
+    golden(Pixfmt::Yuv420, false, MapMode::Mapped);
+}
+
+#[test]
+fn golden_nv12_mapped() {
+    golden(Pixfmt::Nv12, false, MapMode::Mapped);
+}
+
+#[test]
+fn golden_nv12_split_chunks_mapped() {
+    golden(Pixfmt::Nv12, true, MapMode::Mapped);
+}
+
+#[test]
+fn golden_hevc_mapped() {
+    golden_clip(
+        &make_clips(Codec::Hevc),
+        Codec::Hevc,
+        Pixfmt::Nv12,
+        false,
+        MapMode::Mapped,
+    );
+}
+
+#[test]
+fn golden_vp9_mapped() {
+    golden_clip(
+        &make_clips(Codec::Vp9),
+        Codec::Vp9,
+        Pixfmt::Yuv420,
+        false,
+        MapMode::Mapped,
+    );
+}
+
+/// Inline and mapped jobs alternate on one context (a client with MMAP
+/// and DMABUF buffers): pictures cross from one kind of job to the other
+/// (reordering fills an inline job's dst with a mapped job's source and
+/// the reverse) and stay exact.
+#[test]
+fn golden_nv12_mixed_inline_and_mapped() {
+    golden(Pixfmt::Nv12, false, MapMode::Mixed);
+}
+
+#[test]
+fn golden_yuv420_split_chunks_mixed_inline_and_mapped() {
+    golden(Pixfmt::Yuv420, true, MapMode::Mixed);
 }
 
 /// CAPTURE streamed off and reallocated in the middle of a GOP
@@ -225,17 +343,33 @@ fn golden_vp9() {
 /// out exactly, the later ones in the new allocation's buffers.
 #[test]
 fn capture_off_mid_stream_keeps_the_decoder_and_forgets_the_dsts() {
+    capture_off_mid_stream(MapMode::Inline);
+}
+
+/// The same with mapped jobs: the dsts the daemon forgets at
+/// REQ_CAPTURE_OFF are unmapped, untouched.
+#[test]
+fn capture_off_mid_stream_unmaps_the_forgotten_dsts() {
+    capture_off_mid_stream(MapMode::Mapped);
+}
+
+fn capture_off_mid_stream(mode: MapMode) {
     let clips = clips();
-    let (t, daemon) = spawn(ffmpeg(&[Codec::H264]));
-    let mut role = KernelRole::new(t, 5, Codec::H264, Pixfmt::Nv12, 12, 1 << 20);
-    role.hello().unwrap();
+    let (t, daemon) = spawn_mode(ffmpeg(&[Codec::H264]), mode);
+    let mut role = role_for(t, 5, Codec::H264, Pixfmt::Nv12, 12, mode);
     assert_eq!(role.open(320, 240).unwrap(), None);
     let first = &clips.packets[..clips.first];
     for (i, (ts, data)) in first.iter().enumerate() {
         if i == 17 {
             role.barrier().unwrap();
             assert!(role.parked() > 0, "dsts are parked when CAPTURE goes off");
+            assert_mappings(&role, mode, "before REQ_CAPTURE_OFF");
+            if mode != MapMode::Inline {
+                assert!(role.live_mappings() > Some(0));
+            }
             role.stream_capture_off();
+            role.barrier().unwrap();
+            assert_mappings(&role, mode, "after REQ_CAPTURE_OFF");
         }
         role.job(Some((*ts, data))).unwrap();
     }
@@ -251,10 +385,20 @@ fn capture_off_mid_stream_keeps_the_decoder_and_forgets_the_dsts() {
 
 #[test]
 fn corrupt_and_truncated_bitstream_gives_errors_and_the_session_goes_on() {
+    corrupt_then_reset(MapMode::Inline);
+}
+
+/// The same with inline and mapped jobs mixed; REQ_RESET unmaps every
+/// dst the daemon held.
+#[test]
+fn corrupt_bitstream_and_reset_with_mixed_jobs() {
+    corrupt_then_reset(MapMode::Mixed);
+}
+
+fn corrupt_then_reset(mode: MapMode) {
     let clips = clips();
-    let (t, daemon) = spawn(ffmpeg(&[Codec::H264]));
-    let mut role = KernelRole::new(t, 3, Codec::H264, Pixfmt::Nv12, 12, 1 << 20);
-    role.hello().unwrap();
+    let (t, daemon) = spawn_mode(ffmpeg(&[Codec::H264]), mode);
+    let mut role = role_for(t, 3, Codec::H264, Pixfmt::Nv12, 12, mode);
     assert_eq!(role.open(320, 240).unwrap(), None);
     let first = &clips.packets[..clips.first];
     let mut sent = 0;
@@ -308,7 +452,11 @@ fn corrupt_and_truncated_bitstream_gives_errors_and_the_session_goes_on() {
         "every picture after recovery is delivered"
     );
     // And the session decodes a fresh stream exactly after a reset.
+    role.barrier().unwrap();
+    assert_mappings(&role, mode, "before REQ_RESET");
     role.reset().unwrap();
+    assert_mappings(&role, mode, "after REQ_RESET");
+    assert_eq!(role.live_mappings().unwrap_or(0), 0);
     let base = role.pictures.len();
     for (ts, data) in &first[..12] {
         role.job(Some((*ts, data))).unwrap();
@@ -321,6 +469,13 @@ fn corrupt_and_truncated_bitstream_gives_errors_and_the_session_goes_on() {
         &expected[..12],
         "the first GOP again, exact, after REQ_RESET"
     );
+    role.close().unwrap();
+    assert_eq!(
+        role.live_mappings().unwrap_or(0),
+        0,
+        "after the session closed"
+    );
+    assert_eq!(role.violations, Vec::<String>::new());
     role.hang_up();
     daemon.join().unwrap().unwrap();
 }
@@ -343,6 +498,15 @@ fn unsupported_codec_is_refused_at_session_start() {
 /// answering, every source is consumed once, every dst comes back once.
 #[test]
 fn randomly_damaged_bitstreams_never_break_the_session() {
+    random_damage(MapMode::Inline);
+}
+
+#[test]
+fn randomly_damaged_mapped_bitstreams_never_break_the_session() {
+    random_damage(MapMode::Mapped);
+}
+
+fn random_damage(mode: MapMode) {
     let seed: u64 = std::env::var("DAEDALUS_DAEMON_SEED")
         .ok()
         .and_then(|s| s.parse().ok())
@@ -358,9 +522,8 @@ fn randomly_damaged_bitstreams_never_break_the_session() {
     };
     let clips = clips();
     let codec = Codec::H264;
-    let (t, daemon) = spawn(ffmpeg(&[codec]));
-    let mut role = KernelRole::new(t, 1, codec, Pixfmt::Nv12, 16, 1 << 20);
-    role.hello().unwrap();
+    let (t, daemon) = spawn_mode(ffmpeg(&[codec]), mode);
+    let mut role = role_for(t, 1, codec, Pixfmt::Nv12, 16, mode);
     assert_eq!(role.open(0, 0).unwrap(), None);
     let mut sent = 0;
     for (ts, data) in &clips.packets {
@@ -392,6 +555,7 @@ fn randomly_damaged_bitstreams_never_break_the_session() {
     assert_eq!(role.violations, Vec::<String>::new());
     assert_eq!(role.src_consumed, sent);
     assert!(!role.pictures.is_empty(), "undamaged GOPs still decode");
+    assert_mappings(&role, mode, "after the drain");
     role.hang_up();
     assert_eq!(daemon.join().unwrap().unwrap(), Exit::Detached);
 }
