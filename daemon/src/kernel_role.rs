@@ -577,8 +577,11 @@ impl KernelRole {
         self.barrier()
     }
 
+    /// REQ_SESSION_CLOSE: the module returned every buffer of the context
+    /// first; a later `open` streams on fresh buffers.
     pub fn close(&mut self) -> RoleResult<()> {
         self.end_all_jobs();
+        self.free_dsts = (0..self.ndst).rev().collect();
         self.send(&Message::ReqSessionClose(ReqSessionClose {
             ctx_id: self.ctx_id,
             reserved: 0,
