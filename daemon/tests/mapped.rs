@@ -223,7 +223,7 @@ fn parked_mappings_go_at_capture_off_reset_close_and_detach() {
     let mut role = mapped_role(t, MapMode::Mapped);
     role.hello().unwrap();
     assert_eq!(role.open(32, 16).unwrap(), None);
-    let mut jobs = |role: &mut KernelRole, n| {
+    let jobs = |role: &mut KernelRole, n| {
         for _ in 0..n {
             role.job(Some((1, b"bits"))).unwrap();
         }
