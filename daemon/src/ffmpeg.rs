@@ -237,10 +237,13 @@ impl FfmpegSession {
             }
             at += used as usize;
             if out_len > 0 && !out.is_null() {
-                // SAFETY: av_parser_parse2 returned out_len valid bytes at out.
-                let unit = unsafe { std::slice::from_raw_parts(out, out_len as usize) }.to_vec();
+                // SAFETY: av_parser_parse2 returned out_len valid bytes at
+                // out, in the parser's buffer or in `scratch`; neither
+                // changes before the next parse call, and `send` copies
+                // them into the packet.
+                let unit = unsafe { std::slice::from_raw_parts(out, out_len as usize) };
                 let unit_pts = self.unit_pts(unit.len(), parser);
-                self.send(&unit, unit_pts);
+                self.send(unit, unit_pts);
             }
             if data.is_empty() {
                 if out_len == 0 {
