@@ -17,8 +17,9 @@
 //! F_MAPPED: the bitstream in a src the daemon maps read only, the picture
 //! read back from the dst when HAS_PIXELS arrives. Every buffer is revoked
 //! when its job's buffer completes (a late touch raises SIGBUS in the
-//! daemon), and every barrier checks that the daemon keeps no mapping of
-//! a revoked buffer and had no mmap() refused.
+//! daemon, which its handler absorbs and counts), and every barrier checks
+//! that the daemon touched no revoked mapping, keeps no mapping of a
+//! revoked buffer and had no mmap() refused.
 
 use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
@@ -284,6 +285,12 @@ impl KernelRole {
             if leaked > 0 {
                 self.violations.push(format!(
                     "{leaked} mapping(s) kept after their buffers were revoked"
+                ));
+            }
+            let touched = space.take_touched();
+            if touched > 0 {
+                self.violations.push(format!(
+                    "{touched} mapping(s) touched after their buffers were revoked"
                 ));
             }
             for refused in space.take_refused() {

@@ -32,8 +32,21 @@ struct Clips {
 }
 
 fn clips() -> &'static Clips {
-    static CLIPS: OnceLock<Clips> = OnceLock::new();
-    CLIPS.get_or_init(|| make_clips(Codec::H264))
+    codec_clips(Codec::H264)
+}
+
+/// Made once per codec: the inline and mapped tests share them (and the
+/// directory they are made in).
+fn codec_clips(codec: Codec) -> &'static Clips {
+    static H264: OnceLock<Clips> = OnceLock::new();
+    static HEVC: OnceLock<Clips> = OnceLock::new();
+    static VP9: OnceLock<Clips> = OnceLock::new();
+    let cell = match codec {
+        Codec::Hevc => &HEVC,
+        Codec::Vp9 => &VP9,
+        _ => &H264,
+    };
+    cell.get_or_init(|| make_clips(codec))
 }
 
 fn make_clips(codec: Codec) -> Clips {
@@ -267,7 +280,7 @@ fn golden_nv12_split_chunks() {
 #[test]
 fn golden_hevc() {
     golden_clip(
-        &make_clips(Codec::Hevc),
+        codec_clips(Codec::Hevc),
         Codec::Hevc,
         Pixfmt::Nv12,
         false,
@@ -278,7 +291,7 @@ fn golden_hevc() {
 #[test]
 fn golden_vp9() {
     golden_clip(
-        &make_clips(Codec::Vp9),
+        codec_clips(Codec::Vp9),
         Codec::Vp9,
         Pixfmt::Yuv420,
         false,
@@ -304,7 +317,7 @@ fn golden_nv12_split_chunks_mapped() {
 #[test]
 fn golden_hevc_mapped() {
     golden_clip(
-        &make_clips(Codec::Hevc),
+        codec_clips(Codec::Hevc),
         Codec::Hevc,
         Pixfmt::Nv12,
         false,
@@ -315,7 +328,7 @@ fn golden_hevc_mapped() {
 #[test]
 fn golden_vp9_mapped() {
     golden_clip(
-        &make_clips(Codec::Vp9),
+        codec_clips(Codec::Vp9),
         Codec::Vp9,
         Pixfmt::Yuv420,
         false,

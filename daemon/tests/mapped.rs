@@ -283,3 +283,36 @@ fn the_device_transport_maps_its_descriptor() {
     let sock = CharDev::from_file(std::fs::File::from(std::os::fd::OwnedFd::from(a)));
     assert!(!sock.can_map());
 }
+
+/// The module revokes a parked dst on its own (STREAMOFF, the watchdog)
+/// while the daemon, not told yet, fills it: the write faults, the daemon
+/// absorbs the SIGBUS, reports the touch and goes on serving.
+#[test]
+fn a_dst_revoked_under_the_daemon_does_not_kill_it() {
+    let script = "info 32x16 dpb=4\nframe 1 consumed\nframe 2 consumed\n\
+                  frame 1 pixels ts=src:2\nframe 3 consumed+pixels ts=src:3\n";
+    let (t, daemon) = spawn(script, true, true);
+    let space = t.map_space().unwrap().clone();
+    let mut role = mapped_role(t, MapMode::Mapped);
+    role.hello().unwrap();
+    assert_eq!(role.open(32, 16).unwrap(), None);
+    role.job(Some((10, b"one"))).unwrap();
+    role.barrier().unwrap();
+    // Job 1's dst is parked in the daemon: the module takes it back.
+    space.revoke_job(cookie(1, 1));
+    role.job(Some((20, b"two"))).unwrap();
+    role.job(Some((30, b"three"))).unwrap();
+    role.barrier().unwrap();
+    assert!(
+        role.violations
+            .iter()
+            .any(|v| v == "1 mapping(s) touched after their buffers were revoked"),
+        "{:?}",
+        role.violations
+    );
+    let last = role.pictures.last().expect("job 3's picture");
+    assert_eq!((cookie_id(last.cookie), last.timestamp), (3, 30));
+    assert!(last.data.len() == 768 && last.data.iter().all(|b| *b == 3));
+    role.hang_up();
+    assert_eq!(daemon.join().unwrap().unwrap(), Exit::Detached);
+}
