@@ -550,4 +550,39 @@ mod tests {
             }
         ));
     }
+
+    /// A mapped dst gets the picture in its buffer and is unmapped before
+    /// its event is even queued; the reply carries only the length. A
+    /// mapped dst forgotten at CAPTURE off is unmapped too.
+    #[test]
+    fn a_mapped_dst_is_written_then_unmapped_before_its_reply() {
+        use crate::mapping::{MapKind, MapSpace};
+        let space = MapSpace::new();
+        let mapped = |cookie: u64| {
+            let off = space.lend(cookie, MapKind::Dst, 100, &[0xa5; 100]).unwrap();
+            Dst {
+                map: Some(space.map(off, 100, MapKind::Dst).unwrap()),
+                ..dst(cookie)
+            }
+        };
+        let mut p = Parking::default();
+        p.park(mapped(1));
+        p.park(mapped(2));
+        assert_eq!(space.live(), 2);
+        p.picture(4, vec![7; 10], false);
+        assert_eq!(space.live(), 1, "dst 1 unmapped as soon as it is written");
+        assert_eq!(
+            drain(&mut p),
+            vec![SessionEvent::Frame {
+                cookie: 1,
+                flags: FRAME_HAS_PIXELS,
+                timestamp: 4,
+                data: FrameData::Mapped(10)
+            }]
+        );
+        space.replied(1, FRAME_HAS_PIXELS, 10);
+        assert_eq!(space.take_picture(1).unwrap(), vec![7; 10]);
+        p.capture_off();
+        assert_eq!((space.live(), space.take_touched()), (0, 0));
+    }
 }
