@@ -18,7 +18,7 @@ APT_PACKAGES := \
 	qemu-system-x86 \
 	ffmpeg x264 libavcodec-dev libavformat-dev libavutil-dev libswscale-dev \
 	libavfilter-dev libavdevice-dev libswresample-dev \
-	v4l-utils gstreamer1.0-tools gstreamer1.0-plugins-base \
+	v4l-utils patchelf gstreamer1.0-tools gstreamer1.0-plugins-base \
 	gstreamer1.0-plugins-good gstreamer1.0-plugins-bad \
 	gir1.2-gstreamer-1.0 gir1.2-gst-plugins-base-1.0 python3-gi \
 	libtracecmd-dev libtracefs-dev libtraceevent-dev trace-cmd \

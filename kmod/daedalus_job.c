@@ -31,8 +31,13 @@
 #include "daedalus_msg.h"
 #include "daedalus_trace.h"
 
-/* Source flags a picture inherits from the source that produced it. */
+/*
+ * Source flags a picture inherits from the source that produced it: those
+ * v4l2_m2m_buf_copy_metadata() copies (the timestamp source travels with
+ * the copied timestamp, buffer.rst: V4L2_BUF_FLAG_TIMESTAMP_COPY).
+ */
 #define DAEDALUS_META_FLAGS	(V4L2_BUF_FLAG_TIMECODE | \
+				 V4L2_BUF_FLAG_TSTAMP_SRC_MASK | \
 				 V4L2_BUF_FLAG_KEYFRAME | \
 				 V4L2_BUF_FLAG_PFRAME | V4L2_BUF_FLAG_BFRAME)
 
@@ -144,6 +149,9 @@ static void daedalus_job_put_src(struct daedalus_job_core *core,
 		return;
 	job->src = NULL;
 	core->stats.src_done++;
+	if (job->mapped && core->ops->released)
+		core->ops->released(job->jctx, daedalus_job_cookie(core, job),
+				    false);
 	daedalus_job_done(job->jctx, daedalus_job_cookie(core, job), src,
 			  state);
 }
@@ -160,6 +168,9 @@ static void daedalus_job_put_dst(struct daedalus_job_core *core,
 	if (!job->running)
 		core->stats.parked--;
 	core->stats.dst_done++;
+	if (job->mapped && core->ops->released)
+		core->ops->released(job->jctx, daedalus_job_cookie(core, job),
+				    true);
 	daedalus_job_done(job->jctx, daedalus_job_cookie(core, job), dst,
 			  state);
 }

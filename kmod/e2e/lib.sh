@@ -32,6 +32,13 @@ ensure_tools() {
 		e2e_log "missing tools:$missing (make setup installs them)"
 		return 1
 	fi
+	# Debian 12's v4l-utils (1.22) predates the test kernel's uapi: the
+	# guest runs a current v4l2-compliance and v4l2-ctl (v4l-utils.sh).
+	V4L_UTILS_BIN=$(bash "$E2E/v4l-utils.sh") || {
+		e2e_log "no current v4l-utils (kmod/e2e/v4l-utils.sh failed)"
+		return 1
+	}
+	e2e_log "v4l-utils: $V4L_UTILS_BIN"
 	ensure_vng
 }
 
@@ -92,7 +99,7 @@ boot_guest() {
 	mkdir -p "$rundir"
 	# A copy: bash reads a script as it runs, and the tree may change.
 	cp "$E2E/guest.sh" "$rundir/guest.sh"
-	local cmd="DAEDALUS_E2E_DIR=$E2E bash $rundir/guest.sh $rundir $CLIPS $DAEDALUSD $*"
+	local cmd="DAEDALUS_V4L_UTILS_BIN=${V4L_UTILS_BIN:-} DAEDALUS_E2E_DIR=$E2E bash $rundir/guest.sh $rundir $CLIPS $DAEDALUSD $*"
 	timeout -k 10 "${DAEDALUS_E2E_BOOT_TIMEOUT:-1500}" \
 		vng --run "$KERNEL" --force-9p --disable-kvm --verbose \
 		--cpus 2 --memory 2G --rwdir "$rundir" --cwd "$ROOT" \
