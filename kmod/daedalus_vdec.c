@@ -269,6 +269,8 @@ const struct v4l2_m2m_ops daedalus_m2m_ops = {
 void daedalus_vdec_stream_info(struct daedalus_ctx *ctx,
 			       const struct daedalus_msg_stream_info *si)
 {
+	struct vb2_queue *dst_vq = v4l2_m2m_get_dst_vq(ctx->fh.m2m_ctx);
+	unsigned int ncap = vb2_get_num_buffers(dst_vq);
 	const struct daedalus_fmt *fmt;
 	struct v4l2_pix_format_mplane pix;
 	bool confirmed;
@@ -280,8 +282,17 @@ void daedalus_vdec_stream_info(struct daedalus_ctx *ctx,
 	memset(&pix, 0, sizeof(pix));
 	daedalus_fill_cap(&pix, fmt->fourcc, si->coded_width, si->coded_height);
 
+	/*
+	 * Confirmed: the format announced at STREAMON, or the stream's format
+	 * before a seek, stands and the client has the buffers the stream
+	 * needs (the DPB and one being decoded); anything else is a source
+	 * change (dev-decoder.rst: the minimum number of CAPTURE buffers is
+	 * part of the format). After a LAST that was no drain's end, the
+	 * daemon changed the format: the client must hear of it.
+	 */
 	spin_lock(&ctx->lock);
-	confirmed = ctx->provisional &&
+	confirmed = (ctx->provisional || ctx->have_info) && !ctx->stopped &&
+		    ncap > si->dpb_size &&
 		    ctx->cap_fmt.pixelformat == pix.pixelformat &&
 		    ctx->cap_fmt.width == pix.width &&
 		    ctx->cap_fmt.height == pix.height &&
@@ -698,15 +709,19 @@ static int daedalus_queue_setup(struct vb2_queue *vq, unsigned int *nbuffers,
 				struct device *alloc_devs[])
 {
 	struct daedalus_ctx *ctx = vb2_get_drv_priv(vq);
-	u32 size;
+	u32 size, min = 0;
 
 	spin_lock(&ctx->lock);
 	size = V4L2_TYPE_IS_OUTPUT(vq->type) ?
 	       ctx->out_fmt.plane_fmt[0].sizeimage :
 	       ctx->cap_fmt.plane_fmt[0].sizeimage;
+	if (!V4L2_TYPE_IS_OUTPUT(vq->type) && ctx->have_info)
+		min = min_t(u32, ctx->dpb_size + 1, DAEDALUS_MAX_CAPTURE_BUFS);
 	spin_unlock(&ctx->lock);
 	if (*nplanes)
 		return (*nplanes != 1 || sizes[0] < size) ? -EINVAL : 0;
+	/* REQBUFS(CAPTURE): at least V4L2_CID_MIN_BUFFERS_FOR_CAPTURE. */
+	*nbuffers = max(*nbuffers, min);
 	*nplanes = 1;
 	sizes[0] = size;
 	return 0;

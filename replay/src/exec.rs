@@ -23,6 +23,8 @@ pub const OUTPUT_BUF_SIZE: u32 = 256 * 1024;
 pub const DEFAULT_CAP_SIZE: u32 = 1920 * 1088 * 3 / 2;
 /// Most buffers one queue may have (VB2_MAX_FRAME).
 pub const MAX_BUFFERS: u32 = 64;
+/// DAEDALUS_MAX_CAPTURE_BUFS: the CAPTURE queue's max_num_buffers.
+pub const MAX_CAPTURE_BUFFERS: u32 = 32;
 /// Most contexts one run may open.
 pub const MAX_CONTEXTS: usize = 16;
 
@@ -516,7 +518,17 @@ impl Executor {
             }
             w.ctxs[slot].q(queue).done_list.clear();
         });
-        self.alloc_bufs(slot, queue, count.min(MAX_BUFFERS));
+        // daedalus_queue_setup(): REQBUFS(CAPTURE) gets at least
+        // V4L2_CID_MIN_BUFFERS_FOR_CAPTURE once the stream is known.
+        let min = self.with(|w| {
+            let f = &w.ctxs[slot].front;
+            if queue == Queue::Capture && f.have_info && count > 0 {
+                (f.dpb + 1).min(MAX_CAPTURE_BUFFERS)
+            } else {
+                0
+            }
+        });
+        self.alloc_bufs(slot, queue, count.max(min).min(MAX_BUFFERS));
     }
 
     fn buf(&mut self, slot: usize, queue: Queue, index: u32) -> Option<usize> {
@@ -1241,10 +1253,15 @@ impl Executor {
         // SAFETY: jctx is live.
         unsafe { core::daedalus_shim_ctx_set(jctx, 0, size, 0, 0, 2) };
         self.with(|w| {
+            let ncap = w.ctxs[slot].cap.bufs.len();
             let f = &mut w.ctxs[slot].front;
             // daedalus_vdec_stream_info(): a provisional format the daemon
-            // confirms raises no second event.
-            let confirmed = f.provisional
+            // confirms, or the format before a seek, with enough CAPTURE
+            // buffers for its DPB and no format change's LAST before it,
+            // raises no second event.
+            let confirmed = (f.provisional || f.have_info)
+                && !f.stopped
+                && ncap > dpb as usize
                 && f.cap_w == cw
                 && f.cap_h == ch
                 && f.vis_w == width
@@ -1256,6 +1273,7 @@ impl Executor {
             f.vis_w = width;
             f.vis_h = height;
             f.cap_sizeimage = size;
+            f.dpb = dpb;
             if !confirmed {
                 w.record(Record::V4l2Event {
                     ctx,
