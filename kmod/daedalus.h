@@ -48,6 +48,20 @@ enum daedalus_drain_phase {
 };
 
 /**
+ * struct daedalus_map - a vb2 plane the daemon may mmap() (a mapped job's)
+ * @vaddr:	the plane (vmalloc memory of an MMAP buffer)
+ * @pgoff:	the mmap offset handed out for it, in pages
+ * @pages:	its size in pages
+ * @live:	the buffer is still the daemon's: faults map it
+ */
+struct daedalus_map {
+	void *vaddr;
+	unsigned long pgoff;
+	unsigned long pages;
+	bool live;
+};
+
+/**
  * struct daedalus_daemon - the attached daemon, as /dev/daedalus sees it
  * @lock:	protects every field below but @out_lock's list
  * @file:	the daemon's open file, NULL when detached
@@ -59,6 +73,16 @@ enum daedalus_drain_phase {
  * @state:	DAEDALUS_DAEMON_DETACHED, _HELLO_WAIT or _READY
  * @out:	requests not read yet, &struct daedalus_out in order
  * @out_wait:	read()/poll() wait here
+ * @mapped:	the daemon takes mapped jobs (RESP_HELLO F_MAPPED); read
+ *	with READ_ONCE() under the job core lock
+ * @map_space:	the address space of /dev/daedalus, whose mappings a
+ *	revocation zaps
+ * @map_lock:	protects @maps and serialises faults against revocation;
+ *	taken under the job core lock and under mmap_lock, never around
+ *	either
+ * @maps:	per job slot, its OUTPUT (0) and CAPTURE (1) plane
+ * @mapped_jobs: jobs sent mapped since load
+ * @revoked:	mappings revoked since load
  */
 struct daedalus_daemon {
 	struct mutex lock;		/* file, pid, hello */
@@ -70,6 +94,12 @@ struct daedalus_daemon {
 	int state;
 	struct list_head out;
 	wait_queue_head_t out_wait;
+	bool mapped;
+	struct address_space *map_space;
+	struct mutex map_lock;		/* maps */
+	struct daedalus_map maps[DAEDALUS_JOB_SLOTS][2];
+	u64 mapped_jobs;
+	u64 revoked;
 };
 
 /**

@@ -43,6 +43,7 @@ struct daedalus_out {
 void daedalus_daemon_init(struct daedalus_daemon *d)
 {
 	mutex_init(&d->lock);
+	mutex_init(&d->map_lock);
 	spin_lock_init(&d->out_lock);
 	INIT_LIST_HEAD(&d->out);
 	init_waitqueue_head(&d->out_wait);
@@ -215,6 +216,7 @@ void daedalus_daemon_detach(struct daedalus_dev *dev)
 	was_ready = d->hello_done;
 	d->file = NULL;
 	d->hello_done = false;
+	WRITE_ONCE(d->mapped, false);
 	mutex_unlock(&d->lock);
 
 	cancel_delayed_work_sync(&dev->watchdog);
@@ -291,6 +293,7 @@ static int daedalus_daemon_hello(struct daedalus_dev *dev,
 	}
 	d->hello = *h;
 	d->hello_done = true;
+	WRITE_ONCE(d->mapped, !!(h->flags & DAEDALUS_HELLO_F_MAPPED));
 	spin_lock(&d->out_lock);
 	d->state = DAEDALUS_DAEMON_READY;
 	spin_unlock(&d->out_lock);
@@ -438,7 +441,10 @@ static int daedalus_cdev_open(struct inode *inode, struct file *file)
 	ret = stream_open(inode, file);
 	if (ret)
 		return ret;
-	return daedalus_daemon_attach(dev, file);
+	ret = daedalus_daemon_attach(dev, file);
+	if (!ret)
+		WRITE_ONCE(dev->daemon.map_space, file->f_mapping);
+	return ret;
 }
 
 static int daedalus_cdev_release(struct inode *inode, struct file *file)
@@ -530,6 +536,164 @@ static __poll_t daedalus_cdev_poll(struct file *file, poll_table *wait)
 	return mask;
 }
 
+/*
+ * Mapped jobs (zero-copy). A REQ_DECODE with F_MAPPED names its OUTPUT and
+ * CAPTURE planes by mmap offsets on /dev/daedalus instead of carrying the
+ * bitstream; the daemon reads the bitstream and writes the picture in
+ * place. Each plane gets a window of 1 GiB of offsets, named by the job's
+ * slot and generation and by the queue, so no two live planes share an
+ * offset and an old job's offset never reaches a new job's plane:
+ *
+ *	offset = gen[22 bits] | slot[9] | capture[1] | byte in plane[30]
+ *
+ * Pages are inserted at fault time under map_lock, and a revocation (the
+ * plane's buffer left the core: done, failed, cancelled) marks the plane
+ * dead and zaps every mapping of it under the same lock: a later access
+ * gets SIGBUS, so the daemon never touches a buffer the client owns.
+ */
+#define DAEDALUS_MAP_WINDOW_SHIFT	(30 - PAGE_SHIFT)
+#define DAEDALUS_MAP_SLOT_BITS		9
+#define DAEDALUS_MAP_GEN_BITS		22
+#define DAEDALUS_MAP_SLOT_SHIFT		(DAEDALUS_MAP_WINDOW_SHIFT + 1)
+#define DAEDALUS_MAP_GEN_SHIFT		(DAEDALUS_MAP_SLOT_SHIFT + \
+					 DAEDALUS_MAP_SLOT_BITS)
+
+static unsigned long daedalus_map_pgoff(u64 cookie, bool capture)
+{
+	unsigned long gen = DAEDALUS_COOKIE_GEN(cookie) &
+			    GENMASK(DAEDALUS_MAP_GEN_BITS - 1, 0);
+
+	BUILD_BUG_ON(DAEDALUS_JOB_SLOTS > BIT(DAEDALUS_MAP_SLOT_BITS));
+	BUILD_BUG_ON(DAEDALUS_MAP_GEN_SHIFT + DAEDALUS_MAP_GEN_BITS +
+		     PAGE_SHIFT > 62);
+	return gen << DAEDALUS_MAP_GEN_SHIFT |
+	       (unsigned long)DAEDALUS_COOKIE_ID(cookie) <<
+	       DAEDALUS_MAP_SLOT_SHIFT |
+	       (unsigned long)capture << DAEDALUS_MAP_WINDOW_SHIFT;
+}
+
+/* The live plane whose window holds @pgoff, and the page in it; map_lock. */
+static struct daedalus_map *daedalus_map_find(struct daedalus_daemon *d,
+					      unsigned long pgoff,
+					      unsigned long *page)
+{
+	unsigned long slot = (pgoff >> DAEDALUS_MAP_SLOT_SHIFT) &
+			     GENMASK(DAEDALUS_MAP_SLOT_BITS - 1, 0);
+	unsigned long capture = (pgoff >> DAEDALUS_MAP_WINDOW_SHIFT) & 1;
+	struct daedalus_map *m;
+
+	lockdep_assert_held(&d->map_lock);
+	if (slot >= DAEDALUS_JOB_SLOTS)
+		return NULL;
+	m = &d->maps[slot][capture];
+	*page = pgoff & GENMASK(DAEDALUS_MAP_WINDOW_SHIFT - 1, 0);
+	if (!m->live || m->pgoff != pgoff - *page)
+		return NULL;
+	return m;
+}
+
+/* Whether a buffer's plane can be mapped: MMAP memory, vmalloc'ed. */
+static bool daedalus_map_ok(struct vb2_v4l2_buffer *vbuf)
+{
+	struct vb2_buffer *vb = &vbuf->vb2_buf;
+	void *vaddr = vb2_plane_vaddr(vb, 0);
+
+	return vb->memory == VB2_MEMORY_MMAP && vaddr &&
+	       is_vmalloc_addr(vaddr) &&
+	       PAGE_ALIGN(vb2_plane_size(vb, 0)) >> PAGE_SHIFT <=
+	       BIT(DAEDALUS_MAP_WINDOW_SHIFT);
+}
+
+static u64 daedalus_map_add(struct daedalus_daemon *d, u64 cookie,
+			    bool capture, struct vb2_v4l2_buffer *vbuf)
+{
+	struct daedalus_map *m = &d->maps[DAEDALUS_COOKIE_ID(cookie)][capture];
+
+	mutex_lock(&d->map_lock);
+	m->vaddr = vb2_plane_vaddr(&vbuf->vb2_buf, 0);
+	m->pgoff = daedalus_map_pgoff(cookie, capture);
+	m->pages = PAGE_ALIGN(vb2_plane_size(&vbuf->vb2_buf, 0)) >> PAGE_SHIFT;
+	m->live = true;
+	mutex_unlock(&d->map_lock);
+	return (u64)m->pgoff << PAGE_SHIFT;
+}
+
+/* The plane of @cookie's @capture buffer is no longer the daemon's. */
+static void daedalus_map_revoke(struct daedalus_daemon *d, u64 cookie,
+				bool capture)
+{
+	struct daedalus_map *m = &d->maps[DAEDALUS_COOKIE_ID(cookie)][capture];
+	unsigned long pgoff = daedalus_map_pgoff(cookie, capture);
+	struct address_space *space = READ_ONCE(d->map_space);
+
+	mutex_lock(&d->map_lock);
+	if (m->live && m->pgoff == pgoff) {
+		m->live = false;
+		d->revoked++;
+		if (space)
+			unmap_mapping_range(space, (loff_t)pgoff << PAGE_SHIFT,
+					    (loff_t)m->pages << PAGE_SHIFT, 1);
+	}
+	mutex_unlock(&d->map_lock);
+}
+
+static vm_fault_t daedalus_map_fault(struct vm_fault *vmf)
+{
+	struct daedalus_dev *dev = vmf->vma->vm_private_data;
+	struct daedalus_daemon *d = &dev->daemon;
+	vm_fault_t ret = VM_FAULT_SIGBUS;
+	struct daedalus_map *m;
+	unsigned long page;
+
+	mutex_lock(&d->map_lock);
+	m = daedalus_map_find(d, vmf->pgoff, &page);
+	if (m && page < m->pages)
+		ret = vmf_insert_page(vmf->vma, vmf->address,
+				      vmalloc_to_page(m->vaddr +
+						      (page << PAGE_SHIFT)));
+	mutex_unlock(&d->map_lock);
+	return ret;
+}
+
+static const struct vm_operations_struct daedalus_map_vm_ops = {
+	.fault = daedalus_map_fault,
+};
+
+/*
+ * mmap() of a mapped job's plane: the whole window's start, at most the
+ * plane's size, MAP_SHARED, and read-only for an OUTPUT plane. Nothing is
+ * mapped here: pages come at fault time, while the plane is live.
+ */
+static int daedalus_cdev_mmap(struct file *file, struct vm_area_struct *vma)
+{
+	struct daedalus_dev *dev = daedalus_file_dev(file);
+	struct daedalus_daemon *d = &dev->daemon;
+	struct daedalus_map *m;
+	unsigned long page;
+	bool capture;
+	int ret = 0;
+
+	if (READ_ONCE(d->file) != file || !(vma->vm_flags & VM_SHARED))
+		return -EINVAL;
+	capture = (vma->vm_pgoff >> DAEDALUS_MAP_WINDOW_SHIFT) & 1;
+	mutex_lock(&d->map_lock);
+	m = daedalus_map_find(d, vma->vm_pgoff, &page);
+	if (!m || page || vma_pages(vma) > m->pages) {
+		ret = -EINVAL;
+	} else if (!capture && (vma->vm_flags & VM_WRITE)) {
+		ret = -EACCES;
+	} else {
+		if (!capture)
+			vm_flags_clear(vma, VM_MAYWRITE);
+		vm_flags_set(vma, VM_MIXEDMAP | VM_DONTEXPAND | VM_DONTDUMP |
+			     VM_DONTCOPY);
+		vma->vm_ops = &daedalus_map_vm_ops;
+		vma->vm_private_data = dev;
+	}
+	mutex_unlock(&d->map_lock);
+	return ret;
+}
+
 static const struct file_operations daedalus_cdev_fops = {
 	.owner		= THIS_MODULE,
 	.open		= daedalus_cdev_open,
@@ -537,6 +701,7 @@ static const struct file_operations daedalus_cdev_fops = {
 	.read		= daedalus_cdev_read,
 	.write		= daedalus_cdev_write,
 	.poll		= daedalus_cdev_poll,
+	.mmap		= daedalus_cdev_mmap,
 };
 
 /* Job core callbacks. */
@@ -547,15 +712,37 @@ static int daedalus_send_decode(struct daedalus_job_ctx *jctx,
 				struct vb2_v4l2_buffer *dst)
 {
 	struct daedalus_ctx *ctx = container_of(jctx, struct daedalus_ctx, jctx);
+	struct daedalus_daemon *d = &ctx->dev->daemon;
 	struct daedalus_req_decode req;
 	const void *data = NULL;
+	u32 data_len = 0;
+	bool mapped;
+	int ret;
 
-	if (src)
+	/* Zero-copy when the daemon takes it and both planes allow it. */
+	mapped = READ_ONCE(d->mapped) && daedalus_map_ok(dst) &&
+		 (!src || daedalus_map_ok(src));
+	if (mapped) {
+		p->flags |= DAEDALUS_DECODE_F_MAPPED;
+		if (src)
+			p->src_map = daedalus_map_add(d, p->cookie, false, src);
+		p->dst_map = daedalus_map_add(d, p->cookie, true, dst);
+	} else if (src) {
 		data = vb2_plane_vaddr(&src->vb2_buf, 0);
+		data_len = p->bytes;
+	}
 	daedalus_msg_encode_decode(&req, p);
-	return daedalus_daemon_send(ctx->dev, DAEDALUS_REQ_DECODE, p->cookie,
-				    &req, sizeof(req), data, p->bytes,
-				    p->flags);
+	ret = daedalus_daemon_send(ctx->dev, DAEDALUS_REQ_DECODE, p->cookie,
+				   &req, sizeof(req), data, data_len, p->flags);
+	if (ret && mapped) {
+		/* Never read by the daemon: nothing can be mapped yet. */
+		if (src)
+			daedalus_map_revoke(d, p->cookie, false);
+		daedalus_map_revoke(d, p->cookie, true);
+	} else if (mapped) {
+		d->mapped_jobs++;
+	}
+	return ret;
 }
 
 static int daedalus_send_flush(struct daedalus_job_ctx *jctx, u32 generation)
@@ -575,6 +762,14 @@ static void daedalus_job_last(struct daedalus_job_ctx *jctx)
 	daedalus_vdec_last(container_of(jctx, struct daedalus_ctx, jctx));
 }
 
+static void daedalus_job_released(struct daedalus_job_ctx *jctx, u64 cookie,
+				  bool capture)
+{
+	struct daedalus_ctx *ctx = container_of(jctx, struct daedalus_ctx, jctx);
+
+	daedalus_map_revoke(&ctx->dev->daemon, cookie, capture);
+}
+
 static void daedalus_job_expired(struct daedalus_job_ctx *jctx, u64 cookie)
 {
 	struct daedalus_ctx *ctx = container_of(jctx, struct daedalus_ctx, jctx);
@@ -589,6 +784,7 @@ const struct daedalus_job_ops daedalus_job_ops = {
 	.send_flush	= daedalus_send_flush,
 	.last		= daedalus_job_last,
 	.expired	= daedalus_job_expired,
+	.released	= daedalus_job_released,
 };
 
 /**

@@ -81,6 +81,9 @@ struct daedalus_job_ctx;
  *	resolution change complete). Called with the core lock held.
  * @expired:	the watchdog ended a job of @jctx. Called with the core lock
  *	held.
+ * @released:	a buffer of the mapped job @cookie left the core (its
+ *	OUTPUT buffer, or its CAPTURE buffer when @capture): the daemon's
+ *	mapping of it must end. Called with the core lock held; optional.
  */
 struct daedalus_job_ops {
 	int (*send_decode)(struct daedalus_job_ctx *jctx,
@@ -90,6 +93,8 @@ struct daedalus_job_ops {
 	int (*send_flush)(struct daedalus_job_ctx *jctx, u32 generation);
 	void (*last)(struct daedalus_job_ctx *jctx);
 	void (*expired)(struct daedalus_job_ctx *jctx, u64 cookie);
+	void (*released)(struct daedalus_job_ctx *jctx, u64 cookie,
+			 bool capture);
 };
 
 /**

@@ -88,6 +88,8 @@ static int daedalus_stats_show(struct seq_file *m, void *unused)
 	seq_printf(m, "in_flight: %u\n", st.in_flight);
 	seq_printf(m, "parked: %u\n", st.parked);
 	seq_printf(m, "running: %u\n", st.running);
+	seq_printf(m, "mapped_jobs: %llu\n", READ_ONCE(dev->daemon.mapped_jobs));
+	seq_printf(m, "maps_revoked: %llu\n", READ_ONCE(dev->daemon.revoked));
 	for (i = 0; i < DAEDALUS_REJECT_MAX; i++)
 		seq_printf(m, "rejected_%s: %llu\n",
 			   daedalus_msg_reject_name(i), st.rejected[i]);

@@ -13,6 +13,8 @@ pub(crate) struct JobOps {
     pub send_flush: Option<unsafe extern "C" fn(*mut c_void, u32) -> i32>,
     pub last: Option<unsafe extern "C" fn(*mut c_void)>,
     pub expired: Option<unsafe extern "C" fn(*mut c_void, u64)>,
+    /// Never set: the mock sends no mapped job.
+    pub released: Option<unsafe extern "C" fn(*mut c_void, u64, bool)>,
 }
 
 /// `struct daedalus_decode_params`.

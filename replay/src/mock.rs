@@ -235,6 +235,8 @@ pub struct Front {
     pub vis_w: u32,
     pub vis_h: u32,
     pub cap_sizeimage: u32,
+    /// DPB size of the last STREAM_INFO: CAPTURE needs one buffer more.
+    pub dpb: u32,
 }
 
 /// A job as the oracles follow it from the tracepoints.
@@ -1241,6 +1243,7 @@ pub(crate) fn ops() -> JobOps {
         send_flush: Some(op_send_flush),
         last: Some(op_last),
         expired: Some(op_expired),
+        released: None,
     }
 }
 
