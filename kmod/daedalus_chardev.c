@@ -230,6 +230,29 @@ void daedalus_daemon_detach(struct daedalus_dev *dev)
 }
 EXPORT_SYMBOL_IF_KUNIT(daedalus_daemon_detach);
 
+/*
+ * Takes the oldest queued request if a reader's buffer of @len bytes holds
+ * it. Return: its length (*@out set), 0 when none is queued, -EINVAL when
+ * it is too long for @len (it stays queued).
+ */
+static ssize_t daedalus_daemon_take(struct daedalus_daemon *d, size_t len,
+				    struct daedalus_out **out)
+{
+	struct daedalus_out *o;
+
+	spin_lock(&d->out_lock);
+	o = list_first_entry_or_null(&d->out, struct daedalus_out, node);
+	if (o && o->len > len) {
+		spin_unlock(&d->out_lock);
+		return -EINVAL;
+	}
+	if (o)
+		list_del(&o->node);
+	spin_unlock(&d->out_lock);
+	*out = o;
+	return o ? o->len : 0;
+}
+
 /**
  * daedalus_daemon_pop() - take the next request
  * @dev:	the device
@@ -241,23 +264,13 @@ EXPORT_SYMBOL_IF_KUNIT(daedalus_daemon_detach);
  */
 ssize_t daedalus_daemon_pop(struct daedalus_dev *dev, void *buf, size_t len)
 {
-	struct daedalus_daemon *d = &dev->daemon;
 	struct daedalus_out *out;
 	ssize_t ret;
 
-	spin_lock(&d->out_lock);
-	out = list_first_entry_or_null(&d->out, struct daedalus_out, node);
-	if (out && out->len > len) {
-		spin_unlock(&d->out_lock);
-		return -EINVAL;
-	}
-	if (out)
-		list_del(&out->node);
-	spin_unlock(&d->out_lock);
-	if (!out)
-		return 0;
+	ret = daedalus_daemon_take(&dev->daemon, len, &out);
+	if (ret <= 0)
+		return ret;
 	memcpy(buf, out->data, out->len);
-	ret = out->len;
 	kvfree(out);
 	return ret;
 }
@@ -462,17 +475,8 @@ static ssize_t daedalus_cdev_read(struct file *file, char __user *ubuf,
 	ssize_t ret;
 
 	for (;;) {
-		spin_lock(&d->out_lock);
-		out = list_first_entry_or_null(&d->out, struct daedalus_out,
-					       node);
-		if (out && out->len > count) {
-			spin_unlock(&d->out_lock);
-			return -EINVAL;
-		}
-		if (out)
-			list_del(&out->node);
-		spin_unlock(&d->out_lock);
-		if (out)
+		ret = daedalus_daemon_take(d, count, &out);
+		if (ret)
 			break;
 		if (file->f_flags & O_NONBLOCK)
 			return -EAGAIN;
@@ -481,9 +485,15 @@ static ssize_t daedalus_cdev_read(struct file *file, char __user *ubuf,
 		if (ret)
 			return ret;
 	}
-	ret = out->len;
-	if (copy_to_user(ubuf, out->data, out->len))
-		ret = -EFAULT;
+	if (ret < 0)
+		return ret;
+	if (copy_to_user(ubuf, out->data, out->len)) {
+		/* Nothing is lost: the request goes back to the head. */
+		spin_lock(&d->out_lock);
+		list_add(&out->node, &d->out);
+		spin_unlock(&d->out_lock);
+		return -EFAULT;
+	}
 	kvfree(out);
 	return ret;
 }
@@ -618,6 +628,76 @@ static u64 daedalus_map_add(struct daedalus_daemon *d, u64 cookie,
 	return (u64)m->pgoff << PAGE_SHIFT;
 }
 
+/*
+ * The unread REQ_DECODE of @cookie, if its message is still queued; out_lock
+ * held.
+ */
+static struct daedalus_out *daedalus_unread_decode(struct daedalus_daemon *d,
+						   u64 cookie)
+{
+	struct daedalus_out *out;
+	const struct daedalus_hdr *h;
+
+	lockdep_assert_held(&d->out_lock);
+	list_for_each_entry(out, &d->out, node) {
+		h = (const struct daedalus_hdr *)out->data;
+		if (le16_to_cpu(h->type) == DAEDALUS_REQ_DECODE &&
+		    le64_to_cpu(h->cookie) == cookie)
+			return out;
+	}
+	return NULL;
+}
+
+/*
+ * A mapped job's OUTPUT buffer leaves the core before the daemon read its
+ * REQ_DECODE (CAPTURE STREAMOFF ended the job, or the watchdog): once the
+ * plane is revoked the daemon could not map it, and the bitstream, which
+ * the decoder still needs (its state outlives CAPTURE STREAMOFF), would be
+ * lost. The queued request becomes an inline one carrying a copy of the
+ * bitstream, taken from the plane while it is still the core's.
+ */
+static void daedalus_map_inline(struct daedalus_daemon *d, u64 cookie,
+				const struct daedalus_map *m)
+{
+	size_t body = DAEDALUS_HDR_SIZE + sizeof(struct daedalus_req_decode);
+	struct daedalus_req_decode *req;
+	struct daedalus_out *out, *in;
+	struct daedalus_hdr *h;
+	u32 bytes = 0;
+
+	spin_lock(&d->out_lock);
+	out = daedalus_unread_decode(d, cookie);
+	if (out && out->len == body) {
+		req = (void *)(out->data + DAEDALUS_HDR_SIZE);
+		bytes = le32_to_cpu(req->bytes);
+	}
+	spin_unlock(&d->out_lock);
+	if (!out || !bytes || bytes > (m->pages << PAGE_SHIFT))
+		return;
+
+	in = kvmalloc(struct_size(in, data, body + bytes), GFP_KERNEL);
+	if (!in)
+		return;
+	in->len = body + bytes;
+	memcpy(in->data + body, m->vaddr, bytes);
+
+	spin_lock(&d->out_lock);
+	out = daedalus_unread_decode(d, cookie);
+	if (out && out->len == body) {
+		memcpy(in->data, out->data, body);
+		h = (void *)in->data;
+		h->payload_len = cpu_to_le32(sizeof(*req) + bytes);
+		req = (void *)(in->data + DAEDALUS_HDR_SIZE);
+		req->flags &= ~cpu_to_le32(DAEDALUS_DECODE_F_MAPPED);
+		req->src_map = 0;
+		req->dst_map = 0;
+		list_replace(&out->node, &in->node);
+		swap(in, out);
+	}
+	spin_unlock(&d->out_lock);
+	kvfree(in);
+}
+
 /* The plane of @cookie's @capture buffer is no longer the daemon's. */
 static void daedalus_map_revoke(struct daedalus_daemon *d, u64 cookie,
 				bool capture)
@@ -628,6 +708,8 @@ static void daedalus_map_revoke(struct daedalus_daemon *d, u64 cookie,
 
 	mutex_lock(&d->map_lock);
 	if (m->live && m->pgoff == pgoff) {
+		if (!capture)
+			daedalus_map_inline(d, cookie, m);
 		m->live = false;
 		d->revoked++;
 		if (space)
