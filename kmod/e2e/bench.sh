@@ -37,13 +37,13 @@ h=${size#*x}
 trace=$RUN/traces/ffmpeg-$clip-bench.trace
 es_bytes=$(stat -c %s "$CLIPS/$clip.h264")
 
-python3 - "$trace" "$frames" "$w" "$h" "$es_bytes" "$stack_ns" "$sw_ns" "$clip" <<'EOF'
+python3 - "$trace" "$frames" "$w" "$h" "$es_bytes" "$stack_ns" "$sw_ns" "$clip" "$copy_ns" "$mapped_jobs" <<'EOF'
 import re
 import sys
 
-trace, frames, w, h, es_bytes, stack_ns, sw_ns, clip = sys.argv[1:]
+trace, frames, w, h, es_bytes, stack_ns, sw_ns, clip, copy_ns, mapped = sys.argv[1:]
 frames, w, h, es_bytes = int(frames), int(w), int(h), int(es_bytes)
-stack_ns, sw_ns = int(stack_ns), int(sw_ns)
+stack_ns, sw_ns, copy_ns, mapped = int(stack_ns), int(sw_ns), int(copy_ns), int(mapped)
 HDR = 24            # struct daedalus_hdr
 DECODE_BODY = 56    # struct daedalus_req_decode
 FRAME_BODY = 32     # struct daedalus_resp_frame
@@ -64,12 +64,15 @@ with open(trace) as f:
 picture = w * h * 3 // 2
 sw_fps = frames * 1e9 / sw_ns
 st_fps = frames * 1e9 / stack_ns
+cp_fps = frames * 1e9 / copy_ns
 print(f"| clip | {clip}, {w}x{h}, {frames} frames, H.264 (x264, B-frames) |")
 print("|---|---|")
 print(f"| libavcodec alone (1 thread) | {sw_fps:.1f} frames/s |")
-print(f"| through the stack (h264_v4l2m2m) | {st_fps:.1f} frames/s |")
-print(f"| stack / libavcodec | {st_fps / sw_fps:.2f} |")
-print(f"| pictures across /dev/daedalus | {pictures} |")
+print(f"| through the stack, mapped jobs ({mapped} jobs mapped) | {st_fps:.1f} frames/s |")
+print(f"| through the stack, copies (daedalusd --no-mapped) | {cp_fps:.1f} frames/s |")
+print(f"| stack / libavcodec, mapped | {st_fps / sw_fps:.2f} |")
+print(f"| stack / libavcodec, copies | {cp_fps / sw_fps:.2f} |")
+print(f"| pictures across /dev/daedalus (traced run, copies) | {pictures} |")
 if pictures:
     print(f"| picture bytes per frame across the chardev | {pix / pictures:.0f} "
           f"({pix / pictures / picture:.2f} x the visible I420 picture) |")
@@ -79,20 +82,20 @@ EOF
 cat <<'EOF'
 
 Copies on the data path, per frame, counted in the sources (the chardev
-numbers above are what one traced run moved):
+numbers above are what the traced copy run moved):
 
-| data | copy | where |
-|---|---|---|
-| bitstream | vb2 OUTPUT buffer -> request message | kmod/daedalus_chardev.c (memcpy) |
-| bitstream | request -> daemon (read) | kmod/daedalus_chardev.c (copy_to_user) |
-| bitstream | read buffer -> parser input | daemon/src/ffmpeg.rs (scratch) |
-| picture | AVFrame -> protocol layout | daemon/src/layout.rs |
-| picture | header + picture joined for one write() | daemon/src/transport.rs |
-| picture | daemon -> kernel (write) | kmod/daedalus_chardev.c (copy_from_user) |
-| picture | message -> vb2 CAPTURE buffer | kmod/daedalus_job.c (memcpy) |
+| data | copy | copies | mapped |
+|---|---|---|---|
+| bitstream | vb2 OUTPUT buffer -> request message (kmod/daedalus_chardev.c) | yes | no |
+| bitstream | request -> daemon, read() (kmod/daedalus_chardev.c) | yes | no |
+| bitstream | daemon -> parser scratch (daemon/src/ffmpeg.rs) | yes | yes, from the mapping |
+| bitstream | scratch -> AVPacket (daemon/src/ffmpeg.rs) | yes | yes |
+| picture | AVFrame -> protocol layout (daemon/src/layout.rs) | into a Vec | into the CAPTURE buffer |
+| picture | header + picture joined for one write() (daemon/src/transport.rs) | yes | no |
+| picture | daemon -> kernel, write() (kmod/daedalus_chardev.c) | yes | no |
+| picture | message -> vb2 CAPTURE buffer (kmod/daedalus_job.c) | yes | no |
 
-Per frame: 3 copies of the bitstream and 4 of the picture between the
-client's vb2 buffers and libavcodec, besides the client's own copy of the
-bitstream into the mapped OUTPUT buffer (ffmpeg and GStreamer read the
-pictures from the mapped CAPTURE buffers).
+docs/daemon.md counts the daemon's own copies in detail. The client's
+copy of the bitstream into the mapped OUTPUT buffer is outside the stack
+(ffmpeg and GStreamer read the pictures from the mapped CAPTURE buffers).
 EOF

@@ -9,7 +9,9 @@ streaming MMAP buffers) feeding the decoder:
   client's bitstream; the CAPTURE plane maps read-write; an offset naming
   no live plane, and a length beyond the plane, are refused;
 - once RESP_FRAME completes the buffers, each plane's mapping is revoked:
-  a process that still touches it dies of SIGBUS.
+  a process that still touches it dies of SIGBUS;
+- a mapped job the watchdog ends before its REQ_DECODE was read reaches
+  the daemon inline, with its bitstream (the decoder still needs it).
 
 Usage: mapped_revoke.py VIDEO_DEV CLIP.h264 DEBUGFS_STATS
 Prints one line per check; exits 0 when every check held.
@@ -23,6 +25,7 @@ import signal
 import struct
 import subprocess
 import sys
+import time
 
 MAGIC = 0x534C4444
 HDR = struct.Struct("<IHHIIQ")
@@ -158,6 +161,25 @@ def main():
         check(os.WIFSIGNALED(status) and os.WTERMSIG(status) == signal.SIGBUS,
               f"{plane} plane revoked at RESP_FRAME: a late touch gets SIGBUS "
               f"(status {status:#x})")
+
+    # Leave the next job unread past the module's watchdog (2 s): its
+    # request must come inline, bitstream included.
+    time.sleep(3.5)
+    late = None
+    while late is None:
+        m = read_msg(fd, 10)
+        if m is None:
+            break
+        if m[0] == REQ_DECODE:
+            late = m
+    check(late is not None, "a second REQ_DECODE")
+    if late is not None:
+        lflags = DECODE.unpack_from(late[2])[2]
+        lbytes = DECODE.unpack_from(late[2])[7]
+        check(not lflags & F_MAPPED and len(late[2]) == DECODE.size + lbytes
+              and lbytes > 0,
+              f"a job ended unread comes inline (flags {lflags:#x}, "
+              f"payload {len(late[2])}, bytes {lbytes})")
 
     with open(stats) as f:
         st = dict(line.split(": ", 1) for line in f.read().splitlines()
