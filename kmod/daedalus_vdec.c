@@ -269,8 +269,6 @@ const struct v4l2_m2m_ops daedalus_m2m_ops = {
 void daedalus_vdec_stream_info(struct daedalus_ctx *ctx,
 			       const struct daedalus_msg_stream_info *si)
 {
-	struct vb2_queue *dst_vq = v4l2_m2m_get_dst_vq(ctx->fh.m2m_ctx);
-	unsigned int ncap = vb2_get_num_buffers(dst_vq);
 	const struct daedalus_fmt *fmt;
 	struct v4l2_pix_format_mplane pix;
 	bool confirmed;
@@ -284,15 +282,12 @@ void daedalus_vdec_stream_info(struct daedalus_ctx *ctx,
 
 	/*
 	 * Confirmed: the format announced at STREAMON, or the stream's format
-	 * before a seek, stands and the client has the buffers the stream
-	 * needs (the DPB and one being decoded); anything else is a source
-	 * change (dev-decoder.rst: the minimum number of CAPTURE buffers is
-	 * part of the format). After a LAST that was no drain's end, the
-	 * daemon changed the format: the client must hear of it.
+	 * before a seek, stands; anything else is a source change. After a
+	 * LAST that was no drain's end, the daemon changed the format: the
+	 * client must hear of it.
 	 */
 	spin_lock(&ctx->lock);
 	confirmed = (ctx->provisional || ctx->have_info) && !ctx->stopped &&
-		    ncap > si->dpb_size &&
 		    ctx->cap_fmt.pixelformat == pix.pixelformat &&
 		    ctx->cap_fmt.width == pix.width &&
 		    ctx->cap_fmt.height == pix.height &&

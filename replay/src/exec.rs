@@ -1253,15 +1253,12 @@ impl Executor {
         // SAFETY: jctx is live.
         unsafe { core::daedalus_shim_ctx_set(jctx, 0, size, 0, 0, 2) };
         self.with(|w| {
-            let ncap = w.ctxs[slot].cap.bufs.len();
             let f = &mut w.ctxs[slot].front;
             // daedalus_vdec_stream_info(): a provisional format the daemon
-            // confirms, or the format before a seek, with enough CAPTURE
-            // buffers for its DPB and no format change's LAST before it,
-            // raises no second event.
+            // confirms, or the format before a seek, with no format
+            // change's LAST before it, raises no second event.
             let confirmed = (f.provisional || f.have_info)
                 && !f.stopped
-                && ncap > dpb as usize
                 && f.cap_w == cw
                 && f.cap_h == ch
                 && f.vis_w == width
