@@ -184,6 +184,10 @@ fn daemon_protocol(dir: &Path) {
         ctx_id: 3,
         reserved: 0,
     }));
+    let capture_off = enc(Message::ReqCaptureOff(ReqCaptureOff {
+        ctx_id: 3,
+        generation: 1,
+    }));
     let seeds: Vec<(&str, Vec<Vec<u8>>)> = vec![
         (
             "session",
@@ -196,6 +200,18 @@ fn daemon_protocol(dir: &Path) {
                 ping.clone(),
                 flush,
                 decode(4, false),
+                close.clone(),
+            ],
+        ),
+        (
+            "capture-off",
+            vec![
+                hello.clone(),
+                open.clone(),
+                decode(1, true),
+                decode(2, true),
+                capture_off,
+                decode(3, true),
                 close.clone(),
             ],
         ),
