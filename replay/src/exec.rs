@@ -17,8 +17,11 @@ use crate::model::Scenario;
 use crate::oracle::{BufName, Invariant, Record, Verdict};
 use crate::scenario::{Event, FRAME_HAS_PIXELS, JobRef, MAX_INLINE_PICTURE, Queue};
 
-/// Bytes of an OUTPUT buffer (DAEDALUS_MIN_BITSTREAM in the front).
-pub const OUTPUT_BUF_SIZE: u32 = 256 * 1024;
+/// Bytes of an OUTPUT buffer: the front's default OUTPUT sizeimage, for
+/// its default 1920x1080 format (w * h * 3 / 4, above
+/// DAEDALUS_MIN_BITSTREAM). Clients that fill whole buffers (v4l2-ctl,
+/// v4l2-compliance) queue that much.
+pub const OUTPUT_BUF_SIZE: u32 = 1920 * 1080 * 3 / 4;
 /// Default CAPTURE sizeimage: 1920x1088 NV12, as the front's default.
 pub const DEFAULT_CAP_SIZE: u32 = 1920 * 1088 * 3 / 2;
 /// Most buffers one queue may have (VB2_MAX_FRAME).
