@@ -13,7 +13,8 @@ streaming MMAP buffers) feeding the decoder:
 - a mapped job the watchdog ends before its REQ_DECODE was read reaches
   the daemon inline, with its bitstream (the decoder still needs it).
 
-Usage: mapped_revoke.py VIDEO_DEV CLIP.h264 DEBUGFS_STATS
+Usage: mapped_revoke.py VIDEO_DEV CLIP.h264 DEBUGFS_STATS (a clip larger
+than one OUTPUT buffer, 256 KiB, so that a second job has a source)
 Prints one line per check; exits 0 when every check held.
 """
 
@@ -170,9 +171,9 @@ def main():
         m = read_msg(fd, 10)
         if m is None:
             break
-        if m[0] == REQ_DECODE:
+        if m[0] == REQ_DECODE and not DECODE.unpack_from(m[2])[2] & F_NO_SRC:
             late = m
-    check(late is not None, "a second REQ_DECODE")
+    check(late is not None, "a second REQ_DECODE with a source")
     if late is not None:
         lflags = DECODE.unpack_from(late[2])[2]
         lbytes = DECODE.unpack_from(late[2])[7]
