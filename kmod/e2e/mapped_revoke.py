@@ -14,7 +14,8 @@ streaming MMAP buffers) feeding the decoder:
   the daemon inline, with its bitstream (the decoder still needs it).
 
 Usage: mapped_revoke.py VIDEO_DEV CLIP.h264 DEBUGFS_STATS (a clip larger
-than one OUTPUT buffer, 256 KiB, so that a second job has a source)
+than two OUTPUT buffers, 1555200 bytes each at the default format, so that
+later jobs have sources)
 Prints one line per check; exits 0 when every check held.
 """
 
@@ -57,7 +58,7 @@ def read_msg(fd, timeout):
     r, _, _ = select.select([fd], [], [], timeout)
     if not r:
         return None
-    buf = os.read(fd, 1 << 20)
+    buf = os.read(fd, 16 << 20)  # an inline REQ_DECODE: up to a whole OUTPUT buffer
     _, _, ty, plen, _, cookie = HDR.unpack_from(buf)
     return ty, cookie, buf[HDR.size:HDR.size + plen]
 
