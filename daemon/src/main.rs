@@ -164,19 +164,32 @@ fn main() -> ExitCode {
         }
     }
 
+    let mut last_refusal = None;
     loop {
         let attached: std::io::Result<Box<dyn Transport>> = match &cli.connect {
             Some(path) => Loopback::connect(path).map(|t| Box::new(t) as Box<dyn Transport>),
             None => CharDev::open(&cli.device).map(|t| Box::new(t) as Box<dyn Transport>),
         };
         let mut transport = match attached {
-            Ok(t) => t,
+            Ok(t) => {
+                last_refusal = None;
+                t
+            }
             Err(e) => {
                 if cli.once {
                     tracing::error!("cannot attach: {e}");
                     return ExitCode::FAILURE;
                 }
-                tracing::debug!("waiting for the kernel side: {e}");
+                // A missing node is the normal wait for the module; any
+                // other reason (EPERM without CAP_SYS_ADMIN, EBUSY while
+                // another daemon holds it) is said once, loudly.
+                let reason = Some(e.kind());
+                if e.kind() != std::io::ErrorKind::NotFound && last_refusal != reason {
+                    tracing::warn!("cannot attach to {}: {e}; retrying", cli.device.display());
+                } else {
+                    tracing::debug!("waiting for the kernel side: {e}");
+                }
+                last_refusal = reason;
                 // Sleep, but wake at once for SIGTERM.
                 match poll_two(wake.as_fd(), None, 500) {
                     Ok((true, _)) => return ExitCode::SUCCESS,
