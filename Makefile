@@ -64,7 +64,14 @@ setup:
 		echo "setup: installing bindgen-cli >= $(BINDGEN_MIN)"; \
 		$(CARGO) install --locked bindgen-cli; \
 	fi
-	@command -v vng >/dev/null || python3 -m pip install -q virtme-ng==1.42
+	@# virtme-ng comes from PyPI; a Debian python3 needs python3-pip and
+	@# accepts it only with --break-system-packages (PEP 668).
+	@command -v vng >/dev/null || { \
+		python3 -m pip --version >/dev/null 2>&1 || \
+			DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends python3-pip >/dev/null; \
+		python3 -m pip install -q --root-user-action=ignore virtme-ng==1.42 || \
+			python3 -m pip install -q --root-user-action=ignore --break-system-packages virtme-ng==1.42; \
+	}
 	@echo "setup: ok"
 
 run: setup

@@ -17,7 +17,8 @@ e2e_log() { printf '%s: %s\n' "${E2E_STAGE:-e2e}" "$*" >&2; }
 ensure_vng() {
 	command -v vng >/dev/null && return 0
 	e2e_log "installing virtme-ng from PyPI"
-	python3 -m pip install -q --root-user-action=ignore virtme-ng >&2 || return 1
+	python3 -m pip install -q --root-user-action=ignore virtme-ng==1.42 >&2 ||
+		python3 -m pip install -q --root-user-action=ignore --break-system-packages virtme-ng==1.42 >&2 || return 1
 	hash -r
 	command -v vng >/dev/null
 }
