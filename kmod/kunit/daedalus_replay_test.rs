@@ -563,6 +563,9 @@ detach
             SCENARIOS.len()
         );
         assert_eq!(bad, 0);
+        // A trace without the userspace executor's log was run but not
+        // compared: the differential check must cover every one.
+        assert_eq!(compared as usize, SCENARIOS.len());
         Ok(())
     }
 }
