@@ -3,10 +3,12 @@
 #
 # Stage "kmod-compat": daedalus_v4l2.ko must build with W=1 and no warning
 # against every tree users run: Debian's linux-source-6.12 and 7.x, for
-# x86_64 and arm64 (Raspberry Pi 5 / CM5). Trees come from kernel.sh
-# (configured and modules_prepare'd once, cached); each is built with the
-# toolchain it was prepared with (LLVM=-19, which cross-compiles arm64
-# itself).
+# x86_64 and arm64 (Raspberry Pi 5 / CM5), each with clang (LLVM=-19, which
+# cross-compiles arm64 itself) and with Debian's gcc (native x86_64, and
+# the gcc-aarch64-linux-gnu cross compiler for arm64), since DKMS builds
+# with whatever compiled the user's kernel. Trees come from kernel.sh
+# (configured and modules_prepare'd once per toolchain, cached); each is
+# built with the toolchain it was prepared with.
 #
 #   kmod/scripts/compat.sh [VERSION...]      default: 6.12 7.3
 #
@@ -18,7 +20,7 @@ set -uo pipefail
 
 VERSIONS=("$@")
 [ ${#VERSIONS[@]} -gt 0 ] || VERSIONS=(6.12 7.3)
-ARCHES=(x86_64 arm64)
+ARCHES=(x86_64 arm64 x86_64-gcc arm64-gcc)
 LOGDIR=$CACHE/logs
 mkdir -p "$LOGDIR"
 
@@ -45,7 +47,7 @@ for ver in "${VERSIONS[@]}"; do
 		if [ "$rc" = 0 ]; then
 			ko=$CACHE/kmod-build/$ver-$arch/daedalus_v4l2.ko
 			want=X86-64
-			[ "$arch" = arm64 ] && want=AArch64
+			[ "${arch%-gcc}" = arm64 ] && want=AArch64
 			machine=$(readelf -h "$ko" 2>/dev/null | sed -n 's/^ *Machine: *//p')
 			if printf '%s' "$machine" | grep -q "$want"; then
 				pass "$ver $arch object is $want"

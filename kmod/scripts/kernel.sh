@@ -49,7 +49,8 @@ Module.symvers from modules_prepare, so modpost only warns):
 
 Versions: 7.x comes from trixie-backports, 6.12 from trixie. The exact Debian
 package version used is recorded in <source dir>/.debian-version.
-Environment: DAEDALUS_CACHE (cache root), DAEDALUS_DEBIAN_MIRROR.
+Environment: DAEDALUS_CACHE (cache root), DAEDALUS_DEBIAN_MIRROR,
+DAEDALUS_KERNEL_BUILD_DIR (build the test kernel there instead).
 EOF
 }
 
@@ -184,17 +185,23 @@ cmd_source() {
 
 # --- prepare (external module builds) ----------------------------------------
 
+# A target: ARCH, built with clang (LLVM=-19, which cross-compiles arm64
+# itself), or ARCH-gcc, built with Debian's gcc (native x86_64, and the
+# aarch64-linux-gnu cross compiler for arm64: what DKMS uses on a Debian
+# or Raspberry Pi OS machine).
 make_arch_args() {
 	case "$1" in
 	x86_64) MAKE_ARGS=(LLVM=$LLVM_SUFFIX ARCH=x86_64) ;;
 	arm64 | aarch64) MAKE_ARGS=(LLVM=$LLVM_SUFFIX ARCH=arm64) ;;
-	*) die "unsupported ARCH $1 (x86_64, arm64)" ;;
+	x86_64-gcc) MAKE_ARGS=(ARCH=x86_64) ;;
+	arm64-gcc | aarch64-gcc) MAKE_ARGS=(ARCH=arm64 CROSS_COMPILE=aarch64-linux-gnu-) ;;
+	*) die "unsupported target $1 (x86_64, arm64, x86_64-gcc, arm64-gcc)" ;;
 	esac
 }
 
 cmd_prepare() {
 	local ver=${1:?usage: prepare VERSION ARCH} arch=${2:?usage: prepare VERSION ARCH}
-	[ "$arch" = aarch64 ] && arch=arm64
+	arch=${arch/aarch64/arm64}
 	local src out frag=$KMOD_DIR/config/prepare.config
 	src=$(cmd_source "$ver")
 	make_arch_args "$arch"
@@ -291,7 +298,9 @@ test_kernel_key() {
 cmd_builddir() {
 	local ver=${1:-$DEFAULT_VERSION} src
 	src=$(cmd_source "$ver")
-	echo "$CACHE/build/test-$ver-x86_64-$(test_kernel_key "$ver" "$src")"
+	# DAEDALUS_KERNEL_BUILD_DIR: another directory (kunit-bench.sh's cold
+	# build), instead of the cache's.
+	echo "${DAEDALUS_KERNEL_BUILD_DIR:-$CACHE/build/test-$ver-x86_64-$(test_kernel_key "$ver" "$src")}"
 }
 
 cmd_config() {
@@ -392,9 +401,13 @@ cmd_build() {
 	kunit_py "$ver" config >&2
 	check_config "$out/.config" "${frags[@]}"
 	log "building test kernel in $out"
-	local t0=$SECONDS
+	local t0=$SECONDS kind=incremental
+	[ -f "$out/vmlinux" ] || kind=cold
 	NICE=10 kunit_py "$ver" build --jobs="$(nproc)" >&2
-	log "test kernel built in $((SECONDS - t0)) s"
+	log "test kernel built in $((SECONDS - t0)) s ($kind)"
+	# For kunit-bench.sh: how long each build of this tree took.
+	printf '%s %s %s\n' "$(date -u +%FT%TZ)" "$kind" "$((SECONDS - t0))" \
+		>>"$out/.daedalus-build-times"
 	echo "$out"
 }
 
@@ -407,6 +420,10 @@ main() {
 	build) cmd_build "$@" ;;
 	builddir) cmd_builddir "$@" ;;
 	config) cmd_config ;;
+	make-args)
+		make_arch_args "${1:?usage: make-args TARGET}"
+		printf '%s\n' "${MAKE_ARGS[@]}"
+		;;
 	link) cmd_link "$@" ;;
 	env)
 		toolchain_env

@@ -64,6 +64,7 @@ expected_logs() {
 	if ! (cd "$ROOT" && cargo build -q -p daedalus-replay) >"$OUT/replay-build.log" 2>&1; then
 		log "differential: daedalus-replay does not build (target/kunit/replay-build.log); no outcome logs"
 		rm -rf "$tmp" "$dir"
+		differential_broken=1
 		return
 	fi
 	# --trace-log: the records both executors observe (job-core
@@ -89,6 +90,7 @@ expected_logs() {
 	rm -rf "$tmp"
 }
 
+differential_broken=0
 expected_logs "$("$KERNEL_SH" builddir)/daedalus-expected"
 
 t0=$SECONDS
@@ -164,9 +166,16 @@ splat_n=$(wc -l <"$OUT/splats.txt")
 log "build ${build_s}s (cached/incremental), QEMU run ${run_s}s"
 
 rc=0
+# Checks outside the suites count as cases of their own in the summary.
 if [ "$splat_n" -gt 0 ]; then
 	log "kernel log has $splat_n report line(s) (target/kunit/splats.txt):"
 	head -n 40 "$OUT/splats.txt" >&2
+	failed=$((failed + 1))
+	rc=1
+fi
+if [ "$differential_broken" -ne 0 ]; then
+	log "the differential check had no userspace outcome logs to compare with"
+	failed=$((failed + 1))
 	rc=1
 fi
 if [ "$failed" -gt 0 ] || [ "$parse_rc" -ne 0 ]; then

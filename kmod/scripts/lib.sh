@@ -51,15 +51,16 @@ real_warnings() {
 build_module() {
 	local ver=$1 arch=$2 log=$3
 	shift 3
-	local kdir out archarg=x86_64
-	[ "$arch" = arm64 ] && archarg=arm64
+	local kdir out make_args=()
 	if ! kdir=$("$KERNEL_SH" prepare "$ver" "$arch" 2>"$log.prepare"); then
 		echo "kernel.sh prepare $ver $arch failed, see $log.prepare" >"$log"
 		return 2
 	fi
+	# The toolchain the tree was prepared with.
+	mapfile -t make_args < <("$KERNEL_SH" make-args "$arch")
 	out=$CACHE/kmod-build/$ver-$arch
 	sync_sources "$out"
-	if ! make -C "$kdir" M="$out" LLVM=$LLVM_SUFFIX ARCH=$archarg W=1 \
+	if ! make -C "$kdir" M="$out" "${make_args[@]}" W=1 \
 		KBUILD_MODPOST_WARN=1 "$@" modules >"$log" 2>&1; then
 		return 1
 	fi
