@@ -416,20 +416,21 @@ fn mutant_matrix(paths: &[PathBuf]) -> ExitCode {
         .into_iter()
         .filter(|v| *v != "real")
         .collect();
-    let scenarios: Vec<(String, Scenario)> = files
-        .iter()
-        .filter_map(|f| {
-            Scenario::load(f).ok().map(|s| {
-                (
-                    f.file_name()
-                        .unwrap_or_default()
-                        .to_string_lossy()
-                        .into_owned(),
-                    s,
-                )
-            })
-        })
-        .collect();
+    let mut scenarios: Vec<(String, Scenario)> = Vec::new();
+    let mut unusable = 0usize;
+    for f in &files {
+        match Scenario::load(f) {
+            Ok(s) => scenarios.push((
+                f.file_name()
+                    .unwrap_or_default()
+                    .to_string_lossy()
+                    .into_owned(),
+                s,
+            )),
+            // check() above named it and why; the table only counts it.
+            Err(_) => unusable += 1,
+        }
+    }
     let w0 = scenarios
         .iter()
         .map(|(n, _)| n.len())
@@ -445,6 +446,9 @@ fn mutant_matrix(paths: &[PathBuf]) -> ExitCode {
     }
     out.push('\n');
     let mut caught = vec![0usize; mutants.len()];
+    // Per mutant, the regression trace's (or else the first) diagnosis:
+    // the table names invariants, this names the buffer and what broke.
+    let mut first: Vec<Option<(String, String)>> = vec![None; mutants.len()];
     for (name, s) in &scenarios {
         out.push_str(&format!("{name:<w0$}"));
         for (i, m) in mutants.iter().enumerate() {
@@ -457,6 +461,14 @@ fn mutant_matrix(paths: &[PathBuf]) -> ExitCode {
                 Ok(o) => match o.verdict.violation() {
                     Some(v) => {
                         caught[i] += 1;
+                        let preferred = name.starts_with("field-bug");
+                        if first[i].is_none() || preferred {
+                            let buffer = v.buffer.map(|b| format!(" on {b}")).unwrap_or_default();
+                            first[i] = Some((
+                                name.clone(),
+                                format!("{}{buffer}: {}", v.invariant.name(), v.detail),
+                            ));
+                        }
                         v.invariant.name().to_owned()
                     }
                     None => "-".to_owned(),
@@ -467,6 +479,11 @@ fn mutant_matrix(paths: &[PathBuf]) -> ExitCode {
         }
         out.push('\n');
     }
+    for (m, f) in mutants.iter().zip(&first) {
+        if let Some((scenario, what)) = f {
+            out.push_str(&format!("{m} in {scenario}: {what}\n"));
+        }
+    }
     let missed: Vec<&str> = mutants
         .iter()
         .zip(&caught)
@@ -476,6 +493,11 @@ fn mutant_matrix(paths: &[PathBuf]) -> ExitCode {
     for (n, why) in core::BROKEN_MUTANTS {
         out.push_str(&format!(
             "mutant {n} does not apply to the job core: {why}\n"
+        ));
+    }
+    if unusable > 0 {
+        out.push_str(&format!(
+            "{unusable} unusable scenario file(s) left out of the table\n"
         ));
     }
     let mut out: String = out.lines().map(|l| format!("{}\n", l.trim_end())).collect();

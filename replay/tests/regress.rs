@@ -313,6 +313,14 @@ fn cli_exit_codes() {
     assert_eq!(matrix.status.code(), Some(0));
     let text = String::from_utf8_lossy(&matrix.stdout);
     assert!(text.contains("every mutant (4) is caught"), "{text}");
+    // The field bug's diagnosis names the kernel's report and the parked
+    // CAPTURE buffer, on the regression trace that reconstructs it.
+    assert!(
+        text.lines().any(|l| l.starts_with(
+            "field-bug in field-bug-reorder.scn: list-corruption on ctx 1 CAPTURE #0: list_del corruption"
+        )),
+        "{text}"
+    );
     assert!(
         text.lines()
             .any(|l| l.starts_with("field-bug-reorder.scn") && l.contains("list-corruption")),
