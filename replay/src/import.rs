@@ -272,6 +272,8 @@ struct CtxBuild {
     streaming: [bool; 2],
     /// (line, queue, index, ts, size) of buffers device_run claimed.
     implied: Vec<(usize, Queue, u32, u64, u32)>,
+    /// The buffer index of each DQBUF, by trace line.
+    dq_index: HashMap<usize, u32>,
 }
 
 impl CtxBuild {
@@ -506,6 +508,7 @@ pub fn import_text(file: &Path, text: &str) -> Result<Imported, ImportError> {
             }
             Vb2Op::Dqbuf(queue, index) => {
                 c.see(queue, index);
+                c.dq_index.insert(line, index);
                 Event::Dqbuf { ctx, queue }
             }
         };
@@ -551,7 +554,7 @@ pub fn import_text(file: &Path, text: &str) -> Result<Imported, ImportError> {
             }
         }
         let mut all: Vec<(usize, Event)> = global.clone();
-        all.extend(evs);
+        all.extend(unseen_streamoffs(ctx, evs, &c.dq_index));
         all.sort_by_key(|(l, _)| *l);
         let mut s = vec![Event::Open { ctx }];
         for (q, i) in [(Queue::Output, 0), (Queue::Capture, 1)] {
@@ -589,4 +592,47 @@ pub fn import_text(file: &Path, text: &str) -> Result<Imported, ImportError> {
         ));
     }
     Ok(out)
+}
+
+/// A QBUF that succeeded although the buffer was still queued (no DQBUF,
+/// no STREAMOFF since its last QBUF) proves that something the trace does
+/// not show gave it back: VIDIOC_STREAMOFF on a queue that was not
+/// streaming (vb2 returns its queued buffers without calling the driver,
+/// so no `daedalus_stream` event), or REQBUFS. Both return every queued
+/// buffer of the queue, which a `streamoff` replays: v4l2-compliance's
+/// buffer tests do exactly that before they stream.
+fn unseen_streamoffs(
+    ctx: u32,
+    evs: Vec<(usize, Event)>,
+    dq_index: &HashMap<usize, u32>,
+) -> Vec<(usize, Event)> {
+    let mut queued = [vec![false; MAX_INDEX], vec![false; MAX_INDEX]];
+    let mut streaming = [false; 2];
+    let mut out = Vec::with_capacity(evs.len());
+    for (line, e) in evs {
+        match e {
+            Event::Qbuf { queue, index, .. } => {
+                let q = CtxBuild::qi(queue);
+                if queued[q][index as usize] && !streaming[q] {
+                    out.push((line, Event::Streamoff { ctx, queue }));
+                    queued[q].iter_mut().for_each(|b| *b = false);
+                }
+                queued[q][index as usize] = true;
+            }
+            Event::Dqbuf { queue, .. } => {
+                if let Some(&i) = dq_index.get(&line) {
+                    queued[CtxBuild::qi(queue)][i as usize] = false;
+                }
+            }
+            Event::Streamon { queue, .. } => streaming[CtxBuild::qi(queue)] = true,
+            Event::Streamoff { queue, .. } => {
+                let q = CtxBuild::qi(queue);
+                streaming[q] = false;
+                queued[q].iter_mut().for_each(|b| *b = false);
+            }
+            _ => {}
+        }
+        out.push((line, e));
+    }
+    out
 }

@@ -244,3 +244,40 @@ fn garbage_daemon_recording_replays_as_recorded() {
     let stored = field("ffmpeg-tiny-scripted-garbage.scn");
     assert_eq!(std::fs::read_to_string(&stored).unwrap(), s.to_text());
 }
+
+/// v4l2-compliance's buffer tests, as a recording shows them: both OUTPUT
+/// buffers queued, VIDIOC_STREAMOFF on the idle queue (vb2 hands them back
+/// without calling the driver, so no `daedalus_stream` event), both queued
+/// again, then streaming and a decode.
+const QUEUED_TWICE_BEFORE_STREAMON: &str = "\
+ v4l2-compliance-90  [000] .....    84.100001: vb2_qbuf: owner = 00000000aa, queued = 1, owned_by_drv = 0, index = 0, type = 10, bytesused = 1555200, timestamp = 1000
+ v4l2-compliance-90  [000] .....    84.100002: vb2_qbuf: owner = 00000000aa, queued = 2, owned_by_drv = 0, index = 1, type = 10, bytesused = 1555200, timestamp = 2000
+ v4l2-compliance-90  [000] .....    84.100003: vb2_qbuf: owner = 00000000aa, queued = 1, owned_by_drv = 0, index = 0, type = 10, bytesused = 1555200, timestamp = 3000
+ v4l2-compliance-90  [000] .....    84.100004: vb2_qbuf: owner = 00000000aa, queued = 2, owned_by_drv = 0, index = 1, type = 10, bytesused = 1555200, timestamp = 4000
+ v4l2-compliance-90  [000] .....    84.100005: daedalus_stream: ctx=108 queue=OUTPUT on
+ v4l2-compliance-90  [000] .....    84.100006: vb2_qbuf: owner = 00000000aa, queued = 1, owned_by_drv = 0, index = 0, type = 9, bytesused = 0, timestamp = 0
+ v4l2-compliance-90  [000] .....    84.100007: daedalus_stream: ctx=108 queue=CAPTURE on
+     kworker/0:1-11  [000] .....    84.100008: daedalus_device_run: ctx=108 cookie=0x100000001 src=0 dst=0 src_ts=3000
+       daedalusd-52  [000] .....    84.100009: daedalus_msg_in: type=0x8002 cookie=0x100000001 ctx=108 flags=0x1 len=56
+ v4l2-compliance-90  [000] .....    84.100010: vb2_dqbuf: owner = 00000000aa, queued = 1, owned_by_drv = 1, index = 0, type = 10, bytesused = 1555200, timestamp = 3000
+ v4l2-compliance-90  [000] .....    84.100011: vb2_qbuf: owner = 00000000aa, queued = 2, owned_by_drv = 1, index = 0, type = 10, bytesused = 1555200, timestamp = 5000
+";
+
+#[test]
+fn a_queue_given_back_by_an_idle_streamoff_is_queued_again_in_the_replay() {
+    let path = Path::new("queued-twice.trace");
+    let imported = import::import_text(path, QUEUED_TWICE_BEFORE_STREAMON).unwrap();
+    let (_, s) = &imported.scenarios[0];
+    let text = s.to_text();
+    // The unseen STREAMOFF comes back exactly once: between the second
+    // round of QBUFs and the first, not before the re-QBUF after DQBUF.
+    assert_eq!(text.matches("streamoff ctx=1 q=out").count(), 1, "{text}");
+    let off = text.find("streamoff ctx=1 q=out").unwrap();
+    assert!(
+        text[..off].contains("ts=2000") && !text[..off].contains("ts=3000"),
+        "{text}"
+    );
+    let o = run(s, &Options::default()).unwrap();
+    assert!(o.verdict.is_clean(), "{}", o.verdict.violation().unwrap());
+    assert_eq!(refused(&o), Vec::<String>::new(), "{text}");
+}
