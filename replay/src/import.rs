@@ -9,6 +9,9 @@
 //! happened, so a re-queued buffer is queued again only after it came back;
 //! both are attributed to contexts by their `owner` in order of first
 //! appearance.
+//! The `v4l2:*` QBUF/DQBUF events say the same without the owner; they
+//! stand in for the vb2 ones in a trace recorded without those, when one
+//! context ran jobs.
 //! Other events are counted and skipped; a malformed `daedalus:*` line is
 //! an error naming the file and line.
 //!
@@ -143,19 +146,21 @@ fn fields(body: &str) -> (HashMap<&str, &str>, Vec<&str>) {
     let mut m = HashMap::new();
     let mut words = Vec::new();
     // vb2 events print `key = value, key = value`; ours `key=value key=value`.
+    // The first of a repeated key wins: v4l2_qbuf's `timecode = { type = ..`
+    // comes after the buffer's own `type`.
     let norm: Vec<&str> = body.split([' ', ',']).filter(|w| !w.is_empty()).collect();
     let mut i = 0;
     while i < norm.len() {
         let w = norm[i];
         if let Some((k, v)) = w.split_once('=') {
             if v.is_empty() && i + 1 < norm.len() {
-                m.insert(k, norm[i + 1]);
+                m.entry(k).or_insert(norm[i + 1]);
                 i += 2;
                 continue;
             }
-            m.insert(k, v);
+            m.entry(k).or_insert(v);
         } else if i + 2 < norm.len() && norm[i + 1] == "=" {
-            m.insert(w, norm[i + 2]);
+            m.entry(w).or_insert(norm[i + 2]);
             i += 3;
             continue;
         } else {
@@ -186,6 +191,11 @@ fn num(t: &TraceLine<'_>, file: &Path, key: &str) -> Result<u64, ImportError> {
 }
 
 const MAX_INDEX: usize = crate::exec::MAX_BUFFERS as usize;
+
+/// The bytes of an OUTPUT buffer whose size the trace does not show: any
+/// non-zero size decodes the same in the replay (the daemon's replies are
+/// replayed, not the bitstream).
+const IMPLIED_SIZE: u32 = 1024;
 
 /// Buffer indexes beyond VB2_MAX_FRAME cannot come from a real trace.
 fn index(t: &TraceLine<'_>, file: &Path, key: &str) -> Result<u32, ImportError> {
@@ -324,6 +334,7 @@ pub fn import_text(file: &Path, text: &str) -> Result<Imported, ImportError> {
     let mut owners: Vec<String> = Vec::new();
     let mut ctx_order: Vec<u32> = Vec::new();
     let mut pending_vb2: Vec<(usize, String, Vb2Op)> = Vec::new();
+    let mut pending_v4l2: Vec<(usize, Vb2Op)> = Vec::new();
     for (k, t) in lines.iter().enumerate() {
         let ctx_field = |t: &TraceLine<'_>| num(t, file, "ctx").map(|c| c as u32);
         match t.name {
@@ -341,7 +352,7 @@ pub fn import_text(file: &Path, text: &str) -> Result<Imported, ImportError> {
                 }
                 let c = ctxs.entry(ctx).or_default();
                 if src >= 0 {
-                    c.implied(t.line, Queue::Output, src as u32, ts, 1024);
+                    c.implied(t.line, Queue::Output, src as u32, ts, IMPLIED_SIZE);
                 }
                 c.implied(t.line, Queue::Capture, dst, 0, 0);
                 if cookie != 0 {
@@ -467,6 +478,29 @@ pub fn import_text(file: &Path, text: &str) -> Result<Imported, ImportError> {
                 pending_vb2.push((t.line, owner, Vb2Op::Qbuf(q, index, ts, size)));
                 out.used += 1;
             }
+            "v4l2_qbuf" | "v4l2_dqbuf" => {
+                // The V4L2 layer's view of the same calls: no owner, only
+                // the node's minor, so they stand in for the vb2 events
+                // only in a trace that has none (see below).
+                let q = queue_of(t, file)?;
+                let index = index(t, file, "index")?;
+                let op = if t.name == "v4l2_qbuf" {
+                    let ts = num(t, file, "timestamp").unwrap_or(0);
+                    let mut size = num(t, file, "bytesused").unwrap_or(0) as u32;
+                    // A multi-planar buffer's bytesused is in its planes,
+                    // which the event does not print: the stand-in size of
+                    // a buffer a device_run implies.
+                    let mplane = t.fields.get("type").is_some_and(|v| v.ends_with("_MPLANE"));
+                    if q == Queue::Output && size == 0 && mplane {
+                        size = IMPLIED_SIZE;
+                    }
+                    Vb2Op::Qbuf(q, index, ts, size)
+                } else {
+                    Vb2Op::Dqbuf(q, index)
+                };
+                pending_v4l2.push((t.line, op));
+                out.used += 1;
+            }
             "vb2_v4l2_dqbuf" | "vb2_dqbuf" => {
                 let owner = t.fields.get("owner").copied().unwrap_or("0").to_owned();
                 let q = queue_of(t, file)?;
@@ -486,6 +520,24 @@ pub fn import_text(file: &Path, text: &str) -> Result<Imported, ImportError> {
             }
             _ => out.skipped += 1,
         }
+    }
+    // A recording without vb2 events (`-e daedalus -e v4l2`): the v4l2
+    // ones, when a single context ran jobs, so that they can only be its.
+    if pending_vb2.is_empty() && !pending_v4l2.is_empty() {
+        if ctx_order.len() == 1 {
+            owners.push("v4l2".to_owned());
+            pending_vb2.extend(
+                pending_v4l2
+                    .drain(..)
+                    .map(|(line, op)| (line, "v4l2".to_owned(), op)),
+            );
+        } else {
+            out.used -= pending_v4l2.len();
+            out.skipped += pending_v4l2.len();
+        }
+    } else {
+        // Duplicates of the vb2 events: counted as used, not replayed twice.
+        pending_v4l2.clear();
     }
     // vb2 QBUFs and DQBUFs: the n-th owner is the n-th context that ran a
     // job.
@@ -521,6 +573,10 @@ pub fn import_text(file: &Path, text: &str) -> Result<Imported, ImportError> {
         let mut evs: Vec<(usize, Event)> = Vec::new();
         let mut implied = c.implied.iter().peekable();
         let mut queued = [vec![false; MAX_INDEX], vec![false; MAX_INDEX]];
+        // Claimed before any recorded QBUF: the v4l2 events trace a QBUF
+        // when the ioctl returns, which can be after the device_run it
+        // caused. That late QBUF is the one already implied.
+        let mut implied_early = [vec![false; MAX_INDEX], vec![false; MAX_INDEX]];
         let mut recorded = c.events.into_iter().peekable();
         loop {
             let take_recorded = match (recorded.peek(), implied.peek()) {
@@ -531,14 +587,30 @@ pub fn import_text(file: &Path, text: &str) -> Result<Imported, ImportError> {
             };
             if take_recorded {
                 let (l, e) = recorded.next().unwrap_or_else(|| unreachable!());
-                if let Event::Qbuf { queue, index, .. } = e {
-                    queued[CtxBuild::qi(queue)][index as usize] = true;
+                match e {
+                    Event::Qbuf { queue, index, .. } => {
+                        let (q, i) = (CtxBuild::qi(queue), index as usize);
+                        if std::mem::take(&mut implied_early[q][i]) {
+                            continue;
+                        }
+                        queued[q][i] = true;
+                    }
+                    Event::Dqbuf { queue, .. } => {
+                        if let Some(&i) = c.dq_index.get(&l) {
+                            implied_early[CtxBuild::qi(queue)][i as usize] = false;
+                        }
+                    }
+                    Event::Streamoff { queue, .. } => {
+                        implied_early[CtxBuild::qi(queue)].fill(false);
+                    }
+                    _ => {}
                 }
                 evs.push((l, e));
             } else {
                 let &(l, q, index, ts, size) = implied.next().unwrap_or_else(|| unreachable!());
                 let slot = &mut queued[CtxBuild::qi(q)][index as usize];
                 if !*slot {
+                    implied_early[CtxBuild::qi(q)][index as usize] = true;
                     evs.push((
                         l,
                         Event::Qbuf {

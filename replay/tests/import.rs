@@ -281,3 +281,27 @@ fn a_queue_given_back_by_an_idle_streamoff_is_queued_again_in_the_replay() {
     assert!(o.verdict.is_clean(), "{}", o.verdict.violation().unwrap());
     assert_eq!(refused(&o), Vec::<String>::new(), "{text}");
 }
+
+#[test]
+fn a_recording_without_vb2_events_replays_from_the_v4l2_ones() {
+    let path = field("ffmpeg-tiny-decode.trace");
+    let text = std::fs::read_to_string(&path).unwrap();
+    let full = import::import_text(&path, &text).unwrap();
+    // `-e daedalus -e v4l2`: the same recording without the vb2 events.
+    let v4l2_only: String = text
+        .lines()
+        .filter(|l| !l.contains(" vb2_"))
+        .map(|l| format!("{l}\n"))
+        .collect();
+    assert!(v4l2_only.contains(" v4l2_dqbuf: "));
+    let imported = import::import_text(&path, &v4l2_only).unwrap();
+    assert_eq!(imported.scenarios.len(), 1);
+    let (_, s) = &imported.scenarios[0];
+    let o = run(s, &Options::default()).unwrap();
+    assert!(o.verdict.is_clean(), "{}", o.verdict.violation().unwrap());
+    assert_eq!(refused(&o), Vec::<String>::new());
+    // The client's DQBUFs are the recording's, as with the vb2 events.
+    let from_vb2 = run(&full.scenarios[0].1, &Options::default()).unwrap();
+    assert_eq!(dequeued(&o), dequeued(&from_vb2));
+    assert_eq!(dequeued(&o), recorded_dqbufs(&text));
+}
