@@ -168,8 +168,6 @@ struct daedalus_dev {
  * @dpb_size:	minimum CAPTURE buffers from the last STREAM_INFO
  * @session_open: REQ_SESSION_OPEN sent and not closed
  * @have_info:	a STREAM_INFO arrived for this session
- * @provisional: SOURCE_CHANGE was raised at STREAMON(OUTPUT) for the
- *	format S_FMT(OUTPUT) implies, before any STREAM_INFO
  * @draining:	V4L2_DEC_CMD_STOP accepted, LAST not yet returned
  * @flush_pending: REQ_FLUSH waits for the queued OUTPUT buffers to go out
  * @flush_sent:	REQ_FLUSH sent: capture-only jobs may run
@@ -200,7 +198,6 @@ struct daedalus_ctx {
 	u32 dpb_size;
 	bool session_open;
 	bool have_info;
-	bool provisional;
 	bool draining;
 	bool flush_pending;
 	bool flush_sent;

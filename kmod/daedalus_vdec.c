@@ -264,7 +264,7 @@ const struct v4l2_m2m_ops daedalus_m2m_ops = {
  * @si:		validated RESP_STREAM_INFO
  *
  * Updates the CAPTURE format and raises SOURCE_CHANGE, unless it only
- * confirms the provisional format already announced at STREAMON.
+ * confirms the format the CAPTURE queue is set up for.
  */
 void daedalus_vdec_stream_info(struct daedalus_ctx *ctx,
 			       const struct daedalus_msg_stream_info *si)
@@ -281,20 +281,22 @@ void daedalus_vdec_stream_info(struct daedalus_ctx *ctx,
 	daedalus_fill_cap(&pix, fmt->fourcc, si->coded_width, si->coded_height);
 
 	/*
-	 * Confirmed: the format announced at STREAMON, or the stream's format
-	 * before a seek, stands; anything else is a source change. After a
-	 * LAST that was no drain's end, the daemon changed the format: the
-	 * client must hear of it.
+	 * Confirmed: the CAPTURE format the client set up for (announced at
+	 * STREAMON, or the stream's before a seek) fits, and a known DPB did
+	 * not grow; anything else is a source change. The daemon sends a
+	 * change's STREAM_INFO before the LAST that ends the pictures of the
+	 * old format (dev-decoder.rst: the event first), so the client hears
+	 * of it before it dequeues that LAST.
 	 */
 	spin_lock(&ctx->lock);
-	confirmed = (ctx->provisional || ctx->have_info) && !ctx->stopped &&
+	confirmed = !ctx->stopped &&
+		    !(ctx->have_info && si->dpb_size > ctx->dpb_size) &&
 		    ctx->cap_fmt.pixelformat == pix.pixelformat &&
 		    ctx->cap_fmt.width == pix.width &&
 		    ctx->cap_fmt.height == pix.height &&
 		    !si->visible_left && !si->visible_top &&
 		    ctx->visible.width == si->visible_width &&
 		    ctx->visible.height == si->visible_height;
-	ctx->provisional = false;
 	daedalus_set_colorimetry(ctx, &pix);
 	ctx->cap_fmt = pix;
 	ctx->visible.left = si->visible_left;
@@ -771,8 +773,8 @@ static int daedalus_open_session(struct daedalus_ctx *ctx)
 		.ctx_id	= cpu_to_le32(ctx->jctx.ctx_id),
 		.codec	= cpu_to_le32(codec->code),
 		.pixfmt	= cpu_to_le32(pixfmt->code),
-		.width	= cpu_to_le32(ctx->out_fmt.width),
-		.height	= cpu_to_le32(ctx->out_fmt.height),
+		.width	= cpu_to_le32(ctx->visible.width),
+		.height	= cpu_to_le32(ctx->visible.height),
 	};
 	ctx->jctx.codec = codec->code;
 	spin_unlock(&ctx->lock);
@@ -823,8 +825,6 @@ static int daedalus_start_streaming(struct vb2_queue *q, unsigned int count)
 	provisional = output && !ctx->have_info && ctx->out_fmt.width &&
 		      ctx->out_fmt.height &&
 		      !vb2_is_streaming(v4l2_m2m_get_dst_vq(ctx->fh.m2m_ctx));
-	if (provisional)
-		ctx->provisional = true;
 	if (output) {
 		/* A new stream after a drain: DQBUF(CAPTURE) works again. */
 		vb2_clear_last_buffer_dequeued(v4l2_m2m_get_dst_vq(ctx->fh.m2m_ctx));

@@ -27,7 +27,9 @@ pub struct SessionParams {
     pub ctx_id: u32,
     pub codec: Codec,
     pub pixfmt: Pixfmt,
-    /// Coded size from S_FMT(OUTPUT); 0 if unknown.
+    /// The visible size the kernel's CAPTURE format is set up for
+    /// (S_FMT(OUTPUT)'s until the stream says otherwise); 0 if unknown. A
+    /// first header of another size is a format change.
     pub width: u32,
     pub height: u32,
 }

@@ -138,6 +138,12 @@ struct FfmpegSession {
     frame: ff::frame::Video,
     /// The format last announced; `None` until the first header.
     format: Option<StreamFormat>,
+    /// What the kernel's CAPTURE format is set up for: the visible size
+    /// (REQ_SESSION_OPEN's, then each STREAM_INFO's) and the DPB it last
+    /// heard of. A format that does not fit it is a change the client must
+    /// act on (SOURCE_CHANGE, then a LAST buffer), even the first.
+    kernel_size: Option<(u32, u32)>,
+    kernel_dpb: Option<u32>,
     parking: Parking,
     /// The job whose source is being decoded, for STREAM_INFO's cookie.
     current: u64,
@@ -181,6 +187,9 @@ impl FfmpegSession {
             parser: Parser::new(codec_id(params.codec)),
             frame: ff::frame::Video::empty(),
             format: None,
+            kernel_size: (params.width > 0 && params.height > 0)
+                .then_some((params.width, params.height)),
+            kernel_dpb: None,
             parking: Parking::default(),
             current: 0,
             scratch: Vec::new(),
@@ -288,10 +297,28 @@ impl FfmpegSession {
     fn announce_header(&mut self) {
         if self.format.is_none() && self.decoder.width() > 0 && self.decoder.height() > 0 {
             let format = self.stream_format(self.decoder.width(), self.decoder.height());
-            self.format = Some(format);
-            self.parking.set_limit(format.dpb_size as usize);
-            self.parking.format(self.current, format, true);
+            self.announce(format);
         }
+    }
+
+    /// Whether the kernel's CAPTURE format already holds `format`: its
+    /// size, and no more DPB than the kernel last heard of (the kernel's
+    /// rule in daedalus_vdec_stream_info()).
+    fn fits_kernel(&self, format: &StreamFormat) -> bool {
+        self.kernel_size == Some((format.visible_width, format.visible_height))
+            && self.kernel_dpb.is_none_or(|d| format.dpb_size <= d)
+    }
+
+    /// STREAM_INFO for `format`: silent when the kernel's CAPTURE format
+    /// holds it, otherwise a format change (the pictures before it, then
+    /// STREAM_INFO and a LAST buffer).
+    fn announce(&mut self, format: StreamFormat) {
+        let fits = self.fits_kernel(&format);
+        self.format = Some(format);
+        self.kernel_size = Some((format.visible_width, format.visible_height));
+        self.kernel_dpb = Some(format.dpb_size);
+        self.parking.set_limit(format.dpb_size as usize);
+        self.parking.format(self.current, format, fits);
     }
 
     fn stream_format(&self, width: u32, height: u32) -> StreamFormat {
@@ -327,10 +354,7 @@ impl FfmpegSession {
             f.visible_width == w && f.visible_height == h && f.dpb_size >= format.dpb_size
         });
         if !same {
-            let first = self.format.is_none();
-            self.format = Some(format);
-            self.parking.set_limit(format.dpb_size as usize);
-            self.parking.format(self.current, format, first);
+            self.announce(format);
         }
         let timestamp = self.frame.pts().unwrap_or(0).max(0) as u64;
         // SAFETY: the frame was just filled by receive_frame.

@@ -23,10 +23,10 @@ enum Pending {
         picture: Box<dyn Picture>,
         error: bool,
     },
-    /// The first format of the stream: needs no buffer.
+    /// A format the kernel's CAPTURE format holds: needs no buffer.
     Format { cookie: u64, format: StreamFormat },
-    /// A new format: the newest parked dst goes back with LAST, the others
-    /// retire, then STREAM_INFO.
+    /// A new format: STREAM_INFO, then the newest parked dst goes back
+    /// with LAST; the others retire.
     FormatChange { cookie: u64, format: StreamFormat },
     /// The end of a drain: one empty dst with LAST.
     Last,
@@ -173,11 +173,12 @@ impl Parking {
         self.pump();
     }
 
-    /// Announces the stream's format: the first one goes out at once (in
-    /// order with the pictures), a later one after every picture before it
-    /// and a LAST buffer; the other parked dsts retire.
-    pub fn format(&mut self, cookie: u64, format: StreamFormat, first: bool) {
-        self.pending.push_back(if first {
+    /// Announces the stream's format. One the kernel's CAPTURE format
+    /// already holds (`fits`) goes out at once, in order with the pictures;
+    /// a change goes out after every picture before it, followed by a LAST
+    /// buffer, and the other parked dsts retire.
+    pub fn format(&mut self, cookie: u64, format: StreamFormat, fits: bool) {
+        self.pending.push_back(if fits {
             Pending::Format { cookie, format }
         } else {
             Pending::FormatChange { cookie, format }
@@ -246,14 +247,17 @@ impl Parking {
                     else {
                         return;
                     };
+                    // STREAM_INFO first: the client hears of the change
+                    // (SOURCE_CHANGE) before it dequeues the LAST that ends
+                    // the old format's pictures (dev-decoder.rst).
+                    self.picture_size = picture_size(&format);
+                    self.events
+                        .push_back(SessionEvent::StreamInfo { cookie, format });
                     // The newest is the current job's, if a picture did not
                     // take it: its SRC_CONSUMED can join the LAST.
                     let dst = self.dsts.pop_back().expect("checked non-empty");
                     self.retired.extend(self.dsts.drain(..));
                     self.pixels(dst, FRAME_LAST, 0, FrameData::Inline(Vec::new()));
-                    self.picture_size = picture_size(&format);
-                    self.events
-                        .push_back(SessionEvent::StreamInfo { cookie, format });
                 }
                 Some(Pending::Last) => {
                     self.pending.pop_front();
@@ -416,12 +420,18 @@ mod tests {
                 format: fmt(16)
             }
         );
+        // The change's STREAM_INFO goes ahead of its LAST: the client hears
+        // of it before it dequeues the LAST buffer.
         assert_eq!(
-            ev[3],
+            ev[2],
             SessionEvent::StreamInfo {
                 cookie: 6,
                 format: fmt(32)
             }
+        );
+        assert!(
+            matches!(ev[3], SessionEvent::Frame { cookie: 3, flags, .. } if flags & FRAME_LAST != 0),
+            "{ev:?}"
         );
         assert_eq!((p.parked(), p.retired()), (0, 1), "dst 2 is retired");
         assert_eq!(p.waiting(), 1, "the new format's picture waits");

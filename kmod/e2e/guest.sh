@@ -28,8 +28,12 @@ TRACING=/sys/kernel/tracing
 DEBUGFS=/sys/kernel/debug/daedalus
 # Per client command: TCG with KASAN decodes a few pictures a second.
 CLIENT_TIMEOUT=${DAEDALUS_E2E_CLIENT_TIMEOUT:-90}
-# v4l2-compliance -s: its ioctl tests take ~30 s, its streaming test a few.
+# v4l2-compliance -s: its ioctl tests take ~30 s, its streaming tests a few
+# each. Every OUTPUT buffer it queues is a whole default sizeimage (1.5 MB:
+# the tiny clip, then zeros), so each decode job parses that much under
+# TCG: COMPLIANCE_FRAMES OUTPUT buffers per streaming test, not its 60.
 COMPLIANCE_TIMEOUT=${DAEDALUS_E2E_COMPLIANCE_TIMEOUT:-240}
+COMPLIANCE_FRAMES=${DAEDALUS_E2E_COMPLIANCE_FRAMES:-12}
 WORK=/tmp/daedalus-e2e
 
 mkdir -p "$OUT/traces" "$OUT/logs" "$WORK"
@@ -170,16 +174,16 @@ pictures_in() {
 # --- checks -------------------------------------------------------------------
 
 group_compliance() {
-	# tiny: v4l2-compliance's streaming test allocates its CAPTURE buffers
-	# before the stream is known (V4L2_CID_MIN_BUFFERS_FOR_CAPTURE is 4
-	# then) and does not reallocate at SOURCE_CHANGE; the bframes clip's
-	# DPB needs 8, so its decode would wait for a buffer the test never
-	# gives (ffmpeg, GStreamer and v4l2-ctl decode that clip below).
+	# tiny, the quickest clip: v4l2-compliance sets CAPTURE up for the
+	# 1920x1080 announced at STREAMON(OUTPUT), so the 64x48 stream's first
+	# header is a resolution change it must follow (SOURCE_CHANGE, the LAST
+	# buffer, CAPTURE reallocated, DEC_CMD_START) in every streaming test.
 	local clip=${COMPLIANCE_CLIP:-tiny}
 	local name=v4l2-compliance-$clip-stream
 	trace_start
-	timeout -k 5 "$COMPLIANCE_TIMEOUT" v4l2-compliance -d "$DEV" -s \
-		--stream-from "$CLIPS/$clip.h264" >"$OUT/logs/$name.log" 2>&1
+	timeout -k 5 "$COMPLIANCE_TIMEOUT" v4l2-compliance -d "$DEV" \
+		--streaming="$COMPLIANCE_FRAMES" --stream-from "$CLIPS/$clip.h264" \
+		>"$OUT/logs/$name.log" 2>&1
 	local rc=$?
 	trace_stop "$name"
 	local summary

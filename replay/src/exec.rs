@@ -718,9 +718,6 @@ impl Executor {
             let cap_streaming = w.ctxs[slot].cap.streaming;
             let f = &mut w.ctxs[slot].front;
             let provisional = queue == Queue::Output && !f.have_info && !cap_streaming;
-            if provisional {
-                f.provisional = true;
-            }
             if queue == Queue::Output {
                 f.draining = false;
                 f.flush_pending = false;
@@ -1257,16 +1254,14 @@ impl Executor {
         unsafe { core::daedalus_shim_ctx_set(jctx, 0, size, 0, 0, 2) };
         self.with(|w| {
             let f = &mut w.ctxs[slot].front;
-            // daedalus_vdec_stream_info(): a provisional format the daemon
-            // confirms, or the format before a seek, with no format
-            // change's LAST before it, raises no second event.
-            let confirmed = (f.provisional || f.have_info)
-                && !f.stopped
+            // daedalus_vdec_stream_info(): the CAPTURE format the client
+            // set up for fits and a known DPB did not grow: no event.
+            let confirmed = !f.stopped
+                && (!f.have_info || dpb <= f.dpb)
                 && f.cap_w == cw
                 && f.cap_h == ch
                 && f.vis_w == width
                 && f.vis_h == height;
-            f.provisional = false;
             f.have_info = true;
             f.cap_w = cw;
             f.cap_h = ch;

@@ -223,8 +223,6 @@ pub struct Front {
     pub flush_sent: bool,
     pub stopped: bool,
     pub failed: bool,
-    /// SOURCE_CHANGE was announced from S_FMT(OUTPUT) before STREAM_INFO.
-    pub provisional: bool,
     pub have_info: bool,
     /// The context is being destroyed (daedalus_ctx_destroy): its queues
     /// stop without REQ_RESET, REQ_SESSION_CLOSE follows instead.

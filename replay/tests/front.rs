@@ -258,3 +258,39 @@ fn stream_info_raises_source_change_only_for_a_change() {
     let log = outcome(&format!("{base}info ctx=1 width=320 height=240 dpb=1\n"));
     assert_eq!(events(&log), 2, "{log}");
 }
+
+#[test]
+fn stream_info_is_a_change_when_a_known_dpb_grows_or_the_size_differs() {
+    let events = |log: &str| lines(log, "event SOURCE_CHANGE").len();
+    let base = format!("{STREAMING}info ctx=1 width=1920 height=1080 dpb=2\n");
+    assert_eq!(events(&outcome(&base)), 1, "{}", outcome(&base));
+    // The same size with a larger DPB needs more CAPTURE buffers.
+    let log = outcome(&format!("{base}info ctx=1 width=1920 height=1080 dpb=4\n"));
+    assert_eq!(events(&log), 2, "{log}");
+    // A smaller one does not.
+    let log = outcome(&format!("{base}info ctx=1 width=1920 height=1080 dpb=1\n"));
+    assert_eq!(events(&log), 1, "{log}");
+}
+
+#[test]
+fn capture_set_up_before_output_streams_hears_only_of_a_change() {
+    let events = |log: &str| lines(log, "event SOURCE_CHANGE").len();
+    // CAPTURE streams first, for the format S_FMT(OUTPUT) implies (the
+    // default 1920x1080): no announcement at STREAMON(OUTPUT).
+    let early = "attach
+open ctx=1
+reqbufs ctx=1 q=out count=2
+reqbufs ctx=1 q=cap count=4
+qbuf ctx=1 q=cap index=0
+streamon ctx=1 q=cap
+qbuf ctx=1 q=out index=0 ts=1000 size=100
+streamon ctx=1 q=out
+";
+    assert_eq!(events(&outcome(early)), 0, "{}", outcome(early));
+    // A stream of that size fits what the client set up: nothing to hear.
+    let log = outcome(&format!("{early}info ctx=1 width=1920 height=1080 dpb=2\n"));
+    assert_eq!(events(&log), 0, "{log}");
+    // Another size is a change.
+    let log = outcome(&format!("{early}info ctx=1 width=64 height=48 dpb=2\n"));
+    assert_eq!(events(&log), 1, "{log}");
+}

@@ -156,8 +156,10 @@ struct daedalus_resp_hello {
  * @ctx_id:	the context, unique while it is open, never 0
  * @codec:	enum daedalus_codec
  * @pixfmt:	enum daedalus_pixfmt wanted on CAPTURE
- * @width:	coded width from S_FMT(OUTPUT), 0 if unknown
- * @height:	coded height from S_FMT(OUTPUT), 0 if unknown
+ * @width:	visible width the CAPTURE format is set up for (S_FMT(OUTPUT)'s
+ *		until the stream says otherwise); a first STREAM_INFO of
+ *		another size is a format change
+ * @height:	visible height, likewise
  * @reserved:	zero
  */
 struct daedalus_req_session_open {
