@@ -396,64 +396,76 @@ fn capture_off_mid_stream(mode: MapMode) {
     daemon.join().unwrap().unwrap();
 }
 
-/// CAPTURE set up for a format the stream contradicts (v4l2-compliance
-/// leaves S_FMT(OUTPUT) at 1920x1080; the clip is 320x240): the first
-/// header is a format change. STREAM_INFO comes first, then the current
-/// job's dst comes back empty with LAST, before any picture; the client
-/// reallocates and every picture reaches the new buffers, exact.
-#[test]
-fn a_first_format_the_capture_setup_does_not_hold_is_a_change() {
+/// What a session opened for one size made of the clip's first segment
+/// (320x240), decoded whole and drained, every picture checked exact.
+struct FirstSegment {
+    /// (pictures, STREAM_INFOs) when the first LAST came back.
+    at_first_last: Option<(usize, usize)>,
+    capture_setups: usize,
+    lasts: usize,
+    /// Every picture went to a CAPTURE allocation made after the start.
+    all_reallocated: bool,
+}
+
+fn first_segment_opened_for(ctx: u32, width: u32, height: u32) -> FirstSegment {
     let clips = clips();
     let (t, daemon) = spawn_mode(ffmpeg(&[Codec::H264]), MapMode::Inline);
-    let mut role = role_for(t, 9, Codec::H264, Pixfmt::Nv12, 12, MapMode::Inline);
-    assert_eq!(role.open(1920, 1080).unwrap(), None);
-    // The parser holds an access unit until the next one starts: the
-    // header reaches the decoder with the second job.
-    let mut at_last = None;
+    let mut role = role_for(t, ctx, Codec::H264, Pixfmt::Nv12, 12, MapMode::Inline);
+    assert_eq!(role.open(width, height).unwrap(), None);
+    let mut at_first_last = None;
     for (ts, data) in &clips.packets[..clips.first] {
         role.job(Some((*ts, data))).unwrap();
         role.barrier().unwrap();
-        if role.lasts == 1 && at_last.is_none() {
-            at_last = Some((role.pictures.len(), role.infos.len()));
+        if role.lasts == 1 && at_first_last.is_none() {
+            at_first_last = Some((role.pictures.len(), role.infos.len()));
         }
     }
-    assert_eq!(
-        at_last,
-        Some((0, 1)),
-        "(pictures, STREAM_INFOs) when the first header's LAST came back"
-    );
     role.drain().unwrap();
     assert_eq!(role.violations, Vec::<String>::new());
     assert_eq!(role.dst_errors, 0);
-    assert_eq!(role.capture_setups, 1, "CAPTURE set up again once");
-    assert_eq!(role.lasts, 2, "the change's LAST and the drain's");
     assert_eq!(digest(&role), clips.expected[..clips.expected_first]);
-    assert!(role.pictures.iter().all(|p| p.allocation == 1));
+    let seg = FirstSegment {
+        at_first_last,
+        capture_setups: role.capture_setups,
+        lasts: role.lasts,
+        all_reallocated: role.pictures.iter().all(|p| p.allocation > 0),
+    };
     role.hang_up();
     daemon.join().unwrap().unwrap();
+    seg
+}
+
+/// CAPTURE set up for a format the stream contradicts (v4l2-compliance
+/// leaves S_FMT(OUTPUT) at 1920x1080; the clip is 320x240): the first
+/// header is a format change. STREAM_INFO comes first, then the current
+/// job's dst comes back empty with LAST, before any picture (the parser
+/// holds an access unit until the next one starts, so that is the second
+/// job's); the client reallocates and every picture reaches the new
+/// buffers, exact.
+#[test]
+fn a_first_format_the_capture_setup_does_not_hold_is_a_change() {
+    let seg = first_segment_opened_for(9, 1920, 1080);
+    assert_eq!(
+        seg.at_first_last,
+        Some((0, 1)),
+        "(pictures, STREAM_INFOs) when the first header's LAST came back"
+    );
+    assert_eq!(seg.capture_setups, 1, "CAPTURE set up again once");
+    assert_eq!(seg.lasts, 2, "the change's LAST and the drain's");
+    assert!(seg.all_reallocated);
 }
 
 /// CAPTURE set up for the stream's own size: the first STREAM_INFO only
 /// confirms it, and no LAST interrupts the decode.
 #[test]
 fn a_first_format_the_capture_setup_holds_goes_out_silently() {
-    let clips = clips();
-    let (t, daemon) = spawn_mode(ffmpeg(&[Codec::H264]), MapMode::Inline);
-    let mut role = role_for(t, 10, Codec::H264, Pixfmt::Nv12, 12, MapMode::Inline);
-    assert_eq!(role.open(320, 240).unwrap(), None);
-    for (ts, data) in &clips.packets[..clips.first] {
-        role.job(Some((*ts, data))).unwrap();
-    }
-    role.drain().unwrap();
-    assert_eq!(role.violations, Vec::<String>::new());
+    let seg = first_segment_opened_for(10, 320, 240);
     assert_eq!(
-        (role.capture_setups, role.lasts),
+        (seg.capture_setups, seg.lasts),
         (0, 1),
         "only the drain's LAST"
     );
-    assert_eq!(digest(&role), clips.expected[..clips.expected_first]);
-    role.hang_up();
-    daemon.join().unwrap().unwrap();
+    assert!(!seg.all_reallocated);
 }
 
 #[test]
