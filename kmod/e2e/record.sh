@@ -13,8 +13,10 @@
 #       `make run` and the KUnit replay suite run
 #
 # A recording that does not import, or does not replay clean on the
-# userspace executor, is not stored (and fails the run). Same environment
-# as run.sh. Last line: `record: N stored, N failed`.
+# userspace executor, is not stored (and fails the run). A trace under
+# traces/field/ stays there forever: a recording whose name is taken is
+# stored beside it with the date appended. Same environment as run.sh.
+# Last line: `record: N stored, N failed`.
 set -uo pipefail
 
 E2E_STAGE=record
@@ -78,7 +80,10 @@ for t in "$RUN"/traces/*.trace; do
 		failed=$((failed + 1))
 		continue
 	fi
-	rm -f "$FIELD/$name".trace "$FIELD/$name".scn "$FIELD/$name"-ctx*.scn
+	if [ -e "$FIELD/$name.trace" ]; then
+		name=$name-$(date -u +%Y%m%d)
+		rm -f "$FIELD/$name".trace "$FIELD/$name".scn "$FIELD/$name"-ctx*.scn
+	fi
 	cp "$t" "$FIELD/$name.trace"
 	set -- "$dir"/ctx*.scn
 	if [ $# -eq 1 ]; then
