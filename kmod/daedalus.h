@@ -171,6 +171,9 @@ struct daedalus_dev {
  * @draining:	V4L2_DEC_CMD_STOP accepted, LAST not yet returned
  * @flush_pending: REQ_FLUSH waits for the queued OUTPUT buffers to go out
  * @flush_sent:	REQ_FLUSH sent: capture-only jobs may run
+ * @change_pending: a STREAM_INFO raised SOURCE_CHANGE: the next LAST ends
+ *	the old format's pictures, not a drain (which goes on after the
+ *	client's CAPTURE reallocation)
  * @stopped:	LAST returned: no jobs until DEC_CMD_START or STREAMON
  * @failed:	the session failed or the daemon left: queues are in error
  * @closing:	the context is being destroyed: REQ_SESSION_CLOSE follows,
@@ -201,6 +204,7 @@ struct daedalus_ctx {
 	bool draining;
 	bool flush_pending;
 	bool flush_sent;
+	bool change_pending;
 	bool stopped;
 	bool failed;
 	bool closing;

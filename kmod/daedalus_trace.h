@@ -217,6 +217,28 @@ TRACE_EVENT(daedalus_stream,
 		  __entry->on ? "on" : "off")
 );
 
+TRACE_EVENT(daedalus_stream_info,
+	TP_PROTO(u32 ctx, u32 width, u32 height, u32 dpb, bool change),
+	TP_ARGS(ctx, width, height, dpb, change),
+	TP_STRUCT__entry(
+		__field(u32, ctx)
+		__field(u32, width)
+		__field(u32, height)
+		__field(u32, dpb)
+		__field(bool, change)
+	),
+	TP_fast_assign(
+		__entry->ctx = ctx;
+		__entry->width = width;
+		__entry->height = height;
+		__entry->dpb = dpb;
+		__entry->change = change;
+	),
+	TP_printk("ctx=%u width=%u height=%u dpb=%u %s", __entry->ctx,
+		  __entry->width, __entry->height, __entry->dpb,
+		  __entry->change ? "change" : "confirmed")
+);
+
 TRACE_EVENT(daedalus_drain,
 	TP_PROTO(u32 ctx, u32 phase),
 	TP_ARGS(ctx, phase),

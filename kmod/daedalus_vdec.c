@@ -306,7 +306,11 @@ void daedalus_vdec_stream_info(struct daedalus_ctx *ctx,
 	ctx->dpb_size = si->dpb_size;
 	ctx->have_info = true;
 	ctx->jctx.dst_min_size = pix.plane_fmt[0].sizeimage;
+	if (!confirmed)
+		ctx->change_pending = true;
 	spin_unlock(&ctx->lock);
+	trace_daedalus_stream_info(ctx->jctx.ctx_id, si->visible_width,
+				   si->visible_height, si->dpb_size, !confirmed);
 	if (!confirmed)
 		v4l2_event_queue_fh(&ctx->fh, &daedalus_src_change_event);
 }
@@ -358,18 +362,23 @@ void daedalus_vdec_daemon_gone(struct daedalus_ctx *ctx)
  * daedalus_vdec_last() - a LAST picture went to the client
  * @ctx:	the context (job core lock held: flags and events only)
  *
- * Ends a drain (EOS event) or the pictures before a resolution change;
- * either way no job runs until DEC_CMD_START or CAPTURE STREAMON.
+ * Ends the pictures before a resolution change (after its STREAM_INFO) or
+ * a drain (EOS event); either way no job runs until DEC_CMD_START or
+ * CAPTURE STREAMON. A drain interrupted by a resolution change goes on
+ * after it: its pictures of the new format, then its own LAST.
  */
 void daedalus_vdec_last(struct daedalus_ctx *ctx)
 {
 	bool was_draining;
 
 	spin_lock(&ctx->lock);
-	was_draining = ctx->draining;
-	ctx->draining = false;
-	ctx->flush_pending = false;
-	ctx->flush_sent = false;
+	was_draining = ctx->draining && !ctx->change_pending;
+	if (!ctx->change_pending) {
+		ctx->draining = false;
+		ctx->flush_pending = false;
+		ctx->flush_sent = false;
+	}
+	ctx->change_pending = false;
 	ctx->stopped = true;
 	spin_unlock(&ctx->lock);
 	trace_daedalus_drain(ctx->jctx.ctx_id, DAEDALUS_DRAIN_LAST);
@@ -837,6 +846,8 @@ static int daedalus_start_streaming(struct vb2_queue *q, unsigned int count)
 	}
 	ctx->stopped = false;
 	ctx->failed = false;
+	/* A change whose LAST never came (CAPTURE was set up anew). */
+	ctx->change_pending = false;
 	spin_unlock(&ctx->lock);
 	daedalus_job_resume(&ctx->jctx);
 	trace_daedalus_stream(ctx->jctx.ctx_id, q->type, true);

@@ -727,6 +727,7 @@ impl Executor {
             let f = &mut w.ctxs[slot].front;
             f.stopped = false;
             f.failed = false;
+            f.change_pending = false;
             provisional
         });
         let which = if queue == Queue::Output { 4 } else { 8 };
@@ -1269,6 +1270,7 @@ impl Executor {
             f.vis_h = height;
             f.cap_sizeimage = size;
             f.dpb = dpb;
+            f.change_pending |= !confirmed;
             if !confirmed {
                 w.record(Record::V4l2Event {
                     ctx,

@@ -18,7 +18,8 @@
 //! What the client did is reconstructed from what the driver saw: each
 //! `device_run` implies QBUFs of its buffers (when no vb2 event gave them),
 //! `msg_in` RESP_FRAME replies become `frame` events (with the picture's
-//! timestamp from the following CAPTURE `buf_done`), `stream` and `drain`
+//! timestamp from the following CAPTURE `buf_done`), `stream_info` the
+//! daemon's STREAM_INFO (`info`), `stream` and `drain`
 //! become STREAMON/STREAMOFF and decoder commands, `daemon` attach/detach,
 //! and a `job_finish` of reason `expired` a `tick` long enough for the
 //! watchdog to end that job: a daemon that stops answering (or answers
@@ -418,6 +419,19 @@ pub fn import_text(file: &Path, text: &str) -> Result<Imported, ImportError> {
                     Event::Streamoff { ctx, queue: q }
                 };
                 c.events.push((t.line, ev));
+                out.used += 1;
+            }
+            "daedalus_stream_info" => {
+                // The daemon's STREAM_INFO as the module took it (the
+                // msg_in line does not carry the format).
+                let ctx = ctx_field(t)?;
+                let ev = Event::StreamInfo {
+                    ctx,
+                    width: num(t, file, "width")? as u32,
+                    height: num(t, file, "height")? as u32,
+                    dpb: num(t, file, "dpb")? as u32,
+                };
+                ctxs.entry(ctx).or_default().events.push((t.line, ev));
                 out.used += 1;
             }
             "daedalus_drain" => {

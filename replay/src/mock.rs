@@ -221,6 +221,9 @@ pub struct Front {
     pub draining: bool,
     pub flush_pending: bool,
     pub flush_sent: bool,
+    /// A STREAM_INFO raised SOURCE_CHANGE: the next LAST ends the old
+    /// format's pictures, not a drain.
+    pub change_pending: bool,
     pub stopped: bool,
     pub failed: bool,
     pub have_info: bool,
@@ -1207,10 +1210,14 @@ pub(crate) unsafe extern "C" fn op_last(jctx: *mut c_void) {
             return;
         };
         let f = &mut w.ctxs[slot].front;
-        let was_draining = f.draining;
-        f.draining = false;
-        f.flush_pending = false;
-        f.flush_sent = false;
+        // A drain interrupted by a resolution change goes on after it.
+        let was_draining = f.draining && !f.change_pending;
+        if !f.change_pending {
+            f.draining = false;
+            f.flush_pending = false;
+            f.flush_sent = false;
+        }
+        f.change_pending = false;
         f.stopped = true;
         let ctx = w.ctxs[slot].id;
         w.record(Record::Drain { ctx, phase: "last" });

@@ -305,3 +305,24 @@ fn a_recording_without_vb2_events_replays_from_the_v4l2_ones() {
     assert_eq!(dequeued(&o), dequeued(&from_vb2));
     assert_eq!(dequeued(&o), recorded_dqbufs(&text));
 }
+
+#[test]
+fn stream_info_is_imported_as_the_daemon_sent_it() {
+    let trace = "\
+ v4l2-compliance-90  [000] .....    84.100005: daedalus_stream: ctx=110 queue=OUTPUT on
+ v4l2-compliance-90  [000] .....    84.100006: vb2_qbuf: owner = 00000000aa, queued = 1, owned_by_drv = 0, index = 0, type = 9, bytesused = 0, timestamp = 0
+ v4l2-compliance-90  [000] .....    84.100007: daedalus_stream: ctx=110 queue=CAPTURE on
+     kworker/0:1-11  [000] .....    84.100008: daedalus_device_run: ctx=110 cookie=0x100000000 src=0 dst=0 src_ts=3000
+       daedalusd-52  [000] .....    84.100009: daedalus_stream_info: ctx=110 width=64 height=48 dpb=7 change
+       daedalusd-52  [000] .....    84.100010: daedalus_msg_in: type=0x8002 cookie=0x100000000 ctx=110 flags=0xb len=56
+";
+    let imported = import::import_text(Path::new("info.trace"), trace).unwrap();
+    let (_, s) = &imported.scenarios[0];
+    let text = s.to_text();
+    let info = text
+        .find("info ctx=1 width=64 height=48 dpb=7\n")
+        .expect(&text);
+    assert!(info < text.find("frame ctx=1 job=1").unwrap(), "{text}");
+    let o = run(s, &Options::default()).unwrap();
+    assert!(o.verdict.is_clean(), "{}", o.verdict.violation().unwrap());
+}
