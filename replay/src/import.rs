@@ -125,7 +125,8 @@ struct TraceLine<'a> {
 
 /// Splits `  task-pid [cpu] flags ts: name: fields` (tracefs) or
 /// `task-pid [cpu] ts: name: fields` (trace-cmd report).
-fn split_line(text: &str) -> Option<(&str, &str)> {
+/// Also returns the timestamp in ns, when it reads as `secs.fraction`.
+fn split_line(text: &str) -> Option<(&str, &str, Option<u128>)> {
     let t = text.trim_start();
     if t.is_empty() || t.starts_with('#') {
         return None;
@@ -134,13 +135,32 @@ fn split_line(text: &str) -> Option<(&str, &str)> {
     let rest = &t[close + 2..];
     // Skip optional irq flags, then the timestamp ending in ':'.
     let colon = rest.find(": ")?;
+    let ts = rest[..colon]
+        .split_whitespace()
+        .last()
+        .and_then(timestamp_ns);
     let after = &rest[colon + 2..];
     let name_end = after.find(':')?;
     let name = after[..name_end].trim();
     if name.is_empty() || name.contains(' ') {
         return None;
     }
-    Some((name, after[name_end + 1..].trim()))
+    Some((name, after[name_end + 1..].trim(), ts))
+}
+
+fn fmt_secs(ns: u128) -> String {
+    format!("{}.{:09}", ns / 1_000_000_000, ns % 1_000_000_000)
+}
+
+/// `123.456789` (seconds, up to nanoseconds) in ns.
+fn timestamp_ns(s: &str) -> Option<u128> {
+    let (secs, digits) = s.split_once('.')?;
+    if digits.is_empty() || digits.len() > 9 || !digits.bytes().all(|b| b.is_ascii_digit()) {
+        return None;
+    }
+    let secs: u128 = secs.parse().ok()?;
+    let frac: u128 = digits.parse().ok()?;
+    Some(secs * 1_000_000_000 + frac * 10u128.pow(9 - digits.len() as u32))
 }
 
 fn fields(body: &str) -> (HashMap<&str, &str>, Vec<&str>) {
@@ -313,8 +333,28 @@ impl CtxBuild {
 /// Imports trace text; `file` names it in errors.
 pub fn import_text(file: &Path, text: &str) -> Result<Imported, ImportError> {
     let mut lines = Vec::new();
+    let mut last_ts: Option<(u128, usize)> = None;
     for (i, raw) in text.lines().enumerate() {
-        if let Some((name, body)) = split_line(raw) {
+        if let Some((name, body, ts)) = split_line(raw) {
+            // tracefs and trace-cmd report print events in time order: a
+            // step back means lines were reordered or traces mixed, and
+            // what the client did can no longer be told from it.
+            if let Some(ts) = ts {
+                if let Some((prev, prev_line)) = last_ts
+                    && ts < prev
+                {
+                    return Err(ImportError::Malformed {
+                        file: file.to_owned(),
+                        line: i + 1,
+                        reason: format!(
+                            "time goes backwards ({} s after {} s at line {prev_line}): reordered lines or mixed traces",
+                            fmt_secs(ts),
+                            fmt_secs(prev)
+                        ),
+                    });
+                }
+                last_ts = Some((ts, i + 1));
+            }
             let (f, w) = fields(body);
             lines.push(TraceLine {
                 line: i + 1,

@@ -326,3 +326,36 @@ fn stream_info_is_imported_as_the_daemon_sent_it() {
     let o = run(s, &Options::default()).unwrap();
     assert!(o.verdict.is_clean(), "{}", o.verdict.violation().unwrap());
 }
+
+#[test]
+fn a_reordered_trace_is_refused_with_its_file_and_line() {
+    let path = field("ffmpeg-tiny-decode.trace");
+    let text = std::fs::read_to_string(&path).unwrap();
+    let mut lines: Vec<&str> = text.lines().collect();
+    let events: Vec<usize> = (0..lines.len())
+        .filter(|&i| lines[i].contains(" daedalus_device_run: "))
+        .collect();
+    // The second decode job's line moved ahead of the first's: the line
+    // after it is the first to go back in time.
+    lines.swap(events[0], events[1]);
+    let reordered = lines.join("\n");
+    let err = import::import_text(&path, &reordered)
+        .unwrap_err()
+        .to_string();
+    assert!(
+        err.starts_with(&format!(
+            "{}:{}: time goes backwards",
+            path.display(),
+            events[0] + 2
+        )),
+        "{err}"
+    );
+    // Every recording under traces/field/ is in time order.
+    for entry in std::fs::read_dir(field("")).unwrap() {
+        let p = entry.unwrap().path();
+        if p.extension().is_some_and(|e| e == "trace") {
+            let t = std::fs::read_to_string(&p).unwrap();
+            import::import_text(&p, &t).unwrap_or_else(|e| panic!("{e}"));
+        }
+    }
+}
