@@ -359,3 +359,52 @@ fn a_reordered_trace_is_refused_with_its_file_and_line() {
         }
     }
 }
+
+/// v4l2-compliance's streaming tests: one context after another from the
+/// same task, and the kernel hands each the same `struct file`, so every
+/// vb2 event carries one owner. Each context's QBUFs and DQBUFs are its
+/// own: the task's STREAMON, REQ_SESSION_OPEN and REQ_SESSION_CLOSE say
+/// which context it was using at the time.
+const CONTEXTS_IN_TURN: &str = "\
+ v4l2-compliance-90  [000] .....    90.000001: vb2_qbuf: owner = 00000000aa, queued = 1, owned_by_drv = 0, index = 0, type = 10, bytesused = 100, timestamp = 1000
+ v4l2-compliance-90  [000] .....    90.000002: daedalus_msg_out: type=0x2 cookie=0x0 ctx=110 flags=0x0 len=48
+ v4l2-compliance-90  [000] .....    90.000003: daedalus_stream: ctx=110 queue=OUTPUT on
+ v4l2-compliance-90  [000] .....    90.000004: vb2_qbuf: owner = 00000000aa, queued = 1, owned_by_drv = 0, index = 0, type = 9, bytesused = 0, timestamp = 0
+ v4l2-compliance-90  [000] .....    90.000005: daedalus_stream: ctx=110 queue=CAPTURE on
+     kworker/0:1-11  [000] .....    90.000006: daedalus_device_run: ctx=110 cookie=0x100000000 src=0 dst=0 src_ts=1000
+       daedalusd-52  [000] .....    90.000007: daedalus_msg_in: type=0x8002 cookie=0x100000000 ctx=110 flags=0x3 len=56
+ v4l2-compliance-90  [000] .....    90.000008: vb2_dqbuf: owner = 00000000aa, queued = 0, owned_by_drv = 0, index = 0, type = 10, bytesused = 100, timestamp = 1000
+ v4l2-compliance-90  [000] .....    90.000009: vb2_dqbuf: owner = 00000000aa, queued = 0, owned_by_drv = 0, index = 0, type = 9, bytesused = 100, timestamp = 1000
+ v4l2-compliance-90  [000] .....    90.000010: daedalus_stream: ctx=110 queue=OUTPUT off
+ v4l2-compliance-90  [000] .....    90.000011: daedalus_stream: ctx=110 queue=CAPTURE off
+ v4l2-compliance-90  [000] .....    90.000012: daedalus_msg_out: type=0x3 cookie=0x0 ctx=110 flags=0x0 len=32
+ v4l2-compliance-90  [000] .....    90.000013: vb2_qbuf: owner = 00000000aa, queued = 1, owned_by_drv = 0, index = 0, type = 10, bytesused = 100, timestamp = 2000
+ v4l2-compliance-90  [000] .....    90.000014: daedalus_msg_out: type=0x2 cookie=0x0 ctx=111 flags=0x0 len=48
+ v4l2-compliance-90  [000] .....    90.000015: daedalus_stream: ctx=111 queue=OUTPUT on
+ v4l2-compliance-90  [000] .....    90.000016: vb2_qbuf: owner = 00000000aa, queued = 1, owned_by_drv = 0, index = 0, type = 9, bytesused = 0, timestamp = 0
+ v4l2-compliance-90  [000] .....    90.000017: daedalus_stream: ctx=111 queue=CAPTURE on
+     kworker/0:1-11  [000] .....    90.000018: daedalus_device_run: ctx=111 cookie=0x200000000 src=0 dst=0 src_ts=2000
+       daedalusd-52  [000] .....    90.000019: daedalus_msg_in: type=0x8002 cookie=0x200000000 ctx=111 flags=0x3 len=56
+ v4l2-compliance-90  [000] .....    90.000020: vb2_dqbuf: owner = 00000000aa, queued = 0, owned_by_drv = 0, index = 0, type = 10, bytesused = 100, timestamp = 2000
+ v4l2-compliance-90  [000] .....    90.000021: vb2_dqbuf: owner = 00000000aa, queued = 0, owned_by_drv = 0, index = 0, type = 9, bytesused = 100, timestamp = 2000
+";
+
+#[test]
+fn contexts_used_in_turn_through_one_struct_file_each_get_their_calls() {
+    let imported = import::import_text(Path::new("in-turn.trace"), CONTEXTS_IN_TURN).unwrap();
+    let ids: Vec<u32> = imported.scenarios.iter().map(|(id, _)| *id).collect();
+    assert_eq!(ids, [110, 111]);
+    for (id, s) in &imported.scenarios {
+        let text = s.to_text();
+        assert_eq!(text.matches("\nqbuf ").count(), 2, "ctx{id}:\n{text}");
+        assert_eq!(text.matches("\ndqbuf ").count(), 2, "ctx{id}:\n{text}");
+        let o = run(s, &Options::default()).unwrap();
+        assert!(o.verdict.is_clean(), "ctx{id}");
+        assert_eq!(refused(&o), Vec::<String>::new(), "ctx{id}:\n{text}");
+        assert_eq!(
+            dequeued(&o),
+            [(Queue::Output, 0), (Queue::Capture, 0)],
+            "ctx{id}"
+        );
+    }
+}
