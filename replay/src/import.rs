@@ -118,8 +118,6 @@ pub fn import_file(path: &Path) -> Result<Imported, ImportError> {
 /// One parsed trace line: event name and its `key=value` fields.
 struct TraceLine<'a> {
     line: usize,
-    /// The task's pid (`comm-pid` before the CPU), if it reads as one.
-    pid: Option<u32>,
     name: &'a str,
     fields: HashMap<&'a str, &'a str>,
     words: Vec<&'a str>,
@@ -128,16 +126,12 @@ struct TraceLine<'a> {
 /// Splits `  task-pid [cpu] flags ts: name: fields` (tracefs) or
 /// `task-pid [cpu] ts: name: fields` (trace-cmd report).
 /// Also returns the timestamp in ns, when it reads as `secs.fraction`.
-fn split_line(text: &str) -> Option<(&str, &str, Option<u128>, Option<u32>)> {
+fn split_line(text: &str) -> Option<(&str, &str, Option<u128>)> {
     let t = text.trim_start();
     if t.is_empty() || t.starts_with('#') {
         return None;
     }
     let close = t.find("] ")?;
-    let pid = t[..close]
-        .rsplit_once('[')
-        .and_then(|(task, _)| task.trim_end().rsplit_once('-'))
-        .and_then(|(_, pid)| pid.parse().ok());
     let rest = &t[close + 2..];
     // Skip optional irq flags, then the timestamp ending in ':'.
     let colon = rest.find(": ")?;
@@ -151,7 +145,7 @@ fn split_line(text: &str) -> Option<(&str, &str, Option<u128>, Option<u32>)> {
     if name.is_empty() || name.contains(' ') {
         return None;
     }
-    Some((name, after[name_end + 1..].trim(), ts, pid))
+    Some((name, after[name_end + 1..].trim(), ts))
 }
 
 fn fmt_secs(ns: u128) -> String {
@@ -336,65 +330,12 @@ impl CtxBuild {
     }
 }
 
-/// When each context lived, as its client's own events show it: the
-/// client's STREAMON/STREAMOFF, decoder commands and REQ_SESSION_OPEN run
-/// in the client's task; REQ_SESSION_CLOSE marks its close. A client that
-/// opens one context after another (v4l2-compliance) often gets the same
-/// `struct file` each time, so the vb2 events' `owner` alone cannot tell
-/// them apart; the task and the time can.
-#[derive(Default)]
-struct Lives {
-    /// ctx -> (first client event line, client pids, close line).
-    ctxs: BTreeMap<u32, (usize, Vec<u32>, Option<usize>)>,
-}
-
-impl Lives {
-    fn client(&mut self, ctx: u32, t: &TraceLine<'_>) {
-        let e = self.ctxs.entry(ctx).or_insert((t.line, Vec::new(), None));
-        if let Some(pid) = t.pid
-            && !e.1.contains(&pid)
-        {
-            e.1.push(pid);
-        }
-    }
-
-    fn end(&mut self, ctx: u32, line: usize) {
-        if let Some(e) = self.ctxs.get_mut(&ctx) {
-            e.2 = Some(line);
-        }
-    }
-
-    /// Not closed by `line`.
-    fn alive(&self, ctx: u32, line: usize) -> bool {
-        self.ctxs
-            .get(&ctx)
-            .is_none_or(|e| e.2.is_none_or(|end| line < end))
-    }
-
-    /// The context task `pid` was a client of at `line`: the only one it
-    /// had started and not closed, or else the next it starts (a QBUF
-    /// comes before its STREAMON). `None` when that is not one context.
-    fn context(&self, pid: u32, line: usize) -> Option<u32> {
-        let mine = || self.ctxs.iter().filter(|(_, e)| e.1.contains(&pid));
-        let mut alive = mine().filter(|(_, e)| e.0 <= line && e.2.is_none_or(|end| line < end));
-        match (alive.next(), alive.next()) {
-            (Some((&ctx, _)), None) => return Some(ctx),
-            (Some(_), Some(_)) => return None,
-            _ => {}
-        }
-        mine()
-            .filter(|(_, e)| e.0 > line)
-            .min_by_key(|(_, e)| e.0)
-            .map(|(&ctx, _)| ctx)
-    }
-}
-
 /// Imports trace text; `file` names it in errors.
 pub fn import_text(file: &Path, text: &str) -> Result<Imported, ImportError> {
     let mut lines = Vec::new();
     let mut last_ts: Option<(u128, usize)> = None;
     for (i, raw) in text.lines().enumerate() {
-        if let Some((name, body, ts, pid)) = split_line(raw) {
+        if let Some((name, body, ts)) = split_line(raw) {
             // tracefs and trace-cmd report print events in time order: a
             // step back means lines were reordered or traces mixed, and
             // what the client did can no longer be told from it.
@@ -417,7 +358,6 @@ pub fn import_text(file: &Path, text: &str) -> Result<Imported, ImportError> {
             let (f, w) = fields(body);
             lines.push(TraceLine {
                 line: i + 1,
-                pid,
                 name,
                 fields: f,
                 words: w,
@@ -435,8 +375,6 @@ pub fn import_text(file: &Path, text: &str) -> Result<Imported, ImportError> {
     let mut owners: Vec<String> = Vec::new();
     let mut ctx_order: Vec<u32> = Vec::new();
     let mut pending_vb2: Vec<(usize, String, Vb2Op)> = Vec::new();
-    let mut lives = Lives::default();
-    let mut vb2_pid: HashMap<usize, u32> = HashMap::new();
     let mut pending_v4l2: Vec<(usize, Vb2Op)> = Vec::new();
     for (k, t) in lines.iter().enumerate() {
         let ctx_field = |t: &TraceLine<'_>| num(t, file, "ctx").map(|c| c as u32);
@@ -511,7 +449,6 @@ pub fn import_text(file: &Path, text: &str) -> Result<Imported, ImportError> {
             }
             "daedalus_stream" => {
                 let ctx = ctx_field(t)?;
-                lives.client(ctx, t);
                 let q = queue_of(t, file)?;
                 let on = t.words.contains(&"on");
                 let c = ctxs.entry(ctx).or_default();
@@ -539,7 +476,6 @@ pub fn import_text(file: &Path, text: &str) -> Result<Imported, ImportError> {
             }
             "daedalus_drain" => {
                 let ctx = ctx_field(t)?;
-                lives.client(ctx, t);
                 let phase = t.fields.get("phase").copied().unwrap_or("");
                 let ev = match phase {
                     "start" | "0" => Event::DecoderStop { ctx },
@@ -581,16 +517,7 @@ pub fn import_text(file: &Path, text: &str) -> Result<Imported, ImportError> {
             "daedalus_claim" | "daedalus_park" | "daedalus_buf_done" | "daedalus_reject"
             | "daedalus_msg_out" => {
                 // Consequences, not causes: checked by replaying, not replayed.
-                let ctx = ctx_field(t).or_else(|_| num(t, file, "cookie").map(|_| 0))?;
-                // REQ_SESSION_OPEN comes from the client's STREAMON;
-                // REQ_SESSION_CLOSE from its close: the context's life.
-                if t.name == "daedalus_msg_out" {
-                    match num(t, file, "type").unwrap_or(0) {
-                        0x2 => lives.client(ctx, t),
-                        0x3 => lives.end(ctx, t.line),
-                        _ => {}
-                    }
-                }
+                ctx_field(t).or_else(|_| num(t, file, "cookie").map(|_| 0))?;
                 out.used += 1;
             }
             "vb2_v4l2_qbuf" | "vb2_qbuf" => {
@@ -601,9 +528,6 @@ pub fn import_text(file: &Path, text: &str) -> Result<Imported, ImportError> {
                 let size = num(t, file, "bytesused").unwrap_or(0) as u32;
                 if !owners.contains(&owner) {
                     owners.push(owner.clone());
-                }
-                if let Some(pid) = t.pid {
-                    vb2_pid.insert(t.line, pid);
                 }
                 pending_vb2.push((t.line, owner, Vb2Op::Qbuf(q, index, ts, size)));
                 out.used += 1;
@@ -638,9 +562,6 @@ pub fn import_text(file: &Path, text: &str) -> Result<Imported, ImportError> {
                 if !owners.contains(&owner) {
                     owners.push(owner.clone());
                 }
-                if let Some(pid) = t.pid {
-                    vb2_pid.insert(t.line, pid);
-                }
                 pending_vb2.push((t.line, owner, Vb2Op::Dqbuf(q, index)));
                 out.used += 1;
             }
@@ -672,22 +593,13 @@ pub fn import_text(file: &Path, text: &str) -> Result<Imported, ImportError> {
         // Duplicates of the vb2 events: counted as used, not replayed twice.
         pending_v4l2.clear();
     }
-    // vb2 QBUFs and DQBUFs: the context their task was a client of at the
-    // time (Lives::context), else the one their owner (the struct file)
-    // last went to, else the n-th owner's is the n-th context that ran a
+    // vb2 QBUFs and DQBUFs: the n-th owner is the n-th context that ran a
     // job.
-    let mut bound: HashMap<String, u32> = HashMap::new();
     for (line, owner, op) in pending_vb2 {
-        let by_task = vb2_pid.get(&line).and_then(|&pid| lives.context(pid, line));
-        let by_owner = bound.get(&owner).copied().filter(|&c| lives.alive(c, line));
-        let by_order = || {
-            let n = owners.iter().position(|o| *o == owner).unwrap_or(0);
-            ctx_order.get(n).copied()
-        };
-        let Some(ctx) = by_task.or(by_owner).or_else(by_order) else {
+        let n = owners.iter().position(|o| *o == owner).unwrap_or(0);
+        let Some(&ctx) = ctx_order.get(n) else {
             continue;
         };
-        bound.insert(owner, ctx);
         let c = ctxs.entry(ctx).or_default();
         let ev = match op {
             Vb2Op::Qbuf(queue, index, ts, size) => {
