@@ -350,10 +350,9 @@ impl FfmpegSession {
         let format = self.stream_format(w, h);
         // A new size, or a DPB that needs more buffers than announced, is a
         // new format; a smaller DPB is not worth a buffer reallocation.
-        let same = self.format.is_some_and(|f| {
-            f.visible_width == w && f.visible_height == h && f.dpb_size >= format.dpb_size
-        });
-        if !same {
+        // Once a format is announced the kernel's is that one, so the
+        // kernel's rule is the one to apply.
+        if self.format.is_none() || !self.fits_kernel(&format) {
             self.announce(format);
         }
         let timestamp = self.frame.pts().unwrap_or(0).max(0) as u64;
