@@ -22,6 +22,7 @@
 #include <linux/unaligned.h>
 
 #include "daedalus.h"
+#include "daedalus_dispatch.h"
 #include "daedalus_trace.h"
 
 /**
@@ -276,32 +277,16 @@ ssize_t daedalus_daemon_pop(struct daedalus_dev *dev, void *buf, size_t len)
 }
 EXPORT_SYMBOL_IF_KUNIT(daedalus_daemon_pop);
 
-static void daedalus_reject(struct daedalus_dev *dev, enum daedalus_reject r,
-			    u16 type, u64 cookie)
-{
-	daedalus_job_reject(&dev->core, r, type, cookie);
-}
-
-static int daedalus_daemon_hello(struct daedalus_dev *dev,
+static int daedalus_daemon_hello(void *priv,
 				 const struct daedalus_msg_hello *h)
 {
+	struct daedalus_dev *dev = priv;
 	struct daedalus_daemon *d = &dev->daemon;
 	int ret = 0;
 
 	mutex_lock(&d->lock);
 	if (!d->file || d->hello_done) {
 		ret = -EINVAL;
-		daedalus_reject(dev, DAEDALUS_REJECT_STATE,
-				DAEDALUS_RESP_HELLO, 0);
-		goto out;
-	}
-	if (h->proto_version != DAEDALUS_PROTO_VERSION) {
-		v4l2_warn(&dev->v4l2_dev,
-			  "daemon speaks protocol v%u, module speaks v%u\n",
-			  h->proto_version, DAEDALUS_PROTO_VERSION);
-		daedalus_reject(dev, DAEDALUS_REJECT_VERSION,
-				DAEDALUS_RESP_HELLO, 0);
-		ret = -EPROTO;
 		goto out;
 	}
 	d->hello = *h;
@@ -318,8 +303,9 @@ out:
 	return ret;
 }
 
-static bool daedalus_daemon_ready(struct daedalus_dev *dev)
+static bool daedalus_daemon_ready(void *priv)
 {
+	struct daedalus_dev *dev = priv;
 	bool ready;
 
 	spin_lock(&dev->daemon.out_lock);
@@ -328,57 +314,50 @@ static bool daedalus_daemon_ready(struct daedalus_dev *dev)
 	return ready;
 }
 
-/* Messages addressed to a context rather than to a job. */
-static int daedalus_daemon_ctx_msg(struct daedalus_dev *dev,
-				   const struct daedalus_msg *m)
+/* The context stays under dev->ctx_lock until daedalus_daemon_ctx_put(). */
+static struct daedalus_job_ctx *daedalus_daemon_ctx_get(void *priv, u32 ctx_id)
 {
+	struct daedalus_dev *dev = priv;
 	struct daedalus_ctx *ctx;
-	u32 ctx_id, gen = 0;
-	int ret = 0;
-
-	switch (m->type) {
-	case DAEDALUS_RESP_STREAM_INFO:
-		ctx_id = m->stream_info.ctx_id;
-		gen = m->stream_info.generation;
-		break;
-	case DAEDALUS_RESP_SESSION_ERROR:
-		ctx_id = m->session_error.ctx_id;
-		break;
-	default:
-		ctx_id = m->reset_done.ctx_id;
-		gen = m->reset_done.generation;
-		break;
-	}
 
 	mutex_lock(&dev->ctx_lock);
 	ctx = daedalus_ctx_find(dev, ctx_id);
 	if (!ctx || !ctx->session_open) {
-		daedalus_reject(dev, DAEDALUS_REJECT_NO_CTX, m->type, m->cookie);
-		ret = -EINVAL;
-		goto out;
+		mutex_unlock(&dev->ctx_lock);
+		return NULL;
 	}
-	/*
-	 * STREAM_INFO must describe the current stream. RESET_DONE may answer
-	 * an earlier REQ_RESET of ours (two STREAMOFFs in a row): only a
-	 * generation the kernel never sent is refused.
-	 */
-	if ((m->type == DAEDALUS_RESP_STREAM_INFO &&
-	     gen != READ_ONCE(ctx->jctx.stream_gen)) ||
-	    (m->type == DAEDALUS_RESP_RESET_DONE &&
-	     (!gen || gen > READ_ONCE(ctx->jctx.stream_gen)))) {
-		daedalus_reject(dev, DAEDALUS_REJECT_STALE_GENERATION, m->type,
-				m->cookie);
-		ret = -EINVAL;
-		goto out;
-	}
-	if (m->type == DAEDALUS_RESP_STREAM_INFO)
-		daedalus_vdec_stream_info(ctx, &m->stream_info);
-	else if (m->type == DAEDALUS_RESP_SESSION_ERROR)
-		daedalus_vdec_session_error(ctx, m->session_error.error);
-out:
-	mutex_unlock(&dev->ctx_lock);
-	return ret;
+	return &ctx->jctx;
 }
+
+static void daedalus_daemon_ctx_put(void *priv, struct daedalus_job_ctx *jctx)
+{
+	struct daedalus_dev *dev = priv;
+
+	mutex_unlock(&dev->ctx_lock);
+}
+
+static void daedalus_daemon_stream_info(struct daedalus_job_ctx *jctx,
+					const struct daedalus_msg_stream_info *si)
+{
+	daedalus_vdec_stream_info(container_of(jctx, struct daedalus_ctx, jctx),
+				  si);
+}
+
+static void daedalus_daemon_session_error(struct daedalus_job_ctx *jctx,
+					  u32 error)
+{
+	daedalus_vdec_session_error(container_of(jctx, struct daedalus_ctx,
+						 jctx), error);
+}
+
+static const struct daedalus_dispatch_ops daedalus_dispatch_ops = {
+	.hello		= daedalus_daemon_hello,
+	.ready		= daedalus_daemon_ready,
+	.ctx_get	= daedalus_daemon_ctx_get,
+	.ctx_put	= daedalus_daemon_ctx_put,
+	.stream_info	= daedalus_daemon_stream_info,
+	.session_error	= daedalus_daemon_session_error,
+};
 
 /**
  * daedalus_daemon_write() - apply one complete message from the daemon
@@ -386,52 +365,36 @@ out:
  * @buf:	the message, header first
  * @len:	its length
  *
+ * See daedalus_dispatch(); a foreign protocol is also logged.
+ *
  * Return: 0, -EINVAL for an invalid or unexpected message, -EPROTO for a
  * foreign magic or protocol version. Every refusal is counted and traced.
  */
 int daedalus_daemon_write(struct daedalus_dev *dev, const void *buf,
 			  size_t len)
 {
-	enum daedalus_reject reason = DAEDALUS_REJECT_FIELD;
-	struct daedalus_msg m;
-	u32 flags = 0;
+	const u8 *hdr = buf;
 	int ret;
 
-	ret = daedalus_msg_parse(buf, len, &m, &reason);
-	if (ret) {
-		if (ret == -EPROTO && len >= DAEDALUS_HDR_SIZE) {
-			const u8 *hdr = buf;
-
-			pr_warn_ratelimited("%s: daemon message with magic %#x version %u, module speaks v%u\n",
-					    dev->v4l2_dev.name,
-					    get_unaligned_le32(hdr),
-					    get_unaligned_le16(hdr + 4),
-					    DAEDALUS_PROTO_VERSION);
-		}
-		daedalus_reject(dev, reason, 0, 0);
+	ret = daedalus_dispatch(&dev->core, &daedalus_dispatch_ops, dev, buf,
+				len);
+	if (ret != -EPROTO)
 		return ret;
-	}
-	if (m.type == DAEDALUS_RESP_FRAME)
-		flags = m.frame.flags;
-	trace_daedalus_msg_in(m.type, m.cookie,
-			      m.type == DAEDALUS_RESP_FRAME ? m.frame.ctx_id : 0,
-			      flags, len);
-
-	if (m.type == DAEDALUS_RESP_HELLO)
-		return daedalus_daemon_hello(dev, &m.hello);
-	if (!daedalus_daemon_ready(dev)) {
-		daedalus_reject(dev, DAEDALUS_REJECT_STATE, m.type, m.cookie);
-		return -EINVAL;
-	}
-
-	switch (m.type) {
-	case DAEDALUS_RESP_FRAME:
-		return daedalus_job_frame(&dev->core, &m.frame);
-	case DAEDALUS_RESP_PONG:
-		return 0;
-	default:
-		return daedalus_daemon_ctx_msg(dev, &m);
-	}
+	if (len >= DAEDALUS_HDR_SIZE + 4 &&
+	    get_unaligned_le32(hdr) == DAEDALUS_PROTO_MAGIC &&
+	    get_unaligned_le16(hdr + 4) == DAEDALUS_PROTO_VERSION &&
+	    get_unaligned_le16(hdr + 6) == DAEDALUS_RESP_HELLO)
+		v4l2_warn(&dev->v4l2_dev,
+			  "daemon speaks protocol v%u, module speaks v%u\n",
+			  get_unaligned_le32(hdr + DAEDALUS_HDR_SIZE),
+			  DAEDALUS_PROTO_VERSION);
+	else if (len >= DAEDALUS_HDR_SIZE)
+		pr_warn_ratelimited("%s: daemon message with magic %#x version %u, module speaks v%u\n",
+				    dev->v4l2_dev.name,
+				    get_unaligned_le32(hdr),
+				    get_unaligned_le16(hdr + 4),
+				    DAEDALUS_PROTO_VERSION);
+	return ret;
 }
 EXPORT_SYMBOL_IF_KUNIT(daedalus_daemon_write);
 
@@ -509,18 +472,18 @@ static ssize_t daedalus_cdev_write(struct file *file, const char __user *ubuf,
 	int ret;
 
 	if (count < DAEDALUS_HDR_SIZE) {
-		daedalus_reject(dev, DAEDALUS_REJECT_SHORT, 0, 0);
+		daedalus_job_reject(&dev->core, DAEDALUS_REJECT_SHORT, 0, 0);
 		return -EINVAL;
 	}
 	if (copy_from_user(hdr, ubuf, sizeof(hdr)))
 		return -EFAULT;
 	ret = daedalus_msg_header_len(hdr, sizeof(hdr), &total, &reason);
 	if (ret) {
-		daedalus_reject(dev, reason, 0, 0);
+		daedalus_job_reject(&dev->core, reason, 0, 0);
 		return ret;
 	}
 	if (total != count) {
-		daedalus_reject(dev, DAEDALUS_REJECT_LENGTH, 0, 0);
+		daedalus_job_reject(&dev->core, DAEDALUS_REJECT_LENGTH, 0, 0);
 		return -EINVAL;
 	}
 	buf = kvmalloc(count, GFP_KERNEL);

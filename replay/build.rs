@@ -1,9 +1,10 @@
-//! Compiles the module's job core and message codec, unchanged, against the
-//! shim headers in shim/include, plus one renamed copy of the job core per
-//! patch in mutants/ (each a deliberately re-introduced lifecycle bug).
+//! Compiles the module's job core, message dispatcher and message codec,
+//! unchanged, against the shim headers in shim/include, plus one renamed
+//! copy of the job core and dispatcher per patch in mutants/ (each a
+//! deliberately re-introduced lifecycle bug).
 //!
 //! Every copy's global symbols get a per-variant prefix (a forced-include
-//! header of #defines, built from `nm` on the real core's object), so all
+//! header of #defines, built from `nm` on the real objects), so all
 //! variants link into one binary; src/core.rs picks one per run through
 //! the generated function tables in $OUT_DIR/cores.rs.
 
@@ -29,7 +30,6 @@ const API: &[(&str, &str, &str)] = &[
     ),
     ("can_run", "*const c_void", "bool"),
     ("run", "*mut c_void, bool, u64", "i32"),
-    ("frame", "*mut c_void, *const MsgFrame", "i32"),
     ("flush", "*mut c_void", "i32"),
     ("abort", "*mut c_void", "()"),
     ("resume", "*mut c_void", "()"),
@@ -37,9 +37,22 @@ const API: &[(&str, &str, &str)] = &[
     ("reset", "*mut c_void", "u32"),
     ("detach", "*mut c_void", "u32"),
     ("watchdog", "*mut c_void, u64", "u32"),
-    ("reject", "*mut c_void, u32, u16, u64", "()"),
     ("ctx_count", "*mut c_void, *mut u32", "u32"),
+    (
+        "dispatch",
+        "*mut c_void, *const DispatchOps, *mut c_void, *const u8, usize",
+        "i32",
+    ),
 ];
+
+/// The C function behind an [`API`] entry.
+fn c_name(f: &str) -> String {
+    if f == "dispatch" {
+        "daedalus_dispatch".into()
+    } else {
+        format!("daedalus_job_{f}")
+    }
+}
 
 fn main() {
     let manifest = PathBuf::from(env::var("CARGO_MANIFEST_DIR").unwrap());
@@ -53,6 +66,8 @@ fn main() {
         "../kmod/daedalus_job.h",
         "../kmod/daedalus_msg.c",
         "../kmod/daedalus_msg.h",
+        "../kmod/daedalus_dispatch.c",
+        "../kmod/daedalus_dispatch.h",
         "../kmod/daedalus_trace.h",
         "../kmod/include/uapi/linux/daedalus.h",
         "shim",
@@ -80,22 +95,28 @@ fn main() {
         }
     };
 
-    // The real core, the codec and the glue.
+    // The real core and dispatcher, the codec and the glue.
     let mut real = cc::Build::new();
     base(&mut real);
     real.include(&kmod)
         .file(kmod.join("daedalus_job.c"))
+        .file(kmod.join("daedalus_dispatch.c"))
         .file(kmod.join("daedalus_msg.c"))
         .file(manifest.join("shim/glue.c"));
     let objs = real.compile_intermediates();
-    let job_obj = objs
-        .iter()
-        .find(|o| {
-            o.file_name()
-                .is_some_and(|n| n.to_string_lossy().contains("daedalus_job"))
-        })
-        .expect("daedalus_job object");
-    let syms = defined_globals(job_obj);
+    // A variant renames what the core and the dispatcher define; it shares
+    // the codec and the glue.
+    let mut syms = Vec::new();
+    for name in ["daedalus_job", "daedalus_dispatch"] {
+        let obj = objs
+            .iter()
+            .find(|o| {
+                o.file_name()
+                    .is_some_and(|n| n.to_string_lossy().contains(name))
+            })
+            .unwrap_or_else(|| panic!("{name} object"));
+        syms.extend(defined_globals(obj));
+    }
     real.compile("daedalus_core");
 
     // The mutants.
@@ -116,6 +137,8 @@ fn main() {
         for f in [
             "daedalus_job.c",
             "daedalus_job.h",
+            "daedalus_dispatch.c",
+            "daedalus_dispatch.h",
             "daedalus_msg.h",
             "daedalus_trace.h",
         ] {
@@ -132,7 +155,7 @@ fn main() {
             let why = String::from_utf8_lossy(&st.stdout)
                 .trim()
                 .replace('\n', "; ");
-            println!("cargo:warning=mutant {name} does not apply to kmod/daedalus_job.c: {why}");
+            println!("cargo:warning=mutant {name} does not apply to kmod/: {why}");
             broken.push((name, why));
             continue;
         }
@@ -148,6 +171,7 @@ fn main() {
             .flag("-include")
             .flag(hdr.to_str().unwrap())
             .file(dir.join("kmod/daedalus_job.c"))
+            .file(dir.join("kmod/daedalus_dispatch.c"))
             .compile(&format!("daedalus_mut_{ident}"));
         variants.push((name, prefix));
     }
@@ -195,7 +219,8 @@ fn tables(variants: &[(String, String)], broken: &[(String, String)]) -> String 
                 .collect();
             writeln!(
                 s,
-                "        #[link_name = \"{prefix}daedalus_job_{f}\"]\n        pub(super) fn {f}({}) -> {ret};",
+                "        #[link_name = \"{prefix}{}\"]\n        pub(super) fn {f}({}) -> {ret};",
+                c_name(f),
                 params.join(", ")
             )
             .unwrap();

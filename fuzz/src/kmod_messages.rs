@@ -1,11 +1,17 @@
 //! `kmod_messages`: what a hostile daemon can write(). The input is a
 //! sequence of writes, each a little-endian u16 length and that many bytes.
-//! Every write goes through the module's own codec (kmod/daedalus_msg.c,
-//! compiled by build.rs), which must uphold its documented contract; the
-//! protocol crate must agree on accept or reject and on every field; and
-//! every accepted message is dispatched, in order, to the real job core
-//! (through the replay executor, after a prelude that leaves four jobs in
-//! flight), where no oracle may fire.
+//!
+//! Every write, as raw bytes, goes to the module's own dispatch code
+//! (kmod/daedalus_dispatch.c and the codec kmod/daedalus_msg.c, compiled in
+//! userspace by the replay crate), in order, after a prelude that leaves
+//! four jobs in flight: it validates, then applies the message to the real
+//! job core and the replay's V4L2 front, and no oracle may fire.
+//!
+//! Each write also goes through a second copy of the codec (compiled by
+//! build.rs), which must uphold its documented contract, and the protocol
+//! crate must agree with it on accept or reject and on every field. The
+//! accepted messages also make the input's scenario equivalent
+//! ([`scenario`]), which is what a find is stored as.
 
 use std::ffi::c_void;
 
@@ -392,6 +398,21 @@ pub fn scenario(data: &[u8]) -> Scenario {
 
 /// The target body.
 pub fn fuzz(data: &[u8]) {
+    // The codec contract and the protocol crate's agreement.
     let s = scenario(data);
-    crate::check_scenario("kmod_messages", &s);
+    let writes = writes(data);
+    let prelude = Scenario::from_events(prelude());
+    let o = match daedalus_replay::run_writes(&prelude, &writes, crate::options()) {
+        Ok(o) => o,
+        Err(e) => panic!("the replay executor cannot run: {e}"),
+    };
+    if let Some(v) = o.verdict.violation() {
+        panic!(
+            "kmod_messages: invariant {} broken\n{v}\nat write {} of {}\nscenario equivalent:\n{}",
+            v.invariant.name(),
+            o.events_run.saturating_sub(prelude.lines.len()),
+            writes.len(),
+            s.to_text()
+        );
+    }
 }

@@ -189,3 +189,34 @@ fn kmod_messages_dispatches_accepted_frames() {
         s.to_text()
     );
 }
+
+/// The raw writes reach the module's dispatcher itself: a dispatcher that
+/// keeps a context after refusing a stale RESET_DONE (the `stale-ctx-held`
+/// mutant) is caught on such a write, and the real one refuses it cleanly.
+#[test]
+fn kmod_messages_writes_go_through_the_modules_dispatcher() {
+    use daedalus_proto::{Message, RespResetDone};
+    use daedalus_replay::{Invariant, Options, Scenario, run_writes};
+    let stale = Message::RespResetDone(RespResetDone {
+        ctx_id: kmod_messages::CTX,
+        generation: 9,
+    })
+    .encode()
+    .unwrap();
+    let prelude = Scenario::from_events(kmod_messages::prelude());
+    let on = |core: &str| Options {
+        core: core.into(),
+        ..Options::default()
+    };
+    let real = run_writes(&prelude, &[&stale], &on("real")).unwrap();
+    assert!(real.verdict.is_clean(), "{:?}", real.verdict);
+    assert!(
+        real.log_text().contains("write ctx=1 -EINVAL"),
+        "{}",
+        real.log_text()
+    );
+    let broken = run_writes(&prelude, &[&stale], &on("stale-ctx-held")).unwrap();
+    let v = broken.verdict.violation().expect("stale-ctx-held passes");
+    assert_eq!(v.invariant, Invariant::Hang);
+    assert!(v.detail.contains("still holding ctx 1"), "{}", v.detail);
+}

@@ -86,7 +86,7 @@ fi
 #    replay tools' shim headers (the same flags replay/build.rs uses).
 shim=$KMOD_DIR/../replay/shim/include
 if [ -d "$shim" ]; then
-	for f in daedalus_job.c daedalus_msg.c; do
+	for f in daedalus_job.c daedalus_msg.c daedalus_dispatch.c; do
 		if out=$(cc -std=gnu11 -fno-strict-aliasing -Wall -Wno-unused-parameter \
 			-Wno-sign-compare -Werror -fsyntax-only -I"$shim" \
 			-I"$KMOD_DIR/include" "$KMOD_DIR/$f" 2>&1); then

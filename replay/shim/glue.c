@@ -8,11 +8,12 @@
 #include <media/v4l2-mem2mem.h>
 #include <media/videobuf2-v4l2.h>
 
+#include "daedalus_dispatch.h"
 #include "daedalus_job.h"
 
 #define OFF(type, field) ((size_t)__builtin_offsetof(struct type, field))
 
-/* Keep in step with LAYOUT in replay/src/mock/abi.rs. */
+/* Keep in step with check_layout() in replay/src/mock.rs. */
 static const size_t daedalus_shim_layout_table[] = {
 	sizeof(struct vb2_plane),
 	sizeof(struct vb2_buffer),
@@ -34,6 +35,10 @@ static const size_t daedalus_shim_layout_table[] = {
 	OFF(daedalus_decode_params, timestamp),
 	OFF(daedalus_decode_params, dst_map),
 	sizeof(struct daedalus_job_ops),
+	sizeof(struct daedalus_msg_hello),
+	sizeof(struct daedalus_msg_stream_info),
+	sizeof(struct daedalus_dispatch_ops),
+	OFF(daedalus_dispatch_ops, session_error),
 };
 
 size_t daedalus_shim_layout(size_t i)

@@ -64,7 +64,48 @@ impl Default for MsgFrame {
     }
 }
 
-/// One compiled job core: the real one or a mutant.
+/// `struct daedalus_msg_hello`.
+#[repr(C)]
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct MsgHello {
+    pub proto_version: u32,
+    pub daemon_version: u32,
+    pub codecs: u32,
+    pub pixfmts: u32,
+    pub max_width: u32,
+    pub max_height: u32,
+    pub flags: u32,
+}
+
+/// `struct daedalus_msg_stream_info`.
+#[repr(C)]
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct MsgStreamInfo {
+    pub ctx_id: u32,
+    pub generation: u32,
+    pub coded_width: u32,
+    pub coded_height: u32,
+    pub visible_left: u32,
+    pub visible_top: u32,
+    pub visible_width: u32,
+    pub visible_height: u32,
+    pub pixfmt: u32,
+    pub dpb_size: u32,
+}
+
+/// `struct daedalus_dispatch_ops` (kmod/daedalus_dispatch.h): the V4L2
+/// front's side of a daemon write.
+#[repr(C)]
+pub(crate) struct DispatchOps {
+    pub hello: unsafe extern "C" fn(*mut c_void, *const MsgHello) -> i32,
+    pub ready: unsafe extern "C" fn(*mut c_void) -> bool,
+    pub ctx_get: unsafe extern "C" fn(*mut c_void, u32) -> *mut c_void,
+    pub ctx_put: unsafe extern "C" fn(*mut c_void, *mut c_void),
+    pub stream_info: unsafe extern "C" fn(*mut c_void, *const MsgStreamInfo),
+    pub session_error: unsafe extern "C" fn(*mut c_void, u32),
+}
+
+/// One compiled job core and dispatcher: the real ones or a mutant.
 #[derive(Clone, Copy)]
 pub(crate) struct CoreFns {
     pub core_init: unsafe extern "C" fn(*mut c_void, *mut c_void, *const JobOps, u64),
@@ -72,7 +113,6 @@ pub(crate) struct CoreFns {
     pub ctx_init: unsafe extern "C" fn(*mut c_void, *mut c_void, *mut c_void, u32),
     pub can_run: unsafe extern "C" fn(*const c_void) -> bool,
     pub run: unsafe extern "C" fn(*mut c_void, bool, u64) -> i32,
-    pub frame: unsafe extern "C" fn(*mut c_void, *const MsgFrame) -> i32,
     pub flush: unsafe extern "C" fn(*mut c_void) -> i32,
     pub abort: unsafe extern "C" fn(*mut c_void),
     pub resume: unsafe extern "C" fn(*mut c_void),
@@ -80,8 +120,9 @@ pub(crate) struct CoreFns {
     pub reset: unsafe extern "C" fn(*mut c_void) -> u32,
     pub detach: unsafe extern "C" fn(*mut c_void) -> u32,
     pub watchdog: unsafe extern "C" fn(*mut c_void, u64) -> u32,
-    pub reject: unsafe extern "C" fn(*mut c_void, u32, u16, u64),
     pub ctx_count: unsafe extern "C" fn(*mut c_void, *mut u32) -> u32,
+    pub dispatch:
+        unsafe extern "C" fn(*mut c_void, *const DispatchOps, *mut c_void, *const u8, usize) -> i32,
 }
 
 include!(concat!(env!("OUT_DIR"), "/cores.rs"));

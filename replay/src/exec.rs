@@ -8,7 +8,7 @@
 
 use std::ffi::c_void;
 
-use crate::core::{self, CoreFns, MsgFrame};
+use crate::core::{self, CoreFns, DispatchOps, MsgHello, MsgStreamInfo};
 use crate::mock::{
     self, CtxState, Delivery, Front, M2mCtx, MockBuf, Own, QueueCtx, VB2_BUF_STATE_ACTIVE,
     VB2_BUF_STATE_ERROR, VB2_BUF_STATE_QUEUED, Vb2Q, World,
@@ -42,10 +42,8 @@ const RESP_STREAM_INFO: u16 = 0x8003;
 const RESP_SESSION_ERROR: u16 = 0x8005;
 const RESP_RESET_DONE: u16 = 0x8006;
 const RESP_HELLO: u16 = 0x8001;
-const REJECT_VERSION: u32 = 2;
-const REJECT_STATE: u32 = 7;
-const REJECT_STALE_GENERATION: u32 = 11;
-const REJECT_NO_CTX: u32 = 15;
+/// DAEDALUS_PIXFMT_YUV420; anything else is NV12 (the module's first).
+const PIXFMT_YUV420: u32 = 2;
 
 /// A buffer timestamp after a trip through `struct v4l2_buffer`'s
 /// `timeval`: QBUF hands the driver `tv_sec * 10^9 + tv_usec * 1000`
@@ -139,14 +137,53 @@ pub fn run(scenario: &Scenario, opts: &Options) -> Result<Outcome, RunError> {
     let guard = mock::install(&mut ex.w);
     let n = ex.run_all(scenario);
     drop(guard);
-    Ok(Outcome {
-        log: std::mem::take(&mut ex.w.log),
-        verdict: match ex.w.violation.take() {
-            None => Verdict::Clean,
-            Some(v) => Verdict::Violation(Box::new(v)),
-        },
-        events_run: n,
-    })
+    Ok(ex.outcome(n))
+}
+
+/// Runs `prelude`, then each of `writes` as one daemon write() through the
+/// module's dispatcher (kmod/daedalus_dispatch.c, with the m2m workqueue
+/// and the oracles after each), then the end-of-run checks: what a hostile
+/// daemon can do once the prelude set the device up. `events_run` counts
+/// the writes after the prelude's events.
+pub fn run_writes(
+    prelude: &Scenario,
+    writes: &[&[u8]],
+    opts: &Options,
+) -> Result<Outcome, RunError> {
+    let core = core::lookup(&opts.core)
+        .ok_or_else(|| RunError::UnknownCore(opts.core.clone(), core::variants().join(", ")))?;
+    mock::check_layout().map_err(RunError::Layout)?;
+    let mut ex = Executor::new(core, prelude, opts);
+    let guard = mock::install(&mut ex.w);
+    let mut n = ex.run_events(prelude);
+    if !ex.failed() {
+        for (i, msg) in writes.iter().enumerate() {
+            ex.with(|w| w.ev = prelude.lines.len() + i);
+            ex.write(msg, "write");
+            n += 1;
+            if !ex.step_checks() {
+                break;
+            }
+        }
+        if !ex.failed() {
+            ex.end_checks();
+        }
+    }
+    drop(guard);
+    Ok(ex.outcome(n))
+}
+
+impl Executor {
+    fn outcome(&mut self, events_run: usize) -> Outcome {
+        Outcome {
+            log: std::mem::take(&mut self.w.log),
+            verdict: match self.w.violation.take() {
+                None => Verdict::Clean,
+                Some(v) => Verdict::Violation(Box::new(v)),
+            },
+            events_run,
+        }
+    }
 }
 
 struct Executor {
@@ -166,6 +203,7 @@ impl Executor {
         let events = scenario.lines.iter().map(|l| (l.line, l.event)).collect();
         let mut w = World {
             core,
+            ctx_held: 0,
             core_mem: zeroed_words(core_size),
             m2m_dev: Box::new(0),
             ops: Box::new(mock::ops()),
@@ -222,23 +260,37 @@ impl Executor {
     }
 
     fn run_all(&mut self, scenario: &Scenario) -> usize {
+        let n = self.run_events(scenario);
+        if !self.failed() {
+            self.with(|w| w.ev = scenario.lines.len());
+            self.end_checks();
+        }
+        n
+    }
+
+    /// The scenario's events, stopping at the first violation.
+    fn run_events(&mut self, scenario: &Scenario) -> usize {
         let mut n = 0;
         for (pos, l) in scenario.lines.iter().enumerate() {
             self.with(|w| w.ev = pos);
             self.event(l.event);
-            self.run_work();
             n += 1;
-            if self.failed() {
-                return n;
-            }
-            self.check_running();
-            if self.failed() {
-                return n;
+            if !self.step_checks() {
+                break;
             }
         }
-        self.with(|w| w.ev = scenario.lines.len());
-        self.end_checks();
         n
+    }
+
+    /// After an event: the m2m workqueue, then the running-job check.
+    /// False once something broke.
+    fn step_checks(&mut self) -> bool {
+        self.run_work();
+        if self.failed() {
+            return false;
+        }
+        self.check_running();
+        !self.failed()
     }
 
     /// The m2m workqueue: device_run for the next queued context.
@@ -1021,23 +1073,18 @@ impl Executor {
     }
 
     fn attach(&mut self, version: u32) {
-        let (attached, core) = (self.with(|w| w.daemon_attached), self.core_ptr());
-        if attached {
+        if self.with(|w| w.daemon_attached) {
             // A second daemon: the device is busy.
             self.errno(0, "attach", EBUSY);
             return;
         }
         self.with(|w| w.daemon_attached = true);
-        if version != 1 {
-            // SAFETY: core is live.
-            unsafe { (self.core().reject)(core, REJECT_VERSION, RESP_HELLO, 0) };
-            self.errno(0, "hello", 71);
-            return;
-        }
-        self.with(|w| {
-            w.daemon_ready = true;
-            w.record(Record::Daemon { attach: true });
-        });
+        // Its RESP_HELLO: H.264 into NV12 up to 4096x4096.
+        let body: Vec<u8> = [version, 0x0001_0000, 1 << 1, 1 << 1, 4096, 4096, 0, 0]
+            .iter()
+            .flat_map(|v| v.to_le_bytes())
+            .collect();
+        self.write(&core::encode_message(RESP_HELLO, 0, &body), "hello");
     }
 
     fn detach(&mut self) {
@@ -1066,117 +1113,71 @@ impl Executor {
         });
     }
 
-    fn write_msg(
-        &mut self,
-        ty: u16,
-        cookie: u64,
-        body: &[u8],
-    ) -> Option<(u16, MsgFrame, [u32; 10])> {
-        let parsed = core::shim_parse(&core::encode_message(ty, cookie, body));
-        let core = self.core_ptr();
-        let (t, frame, words) = match parsed {
-            Ok(p) => p,
-            Err((errno, reason)) => {
-                // SAFETY: core is live.
-                unsafe { (self.core().reject)(core, reason, 0, 0) };
-                self.errno(0, "write", errno);
-                return None;
-            }
+    /// One daemon write(), applied by the module's own dispatcher
+    /// (kmod/daedalus_dispatch.c) through [`DISPATCH_OPS`]. A refusal goes
+    /// to the outcome log as `what`'s errno.
+    fn write(&mut self, msg: &[u8], what: &'static str) -> i32 {
+        // What the message names, for the log and the dead-cookie oracle;
+        // the codec is the module's, so this is what the dispatcher sees.
+        let (ctx, frame) = match core::shim_parse(msg) {
+            Ok((RESP_FRAME, f, _)) => (f.ctx_id, Some(f)),
+            Ok((_, _, words)) => (words[0], None),
+            Err(_) => (0, None),
         };
-        if !self.with(|w| w.daemon_ready) {
-            // SAFETY: core is live.
-            unsafe { (self.core().reject)(core, REJECT_STATE, t, cookie) };
-            self.errno(0, "write", EINVAL);
-            return None;
-        }
-        Some((t, frame, words))
-    }
-
-    fn frame(
-        &mut self,
-        ctx: u32,
-        job: JobRef,
-        flags: u32,
-        ts: u64,
-        bytes: u32,
-        generation: Option<u32>,
-    ) {
-        let found = self.with(|w| {
-            let slot = w.ctxs.iter().rposition(|c| c.id == ctx)?;
-            match job {
-                JobRef::Nth(n) => w.ctxs[slot]
-                    .jobs
-                    .get((n as usize).wrapping_sub(1))
-                    .map(|j| (j.cookie, j.generation, j.dead())),
-                JobRef::Cookie(c) => {
-                    let j = w.ctxs[slot].jobs.iter().rev().find(|j| j.cookie == c);
-                    let g = j.map_or(w.ctxs[slot].jobs.last().map_or(1, |j| j.generation), |j| {
-                        j.generation
-                    });
-                    Some((c, g, j.is_none_or(|j| j.dead())))
+        let before = frame.and_then(|f| {
+            self.with(|w| {
+                if !w.daemon_ready {
+                    return None;
                 }
-            }
-        });
-        let (cookie, job_gen, dead) = match (found, job) {
-            (Some(f), _) => f,
-            // No such job yet: the daemon names a cookie nobody issued.
-            (None, JobRef::Cookie(c)) => (c, 1, true),
-            (None, JobRef::Nth(_)) => (u64::from(u32::MAX) | (1 << 32), 1, true),
-        };
-        let gen_ = generation.unwrap_or(job_gen);
-        // Pictures larger than any buffer go without their bytes: the
-        // module refuses them either way, and the replay stays bounded.
-        let data: Vec<u8> = if flags & FRAME_HAS_PIXELS != 0 && bytes <= MAX_INLINE_PICTURE {
-            (0..bytes).map(|i| (i * 7) as u8).collect()
-        } else {
-            Vec::new()
-        };
-        let mut body = Vec::with_capacity(32 + data.len());
-        body.extend_from_slice(&ctx.to_le_bytes());
-        body.extend_from_slice(&flags.to_le_bytes());
-        body.extend_from_slice(&ts.to_le_bytes());
-        body.extend_from_slice(
-            &(if flags & FRAME_HAS_PIXELS != 0 {
-                bytes
-            } else {
-                0
+                let dead = w.cookie_dead(f.ctx_id, f.cookie);
+                w.record(Record::Frame {
+                    ctx: f.ctx_id,
+                    cookie: f.cookie,
+                    flags: f.flags,
+                });
+                w.delivering = Some(Delivery {
+                    cookie: f.cookie,
+                    flags: f.flags,
+                    ts: f.timestamp,
+                    dead,
+                });
+                Some((w.log.len(), w.changes, dead))
             })
-            .to_le_bytes(),
-        );
-        body.extend_from_slice(&gen_.to_le_bytes());
-        body.extend_from_slice(&[0u8; 8]);
-        body.extend_from_slice(&data);
-        let Some((_, mut frame, _)) = self.write_msg(RESP_FRAME, cookie, &body) else {
-            return;
-        };
-        if !data.is_empty() {
-            frame.data = data.as_ptr() as *const c_void;
-            frame.data_len = data.len() as u32;
-        }
-        let before = self.with(|w| {
-            w.record(Record::Frame { ctx, cookie, flags });
-            w.delivering = Some(Delivery {
-                cookie,
-                flags,
-                ts,
-                dead,
-            });
-            (w.log.len(), w.changes)
         });
-        let core = self.core_ptr();
-        // SAFETY: frame (and the data it points to) outlive the call.
-        let ret = unsafe { (self.core().frame)(core, &frame) };
+        let (core, dispatch) = (self.core_ptr(), self.core().dispatch);
+        // SAFETY: core is live; msg outlives the call; the ops only touch
+        // the world, which the executor does not borrow across the call.
+        let ret = unsafe {
+            dispatch(
+                core,
+                &DISPATCH_OPS,
+                std::ptr::null_mut(),
+                msg.as_ptr(),
+                msg.len(),
+            )
+        };
         self.with(|w| {
             w.delivering = None;
             if ret != 0 {
                 w.record(Record::Errno {
                     ctx,
-                    what: "write",
+                    what,
                     errno: -ret,
                 });
             }
-            if dead && w.changes != before.1 {
-                let what = w.log[before.0..]
+            if w.ctx_held != 0 {
+                let msg = format!(
+                    "the dispatcher returned still holding ctx {ctx} (ctx_get without ctx_put): the next open, close or daemon write waits forever"
+                );
+                w.ctx_held = 0;
+                w.violate(Invariant::Hang, None, msg);
+            }
+            let Some((at, changes, true)) = before else {
+                return;
+            };
+            if w.changes != changes {
+                let cookie = frame.map_or(0, |f| f.cookie);
+                let what = w.log[at..]
                     .iter()
                     .find(|(_, r)| {
                         matches!(
@@ -1192,38 +1193,61 @@ impl Executor {
                 w.violate(Invariant::DeadCookieChangedState, None, msg);
             }
         });
+        ret
     }
 
-    fn ctx_msg(&mut self, ty: u16, ctx: u32, body: &[u8]) -> Option<(usize, [u32; 10])> {
-        let (_, _, words) = self.write_msg(ty, 0, body)?;
-        let core = self.core_ptr();
-        let slot = self.with(|w| w.slot_of_id(ctx).filter(|&s| w.ctxs[s].front.session_open));
-        let Some(slot) = slot else {
-            // SAFETY: core is live.
-            unsafe { (self.core().reject)(core, REJECT_NO_CTX, ty, 0) };
-            self.errno(ctx, "write", EINVAL);
-            return None;
-        };
-        if ty != RESP_SESSION_ERROR {
-            let jctx = self.jctx(slot);
-            // SAFETY: jctx is live.
-            let cur = unsafe { core::daedalus_shim_stream_gen(jctx) };
-            // STREAM_INFO must name the current stream; RESET_DONE may
-            // answer any REQ_RESET sent so far (two STREAMOFFs in a row),
-            // only a generation never sent is stale.
-            let stale = if ty == RESP_RESET_DONE {
-                words[1] == 0 || words[1] > cur
-            } else {
-                words[1] != cur
-            };
-            if stale {
-                // SAFETY: core is live.
-                unsafe { (self.core().reject)(core, REJECT_STALE_GENERATION, ty, 0) };
-                self.errno(ctx, "write", EINVAL);
-                return None;
+    fn frame(
+        &mut self,
+        ctx: u32,
+        job: JobRef,
+        flags: u32,
+        ts: u64,
+        bytes: u32,
+        generation: Option<u32>,
+    ) {
+        let found = self.with(|w| {
+            let slot = w.ctxs.iter().rposition(|c| c.id == ctx)?;
+            let jobs = &w.ctxs[slot].jobs;
+            match job {
+                JobRef::Nth(n) => jobs
+                    .get((n as usize).wrapping_sub(1))
+                    .map(|j| (j.cookie, j.generation)),
+                JobRef::Cookie(c) => {
+                    let j = jobs.iter().rev().find(|j| j.cookie == c).or(jobs.last());
+                    Some((c, j.map_or(1, |j| j.generation)))
+                }
             }
-        }
-        Some((slot, words))
+        });
+        let (cookie, job_gen) = match (found, job) {
+            (Some(f), _) => f,
+            // No such job yet: the daemon names a cookie nobody issued.
+            (None, JobRef::Cookie(c)) => (c, 1),
+            (None, JobRef::Nth(_)) => (u64::from(u32::MAX) | (1 << 32), 1),
+        };
+        let gen_ = generation.unwrap_or(job_gen);
+        // Pictures larger than any buffer go without their bytes: the
+        // module refuses them either way, and the replay stays bounded.
+        let data_len = if flags & FRAME_HAS_PIXELS != 0 && bytes <= MAX_INLINE_PICTURE {
+            bytes
+        } else {
+            0
+        };
+        let mut body = Vec::with_capacity(32 + data_len as usize);
+        body.extend_from_slice(&ctx.to_le_bytes());
+        body.extend_from_slice(&flags.to_le_bytes());
+        body.extend_from_slice(&ts.to_le_bytes());
+        body.extend_from_slice(
+            &(if flags & FRAME_HAS_PIXELS != 0 {
+                bytes
+            } else {
+                0
+            })
+            .to_le_bytes(),
+        );
+        body.extend_from_slice(&gen_.to_le_bytes());
+        body.extend_from_slice(&[0u8; 8]);
+        body.extend((0..data_len).map(|i| (i * 7) as u8));
+        self.write(&core::encode_message(RESP_FRAME, cookie, &body), "write");
     }
 
     fn cur_gen(&mut self, ctx: u32) -> u32 {
@@ -1245,54 +1269,12 @@ impl Executor {
         .iter()
         .flat_map(|v| v.to_le_bytes())
         .collect();
-        let Some((slot, _)) = self.ctx_msg(RESP_STREAM_INFO, ctx, &body) else {
-            return;
-        };
-        let (cw, ch) = (width.next_multiple_of(16), height.next_multiple_of(16));
-        let size = cw * ch * 3 / 2;
-        let jctx = self.jctx(slot);
-        // SAFETY: jctx is live.
-        unsafe { core::daedalus_shim_ctx_set(jctx, 0, size, 0, 0, 2) };
-        self.with(|w| {
-            let f = &mut w.ctxs[slot].front;
-            // daedalus_vdec_stream_info(): the CAPTURE format the client
-            // set up for fits and a known DPB did not grow: no event.
-            let confirmed = !f.stopped
-                && (!f.have_info || dpb <= f.dpb)
-                && f.cap_w == cw
-                && f.cap_h == ch
-                && f.vis_w == width
-                && f.vis_h == height;
-            f.have_info = true;
-            f.cap_w = cw;
-            f.cap_h = ch;
-            f.vis_w = width;
-            f.vis_h = height;
-            f.cap_sizeimage = size;
-            f.dpb = dpb;
-            f.change_pending |= !confirmed;
-            if !confirmed {
-                w.record(Record::V4l2Event {
-                    ctx,
-                    what: "SOURCE_CHANGE",
-                });
-            }
-        });
+        self.write(&core::encode_message(RESP_STREAM_INFO, 0, &body), "write");
     }
 
     fn session_error(&mut self, ctx: u32, code: u32) {
         let body: Vec<u8> = [ctx, code].iter().flat_map(|v| v.to_le_bytes()).collect();
-        let Some((slot, _)) = self.ctx_msg(RESP_SESSION_ERROR, ctx, &body) else {
-            return;
-        };
-        self.with(|w| w.ctxs[slot].front.failed = true);
-        let jctx = self.jctx(slot);
-        // SAFETY: jctx is live.
-        unsafe { (self.core().cancel)(jctx) };
-        self.with(|w| {
-            w.ctxs[slot].out.error = true;
-            w.ctxs[slot].cap.error = true;
-        });
+        self.write(&core::encode_message(RESP_SESSION_ERROR, 0, &body), "write");
     }
 
     fn reset_done(&mut self, ctx: u32, generation: Option<u32>) {
@@ -1301,7 +1283,7 @@ impl Executor {
             None => self.cur_gen(ctx),
         };
         let body: Vec<u8> = [ctx, g].iter().flat_map(|v| v.to_le_bytes()).collect();
-        let _ = self.ctx_msg(RESP_RESET_DONE, ctx, &body);
+        self.write(&core::encode_message(RESP_RESET_DONE, 0, &body), "write");
     }
 
     fn tick(&mut self, ms: u32) {
@@ -1313,6 +1295,122 @@ impl Executor {
         // SAFETY: core is live.
         unsafe { (self.core().watchdog)(core, now) };
     }
+}
+
+// The V4L2 front's side of a daemon write (&struct daedalus_dispatch_ops,
+// kmod/daedalus_chardev.c and daedalus_vdec.c in the module).
+
+/// What the dispatcher calls back.
+static DISPATCH_OPS: DispatchOps = DispatchOps {
+    hello: op_hello,
+    ready: op_ready,
+    ctx_get: op_ctx_get,
+    ctx_put: op_ctx_put,
+    stream_info: op_stream_info,
+    session_error: op_session_error,
+};
+
+/// daedalus_daemon_hello(): the first RESP_HELLO of an attached daemon.
+unsafe extern "C" fn op_hello(_priv: *mut c_void, _h: *const MsgHello) -> i32 {
+    mock::with(|w| {
+        if !w.daemon_attached || w.daemon_ready {
+            return -EINVAL;
+        }
+        w.daemon_ready = true;
+        w.record(Record::Daemon { attach: true });
+        0
+    })
+}
+
+unsafe extern "C" fn op_ready(_priv: *mut c_void) -> bool {
+    mock::with(|w| w.daemon_ready)
+}
+
+/// daedalus_daemon_ctx_get(): an open context with a session.
+unsafe extern "C" fn op_ctx_get(_priv: *mut c_void, ctx_id: u32) -> *mut c_void {
+    mock::with(|w| {
+        let Some(slot) = w
+            .slot_of_id(ctx_id)
+            .filter(|&s| w.ctxs[s].front.session_open)
+        else {
+            return std::ptr::null_mut();
+        };
+        w.ctx_held += 1;
+        w.ctxs[slot].jctx.as_mut_ptr() as *mut c_void
+    })
+}
+
+unsafe extern "C" fn op_ctx_put(_priv: *mut c_void, _jctx: *mut c_void) {
+    mock::with(|w| w.ctx_held = w.ctx_held.saturating_sub(1));
+}
+
+/// daedalus_vdec_stream_info().
+unsafe extern "C" fn op_stream_info(jctx: *mut c_void, si: *const MsgStreamInfo) {
+    // SAFETY: the dispatcher passes its validated message.
+    let si = unsafe { *si };
+    // daedalus_fill_cap(): 16-aligned NV12 or YUV420, 12 bits a pixel.
+    let (cw, ch) = (
+        si.coded_width.next_multiple_of(16),
+        si.coded_height.next_multiple_of(16),
+    );
+    let size = cw * ch * 3 / 2;
+    let yuv420 = si.pixfmt == PIXFMT_YUV420;
+    // SAFETY: jctx is the held context's.
+    unsafe { core::daedalus_shim_ctx_set(jctx, 0, size, 0, 0, 2) };
+    mock::with(|w| {
+        let Some(slot) = w.slot_of_jctx(jctx) else {
+            return;
+        };
+        let ctx = w.ctxs[slot].id;
+        let f = &mut w.ctxs[slot].front;
+        // The CAPTURE format the client set up for fits and a known DPB
+        // did not grow: no event.
+        let confirmed = !f.stopped
+            && (!f.have_info || si.dpb_size <= f.dpb)
+            && f.cap_yuv420 == yuv420
+            && f.cap_w == cw
+            && f.cap_h == ch
+            && si.visible_left == 0
+            && si.visible_top == 0
+            && f.vis_w == si.visible_width
+            && f.vis_h == si.visible_height;
+        f.have_info = true;
+        f.cap_yuv420 = yuv420;
+        f.cap_w = cw;
+        f.cap_h = ch;
+        f.vis_w = si.visible_width;
+        f.vis_h = si.visible_height;
+        f.cap_sizeimage = size;
+        f.dpb = si.dpb_size;
+        f.change_pending |= !confirmed;
+        if !confirmed {
+            w.record(Record::V4l2Event {
+                ctx,
+                what: "SOURCE_CHANGE",
+            });
+        }
+    });
+}
+
+/// daedalus_vdec_session_error(): the session is gone, every buffer of
+/// the context comes back with ERROR and its queues fail.
+unsafe extern "C" fn op_session_error(jctx: *mut c_void, _error: u32) {
+    let cancel = mock::with(|w| {
+        let slot = w.slot_of_jctx(jctx)?;
+        let f = &mut w.ctxs[slot].front;
+        f.failed = true;
+        f.session_open = false;
+        Some(w.core.cancel)
+    });
+    let Some(cancel) = cancel else { return };
+    // SAFETY: jctx is the held context's.
+    unsafe { cancel(jctx) };
+    mock::with(|w| {
+        if let Some(slot) = w.slot_of_jctx(jctx) {
+            w.ctxs[slot].out.error = true;
+            w.ctxs[slot].cap.error = true;
+        }
+    });
 }
 
 impl Drop for Executor {

@@ -19,6 +19,6 @@ pub mod model;
 pub mod oracle;
 pub mod render;
 
-pub use exec::{Options, Outcome, RunError, run};
+pub use exec::{Options, Outcome, RunError, run, run_writes};
 pub use model::Scenario;
 pub use oracle::{Invariant, Verdict, Violation};

@@ -151,6 +151,10 @@ pub(crate) fn check_layout() -> Result<(), String> {
         offset_of!(DecodeParams, timestamp),
         offset_of!(DecodeParams, dst_map),
         size_of::<JobOps>(),
+        size_of::<crate::core::MsgHello>(),
+        size_of::<crate::core::MsgStreamInfo>(),
+        size_of::<crate::core::DispatchOps>(),
+        offset_of!(crate::core::DispatchOps, session_error),
     ];
     for (i, r) in rust.iter().enumerate() {
         // SAFETY: the glue returns a constant for any index.
@@ -230,6 +234,8 @@ pub struct Front {
     /// The context is being destroyed (daedalus_ctx_destroy): its queues
     /// stop without REQ_RESET, REQ_SESSION_CLOSE follows instead.
     pub closing: bool,
+    /// The CAPTURE format is YUV420 rather than NV12 (the default).
+    pub cap_yuv420: bool,
     /// Coded size of the CAPTURE format (default 1920x1088) and visible.
     pub cap_w: u32,
     pub cap_h: u32,
@@ -299,6 +305,8 @@ pub struct Delivery {
 
 pub struct World {
     pub core: CoreFns,
+    /// Contexts the dispatcher holds (ctx_get without ctx_put yet).
+    pub ctx_held: u32,
     pub core_mem: Box<[u64]>,
     pub m2m_dev: Box<u64>,
     pub ops: Box<JobOps>,
@@ -679,6 +687,16 @@ impl World {
         self.ctxs
             .iter()
             .position(|c| ptr::eq(c.jctx.as_ptr() as *const c_void, jctx))
+    }
+
+    /// Whether the job `cookie` of context `ctx` is over (or was never
+    /// issued): a reply naming it must change nothing.
+    pub fn cookie_dead(&self, ctx: u32, cookie: u64) -> bool {
+        self.ctxs
+            .iter()
+            .rposition(|c| c.id == ctx)
+            .and_then(|s| self.ctxs[s].jobs.iter().rev().find(|j| j.cookie == cookie))
+            .is_none_or(JobModel::dead)
     }
 
     pub fn slot_of_id(&self, id: u32) -> Option<usize> {
@@ -1142,6 +1160,10 @@ extern "C" fn trace_daedalus_job_finish(ctx: u32, cookie: u64, reason: u32) {
 extern "C" fn trace_daedalus_reject(reason: u32, ty: u32, cookie: u64) {
     with(|w| w.record(Record::Reject { reason, ty, cookie }));
 }
+
+/// The dispatcher's: the executor logs the messages it writes itself.
+#[unsafe(no_mangle)]
+extern "C" fn trace_daedalus_msg_in(_ty: u32, _cookie: u64, _ctx: u32, _flags: u32, _len: u32) {}
 
 // The job core's callbacks into the driver (&struct daedalus_job_ops).
 

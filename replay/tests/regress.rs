@@ -71,6 +71,7 @@ fn every_mutant_patch_still_applies() {
         "double-job-finish",
         "leak-parked",
         "paired-timestamp",
+        "stale-ctx-held",
     ] {
         assert!(v.contains(&m), "{m} not built: {v:?}");
     }
@@ -142,6 +143,22 @@ fn leaked_parked_buffer_is_left_active_at_streamoff() {
     assert_eq!(v.buffer, Some(capture_of_ctx1(0)));
     assert_eq!(v.broke.text, "streamoff ctx=1 q=cap");
     assert!(v.setup.unwrap().1.contains("parked"));
+}
+
+#[test]
+fn context_held_past_a_stale_reply_is_a_hang() {
+    // The mutant is in the dispatcher, not the job core: daemon messages
+    // go through the module's own dispatch code.
+    let v = violation("stale-ctx-held", "stale-cookie.scn");
+    assert_eq!(v.invariant, Invariant::Hang);
+    assert_eq!(v.broke.text, "reset_done ctx=1 gen=7");
+    assert!(v.detail.contains("still holding ctx 1"), "{}", v.detail);
+    assert!(
+        run(&regress("stale-cookie.scn"), &on("real"))
+            .unwrap()
+            .verdict
+            .is_clean()
+    );
 }
 
 #[test]
@@ -312,7 +329,7 @@ fn cli_exit_codes() {
     let matrix = check(&["--mutants", traces().join("regress").to_str().unwrap()]);
     assert_eq!(matrix.status.code(), Some(0));
     let text = String::from_utf8_lossy(&matrix.stdout);
-    assert!(text.contains("every mutant (4) is caught"), "{text}");
+    assert!(text.contains("every mutant (5) is caught"), "{text}");
     // The field bug's diagnosis names the kernel's report and the parked
     // CAPTURE buffer, on the regression trace that reconstructs it.
     assert!(
