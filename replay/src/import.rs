@@ -7,8 +7,8 @@
 //! `vb2_qbuf`) supply client QBUFs with their real timestamps and sizes,
 //! and `vb2_v4l2_dqbuf`/`vb2_dqbuf` the client's DQBUFs, at the point they
 //! happened, so a re-queued buffer is queued again only after it came back;
-//! both are attributed to contexts by their `owner` in order of first
-//! appearance.
+//! both carry only their queue's `owner`, and `Attribution` (below) tells
+//! which context that was at the time.
 //! The `v4l2:*` QBUF/DQBUF events say the same without the owner; they
 //! stand in for the vb2 ones in a trace recorded without those, when one
 //! context ran jobs.
@@ -118,6 +118,9 @@ pub fn import_file(path: &Path) -> Result<Imported, ImportError> {
 /// One parsed trace line: event name and its `key=value` fields.
 struct TraceLine<'a> {
     line: usize,
+    /// The pid of the task the event was traced in (`comm-pid`), if it
+    /// reads as one.
+    pid: Option<u32>,
     name: &'a str,
     fields: HashMap<&'a str, &'a str>,
     words: Vec<&'a str>,
@@ -125,13 +128,15 @@ struct TraceLine<'a> {
 
 /// Splits `  task-pid [cpu] flags ts: name: fields` (tracefs) or
 /// `task-pid [cpu] ts: name: fields` (trace-cmd report).
-/// Also returns the timestamp in ns, when it reads as `secs.fraction`.
-fn split_line(text: &str) -> Option<(&str, &str, Option<u128>)> {
+/// Also returns the timestamp in ns, when it reads as `secs.fraction`,
+/// and the task's pid, when it reads as one.
+fn split_line(text: &str) -> Option<(&str, &str, Option<u128>, Option<u32>)> {
     let t = text.trim_start();
     if t.is_empty() || t.starts_with('#') {
         return None;
     }
     let close = t.find("] ")?;
+    let pid = task_pid(&t[..close]);
     let rest = &t[close + 2..];
     // Skip optional irq flags, then the timestamp ending in ':'.
     let colon = rest.find(": ")?;
@@ -145,7 +150,20 @@ fn split_line(text: &str) -> Option<(&str, &str, Option<u128>)> {
     if name.is_empty() || name.contains(' ') {
         return None;
     }
-    Some((name, after[name_end + 1..].trim(), ts))
+    Some((name, after[name_end + 1..].trim(), ts, pid))
+}
+
+/// The pid in `comm-pid [cpu` or, with the tgid column, `comm-pid (tgid)
+/// [cpu`. The comm may itself hold `-` (`gst-launch-1.0-212`): the pid is
+/// after the last one.
+fn task_pid(head: &str) -> Option<u32> {
+    let (task, _cpu) = head.rsplit_once('[')?;
+    let task = task.trim_end();
+    let task = match task.strip_suffix(')') {
+        Some(t) => t.rsplit_once('(')?.0.trim_end(),
+        None => task,
+    };
+    task.rsplit_once('-')?.1.parse().ok()
 }
 
 fn fmt_secs(ns: u128) -> String {
@@ -330,12 +348,122 @@ impl CtxBuild {
     }
 }
 
+/// Which context a vb2 QBUF or DQBUF belongs to. The vb2 events name only
+/// their queue's `owner`: the file handle that last did REQBUFS on it (a
+/// hashed pointer), or 0 once REQBUFS(0) freed its buffers or when they
+/// came from CREATE_BUFS alone. One value can stand for several contexts:
+/// owner 0 for all of them, and a file handle freed by a close() is memory
+/// the next open() may get. v4l2-compliance opens its streaming tests'
+/// contexts one after another, and their owner-0 events are each its own.
+///
+/// The rule, applied to the vb2 events in trace order:
+///
+/// 1. An owner stays bound to the context it was last given until that
+///    context closes (its `REQ_SESSION_CLOSE`, sent from the client's
+///    close()); until then its events are that context's, whatever task
+///    traced them (GStreamer queues CAPTURE in a thread that may never
+///    stream or send a decoder command).
+/// 2. An owner not bound, or whose context has closed, is bound anew to
+///    the context the event's task is a client of at that point: the one
+///    context the task has already shown itself a client of (below) that
+///    has not closed; or, when there is none, the first context the task
+///    shows itself a client of later (a client queues its OUTPUT buffers
+///    before the STREAMON that opens the session).
+/// 3. When rule 2 names no context (the task shows itself a client of
+///    none, or of two open at once, or the line has no pid), the n-th
+///    owner to appear goes to the n-th context that ran a job.
+///
+/// A task shows itself a client of a context only by what the kernel
+/// does in the caller's task: `daedalus_stream` (STREAMON/STREAMOFF, or
+/// close()), `daedalus_drain` `start`/`restart` (the decoder commands),
+/// `daedalus_msg_out` REQ_SESSION_OPEN (from STREAMON). A `device_run`,
+/// its claims and messages, and the `flush`/`last` drain phases run in
+/// whichever task scheduled the job: often another client's, queueing a
+/// buffer of its own context.
+///
+/// A context whose session was never open (or the daemon gone) sends no
+/// REQ_SESSION_CLOSE: its owner stays bound to it.
+#[derive(Default)]
+struct Attribution {
+    /// Per context: the first line of each task's client events.
+    clients: BTreeMap<u32, BTreeMap<u32, usize>>,
+    /// Per context: the line of its REQ_SESSION_CLOSE.
+    closed: HashMap<u32, usize>,
+    /// Each owner's context.
+    bound: HashMap<String, u32>,
+}
+
+impl Attribution {
+    /// `t` (an event of context `ctx`) ran in a client task of `ctx`.
+    fn client(&mut self, ctx: u32, t: &TraceLine<'_>) {
+        if let Some(pid) = t.pid {
+            self.clients
+                .entry(ctx)
+                .or_default()
+                .entry(pid)
+                .or_insert(t.line);
+        }
+    }
+
+    /// `ctx` closed at `line`.
+    fn close(&mut self, ctx: u32, line: usize) {
+        self.closed.entry(ctx).or_insert(line);
+    }
+
+    fn open_at(&self, ctx: u32, line: usize) -> bool {
+        self.closed.get(&ctx).is_none_or(|&end| line < end)
+    }
+
+    /// Rule 2: the context task `pid` is a client of at `line`, if one
+    /// context.
+    fn by_task(&self, pid: u32, line: usize) -> Option<u32> {
+        let mine = || {
+            self.clients
+                .iter()
+                .filter_map(move |(&ctx, tasks)| tasks.get(&pid).map(|&first| (ctx, first)))
+        };
+        let mut now = mine().filter(|&(ctx, first)| first <= line && self.open_at(ctx, line));
+        match (now.next(), now.next()) {
+            (Some((ctx, _)), None) => return Some(ctx),
+            (Some(_), Some(_)) => return None,
+            _ => {}
+        }
+        let mut next: Vec<(usize, u32)> = mine()
+            .filter(|&(_, first)| first > line)
+            .map(|(ctx, first)| (first, ctx))
+            .collect();
+        next.sort_unstable();
+        next.first().map(|&(_, ctx)| ctx)
+    }
+
+    /// The context of a vb2 event of `owner` at `line` traced in task
+    /// `pid`; `by_order` is rule 3.
+    fn context(
+        &mut self,
+        owner: &str,
+        pid: Option<u32>,
+        line: usize,
+        by_order: impl FnOnce() -> Option<u32>,
+    ) -> Option<u32> {
+        if let Some(&ctx) = self.bound.get(owner)
+            && self.open_at(ctx, line)
+        {
+            return Some(ctx);
+        }
+        let ctx = pid
+            .and_then(|pid| self.by_task(pid, line))
+            .or_else(by_order)?;
+        self.bound.insert(owner.to_owned(), ctx);
+        Some(ctx)
+    }
+}
+
 /// Imports trace text; `file` names it in errors.
 pub fn import_text(file: &Path, text: &str) -> Result<Imported, ImportError> {
     let mut lines = Vec::new();
     let mut last_ts: Option<(u128, usize)> = None;
     for (i, raw) in text.lines().enumerate() {
-        if let Some((name, body, ts)) = split_line(raw) {
+        if let Some((name, body, ts, pid)) = split_line(raw) {
             // tracefs and trace-cmd report print events in time order: a
             // step back means lines were reordered or traces mixed, and
             // what the client did can no longer be told from it.
@@ -358,6 +486,7 @@ pub fn import_text(file: &Path, text: &str) -> Result<Imported, ImportError> {
             let (f, w) = fields(body);
             lines.push(TraceLine {
                 line: i + 1,
+                pid,
                 name,
                 fields: f,
                 words: w,
@@ -374,8 +503,9 @@ pub fn import_text(file: &Path, text: &str) -> Result<Imported, ImportError> {
     let mut global: Vec<(usize, Event)> = Vec::new();
     let mut owners: Vec<String> = Vec::new();
     let mut ctx_order: Vec<u32> = Vec::new();
-    let mut pending_vb2: Vec<(usize, String, Vb2Op)> = Vec::new();
+    let mut pending_vb2: Vec<(usize, Option<u32>, String, Vb2Op)> = Vec::new();
     let mut pending_v4l2: Vec<(usize, Vb2Op)> = Vec::new();
+    let mut attribution = Attribution::default();
     for (k, t) in lines.iter().enumerate() {
         let ctx_field = |t: &TraceLine<'_>| num(t, file, "ctx").map(|c| c as u32);
         match t.name {
@@ -449,6 +579,7 @@ pub fn import_text(file: &Path, text: &str) -> Result<Imported, ImportError> {
             }
             "daedalus_stream" => {
                 let ctx = ctx_field(t)?;
+                attribution.client(ctx, t);
                 let q = queue_of(t, file)?;
                 let on = t.words.contains(&"on");
                 let c = ctxs.entry(ctx).or_default();
@@ -485,6 +616,9 @@ pub fn import_text(file: &Path, text: &str) -> Result<Imported, ImportError> {
                         continue;
                     }
                 };
+                // The decoder commands; not `flush`/`last`, which the job
+                // that got there traces, in any task.
+                attribution.client(ctx, t);
                 ctxs.entry(ctx).or_default().events.push((t.line, ev));
                 out.used += 1;
             }
@@ -517,7 +651,16 @@ pub fn import_text(file: &Path, text: &str) -> Result<Imported, ImportError> {
             "daedalus_claim" | "daedalus_park" | "daedalus_buf_done" | "daedalus_reject"
             | "daedalus_msg_out" => {
                 // Consequences, not causes: checked by replaying, not replayed.
-                ctx_field(t).or_else(|_| num(t, file, "cookie").map(|_| 0))?;
+                let ctx = ctx_field(t).or_else(|_| num(t, file, "cookie").map(|_| 0))?;
+                if t.name == "daedalus_msg_out" {
+                    // REQ_SESSION_OPEN comes from the client's STREAMON,
+                    // REQ_SESSION_CLOSE from its close().
+                    match num(t, file, "type").ok() {
+                        Some(0x2) => attribution.client(ctx, t),
+                        Some(0x3) => attribution.close(ctx, t.line),
+                        _ => {}
+                    }
+                }
                 out.used += 1;
             }
             "vb2_v4l2_qbuf" | "vb2_qbuf" => {
@@ -529,7 +672,7 @@ pub fn import_text(file: &Path, text: &str) -> Result<Imported, ImportError> {
                 if !owners.contains(&owner) {
                     owners.push(owner.clone());
                 }
-                pending_vb2.push((t.line, owner, Vb2Op::Qbuf(q, index, ts, size)));
+                pending_vb2.push((t.line, t.pid, owner, Vb2Op::Qbuf(q, index, ts, size)));
                 out.used += 1;
             }
             "v4l2_qbuf" | "v4l2_dqbuf" => {
@@ -562,7 +705,7 @@ pub fn import_text(file: &Path, text: &str) -> Result<Imported, ImportError> {
                 if !owners.contains(&owner) {
                     owners.push(owner.clone());
                 }
-                pending_vb2.push((t.line, owner, Vb2Op::Dqbuf(q, index)));
+                pending_vb2.push((t.line, t.pid, owner, Vb2Op::Dqbuf(q, index)));
                 out.used += 1;
             }
             name if name.starts_with("daedalus_") => {
@@ -576,14 +719,15 @@ pub fn import_text(file: &Path, text: &str) -> Result<Imported, ImportError> {
         }
     }
     // A recording without vb2 events (`-e daedalus -e v4l2`): the v4l2
-    // ones, when a single context ran jobs, so that they can only be its.
+    // ones, when a single context ran jobs, so that they can only be its
+    // (given no task, Attribution's rule 3 gives them to it).
     if pending_vb2.is_empty() && !pending_v4l2.is_empty() {
         if ctx_order.len() == 1 {
             owners.push("v4l2".to_owned());
             pending_vb2.extend(
                 pending_v4l2
                     .drain(..)
-                    .map(|(line, op)| (line, "v4l2".to_owned(), op)),
+                    .map(|(line, op)| (line, None, "v4l2".to_owned(), op)),
             );
         } else {
             out.used -= pending_v4l2.len();
@@ -593,11 +737,13 @@ pub fn import_text(file: &Path, text: &str) -> Result<Imported, ImportError> {
         // Duplicates of the vb2 events: counted as used, not replayed twice.
         pending_v4l2.clear();
     }
-    // vb2 QBUFs and DQBUFs: the n-th owner is the n-th context that ran a
-    // job.
-    for (line, owner, op) in pending_vb2 {
-        let n = owners.iter().position(|o| *o == owner).unwrap_or(0);
-        let Some(&ctx) = ctx_order.get(n) else {
+    // vb2 QBUFs and DQBUFs: see Attribution.
+    for (line, pid, owner, op) in pending_vb2 {
+        let by_order = || {
+            let n = owners.iter().position(|o| *o == owner).unwrap_or(0);
+            ctx_order.get(n).copied()
+        };
+        let Some(ctx) = attribution.context(&owner, pid, line, by_order) else {
             continue;
         };
         let c = ctxs.entry(ctx).or_default();
@@ -761,4 +907,48 @@ fn unseen_streamoffs(
         out.push((line, e));
     }
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::split_line;
+
+    #[test]
+    fn the_task_pid_is_read_from_every_line_form() {
+        let pid = |line: &str| split_line(line).and_then(|(.., pid)| pid);
+        // tracefs; trace-cmd report; a comm with `-` or a space; the tgid
+        // column (options/record-tgid), known or not; a comm not recorded.
+        for (line, want) in [
+            (
+                " v4l2-compliance-89      [000] .l...   109.921814: daedalus_stream: ctx=110 queue=OUTPUT on",
+                Some(89),
+            ),
+            (
+                "ffmpeg-367  [000]   527.342785: daedalus_stream: ctx=143 queue=OUTPUT on",
+                Some(367),
+            ),
+            (
+                "   gst-launch-1.0-212     [000] .....   84.1: daedalus_stream: ctx=130 queue=CAPTURE off",
+                Some(212),
+            ),
+            (
+                "   V4L2 dec-4242     [001] .....   84.1: daedalus_stream: ctx=130 queue=CAPTURE off",
+                Some(4242),
+            ),
+            (
+                "   ffmpeg-367  (    367) [000] .....   84.1: daedalus_stream: ctx=130 queue=CAPTURE off",
+                Some(367),
+            ),
+            (
+                "   ffmpeg-367  (-------) [000] .....   84.1: daedalus_stream: ctx=130 queue=CAPTURE off",
+                Some(367),
+            ),
+            (
+                "   <...>-4243     [000] .....   84.1: daedalus_stream: ctx=130 queue=CAPTURE off",
+                Some(4243),
+            ),
+        ] {
+            assert_eq!(pid(line), want, "{line}");
+        }
+    }
 }

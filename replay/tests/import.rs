@@ -359,3 +359,220 @@ fn a_reordered_trace_is_refused_with_its_file_and_line() {
         }
     }
 }
+
+/// The replay's DQBUFs of each imported context, by its id in the trace.
+fn dequeued_by_context(imported: &import::Imported) -> Vec<(u32, Vec<(Queue, u32)>)> {
+    imported
+        .scenarios
+        .iter()
+        .map(|(id, s)| {
+            let o = run(s, &Options::default()).unwrap();
+            let text = s.to_text();
+            assert!(o.verdict.is_clean(), "ctx{id}:\n{text}");
+            assert_eq!(refused(&o), Vec::<String>::new(), "ctx{id}:\n{text}");
+            (*id, dequeued(&o))
+        })
+        .collect()
+}
+
+/// v4l2-compliance's streaming tests, as a recording shows them: a
+/// context that only streams (106, its STREAMOFF from a forked child),
+/// then two that decode, opened one after another by the same task, every
+/// vb2 event of both with the same owner (a file handle's memory used
+/// again, or owner 0 of a CREATE_BUFS queue).
+const CONTEXTS_IN_TURN_ON_ONE_OWNER: &str = "\
+ v4l2-compliance-89      [000] .....    97.541739: daedalus_msg_out: type=0x2 cookie=0x0 ctx=106 flags=0x0 len=48
+ v4l2-compliance-89      [000] .l...    97.542329: daedalus_stream: ctx=106 queue=OUTPUT on
+ v4l2-compliance-93      [000] .....    98.549278: daedalus_msg_out: type=0x6 cookie=0x0 ctx=106 flags=0x0 len=32
+ v4l2-compliance-93      [000] .l...    98.549899: daedalus_stream: ctx=106 queue=OUTPUT off
+ v4l2-compliance-89      [000] .....   109.615878: daedalus_msg_out: type=0x3 cookie=0x0 ctx=106 flags=0x0 len=32
+ v4l2-compliance-89      [000] .....   109.914234: vb2_qbuf: owner = 00000000d46d31bb, queued = 1, owned_by_drv = 0, index = 0, type = 10, bytesused = 1555200, timestamp = 109955818000
+ v4l2-compliance-89      [000] .l...   109.921680: daedalus_msg_out: type=0x2 cookie=0x0 ctx=110 flags=0x0 len=48
+ v4l2-compliance-89      [000] .l...   109.921814: daedalus_stream: ctx=110 queue=OUTPUT on
+ v4l2-compliance-89      [000] .....   110.001275: vb2_qbuf: owner = 00000000d46d31bb, queued = 1, owned_by_drv = 0, index = 0, type = 9, bytesused = 0, timestamp = 0
+ v4l2-compliance-89      [000] .....   110.002663: daedalus_stream: ctx=110 queue=CAPTURE on
+ v4l2-compliance-89      [000] .l...   110.005428: daedalus_device_run: ctx=110 cookie=0x100000000 src=0 dst=0 src_ts=109955818000
+ v4l2-compliance-89      [000] .l...   110.005709: daedalus_claim: ctx=110 cookie=0x100000000 queue=OUTPUT index=0
+ v4l2-compliance-89      [000] .l...   110.005829: daedalus_claim: ctx=110 cookie=0x100000000 queue=CAPTURE index=0
+ v4l2-compliance-89      [000] .l...   110.007158: daedalus_msg_out: type=0x4 cookie=0x100000000 ctx=110 flags=0x2 len=80
+       daedalusd-48      [000] .....   110.628277: daedalus_msg_in: type=0x8002 cookie=0x100000000 ctx=110 flags=0x3 len=56
+       daedalusd-48      [000] .l...   110.630076: daedalus_buf_done: ctx=110 cookie=0x100000000 queue=CAPTURE index=0 state=DONE ts=109955818000
+       daedalusd-48      [000] .l...   110.631602: daedalus_buf_done: ctx=110 cookie=0x100000000 queue=OUTPUT index=0 state=DONE ts=109955818000
+       daedalusd-48      [000] .l...   110.631851: daedalus_job_finish: ctx=110 cookie=0x100000000 reason=consumed
+ v4l2-compliance-89      [000] .....   110.633612: vb2_dqbuf: owner = 00000000d46d31bb, queued = 0, owned_by_drv = 0, index = 0, type = 10, bytesused = 1555200, timestamp = 109955818000
+ v4l2-compliance-89      [000] .....   110.633901: vb2_dqbuf: owner = 00000000d46d31bb, queued = 0, owned_by_drv = 0, index = 0, type = 9, bytesused = 0, timestamp = 109955818000
+ v4l2-compliance-89      [000] .....   112.166732: daedalus_msg_out: type=0x6 cookie=0x0 ctx=110 flags=0x0 len=32
+ v4l2-compliance-89      [000] .....   112.166752: daedalus_stream: ctx=110 queue=OUTPUT off
+ v4l2-compliance-89      [000] .....   112.166944: daedalus_msg_out: type=0x8 cookie=0x0 ctx=110 flags=0x0 len=32
+ v4l2-compliance-89      [000] .....   112.166956: daedalus_stream: ctx=110 queue=CAPTURE off
+ v4l2-compliance-89      [000] .....   112.191639: daedalus_msg_out: type=0x3 cookie=0x0 ctx=110 flags=0x0 len=32
+ v4l2-compliance-89      [000] .....   112.219525: vb2_qbuf: owner = 00000000d46d31bb, queued = 1, owned_by_drv = 0, index = 0, type = 10, bytesused = 1555200, timestamp = 112261240000
+ v4l2-compliance-89      [000] .l...   112.392908: daedalus_msg_out: type=0x2 cookie=0x0 ctx=111 flags=0x0 len=48
+ v4l2-compliance-89      [000] .l...   112.392994: daedalus_stream: ctx=111 queue=OUTPUT on
+ v4l2-compliance-89      [000] .....   112.466101: vb2_qbuf: owner = 00000000d46d31bb, queued = 1, owned_by_drv = 0, index = 0, type = 9, bytesused = 0, timestamp = 0
+ v4l2-compliance-89      [000] .....   112.467630: daedalus_stream: ctx=111 queue=CAPTURE on
+ v4l2-compliance-89      [000] .l...   112.467801: daedalus_device_run: ctx=111 cookie=0x100000052 src=0 dst=0 src_ts=112261240000
+ v4l2-compliance-89      [000] .l...   112.467912: daedalus_claim: ctx=111 cookie=0x100000052 queue=OUTPUT index=0
+ v4l2-compliance-89      [000] .l...   112.468020: daedalus_claim: ctx=111 cookie=0x100000052 queue=CAPTURE index=0
+ v4l2-compliance-89      [000] .l...   112.468533: daedalus_msg_out: type=0x4 cookie=0x100000052 ctx=111 flags=0x2 len=80
+       daedalusd-48      [000] .....   112.517211: daedalus_msg_in: type=0x8002 cookie=0x100000052 ctx=111 flags=0x3 len=56
+       daedalusd-48      [000] .l...   112.517405: daedalus_buf_done: ctx=111 cookie=0x100000052 queue=CAPTURE index=0 state=DONE ts=112261240000
+       daedalusd-48      [000] .l...   112.517562: daedalus_buf_done: ctx=111 cookie=0x100000052 queue=OUTPUT index=0 state=DONE ts=112261240000
+       daedalusd-48      [000] .l...   112.517698: daedalus_job_finish: ctx=111 cookie=0x100000052 reason=consumed
+ v4l2-compliance-89      [000] .....   112.521001: vb2_dqbuf: owner = 00000000d46d31bb, queued = 0, owned_by_drv = 0, index = 0, type = 10, bytesused = 1555200, timestamp = 112261240000
+ v4l2-compliance-89      [000] .....   112.521323: vb2_dqbuf: owner = 00000000d46d31bb, queued = 0, owned_by_drv = 0, index = 0, type = 9, bytesused = 0, timestamp = 112261240000
+ v4l2-compliance-89      [000] .....   113.875201: daedalus_msg_out: type=0x6 cookie=0x0 ctx=111 flags=0x0 len=32
+ v4l2-compliance-89      [000] .....   113.875265: daedalus_stream: ctx=111 queue=OUTPUT off
+ v4l2-compliance-89      [000] .....   113.875401: daedalus_msg_out: type=0x8 cookie=0x0 ctx=111 flags=0x0 len=32
+ v4l2-compliance-89      [000] .....   113.875457: daedalus_stream: ctx=111 queue=CAPTURE off
+ v4l2-compliance-89      [000] .....   113.906605: daedalus_msg_out: type=0x3 cookie=0x0 ctx=111 flags=0x0 len=32
+";
+
+#[test]
+fn contexts_opened_in_turn_on_one_owner_each_get_their_own_calls() {
+    let path = Path::new("in-turn.trace");
+    let imported = import::import_text(path, CONTEXTS_IN_TURN_ON_ONE_OWNER).unwrap();
+    let ids: Vec<u32> = imported.scenarios.iter().map(|(id, _)| *id).collect();
+    assert_eq!(ids, [106, 110, 111]);
+    for (id, s) in &imported.scenarios {
+        let text = s.to_text();
+        let calls = if *id == 106 { 0 } else { 2 };
+        assert_eq!(text.matches("\nqbuf ").count(), calls, "ctx{id}:\n{text}");
+        assert_eq!(text.matches("\ndqbuf ").count(), calls, "ctx{id}:\n{text}");
+    }
+    let decoded = [(Queue::Output, 0), (Queue::Capture, 0)];
+    assert_eq!(
+        dequeued_by_context(&imported),
+        [
+            (106, vec![]),
+            (110, decoded.to_vec()),
+            (111, decoded.to_vec())
+        ]
+    );
+}
+
+/// Two ffmpeg clients decoding at once, as a recording shows them: A
+/// (task 248, context 136, owner ...5f) queues first, B (task 249) runs
+/// the first job on context 135, closes it and opens context 137, whose
+/// queues get the owner 135's had (the freed file handle's memory). A
+/// QBUF of B's ran A's pending job in B's task: that `device_run`, its
+/// claims, REQ_DECODE, REQ_FLUSH and the drain's `flush` are traced in
+/// B's task while A's context is still open.
+const TWO_CLIENTS_ONE_RUNS_THE_OTHERS_JOB: &str = "\
+          ffmpeg-248     [000] .l...   629.635262: vb2_qbuf: owner = 00000000fe779d5f, queued = 1, owned_by_drv = 0, index = 0, type = 10, bytesused = 4793, timestamp = 1480000000
+          ffmpeg-249     [000] .....   629.636598: vb2_qbuf: owner = 00000000b2dc7881, queued = 1, owned_by_drv = 0, index = 0, type = 10, bytesused = 2840, timestamp = 1480000000
+          ffmpeg-249     [000] .....   629.637329: daedalus_msg_out: type=0x2 cookie=0x0 ctx=135 flags=0x0 len=48
+          ffmpeg-249     [000] .l...   629.637510: daedalus_stream: ctx=135 queue=OUTPUT on
+          ffmpeg-249     [000] .....   629.654266: vb2_qbuf: owner = 00000000b2dc7881, queued = 1, owned_by_drv = 0, index = 0, type = 9, bytesused = 0, timestamp = 0
+          ffmpeg-249     [000] .....   629.718598: daedalus_stream: ctx=135 queue=CAPTURE on
+          ffmpeg-249     [000] .....   629.718758: daedalus_device_run: ctx=135 cookie=0x300000048 src=0 dst=0 src_ts=1480000000
+          ffmpeg-249     [000] .....   629.718777: daedalus_claim: ctx=135 cookie=0x300000048 queue=OUTPUT index=0
+          ffmpeg-249     [000] .....   629.718790: daedalus_claim: ctx=135 cookie=0x300000048 queue=CAPTURE index=0
+          ffmpeg-249     [000] .l...   629.720133: daedalus_msg_out: type=0x4 cookie=0x300000048 ctx=135 flags=0x2 len=80
+          ffmpeg-248     [000] .....   629.736029: daedalus_msg_out: type=0x2 cookie=0x0 ctx=136 flags=0x0 len=48
+          ffmpeg-248     [000] .l...   629.736140: daedalus_stream: ctx=136 queue=OUTPUT on
+          ffmpeg-248     [000] .....   629.740051: vb2_qbuf: owner = 00000000fe779d5f, queued = 1, owned_by_drv = 0, index = 0, type = 9, bytesused = 0, timestamp = 0
+          ffmpeg-248     [000] .....   629.741824: daedalus_stream: ctx=136 queue=CAPTURE on
+       daedalusd-49      [000] .....   629.747437: daedalus_msg_in: type=0x8002 cookie=0x300000048 ctx=135 flags=0x3 len=56
+       daedalusd-49      [000] .....   629.747491: daedalus_buf_done: ctx=135 cookie=0x300000048 queue=CAPTURE index=0 state=DONE ts=1480000000
+       daedalusd-49      [000] .....   629.747547: daedalus_buf_done: ctx=135 cookie=0x300000048 queue=OUTPUT index=0 state=DONE ts=1480000000
+       daedalusd-49      [000] .l...   629.747698: daedalus_job_finish: ctx=135 cookie=0x300000048 reason=consumed
+     kworker/0:0-9       [000] .l...   629.752001: daedalus_device_run: ctx=136 cookie=0x300000100 src=0 dst=0 src_ts=1480000000
+     kworker/0:0-9       [000] .l...   629.752029: daedalus_claim: ctx=136 cookie=0x300000100 queue=OUTPUT index=0
+     kworker/0:0-9       [000] .l...   629.752042: daedalus_claim: ctx=136 cookie=0x300000100 queue=CAPTURE index=0
+     kworker/0:0-9       [000] .l...   629.752323: daedalus_msg_out: type=0x4 cookie=0x300000100 ctx=136 flags=0x2 len=80
+          ffmpeg-249     [000] .....   629.757353: vb2_dqbuf: owner = 00000000b2dc7881, queued = 0, owned_by_drv = 0, index = 0, type = 10, bytesused = 2840, timestamp = 1480000000
+          ffmpeg-249     [000] .....   629.757601: vb2_dqbuf: owner = 00000000b2dc7881, queued = 0, owned_by_drv = 0, index = 0, type = 9, bytesused = 0, timestamp = 1480000000
+       daedalusd-49      [000] .....   629.785094: daedalus_msg_in: type=0x8002 cookie=0x300000100 ctx=136 flags=0x3 len=56
+       daedalusd-49      [000] .....   629.785141: daedalus_buf_done: ctx=136 cookie=0x300000100 queue=CAPTURE index=0 state=DONE ts=1480000000
+       daedalusd-49      [000] .....   629.785196: daedalus_buf_done: ctx=136 cookie=0x300000100 queue=OUTPUT index=0 state=DONE ts=1480000000
+       daedalusd-49      [000] .l...   629.785366: daedalus_job_finish: ctx=136 cookie=0x300000100 reason=consumed
+          ffmpeg-248     [000] .....   629.790247: vb2_dqbuf: owner = 00000000fe779d5f, queued = 0, owned_by_drv = 0, index = 0, type = 10, bytesused = 4793, timestamp = 1480000000
+          ffmpeg-248     [000] .....   629.790301: vb2_dqbuf: owner = 00000000fe779d5f, queued = 0, owned_by_drv = 0, index = 0, type = 9, bytesused = 0, timestamp = 1480000000
+          ffmpeg-248     [000] .....   629.791012: vb2_qbuf: owner = 00000000fe779d5f, queued = 1, owned_by_drv = 0, index = 1, type = 10, bytesused = 968, timestamp = 1520000000
+          ffmpeg-248     [000] .....   629.791544: daedalus_drain: ctx=136 phase=start
+          ffmpeg-249     [000] .....   629.793877: vb2_qbuf: owner = 00000000b2dc7881, queued = 1, owned_by_drv = 0, index = 1, type = 10, bytesused = 355, timestamp = 1520000000
+          ffmpeg-249     [000] .....   629.794302: vb2_qbuf: owner = 00000000b2dc7881, queued = 1, owned_by_drv = 0, index = 1, type = 9, bytesused = 0, timestamp = 0
+          ffmpeg-249     [000] .....   629.794390: daedalus_device_run: ctx=135 cookie=0x300000049 src=1 dst=1 src_ts=1520000000
+          ffmpeg-249     [000] .....   629.794413: daedalus_claim: ctx=135 cookie=0x300000049 queue=OUTPUT index=1
+          ffmpeg-249     [000] .....   629.794425: daedalus_claim: ctx=135 cookie=0x300000049 queue=CAPTURE index=1
+          ffmpeg-249     [000] .....   629.794743: daedalus_msg_out: type=0x4 cookie=0x300000049 ctx=135 flags=0x2 len=80
+          ffmpeg-248     [000] .....   629.795110: vb2_qbuf: owner = 00000000fe779d5f, queued = 1, owned_by_drv = 0, index = 1, type = 9, bytesused = 0, timestamp = 0
+       daedalusd-49      [000] .....   629.801656: daedalus_msg_in: type=0x8002 cookie=0x300000049 ctx=135 flags=0x3 len=56
+       daedalusd-49      [000] .....   629.801702: daedalus_buf_done: ctx=135 cookie=0x300000049 queue=CAPTURE index=1 state=DONE ts=1520000000
+       daedalusd-49      [000] .....   629.801750: daedalus_buf_done: ctx=135 cookie=0x300000049 queue=OUTPUT index=1 state=DONE ts=1520000000
+       daedalusd-49      [000] .l...   629.801893: daedalus_job_finish: ctx=135 cookie=0x300000049 reason=consumed
+          ffmpeg-249     [000] .....   629.802506: vb2_qbuf: owner = 00000000b2dc7881, queued = 1, owned_by_drv = 0, index = 0, type = 9, bytesused = 0, timestamp = 0
+          ffmpeg-249     [000] .l...   629.802590: daedalus_device_run: ctx=136 cookie=0x300000101 src=1 dst=1 src_ts=1520000000
+          ffmpeg-249     [000] .l...   629.802613: daedalus_claim: ctx=136 cookie=0x300000101 queue=OUTPUT index=1
+          ffmpeg-249     [000] .l...   629.802625: daedalus_claim: ctx=136 cookie=0x300000101 queue=CAPTURE index=1
+          ffmpeg-249     [000] .l...   629.802743: daedalus_msg_out: type=0x4 cookie=0x300000101 ctx=136 flags=0x2 len=80
+          ffmpeg-249     [000] .l...   629.802811: daedalus_msg_out: type=0x5 cookie=0x0 ctx=136 flags=0x0 len=32
+          ffmpeg-249     [000] .l...   629.802840: daedalus_drain: ctx=136 phase=flush
+          ffmpeg-249     [000] .....   629.803301: vb2_dqbuf: owner = 00000000b2dc7881, queued = 1, owned_by_drv = 1, index = 1, type = 10, bytesused = 355, timestamp = 1520000000
+          ffmpeg-249     [000] .....   629.803502: vb2_dqbuf: owner = 00000000b2dc7881, queued = 1, owned_by_drv = 1, index = 1, type = 9, bytesused = 0, timestamp = 1520000000
+          ffmpeg-249     [000] .....   629.810777: daedalus_msg_out: type=0x6 cookie=0x0 ctx=135 flags=0x0 len=32
+          ffmpeg-249     [000] .....   629.810842: daedalus_stream: ctx=135 queue=OUTPUT off
+          ffmpeg-249     [000] .....   629.811179: daedalus_msg_out: type=0x8 cookie=0x0 ctx=135 flags=0x0 len=32
+          ffmpeg-249     [000] .....   629.811203: daedalus_stream: ctx=135 queue=CAPTURE off
+          ffmpeg-249     [000] .....   629.812034: daedalus_msg_out: type=0x3 cookie=0x0 ctx=135 flags=0x0 len=32
+          ffmpeg-249     [000] .....   629.830217: vb2_qbuf: owner = 00000000b2dc7881, queued = 1, owned_by_drv = 0, index = 0, type = 10, bytesused = 2840, timestamp = 1480000000
+          ffmpeg-249     [000] .....   629.830991: daedalus_msg_out: type=0x2 cookie=0x0 ctx=137 flags=0x0 len=48
+          ffmpeg-249     [000] .l...   629.831120: daedalus_stream: ctx=137 queue=OUTPUT on
+          ffmpeg-249     [000] .....   629.832410: vb2_qbuf: owner = 00000000b2dc7881, queued = 1, owned_by_drv = 0, index = 0, type = 9, bytesused = 0, timestamp = 0
+          ffmpeg-249     [000] .....   629.832598: daedalus_stream: ctx=137 queue=CAPTURE on
+       daedalusd-49      [000] .....   629.833120: daedalus_msg_in: type=0x8002 cookie=0x300000101 ctx=136 flags=0xb len=56
+       daedalusd-49      [000] .....   629.833184: daedalus_buf_done: ctx=136 cookie=0x300000101 queue=CAPTURE index=1 state=DONE ts=1520000000
+       daedalusd-49      [000] .l...   629.833227: daedalus_drain: ctx=136 phase=last
+       daedalusd-49      [000] .l...   629.833261: daedalus_buf_done: ctx=136 cookie=0x300000101 queue=OUTPUT index=1 state=DONE ts=1520000000
+       daedalusd-49      [000] .l...   629.833302: daedalus_job_finish: ctx=136 cookie=0x300000101 reason=consumed
+     kworker/0:0-9       [000] .l...   629.833650: daedalus_device_run: ctx=137 cookie=0x300000200 src=0 dst=0 src_ts=1480000000
+     kworker/0:0-9       [000] .l...   629.833671: daedalus_claim: ctx=137 cookie=0x300000200 queue=OUTPUT index=0
+     kworker/0:0-9       [000] .l...   629.833689: daedalus_claim: ctx=137 cookie=0x300000200 queue=CAPTURE index=0
+     kworker/0:0-9       [000] .l...   629.833901: daedalus_msg_out: type=0x4 cookie=0x300000200 ctx=137 flags=0x2 len=80
+          ffmpeg-248     [000] .....   629.834410: vb2_dqbuf: owner = 00000000fe779d5f, queued = 0, owned_by_drv = 0, index = 1, type = 10, bytesused = 968, timestamp = 1520000000
+          ffmpeg-248     [000] .....   629.834622: vb2_dqbuf: owner = 00000000fe779d5f, queued = 0, owned_by_drv = 0, index = 1, type = 9, bytesused = 0, timestamp = 1520000000
+       daedalusd-49      [000] .....   629.850331: daedalus_msg_in: type=0x8002 cookie=0x300000200 ctx=137 flags=0x3 len=56
+       daedalusd-49      [000] .....   629.850390: daedalus_buf_done: ctx=137 cookie=0x300000200 queue=CAPTURE index=0 state=DONE ts=1480000000
+       daedalusd-49      [000] .....   629.850436: daedalus_buf_done: ctx=137 cookie=0x300000200 queue=OUTPUT index=0 state=DONE ts=1480000000
+       daedalusd-49      [000] .l...   629.850512: daedalus_job_finish: ctx=137 cookie=0x300000200 reason=consumed
+          ffmpeg-249     [000] .....   629.851002: vb2_dqbuf: owner = 00000000b2dc7881, queued = 0, owned_by_drv = 0, index = 0, type = 10, bytesused = 2840, timestamp = 1480000000
+          ffmpeg-249     [000] .....   629.851240: vb2_dqbuf: owner = 00000000b2dc7881, queued = 0, owned_by_drv = 0, index = 0, type = 9, bytesused = 0, timestamp = 1480000000
+          ffmpeg-248     [000] .....   629.860104: daedalus_msg_out: type=0x6 cookie=0x0 ctx=136 flags=0x0 len=32
+          ffmpeg-248     [000] .....   629.860177: daedalus_stream: ctx=136 queue=OUTPUT off
+          ffmpeg-248     [000] .....   629.860391: daedalus_msg_out: type=0x8 cookie=0x0 ctx=136 flags=0x0 len=32
+          ffmpeg-248     [000] .....   629.860402: daedalus_stream: ctx=136 queue=CAPTURE off
+          ffmpeg-248     [000] .....   629.861029: daedalus_msg_out: type=0x3 cookie=0x0 ctx=136 flags=0x0 len=32
+          ffmpeg-249     [000] .....   629.870018: daedalus_msg_out: type=0x6 cookie=0x0 ctx=137 flags=0x0 len=32
+          ffmpeg-249     [000] .....   629.870077: daedalus_stream: ctx=137 queue=OUTPUT off
+          ffmpeg-249     [000] .....   629.870291: daedalus_msg_out: type=0x8 cookie=0x0 ctx=137 flags=0x0 len=32
+          ffmpeg-249     [000] .....   629.870302: daedalus_stream: ctx=137 queue=CAPTURE off
+          ffmpeg-249     [000] .....   629.871029: daedalus_msg_out: type=0x3 cookie=0x0 ctx=137 flags=0x0 len=32
+";
+
+#[test]
+fn a_job_run_in_another_clients_task_does_not_move_that_clients_calls() {
+    let path = Path::new("two-clients.trace");
+    let imported = import::import_text(path, TWO_CLIENTS_ONE_RUNS_THE_OTHERS_JOB).unwrap();
+    let two = vec![
+        (Queue::Output, 0),
+        (Queue::Capture, 0),
+        (Queue::Output, 1),
+        (Queue::Capture, 1),
+    ];
+    assert_eq!(
+        dequeued_by_context(&imported),
+        [
+            (135, two.clone()),
+            (136, two),
+            (137, vec![(Queue::Output, 0), (Queue::Capture, 0)])
+        ]
+    );
+    // Each context got exactly its client's QBUFs.
+    let qbufs: Vec<(u32, usize)> = imported
+        .scenarios
+        .iter()
+        .map(|(id, s)| (*id, s.to_text().matches("\nqbuf ").count()))
+        .collect();
+    assert_eq!(qbufs, [(135, 5), (136, 4), (137, 2)]);
+}
