@@ -176,6 +176,34 @@ fn main() {
         variants.push((name, prefix));
     }
 
+    // trace.dat through libtracecmd (the importer's reader).
+    println!("cargo:rerun-if-changed=csrc");
+    let pc = Command::new("pkg-config")
+        .args(["--cflags", "--libs", "libtracecmd"])
+        .output();
+    let flags = match pc {
+        Ok(o) if o.status.success() => String::from_utf8_lossy(&o.stdout).into_owned(),
+        _ => panic!(
+            "pkg-config finds no libtracecmd: install libtracecmd-dev (`make setup` does)"
+        ),
+    };
+    let mut td = cc::Build::new();
+    td.file(manifest.join("csrc/tracedat.c"))
+        .warnings(true)
+        .flag("-Wno-unused-parameter")
+        .opt_level(2)
+        .debug(true);
+    for f in flags.split_whitespace() {
+        if let Some(dir) = f.strip_prefix("-I") {
+            td.include(dir);
+        } else if let Some(lib) = f.strip_prefix("-l") {
+            println!("cargo:rustc-link-lib=dylib={lib}");
+        } else if let Some(dir) = f.strip_prefix("-L") {
+            println!("cargo:rustc-link-search=native={dir}");
+        }
+    }
+    td.compile("daedalus_tracedat");
+
     if sanitize {
         println!("cargo:rustc-link-lib=dylib=asan");
         println!("cargo:rustc-link-lib=dylib=ubsan");

@@ -95,6 +95,18 @@ trace_stop() {
 		fail "trace-complete:$name" "no daedalus events recorded"
 		return
 	fi
+	# Some recordings also go to trace-cmd's trace.dat, read from the same
+	# buffer: the host checks that it imports as the text does.
+	case " ${TRACE_DAT-ffmpeg-tiny-decode} " in
+	*" $name "*)
+		if ! trace-cmd extract -o "$OUT/traces/$name.dat" \
+			>"$OUT/logs/$name.extract.log" 2>&1; then
+			fail "trace-dat:$name" "trace-cmd extract failed (logs/$name.extract.log)"
+		fi
+		# extract may leave tracing as it likes: set it up again.
+		trace_setup || fail "trace-setup:$name" "tracefs events missing"
+		;;
+	esac
 }
 
 # --- daemon -------------------------------------------------------------------

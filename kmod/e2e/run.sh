@@ -136,6 +136,30 @@ for t in "$RUN"/traces/*.trace; do
 	fi
 done
 
+# A recording also kept as trace-cmd's trace.dat (read with libtracecmd)
+# imports to the same scenarios as its tracefs text.
+for d in "$RUN"/traces/*.dat; do
+	[ -f "$d" ] || continue
+	name=$(basename "$d" .dat)
+	dir=$RUN/scn-dat/$name
+	mkdir -p "$dir"
+	if ! "$REPLAY" import "$d" --out "$dir" 2>"$dir/import.log"; then
+		fail "replay $name.dat: import failed ($(tail -n1 "$dir/import.log"))"
+		continue
+	fi
+	differ=0
+	for s in "$RUN/scn/$name"/*.scn "$dir"/*.scn; do
+		b=$(basename "$s")
+		cmp -s "$RUN/scn/$name/$b" "$dir/$b" || differ=$((differ + 1))
+	done
+	n=$(find "$dir" -name '*.scn' | wc -l)
+	if [ "$n" -gt 0 ] && [ "$differ" -eq 0 ]; then
+		pass "replay $name.dat imports as its text ($n scenario(s))"
+	else
+		fail "replay $name.dat imports as its text: $differ of the scenarios differ or are missing (scn-dat/$name)"
+	fi
+done
+
 e2e_log "total $((SECONDS - t_start)) s (guest $boot_s s)"
 [ "$failed" -eq 0 ]
 finish $?

@@ -2,8 +2,8 @@
 //!
 //! Reads the printed form of the `daedalus:*` tracepoints
 //! (docs/trace-format.md) from tracefs `trace`/`trace_pipe` text and from
-//! `trace-cmd report` output, and `trace.dat` files through `trace-cmd
-//! report`. The standard `vb2:*` queue events (`vb2_v4l2_qbuf`,
+//! `trace-cmd report` output, and `trace.dat` files with libtracecmd
+//! (printed as `trace-cmd report` prints them). The standard `vb2:*` queue events (`vb2_v4l2_qbuf`,
 //! `vb2_qbuf`) supply client QBUFs with their real timestamps and sizes,
 //! and `vb2_v4l2_dqbuf`/`vb2_dqbuf` the client's DQBUFs, at the point they
 //! happened, so a re-queued buffer is queued again only after it came back;
@@ -58,10 +58,10 @@ pub enum ImportError {
         /// What is wrong.
         reason: String,
     },
-    /// `trace-cmd report` failed on a trace.dat file.
-    #[error("{}: trace-cmd report failed: {why}", file.display())]
-    TraceCmd {
-        /// trace-cmd's complaint.
+    /// libtracecmd could not read a trace.dat file.
+    #[error("{}: trace.dat: {why}", file.display())]
+    TraceDat {
+        /// What went wrong.
         why: String,
         /// The file.
         file: PathBuf,
@@ -86,29 +86,58 @@ pub struct Imported {
     pub skipped: usize,
 }
 
-/// Imports a trace file: text, or trace.dat (through `trace-cmd report`).
+/// The first bytes of a trace-cmd trace.dat.
+const TRACE_DAT_MAGIC: &[u8] = b"\x17\x08\x44tracing";
+
+unsafe extern "C" {
+    fn daedalus_tracedat_read(
+        path: *const std::ffi::c_char,
+        why: *mut *const std::ffi::c_char,
+    ) -> *mut std::ffi::c_char;
+    fn free(p: *mut std::ffi::c_void);
+}
+
+/// A trace.dat's events as `trace-cmd report` lines, read with libtracecmd
+/// (replay/csrc/tracedat.c): each event printed by its own format.
+fn read_trace_dat(path: &Path) -> Result<String, ImportError> {
+    use std::os::unix::ffi::OsStrExt;
+    let fail = |why: String| ImportError::TraceDat {
+        why,
+        file: path.to_owned(),
+    };
+    let c_path = std::ffi::CString::new(path.as_os_str().as_bytes())
+        .map_err(|_| fail("the path holds a NUL byte".into()))?;
+    let mut why: *const std::ffi::c_char = std::ptr::null();
+    // SAFETY: c_path is a valid C string; why is valid for writes.
+    let text = unsafe { daedalus_tracedat_read(c_path.as_ptr(), &mut why) };
+    if text.is_null() {
+        let why = if why.is_null() {
+            "unreadable".to_owned()
+        } else {
+            // SAFETY: the reader sets a static C string.
+            unsafe { std::ffi::CStr::from_ptr(why) }
+                .to_string_lossy()
+                .into_owned()
+        };
+        return Err(fail(why));
+    }
+    // SAFETY: text is the reader's NUL-terminated, malloc()ed result.
+    let s = unsafe { std::ffi::CStr::from_ptr(text) }
+        .to_string_lossy()
+        .into_owned();
+    // SAFETY: text came from malloc/realloc and is not used again.
+    unsafe { free(text.cast()) };
+    Ok(s)
+}
+
+/// Imports a trace file: text, or trace.dat (read with libtracecmd).
 pub fn import_file(path: &Path) -> Result<Imported, ImportError> {
     let bytes = std::fs::read(path).map_err(|source| ImportError::Io {
         file: path.to_owned(),
         source,
     })?;
-    let text = if bytes.starts_with(b"\x17\x08\x44tracing") {
-        let out = std::process::Command::new("trace-cmd")
-            .arg("report")
-            .arg("-i")
-            .arg(path)
-            .output()
-            .map_err(|e| ImportError::TraceCmd {
-                why: e.to_string(),
-                file: path.to_owned(),
-            })?;
-        if !out.status.success() {
-            return Err(ImportError::TraceCmd {
-                why: String::from_utf8_lossy(&out.stderr).trim().to_owned(),
-                file: path.to_owned(),
-            });
-        }
-        String::from_utf8_lossy(&out.stdout).into_owned()
+    let text = if bytes.starts_with(TRACE_DAT_MAGIC) {
+        read_trace_dat(path)?
     } else {
         String::from_utf8_lossy(&bytes).into_owned()
     };
