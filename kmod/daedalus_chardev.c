@@ -219,6 +219,9 @@ void daedalus_daemon_detach(struct daedalus_dev *dev)
 	d->hello_done = false;
 	WRITE_ONCE(d->mapped, false);
 	mutex_unlock(&d->lock);
+	/* Traced before its consequences, which a recording replays from it. */
+	trace_daedalus_daemon(false, d->pid,
+			      was_ready ? d->hello.daemon_version : 0);
 
 	cancel_delayed_work_sync(&dev->watchdog);
 	daedalus_daemon_drop_queue(d);
@@ -227,7 +230,6 @@ void daedalus_daemon_detach(struct daedalus_dev *dev)
 	list_for_each_entry(ctx, &dev->ctx_list, node)
 		daedalus_vdec_daemon_gone(ctx);
 	mutex_unlock(&dev->ctx_lock);
-	trace_daedalus_daemon(false, d->pid, was_ready ? d->hello.daemon_version : 0);
 }
 EXPORT_SYMBOL_IF_KUNIT(daedalus_daemon_detach);
 
