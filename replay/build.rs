@@ -176,16 +176,28 @@ fn main() {
         variants.push((name, prefix));
     }
 
-    // trace.dat through libtracecmd (the importer's reader).
+    if env::var_os("CARGO_FEATURE_TRACEDAT").is_some() {
+        tracedat(&manifest);
+    }
+
+    if sanitize {
+        println!("cargo:rustc-link-lib=dylib=asan");
+        println!("cargo:rustc-link-lib=dylib=ubsan");
+        println!("cargo:rustc-cfg=daedalus_sanitize");
+    }
+    println!("cargo::rustc-check-cfg=cfg(daedalus_sanitize)");
+    fs::write(out.join("cores.rs"), tables(&variants, &broken)).unwrap();
+}
+
+/// trace.dat through libtracecmd: the importer's reader, csrc/tracedat.c.
+fn tracedat(manifest: &Path) {
     println!("cargo:rerun-if-changed=csrc");
     let pc = Command::new("pkg-config")
         .args(["--cflags", "--libs", "libtracecmd"])
         .output();
     let flags = match pc {
         Ok(o) if o.status.success() => String::from_utf8_lossy(&o.stdout).into_owned(),
-        _ => panic!(
-            "pkg-config finds no libtracecmd: install libtracecmd-dev (`make setup` does)"
-        ),
+        _ => panic!("pkg-config finds no libtracecmd: install libtracecmd-dev (`make setup` does)"),
     };
     let mut td = cc::Build::new();
     td.file(manifest.join("csrc/tracedat.c"))
@@ -203,14 +215,6 @@ fn main() {
         }
     }
     td.compile("daedalus_tracedat");
-
-    if sanitize {
-        println!("cargo:rustc-link-lib=dylib=asan");
-        println!("cargo:rustc-link-lib=dylib=ubsan");
-        println!("cargo:rustc-cfg=daedalus_sanitize");
-    }
-    println!("cargo::rustc-check-cfg=cfg(daedalus_sanitize)");
-    fs::write(out.join("cores.rs"), tables(&variants, &broken)).unwrap();
 }
 
 /// Global symbols the object defines (functions and data).

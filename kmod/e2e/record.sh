@@ -9,6 +9,9 @@
 #   traces/field/<client>-<clip>-<scenario>.trace     tracefs text, as
 #       recorded (daedalus:*, v4l2:*, vb2:*): what `daedalus-replay import`
 #       reads
+#   traces/field/<client>-<clip>-<scenario>.dat       the same buffer as
+#       trace-cmd's trace.dat, for the recordings the guest extracts
+#       (TRACE_DAT, default ffmpeg-tiny-decode)
 #   traces/field/<client>-<clip>-<scenario>[-ctxN].scn   its import: what
 #       `make run` and the KUnit replay suite run
 #
@@ -82,9 +85,13 @@ for t in "$RUN"/traces/*.trace; do
 	fi
 	if [ -e "$FIELD/$name.trace" ]; then
 		name=$name-$(date -u +%Y%m%d)
-		rm -f "$FIELD/$name".trace "$FIELD/$name".scn "$FIELD/$name"-ctx*.scn
+		rm -f "$FIELD/$name".trace "$FIELD/$name".dat "$FIELD/$name".scn \
+			"$FIELD/$name"-ctx*.scn
 	fi
 	cp "$t" "$FIELD/$name.trace"
+	# The same buffer as trace-cmd's trace.dat, when the guest kept one.
+	dat=${t%.trace}.dat
+	[ -f "$dat" ] && cp "$dat" "$FIELD/$name.dat"
 	set -- "$dir"/ctx*.scn
 	if [ $# -eq 1 ]; then
 		renumber "$1" >"$FIELD/$name.scn"

@@ -89,6 +89,7 @@ pub struct Imported {
 /// The first bytes of a trace-cmd trace.dat.
 const TRACE_DAT_MAGIC: &[u8] = b"\x17\x08\x44tracing";
 
+#[cfg(feature = "tracedat")]
 unsafe extern "C" {
     fn daedalus_tracedat_read(
         path: *const std::ffi::c_char,
@@ -99,6 +100,7 @@ unsafe extern "C" {
 
 /// A trace.dat's events as `trace-cmd report` lines, read with libtracecmd
 /// (replay/csrc/tracedat.c): each event printed by its own format.
+#[cfg(feature = "tracedat")]
 fn read_trace_dat(path: &Path) -> Result<String, ImportError> {
     use std::os::unix::ffi::OsStrExt;
     let fail = |why: String| ImportError::TraceDat {
@@ -128,6 +130,17 @@ fn read_trace_dat(path: &Path) -> Result<String, ImportError> {
     // SAFETY: text came from malloc/realloc and is not used again.
     unsafe { free(text.cast()) };
     Ok(s)
+}
+
+/// Built without the `tracedat` feature: no trace.dat reader.
+#[cfg(not(feature = "tracedat"))]
+fn read_trace_dat(path: &Path) -> Result<String, ImportError> {
+    Err(ImportError::TraceDat {
+        why: "this build has no trace.dat reader (feature `tracedat`, libtracecmd); \
+              import `trace-cmd report` output instead"
+            .into(),
+        file: path.to_owned(),
+    })
 }
 
 /// Imports a trace file: text, or trace.dat (read with libtracecmd).

@@ -576,3 +576,39 @@ fn a_job_run_in_another_clients_task_does_not_move_that_clients_calls() {
         .collect();
     assert_eq!(qbufs, [(135, 5), (136, 4), (137, 2)]);
 }
+
+/// The e2e guest's recording of `ffmpeg -c:v h264_v4l2m2m` on the tiny
+/// clip, taken from one trace buffer twice: tracefs text, and trace-cmd's
+/// trace.dat (`trace-cmd extract`).
+const TINY_DAT: &str = "ffmpeg-tiny-decode-20261204";
+
+fn printed(i: &import::Imported) -> Vec<(u32, String)> {
+    i.scenarios
+        .iter()
+        .map(|(ctx, s)| (*ctx, s.to_text()))
+        .collect()
+}
+
+/// libtracecmd reads a trace.dat into the same scenarios as the text.
+#[test]
+fn a_trace_dat_imports_as_its_text() {
+    let dat = import::import_file(&field(&format!("{TINY_DAT}.dat"))).unwrap();
+    let text = import::import_file(&field(&format!("{TINY_DAT}.trace"))).unwrap();
+    assert!(!dat.scenarios.is_empty());
+    assert_eq!(dat.used, text.used);
+    assert_eq!(printed(&dat), printed(&text));
+}
+
+/// A trace.dat cut short is an error that names the file, not a panic or
+/// an empty import.
+#[test]
+fn a_truncated_trace_dat_is_an_error_naming_it() {
+    let bytes = std::fs::read(field(&format!("{TINY_DAT}.dat"))).unwrap();
+    let path = std::env::temp_dir().join(format!("daedalus-cut-{}.dat", std::process::id()));
+    for keep in [16, 4096] {
+        std::fs::write(&path, &bytes[..keep]).unwrap();
+        let err = import::import_file(&path).unwrap_err().to_string();
+        assert!(err.starts_with(&path.display().to_string()), "{err}");
+    }
+    let _ = std::fs::remove_file(&path);
+}
