@@ -176,16 +176,17 @@ fn main() {
         variants.push((name, prefix));
     }
 
-    if env::var_os("CARGO_FEATURE_TRACEDAT").is_some() {
-        tracedat(&manifest);
-    }
-
     if sanitize {
         println!("cargo:rustc-link-lib=dylib=asan");
         println!("cargo:rustc-link-lib=dylib=ubsan");
         println!("cargo:rustc-cfg=daedalus_sanitize");
     }
     println!("cargo::rustc-check-cfg=cfg(daedalus_sanitize)");
+    // After the sanitizer runtimes: ASan must come first among the shared
+    // libraries a test binary loads.
+    if env::var_os("CARGO_FEATURE_TRACEDAT").is_some() {
+        tracedat(&manifest);
+    }
     fs::write(out.join("cores.rs"), tables(&variants, &broken)).unwrap();
 }
 

@@ -84,7 +84,12 @@ char *daedalus_tracedat_read(const char *path, const char **why)
 	struct daedalus_tracedat t = { 0 };
 	struct tracecmd_input *handle;
 
-	handle = tracecmd_open(path, 0);
+	/*
+	 * No libtraceevent plugins: the daedalus, v4l2 and vb2 events print by
+	 * their own formats, and the text must not depend on what plugins the
+	 * machine has installed.
+	 */
+	handle = tracecmd_open(path, TRACECMD_FL_LOAD_NO_PLUGINS);
 	if (!handle) {
 		*why = "libtracecmd cannot open it (not a trace.dat, or truncated)";
 		return NULL;

@@ -11,6 +11,7 @@ export DAEDALUS_SANITIZE=1
 export CARGO_TARGET_DIR=target/sanitize
 export ASAN_OPTIONS=abort_on_error=1:detect_leaks=1
 export UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1
+export LSAN_OPTIONS=suppressions=$PWD/replay/scripts/lsan.supp
 mkdir -p "$CARGO_TARGET_DIR"
 log="$CARGO_TARGET_DIR/sanitize.log"
 passed=0
