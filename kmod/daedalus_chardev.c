@@ -219,17 +219,23 @@ void daedalus_daemon_detach(struct daedalus_dev *dev)
 	d->hello_done = false;
 	WRITE_ONCE(d->mapped, false);
 	mutex_unlock(&d->lock);
-	/* Traced before its consequences, which a recording replays from it. */
+
+	/*
+	 * Every streaming context fails (its queues go to the error state)
+	 * before its jobs are cancelled, and the detach is traced in between:
+	 * a client never dequeues a cancelled buffer from a queue that still
+	 * works, and a recording shows the detach before its consequences.
+	 */
+	mutex_lock(&dev->ctx_lock);
+	list_for_each_entry(ctx, &dev->ctx_list, node)
+		daedalus_vdec_daemon_gone(ctx);
+	mutex_unlock(&dev->ctx_lock);
 	trace_daedalus_daemon(false, d->pid,
 			      was_ready ? d->hello.daemon_version : 0);
 
 	cancel_delayed_work_sync(&dev->watchdog);
 	daedalus_daemon_drop_queue(d);
 	daedalus_job_detach(&dev->core);
-	mutex_lock(&dev->ctx_lock);
-	list_for_each_entry(ctx, &dev->ctx_list, node)
-		daedalus_vdec_daemon_gone(ctx);
-	mutex_unlock(&dev->ctx_lock);
 }
 EXPORT_SYMBOL_IF_KUNIT(daedalus_daemon_detach);
 

@@ -1095,12 +1095,9 @@ impl Executor {
             w.daemon_attached = false;
             w.daemon_ready = false;
         });
-        let core = self.core_ptr();
-        // SAFETY: core is live.
-        unsafe { (self.core().detach)(core) };
-        // daedalus_vdec_daemon_gone() per context.
+        // daedalus_daemon_detach(): daedalus_vdec_daemon_gone() per
+        // context, the detach traced, then the jobs cancelled.
         self.with(|w| {
-            w.record(Record::Daemon { attach: false });
             for c in w.ctxs.iter_mut().filter(|c| c.open) {
                 let streaming = c.out.streaming || c.cap.streaming;
                 c.front.session_open = false;
@@ -1110,7 +1107,11 @@ impl Executor {
                     c.cap.error = true;
                 }
             }
+            w.record(Record::Daemon { attach: false });
         });
+        let core = self.core_ptr();
+        // SAFETY: core is live.
+        unsafe { (self.core().detach)(core) };
     }
 
     /// One daemon write(), applied by the module's own dispatcher
