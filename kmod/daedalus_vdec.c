@@ -332,6 +332,13 @@ void daedalus_vdec_session_error(struct daedalus_ctx *ctx, u32 error)
 	spin_unlock(&ctx->lock);
 	daedalus_session_closed(ctx);
 	daedalus_job_cancel(&ctx->jctx);
+	/*
+	 * v4l2-mem2mem runs a context already on its job queue without asking
+	 * job_ready again: until STREAMON resumes it, its device_run claims
+	 * nothing and finishes at once, rather than sending REQ_DECODE for the
+	 * session the daemon dropped and holding the device until the watchdog.
+	 */
+	daedalus_job_abort(&ctx->jctx);
 	vb2_queue_error(v4l2_m2m_get_src_vq(m2m_ctx));
 	vb2_queue_error(v4l2_m2m_get_dst_vq(m2m_ctx));
 }

@@ -58,6 +58,17 @@ size_t daedalus_shim_sizeof_ctx(void)
 	return sizeof(struct daedalus_job_ctx);
 }
 
+/* The module's limits the mock enforces as the front does. */
+unsigned int daedalus_shim_max_sessions(void)
+{
+	return DAEDALUS_MAX_CONTEXTS;
+}
+
+unsigned int daedalus_shim_max_capture_bufs(void)
+{
+	return DAEDALUS_MAX_CAPTURE_BUFS;
+}
+
 u32 daedalus_shim_ctx_id(const struct daedalus_job_ctx *jctx)
 {
 	return jctx->ctx_id;

@@ -131,6 +131,8 @@ unsafe extern "C" {
     pub(crate) fn daedalus_shim_layout(i: usize) -> usize;
     pub(crate) fn daedalus_shim_sizeof_core() -> usize;
     pub(crate) fn daedalus_shim_sizeof_ctx() -> usize;
+    pub(crate) fn daedalus_shim_max_sessions() -> u32;
+    pub(crate) fn daedalus_shim_max_capture_bufs() -> u32;
     pub(crate) fn daedalus_shim_stream_gen(jctx: *const c_void) -> u32;
     pub(crate) fn daedalus_shim_ctx_set(
         jctx: *mut c_void,

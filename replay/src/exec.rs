@@ -10,8 +10,8 @@ use std::ffi::c_void;
 
 use crate::core::{self, CoreFns, DispatchOps, MsgHello, MsgStreamInfo};
 use crate::mock::{
-    self, CtxState, Delivery, Front, M2mCtx, MockBuf, Own, QueueCtx, VB2_BUF_STATE_ACTIVE,
-    VB2_BUF_STATE_ERROR, VB2_BUF_STATE_QUEUED, Vb2Q, World,
+    self, CtxState, Delivery, Front, JobModel, M2mCtx, MockBuf, Own, QueueCtx,
+    VB2_BUF_STATE_ACTIVE, VB2_BUF_STATE_ERROR, VB2_BUF_STATE_QUEUED, Vb2Q, World,
 };
 use crate::model::Scenario;
 use crate::oracle::{BufName, Invariant, Record, Verdict};
@@ -26,8 +26,19 @@ pub const OUTPUT_BUF_SIZE: u32 = 1920 * 1080 * 3 / 4;
 pub const DEFAULT_CAP_SIZE: u32 = 1920 * 1088 * 3 / 2;
 /// Most buffers one queue may have (VB2_MAX_FRAME).
 pub const MAX_BUFFERS: u32 = 64;
-/// DAEDALUS_MAX_CAPTURE_BUFS: the CAPTURE queue's max_num_buffers.
-pub const MAX_CAPTURE_BUFFERS: u32 = 32;
+/// DAEDALUS_MAX_CAPTURE_BUFS: the CAPTURE queue's max_num_buffers
+/// (vb2 clamps REQBUFS to it).
+pub fn max_capture_buffers() -> u32 {
+    // SAFETY: the glue returns a constant.
+    unsafe { core::daedalus_shim_max_capture_bufs() }
+}
+
+/// DAEDALUS_MAX_CONTEXTS: sessions the module opens at once (its
+/// open_session refuses more with -EBUSY at STREAMON(OUTPUT)).
+pub fn max_sessions() -> usize {
+    // SAFETY: the glue returns a constant.
+    unsafe { core::daedalus_shim_max_sessions() as usize }
+}
 /// Most contexts one run may open.
 pub const MAX_CONTEXTS: usize = 16;
 
@@ -158,7 +169,10 @@ pub fn run_writes(
     let mut n = ex.run_events(prelude);
     if !ex.failed() {
         for (i, msg) in writes.iter().enumerate() {
-            ex.with(|w| w.ev = prelude.lines.len() + i);
+            ex.with(|w| {
+                w.ev = prelude.lines.len() + i;
+                w.steps = 0;
+            });
             ex.write(msg, "write");
             n += 1;
             if !ex.step_checks() {
@@ -224,6 +238,10 @@ impl Executor {
             ctx_sizeof: ctx_size,
             keep_log: opts.keep_log,
             changes: 0,
+            moved: 0,
+            issued: Default::default(),
+            expired: Vec::new(),
+            steps: 0,
         };
         let m2m_dev = &mut *w.m2m_dev as *mut u64 as *mut c_void;
         // SAFETY: core_mem is sizeof(struct daedalus_job_core) of zeroes,
@@ -262,7 +280,10 @@ impl Executor {
     fn run_all(&mut self, scenario: &Scenario) -> usize {
         let n = self.run_events(scenario);
         if !self.failed() {
-            self.with(|w| w.ev = scenario.lines.len());
+            self.with(|w| {
+                w.ev = scenario.lines.len();
+                w.steps = 0;
+            });
             self.end_checks();
         }
         n
@@ -272,7 +293,10 @@ impl Executor {
     fn run_events(&mut self, scenario: &Scenario) -> usize {
         let mut n = 0;
         for (pos, l) in scenario.lines.iter().enumerate() {
-            self.with(|w| w.ev = pos);
+            self.with(|w| {
+                w.ev = pos;
+                w.steps = 0;
+            });
             self.event(l.event);
             n += 1;
             if !self.step_checks() {
@@ -282,25 +306,159 @@ impl Executor {
         n
     }
 
-    /// After an event: the m2m workqueue, then the running-job check.
-    /// False once something broke.
+    /// After an event: the m2m workqueue, then the running-job, ready
+    /// queue and progress checks. False once something broke.
     fn step_checks(&mut self) -> bool {
         self.run_work();
         if self.failed() {
             return false;
         }
         self.check_running();
+        self.with(|w| {
+            for slot in 0..w.ctxs.len() {
+                if w.ctxs[slot].open {
+                    w.check_num_rdy(slot, None, "");
+                }
+            }
+        });
+        self.check_stall();
         !self.failed()
     }
 
-    /// The m2m workqueue: device_run for the next queued context.
+    /// The m2m workqueue: device_run for the next queued context, until
+    /// nothing is queued. A run of device_runs in which no buffer changes
+    /// hands is a livelock: the kernel's workqueue would spin forever.
     fn run_work(&mut self) {
+        let mut idle_runs = 0u32;
         while self.with(|w| std::mem::take(&mut w.pending_work)) {
+            let (moved, at, next) = self.with(|w| {
+                (
+                    w.moved,
+                    w.log.len(),
+                    w.job_queue.front().map(|&s| w.ctxs[s].id),
+                )
+            });
             self.try_run();
             if self.failed() {
                 return;
             }
+            let progress = self.with(|w| w.moved != moved);
+            idle_runs = if progress { 0 } else { idle_runs + 1 };
+            if idle_runs < mock::LIVELOCK_RUNS {
+                continue;
+            }
+            self.with(|w| {
+                let cycle: Vec<String> = w.log[at.min(w.log.len())..]
+                    .iter()
+                    .map(|(_, r)| format!("`{r}`"))
+                    .collect();
+                let ctx = next.map_or_else(|| "?".to_owned(), |c| c.to_string());
+                let each = if cycle.is_empty() {
+                    String::new()
+                } else {
+                    format!(", each ending in {}", cycle.join(", "))
+                };
+                // The job the core still runs is what the runs trip over.
+                let held = w
+                    .ctxs
+                    .iter()
+                    .find_map(|c| c.jobs.iter().find(|j| j.running).map(|j| (c.id, j.clone())));
+                let (job, setup, still) = match held {
+                    Some((c, j)) => (
+                        Some((c, j.cookie)),
+                        Some((j.issued_ev, format!("device_run sent job {:#x}", j.cookie))),
+                        format!("; the job core still runs job {:#x} of ctx {c}", j.cookie),
+                    ),
+                    None => (None, None, String::new()),
+                };
+                let msg = format!(
+                    "{} device_runs of ctx {ctx} in a row{each}, and no buffer changed hands: the m2m workqueue would spin forever{still}",
+                    mock::LIVELOCK_RUNS
+                );
+                w.violate_job(Invariant::Livelock, None, job, msg, setup);
+            });
+            return;
         }
+    }
+
+    /// Invariant 4 at the moment it must hold: right after `what` (a
+    /// STREAMOFF, close, session error, detach or watchdog expiry), no job
+    /// of its scope (`slot`, or every context) is still running or holds
+    /// a buffer. `only` narrows the scope to one job (the expired one).
+    fn check_scope(&mut self, slot: Option<usize>, only: Option<u64>, what: &str) {
+        self.with(|w| {
+            let slots: Vec<usize> = match slot {
+                Some(s) => vec![s],
+                None => (0..w.ctxs.len()).collect(),
+            };
+            for s in slots {
+                let c = &w.ctxs[s];
+                let in_scope = |j: &&JobModel| only.is_none_or(|c| c == j.cookie) && !j.dead();
+                let Some(j) = c.jobs.iter().find(in_scope) else {
+                    continue;
+                };
+                let (ctx, j) = (c.id, j.clone());
+                let held = |id: Option<usize>, done: bool| id.filter(|_| !done);
+                let buf = held(j.dst, j.dst_done).or(held(j.src, j.src_done));
+                let mut left = Vec::new();
+                if j.running {
+                    left.push("still running on the m2m device".to_owned());
+                }
+                for id in [held(j.src, j.src_done), held(j.dst, j.dst_done)]
+                    .into_iter()
+                    .flatten()
+                {
+                    let how = match w.info[id].own {
+                        Own::Parked(_) => "parked",
+                        _ => "claimed",
+                    };
+                    left.push(format!("{} still {how}", w.info[id].name));
+                }
+                let msg = format!(
+                    "{what} left job {:#x} of ctx {ctx} alive: {}",
+                    j.cookie,
+                    left.join(", ")
+                );
+                let setup = (j.issued_ev, format!("device_run sent job {:#x}", j.cookie));
+                w.violate_job(
+                    Invariant::ScopeNotEnded,
+                    buf,
+                    Some((ctx, j.cookie)),
+                    msg,
+                    Some(setup),
+                );
+                return;
+            }
+        });
+    }
+
+    /// Progress: a job the core still runs must belong to a context that
+    /// can make progress (an open file, a live session, a daemon).
+    fn check_stall(&mut self) {
+        self.with(|w| {
+            for c in &w.ctxs {
+                let Some(j) = c.jobs.iter().find(|j| j.running) else {
+                    continue;
+                };
+                let (ctx, cookie, dst) = (c.id, j.cookie, j.dst);
+                let (why, setup) = if !c.open {
+                    ("its file is closed", None)
+                } else if !w.daemon_ready {
+                    ("no daemon is attached", None)
+                } else if c.front.failed {
+                    let setup = (c.front.failed_ev, format!("ctx {ctx} failed"));
+                    ("its session failed", Some(setup))
+                } else {
+                    continue;
+                };
+                let msg = format!(
+                    "job {cookie:#x} of ctx {ctx} holds the device, but {why}: no reply can finish it, every context waits for the watchdog"
+                );
+                let setup = setup.unwrap_or((j.issued_ev, format!("device_run sent job {cookie:#x}")));
+                w.violate_job(Invariant::Stall, dst, Some((ctx, cookie)), msg, Some(setup));
+                return;
+            }
+        });
     }
 
     /// v4l2_m2m_try_schedule.
@@ -407,7 +565,13 @@ impl Executor {
     fn event(&mut self, ev: Event) {
         match ev {
             Event::Open { ctx } => self.open(ctx),
-            Event::Close { ctx } => self.close(ctx),
+            Event::Close { ctx } => {
+                let slot = self.with(|w| w.slot_of_id(ctx));
+                self.close(ctx);
+                if let Some(slot) = slot {
+                    self.check_scope(Some(slot), None, "close");
+                }
+            }
             Event::Reqbufs { ctx, queue, count } => self.reqbufs(ctx, queue, count),
             Event::Qbuf {
                 ctx,
@@ -418,11 +582,19 @@ impl Executor {
             } => self.qbuf(ctx, queue, index, ts, size),
             Event::Dqbuf { ctx, queue } => self.dqbuf(ctx, queue),
             Event::Streamon { ctx, queue } => self.streamon(ctx, queue),
-            Event::Streamoff { ctx, queue } => self.streamoff(ctx, queue),
+            Event::Streamoff { ctx, queue } => {
+                self.streamoff(ctx, queue);
+                if let Some(slot) = self.with(|w| w.slot_of_id(ctx)) {
+                    self.check_scope(Some(slot), None, &format!("STREAMOFF({})", queue.name()));
+                }
+            }
             Event::DecoderStop { ctx } => self.decoder_stop(ctx),
             Event::DecoderStart { ctx } => self.decoder_start(ctx),
             Event::DaemonAttach { version } => self.attach(version),
-            Event::DaemonDetach => self.detach(),
+            Event::DaemonDetach => {
+                self.detach();
+                self.check_scope(None, None, "the daemon's detach");
+            }
             Event::Frame {
                 ctx,
                 job,
@@ -578,12 +750,17 @@ impl Executor {
         let min = self.with(|w| {
             let f = &w.ctxs[slot].front;
             if queue == Queue::Capture && f.have_info && count > 0 {
-                (f.dpb + 1).min(MAX_CAPTURE_BUFFERS)
+                (f.dpb + 1).min(max_capture_buffers())
             } else {
                 0
             }
         });
-        self.alloc_bufs(slot, queue, count.max(min).min(MAX_BUFFERS));
+        // vb2_core_reqbufs: at most the queue's max_num_buffers.
+        let max = match queue {
+            Queue::Output => MAX_BUFFERS,
+            Queue::Capture => max_capture_buffers(),
+        };
+        self.alloc_bufs(slot, queue, count.max(min).min(max));
     }
 
     fn buf(&mut self, slot: usize, queue: Queue, index: u32) -> Option<usize> {
@@ -608,6 +785,11 @@ impl Executor {
             }
             let len = w.bufs[id].m2m.vb.vb2_buf.planes[0].length;
             if queue == Queue::Output && size > len {
+                return Err(EINVAL);
+            }
+            // daedalus_buf_prepare(): a CAPTURE buffer smaller than the
+            // current format's sizeimage is refused at QBUF.
+            if queue == Queue::Capture && len < w.ctxs[slot].front.cap_sizeimage {
                 return Err(EINVAL);
             }
             let b = &mut w.bufs[id].m2m.vb;
@@ -752,6 +934,12 @@ impl Executor {
             let ready = self.with(|w| w.daemon_ready);
             if !ready {
                 return Err(EIO);
+            }
+            // daedalus_open_session(): the in-flight table is sized for
+            // DAEDALUS_MAX_CONTEXTS sessions.
+            let sessions = self.with(|w| w.ctxs.iter().filter(|c| c.front.session_open).count());
+            if sessions >= max_sessions() {
+                return Err(EBUSY);
             }
             self.with(|w| {
                 w.record(Record::Request {
@@ -1094,15 +1282,19 @@ impl Executor {
         self.with(|w| {
             w.daemon_attached = false;
             w.daemon_ready = false;
+            // The old daemon's replies can no longer come.
+            w.issued.clear();
         });
         // daedalus_daemon_detach(): daedalus_vdec_daemon_gone() per
         // context, the detach traced, then the jobs cancelled.
         self.with(|w| {
+            let ev = w.ev;
             for c in w.ctxs.iter_mut().filter(|c| c.open) {
                 let streaming = c.out.streaming || c.cap.streaming;
                 c.front.session_open = false;
                 if streaming {
                     c.front.failed = true;
+                    c.front.failed_ev = ev;
                     c.out.error = true;
                     c.cap.error = true;
                 }
@@ -1142,9 +1334,19 @@ impl Executor {
                     ts: f.timestamp,
                     dead,
                 });
-                Some((w.log.len(), w.changes, dead))
+                // What the job was before the reply: its generation,
+                // whether it ran, and the context's current generation.
+                let job = w
+                    .job_mut(f.ctx_id, f.cookie)
+                    .filter(|j| !j.dead())
+                    .map(|j| (j.generation, j.running, j.issued_ev));
+                Some((w.log.len(), w.changes, dead, job))
             })
         });
+        let cur_gen = match frame {
+            Some(f) if before.is_some_and(|b| b.3.is_some()) => Some(self.cur_gen(f.ctx_id)),
+            _ => None,
+        };
         let (core, dispatch) = (self.core_ptr(), self.core().dispatch);
         // SAFETY: core is live; msg outlives the call; the ops only touch
         // the world, which the executor does not borrow across the call.
@@ -1173,10 +1375,43 @@ impl Executor {
                 w.ctx_held = 0;
                 w.violate(Invariant::Hang, None, msg);
             }
-            let Some((at, changes, true)) = before else {
+            let Some((at, changes, dead, job)) = before else {
                 return;
             };
-            if w.changes != changes {
+            if let (Some(f), Some((job_gen, was_running, issued_ev)), Some(cur)) =
+                (frame, job, cur_gen)
+            {
+                let key = (f.ctx_id, f.cookie);
+                let applied = ret == 0 || w.changes != changes;
+                let fits = f.generation == job_gen && job_gen == cur;
+                let setup = (issued_ev, format!("device_run sent job {:#x} in generation {job_gen}", f.cookie));
+                if applied && !fits {
+                    let msg = format!(
+                        "a reply of generation {} was applied to job {:#x} of generation {job_gen} (the context's current generation is {cur})",
+                        f.generation, f.cookie
+                    );
+                    w.violate_job(Invariant::StaleGenerationApplied, None, Some(key), msg, Some(setup));
+                    return;
+                }
+                let consumed = f.flags & crate::scenario::FRAME_SRC_CONSUMED != 0;
+                if consumed && fits && was_running {
+                    let ev = w.ev;
+                    if let Some(j) = w.job_mut(f.ctx_id, f.cookie) {
+                        j.answered_ev.get_or_insert(ev);
+                    }
+                }
+                let still = w.job_mut(f.ctx_id, f.cookie).map(|j| (j.running, j.dst));
+                if consumed && applied && let Some((true, dst)) = still {
+                    let msg = format!(
+                        "RESP_FRAME SRC_CONSUMED for job {:#x} of ctx {} was accepted, but the job is still running: the m2m device stays held until the watchdog",
+                        f.cookie, f.ctx_id
+                    );
+                    let setup = (issued_ev, format!("device_run sent job {:#x}", f.cookie));
+                    w.violate_job(Invariant::ConsumedNotFinished, dst, Some(key), msg, Some(setup));
+                    return;
+                }
+            }
+            if dead && w.changes != changes {
                 let cookie = frame.map_or(0, |f| f.cookie);
                 let what = w.log[at..]
                     .iter()
@@ -1274,8 +1509,22 @@ impl Executor {
     }
 
     fn session_error(&mut self, ctx: u32, code: u32) {
+        // The daemon's answer to every job it holds of the context.
+        self.with(|w| {
+            let ev = w.ev;
+            if let Some(s) = w.slot_of_id(ctx) {
+                for j in w.ctxs[s].jobs.iter_mut().filter(|j| !j.dead()) {
+                    j.answered_ev.get_or_insert(ev);
+                }
+            }
+        });
         let body: Vec<u8> = [ctx, code].iter().flat_map(|v| v.to_le_bytes()).collect();
-        self.write(&core::encode_message(RESP_SESSION_ERROR, 0, &body), "write");
+        let ret = self.write(&core::encode_message(RESP_SESSION_ERROR, 0, &body), "write");
+        if ret == 0
+            && let Some(slot) = self.with(|w| w.slot_of_id(ctx))
+        {
+            self.check_scope(Some(slot), None, "RESP_SESSION_ERROR");
+        }
     }
 
     fn reset_done(&mut self, ctx: u32, generation: Option<u32>) {
@@ -1295,6 +1544,31 @@ impl Executor {
         });
         // SAFETY: core is live.
         unsafe { (self.core().watchdog)(core, now) };
+        // Each job the watchdog expired is over now; one the daemon had
+        // answered should never have needed it.
+        for (ctx, cookie) in self.with(|w| std::mem::take(&mut w.expired)) {
+            let Some(slot) = self.with(|w| w.ctxs.iter().rposition(|c| c.id == ctx)) else {
+                continue;
+            };
+            self.check_scope(
+                Some(slot),
+                Some(cookie),
+                &format!("the watchdog's expiry of job {cookie:#x}"),
+            );
+            self.with(|w| {
+                let Some(j) = w.job_mut(ctx, cookie) else {
+                    return;
+                };
+                let (Some(ev), dst) = (j.answered_ev, j.dst) else {
+                    return;
+                };
+                let msg = format!(
+                    "the watchdog had to end job {cookie:#x} of ctx {ctx}, which the daemon had answered: the device stood still until the timeout"
+                );
+                let setup = (ev, format!("the daemon answered job {cookie:#x}"));
+                w.violate_job(Invariant::Stall, dst, Some((ctx, cookie)), msg, Some(setup));
+            });
+        }
     }
 }
 
@@ -1396,16 +1670,23 @@ unsafe extern "C" fn op_stream_info(jctx: *mut c_void, si: *const MsgStreamInfo)
 /// daedalus_vdec_session_error(): the session is gone, every buffer of
 /// the context comes back with ERROR and its queues fail.
 unsafe extern "C" fn op_session_error(jctx: *mut c_void, _error: u32) {
-    let cancel = mock::with(|w| {
+    let core = mock::with(|w| {
         let slot = w.slot_of_jctx(jctx)?;
+        let ev = w.ev;
         let f = &mut w.ctxs[slot].front;
         f.failed = true;
+        f.failed_ev = ev;
         f.session_open = false;
-        Some(w.core.cancel)
+        Some(w.core)
     });
-    let Some(cancel) = cancel else { return };
-    // SAFETY: jctx is the held context's.
-    unsafe { cancel(jctx) };
+    let Some(core) = core else { return };
+    // SAFETY: jctx is the held context's. A context already on the m2m
+    // job queue is run without job_ready: aborting makes that run claim
+    // nothing and finish at once.
+    unsafe {
+        (core.cancel)(jctx);
+        (core.abort)(jctx);
+    }
     mock::with(|w| {
         if let Some(slot) = w.slot_of_jctx(jctx) {
             w.ctxs[slot].out.error = true;
@@ -1561,6 +1842,107 @@ mod tests {
                     .detail
                     .contains("->next is NULL")
             );
+        });
+        drop(g);
+    }
+
+    /// What each call below did: the errnos it logged, in order.
+    fn errnos(w: &World) -> Vec<(u32, &'static str, i32)> {
+        w.log
+            .iter()
+            .filter_map(|(_, r)| match r {
+                Record::Errno { ctx, what, errno } => Some((*ctx, *what, *errno)),
+                _ => None,
+            })
+            .collect()
+    }
+
+    #[test]
+    fn a_ninth_session_is_refused_at_streamon_as_the_module_does() {
+        let mut ex = executor(&[]);
+        let g = mock::install(&mut ex.w);
+        ex.attach(1);
+        for ctx in 1..=9 {
+            ex.open(ctx);
+            ex.reqbufs(ctx, Queue::Output, 1);
+            ex.qbuf(ctx, Queue::Output, 0, 0, 100);
+            ex.streamon(ctx, Queue::Output);
+        }
+        mock::with(|w| {
+            assert_eq!(errnos(w), vec![(9, "streamon", EBUSY)]);
+            let open = w.ctxs.iter().filter(|c| c.front.session_open).count();
+            assert_eq!(open, 8);
+            // vb2 took the refused queue's buffer back: not the driver's.
+            assert!(!w.ctxs[8].out.streaming);
+            assert_eq!(w.info[w.ctxs[8].out.bufs[0]].own, Own::Queued);
+        });
+        drop(g);
+    }
+
+    #[test]
+    fn reqbufs_capture_is_clamped_to_the_queues_max_num_buffers() {
+        let mut ex = executor(&[]);
+        let g = mock::install(&mut ex.w);
+        ex.open(1);
+        ex.reqbufs(1, Queue::Capture, 64);
+        ex.reqbufs(1, Queue::Output, 64);
+        mock::with(|w| {
+            assert_eq!(w.ctxs[0].cap.bufs.len(), 32);
+            assert_eq!(w.ctxs[0].out.bufs.len(), 64);
+        });
+        drop(g);
+    }
+
+    #[test]
+    fn a_capture_buffer_smaller_than_the_format_is_refused_at_qbuf() {
+        let mut ex = executor(&[]);
+        let g = mock::install(&mut ex.w);
+        ex.open(1);
+        ex.reqbufs(1, Queue::Capture, 1);
+        // The format grows after the buffers were allocated (STREAM_INFO).
+        mock::with(|w| w.ctxs[0].front.cap_sizeimage = DEFAULT_CAP_SIZE + 1);
+        ex.qbuf(1, Queue::Capture, 0, 0, 0);
+        mock::with(|w| {
+            assert_eq!(errnos(w), vec![(1, "qbuf", EINVAL)]);
+            assert_eq!(w.info[w.ctxs[0].cap.bufs[0]].own, Own::Dequeued);
+        });
+        drop(g);
+    }
+
+    #[test]
+    fn a_job_running_for_a_failed_context_is_a_stall() {
+        let mut ex = executor(&[]);
+        let g = mock::install(&mut ex.w);
+        ex.attach(1);
+        ex.open(1);
+        ex.reqbufs(1, Queue::Output, 1);
+        ex.reqbufs(1, Queue::Capture, 1);
+        ex.qbuf(1, Queue::Output, 0, 0, 100);
+        ex.qbuf(1, Queue::Capture, 0, 0, 0);
+        ex.streamon(1, Queue::Output);
+        ex.streamon(1, Queue::Capture);
+        ex.check_stall();
+        assert!(mock::with(|w| w.violation.is_none()));
+        // The running job's context fails without the core hearing of it.
+        mock::with(|w| w.ctxs[0].front.failed = true);
+        ex.check_stall();
+        mock::with(|w| {
+            expect_violation(w, Invariant::Stall, "its session failed");
+            assert_eq!(w.violation.as_ref().unwrap().job, Some((1, 0x1_0000_0000)));
+        });
+        drop(g);
+    }
+
+    #[test]
+    fn a_runaway_driver_is_stopped_by_the_step_budget() {
+        let mut ex = executor(&[]);
+        let g = mock::install(&mut ex.w);
+        mock::with(|w| {
+            for _ in 0..=mock::STEP_BUDGET {
+                w.record(Record::Daemon { attach: true });
+            }
+            expect_violation(w, Invariant::Livelock, "spins without end");
+            assert_eq!(w.log.len(), mock::STEP_BUDGET);
         });
         drop(g);
     }

@@ -17,7 +17,7 @@
 //! C: every access is a short `with()` borrow.
 
 use std::cell::Cell;
-use std::collections::VecDeque;
+use std::collections::{HashMap, VecDeque};
 use std::ffi::c_void;
 use std::mem::offset_of;
 use std::ptr;
@@ -230,6 +230,8 @@ pub struct Front {
     pub change_pending: bool,
     pub stopped: bool,
     pub failed: bool,
+    /// The event that failed the context (session error, daemon gone).
+    pub failed_ev: usize,
     pub have_info: bool,
     /// The context is being destroyed (daedalus_ctx_destroy): its queues
     /// stop without REQ_RESET, REQ_SESSION_CLOSE follows instead.
@@ -256,6 +258,11 @@ pub struct JobModel {
     pub running: bool,
     pub src_done: bool,
     pub dst_done: bool,
+    /// The event whose device_run sent it to the daemon.
+    pub issued_ev: usize,
+    /// The event at which the daemon answered it (a well-formed
+    /// SRC_CONSUMED, or a session error of its context), if it did.
+    pub answered_ev: Option<usize>,
 }
 
 impl JobModel {
@@ -333,7 +340,26 @@ pub struct World {
     /// Claims, parks, completions and finishes so far (the dead-cookie
     /// oracle compares it across a delivery).
     pub changes: u64,
+    /// Claims and completions so far: buffers changing hands (the
+    /// livelock oracle's measure of progress).
+    pub moved: u64,
+    /// Every cookie sent to the daemon since it attached, with its context
+    /// and the event that sent it: a reply to any of them may still come.
+    pub issued: HashMap<u64, (u32, usize)>,
+    /// Jobs the watchdog expired during the current event (ctx, cookie).
+    pub expired: Vec<(u32, u64)>,
+    /// Records of the current event, kept or not: the step budget.
+    pub steps: usize,
 }
+
+/// Most steps (outcome records, kept or not) one scenario event may take:
+/// far above any real event (a close of 64+32 buffers is a few hundred),
+/// so a core that spins is stopped and named instead of exhausting memory.
+pub const STEP_BUDGET: usize = 100_000;
+
+/// device_runs in a row with no buffer changing hands before the
+/// workqueue is declared a livelock.
+pub const LIVELOCK_RUNS: u32 = 64;
 
 thread_local! {
     static WORLD: Cell<*mut World> = const { Cell::new(ptr::null_mut()) };
@@ -369,6 +395,16 @@ impl Drop for Installed {
 
 impl World {
     pub fn record(&mut self, r: Record) {
+        self.steps += 1;
+        if self.steps > STEP_BUDGET {
+            if self.violation.is_none() {
+                let msg = format!(
+                    "one scenario event took more than {STEP_BUDGET} driver steps (last: {r}): the driver spins without end"
+                );
+                self.violate(Invariant::Livelock, None, msg);
+            }
+            return;
+        }
         if self.keep_log {
             self.log.push((self.ev, r));
         }
@@ -429,11 +465,24 @@ impl World {
 
     /// Records the first violation; later ones in the same run are dropped.
     pub fn violate(&mut self, invariant: Invariant, buf: Option<usize>, detail: String) {
+        self.violate_job(invariant, buf, None, detail, None);
+    }
+
+    /// [`World::violate`] naming a job (context, cookie) and, when given,
+    /// the event that set it up instead of the buffer's last change.
+    pub fn violate_job(
+        &mut self,
+        invariant: Invariant,
+        buf: Option<usize>,
+        job: Option<(u32, u64)>,
+        detail: String,
+        setup: Option<(usize, String)>,
+    ) {
         if self.violation.is_some() {
             return;
         }
         let broke = self.event_ref(self.ev);
-        let (buffer, setup, history) = match buf {
+        let (buffer, buf_setup, history) = match buf {
             Some(id) => {
                 let info = &self.info[id];
                 let setup = match &info.suspect {
@@ -454,9 +503,14 @@ impl World {
             }
             None => (None, None, Vec::new()),
         };
+        let setup = match setup {
+            Some((ev, what)) => Some((self.event_ref(ev), what)),
+            None => buf_setup,
+        };
         self.violation = Some(Violation {
             invariant,
             buffer,
+            job,
             detail,
             broke,
             setup,
@@ -594,6 +648,52 @@ impl World {
         self.set_own(id, Own::Ready, "buf_queue: on the m2m ready queue".into());
     }
 
+    /// Entries on a ready list, walked from its head; None when the walk
+    /// does not come back to the head within the buffers that exist.
+    pub fn list_len(&mut self, slot: usize, queue: Queue) -> Option<usize> {
+        let q = self.qctx(slot, queue);
+        let bound = self.bufs.len() + 1;
+        // SAFETY: q is live; the walk follows links only while they point
+        // at nodes of this world (checked), at most `bound` of them.
+        unsafe {
+            let head: *mut ListHead = &mut (*q).rdy_queue;
+            let mut p = (*head).next;
+            let mut n = 0;
+            while p != head {
+                if n > bound || !self.is_known_node(p) {
+                    return None;
+                }
+                n += 1;
+                p = (*p).next;
+            }
+            Some(n)
+        }
+    }
+
+    /// Each ready queue of `slot`: its u8 `num_rdy` is its list's length
+    /// (v4l2_m2m_num_*_bufs_ready and job_ready trust the counter, the
+    /// buffers come from the list). `buf` is the buffer that moved last.
+    pub fn check_num_rdy(&mut self, slot: usize, buf: Option<usize>, cause: &str) {
+        for queue in [Queue::Output, Queue::Capture] {
+            let n = self.num_rdy(slot, queue);
+            let len = self.list_len(slot, queue);
+            if len == Some(usize::from(n)) {
+                continue;
+            }
+            let id = self.ctxs[slot].id;
+            let list = match len {
+                Some(l) => format!("its list holds {l}"),
+                None => "its list does not lead back to its head".to_owned(),
+            };
+            let msg = format!(
+                "{cause}ctx {id} {} ready queue: num_rdy={n} but {list}",
+                queue_upper(queue)
+            );
+            self.violate(Invariant::NumRdy, buf, msg);
+            return;
+        }
+    }
+
     pub fn first_ready(&mut self, slot: usize, queue: Queue) -> Option<usize> {
         let q = self.qctx(slot, queue);
         // SAFETY: q is live; its list links only nodes of this world.
@@ -671,6 +771,8 @@ impl World {
             }
         }
         let slot = self.info[id].slot;
+        self.moved += 1;
+        self.changes += 1;
         self.bufs[id].m2m.vb.vb2_buf.state = state;
         self.info[id].done_flags = flags;
         let q = self.ctxs[slot].q(name.queue);
@@ -804,6 +906,13 @@ pub unsafe extern "C" fn daedalus_mock_q_ctx(m2m_ctx: *mut M2mCtx, output: bool)
     }
 }
 
+fn queue_upper(q: Queue) -> &'static str {
+    match q {
+        Queue::Output => "OUTPUT",
+        Queue::Capture => "CAPTURE",
+    }
+}
+
 fn queue_of(q: *const QueueCtx) -> (usize, Queue) {
     // SAFETY: q comes from daedalus_mock_q_ctx.
     let (slot, out) = unsafe { ((*q).slot, (*q).output) };
@@ -861,6 +970,17 @@ pub unsafe extern "C" fn v4l2_m2m_buf_remove_by_buf(q: *mut QueueCtx, vbuf: *mut
         let qc = w.qctx(slot, queue);
         // SAFETY: qc is live. num_rdy drops even when DEBUG_LIST refused.
         unsafe { (*qc).num_rdy = (*qc).num_rdy.wrapping_sub(1) };
+        let cause = (w.info[id].name.queue != queue).then(|| {
+            format!(
+                "{} taken off its list with the {} queue's v4l2_m2m_buf_remove_by_buf, which counted it off that queue: ",
+                w.info[id].name,
+                queue_upper(queue)
+            )
+        });
+        if let Some(c) = &cause {
+            w.note(id, c.trim_end_matches(": ").to_owned());
+        }
+        w.check_num_rdy(slot, Some(id), cause.as_deref().unwrap_or(""));
     })
 }
 
@@ -1034,6 +1154,7 @@ extern "C" fn trace_daedalus_claim(ctx: u32, cookie: u64, ty: u32, index: u32) {
         };
         w.record(Record::Claim { ctx, cookie, buf });
         w.changes += 1;
+        w.moved += 1;
         let Some(id) = w.find_buf(ctx, ty, index) else {
             w.violate(
                 Invariant::DoubleOwner,
@@ -1129,6 +1250,7 @@ extern "C" fn trace_daedalus_job_finish(ctx: u32, cookie: u64, reason: u32) {
             cookie,
             reason,
         });
+        w.changes += 1;
         let mut twice = false;
         let mut was_running = false;
         if let Some(j) = w.job_mut(ctx, cookie) {
@@ -1187,6 +1309,25 @@ pub(crate) unsafe extern "C" fn op_send_decode(
         let src = if src.is_null() { None } else { w.buf_id(src) };
         let dst = w.buf_id(dst);
         w.ctxs[slot].running_jobs += 1;
+        let ev = w.ev;
+        if let Some(&(pctx, pev)) = w.issued.get(&p.cookie) {
+            let msg = format!(
+                "cookie {:#x} sent again for a new job of ctx {}, while a reply to its first holder (ctx {pctx}) may still come and would be applied to the new one",
+                p.cookie, p.ctx_id
+            );
+            let setup = (
+                pev,
+                format!("cookie {:#x} first sent to the daemon", p.cookie),
+            );
+            w.violate_job(
+                Invariant::CookieReissued,
+                dst,
+                Some((p.ctx_id, p.cookie)),
+                msg,
+                Some(setup),
+            );
+        }
+        w.issued.insert(p.cookie, (p.ctx_id, ev));
         w.ctxs[slot].jobs.push(JobModel {
             cookie: p.cookie,
             src,
@@ -1195,6 +1336,8 @@ pub(crate) unsafe extern "C" fn op_send_decode(
             running: true,
             src_done: false,
             dst_done: false,
+            issued_ev: ev,
+            answered_ev: None,
         });
         w.record(Record::Request {
             ctx: p.ctx_id,
@@ -1260,6 +1403,7 @@ pub(crate) unsafe extern "C" fn op_expired(jctx: *mut c_void, cookie: u64) {
                 cookie,
                 arg: 0,
             });
+            w.expired.push((ctx, cookie));
         }
     });
 }

@@ -35,6 +35,30 @@ pub enum Invariant {
     WrongTimestamp,
     /// LAST flag, EOS event or -EPIPE out of step with the drain.
     DrainRules,
+    /// Right after a STREAMOFF, close, session error, daemon detach or
+    /// watchdog expiry, a job of its scope is still alive: a buffer still
+    /// claimed or parked, or the job still running. The kernel notices
+    /// nothing at that moment; the client waits, and a later reply to the
+    /// job is applied.
+    ScopeNotEnded,
+    /// A reply was applied to a job of another stream generation than the
+    /// one it names, or than its context's current one.
+    StaleGenerationApplied,
+    /// A cookie was issued again while a reply to its previous holder
+    /// could still arrive: an old reply would name the new job.
+    CookieReissued,
+    /// SRC_CONSUMED was accepted but the job was not finished at once: the
+    /// m2m device stays held until the watchdog.
+    ConsumedNotFinished,
+    /// The device is held by a job whose context cannot progress (failed
+    /// session, closed file, no daemon), or the watchdog had to end a job
+    /// the daemon had answered.
+    Stall,
+    /// device_run/job_finish cycles with no buffer changing hands: the m2m
+    /// workqueue would spin forever.
+    Livelock,
+    /// A ready queue's `num_rdy` differs from the length of its list.
+    NumRdy,
 }
 
 impl Invariant {
@@ -53,6 +77,13 @@ impl Invariant {
             Invariant::Hang => "hang",
             Invariant::WrongTimestamp => "wrong-timestamp",
             Invariant::DrainRules => "drain-rules",
+            Invariant::ScopeNotEnded => "scope-not-ended",
+            Invariant::StaleGenerationApplied => "stale-generation-applied",
+            Invariant::CookieReissued => "cookie-reissued",
+            Invariant::ConsumedNotFinished => "consumed-not-finished",
+            Invariant::Stall => "stall",
+            Invariant::Livelock => "livelock",
+            Invariant::NumRdy => "num-rdy",
         }
     }
 
@@ -78,6 +109,23 @@ impl Invariant {
                 "a picture is stamped with the timestamp of the source that produced it"
             }
             Invariant::DrainRules => "a drain ends with one LAST picture, then EOS, then -EPIPE",
+            Invariant::ScopeNotEnded => {
+                "STREAMOFF, close, daemon death and watchdog expiry return every claimed or parked buffer and finish a running job"
+            }
+            Invariant::StaleGenerationApplied => {
+                "a reply is applied only to a live job of its context's current stream generation"
+            }
+            Invariant::CookieReissued => {
+                "a cookie is never issued again while a reply to its previous holder could arrive"
+            }
+            Invariant::ConsumedNotFinished => {
+                "SRC_CONSUMED accepted means the job is finished at once"
+            }
+            Invariant::Stall => "the device is never held by a job whose context cannot progress",
+            Invariant::Livelock => {
+                "a run of device_run/job_finish cycles with no buffer changing hands is a livelock"
+            }
+            Invariant::NumRdy => "each ready queue's num_rdy equals its list's length",
         }
     }
 }
@@ -127,6 +175,8 @@ pub struct Violation {
     pub invariant: Invariant,
     /// The buffer it concerns, if one.
     pub buffer: Option<BufName>,
+    /// The job it concerns, by context and cookie, if one.
+    pub job: Option<(u32, u64)>,
     /// What was seen, in the words the kernel would print.
     pub detail: String,
     /// The event during which it broke.
@@ -147,6 +197,9 @@ impl fmt::Display for Violation {
         )?;
         if let Some(b) = self.buffer {
             writeln!(f, "  buffer:  {b}")?;
+        }
+        if let Some((ctx, cookie)) = self.job {
+            writeln!(f, "  job:     ctx {ctx} cookie {cookie:#x}")?;
         }
         writeln!(f, "  broke:   {}", self.broke)?;
         writeln!(f, "           {}", self.detail)?;

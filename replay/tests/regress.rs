@@ -72,6 +72,12 @@ fn every_mutant_patch_still_applies() {
         "leak-parked",
         "paired-timestamp",
         "stale-ctx-held",
+        "detach-keeps-running",
+        "error-reply-unfinished",
+        "stale-generation",
+        "cookie-reuse",
+        "dst-removed-as-src",
+        "finish-on-picture",
     ] {
         assert!(v.contains(&m), "{m} not built: {v:?}");
     }
@@ -329,7 +335,11 @@ fn cli_exit_codes() {
     let matrix = check(&["--mutants", traces().join("regress").to_str().unwrap()]);
     assert_eq!(matrix.status.code(), Some(0));
     let text = String::from_utf8_lossy(&matrix.stdout);
-    assert!(text.contains("every mutant (5) is caught"), "{text}");
+    let mutants = core::variants().len() - 1;
+    assert!(
+        text.contains(&format!("every mutant ({mutants}) is caught")),
+        "{text}"
+    );
     // The field bug's diagnosis names the kernel's report and the parked
     // CAPTURE buffer, on the regression trace that reconstructs it.
     assert!(
@@ -412,4 +422,95 @@ cpus=2
     let huge = "   ffmpeg-900   [000]  5121.010300: daedalus_device_run:  ctx=3 cookie=0x1 src=0 dst=4000000000 src_ts=0\n";
     let e = daedalus_replay::import::import_text(Path::new("h.txt"), huge).unwrap_err();
     assert!(e.to_string().contains("out of range"), "{e}");
+}
+
+// The protocol's promises over time: each new oracle fires at the moment
+// its rule must hold, on the mutant that breaks it, and names the job.
+
+fn field(name: &str) -> Scenario {
+    Scenario::load(&traces().join("field").join(name)).unwrap()
+}
+
+#[test]
+fn a_detach_that_leaves_the_running_job_alive_is_caught_at_the_detach() {
+    let v = violation("detach-keeps-running", "daemon-death.scn");
+    assert_eq!(v.invariant, Invariant::ScopeNotEnded);
+    assert_eq!(v.broke.text, "detach");
+    assert_eq!(v.job, Some((1, 0x1_0000_0001)));
+    assert!(v.detail.contains("still running"), "{}", v.detail);
+    insta::assert_snapshot!("detach_keeps_running_diagnosis", v.to_string());
+}
+
+#[test]
+fn an_error_reply_that_does_not_finish_the_job_is_caught_at_the_reply() {
+    let v = violation("error-reply-unfinished", "error-reply.scn");
+    assert_eq!(v.invariant, Invariant::ConsumedNotFinished);
+    assert!(
+        v.broke
+            .text
+            .starts_with("frame ctx=1 job=1 flags=src_consumed|error"),
+        "{}",
+        v.broke
+    );
+    assert_eq!(v.job, Some((1, 0x1_0000_0000)));
+    insta::assert_snapshot!("error_reply_unfinished_diagnosis", v.to_string());
+}
+
+#[test]
+fn a_reply_of_an_older_generation_applied_is_caught() {
+    let v = violation("stale-generation", "stale-generation.scn");
+    assert_eq!(v.invariant, Invariant::StaleGenerationApplied);
+    assert!(v.broke.text.ends_with("gen=1"), "{}", v.broke);
+    assert_eq!(v.job, Some((1, 0x1_0000_0001)));
+    insta::assert_snapshot!("stale_generation_diagnosis", v.to_string());
+}
+
+#[test]
+fn a_cookie_issued_twice_is_caught_when_the_slot_wraps() {
+    let v = violation("cookie-reuse", "slot-wrap.scn");
+    assert_eq!(v.invariant, Invariant::CookieReissued);
+    assert_eq!(v.job, Some((1, 0x1_0000_0000)));
+    // Set up by the first job's device_run, 256 jobs earlier.
+    let (setup, _) = v.setup.clone().unwrap();
+    assert_eq!(
+        (setup.line, setup.text.as_str()),
+        (13, "qbuf ctx=1 q=cap index=0")
+    );
+    insta::assert_snapshot!("cookie_reuse_diagnosis", v.to_string());
+}
+
+#[test]
+fn a_capture_buffer_claimed_with_the_output_helper_is_caught_by_num_rdy() {
+    let v = violation("dst-removed-as-src", "field-bug-reorder.scn");
+    assert_eq!(v.invariant, Invariant::NumRdy);
+    assert_eq!(v.buffer, Some(capture_of_ctx1(0)));
+    assert!(
+        v.detail
+            .contains("taken off its list with the OUTPUT queue's v4l2_m2m_buf_remove_by_buf"),
+        "{}",
+        v.detail
+    );
+    insta::assert_snapshot!("dst_removed_as_src_diagnosis", v.to_string());
+}
+
+#[test]
+fn a_job_finish_on_every_picture_is_a_livelock_not_an_abort() {
+    let s = field("ffmpeg-tiny-decode.scn");
+    let o = run(&s, &on("finish-on-picture")).unwrap();
+    let v = o.verdict.violation().expect("finish-on-picture runs clean");
+    assert_eq!(v.invariant, Invariant::Livelock);
+    assert!(v.detail.contains("would spin forever"), "{}", v.detail);
+    assert!(o.events_run < s.lines.len());
+    insta::assert_snapshot!("finish_on_picture_livelock", v.to_string());
+}
+
+#[test]
+fn a_session_error_for_a_queued_context_does_not_hold_the_device() {
+    // The context was on the m2m job queue when its session failed: its
+    // run must not send REQ_DECODE for the dropped session.
+    let o = run(&regress("session-error-queued.scn"), &on("real")).unwrap();
+    assert!(o.verdict.is_clean(), "{}", o.verdict.violation().unwrap());
+    let log = o.log_text();
+    assert!(!log.contains("request DECODE ctx=2"), "{log}");
+    assert!(log.contains("job_finish ctx=2 cookie=0x0 abort"), "{log}");
 }
