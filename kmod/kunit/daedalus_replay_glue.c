@@ -11,7 +11,9 @@
  * While a world lives, probes on the module's job-core tracepoints write
  * its outcome log (device_run, claim, park, buf_done, job_finish, reject)
  * as text in the userspace executor's record syntax, for the differential
- * check against that executor.
+ * check against that executor. A second log, the io log, holds what the
+ * front did that no tracepoint shows: every request it queued for the
+ * daemon, and each event's result (an errno, or what DQBUF returned).
  */
 
 #include <kunit/visibility.h>
@@ -65,6 +67,9 @@ struct dr_ctx {
  * @log:	the outcome log, NUL-terminated
  * @log_len:	bytes in @log
  * @log_full:	a record did not fit
+ * @io:		the io log (requests, results), NUL-terminated
+ * @io_len:	bytes in @io
+ * @io_full:	a line did not fit
  * @ctxs:	contexts by scenario number (1..DR_MAX_CTX)
  */
 struct dr_world {
@@ -76,6 +81,9 @@ struct dr_world {
 	char *log;
 	size_t log_len;
 	bool log_full;
+	char *io;
+	size_t io_len;
+	bool io_full;
 	struct dr_ctx ctxs[DR_MAX_CTX + 1];
 };
 
@@ -108,6 +116,65 @@ static __printf(2, 0) void dr_vappend(struct dr_world *w, const char *fmt,
 	} else {
 		w->log_len += n;
 	}
+}
+
+/* The io log is written by the scenario's own thread only. */
+static __printf(2, 3) void dr_io_append(struct dr_world *w,
+					const char *fmt, ...)
+{
+	va_list args;
+	int n;
+
+	if (w->io_full)
+		return;
+	va_start(args, fmt);
+	n = vsnprintf(w->io + w->io_len, DR_LOG_MAX - w->io_len, fmt, args);
+	va_end(args);
+	if (n >= DR_LOG_MAX - w->io_len) {
+		w->io[w->io_len] = 0;
+		w->io_full = true;
+	} else {
+		w->io_len += n;
+	}
+}
+
+/* A request in the userspace executor's record syntax; NULL: not logged. */
+static const char *dr_request_name(u16 type)
+{
+	switch (type) {
+	case DAEDALUS_REQ_SESSION_OPEN:
+		return "SESSION_OPEN";
+	case DAEDALUS_REQ_SESSION_CLOSE:
+		return "SESSION_CLOSE";
+	case DAEDALUS_REQ_DECODE:
+		return "DECODE";
+	case DAEDALUS_REQ_FLUSH:
+		return "FLUSH";
+	case DAEDALUS_REQ_RESET:
+		return "RESET";
+	case DAEDALUS_REQ_CAPTURE_OFF:
+		return "CAPTURE_OFF";
+	default:
+		return NULL;
+	}
+}
+
+static void dr_log_request(struct dr_world *w, const struct daedalus_hdr *h)
+{
+	u16 type = le16_to_cpu(h->type);
+	const __le32 *body = (const __le32 *)(h + 1);
+	const char *name = dr_request_name(type);
+	u64 arg = 0;
+
+	if (!name)
+		return;
+	if (type == DAEDALUS_REQ_DECODE)
+		arg = le64_to_cpu(((const struct daedalus_req_decode *)body)->timestamp);
+	else if (type != DAEDALUS_REQ_SESSION_OPEN &&
+		 type != DAEDALUS_REQ_SESSION_CLOSE)
+		arg = le32_to_cpu(body[1]);
+	dr_io_append(w, "request %s ctx=%u cookie=0x%llx arg=%llu\n", name,
+		     le32_to_cpu(body[0]), le64_to_cpu(h->cookie), arg);
 }
 
 static __printf(2, 3) void dr_append(struct dr_world *w, const char *fmt, ...)
@@ -272,6 +339,7 @@ static void dr_drain(struct dr_world *w)
 		u16 type = le16_to_cpu(h->type);
 		const __le32 *body = (const __le32 *)(h + 1);
 
+		dr_log_request(w, h);
 		if (type != DAEDALUS_REQ_DECODE && type != DAEDALUS_REQ_RESET)
 			continue;
 		c = dr_ctx_by_id(w, le32_to_cpu(body[0]));
@@ -319,8 +387,9 @@ struct dr_world *dr_world_new(void)
 		return NULL;
 	w->msg = kvzalloc(DR_MSG_MAX, GFP_KERNEL);
 	w->log = kvzalloc(DR_LOG_MAX, GFP_KERNEL);
+	w->io = kvzalloc(DR_LOG_MAX, GFP_KERNEL);
 	w->token = kzalloc_obj(*w->token);
-	if (!w->msg || !w->log || !w->token)
+	if (!w->msg || !w->log || !w->io || !w->token)
 		goto err;
 	spin_lock_irq(&dr_log_lock);
 	if (dr_recording) {
@@ -341,6 +410,7 @@ err_probes:
 	spin_unlock_irq(&dr_log_lock);
 err:
 	kfree(w->token);
+	kvfree(w->io);
 	kvfree(w->log);
 	kvfree(w->msg);
 	kvfree(w);
@@ -361,6 +431,7 @@ void dr_world_free(struct dr_world *w)
 	dr_recording = NULL;
 	spin_unlock_irq(&dr_log_lock);
 	kfree(w->token);
+	kvfree(w->io);
 	kvfree(w->log);
 	kvfree(w->msg);
 	kvfree(w);
@@ -659,6 +730,25 @@ const char *dr_log(struct dr_world *w, size_t *len, bool *full)
 	return w->log;
 }
 EXPORT_SYMBOL_IF_KUNIT(dr_log);
+
+void dr_io_result(struct dr_world *w, u32 line, int ret, bool dqbuf,
+		  u32 index, u32 flags, u64 ts)
+{
+	if (dqbuf && !ret)
+		dr_io_append(w, "%u: dqbuf index=%u ts=%llu%s\n", line, index,
+			     ts, flags & V4L2_BUF_FLAG_LAST ? " LAST" : "");
+	else if (ret < 0)
+		dr_io_append(w, "%u: ret=%d\n", line, ret);
+}
+EXPORT_SYMBOL_IF_KUNIT(dr_io_result);
+
+const char *dr_io(struct dr_world *w, size_t *len, bool *full)
+{
+	*len = w->io_len;
+	*full = w->io_full;
+	return w->io;
+}
+EXPORT_SYMBOL_IF_KUNIT(dr_io);
 
 void dr_stats(struct dr_world *w, struct dr_stats *out)
 {

@@ -67,23 +67,26 @@ expected_logs() {
 		differential_broken=1
 		return
 	fi
-	# --trace-log: the records both executors observe (job-core
-	# tracepoints and V4L2 events).
+	# --trace-log: the records both executors observe: job-core
+	# tracepoints and V4L2 events (.log), then the requests queued for the
+	# daemon and each event's errno or DQBUF result (.io).
 	(cd "$ROOT" && target/debug/daedalus-replay check --trace-log traces) \
 		>"$OUT/replay-check.txt" 2>&1
 	awk -v dir="$tmp" '
 		/^== traces\// { f = dir "/" substr($2, 8) ".log"; n = split(f, p, "/");
 			d = substr(f, 1, length(f) - length(p[n]) - 1);
-			system("mkdir -p \"" d "\""); printf "" > f; next }
+			io = substr(f, 1, length(f) - 4) ".io";
+			system("mkdir -p \"" d "\""); printf "" > f; printf "" > io; next }
 		/^$/ { f = ""; next }
 		f && /^(device_run|claim|park|buf_done|job_finish|reject|event) / { print > f }
+		f && /^(request |[0-9]+: )/ { print > io }
 	' "$OUT/replay-check.txt"
 	mkdir -p "$dir"
-	(cd "$tmp" && find . -name '*.log' -print) | while read -r rel; do
+	(cd "$tmp" && find . -name '*.log' -o -name '*.io') | while read -r rel; do
 		mkdir -p "$dir/$(dirname "$rel")"
 		cmp -s "$tmp/$rel" "$dir/$rel" || cp "$tmp/$rel" "$dir/$rel"
 	done
-	(cd "$dir" && find . -name '*.log' -print) | while read -r rel; do
+	(cd "$dir" && find . -name '*.log' -o -name '*.io') | while read -r rel; do
 		[ -f "$tmp/$rel" ] || rm -f "$dir/$rel"
 	done
 	log "differential: $(find "$dir" -name '*.log' | wc -l) userspace outcome log(s) in $dir"

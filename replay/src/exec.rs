@@ -107,6 +107,8 @@ pub struct Outcome {
     pub verdict: Verdict,
     /// Events executed (all of them unless a violation stopped the run).
     pub events_run: usize,
+    /// The scenario's events with their lines, for [`Outcome::io_log`].
+    pub events: Vec<(u32, Event)>,
 }
 
 impl Outcome {
@@ -136,6 +138,50 @@ impl Outcome {
             })
             .map(|(_, r)| format!("{r}\n"))
             .collect()
+    }
+
+    /// What the front did that no tracepoint shows, as the KUnit
+    /// executor's io log has it: every request queued for the daemon, and
+    /// per scenario line its result when it is not plain success (`L:
+    /// ret=-ERRNO`, or what DQBUF returned). A tick's and a detach's are
+    /// not results.
+    pub fn io_log(&self) -> String {
+        let mut out = String::new();
+        let mut i = 0;
+        for (pos, &(line, ev)) in self.events.iter().enumerate() {
+            let mut result = None;
+            while let Some((p, r)) = self.log.get(i) {
+                if *p != pos {
+                    break;
+                }
+                i += 1;
+                match r {
+                    Record::Request { what, .. } if *what != "EXPIRED" => {
+                        out.push_str(&format!("{r}\n"));
+                    }
+                    Record::Errno { errno, .. } => {
+                        result.get_or_insert(format!("ret=-{errno}"));
+                    }
+                    Record::Dqbuf { result: r, .. } => {
+                        result.get_or_insert(match r {
+                            Ok((index, last, ts)) => format!(
+                                "dqbuf index={index} ts={ts}{}",
+                                if *last { " LAST" } else { "" }
+                            ),
+                            Err(e) => format!("ret=-{e}"),
+                        });
+                    }
+                    _ => {}
+                }
+            }
+            if matches!(ev, Event::Tick { .. } | Event::DaemonDetach) {
+                continue;
+            }
+            if let Some(r) = result {
+                out.push_str(&format!("{line}: {r}\n"));
+            }
+        }
+        out
     }
 }
 
@@ -190,6 +236,7 @@ pub fn run_writes(
 impl Executor {
     fn outcome(&mut self, events_run: usize) -> Outcome {
         Outcome {
+            events: self.w.events.clone(),
             log: std::mem::take(&mut self.w.log),
             verdict: match self.w.violation.take() {
                 None => Verdict::Clean,

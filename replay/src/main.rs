@@ -226,7 +226,9 @@ fn check(paths: &[PathBuf], core: &str, show: Show, verbose: bool) -> ExitCode {
                 Ok(o) => {
                     match show {
                         Show::Full => println!("== {}\n{}", f.display(), o.log_text()),
-                        Show::Trace => println!("== {}\n{}", f.display(), o.trace_log()),
+                        Show::Trace => {
+                            println!("== {}\n{}{}", f.display(), o.trace_log(), o.io_log())
+                        }
                         Show::None => {}
                     }
                     match o.verdict.violation() {
