@@ -1425,7 +1425,7 @@ impl Executor {
             let Some((at, changes, dead, job)) = before else {
                 return;
             };
-            if let (Some(f), Some((job_gen, was_running, issued_ev)), Some(cur)) =
+            if let (Some(f), Some((job_gen, _, issued_ev)), Some(cur)) =
                 (frame, job, cur_gen)
             {
                 let key = (f.ctx_id, f.cookie);
@@ -1441,12 +1441,6 @@ impl Executor {
                     return;
                 }
                 let consumed = f.flags & crate::scenario::FRAME_SRC_CONSUMED != 0;
-                if consumed && fits && was_running {
-                    let ev = w.ev;
-                    if let Some(j) = w.job_mut(f.ctx_id, f.cookie) {
-                        j.answered_ev.get_or_insert(ev);
-                    }
-                }
                 let still = w.job_mut(f.ctx_id, f.cookie).map(|j| (j.running, j.dst));
                 if consumed && applied && let Some((true, dst)) = still {
                     let msg = format!(
@@ -1556,17 +1550,22 @@ impl Executor {
     }
 
     fn session_error(&mut self, ctx: u32, code: u32) {
-        // The daemon's answer to every job it holds of the context.
-        self.with(|w| {
-            let ev = w.ev;
-            if let Some(s) = w.slot_of_id(ctx) {
-                for j in w.ctxs[s].jobs.iter_mut().filter(|j| !j.dead()) {
-                    j.answered_ev.get_or_insert(ev);
-                }
-            }
-        });
         let body: Vec<u8> = [ctx, code].iter().flat_map(|v| v.to_le_bytes()).collect();
-        let ret = self.write(&core::encode_message(RESP_SESSION_ERROR, 0, &body), "write");
+        let msg = core::encode_message(RESP_SESSION_ERROR, 0, &body);
+        // A well-formed session error answers every job the daemon holds
+        // of the context, accepted or not (a session the module already
+        // dropped is refused, yet the daemon has spoken).
+        if core::shim_parse(&msg).is_ok() {
+            self.with(|w| {
+                let ev = w.ev;
+                if let Some(s) = w.slot_of_id(ctx) {
+                    for j in w.ctxs[s].jobs.iter_mut().filter(|j| !j.dead()) {
+                        j.answered_ev.get_or_insert(ev);
+                    }
+                }
+            });
+        }
+        let ret = self.write(&msg, "write");
         if ret == 0
             && let Some(slot) = self.with(|w| w.slot_of_id(ctx))
         {

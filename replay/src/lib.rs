@@ -12,6 +12,7 @@ pub mod scenario;
 
 pub mod core;
 pub mod exec;
+pub mod generate;
 pub mod import;
 pub mod minimize;
 mod mock;

@@ -84,6 +84,28 @@ enum Cmd {
     },
     /// List the compiled job-core variants.
     Cores,
+    /// Write scenarios made by the `orderings` fuzz target's generator from
+    /// fixed seeds (and from raw fuzzer inputs), each clean on the real
+    /// core and runnable by the KUnit executor: the inputs of the KUnit
+    /// differential fuzzing. Exit 1 when one breaks an invariant on the
+    /// real core (it is printed: a find for traces/), 2 on unusable input.
+    Generate {
+        /// The first seed; scenario i comes from seed + i.
+        #[arg(long, default_value_t = 1)]
+        seed: u64,
+        /// How many seeded scenarios to write.
+        #[arg(long, default_value_t = 500)]
+        count: usize,
+        /// Most operations in one seeded scenario.
+        #[arg(long, default_value_t = 24)]
+        max_ops: usize,
+        /// Directories of raw fuzzer inputs (an orderings corpus) to add.
+        #[arg(long)]
+        inputs: Vec<PathBuf>,
+        /// The directory to write into (created).
+        #[arg(long, short)]
+        out: PathBuf,
+    },
 }
 
 fn main() -> ExitCode {
@@ -131,6 +153,13 @@ fn main() -> ExitCode {
             format,
             out,
         } => render_cmd(&scenario, &core, &format, out.as_deref()),
+        Cmd::Generate {
+            seed,
+            count,
+            max_ops,
+            inputs,
+            out,
+        } => generate(seed, count, max_ops, &inputs, &out),
         Cmd::Cores => {
             for v in core::variants() {
                 println!("{v}");
@@ -514,5 +543,98 @@ fn mutant_matrix(paths: &[PathBuf]) -> ExitCode {
         ));
         print!("{out}");
         ExitCode::from(1)
+    }
+}
+
+/// `generate`: see [`Cmd::Generate`].
+fn generate(seed: u64, count: usize, max_ops: usize, inputs: &[PathBuf], out: &Path) -> ExitCode {
+    use daedalus_replay::generate;
+    if let Err(e) = std::fs::create_dir_all(out) {
+        eprintln!("{}: {e}", out.display());
+        return ExitCode::from(2);
+    }
+    let mut made: Vec<(String, Scenario)> = Vec::new();
+    // Seeds whose scenario names a context the KUnit executor cannot
+    // number are passed over; a generator that makes almost only those is
+    // broken.
+    let mut s = seed;
+    while made.len() < count {
+        if s - seed >= 4 * count as u64 + 64 {
+            eprintln!(
+                "generate: only {} of {count} seeds gave a scenario the KUnit executor can run",
+                made.len()
+            );
+            return ExitCode::from(2);
+        }
+        let scn = generate::seeded(s, max_ops);
+        if generate::fits_kunit(&scn) {
+            made.push((format!("seed-{s}.scn"), scn));
+        }
+        s += 1;
+    }
+    for dir in inputs {
+        let mut files: Vec<PathBuf> = match std::fs::read_dir(dir) {
+            Ok(rd) => rd
+                .filter_map(|e| e.ok().map(|e| e.path()))
+                .filter(|p| p.is_file())
+                .collect(),
+            Err(e) => {
+                eprintln!("{}: {e}", dir.display());
+                return ExitCode::from(2);
+            }
+        };
+        files.sort();
+        for f in files {
+            let bytes = match std::fs::read(&f) {
+                Ok(b) => b,
+                Err(e) => {
+                    eprintln!("{}: {e}", f.display());
+                    return ExitCode::from(2);
+                }
+            };
+            let scn = generate::scenario(&generate::ops(&bytes));
+            if generate::fits_kunit(&scn) {
+                let name = f
+                    .file_name()
+                    .map_or_else(String::new, |n| n.to_string_lossy().into_owned());
+                made.push((format!("input-{name}.scn"), scn));
+            }
+        }
+    }
+    let mut found = false;
+    for (name, scn) in &made {
+        let o = match daedalus_replay::run(scn, &Options::default()) {
+            Ok(o) => o,
+            Err(e) => {
+                eprintln!("generate: {e}");
+                return ExitCode::from(2);
+            }
+        };
+        if let Some(v) = o.verdict.violation() {
+            println!(
+                "{name}: the real core breaks {}\n{v}\n{}",
+                v.invariant.name(),
+                scn.to_text()
+            );
+            found = true;
+            continue;
+        }
+        let text = scn.to_text();
+        let text = match text.split_once('\n') {
+            Some((head, rest)) => format!(
+                "{head}\n# daedalus-replay generate: {name} (max {max_ops} operations)\n{rest}"
+            ),
+            None => text,
+        };
+        if let Err(e) = std::fs::write(out.join(name), text) {
+            eprintln!("{}: {e}", out.join(name).display());
+            return ExitCode::from(2);
+        }
+    }
+    println!("generate: {} scenario(s) in {}", made.len(), out.display());
+    if found {
+        ExitCode::from(1)
+    } else {
+        ExitCode::SUCCESS
     }
 }

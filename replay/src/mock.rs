@@ -260,8 +260,8 @@ pub struct JobModel {
     pub dst_done: bool,
     /// The event whose device_run sent it to the daemon.
     pub issued_ev: usize,
-    /// The event at which the daemon answered it (a well-formed
-    /// SRC_CONSUMED, or a session error of its context), if it did.
+    /// The event at which the daemon answered it with a well-formed
+    /// session error of its context (accepted or refused), if it did.
     pub answered_ev: Option<usize>,
 }
 

@@ -1,0 +1,520 @@
+//! The scenario generator of the `orderings` fuzz target and of the KUnit
+//! differential fuzzing: a sequence of client and daemon operations,
+//! derived with `Arbitrary` so libFuzzer mutates whole event sequences,
+//! turned into a scenario whose references name contexts, buffers, source
+//! timestamps and jobs that exist at that point. [`seeded`] draws the
+//! bytes from a seed instead of a fuzzer, so `daedalus-replay generate`
+//! and `make kunit` produce the same scenarios every time.
+
+use arbitrary::{Arbitrary, Unstructured};
+
+use crate::model::Scenario;
+use crate::scenario::{
+    Event, FRAME_ERROR, FRAME_HAS_PIXELS, FRAME_LAST, FRAME_SRC_CONSUMED, JobRef, Queue,
+};
+
+/// Most operations one input turns into (a run stays well under 1 ms).
+pub const MAX_OPS: usize = 64;
+/// Most contexts open at once (the executor allows 16).
+const MAX_OPEN: usize = 8;
+/// Most buffers one REQBUFS asks for here.
+const MAX_BUFS: u8 = 8;
+/// Frame generations below this mean "the job's own": most replies
+/// should reach the job core, a few test the stale-generation check.
+pub const OWN_GENERATION: u8 = 224;
+/// Frame period of the generated timestamps: 30 fps in ns.
+const PERIOD_NS: u64 = 33_333_333;
+
+/// Which vb2 queue.
+#[derive(Arbitrary, Clone, Copy, Debug)]
+pub enum Q {
+    Out,
+    Cap,
+}
+
+impl From<Q> for Queue {
+    fn from(q: Q) -> Self {
+        match q {
+            Q::Out => Queue::Output,
+            Q::Cap => Queue::Capture,
+        }
+    }
+}
+
+/// RESP_FRAME flags: the combinations a daemon sends, then any bits.
+#[derive(Arbitrary, Clone, Copy, Debug)]
+pub enum Flags {
+    /// The source is consumed, the picture comes later (parks the dst).
+    SrcConsumed,
+    /// The parked picture is ready.
+    HasPixels,
+    /// Both in one message.
+    Both,
+    /// The source failed.
+    SrcError,
+    /// The last picture of a drain.
+    PixelsLast,
+    /// Any combination of the four bits, valid or not.
+    Raw(u8),
+}
+
+impl Flags {
+    fn bits(self) -> u32 {
+        match self {
+            Flags::SrcConsumed => FRAME_SRC_CONSUMED,
+            Flags::HasPixels => FRAME_HAS_PIXELS,
+            Flags::Both => FRAME_SRC_CONSUMED | FRAME_HAS_PIXELS,
+            Flags::SrcError => FRAME_SRC_CONSUMED | FRAME_ERROR,
+            Flags::PixelsLast => FRAME_HAS_PIXELS | FRAME_LAST,
+            Flags::Raw(b) => u32::from(b) & 0xf,
+        }
+    }
+
+    fn has_pixels(self) -> bool {
+        self.bits() & FRAME_HAS_PIXELS != 0
+    }
+}
+
+/// One operation. `ctx`, `index`, `job` and `src` are choices among what
+/// exists when the operation runs (taken modulo the count), not raw ids.
+#[derive(Arbitrary, Clone, Debug)]
+pub enum Op {
+    /// A client opens the decoder.
+    Open,
+    /// The usual start of a stream on a new context: open, REQBUFS on
+    /// both queues, QBUF of every buffer, STREAMON on both queues.
+    Setup {
+        nout: u8,
+        ncap: u8,
+    },
+    Close {
+        ctx: u8,
+    },
+    Reqbufs {
+        ctx: u8,
+        queue: Q,
+        count: u8,
+    },
+    Qbuf {
+        ctx: u8,
+        queue: Q,
+        index: u8,
+        pts: u8,
+        size: u16,
+    },
+    /// QBUF of every buffer of one queue.
+    QueueAll {
+        ctx: u8,
+        queue: Q,
+    },
+    Dqbuf {
+        ctx: u8,
+        queue: Q,
+    },
+    Streamon {
+        ctx: u8,
+        queue: Q,
+    },
+    Streamoff {
+        ctx: u8,
+        queue: Q,
+    },
+    DecoderStop {
+        ctx: u8,
+    },
+    DecoderStart {
+        ctx: u8,
+    },
+    Attach {
+        bad_version: bool,
+    },
+    Detach,
+    /// RESP_FRAME for the `job`-th job of a context; with HAS_PIXELS the
+    /// picture carries the timestamp of the `src`-th queued source.
+    /// `generation` names the job's own stream generation below
+    /// [`OWN_GENERATION`], else the generation `generation - OWN_GENERATION`.
+    Frame {
+        ctx: u8,
+        job: u8,
+        flags: Flags,
+        src: u8,
+        bytes: u16,
+        generation: u8,
+    },
+    /// Two RESP_FRAMEs for one job back to back, the daemon's usual split
+    /// (SRC_CONSUMED, then HAS_PIXELS once the picture is out).
+    Split {
+        ctx: u8,
+        job: u8,
+        first: Flags,
+        then: Flags,
+        src: u8,
+    },
+    /// RESP_FRAME naming a cookie no job has, as a hostile daemon would.
+    ForeignCookie {
+        ctx: u8,
+        cookie: u64,
+        flags: Flags,
+    },
+    StreamInfo {
+        ctx: u8,
+        width: u16,
+        height: u16,
+        dpb: u8,
+    },
+    SessionError {
+        ctx: u8,
+        code: u8,
+    },
+    ResetDone {
+        ctx: u8,
+        generation: Option<u8>,
+    },
+    Tick {
+        ms: u16,
+    },
+}
+
+#[derive(Default)]
+struct CtxModel {
+    id: u32,
+    count: [u32; 2],
+    src_ts: Vec<u64>,
+    /// CAPTURE QBUFs so far: every job claims a CAPTURE buffer, so no
+    /// context can have run more jobs than this.
+    jobs_bound: u32,
+}
+
+/// Builds the scenario an operation sequence stands for.
+#[derive(Default)]
+struct Builder {
+    events: Vec<Event>,
+    open: Vec<CtxModel>,
+    next_id: u32,
+}
+
+impl Builder {
+    fn pick(&mut self, ctx: u8) -> Option<&mut CtxModel> {
+        let n = self.open.len();
+        if n == 0 {
+            return None;
+        }
+        self.open.get_mut(ctx as usize % n)
+    }
+
+    fn open(&mut self) -> Option<u32> {
+        if self.open.len() >= MAX_OPEN {
+            return None;
+        }
+        self.next_id += 1;
+        let id = self.next_id;
+        self.events.push(Event::Open { ctx: id });
+        self.open.push(CtxModel {
+            id,
+            ..CtxModel::default()
+        });
+        Some(id)
+    }
+
+    fn qbuf(&mut self, ctx: u8, q: Q, index: u32, pts: u64, size: u32) {
+        let Some(c) = self.pick(ctx) else { return };
+        let id = c.id;
+        let ts = match q {
+            Q::Out => {
+                c.src_ts.push(pts);
+                pts
+            }
+            Q::Cap => {
+                c.jobs_bound += 1;
+                0
+            }
+        };
+        self.events.push(Event::Qbuf {
+            ctx: id,
+            queue: q.into(),
+            index,
+            ts,
+            size: if matches!(q, Q::Out) { size.max(1) } else { 0 },
+        });
+    }
+
+    fn setup(&mut self, nout: u8, ncap: u8) {
+        let Some(id) = self.open() else { return };
+        let slot = (self.open.len() - 1) as u8;
+        let (nout, ncap) = (
+            u32::from(1 + nout % MAX_BUFS),
+            u32::from(1 + ncap % MAX_BUFS),
+        );
+        for (q, n) in [(Queue::Output, nout), (Queue::Capture, ncap)] {
+            self.events.push(Event::Reqbufs {
+                ctx: id,
+                queue: q,
+                count: n,
+            });
+        }
+        if let Some(c) = self.open.last_mut() {
+            c.count = [nout, ncap];
+        }
+        for i in 0..nout {
+            self.qbuf(slot, Q::Out, i, u64::from(i) * PERIOD_NS, 4096);
+        }
+        for i in 0..ncap {
+            self.qbuf(slot, Q::Cap, i, 0, 0);
+        }
+        for queue in [Queue::Output, Queue::Capture] {
+            self.events.push(Event::Streamon { ctx: id, queue });
+        }
+    }
+
+    fn op(&mut self, op: &Op) {
+        match *op {
+            Op::Open => {
+                self.open();
+            }
+            Op::Setup { nout, ncap } => self.setup(nout, ncap),
+            Op::Close { ctx } => {
+                if self.open.is_empty() {
+                    return;
+                }
+                let i = ctx as usize % self.open.len();
+                let c = self.open.remove(i);
+                self.events.push(Event::Close { ctx: c.id });
+            }
+            Op::Reqbufs { ctx, queue, count } => {
+                let Some(c) = self.pick(ctx) else { return };
+                let count = u32::from(count % (MAX_BUFS + 1));
+                c.count[queue as usize] = count;
+                let id = c.id;
+                self.events.push(Event::Reqbufs {
+                    ctx: id,
+                    queue: queue.into(),
+                    count,
+                });
+            }
+            Op::Qbuf {
+                ctx,
+                queue,
+                index,
+                pts,
+                size,
+            } => {
+                let Some(c) = self.pick(ctx) else { return };
+                // An index past the count is a client error worth keeping.
+                let n = c.count[queue as usize] + 1;
+                self.qbuf(
+                    ctx,
+                    queue,
+                    u32::from(index) % n,
+                    u64::from(pts) * PERIOD_NS,
+                    u32::from(size),
+                );
+            }
+            Op::QueueAll { ctx, queue } => {
+                let Some(c) = self.pick(ctx) else { return };
+                let (n, next) = (c.count[queue as usize], c.src_ts.len() as u64);
+                for i in 0..n {
+                    self.qbuf(ctx, queue, i, (next + u64::from(i)) * PERIOD_NS, 4096);
+                }
+            }
+            Op::Dqbuf { ctx, queue } => self.simple(ctx, |id| Event::Dqbuf {
+                ctx: id,
+                queue: queue.into(),
+            }),
+            Op::Streamon { ctx, queue } => self.simple(ctx, |id| Event::Streamon {
+                ctx: id,
+                queue: queue.into(),
+            }),
+            Op::Streamoff { ctx, queue } => self.simple(ctx, |id| Event::Streamoff {
+                ctx: id,
+                queue: queue.into(),
+            }),
+            Op::DecoderStop { ctx } => self.simple(ctx, |id| Event::DecoderStop { ctx: id }),
+            Op::DecoderStart { ctx } => self.simple(ctx, |id| Event::DecoderStart { ctx: id }),
+            Op::Attach { bad_version } => self.events.push(Event::DaemonAttach {
+                version: if bad_version { 2 } else { 1 },
+            }),
+            Op::Detach => self.events.push(Event::DaemonDetach),
+            Op::Frame {
+                ctx,
+                job,
+                flags,
+                src,
+                bytes,
+                generation,
+            } => {
+                let Some(c) = self.pick(ctx) else { return };
+                let job = 1 + u32::from(job) % c.jobs_bound.max(1);
+                let ts = if flags.has_pixels() && !c.src_ts.is_empty() {
+                    c.src_ts[src as usize % c.src_ts.len()]
+                } else {
+                    0
+                };
+                let id = c.id;
+                self.events.push(Event::Frame {
+                    ctx: id,
+                    job: JobRef::Nth(job),
+                    flags: flags.bits(),
+                    ts,
+                    bytes: if flags.has_pixels() {
+                        u32::from(bytes)
+                    } else {
+                        0
+                    },
+                    generation: generation.checked_sub(OWN_GENERATION).map(u32::from),
+                });
+            }
+            Op::Split {
+                ctx,
+                job,
+                first,
+                then,
+                src,
+            } => {
+                for flags in [first, then] {
+                    self.op(&Op::Frame {
+                        ctx,
+                        job,
+                        flags,
+                        src,
+                        bytes: 64,
+                        generation: 0,
+                    });
+                }
+            }
+            Op::ForeignCookie { ctx, cookie, flags } => self.simple(ctx, |id| Event::Frame {
+                ctx: id,
+                job: JobRef::Cookie(cookie),
+                flags: flags.bits(),
+                ts: 0,
+                bytes: 0,
+                generation: None,
+            }),
+            Op::StreamInfo {
+                ctx,
+                width,
+                height,
+                dpb,
+            } => self.simple(ctx, |id| Event::StreamInfo {
+                ctx: id,
+                width: u32::from(width),
+                height: u32::from(height),
+                dpb: u32::from(dpb % 40),
+            }),
+            Op::SessionError { ctx, code } => self.simple(ctx, |id| Event::SessionError {
+                ctx: id,
+                code: u32::from(code % 8),
+            }),
+            Op::ResetDone { ctx, generation } => self.simple(ctx, |id| Event::ResetDone {
+                ctx: id,
+                generation: generation.map(u32::from),
+            }),
+            Op::Tick { ms } => self.events.push(Event::Tick {
+                ms: u32::from(ms % 3000),
+            }),
+        }
+    }
+
+    fn simple(&mut self, ctx: u8, make: impl FnOnce(u32) -> Event) {
+        if let Some(c) = self.pick(ctx) {
+            let id = c.id;
+            self.events.push(make(id));
+        }
+    }
+}
+
+/// The scenario `ops` stand for: a daemon attaches first, then each
+/// operation in order (at most [`MAX_OPS`]).
+pub fn scenario(ops: &[Op]) -> Scenario {
+    let mut b = Builder::default();
+    b.events.push(Event::DaemonAttach { version: 1 });
+    for op in ops.iter().take(MAX_OPS) {
+        b.op(op);
+    }
+    Scenario::from_events(b.events)
+}
+
+/// Decodes a fuzzer input into operations (never fails: a short input is
+/// a short sequence).
+pub fn ops(data: &[u8]) -> Vec<Op> {
+    let mut u = Unstructured::new(data);
+    let mut ops = Vec::new();
+    while ops.len() < MAX_OPS && !u.is_empty() {
+        match Op::arbitrary(&mut u) {
+            Ok(op) => ops.push(op),
+            Err(_) => break,
+        }
+    }
+    ops
+}
+
+/// Bytes a seeded generation draws: room for [`MAX_OPS`] operations.
+const SEEDED_BYTES: usize = 16 * MAX_OPS;
+
+/// splitmix64: a fixed, dependency-free stream of bytes for a seed.
+fn seeded_bytes(seed: u64, n: usize) -> Vec<u8> {
+    let mut x = seed;
+    let mut out = Vec::with_capacity(n + 8);
+    while out.len() < n {
+        x = x.wrapping_add(0x9e37_79b9_7f4a_7c15);
+        let mut z = x;
+        z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
+        z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
+        out.extend_from_slice(&(z ^ (z >> 31)).to_le_bytes());
+    }
+    out.truncate(n);
+    out
+}
+
+/// The scenario of seed `seed`, at most `max_ops` operations: the same
+/// generator as the fuzz target, fed from [`seeded_bytes`].
+pub fn seeded(seed: u64, max_ops: usize) -> Scenario {
+    let mut ops = ops(&seeded_bytes(seed, SEEDED_BYTES));
+    ops.truncate(max_ops);
+    scenario(&ops)
+}
+
+/// Highest context id the in-kernel executor numbers
+/// (DAEDALUS_MAX_CONTEXTS): scenarios naming more cannot run there.
+pub const KUNIT_MAX_CTX: u32 = 8;
+
+/// Whether the KUnit executor can run `s` as the userspace one does.
+pub fn fits_kunit(s: &Scenario) -> bool {
+    s.lines.iter().all(|l| match l.event {
+        Event::Open { ctx }
+        | Event::Close { ctx }
+        | Event::Reqbufs { ctx, .. }
+        | Event::Qbuf { ctx, .. }
+        | Event::Dqbuf { ctx, .. }
+        | Event::Streamon { ctx, .. }
+        | Event::Streamoff { ctx, .. }
+        | Event::DecoderStop { ctx }
+        | Event::DecoderStart { ctx }
+        | Event::Frame { ctx, .. }
+        | Event::StreamInfo { ctx, .. }
+        | Event::SessionError { ctx, .. }
+        | Event::ResetDone { ctx, .. } => (1..=KUNIT_MAX_CTX).contains(&ctx),
+        _ => true,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_seed_always_gives_the_same_scenario() {
+        let a = seeded(7, MAX_OPS);
+        assert_eq!(a.to_text(), seeded(7, MAX_OPS).to_text());
+        assert_ne!(a.to_text(), seeded(8, MAX_OPS).to_text());
+        assert!(a.lines.len() > 1, "{}", a.to_text());
+        assert!(seeded(7, 3).lines.len() <= seeded(7, MAX_OPS).lines.len());
+    }
+
+    #[test]
+    fn a_context_past_the_kunit_executors_is_refused() {
+        let ok = Scenario::from_events([Event::Open { ctx: 8 }]);
+        let far = Scenario::from_events([Event::Open { ctx: 8 }, Event::Close { ctx: 9 }]);
+        assert!(fits_kunit(&ok));
+        assert!(!fits_kunit(&far));
+    }
+}
