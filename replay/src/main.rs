@@ -143,27 +143,62 @@ fn main() -> ExitCode {
     }
 }
 
+/// The scenario files `paths` name: a file as given (a symbolic link to
+/// one too), and every `*.scn` under a directory. The walk follows
+/// symbolic links but enters each directory once, known by its device and
+/// inode, so a link to itself or to a parent ends; a file reached by
+/// several paths (or named twice) is taken once, by the first of them in
+/// breadth-first, name order.
 fn collect(paths: &[PathBuf]) -> Result<Vec<PathBuf>, String> {
+    use std::collections::{HashSet, VecDeque};
+    use std::os::unix::fs::MetadataExt;
+    let id = |m: &std::fs::Metadata| (m.dev(), m.ino());
+    let mut seen_files = HashSet::new();
     let mut files = Vec::new();
     for p in paths {
-        if p.is_dir() {
-            let mut stack = vec![p.clone()];
-            while let Some(d) = stack.pop() {
-                let rd = std::fs::read_dir(&d).map_err(|e| format!("{}: {e}", d.display()))?;
-                for e in rd {
-                    let e = e.map_err(|e| format!("{}: {e}", d.display()))?;
-                    let path = e.path();
-                    if path.is_dir() {
-                        stack.push(path);
-                    } else if path.extension().is_some_and(|x| x == "scn") {
+        let meta = std::fs::metadata(p).map_err(|e| match e.kind() {
+            std::io::ErrorKind::NotFound => format!("{}: no such file or directory", p.display()),
+            _ => format!("{}: {e}", p.display()),
+        })?;
+        if !meta.is_dir() {
+            if seen_files.insert(id(&meta)) {
+                files.push(p.clone());
+            }
+            continue;
+        }
+        let mut seen_dirs = HashSet::from([id(&meta)]);
+        let mut queue = VecDeque::from([p.clone()]);
+        while let Some(d) = queue.pop_front() {
+            let rd = std::fs::read_dir(&d).map_err(|e| format!("{}: {e}", d.display()))?;
+            let mut entries = rd
+                .map(|e| e.map(|e| e.path()))
+                .collect::<Result<Vec<_>, _>>()
+                .map_err(|e| format!("{}: {e}", d.display()))?;
+            entries.sort();
+            for path in entries {
+                let scn = path.extension().is_some_and(|x| x == "scn");
+                match std::fs::metadata(&path) {
+                    Ok(m) if m.is_dir() => {
+                        // Entered once: a link back up the tree ends here.
+                        if !seen_dirs.insert(id(&m)) {
+                            continue;
+                        }
+                        queue.push_back(path);
+                    }
+                    Ok(m) if scn && !m.is_file() => {
+                        return Err(format!("{}: not a regular file", path.display()));
+                    }
+                    Ok(m) if scn => {
+                        if !seen_files.insert(id(&m)) {
+                            continue;
+                        }
                         files.push(path);
                     }
+                    // A dangling link: reading it names what is wrong.
+                    Err(_) if scn => files.push(path),
+                    _ => {}
                 }
             }
-        } else if p.exists() {
-            files.push(p.clone());
-        } else {
-            return Err(format!("{}: no such file or directory", p.display()));
         }
     }
     files.sort();
