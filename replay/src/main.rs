@@ -148,7 +148,9 @@ fn main() -> ExitCode {
 /// symbolic links but enters each directory once, known by its device and
 /// inode, so a link to itself or to a parent ends; a file reached by
 /// several paths (or named twice) is taken once, by the first of them in
-/// breadth-first, name order.
+/// breadth-first, name order. A directory with no `*.scn` in it or below
+/// is an error: a typo, or scenarios that are not where they were looked
+/// for, must not read as a clean run of none.
 fn collect(paths: &[PathBuf]) -> Result<Vec<PathBuf>, String> {
     use std::collections::{HashSet, VecDeque};
     use std::os::unix::fs::MetadataExt;
@@ -168,6 +170,8 @@ fn collect(paths: &[PathBuf]) -> Result<Vec<PathBuf>, String> {
         }
         let mut seen_dirs = HashSet::from([id(&meta)]);
         let mut queue = VecDeque::from([p.clone()]);
+        // Scenario files under `p`, also those taken by an earlier path.
+        let mut found = 0usize;
         while let Some(d) = queue.pop_front() {
             let rd = std::fs::read_dir(&d).map_err(|e| format!("{}: {e}", d.display()))?;
             let mut entries = rd
@@ -189,16 +193,26 @@ fn collect(paths: &[PathBuf]) -> Result<Vec<PathBuf>, String> {
                         return Err(format!("{}: not a regular file", path.display()));
                     }
                     Ok(m) if scn => {
+                        found += 1;
                         if !seen_files.insert(id(&m)) {
                             continue;
                         }
                         files.push(path);
                     }
                     // A dangling link: reading it names what is wrong.
-                    Err(_) if scn => files.push(path),
+                    Err(_) if scn => {
+                        found += 1;
+                        files.push(path);
+                    }
                     _ => {}
                 }
             }
+        }
+        if found == 0 {
+            return Err(format!(
+                "{}: no scenario file (*.scn) in this directory or below",
+                p.display()
+            ));
         }
     }
     files.sort();

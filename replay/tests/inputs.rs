@@ -96,3 +96,32 @@ fn a_directory_walk_follows_no_link_cycle_and_reads_each_file_once() {
     assert!(r.stdout.contains("1 clean"), "{}", r.stdout);
     std::fs::remove_dir_all(&dir).unwrap();
 }
+
+#[test]
+fn a_directory_without_scenarios_is_unusable_input() {
+    let dir = scratch("empty");
+    let empty = dir.join("empty");
+    std::fs::create_dir_all(empty.join("sub")).unwrap();
+    std::fs::write(empty.join("notes.txt"), "not a scenario\n").unwrap();
+    let want = format!(
+        "daedalus-replay: {}: no scenario file (*.scn) in this directory or below",
+        empty.display()
+    );
+    for args in [vec!["check"], vec!["check", "--mutants"]] {
+        let mut args: Vec<&std::ffi::OsStr> = args.iter().map(|a| a.as_ref()).collect();
+        args.push(empty.as_os_str());
+        let r = replay(&args);
+        assert_eq!(r.code, Some(2), "{args:?}: {}{}", r.stdout, r.stderr);
+        assert_eq!(r.stderr.trim_end(), want, "{args:?}");
+        assert!(!r.stdout.contains("NOT caught"), "{args:?}: {}", r.stdout);
+    }
+    // Also next to a directory that has some: each one given must.
+    let r = replay(&[
+        Path::new("check"),
+        &traces().join("regress/drain.scn"),
+        &empty,
+    ]);
+    assert_eq!(r.code, Some(2), "{}{}", r.stdout, r.stderr);
+    assert_eq!(r.stderr.trim_end(), want);
+    std::fs::remove_dir_all(&dir).unwrap();
+}
