@@ -252,22 +252,75 @@ fn fields(body: &str) -> (HashMap<&str, &str>, Vec<&str>) {
     (m, words)
 }
 
-fn num(t: &TraceLine<'_>, file: &Path, key: &str) -> Result<u64, ImportError> {
-    let v = t.fields.get(key).ok_or_else(|| ImportError::Malformed {
+/// The integer type of a field in the kernel's record (`__field(u32,
+/// ctx)`): the printed value must fit it.
+trait Int: TryFrom<i128> + Copy {
+    /// The type's name, for errors.
+    const NAME: &'static str;
+    /// Whether a `-` is part of its printed form (`%d`).
+    const SIGNED: bool;
+}
+
+impl Int for u32 {
+    const NAME: &'static str = "u32";
+    const SIGNED: bool = false;
+}
+
+impl Int for u64 {
+    const NAME: &'static str = "u64";
+    const SIGNED: bool = false;
+}
+
+impl Int for i32 {
+    const NAME: &'static str = "s32";
+    const SIGNED: bool = true;
+}
+
+/// Field `key` of `t`, if the line has it, as a `T`: decimal or `0x`
+/// hexadecimal, a `-` only for a signed type. A value that does not fit
+/// `T` is an error, never wrapped or cut to fit.
+fn opt_int<T: Int>(t: &TraceLine<'_>, file: &Path, key: &str) -> Result<Option<T>, ImportError> {
+    let Some(v) = t.fields.get(key) else {
+        return Ok(None);
+    };
+    let v = v.trim_end_matches(',');
+    let bad = |what: String| ImportError::Malformed {
+        file: file.to_owned(),
+        line: t.line,
+        reason: format!("{}: field `{key}` {what}: `{v}`", t.name),
+    };
+    let (negative, magnitude) = match v.strip_prefix('-') {
+        Some(m) => (true, m),
+        None => (false, v),
+    };
+    let (digits, radix) = match magnitude
+        .strip_prefix("0x")
+        .or_else(|| magnitude.strip_prefix("0X"))
+    {
+        Some(h) => (h, 16),
+        None => (magnitude, 10),
+    };
+    if digits.is_empty() || !digits.chars().all(|c| c.is_digit(radix)) {
+        return Err(bad("is not a number".into()));
+    }
+    let out_of_range = || bad(format!("is out of range for {}", T::NAME));
+    if negative && !T::SIGNED {
+        return Err(out_of_range());
+    }
+    let n = u128::from_str_radix(digits, radix)
+        .ok()
+        .and_then(|n| i128::try_from(n).ok())
+        .ok_or_else(out_of_range)?;
+    let n = if negative { -n } else { n };
+    T::try_from(n).map(Some).map_err(|_| out_of_range())
+}
+
+/// Field `key` of `t` as a `T` (see `opt_int`); the line must have it.
+fn int<T: Int>(t: &TraceLine<'_>, file: &Path, key: &str) -> Result<T, ImportError> {
+    opt_int(t, file, key)?.ok_or_else(|| ImportError::Malformed {
         file: file.to_owned(),
         line: t.line,
         reason: format!("{}: missing field `{key}`", t.name),
-    })?;
-    let v = v.trim_end_matches(',');
-    let parsed = if let Ok(n) = v.parse::<i64>() {
-        Some(n as u64)
-    } else {
-        crate::scenario::parse_u64(v)
-    };
-    parsed.ok_or_else(|| ImportError::Malformed {
-        file: file.to_owned(),
-        line: t.line,
-        reason: format!("{}: field `{key}` is not a number: `{v}`", t.name),
     })
 }
 
@@ -280,15 +333,15 @@ const IMPLIED_SIZE: u32 = 1024;
 
 /// Buffer indexes beyond VB2_MAX_FRAME cannot come from a real trace.
 fn index(t: &TraceLine<'_>, file: &Path, key: &str) -> Result<u32, ImportError> {
-    let v = num(t, file, key)?;
-    if v >= u64::from(crate::exec::MAX_BUFFERS) {
+    let v: u32 = int(t, file, key)?;
+    if v >= crate::exec::MAX_BUFFERS {
         return Err(ImportError::Malformed {
             file: file.to_owned(),
             line: t.line,
             reason: format!("{}: buffer index `{key}={v}` out of range", t.name),
         });
     }
-    Ok(v as u32)
+    Ok(v)
 }
 
 fn queue_of(t: &TraceLine<'_>, file: &Path) -> Result<Queue, ImportError> {
@@ -549,23 +602,37 @@ pub fn import_text(file: &Path, text: &str) -> Result<Imported, ImportError> {
     let mut pending_v4l2: Vec<(usize, Vb2Op)> = Vec::new();
     let mut attribution = Attribution::default();
     for (k, t) in lines.iter().enumerate() {
-        let ctx_field = |t: &TraceLine<'_>| num(t, file, "ctx").map(|c| c as u32);
+        let ctx_field = |t: &TraceLine<'_>| int::<u32>(t, file, "ctx");
+        // The context of a consequence event; `daedalus_reject` has
+        // none, only the cookie.
+        let ctx_or_cookie = |t: &TraceLine<'_>| match opt_int::<u32>(t, file, "ctx")? {
+            Some(ctx) => Ok(Some(ctx)),
+            None => int::<u64>(t, file, "cookie").map(|_| None),
+        };
         match t.name {
             "daedalus_device_run" => {
                 let ctx = ctx_field(t)?;
-                let cookie = num(t, file, "cookie")?;
-                let src = num(t, file, "src")? as i64 as i32;
-                if src >= 0 {
-                    index(t, file, "src")?;
-                }
+                let cookie: u64 = int(t, file, "cookie")?;
+                // `src=-1`: a capture-only job.
+                let src = match int::<i32>(t, file, "src")? {
+                    -1 => None,
+                    n if n < 0 => {
+                        return Err(ImportError::Malformed {
+                            file: file.to_owned(),
+                            line: t.line,
+                            reason: format!("{}: buffer index `src={n}` out of range", t.name),
+                        });
+                    }
+                    _ => Some(index(t, file, "src")?),
+                };
                 let dst = index(t, file, "dst")?;
-                let ts = num(t, file, "src_ts")?;
+                let ts: u64 = int(t, file, "src_ts")?;
                 if !ctx_order.contains(&ctx) {
                     ctx_order.push(ctx);
                 }
                 let c = ctxs.entry(ctx).or_default();
-                if src >= 0 {
-                    c.implied(t.line, Queue::Output, src as u32, ts, IMPLIED_SIZE);
+                if let Some(src) = src {
+                    c.implied(t.line, Queue::Output, src, ts, IMPLIED_SIZE);
                 }
                 c.implied(t.line, Queue::Capture, dst, 0, 0);
                 if cookie != 0 {
@@ -574,32 +641,31 @@ pub fn import_text(file: &Path, text: &str) -> Result<Imported, ImportError> {
                 out.used += 1;
             }
             "daedalus_msg_in" => {
-                let ty = num(t, file, "type")?;
+                let ty: u32 = int(t, file, "type")?;
                 if ty != 0x8002 {
                     out.skipped += 1;
                     continue;
                 }
                 let ctx = ctx_field(t)?;
-                let cookie = num(t, file, "cookie")?;
-                let flags = num(t, file, "flags")? as u32;
+                let cookie: u64 = int(t, file, "cookie")?;
+                let flags: u32 = int(t, file, "flags")?;
                 let mut ts = 0;
                 let mut bytes = 0;
                 if flags & FRAME_HAS_PIXELS != 0 {
                     // The picture's timestamp: the CAPTURE buf_done of this job.
                     for n in &lines[k + 1..] {
                         if n.name == "daedalus_buf_done"
-                            && num(n, file, "cookie")? == cookie
+                            && int::<u64>(n, file, "cookie")? == cookie
                             && queue_of(n, file)? == Queue::Capture
                         {
-                            ts = num(n, file, "ts")?;
+                            ts = int(n, file, "ts")?;
                             break;
                         }
                     }
                     // Inline picture bytes: the message less header and body.
-                    bytes = num(t, file, "len")
+                    bytes = opt_int::<u32>(t, file, "len")?
                         .unwrap_or(0)
-                        .saturating_sub(56)
-                        .min(u64::from(u32::MAX)) as u32;
+                        .saturating_sub(56);
                 }
                 let c = ctxs.entry(ctx).or_default();
                 let job = match c.jobs.iter().position(|&j| j == cookie) {
@@ -640,9 +706,9 @@ pub fn import_text(file: &Path, text: &str) -> Result<Imported, ImportError> {
                 let ctx = ctx_field(t)?;
                 let ev = Event::StreamInfo {
                     ctx,
-                    width: num(t, file, "width")? as u32,
-                    height: num(t, file, "height")? as u32,
-                    dpb: num(t, file, "dpb")? as u32,
+                    width: int(t, file, "width")?,
+                    height: int(t, file, "height")?,
+                    dpb: int(t, file, "dpb")?,
                 };
                 ctxs.entry(ctx).or_default().events.push((t.line, ev));
                 out.used += 1;
@@ -686,20 +752,20 @@ pub fn import_text(file: &Path, text: &str) -> Result<Imported, ImportError> {
                         .push((t.line, Event::Tick { ms }));
                 } else {
                     // Any other ending follows from a replayed cause.
-                    ctx_field(t).or_else(|_| num(t, file, "cookie").map(|_| 0))?;
+                    ctx_or_cookie(t)?;
                 }
                 out.used += 1;
             }
             "daedalus_claim" | "daedalus_park" | "daedalus_buf_done" | "daedalus_reject"
             | "daedalus_msg_out" => {
                 // Consequences, not causes: checked by replaying, not replayed.
-                let ctx = ctx_field(t).or_else(|_| num(t, file, "cookie").map(|_| 0))?;
+                let ctx = ctx_or_cookie(t)?;
                 if t.name == "daedalus_msg_out" {
                     // REQ_SESSION_OPEN comes from the client's STREAMON,
                     // REQ_SESSION_CLOSE from its close().
-                    match num(t, file, "type").ok() {
-                        Some(0x2) => attribution.client(ctx, t),
-                        Some(0x3) => attribution.close(ctx, t.line),
+                    match (int::<u32>(t, file, "type")?, ctx) {
+                        (0x2, Some(ctx)) => attribution.client(ctx, t),
+                        (0x3, Some(ctx)) => attribution.close(ctx, t.line),
                         _ => {}
                     }
                 }
@@ -709,8 +775,8 @@ pub fn import_text(file: &Path, text: &str) -> Result<Imported, ImportError> {
                 let owner = t.fields.get("owner").copied().unwrap_or("0").to_owned();
                 let q = queue_of(t, file)?;
                 let index = index(t, file, "index")?;
-                let ts = num(t, file, "timestamp").unwrap_or(0);
-                let size = num(t, file, "bytesused").unwrap_or(0) as u32;
+                let ts = opt_int::<u64>(t, file, "timestamp")?.unwrap_or(0);
+                let size = opt_int::<u32>(t, file, "bytesused")?.unwrap_or(0);
                 if !owners.contains(&owner) {
                     owners.push(owner.clone());
                 }
@@ -724,8 +790,8 @@ pub fn import_text(file: &Path, text: &str) -> Result<Imported, ImportError> {
                 let q = queue_of(t, file)?;
                 let index = index(t, file, "index")?;
                 let op = if t.name == "v4l2_qbuf" {
-                    let ts = num(t, file, "timestamp").unwrap_or(0);
-                    let mut size = num(t, file, "bytesused").unwrap_or(0) as u32;
+                    let ts = opt_int::<u64>(t, file, "timestamp")?.unwrap_or(0);
+                    let mut size = opt_int::<u32>(t, file, "bytesused")?.unwrap_or(0);
                     // A multi-planar buffer's bytesused is in its planes,
                     // which the event does not print: the stand-in size of
                     // a buffer a device_run implies.

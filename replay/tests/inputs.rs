@@ -125,3 +125,145 @@ fn a_directory_without_scenarios_is_unusable_input() {
     assert_eq!(r.stderr.trim_end(), want);
     std::fs::remove_dir_all(&dir).unwrap();
 }
+
+/// A small trace-cmd report of one context: every field the importer
+/// reads on each kind of line it uses.
+const REPORT: &str = "\
+       daedalusd-812   [001]  5121.004101: daedalus_daemon:      attach pid=812 version=0x100
+   ffmpeg-900   [000]  5121.010000: vb2_qbuf:             owner = 00000000e8d2ad81, queued = 1, owned_by_drv = 0, index = 0, type = 10, bytesused = 3000, timestamp = 40000000
+   ffmpeg-900   [000]  5121.010001: vb2_qbuf:             owner = 00000000e8d2ad81, queued = 1, owned_by_drv = 0, index = 0, type = 9, bytesused = 0, timestamp = 0
+   ffmpeg-900   [000]  5121.010050: daedalus_msg_out:     type=0x2 cookie=0x0 ctx=3 flags=0x0 len=64
+   ffmpeg-900   [000]  5121.010100: daedalus_stream:      ctx=3 queue=OUTPUT on
+   ffmpeg-900   [000]  5121.010200: daedalus_stream:      ctx=3 queue=CAPTURE on
+   ffmpeg-900   [000]  5121.010300: daedalus_device_run:  ctx=3 cookie=0x100000000 src=0 dst=0 src_ts=40000000
+   ffmpeg-900   [000]  5121.010301: daedalus_claim:       ctx=3 cookie=0x100000000 queue=OUTPUT index=0
+       daedalusd-812   [001]  5121.020000: daedalus_msg_in:      type=0x8002 cookie=0x100000000 ctx=3 flags=0x3 len=56
+       daedalusd-812   [001]  5121.020001: daedalus_buf_done:    ctx=3 cookie=0x100000000 queue=CAPTURE index=0 state=DONE ts=40000000
+       daedalusd-812   [001]  5121.020002: daedalus_stream_info: ctx=3 width=64 height=48 dpb=2 confirmed
+";
+
+fn import(name: &str, text: &str) -> Result<daedalus_replay::import::Imported, String> {
+    daedalus_replay::import::import_text(Path::new(name), text).map_err(|e| e.to_string())
+}
+
+#[test]
+fn the_report_imports() {
+    let i = import("r.txt", REPORT).unwrap();
+    assert_eq!(i.scenarios.len(), 1);
+    assert_eq!(i.scenarios[0].0, 3);
+}
+
+#[test]
+fn a_number_out_of_its_fields_range_is_refused_with_file_line_and_field() {
+    // (line, what is in REPORT, what replaces it, the field's type)
+    let cases = [
+        (
+            4,
+            "ctx=3 flags",
+            "ctx=99999999999999999999 flags",
+            "ctx",
+            "u32",
+        ),
+        (
+            5,
+            "ctx=3 queue=OUTPUT",
+            "ctx=4294967299 queue=OUTPUT",
+            "ctx",
+            "u32",
+        ),
+        (
+            5,
+            "ctx=3 queue=OUTPUT",
+            "ctx=-4294967293 queue=OUTPUT",
+            "ctx",
+            "u32",
+        ),
+        (
+            6,
+            "ctx=3 queue=CAPTURE",
+            "ctx=-1 queue=CAPTURE",
+            "ctx",
+            "u32",
+        ),
+        (
+            7,
+            "cookie=0x100000000 src",
+            "cookie=0x10000000000000000 src",
+            "cookie",
+            "u64",
+        ),
+        (7, "src=0 dst", "src=2147483648 dst", "src", "s32"),
+        (7, "src_ts=40000000", "src_ts=-40000000", "src_ts", "u64"),
+        (9, "flags=0x3", "flags=0xfffffffff03", "flags", "u32"),
+        (9, "len=56", "len=4294967352", "len", "u32"),
+        (10, "ts=40000000", "ts=18446744073709551616", "ts", "u64"),
+        (11, "dpb=2", "dpb=4294967298", "dpb", "u32"),
+        (
+            2,
+            "bytesused = 3000",
+            "bytesused = 4294970296",
+            "bytesused",
+            "u32",
+        ),
+        (
+            2,
+            "timestamp = 40000000",
+            "timestamp = -40000000",
+            "timestamp",
+            "u64",
+        ),
+    ];
+    for (line, from, to, field, ty) in cases {
+        let nth = REPORT.lines().nth(line - 1).unwrap();
+        assert!(nth.contains(from), "{line}: {from}");
+        let text = REPORT.replacen(nth, &nth.replacen(from, to, 1), 1);
+        let err = import("r.txt", &text).expect_err(to);
+        let name = nth.split(": ").nth(1).unwrap().trim();
+        let value = to
+            .split_once('=')
+            .unwrap()
+            .1
+            .split_whitespace()
+            .next()
+            .unwrap();
+        let want =
+            format!("r.txt:{line}: {name}: field `{field}` is out of range for {ty}: `{value}`");
+        assert_eq!(err, want, "{to}");
+    }
+    // -1 is the only source index below 0: a capture-only job.
+    let text = REPORT.replacen("src=0 dst", "src=-2 dst", 1);
+    assert_eq!(
+        import("r.txt", &text).unwrap_err(),
+        "r.txt:7: daedalus_device_run: buffer index `src=-2` out of range"
+    );
+    // Not a number at all is said so.
+    let text = REPORT.replacen("ctx=3 queue=OUTPUT", "ctx=3x queue=OUTPUT", 1);
+    assert_eq!(
+        import("r.txt", &text).unwrap_err(),
+        "r.txt:5: daedalus_stream: field `ctx` is not a number: `3x`"
+    );
+}
+
+#[test]
+fn an_import_with_a_number_out_of_range_is_exit_2() {
+    let dir = scratch("range");
+    let trace = dir.join("t.txt");
+    std::fs::write(
+        &trace,
+        REPORT.replacen("ctx=3 flags=0x0", "ctx=99999999999999999999 flags=0x0", 1),
+    )
+    .unwrap();
+    let out = dir.join("out/");
+    let r = replay(&[Path::new("import"), &trace, Path::new("-o"), &out]);
+    assert_eq!(r.code, Some(2), "{}{}", r.stdout, r.stderr);
+    assert!(
+        r.stderr.contains(&format!(
+            "{}:4: daedalus_msg_out: field `ctx` is out of range for u32",
+            trace.display()
+        )),
+        "{}",
+        r.stderr
+    );
+    assert!(!out.exists(), "nothing is written");
+    std::fs::remove_dir_all(&dir).unwrap();
+}
