@@ -344,6 +344,161 @@ fn index(t: &TraceLine<'_>, file: &Path, key: &str) -> Result<u32, ImportError> 
     Ok(v)
 }
 
+/// A field of a `daedalus_*` event as its `TP_printk` prints it
+/// (kmod/daedalus_trace.h).
+#[derive(Clone, Copy)]
+enum Printed {
+    /// `key=%u`.
+    U32(&'static str),
+    /// `key=%llu` or `key=%#llx`.
+    U64(&'static str),
+    /// `key=%d`.
+    S32(&'static str),
+    /// `key=%s` of `__print_symbolic`: one of the names, or the number
+    /// for a value the list does not name.
+    Symbolic(&'static str, &'static [&'static str]),
+    /// A word of its own (`on`/`off`), one of these.
+    Word(&'static [&'static str]),
+}
+
+const QUEUES: &[&str] = &["CAPTURE", "OUTPUT"];
+const STATES: &[&str] = &[
+    "DEQUEUED",
+    "IN_REQUEST",
+    "PREPARING",
+    "QUEUED",
+    "ACTIVE",
+    "DONE",
+    "ERROR",
+];
+const FINISHES: &[&str] = &[
+    "consumed",
+    "invalid",
+    "send_failed",
+    "abort",
+    "cancel",
+    "detach",
+    "expired",
+    "idle",
+    "no_src",
+];
+const REJECTS: &[&str] = &[
+    "short",
+    "magic",
+    "version",
+    "type",
+    "length",
+    "reserved",
+    "field",
+    "state",
+    "unknown_cookie",
+    "stale_cookie",
+    "wrong_ctx",
+    "stale_generation",
+    "dup_src_consumed",
+    "dup_has_pixels",
+    "too_big",
+    "no_ctx",
+];
+const PHASES: &[&str] = &["start", "flush", "last", "restart", "abandon"];
+
+/// The printed fields of each `daedalus_*` event.
+fn printed_fields(name: &str) -> Option<&'static [Printed]> {
+    use Printed::{S32, Symbolic, U32, U64, Word};
+    const MSG: &[Printed] = &[
+        U32("type"),
+        U64("cookie"),
+        U32("ctx"),
+        U32("flags"),
+        U32("len"),
+    ];
+    Some(match name {
+        "daedalus_device_run" => &[
+            U32("ctx"),
+            U64("cookie"),
+            S32("src"),
+            S32("dst"),
+            U64("src_ts"),
+        ],
+        "daedalus_claim" => &[
+            U32("ctx"),
+            U64("cookie"),
+            Symbolic("queue", QUEUES),
+            U32("index"),
+        ],
+        "daedalus_park" => &[U32("ctx"), U64("cookie"), U32("dst")],
+        "daedalus_buf_done" => &[
+            U32("ctx"),
+            U64("cookie"),
+            Symbolic("queue", QUEUES),
+            U32("index"),
+            Symbolic("state", STATES),
+            U64("ts"),
+        ],
+        "daedalus_job_finish" => &[U32("ctx"), U64("cookie"), Symbolic("reason", FINISHES)],
+        "daedalus_msg_in" | "daedalus_msg_out" => MSG,
+        "daedalus_reject" => &[Symbolic("reason", REJECTS), U32("type"), U64("cookie")],
+        "daedalus_stream" => &[U32("ctx"), Symbolic("queue", QUEUES), Word(&["on", "off"])],
+        "daedalus_stream_info" => &[
+            U32("ctx"),
+            U32("width"),
+            U32("height"),
+            U32("dpb"),
+            Word(&["change", "confirmed"]),
+        ],
+        "daedalus_drain" => &[U32("ctx"), Symbolic("phase", PHASES)],
+        "daedalus_daemon" => &[Word(&["attach", "detach"]), S32("pid"), U32("version")],
+        _ => return None,
+    })
+}
+
+/// A `daedalus_*` line holds every field its event prints, each a value
+/// of its type, including the fields the import does not replay (the job
+/// core's consequences): a line that does not is not one the module
+/// wrote. Fields it does not know (a later module's) are left alone.
+fn check_printed(t: &TraceLine<'_>, file: &Path) -> Result<(), ImportError> {
+    let Some(fields) = printed_fields(t.name) else {
+        return Err(ImportError::Malformed {
+            file: file.to_owned(),
+            line: t.line,
+            reason: format!("unknown daedalus event `{}`", t.name),
+        });
+    };
+    let bad = |reason: String| ImportError::Malformed {
+        file: file.to_owned(),
+        line: t.line,
+        reason: format!("{}: {reason}", t.name),
+    };
+    for f in fields {
+        match *f {
+            Printed::U32(key) => drop(int::<u32>(t, file, key)?),
+            Printed::U64(key) => drop(int::<u64>(t, file, key)?),
+            Printed::S32(key) => drop(int::<i32>(t, file, key)?),
+            Printed::Symbolic(key, names) => {
+                let v = t
+                    .fields
+                    .get(key)
+                    .ok_or_else(|| bad(format!("missing field `{key}`")))?;
+                if !names.contains(v) {
+                    int::<u32>(t, file, key).map_err(|_| {
+                        bad(format!(
+                            "field `{key}` is not one of {} (or a number): `{v}`",
+                            names.join(", ")
+                        ))
+                    })?;
+                }
+            }
+            Printed::Word(words) => {
+                let n = t.words.iter().filter(|w| words.contains(w)).count();
+                if n != 1 {
+                    return Err(bad(format!("expected one of `{}`", words.join("`, `"))));
+                }
+            }
+        }
+    }
+    Ok(())
+}
+
 fn queue_of(t: &TraceLine<'_>, file: &Path) -> Result<Queue, ImportError> {
     match t
         .fields
@@ -602,6 +757,9 @@ pub fn import_text(file: &Path, text: &str) -> Result<Imported, ImportError> {
     let mut pending_v4l2: Vec<(usize, Vb2Op)> = Vec::new();
     let mut attribution = Attribution::default();
     for (k, t) in lines.iter().enumerate() {
+        if t.name.starts_with("daedalus_") {
+            check_printed(t, file)?;
+        }
         let ctx_field = |t: &TraceLine<'_>| int::<u32>(t, file, "ctx");
         // The context of a consequence event; `daedalus_reject` has
         // none, only the cookie.

@@ -267,3 +267,61 @@ fn an_import_with_a_number_out_of_range_is_exit_2() {
     assert!(!out.exists(), "nothing is written");
     std::fs::remove_dir_all(&dir).unwrap();
 }
+
+#[test]
+fn every_field_of_a_daedalus_line_is_judged_also_those_not_replayed() {
+    // The job core's consequences (claim, buf_done, ...) are recomputed,
+    // not replayed; a line of them that the module cannot have written is
+    // still refused.
+    let cases = [
+        (
+            "queue=OUTPUT index=0",
+            "queue=OUTPUT index=0x100000000",
+            "r.txt:8: daedalus_claim: field `index` is out of range for u32: `0x100000000`",
+        ),
+        (
+            "queue=OUTPUT index=0",
+            "queue=OUTPUT",
+            "r.txt:8: daedalus_claim: missing field `index`",
+        ),
+        (
+            "queue=OUTPUT index=0",
+            "queue=SIDEWAYS index=0",
+            "r.txt:8: daedalus_claim: field `queue` is not one of CAPTURE, OUTPUT (or a number): `SIDEWAYS`",
+        ),
+        (
+            "state=DONE",
+            "state=FINE",
+            "r.txt:10: daedalus_buf_done: field `state` is not one of DEQUEUED, IN_REQUEST, PREPARING, QUEUED, ACTIVE, DONE, ERROR (or a number): `FINE`",
+        ),
+        (
+            "queue=CAPTURE on",
+            "queue=CAPTURE maybe",
+            "r.txt:6: daedalus_stream: expected one of `on`, `off`",
+        ),
+        (
+            "attach pid=812",
+            "attached pid=812",
+            "r.txt:1: daedalus_daemon: expected one of `attach`, `detach`",
+        ),
+        (
+            "pid=812",
+            "pid=-2147483649",
+            "r.txt:1: daedalus_daemon: field `pid` is out of range for s32: `-2147483649`",
+        ),
+        (
+            "dpb=2 confirmed",
+            "dpb=2",
+            "r.txt:11: daedalus_stream_info: expected one of `change`, `confirmed`",
+        ),
+    ];
+    for (from, to, want) in cases {
+        assert!(REPORT.contains(from), "{from}");
+        let text = REPORT.replacen(from, to, 1);
+        assert_eq!(import("r.txt", &text).unwrap_err(), want, "{to}");
+    }
+    // A symbolic field may print as a number: the kernel does so for a
+    // value its list does not name.
+    let text = REPORT.replacen("state=DONE", "state=0x9", 1);
+    import("r.txt", &text).unwrap();
+}
