@@ -708,11 +708,71 @@ impl Attribution {
     }
 }
 
+/// The events the import reads (the others it counts and skips).
+fn is_read(name: &str) -> bool {
+    name.starts_with("daedalus_")
+        || matches!(
+            name,
+            "vb2_qbuf"
+                | "vb2_v4l2_qbuf"
+                | "vb2_dqbuf"
+                | "vb2_v4l2_dqbuf"
+                | "v4l2_qbuf"
+                | "v4l2_dqbuf"
+        )
+}
+
+/// A last line taken as cut short.
+struct Cut {
+    /// Its 1-based number.
+    line: usize,
+    /// Why.
+    reason: String,
+    /// Whether it reads as a trace event.
+    event: bool,
+}
+
+/// The last line, when it is taken as cut short. tracefs and trace-cmd end every line with a newline; a
+/// last line without one was cut while it was written or copied, and a
+/// number at its end may have lost digits (`src_ts=40000000` cut to
+/// `src_ts=4000` reads as a whole line). So such a line is refused when
+/// it is an event the import reads, or not a whole trace line at all; a
+/// blank line, a comment or an event the import skips anyway is not.
+fn cut_last_line(text: &str) -> Option<Cut> {
+    let start = text.rfind('\n').map_or(0, |i| i + 1);
+    let last = &text[start..];
+    let t = last.trim();
+    if t.is_empty() || t.starts_with('#') {
+        return None;
+    }
+    let line = text[..start].matches('\n').count() + 1;
+    let event = split_line(last).is_some();
+    let reason = match split_line(last) {
+        Some((name, ..)) if !is_read(name) => return None,
+        Some((name, ..)) => format!(
+            "{name}: the last line has no newline at its end, so it may be cut short \
+             (a trace ends every line with one)"
+        ),
+        None => "the last line has no newline at its end and is not a whole trace line: \
+                 the trace is cut short"
+            .to_owned(),
+    };
+    Some(Cut {
+        line,
+        reason,
+        event,
+    })
+}
+
 /// Imports trace text; `file` names it in errors.
 pub fn import_text(file: &Path, text: &str) -> Result<Imported, ImportError> {
+    let cut = cut_last_line(text);
     let mut lines = Vec::new();
     let mut last_ts: Option<(u128, usize)> = None;
     for (i, raw) in text.lines().enumerate() {
+        if cut.as_ref().is_some_and(|c| c.line == i + 1) {
+            continue;
+        }
         if let Some((name, body, ts, pid)) = split_line(raw) {
             // tracefs and trace-cmd report print events in time order: a
             // step back means lines were reordered or traces mixed, and
@@ -743,9 +803,17 @@ pub fn import_text(file: &Path, text: &str) -> Result<Imported, ImportError> {
             });
         }
     }
-    if lines.is_empty() {
+    // Text with no event at all is not a trace, cut or not.
+    if lines.is_empty() && !cut.as_ref().is_some_and(|c| c.event) {
         return Err(ImportError::Empty {
             file: file.to_owned(),
+        });
+    }
+    if let Some(c) = cut {
+        return Err(ImportError::Malformed {
+            file: file.to_owned(),
+            line: c.line,
+            reason: c.reason,
         });
     }
     let mut out = Imported::default();

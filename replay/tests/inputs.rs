@@ -325,3 +325,66 @@ fn every_field_of_a_daedalus_line_is_judged_also_those_not_replayed() {
     let text = REPORT.replacen("state=DONE", "state=0x9", 1);
     import("r.txt", &text).unwrap();
 }
+
+#[test]
+fn a_last_line_without_its_newline_is_refused_as_cut() {
+    let whole = REPORT.strip_suffix('\n').unwrap();
+    let cut_number = whole
+        .strip_suffix("confirmed")
+        .unwrap()
+        .replacen("dpb=2 ", "dpb=", 1);
+    let cut_name = format!("{REPORT}   ffmpeg-900   [000]  5121.030000: daedalus_dev");
+    let one_line = REPORT.lines().nth(4).unwrap();
+    for (text, want) in [
+        // Whole, but a number at its end could have lost digits: the
+        // import cannot tell, and refuses it as any other.
+        (
+            whole.to_owned(),
+            "r.txt:11: daedalus_stream_info: the last line has no newline at its end, so it may be cut short (a trace ends every line with one)",
+        ),
+        (
+            format!(
+                "{}\n{}",
+                &whole[..whole.rfind('\n').unwrap()],
+                "       daedalusd-812   [001]  5121.020002: daedalus_stream_info: ctx=3 width=64 height=4"
+            ),
+            "r.txt:11: daedalus_stream_info: the last line has no newline at its end, so it may be cut short (a trace ends every line with one)",
+        ),
+        (
+            cut_number.clone(),
+            "r.txt:11: daedalus_stream_info: the last line has no newline at its end, so it may be cut short (a trace ends every line with one)",
+        ),
+        // src_ts=40000000 that lost its last digits.
+        (
+            format!(
+                "{REPORT}   ffmpeg-900   [000]  5121.030000: daedalus_device_run:  ctx=3 cookie=0x100000001 src=0 dst=0 src_ts=4000"
+            ),
+            "r.txt:12: daedalus_device_run: the last line has no newline at its end, so it may be cut short (a trace ends every line with one)",
+        ),
+        (
+            cut_name,
+            "r.txt:12: the last line has no newline at its end and is not a whole trace line: the trace is cut short",
+        ),
+        // The only line.
+        (
+            one_line.to_owned(),
+            "r.txt:1: daedalus_stream: the last line has no newline at its end, so it may be cut short (a trace ends every line with one)",
+        ),
+    ] {
+        assert_eq!(import("r.txt", &text).unwrap_err(), want, "{text}");
+    }
+    // Nothing is lost when the line is blank, a comment, or an event
+    // the import skips.
+    let whole = import("r.txt", REPORT).unwrap();
+    for tail in [
+        "   ",
+        "# the end",
+        "   ffmpeg-900   [000]  5121.030000: sched_switch: prev_comm=ffmpeg prev_pid=900",
+    ] {
+        let i = import("r.txt", &format!("{REPORT}{tail}")).unwrap();
+        assert_eq!(i.used, whole.used, "{tail}");
+        assert_eq!(i.scenarios[0].1, whole.scenarios[0].1, "{tail}");
+    }
+    // A line ending in \r\n is whole.
+    import("r.txt", &REPORT.replace('\n', "\r\n")).unwrap();
+}
