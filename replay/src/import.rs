@@ -66,6 +66,12 @@ pub enum ImportError {
         /// The file.
         file: PathBuf,
     },
+    /// No event of the trace names a decoder context: nothing to replay.
+    #[error("no decoder context in {}: no daedalus event names one", file.display())]
+    NoContext {
+        /// The file.
+        file: PathBuf,
+    },
     /// Nothing in the file is a trace event.
     #[error("{}: no trace events found (not a tracefs or trace-cmd text trace)", file.display())]
     Empty {
@@ -1196,6 +1202,11 @@ pub fn import_text(file: &Path, text: &str) -> Result<Imported, ImportError> {
             ctx,
             Scenario::from_events(s.into_iter().map(|e| numbered(e, 1))),
         ));
+    }
+    if out.scenarios.is_empty() {
+        return Err(ImportError::NoContext {
+            file: file.to_owned(),
+        });
     }
     Ok(out)
 }

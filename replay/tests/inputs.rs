@@ -388,3 +388,30 @@ fn a_last_line_without_its_newline_is_refused_as_cut() {
     // A line ending in \r\n is whole.
     import("r.txt", &REPORT.replace('\n', "\r\n")).unwrap();
 }
+
+#[test]
+fn an_import_with_no_decoder_context_is_exit_2() {
+    let dir = scratch("noctx");
+    for (name, text) in [
+        (
+            "other.txt",
+            "   ffmpeg-900   [000]  5121.030000: sched_switch: prev_comm=ffmpeg prev_pid=900\n",
+        ),
+        ("daemon.txt", REPORT.lines().next().unwrap()),
+    ] {
+        let trace = dir.join(name);
+        std::fs::write(&trace, format!("{}\n", text.trim_end())).unwrap();
+        let r = replay(&[Path::new("import"), &trace]);
+        assert_eq!(r.code, Some(2), "{name}: {}{}", r.stdout, r.stderr);
+        assert!(r.stdout.is_empty(), "{name}: {}", r.stdout);
+        assert_eq!(
+            r.stderr.trim_end(),
+            format!(
+                "daedalus-replay: no decoder context in {}: no daedalus event names one",
+                trace.display()
+            ),
+            "{name}"
+        );
+    }
+    std::fs::remove_dir_all(&dir).unwrap();
+}
