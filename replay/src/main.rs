@@ -51,8 +51,10 @@ enum Cmd {
     Import {
         /// The trace file.
         trace: PathBuf,
-        /// Where to write the scenario(s): a file, or a directory for
-        /// several contexts. Default: standard output.
+        /// Where to write the scenario: a file (default: standard
+        /// output), for a trace of one context; or a directory, one
+        /// `ctxID.scn` per context: an existing one, or a path ending in
+        /// '/', created when missing. Several contexts need a directory.
         #[arg(long, short)]
         out: Option<PathBuf>,
     },
@@ -353,6 +355,9 @@ fn load(p: &Path) -> Result<Scenario, ExitCode> {
     })
 }
 
+/// `import`: one scenario to a file or standard output, or one per
+/// context (`ctxID.scn`) into a directory: `-o DIR/` (created when
+/// missing) or an existing directory. Several contexts need a directory.
 fn import_cmd(trace: &Path, out: Option<&Path>) -> ExitCode {
     let imported = match import::import_file(trace) {
         Ok(i) => i,
@@ -367,28 +372,41 @@ fn import_cmd(trace: &Path, out: Option<&Path>) -> ExitCode {
         imported.used,
         imported.skipped
     );
-    match out {
-        Some(dir) if imported.scenarios.len() > 1 || dir.is_dir() => {
-            if let Err(e) = std::fs::create_dir_all(dir) {
-                eprintln!("daedalus-replay: {}: {e}", dir.display());
+    let dir = out.filter(|p| {
+        p.as_os_str()
+            .to_string_lossy()
+            .ends_with(std::path::MAIN_SEPARATOR)
+            || p.is_dir()
+    });
+    if let Some(dir) = dir {
+        if let Err(e) = std::fs::create_dir_all(dir) {
+            eprintln!("daedalus-replay: {}: {e}", dir.display());
+            return ExitCode::from(2);
+        }
+        for (ctx, s) in &imported.scenarios {
+            let p = dir.join(format!("ctx{ctx}.scn"));
+            if write_out(Some(&p), &s.to_text()) != ExitCode::SUCCESS {
                 return ExitCode::from(2);
             }
-            for (ctx, s) in &imported.scenarios {
-                let p = dir.join(format!("ctx{ctx}.scn"));
-                if write_out(Some(&p), &s.to_text()) != ExitCode::SUCCESS {
-                    return ExitCode::from(2);
-                }
-            }
-            ExitCode::SUCCESS
         }
-        _ => {
-            let text: String = imported
-                .scenarios
-                .iter()
-                .map(|(_, s)| s.to_text())
-                .collect::<Vec<_>>()
-                .join("\n");
-            write_out(out, &text)
+        return ExitCode::SUCCESS;
+    }
+    match imported.scenarios.as_slice() {
+        [(_, s)] => write_out(out, &s.to_text()),
+        several => {
+            let ids: Vec<String> = several.iter().map(|(c, _)| c.to_string()).collect();
+            let to = match out {
+                Some(p) => format!("{} is not a directory", p.display()),
+                None => "standard output takes one".to_owned(),
+            };
+            eprintln!(
+                "daedalus-replay: {}: {} decoder contexts (ctx {}), one scenario each, and {to}: \
+                 give a directory, ending in '/' if it does not exist yet (-o DIR/)",
+                trace.display(),
+                several.len(),
+                ids.join(", ")
+            );
+            ExitCode::from(2)
         }
     }
 }

@@ -415,3 +415,90 @@ fn an_import_with_no_decoder_context_is_exit_2() {
     }
     std::fs::remove_dir_all(&dir).unwrap();
 }
+
+fn field(name: &str) -> PathBuf {
+    traces().join("field").join(name)
+}
+
+fn scn_files(dir: &Path) -> Vec<String> {
+    let mut v: Vec<String> = std::fs::read_dir(dir)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    v.sort();
+    v
+}
+
+#[test]
+fn import_to_a_path_ending_in_a_slash_makes_the_directory() {
+    let dir = scratch("outdir");
+    // README's command, into a directory that does not exist yet (nor
+    // its parent): one scenario per context, also for one context.
+    let new = dir.join("parent/new-dir/");
+    let r = replay(&[
+        Path::new("import"),
+        &field("ffmpeg-tiny-decode-20261204.dat"),
+        Path::new("-o"),
+        &new,
+    ]);
+    assert_eq!(r.code, Some(0), "{}{}", r.stdout, r.stderr);
+    assert_eq!(scn_files(&new), ["ctx125.scn"]);
+    let r = replay(&[Path::new("check"), &new]);
+    assert_eq!(r.code, Some(0), "{}{}", r.stdout, r.stderr);
+    // Several contexts into an existing directory named without '/'.
+    let two = dir.join("two");
+    std::fs::create_dir_all(&two).unwrap();
+    let r = replay(&[
+        Path::new("import"),
+        &field("ffmpeg-tiny-two-clients.trace"),
+        Path::new("-o"),
+        &two,
+    ]);
+    assert_eq!(r.code, Some(0), "{}{}", r.stdout, r.stderr);
+    assert_eq!(scn_files(&two), ["ctx124.scn", "ctx126.scn"]);
+    // One context to a file.
+    let file = dir.join("one.scn");
+    let r = replay(&[
+        Path::new("import"),
+        &field("ffmpeg-tiny-decode.trace"),
+        Path::new("-o"),
+        &file,
+    ]);
+    assert_eq!(r.code, Some(0), "{}{}", r.stdout, r.stderr);
+    assert!(
+        std::fs::read_to_string(&file)
+            .unwrap()
+            .starts_with("daedalus-scenario v1\n")
+    );
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
+#[test]
+fn several_contexts_to_a_file_or_standard_output_are_refused() {
+    let dir = scratch("several");
+    let trace = field("ffmpeg-tiny-two-clients.trace");
+    let file = dir.join("both.scn");
+    let r = replay(&[Path::new("import"), &trace, Path::new("-o"), &file]);
+    assert_eq!(r.code, Some(2), "{}{}", r.stdout, r.stderr);
+    assert!(!file.exists(), "no file, no directory is made");
+    assert!(
+        r.stderr.contains(&format!(
+            "daedalus-replay: {}: 2 decoder contexts (ctx 124, 126), one scenario each, and {} is not a directory: give a directory, ending in '/' if it does not exist yet (-o DIR/)",
+            trace.display(),
+            file.display()
+        )),
+        "{}",
+        r.stderr
+    );
+    let r = replay(&[Path::new("import"), &trace]);
+    assert_eq!(r.code, Some(2), "{}{}", r.stdout, r.stderr);
+    assert!(r.stdout.is_empty(), "{}", r.stdout);
+    assert!(
+        r.stderr.contains(
+            "2 decoder contexts (ctx 124, 126), one scenario each, and standard output takes one: give a directory, ending in '/' if it does not exist yet (-o DIR/)"
+        ),
+        "{}",
+        r.stderr
+    );
+    std::fs::remove_dir_all(&dir).unwrap();
+}
