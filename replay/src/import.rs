@@ -772,6 +772,8 @@ fn cut_last_line(text: &str) -> Option<Cut> {
 
 /// Imports trace text; `file` names it in errors.
 pub fn import_text(file: &Path, text: &str) -> Result<Imported, ImportError> {
+    // A UTF-8 byte order mark (an editor's) is not part of the first line.
+    let text = text.strip_prefix('\u{feff}').unwrap_or(text);
     let cut = cut_last_line(text);
     let mut lines = Vec::new();
     let mut last_ts: Option<(u128, usize)> = None;

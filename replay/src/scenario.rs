@@ -268,7 +268,8 @@ pub struct Line {
 /// Iterates over the events of a scenario text, checking the header.
 ///
 /// Yields `Ok(Line)` per event and stops after the first `Err`. The
-/// header may be preceded by comments and blank lines only.
+/// header may be preceded by comments and blank lines only; a UTF-8 byte
+/// order mark at the very start of the text is skipped.
 pub struct Parser<'a> {
     rest: &'a str,
     line: u32,
@@ -318,6 +319,10 @@ impl Iterator for Parser<'_> {
     fn next(&mut self) -> Option<Self::Item> {
         if self.failed {
             return None;
+        }
+        if self.line == 0 {
+            // A UTF-8 byte order mark some editors write first: not text.
+            self.rest = self.rest.strip_prefix('\u{feff}').unwrap_or(self.rest);
         }
         while !self.rest.is_empty() {
             let (raw, rest) = match self.rest.find('\n') {

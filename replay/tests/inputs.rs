@@ -502,3 +502,28 @@ fn several_contexts_to_a_file_or_standard_output_are_refused() {
     );
     std::fs::remove_dir_all(&dir).unwrap();
 }
+
+#[test]
+fn a_byte_order_mark_at_the_start_is_skipped() {
+    let dir = scratch("bom");
+    let text = std::fs::read_to_string(traces().join("regress/drain.scn")).unwrap();
+    let plain = daedalus_replay::Scenario::parse(&text).unwrap();
+    let bom = daedalus_replay::Scenario::parse(&format!("\u{feff}{text}")).unwrap();
+    assert_eq!(bom, plain);
+    let file = dir.join("bom.scn");
+    std::fs::write(&file, format!("\u{feff}{text}")).unwrap();
+    let r = replay(&[Path::new("check"), &file]);
+    assert_eq!(r.code, Some(0), "{}{}", r.stdout, r.stderr);
+    assert!(r.stdout.contains("1 clean"), "{}", r.stdout);
+    // Only at the very start: elsewhere it is a character of a word.
+    let e = daedalus_replay::Scenario::parse("daedalus-scenario v1\n\u{feff}open ctx=1\n");
+    assert_eq!(e.unwrap_err().to_string(), "line 2:1: unknown event");
+    // A trace, through the file reader.
+    let trace = dir.join("bom.txt");
+    std::fs::write(&trace, format!("\u{feff}{REPORT}")).unwrap();
+    let i = daedalus_replay::import::import_file(&trace).unwrap();
+    let plain = import("r.txt", REPORT).unwrap();
+    assert_eq!(i.scenarios, plain.scenarios);
+    assert_eq!((i.used, i.skipped), (plain.used, plain.skipped));
+    std::fs::remove_dir_all(&dir).unwrap();
+}
