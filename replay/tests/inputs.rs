@@ -527,3 +527,108 @@ fn a_byte_order_mark_at_the_start_is_skipped() {
     assert_eq!((i.used, i.skipped), (plain.used, plain.skipped));
     std::fs::remove_dir_all(&dir).unwrap();
 }
+
+#[test]
+fn a_scenario_number_out_of_its_fields_range_is_refused_never_wrapped() {
+    use daedalus_replay::Scenario;
+    use daedalus_replay::scenario::ErrorKind;
+    const U64_PAST: &str = "18446744073709551616";
+    let cases = [
+        ("open ctx=4294967296", "ctx="),
+        ("open ctx=-1", "ctx="),
+        ("open ctx=+1", "ctx="),
+        ("reqbufs ctx=1 q=out count=0x100000000", "count="),
+        ("qbuf ctx=1 q=out index=4294967296", "index="),
+        (&format!("qbuf ctx=1 q=out index=0 ts={U64_PAST}"), "ts="),
+        ("qbuf ctx=1 q=out index=0 ts=0x1_0000_0000_0000_0000", "ts="),
+        ("qbuf ctx=1 q=out index=0 size=4294967296", "size="),
+        ("attach version=4294967297", "version="),
+        ("frame ctx=1 job=1 flags=4294967296", "flags="),
+        ("frame ctx=1 job=1 flags=0xfffffffff01", "flags="),
+        (
+            &format!("frame ctx=1 job=1 flags=last ts={U64_PAST}"),
+            "ts=",
+        ),
+        ("frame ctx=1 job=1 flags=last bytes=4294967296", "bytes="),
+        ("frame ctx=1 job=1 flags=last gen=4294967296", "gen="),
+        ("info ctx=1 width=4294967296 height=1 dpb=1", "width="),
+        ("error ctx=1 code=-5", "code="),
+        ("reset_done ctx=1 gen=4294967296", "gen="),
+        ("tick ms=4294967296", "ms="),
+        // `_` only between digits.
+        ("tick ms=1_", "ms="),
+        ("tick ms=_1", "ms="),
+    ];
+    for (line, key) in cases {
+        let text = format!("daedalus-scenario v1\n{line}\n");
+        let e = Scenario::parse(&text).expect_err(line);
+        assert_eq!(e.kind, ErrorKind::BadNumber, "{line}");
+        assert_eq!(e.line, 2, "{line}");
+        let col = line.find(key).unwrap() + key.len() + 1;
+        assert_eq!(e.column as usize, col, "{line}");
+    }
+    // The job's own forms.
+    for line in [
+        "frame ctx=1 job=4294967296 flags=last",
+        "frame ctx=1 job=0 flags=last",
+        &format!("frame ctx=1 job=cookie:{U64_PAST} flags=last"),
+    ] {
+        let text = format!("daedalus-scenario v1\n{line}\n");
+        assert_eq!(
+            Scenario::parse(&text).expect_err(line).kind,
+            ErrorKind::BadJob,
+            "{line}"
+        );
+    }
+    // The largest values fit.
+    let s = Scenario::parse(
+        "daedalus-scenario v1\nqbuf ctx=4294967295 q=out index=4_294_967_295 ts=18446744073709551615 size=0xffff_ffff\n",
+    )
+    .unwrap();
+    assert_eq!(s.lines.len(), 1);
+    // Through the command: file, line and column, exit 2.
+    let dir = scratch("scn-range");
+    let file = dir.join("wrap.scn");
+    std::fs::write(&file, "daedalus-scenario v1\nopen ctx=4294967297\n").unwrap();
+    let r = replay(&[Path::new("check"), &file]);
+    assert_eq!(r.code, Some(2), "{}{}", r.stdout, r.stderr);
+    assert!(
+        r.stdout.contains(&format!(
+            "{}:line 2:10: malformed or out-of-range number (field `ctx`)",
+            file.display()
+        )),
+        "{}",
+        r.stdout
+    );
+    // The std side names the word's key for each error about one word.
+    for (line, want) in [
+        (
+            "\u{feff}daedalus-scenario v1\nqbuf ctx=1\tq=out index=0 ts=-1\n",
+            "w.scn:line 2:29: malformed or out-of-range number (field `ts`)",
+        ),
+        (
+            "daedalus-scenario v1\nqbuf ctx=1 q=sideways index=0\n",
+            "w.scn:line 2:14: queue must be `out` or `cap` (field `q`)",
+        ),
+        (
+            "daedalus-scenario v1\nframe ctx=1 job=0 flags=last\n",
+            "w.scn:line 2:17: job must be a number from 1 or cookie:<number> (field `job`)",
+        ),
+        (
+            "daedalus-scenario v1\nframe ctx=1 job=1 flags=done\n",
+            "w.scn:line 2:25: unknown frame flag (field `flags`)",
+        ),
+        (
+            "daedalus-scenario v1\nopen ctx=1 colour=red\n",
+            "w.scn:line 2:12: unknown key for this event (field `colour`)",
+        ),
+        (
+            "daedalus-scenario v1\nopen ctx\n",
+            "w.scn:line 2:6: expected key=value",
+        ),
+    ] {
+        let e = Scenario::parse_bytes(Path::new("w.scn"), line.as_bytes()).unwrap_err();
+        assert_eq!(e.to_string(), want, "{line:?}");
+    }
+    std::fs::remove_dir_all(&dir).unwrap();
+}
