@@ -12,8 +12,11 @@
 //! The `v4l2:*` QBUF/DQBUF events say the same without the owner; they
 //! stand in for the vb2 ones in a trace recorded without those, when one
 //! context ran jobs.
-//! Other events are counted and skipped; a malformed `daedalus:*` line is
-//! an error naming the file and line.
+//! Other events are counted and skipped; a malformed `daedalus:*` line
+//! (a field missing, a number out of its type's range, a name or word the
+//! module does not print) is an error naming the file, line and field, and
+//! so is a last line without its newline that may be cut short. A trace
+//! with no decoder context is an error too: nothing passes silently.
 //!
 //! What the client did is reconstructed from what the driver saw: each
 //! `device_run` implies QBUFs of its buffers (when no vb2 event gave them),

@@ -21,8 +21,10 @@ struct Cli {
 
 #[derive(Subcommand)]
 enum Cmd {
-    /// Run scenario files (or every *.scn under directories); exit 0 when
-    /// all are clean, 1 on a violation, 2 on unusable input.
+    /// Run scenario files (or every *.scn under directories, each file
+    /// once, links followed without looping); exit 0 when all are clean,
+    /// 1 on a violation, 2 on unusable input (a directory without a *.scn
+    /// included).
     Check {
         /// Files or directories.
         #[arg(required = true)]
