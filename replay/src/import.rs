@@ -12,8 +12,11 @@
 //! The `v4l2:*` QBUF/DQBUF events say the same without the owner; they
 //! stand in for the vb2 ones in a trace recorded without those, when one
 //! context ran jobs.
-//! Other events are counted and skipped; a malformed `daedalus:*` line is
-//! an error naming the file and line.
+//! Other events are counted and skipped; a malformed `daedalus:*` line
+//! (a field missing, a number out of its type's range, a name or word the
+//! module does not print) is an error naming the file, line and field, and
+//! so is a last line without its newline that may be cut short. A trace
+//! with no decoder context is an error too: nothing passes silently.
 //!
 //! What the client did is reconstructed from what the driver saw: each
 //! `device_run` implies QBUFs of its buffers (when no vb2 event gave them),
@@ -63,6 +66,12 @@ pub enum ImportError {
     TraceDat {
         /// What went wrong.
         why: String,
+        /// The file.
+        file: PathBuf,
+    },
+    /// No event of the trace names a decoder context: nothing to replay.
+    #[error("no decoder context in {}: no daedalus event names one", file.display())]
+    NoContext {
         /// The file.
         file: PathBuf,
     },
@@ -252,22 +261,75 @@ fn fields(body: &str) -> (HashMap<&str, &str>, Vec<&str>) {
     (m, words)
 }
 
-fn num(t: &TraceLine<'_>, file: &Path, key: &str) -> Result<u64, ImportError> {
-    let v = t.fields.get(key).ok_or_else(|| ImportError::Malformed {
+/// The integer type of a field in the kernel's record (`__field(u32,
+/// ctx)`): the printed value must fit it.
+trait Int: TryFrom<i128> + Copy {
+    /// The type's name, for errors.
+    const NAME: &'static str;
+    /// Whether a `-` is part of its printed form (`%d`).
+    const SIGNED: bool;
+}
+
+impl Int for u32 {
+    const NAME: &'static str = "u32";
+    const SIGNED: bool = false;
+}
+
+impl Int for u64 {
+    const NAME: &'static str = "u64";
+    const SIGNED: bool = false;
+}
+
+impl Int for i32 {
+    const NAME: &'static str = "s32";
+    const SIGNED: bool = true;
+}
+
+/// Field `key` of `t`, if the line has it, as a `T`: decimal or `0x`
+/// hexadecimal, a `-` only for a signed type. A value that does not fit
+/// `T` is an error, never wrapped or cut to fit.
+fn opt_int<T: Int>(t: &TraceLine<'_>, file: &Path, key: &str) -> Result<Option<T>, ImportError> {
+    let Some(v) = t.fields.get(key) else {
+        return Ok(None);
+    };
+    let v = v.trim_end_matches(',');
+    let bad = |what: String| ImportError::Malformed {
+        file: file.to_owned(),
+        line: t.line,
+        reason: format!("{}: field `{key}` {what}: `{v}`", t.name),
+    };
+    let (negative, magnitude) = match v.strip_prefix('-') {
+        Some(m) => (true, m),
+        None => (false, v),
+    };
+    let (digits, radix) = match magnitude
+        .strip_prefix("0x")
+        .or_else(|| magnitude.strip_prefix("0X"))
+    {
+        Some(h) => (h, 16),
+        None => (magnitude, 10),
+    };
+    if digits.is_empty() || !digits.chars().all(|c| c.is_digit(radix)) {
+        return Err(bad("is not a number".into()));
+    }
+    let out_of_range = || bad(format!("is out of range for {}", T::NAME));
+    if negative && !T::SIGNED {
+        return Err(out_of_range());
+    }
+    let n = u128::from_str_radix(digits, radix)
+        .ok()
+        .and_then(|n| i128::try_from(n).ok())
+        .ok_or_else(out_of_range)?;
+    let n = if negative { -n } else { n };
+    T::try_from(n).map(Some).map_err(|_| out_of_range())
+}
+
+/// Field `key` of `t` as a `T` (see `opt_int`); the line must have it.
+fn int<T: Int>(t: &TraceLine<'_>, file: &Path, key: &str) -> Result<T, ImportError> {
+    opt_int(t, file, key)?.ok_or_else(|| ImportError::Malformed {
         file: file.to_owned(),
         line: t.line,
         reason: format!("{}: missing field `{key}`", t.name),
-    })?;
-    let v = v.trim_end_matches(',');
-    let parsed = if let Ok(n) = v.parse::<i64>() {
-        Some(n as u64)
-    } else {
-        crate::scenario::parse_u64(v)
-    };
-    parsed.ok_or_else(|| ImportError::Malformed {
-        file: file.to_owned(),
-        line: t.line,
-        reason: format!("{}: field `{key}` is not a number: `{v}`", t.name),
     })
 }
 
@@ -280,15 +342,170 @@ const IMPLIED_SIZE: u32 = 1024;
 
 /// Buffer indexes beyond VB2_MAX_FRAME cannot come from a real trace.
 fn index(t: &TraceLine<'_>, file: &Path, key: &str) -> Result<u32, ImportError> {
-    let v = num(t, file, key)?;
-    if v >= u64::from(crate::exec::MAX_BUFFERS) {
+    let v: u32 = int(t, file, key)?;
+    if v >= crate::exec::MAX_BUFFERS {
         return Err(ImportError::Malformed {
             file: file.to_owned(),
             line: t.line,
             reason: format!("{}: buffer index `{key}={v}` out of range", t.name),
         });
     }
-    Ok(v as u32)
+    Ok(v)
+}
+
+/// A field of a `daedalus_*` event as its `TP_printk` prints it
+/// (kmod/daedalus_trace.h).
+#[derive(Clone, Copy)]
+enum Printed {
+    /// `key=%u`.
+    U32(&'static str),
+    /// `key=%llu` or `key=%#llx`.
+    U64(&'static str),
+    /// `key=%d`.
+    S32(&'static str),
+    /// `key=%s` of `__print_symbolic`: one of the names, or the number
+    /// for a value the list does not name.
+    Symbolic(&'static str, &'static [&'static str]),
+    /// A word of its own (`on`/`off`), one of these.
+    Word(&'static [&'static str]),
+}
+
+const QUEUES: &[&str] = &["CAPTURE", "OUTPUT"];
+const STATES: &[&str] = &[
+    "DEQUEUED",
+    "IN_REQUEST",
+    "PREPARING",
+    "QUEUED",
+    "ACTIVE",
+    "DONE",
+    "ERROR",
+];
+const FINISHES: &[&str] = &[
+    "consumed",
+    "invalid",
+    "send_failed",
+    "abort",
+    "cancel",
+    "detach",
+    "expired",
+    "idle",
+    "no_src",
+];
+const REJECTS: &[&str] = &[
+    "short",
+    "magic",
+    "version",
+    "type",
+    "length",
+    "reserved",
+    "field",
+    "state",
+    "unknown_cookie",
+    "stale_cookie",
+    "wrong_ctx",
+    "stale_generation",
+    "dup_src_consumed",
+    "dup_has_pixels",
+    "too_big",
+    "no_ctx",
+];
+const PHASES: &[&str] = &["start", "flush", "last", "restart", "abandon"];
+
+/// The printed fields of each `daedalus_*` event.
+fn printed_fields(name: &str) -> Option<&'static [Printed]> {
+    use Printed::{S32, Symbolic, U32, U64, Word};
+    const MSG: &[Printed] = &[
+        U32("type"),
+        U64("cookie"),
+        U32("ctx"),
+        U32("flags"),
+        U32("len"),
+    ];
+    Some(match name {
+        "daedalus_device_run" => &[
+            U32("ctx"),
+            U64("cookie"),
+            S32("src"),
+            S32("dst"),
+            U64("src_ts"),
+        ],
+        "daedalus_claim" => &[
+            U32("ctx"),
+            U64("cookie"),
+            Symbolic("queue", QUEUES),
+            U32("index"),
+        ],
+        "daedalus_park" => &[U32("ctx"), U64("cookie"), U32("dst")],
+        "daedalus_buf_done" => &[
+            U32("ctx"),
+            U64("cookie"),
+            Symbolic("queue", QUEUES),
+            U32("index"),
+            Symbolic("state", STATES),
+            U64("ts"),
+        ],
+        "daedalus_job_finish" => &[U32("ctx"), U64("cookie"), Symbolic("reason", FINISHES)],
+        "daedalus_msg_in" | "daedalus_msg_out" => MSG,
+        "daedalus_reject" => &[Symbolic("reason", REJECTS), U32("type"), U64("cookie")],
+        "daedalus_stream" => &[U32("ctx"), Symbolic("queue", QUEUES), Word(&["on", "off"])],
+        "daedalus_stream_info" => &[
+            U32("ctx"),
+            U32("width"),
+            U32("height"),
+            U32("dpb"),
+            Word(&["change", "confirmed"]),
+        ],
+        "daedalus_drain" => &[U32("ctx"), Symbolic("phase", PHASES)],
+        "daedalus_daemon" => &[Word(&["attach", "detach"]), S32("pid"), U32("version")],
+        _ => return None,
+    })
+}
+
+/// A `daedalus_*` line holds every field its event prints, each a value
+/// of its type, including the fields the import does not replay (the job
+/// core's consequences): a line that does not is not one the module
+/// wrote. Fields it does not know (a later module's) are left alone.
+fn check_printed(t: &TraceLine<'_>, file: &Path) -> Result<(), ImportError> {
+    let Some(fields) = printed_fields(t.name) else {
+        return Err(ImportError::Malformed {
+            file: file.to_owned(),
+            line: t.line,
+            reason: format!("unknown daedalus event `{}`", t.name),
+        });
+    };
+    let bad = |reason: String| ImportError::Malformed {
+        file: file.to_owned(),
+        line: t.line,
+        reason: format!("{}: {reason}", t.name),
+    };
+    for f in fields {
+        match *f {
+            Printed::U32(key) => drop(int::<u32>(t, file, key)?),
+            Printed::U64(key) => drop(int::<u64>(t, file, key)?),
+            Printed::S32(key) => drop(int::<i32>(t, file, key)?),
+            Printed::Symbolic(key, names) => {
+                let v = t
+                    .fields
+                    .get(key)
+                    .ok_or_else(|| bad(format!("missing field `{key}`")))?;
+                if !names.contains(v) {
+                    int::<u32>(t, file, key).map_err(|_| {
+                        bad(format!(
+                            "field `{key}` is not one of {} (or a number): `{v}`",
+                            names.join(", ")
+                        ))
+                    })?;
+                }
+            }
+            Printed::Word(words) => {
+                let n = t.words.iter().filter(|w| words.contains(w)).count();
+                if n != 1 {
+                    return Err(bad(format!("expected one of `{}`", words.join("`, `"))));
+                }
+            }
+        }
+    }
+    Ok(())
 }
 
 fn queue_of(t: &TraceLine<'_>, file: &Path) -> Result<Queue, ImportError> {
@@ -500,11 +717,73 @@ impl Attribution {
     }
 }
 
+/// The events the import reads (the others it counts and skips).
+fn is_read(name: &str) -> bool {
+    name.starts_with("daedalus_")
+        || matches!(
+            name,
+            "vb2_qbuf"
+                | "vb2_v4l2_qbuf"
+                | "vb2_dqbuf"
+                | "vb2_v4l2_dqbuf"
+                | "v4l2_qbuf"
+                | "v4l2_dqbuf"
+        )
+}
+
+/// A last line taken as cut short.
+struct Cut {
+    /// Its 1-based number.
+    line: usize,
+    /// Why.
+    reason: String,
+    /// Whether it reads as a trace event.
+    event: bool,
+}
+
+/// The last line, when it is taken as cut short. tracefs and trace-cmd end every line with a newline; a
+/// last line without one was cut while it was written or copied, and a
+/// number at its end may have lost digits (`src_ts=40000000` cut to
+/// `src_ts=4000` reads as a whole line). So such a line is refused when
+/// it is an event the import reads, or not a whole trace line at all; a
+/// blank line, a comment or an event the import skips anyway is not.
+fn cut_last_line(text: &str) -> Option<Cut> {
+    let start = text.rfind('\n').map_or(0, |i| i + 1);
+    let last = &text[start..];
+    let t = last.trim();
+    if t.is_empty() || t.starts_with('#') {
+        return None;
+    }
+    let line = text[..start].matches('\n').count() + 1;
+    let event = split_line(last).is_some();
+    let reason = match split_line(last) {
+        Some((name, ..)) if !is_read(name) => return None,
+        Some((name, ..)) => format!(
+            "{name}: the last line has no newline at its end, so it may be cut short \
+             (a trace ends every line with one)"
+        ),
+        None => "the last line has no newline at its end and is not a whole trace line: \
+                 the trace is cut short"
+            .to_owned(),
+    };
+    Some(Cut {
+        line,
+        reason,
+        event,
+    })
+}
+
 /// Imports trace text; `file` names it in errors.
 pub fn import_text(file: &Path, text: &str) -> Result<Imported, ImportError> {
+    // A UTF-8 byte order mark (an editor's) is not part of the first line.
+    let text = text.strip_prefix('\u{feff}').unwrap_or(text);
+    let cut = cut_last_line(text);
     let mut lines = Vec::new();
     let mut last_ts: Option<(u128, usize)> = None;
     for (i, raw) in text.lines().enumerate() {
+        if cut.as_ref().is_some_and(|c| c.line == i + 1) {
+            continue;
+        }
         if let Some((name, body, ts, pid)) = split_line(raw) {
             // tracefs and trace-cmd report print events in time order: a
             // step back means lines were reordered or traces mixed, and
@@ -535,9 +814,17 @@ pub fn import_text(file: &Path, text: &str) -> Result<Imported, ImportError> {
             });
         }
     }
-    if lines.is_empty() {
+    // Text with no event at all is not a trace, cut or not.
+    if lines.is_empty() && !cut.as_ref().is_some_and(|c| c.event) {
         return Err(ImportError::Empty {
             file: file.to_owned(),
+        });
+    }
+    if let Some(c) = cut {
+        return Err(ImportError::Malformed {
+            file: file.to_owned(),
+            line: c.line,
+            reason: c.reason,
         });
     }
     let mut out = Imported::default();
@@ -549,23 +836,40 @@ pub fn import_text(file: &Path, text: &str) -> Result<Imported, ImportError> {
     let mut pending_v4l2: Vec<(usize, Vb2Op)> = Vec::new();
     let mut attribution = Attribution::default();
     for (k, t) in lines.iter().enumerate() {
-        let ctx_field = |t: &TraceLine<'_>| num(t, file, "ctx").map(|c| c as u32);
+        if t.name.starts_with("daedalus_") {
+            check_printed(t, file)?;
+        }
+        let ctx_field = |t: &TraceLine<'_>| int::<u32>(t, file, "ctx");
+        // The context of a consequence event; `daedalus_reject` has
+        // none, only the cookie.
+        let ctx_or_cookie = |t: &TraceLine<'_>| match opt_int::<u32>(t, file, "ctx")? {
+            Some(ctx) => Ok(Some(ctx)),
+            None => int::<u64>(t, file, "cookie").map(|_| None),
+        };
         match t.name {
             "daedalus_device_run" => {
                 let ctx = ctx_field(t)?;
-                let cookie = num(t, file, "cookie")?;
-                let src = num(t, file, "src")? as i64 as i32;
-                if src >= 0 {
-                    index(t, file, "src")?;
-                }
+                let cookie: u64 = int(t, file, "cookie")?;
+                // `src=-1`: a capture-only job.
+                let src = match int::<i32>(t, file, "src")? {
+                    -1 => None,
+                    n if n < 0 => {
+                        return Err(ImportError::Malformed {
+                            file: file.to_owned(),
+                            line: t.line,
+                            reason: format!("{}: buffer index `src={n}` out of range", t.name),
+                        });
+                    }
+                    _ => Some(index(t, file, "src")?),
+                };
                 let dst = index(t, file, "dst")?;
-                let ts = num(t, file, "src_ts")?;
+                let ts: u64 = int(t, file, "src_ts")?;
                 if !ctx_order.contains(&ctx) {
                     ctx_order.push(ctx);
                 }
                 let c = ctxs.entry(ctx).or_default();
-                if src >= 0 {
-                    c.implied(t.line, Queue::Output, src as u32, ts, IMPLIED_SIZE);
+                if let Some(src) = src {
+                    c.implied(t.line, Queue::Output, src, ts, IMPLIED_SIZE);
                 }
                 c.implied(t.line, Queue::Capture, dst, 0, 0);
                 if cookie != 0 {
@@ -574,32 +878,31 @@ pub fn import_text(file: &Path, text: &str) -> Result<Imported, ImportError> {
                 out.used += 1;
             }
             "daedalus_msg_in" => {
-                let ty = num(t, file, "type")?;
+                let ty: u32 = int(t, file, "type")?;
                 if ty != 0x8002 {
                     out.skipped += 1;
                     continue;
                 }
                 let ctx = ctx_field(t)?;
-                let cookie = num(t, file, "cookie")?;
-                let flags = num(t, file, "flags")? as u32;
+                let cookie: u64 = int(t, file, "cookie")?;
+                let flags: u32 = int(t, file, "flags")?;
                 let mut ts = 0;
                 let mut bytes = 0;
                 if flags & FRAME_HAS_PIXELS != 0 {
                     // The picture's timestamp: the CAPTURE buf_done of this job.
                     for n in &lines[k + 1..] {
                         if n.name == "daedalus_buf_done"
-                            && num(n, file, "cookie")? == cookie
+                            && int::<u64>(n, file, "cookie")? == cookie
                             && queue_of(n, file)? == Queue::Capture
                         {
-                            ts = num(n, file, "ts")?;
+                            ts = int(n, file, "ts")?;
                             break;
                         }
                     }
                     // Inline picture bytes: the message less header and body.
-                    bytes = num(t, file, "len")
+                    bytes = opt_int::<u32>(t, file, "len")?
                         .unwrap_or(0)
-                        .saturating_sub(56)
-                        .min(u64::from(u32::MAX)) as u32;
+                        .saturating_sub(56);
                 }
                 let c = ctxs.entry(ctx).or_default();
                 let job = match c.jobs.iter().position(|&j| j == cookie) {
@@ -640,9 +943,9 @@ pub fn import_text(file: &Path, text: &str) -> Result<Imported, ImportError> {
                 let ctx = ctx_field(t)?;
                 let ev = Event::StreamInfo {
                     ctx,
-                    width: num(t, file, "width")? as u32,
-                    height: num(t, file, "height")? as u32,
-                    dpb: num(t, file, "dpb")? as u32,
+                    width: int(t, file, "width")?,
+                    height: int(t, file, "height")?,
+                    dpb: int(t, file, "dpb")?,
                 };
                 ctxs.entry(ctx).or_default().events.push((t.line, ev));
                 out.used += 1;
@@ -686,20 +989,20 @@ pub fn import_text(file: &Path, text: &str) -> Result<Imported, ImportError> {
                         .push((t.line, Event::Tick { ms }));
                 } else {
                     // Any other ending follows from a replayed cause.
-                    ctx_field(t).or_else(|_| num(t, file, "cookie").map(|_| 0))?;
+                    ctx_or_cookie(t)?;
                 }
                 out.used += 1;
             }
             "daedalus_claim" | "daedalus_park" | "daedalus_buf_done" | "daedalus_reject"
             | "daedalus_msg_out" => {
                 // Consequences, not causes: checked by replaying, not replayed.
-                let ctx = ctx_field(t).or_else(|_| num(t, file, "cookie").map(|_| 0))?;
+                let ctx = ctx_or_cookie(t)?;
                 if t.name == "daedalus_msg_out" {
                     // REQ_SESSION_OPEN comes from the client's STREAMON,
                     // REQ_SESSION_CLOSE from its close().
-                    match num(t, file, "type").ok() {
-                        Some(0x2) => attribution.client(ctx, t),
-                        Some(0x3) => attribution.close(ctx, t.line),
+                    match (int::<u32>(t, file, "type")?, ctx) {
+                        (0x2, Some(ctx)) => attribution.client(ctx, t),
+                        (0x3, Some(ctx)) => attribution.close(ctx, t.line),
                         _ => {}
                     }
                 }
@@ -709,8 +1012,8 @@ pub fn import_text(file: &Path, text: &str) -> Result<Imported, ImportError> {
                 let owner = t.fields.get("owner").copied().unwrap_or("0").to_owned();
                 let q = queue_of(t, file)?;
                 let index = index(t, file, "index")?;
-                let ts = num(t, file, "timestamp").unwrap_or(0);
-                let size = num(t, file, "bytesused").unwrap_or(0) as u32;
+                let ts = opt_int::<u64>(t, file, "timestamp")?.unwrap_or(0);
+                let size = opt_int::<u32>(t, file, "bytesused")?.unwrap_or(0);
                 if !owners.contains(&owner) {
                     owners.push(owner.clone());
                 }
@@ -724,8 +1027,8 @@ pub fn import_text(file: &Path, text: &str) -> Result<Imported, ImportError> {
                 let q = queue_of(t, file)?;
                 let index = index(t, file, "index")?;
                 let op = if t.name == "v4l2_qbuf" {
-                    let ts = num(t, file, "timestamp").unwrap_or(0);
-                    let mut size = num(t, file, "bytesused").unwrap_or(0) as u32;
+                    let ts = opt_int::<u64>(t, file, "timestamp")?.unwrap_or(0);
+                    let mut size = opt_int::<u32>(t, file, "bytesused")?.unwrap_or(0);
                     // A multi-planar buffer's bytesused is in its planes,
                     // which the event does not print: the stand-in size of
                     // a buffer a device_run implies.
@@ -904,6 +1207,11 @@ pub fn import_text(file: &Path, text: &str) -> Result<Imported, ImportError> {
             ctx,
             Scenario::from_events(s.into_iter().map(|e| numbered(e, 1))),
         ));
+    }
+    if out.scenarios.is_empty() {
+        return Err(ImportError::NoContext {
+            file: file.to_owned(),
+        });
     }
     Ok(out)
 }

@@ -21,8 +21,10 @@ struct Cli {
 
 #[derive(Subcommand)]
 enum Cmd {
-    /// Run scenario files (or every *.scn under directories); exit 0 when
-    /// all are clean, 1 on a violation, 2 on unusable input.
+    /// Run scenario files (or every *.scn under directories, each file
+    /// once, links followed without looping); exit 0 when all are clean,
+    /// 1 on a violation, 2 on unusable input (a directory without a *.scn
+    /// included).
     Check {
         /// Files or directories.
         #[arg(required = true)]
@@ -51,8 +53,10 @@ enum Cmd {
     Import {
         /// The trace file.
         trace: PathBuf,
-        /// Where to write the scenario(s): a file, or a directory for
-        /// several contexts. Default: standard output.
+        /// Where to write the scenario: a file (default: standard
+        /// output), for a trace of one context; or a directory, one
+        /// `ctxID.scn` per context: an existing one, or a path ending in
+        /// '/', created when missing. Several contexts need a directory.
         #[arg(long, short)]
         out: Option<PathBuf>,
     },
@@ -172,27 +176,76 @@ fn main() -> ExitCode {
     }
 }
 
+/// The scenario files `paths` name: a file as given (a symbolic link to
+/// one too), and every `*.scn` under a directory. The walk follows
+/// symbolic links but enters each directory once, known by its device and
+/// inode, so a link to itself or to a parent ends; a file reached by
+/// several paths (or named twice) is taken once, by the first of them in
+/// breadth-first, name order. A directory with no `*.scn` in it or below
+/// is an error: a typo, or scenarios that are not where they were looked
+/// for, must not read as a clean run of none.
 fn collect(paths: &[PathBuf]) -> Result<Vec<PathBuf>, String> {
+    use std::collections::{HashSet, VecDeque};
+    use std::os::unix::fs::MetadataExt;
+    let id = |m: &std::fs::Metadata| (m.dev(), m.ino());
+    let mut seen_files = HashSet::new();
     let mut files = Vec::new();
     for p in paths {
-        if p.is_dir() {
-            let mut stack = vec![p.clone()];
-            while let Some(d) = stack.pop() {
-                let rd = std::fs::read_dir(&d).map_err(|e| format!("{}: {e}", d.display()))?;
-                for e in rd {
-                    let e = e.map_err(|e| format!("{}: {e}", d.display()))?;
-                    let path = e.path();
-                    if path.is_dir() {
-                        stack.push(path);
-                    } else if path.extension().is_some_and(|x| x == "scn") {
+        let meta = std::fs::metadata(p).map_err(|e| match e.kind() {
+            std::io::ErrorKind::NotFound => format!("{}: no such file or directory", p.display()),
+            _ => format!("{}: {e}", p.display()),
+        })?;
+        if !meta.is_dir() {
+            if seen_files.insert(id(&meta)) {
+                files.push(p.clone());
+            }
+            continue;
+        }
+        let mut seen_dirs = HashSet::from([id(&meta)]);
+        let mut queue = VecDeque::from([p.clone()]);
+        // Scenario files under `p`, also those taken by an earlier path.
+        let mut found = 0usize;
+        while let Some(d) = queue.pop_front() {
+            let rd = std::fs::read_dir(&d).map_err(|e| format!("{}: {e}", d.display()))?;
+            let mut entries = rd
+                .map(|e| e.map(|e| e.path()))
+                .collect::<Result<Vec<_>, _>>()
+                .map_err(|e| format!("{}: {e}", d.display()))?;
+            entries.sort();
+            for path in entries {
+                let scn = path.extension().is_some_and(|x| x == "scn");
+                match std::fs::metadata(&path) {
+                    Ok(m) if m.is_dir() => {
+                        // Entered once: a link back up the tree ends here.
+                        if !seen_dirs.insert(id(&m)) {
+                            continue;
+                        }
+                        queue.push_back(path);
+                    }
+                    Ok(m) if scn && !m.is_file() => {
+                        return Err(format!("{}: not a regular file", path.display()));
+                    }
+                    Ok(m) if scn => {
+                        found += 1;
+                        if !seen_files.insert(id(&m)) {
+                            continue;
+                        }
                         files.push(path);
                     }
+                    // A dangling link: reading it names what is wrong.
+                    Err(_) if scn => {
+                        found += 1;
+                        files.push(path);
+                    }
+                    _ => {}
                 }
             }
-        } else if p.exists() {
-            files.push(p.clone());
-        } else {
-            return Err(format!("{}: no such file or directory", p.display()));
+        }
+        if found == 0 {
+            return Err(format!(
+                "{}: no scenario file (*.scn) in this directory or below",
+                p.display()
+            ));
         }
     }
     files.sort();
@@ -333,6 +386,9 @@ fn load(p: &Path) -> Result<Scenario, ExitCode> {
     })
 }
 
+/// `import`: one scenario to a file or standard output, or one per
+/// context (`ctxID.scn`) into a directory: `-o DIR/` (created when
+/// missing) or an existing directory. Several contexts need a directory.
 fn import_cmd(trace: &Path, out: Option<&Path>) -> ExitCode {
     let imported = match import::import_file(trace) {
         Ok(i) => i,
@@ -347,28 +403,41 @@ fn import_cmd(trace: &Path, out: Option<&Path>) -> ExitCode {
         imported.used,
         imported.skipped
     );
-    match out {
-        Some(dir) if imported.scenarios.len() > 1 || dir.is_dir() => {
-            if let Err(e) = std::fs::create_dir_all(dir) {
-                eprintln!("daedalus-replay: {}: {e}", dir.display());
+    let dir = out.filter(|p| {
+        p.as_os_str()
+            .to_string_lossy()
+            .ends_with(std::path::MAIN_SEPARATOR)
+            || p.is_dir()
+    });
+    if let Some(dir) = dir {
+        if let Err(e) = std::fs::create_dir_all(dir) {
+            eprintln!("daedalus-replay: {}: {e}", dir.display());
+            return ExitCode::from(2);
+        }
+        for (ctx, s) in &imported.scenarios {
+            let p = dir.join(format!("ctx{ctx}.scn"));
+            if write_out(Some(&p), &s.to_text()) != ExitCode::SUCCESS {
                 return ExitCode::from(2);
             }
-            for (ctx, s) in &imported.scenarios {
-                let p = dir.join(format!("ctx{ctx}.scn"));
-                if write_out(Some(&p), &s.to_text()) != ExitCode::SUCCESS {
-                    return ExitCode::from(2);
-                }
-            }
-            ExitCode::SUCCESS
         }
-        _ => {
-            let text: String = imported
-                .scenarios
-                .iter()
-                .map(|(_, s)| s.to_text())
-                .collect::<Vec<_>>()
-                .join("\n");
-            write_out(out, &text)
+        return ExitCode::SUCCESS;
+    }
+    match imported.scenarios.as_slice() {
+        [(_, s)] => write_out(out, &s.to_text()),
+        several => {
+            let ids: Vec<String> = several.iter().map(|(c, _)| c.to_string()).collect();
+            let to = match out {
+                Some(p) => format!("{} is not a directory", p.display()),
+                None => "standard output takes one".to_owned(),
+            };
+            eprintln!(
+                "daedalus-replay: {}: {} decoder contexts (ctx {}), one scenario each, and {to}: \
+                 give a directory, ending in '/' if it does not exist yet (-o DIR/)",
+                trace.display(),
+                several.len(),
+                ids.join(", ")
+            );
+            ExitCode::from(2)
         }
     }
 }

@@ -4,18 +4,23 @@
 use std::fmt;
 use std::path::{Path, PathBuf};
 
-use crate::scenario::{Event, Line, ParseError, Parser, SCENARIO_MAGIC, SCENARIO_VERSION};
+use crate::scenario::{
+    ErrorKind, Event, Line, ParseError, Parser, SCENARIO_MAGIC, SCENARIO_VERSION,
+};
 
 /// A scenario file could not be used.
 #[derive(Debug, thiserror::Error)]
 pub enum ScenarioError {
     /// A line was rejected by the parser.
-    #[error("{}:{error}", file.display())]
+    #[error("{}:{error}{}", file.display(), named(field.as_deref()))]
     Parse {
         /// The file (or `<memory>`).
         file: PathBuf,
         /// The line, column and reason.
         error: ParseError,
+        /// The key of the `key=value` word at fault, when the error is
+        /// about one word's key or value.
+        field: Option<String>,
     },
     /// The text is not UTF-8.
     #[error("{}: not UTF-8 text (byte {offset})", file.display())]
@@ -33,6 +38,34 @@ pub enum ScenarioError {
         /// Why.
         source: std::io::Error,
     },
+}
+
+fn named(field: Option<&str>) -> String {
+    field.map(|f| format!(" (field `{f}`)")).unwrap_or_default()
+}
+
+/// The key of the word `error` points into, for the errors about one
+/// `key=value` word.
+fn field_at(text: &str, error: &ParseError) -> Option<String> {
+    if !matches!(
+        error.kind,
+        ErrorKind::UnknownKey
+            | ErrorKind::DuplicateKey
+            | ErrorKind::BadNumber
+            | ErrorKind::BadQueue
+            | ErrorKind::BadFlag
+            | ErrorKind::BadJob
+    ) || error.column == 0
+    {
+        return None;
+    }
+    // As the parser reads it: a byte order mark first is not text.
+    let text = text.strip_prefix('\u{feff}').unwrap_or(text);
+    let line = text.split('\n').nth(error.line.checked_sub(1)? as usize)?;
+    let at = (error.column as usize - 1).min(line.len());
+    let start = line.get(..at)?.rfind([' ', '\t']).map_or(0, |i| i + 1);
+    let (key, _) = line.get(start..)?.split_once('=')?;
+    Some(key.to_owned())
 }
 
 /// A parsed or constructed scenario.
@@ -73,6 +106,7 @@ impl Scenario {
         })?;
         Self::parse(text).map_err(|error| ScenarioError::Parse {
             file: file.to_owned(),
+            field: field_at(text, &error),
             error,
         })
     }
@@ -110,7 +144,7 @@ impl fmt::Display for Scenario {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::scenario::{ErrorKind, JobRef, Queue};
+    use crate::scenario::{JobRef, Queue};
 
     const SAMPLE: &str = "\
 # a comment before the header
@@ -223,7 +257,7 @@ detach
         .unwrap_err();
         assert_eq!(
             e.to_string(),
-            "traces/x.scn:line 2:10: malformed or out-of-range number"
+            "traces/x.scn:line 2:10: malformed or out-of-range number (field `ctx`)"
         );
         let e = Scenario::parse_bytes(Path::new("y"), b"\xff").unwrap_err();
         assert!(matches!(e, ScenarioError::NotText { offset: 0, .. }));

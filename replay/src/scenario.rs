@@ -268,7 +268,8 @@ pub struct Line {
 /// Iterates over the events of a scenario text, checking the header.
 ///
 /// Yields `Ok(Line)` per event and stops after the first `Err`. The
-/// header may be preceded by comments and blank lines only.
+/// header may be preceded by comments and blank lines only; a UTF-8 byte
+/// order mark at the very start of the text is skipped.
 pub struct Parser<'a> {
     rest: &'a str,
     line: u32,
@@ -318,6 +319,10 @@ impl Iterator for Parser<'_> {
     fn next(&mut self) -> Option<Self::Item> {
         if self.failed {
             return None;
+        }
+        if self.line == 0 {
+            // A UTF-8 byte order mark some editors write first: not text.
+            self.rest = self.rest.strip_prefix('\u{feff}').unwrap_or(self.rest);
         }
         while !self.rest.is_empty() {
             let (raw, rest) = match self.rest.find('\n') {
@@ -665,23 +670,26 @@ impl<'a> Fields<'_, 'a> {
     }
 }
 
-/// Parses a decimal or `0x` hexadecimal u64; `_` separators allowed.
+/// Parses a decimal or `0x` hexadecimal u64; `_` separators allowed
+/// between digits. A value above `u64::MAX` is `None`, never wrapped.
 pub fn parse_u64(s: &str) -> Option<u64> {
     let (digits, radix) = match s.strip_prefix("0x").or_else(|| s.strip_prefix("0X")) {
         Some(h) => (h, 16),
         None => (s, 10),
     };
     let mut any = false;
+    let mut separator = false;
     let mut n: u64 = 0;
     for c in digits.chars() {
-        if c == '_' && any {
+        separator = c == '_';
+        if separator && any {
             continue;
         }
         let d = c.to_digit(radix)?;
         n = n.checked_mul(radix as u64)?.checked_add(d as u64)?;
         any = true;
     }
-    any.then_some(n)
+    (any && !separator).then_some(n)
 }
 
 /// Writes the flags in scenario syntax (`src_consumed|has_pixels`, or a
