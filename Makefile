@@ -152,6 +152,14 @@ test: setup
 BENCH_SCRIPTS := daemon/scripts/bench.sh replay/scripts/bench.sh \
 	fuzz/bench.sh kmod/e2e/bench.sh kmod/scripts/kunit-bench.sh
 
+# Differential fuzzing for nights: batches of N generated scenarios on the
+# real module and the userspace executor until SECONDS have passed
+# (kmod/scripts/kunit-difffuzz.sh). Not a stage of `make test`.
+.PHONY: kunit-difffuzz
+kunit-difffuzz: setup
+	@DIFFFUZZ_N="$(N)" DIFFFUZZ_SECONDS="$(SECONDS)" DIFFFUZZ_SEED="$(SEED)" \
+		bash kmod/scripts/kunit-difffuzz.sh
+
 .PHONY: record dkms-install
 bench: setup
 	@mkdir -p target

@@ -8,6 +8,8 @@
 #ifndef _DAEDALUS_H
 #define _DAEDALUS_H
 
+#include <linux/compiler.h>
+#include <linux/ktime.h>
 #include <linux/list.h>
 #include <linux/miscdevice.h>
 #include <linux/platform_device.h>
@@ -124,6 +126,9 @@ struct daedalus_daemon {
  * @watchdog:	runs daedalus_job_watchdog() while a daemon is attached
  * @debugfs:	debugfs directory, or an error pointer
  * @registered:	the nodes are registered (not for bare test instances)
+ * @virtual_clock: time is @clock_ns, moved by the KUnit scenario executor
+ *	(bare test instances only), instead of ktime_get_ns()
+ * @clock_ns:	the virtual clock, when @virtual_clock
  */
 struct daedalus_dev {
 	struct platform_device *pdev;
@@ -142,8 +147,23 @@ struct daedalus_dev {
 	struct delayed_work watchdog;
 	struct dentry *debugfs;
 	bool registered;
+	bool virtual_clock;
+	u64 clock_ns;
 	struct daedalus_job_core core;
 };
+
+/**
+ * daedalus_now() - the time job deadlines are measured in
+ * @dev:	the device
+ *
+ * Return: ktime_get_ns(), or the virtual clock of a test instance, so a
+ * scenario's ticks alone decide which job expires, as in the userspace
+ * executor.
+ */
+static inline u64 daedalus_now(struct daedalus_dev *dev)
+{
+	return dev->virtual_clock ? READ_ONCE(dev->clock_ns) : ktime_get_ns();
+}
 
 /**
  * struct daedalus_ctx - one open decoder file handle

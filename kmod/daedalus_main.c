@@ -53,7 +53,7 @@ static void daedalus_watchdog_work(struct work_struct *work)
 						struct daedalus_dev, watchdog);
 	bool ready;
 
-	daedalus_job_watchdog(&dev->core, ktime_get_ns());
+	daedalus_job_watchdog(&dev->core, daedalus_now(dev));
 	spin_lock(&dev->daemon.out_lock);
 	ready = dev->daemon.state == DAEDALUS_DAEMON_READY;
 	spin_unlock(&dev->daemon.out_lock);

@@ -221,7 +221,7 @@ static void daedalus_device_run(void *priv)
 	spin_lock(&ctx->lock);
 	allow_no_src = ctx->draining && ctx->flush_sent && !ctx->stopped;
 	spin_unlock(&ctx->lock);
-	daedalus_job_run(&ctx->jctx, allow_no_src, ktime_get_ns());
+	daedalus_job_run(&ctx->jctx, allow_no_src, daedalus_now(ctx->dev));
 	daedalus_try_flush(ctx);
 }
 

@@ -62,7 +62,6 @@ struct dr_ctx {
  * @dev:	bare device
  * @daemon:	the attached daemon's file token, NULL when detached
  * @token:	storage whose address serves as the daemon's file
- * @ticks_ns:	virtual time added by tick events
  * @msg:	scratch for one message either way
  * @log:	the outcome log, NUL-terminated
  * @log_len:	bytes in @log
@@ -76,7 +75,6 @@ struct dr_world {
 	struct daedalus_dev *dev;
 	struct file *daemon;
 	struct file *token;
-	u64 ticks_ns;
 	u8 *msg;
 	char *log;
 	size_t log_len;
@@ -273,24 +271,24 @@ static void dr_on_reject(void *data, u32 reason, u32 type, u64 cookie)
 		  daedalus_msg_reject_name(reason), type, cookie);
 }
 
-static void dr_probes(bool on)
+/*
+ * The probes are registered with the first world and stay: they write only
+ * while a world records (dr_recording), and unregistering waits for an RCU
+ * grace period, which under TCG cost a third of a second per scenario.
+ */
+static void dr_probes(void)
 {
-	if (on) {
-		WARN_ON(register_trace_daedalus_device_run(dr_on_device_run, NULL));
-		WARN_ON(register_trace_daedalus_claim(dr_on_claim, NULL));
-		WARN_ON(register_trace_daedalus_park(dr_on_park, NULL));
-		WARN_ON(register_trace_daedalus_buf_done(dr_on_buf_done, NULL));
-		WARN_ON(register_trace_daedalus_job_finish(dr_on_job_finish, NULL));
-		WARN_ON(register_trace_daedalus_reject(dr_on_reject, NULL));
+	static bool registered;
+
+	if (registered)
 		return;
-	}
-	unregister_trace_daedalus_reject(dr_on_reject, NULL);
-	unregister_trace_daedalus_job_finish(dr_on_job_finish, NULL);
-	unregister_trace_daedalus_buf_done(dr_on_buf_done, NULL);
-	unregister_trace_daedalus_park(dr_on_park, NULL);
-	unregister_trace_daedalus_claim(dr_on_claim, NULL);
-	unregister_trace_daedalus_device_run(dr_on_device_run, NULL);
-	tracepoint_synchronize_unregister();
+	registered = true;
+	WARN_ON(register_trace_daedalus_device_run(dr_on_device_run, NULL));
+	WARN_ON(register_trace_daedalus_claim(dr_on_claim, NULL));
+	WARN_ON(register_trace_daedalus_park(dr_on_park, NULL));
+	WARN_ON(register_trace_daedalus_buf_done(dr_on_buf_done, NULL));
+	WARN_ON(register_trace_daedalus_job_finish(dr_on_job_finish, NULL));
+	WARN_ON(register_trace_daedalus_reject(dr_on_reject, NULL));
 }
 
 static struct dr_ctx *dr_ctx(struct dr_world *w, u32 ctx)
@@ -308,19 +306,30 @@ static struct dr_ctx *dr_ctx_by_id(struct dr_world *w, u32 ctx_id)
 	return NULL;
 }
 
-/* Waits for the m2m scheduler's work to settle: no new device_run for a while. */
+/*
+ * Waits for the m2m scheduler to settle. v4l2-mem2mem runs the next job
+ * from its job_work, queued with schedule_work() on the system per-CPU
+ * workqueue when a job finishes, and a device_run may finish its job and
+ * queue the next: flush until a flush starts no device_run. (Flushing a
+ * system workqueue is frowned upon in drivers, as it waits for unrelated
+ * work too; in the test executor that is the point, and it takes no lock
+ * any work could wait for.)
+ */
 static void dr_settle(struct dr_world *w)
 {
 	struct daedalus_job_stats st;
-	u64 runs = ~0ull;
-	int quiet = 0, i;
+	u64 runs;
+	int i;
 
-	for (i = 0; i < 200 && quiet < 3; i++) {
+	for (i = 0; i < 10000; i++) {
 		daedalus_job_get_stats(&w->dev->core, &st);
-		quiet = st.runs == runs ? quiet + 1 : 0;
 		runs = st.runs;
-		usleep_range(1000, 2000);
+		__flush_workqueue(system_percpu_wq);
+		daedalus_job_get_stats(&w->dev->core, &st);
+		if (st.runs == runs)
+			return;
 	}
+	WARN(1, "daedalus_replay: the m2m scheduler never settles\n");
 }
 
 /* Reads every queued request; remembers jobs and resets. */
@@ -398,13 +407,15 @@ struct dr_world *dr_world_new(void)
 	}
 	dr_recording = w;
 	spin_unlock_irq(&dr_log_lock);
-	dr_probes(true);
+	dr_probes();
 	w->dev = daedalus_dev_create(false);
 	if (IS_ERR(w->dev))
-		goto err_probes;
+		goto err_recording;
+	/* Time moves on tick events only, from the userspace executor's start. */
+	w->dev->clock_ns = NSEC_PER_SEC;
+	w->dev->virtual_clock = true;
 	return w;
-err_probes:
-	dr_probes(false);
+err_recording:
 	spin_lock_irq(&dr_log_lock);
 	dr_recording = NULL;
 	spin_unlock_irq(&dr_log_lock);
@@ -426,7 +437,6 @@ void dr_world_free(struct dr_world *w)
 		dr_close(w, i);
 	dr_detach(w);
 	daedalus_dev_destroy(w->dev);
-	dr_probes(false);
 	spin_lock_irq(&dr_log_lock);
 	dr_recording = NULL;
 	spin_unlock_irq(&dr_log_lock);
@@ -573,13 +583,12 @@ int dr_attach(struct dr_world *w, u32 version)
 	size_t n;
 	int ret;
 
-	if (!w->daemon) {
-		ret = daedalus_daemon_attach(w->dev, w->token);
-		if (ret)
-			return ret;
-		w->daemon = w->token;
-		dr_drain(w);
-	}
+	/* A second daemon while one is attached: the module says -EBUSY. */
+	ret = daedalus_daemon_attach(w->dev, w->token);
+	if (ret)
+		return ret;
+	w->daemon = w->token;
+	dr_drain(w);
 	n = dr_hdr(w, DAEDALUS_RESP_HELLO, 0, sizeof(*r));
 	r = (void *)(w->msg + n);
 	memset(r, 0, sizeof(*r));
@@ -702,7 +711,11 @@ int dr_reset_done(struct dr_world *w, u32 ctx, s64 generation)
 	n = dr_hdr(w, DAEDALUS_RESP_RESET_DONE, 0, 2 * sizeof(__le32));
 	body = (__le32 *)(w->msg + n);
 	body[0] = cpu_to_le32(c->ctx_id ?: ctx);
-	body[1] = cpu_to_le32(generation >= 0 ? (u32)generation : c->reset_gen);
+	/* Default: the context's current generation, as the format says. */
+	if (generation < 0)
+		generation = c->ctx ? READ_ONCE(c->ctx->jctx.stream_gen) :
+				      c->reset_gen;
+	body[1] = cpu_to_le32((u32)generation);
 	return dr_write(w, n + 2 * sizeof(__le32));
 }
 EXPORT_SYMBOL_IF_KUNIT(dr_reset_done);
@@ -711,9 +724,8 @@ unsigned int dr_tick(struct dr_world *w, u32 ms)
 {
 	unsigned int expired;
 
-	w->ticks_ns += (u64)ms * NSEC_PER_MSEC;
-	expired = daedalus_job_watchdog(&w->dev->core,
-					ktime_get_ns() + w->ticks_ns);
+	WRITE_ONCE(w->dev->clock_ns, w->dev->clock_ns + (u64)ms * NSEC_PER_MSEC);
+	expired = daedalus_job_watchdog(&w->dev->core, w->dev->clock_ns);
 	dr_drain(w);
 	return expired;
 }

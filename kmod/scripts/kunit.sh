@@ -55,46 +55,116 @@ describe_suites() {
 	done
 }
 
-# The userspace executor's outcome logs (its job-core records), for
-# the differential check built into daedalus_replay. Rewritten only when
-# they change, so an unchanged set does not rebuild the suite.
-expected_logs() {
-	local dir=$1 tmp rel
-	tmp=$(mktemp -d)
-	if ! (cd "$ROOT" && cargo build -q -p daedalus-replay) >"$OUT/replay-build.log" 2>&1; then
-		log "differential: daedalus-replay does not build (target/kunit/replay-build.log); no outcome logs"
-		rm -rf "$tmp" "$dir"
-		differential_broken=1
-		return
-	fi
-	# --trace-log: the records both executors observe: job-core
-	# tracepoints and V4L2 events (.log), then the requests queued for the
-	# daemon and each event's errno or DQBUF result (.io).
-	(cd "$ROOT" && target/debug/daedalus-replay check --trace-log traces) \
-		>"$OUT/replay-check.txt" 2>&1
-	awk -v dir="$tmp" '
-		/^== traces\// { f = dir "/" substr($2, 8) ".log"; n = split(f, p, "/");
+# The userspace executor's logs of every scenario, for the differential
+# check built into daedalus_replay: the traces/ scenarios, and the
+# generated ones of the differential fuzzing (DIFFFUZZ_N scenarios of the
+# orderings fuzz target's generator from seed DIFFFUZZ_SEED, at most
+# DIFFFUZZ_OPS operations each, plus the committed orderings seeds and a
+# sample of the local orderings corpus when there is one). Files are
+# rewritten only when they change, so an unchanged set does not rebuild
+# the suite.
+DIFFFUZZ_N=${DAEDALUS_DIFFFUZZ_N:-500}
+DIFFFUZZ_SEED=${DAEDALUS_DIFFFUZZ_SEED:-20261205}
+DIFFFUZZ_OPS=${DAEDALUS_DIFFFUZZ_OPS:-24}
+DIFFFUZZ_CORPUS_SAMPLE=${DAEDALUS_DIFFFUZZ_CORPUS_SAMPLE:-50}
+
+# sync_dir SRC DST PATTERN...: DST holds exactly SRC's files matching a
+# pattern, a file touched only when its content changed.
+sync_dir() {
+	local src=$1 dst=$2 rel
+	shift 2
+	local find_args=(-name "$1")
+	shift
+	for p in "$@"; do find_args+=(-o -name "$p"); done
+	mkdir -p "$dst"
+	(cd "$src" && find . \( "${find_args[@]}" \) -print) | while read -r rel; do
+		mkdir -p "$dst/$(dirname "$rel")"
+		cmp -s "$src/$rel" "$dst/$rel" || cp "$src/$rel" "$dst/$rel"
+	done
+	(cd "$dst" && find . \( "${find_args[@]}" \) -print) | while read -r rel; do
+		[ -f "$src/$rel" ] || rm -f "$dst/$rel"
+	done
+}
+
+# split_logs CHECK_OUTPUT PREFIX DIR: `check --trace-log` output into
+# DIR/<path after PREFIX>.log (job-core tracepoints and V4L2 events) and
+# .io (requests queued for the daemon, each event's errno or DQBUF result).
+split_logs() {
+	awk -v dir="$3" -v prefix="$2" '
+		index($0, "== " prefix) == 1 {
+			f = dir "/" substr($2, length(prefix) + 1) ".log"; n = split(f, p, "/");
 			d = substr(f, 1, length(f) - length(p[n]) - 1);
 			io = substr(f, 1, length(f) - 4) ".io";
 			system("mkdir -p \"" d "\""); printf "" > f; printf "" > io; next }
 		/^$/ { f = ""; next }
 		f && /^(device_run|claim|park|buf_done|job_finish|reject|event) / { print > f }
 		f && /^(request |[0-9]+: )/ { print > io }
-	' "$OUT/replay-check.txt"
-	mkdir -p "$dir"
-	(cd "$tmp" && find . -name '*.log' -o -name '*.io') | while read -r rel; do
-		mkdir -p "$dir/$(dirname "$rel")"
-		cmp -s "$tmp/$rel" "$dir/$rel" || cp "$tmp/$rel" "$dir/$rel"
-	done
-	(cd "$dir" && find . -name '*.log' -o -name '*.io') | while read -r rel; do
-		[ -f "$tmp/$rel" ] || rm -f "$dir/$rel"
-	done
-	log "differential: $(find "$dir" -name '*.log' | wc -l) userspace outcome log(s) in $dir"
+	' "$1"
+}
+
+expected_logs() {
+	local dir=$1 gen=$2 tmp corpus sample
+	tmp=$(mktemp -d)
+	if ! (cd "$ROOT" && cargo build -q -p daedalus-replay) >"$OUT/replay-build.log" 2>&1; then
+		log "differential: daedalus-replay does not build (target/kunit/replay-build.log); no outcome logs"
+		rm -rf "$tmp" "$dir" "$gen"
+		differential_broken=1
+		return
+	fi
+	(cd "$ROOT" && target/debug/daedalus-replay check --trace-log traces) \
+		>"$OUT/replay-check.txt" 2>&1
+	split_logs "$OUT/replay-check.txt" traces/ "$tmp/logs"
+
+	# The differential fuzzing's scenarios.
+	sample=()
+	corpus=$ROOT/fuzz/corpus/orderings
+	if [ -d "$corpus" ] && [ "$DIFFFUZZ_CORPUS_SAMPLE" -gt 0 ]; then
+		mkdir -p "$tmp/corpus"
+		find "$corpus" -maxdepth 1 -type f | sort | head -n "$DIFFFUZZ_CORPUS_SAMPLE" |
+			xargs -r cp -t "$tmp/corpus"
+		sample=(--inputs "$tmp/corpus")
+	fi
+	if ! (cd "$ROOT" && target/debug/daedalus-replay generate --seed "$DIFFFUZZ_SEED" \
+		--count "$DIFFFUZZ_N" --max-ops "$DIFFFUZZ_OPS" \
+		--inputs fuzz/seeds/orderings "${sample[@]}" -o "$tmp/generated") \
+		>"$OUT/generate.txt" 2>&1; then
+		log "differential fuzzing: the generator failed or the real core broke on a generated scenario (target/kunit/generate.txt):"
+		head -n 40 "$OUT/generate.txt" >&2
+		generate_broken=1
+	fi
+	(cd "$tmp" && "$ROOT/target/debug/daedalus-replay" check --trace-log generated) \
+		>"$OUT/replay-check-generated.txt" 2>&1
+	split_logs "$OUT/replay-check-generated.txt" generated/ "$tmp/logs/generated"
+	sync_dir "$tmp/logs" "$dir" '*.log' '*.io'
+	sync_dir "$tmp/generated" "$gen" '*.scn'
+	generated_n=$(find "$gen" -name '*.scn' | wc -l)
+	# The list the Rust suite includes (kmod/kunit/Makefile).
+	{
+		echo '// Generated by kmod/scripts/kunit.sh: the differential fuzzing scenarios.'
+		echo 'pub(crate) static GENERATED: &[(&str, &str, Option<&str>, Option<&str>)] = &['
+		find "$gen" -name '*.scn' -printf '%f\n' | sort | while read -r f; do
+			printf '    ("%s", include_str!("%s"),\n' "$f" "$gen/$f"
+			for ext in log io; do
+				if [ -f "$dir/generated/$f.$ext" ]; then
+					printf '     Some(include_str!("%s")),\n' "$dir/generated/$f.$ext"
+				else
+					printf '     None,\n'
+				fi
+			done
+			echo '    ),'
+		done
+		echo '];'
+	} >"$tmp/generated.rs"
+	cmp -s "$tmp/generated.rs" "$gen/generated.rs" || cp "$tmp/generated.rs" "$gen/generated.rs"
+	log "differential: $(find "$dir" -name '*.log' | wc -l) userspace outcome log(s) in $dir; $generated_n generated scenario(s) in $gen (seed $DIFFFUZZ_SEED)"
 	rm -rf "$tmp"
 }
 
 differential_broken=0
-expected_logs "$("$KERNEL_SH" builddir)/daedalus-expected"
+generate_broken=0
+generated_n=0
+expected_logs "$("$KERNEL_SH" builddir)/daedalus-expected" \
+	"$("$KERNEL_SH" builddir)/daedalus-generated"
 
 t0=$SECONDS
 if ! BUILD=$("$KERNEL_SH" build); then
@@ -178,6 +248,21 @@ if [ "$splat_n" -gt 0 ]; then
 fi
 if [ "$differential_broken" -ne 0 ]; then
 	log "the differential check had no userspace outcome logs to compare with"
+	failed=$((failed + 1))
+	rc=1
+fi
+if [ "$generate_broken" -ne 0 ]; then
+	failed=$((failed + 1))
+	rc=1
+fi
+# The differential fuzzing must have compared every scenario it generated,
+# and at least its floor.
+floor=$((DIFFFUZZ_N < 500 ? DIFFFUZZ_N : 500))
+compared_gen=$(sed -nE 's/.*daedalus_replay: ([0-9]+) generated scenario\(s\) compared with the userspace executor.*/\1/p' \
+	"$OUT/console.log" | tail -n1)
+log "differential fuzzing: ${compared_gen:-0} of $generated_n generated scenario(s) compared on the kernel (floor $floor)"
+if [ "${compared_gen:-0}" -lt "$floor" ] || [ "${compared_gen:-0}" -lt "$generated_n" ]; then
+	log "differential fuzzing compared fewer generated scenarios than its floor or than it generated"
 	failed=$((failed + 1))
 	rc=1
 fi

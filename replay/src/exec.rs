@@ -786,7 +786,14 @@ impl Executor {
             return;
         }
         self.with(|w| {
-            let ids = std::mem::take(&mut w.ctxs[slot].q(queue).bufs);
+            let q = w.ctxs[slot].q(queue);
+            // vb2_core_reqbufs: a count of 0, or a queue that has buffers,
+            // goes through __vb2_queue_cancel first, which also clears the
+            // queue's error (vb2_queue_error from a failed session).
+            if count == 0 || !q.bufs.is_empty() {
+                q.error = false;
+            }
+            let ids = std::mem::take(&mut q.bufs);
             for id in ids {
                 w.set_own(id, Own::Freed, "freed (REQBUFS)".into());
             }
