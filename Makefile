@@ -113,7 +113,9 @@ kunit-bites:
 	tail -n1 $(STAGE_LOG)/kunit-bites.log; exit $$rc
 
 # The Rust workspace: formatting, clippy and every crate's tests, counted
-# from cargo's own "test result" lines.
+# from cargo's exit status and its "test result" lines together
+# (scripts/cargo-test-count.sh): a test binary killed by a signal prints no
+# result line and fails by name. --no-fail-fast: every binary runs.
 cargo:
 	@mkdir -p $(STAGE_LOG)
 	@echo "== cargo =="
@@ -123,11 +125,9 @@ cargo:
 		else failed=$$((failed + 1)); echo "cargo fmt: FAILED"; fi; \
 		if $(CARGO) clippy -q --workspace --all-targets -- -D warnings; then passed=$$((passed + 1)); echo "cargo clippy: ok"; \
 		else failed=$$((failed + 1)); echo "cargo clippy: FAILED"; fi; \
-		$(CARGO) test --workspace 2>&1 | tee $(STAGE_LOG)/cargo-test.log; rc=$$?; \
-		p=$$(sed -nE 's/^test result: .* ([0-9]+) passed; ([0-9]+) failed.*/\1/p' $(STAGE_LOG)/cargo-test.log | paste -sd+ | bc); \
-		f=$$(sed -nE 's/^test result: .* ([0-9]+) passed; ([0-9]+) failed.*/\2/p' $(STAGE_LOG)/cargo-test.log | paste -sd+ | bc); \
-		passed=$$((passed + $${p:-0})); failed=$$((failed + $${f:-0})); \
-		if [ $$rc -ne 0 ] && [ $${f:-0} -eq 0 ]; then failed=$$((failed + 1)); echo "cargo test: exit $$rc"; fi; \
+		$(CARGO) test --workspace --no-fail-fast 2>&1 | tee $(STAGE_LOG)/cargo-test.log; rc=$${PIPESTATUS[0]}; \
+		read -r p f < <(bash scripts/cargo-test-count.sh "cargo test" $(STAGE_LOG)/cargo-test.log $$rc); \
+		passed=$$((passed + $${p:-0})); failed=$$((failed + $${f:-1})); \
 		echo "cargo: $$passed passed, $$failed failed"; \
 		[ $$failed -eq 0 ]; \
 	} 2>&1 | tee $(STAGE_LOG)/cargo.log
