@@ -6,8 +6,9 @@
 # a private dkms tree, so the host's /usr/src and /var/lib/dkms are never
 # touched, then `dkms add` and `dkms build` run against a kernel tree: the
 # running kernel's headers if installed, else the 7.3 x86_64 tree kernel.sh
-# prepares. With dkms missing or no usable tree the stage says so and
-# counts nothing.
+# prepares. With dkms missing or no usable tree the stage cannot run: it
+# fails under CI=true, and elsewhere says SKIP without counting a pass
+# (lib.sh's cannot_run).
 #
 #   kmod/scripts/dkms.sh
 #
@@ -17,13 +18,7 @@ set -uo pipefail
 # shellcheck source=lib.sh
 . "$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)/lib.sh"
 
-skip() {
-	echo "SKIP $*"
-	summary dkms
-	exit 0
-}
-
-command -v dkms >/dev/null || skip "dkms is not installed (apt-get install dkms)"
+command -v dkms >/dev/null || cannot_run dkms "dkms is not installed (apt-get install dkms)"
 
 NAME=$(sed -n 's/^PACKAGE_NAME="\(.*\)"/\1/p' "$KMOD_DIR/dkms.conf")
 VERSION=$(sed -n 's/^PACKAGE_VERSION="\(.*\)"/\1/p' "$KMOD_DIR/dkms.conf")
@@ -39,10 +34,10 @@ kdir=/lib/modules/$(uname -r)/build
 if [ ! -f "$kdir/Makefile" ]; then
 	mkdir -p "$CACHE/logs"
 	kdir=$("$KERNEL_SH" prepare 7.3 x86_64 2>"$CACHE/logs/dkms-prepare.log") ||
-		skip "no kernel tree: no headers for $(uname -r) and kernel.sh prepare failed ($CACHE/logs/dkms-prepare.log)"
+		cannot_run dkms "no kernel tree: no headers for $(uname -r) and kernel.sh prepare failed ($CACHE/logs/dkms-prepare.log)"
 fi
 kver=$(cat "$kdir/include/config/kernel.release" 2>/dev/null) ||
-	skip "kernel tree $kdir has no include/config/kernel.release"
+	cannot_run dkms "kernel tree $kdir has no include/config/kernel.release"
 
 work=$(mktemp -d "${TMPDIR:-/tmp}/daedalus-dkms.XXXXXX")
 trap 'rm -rf "$work"' EXIT
