@@ -61,10 +61,13 @@ sync_sources() {
 # extended regex of the whole line; check_imports makes the check they
 # give up. Any other modpost warning fails the build.
 MODPOST_ALLOWED=(
-	# Makefile.modpost, for a tree without Module.symvers.
-	'^WARNING: .*/Module\.symvers is missing\.$'
-	# modpost, for each import it cannot resolve without it (10 named).
+	# Makefile.modpost, for a tree without Module.symvers (6.12 names no
+	# directory).
+	'^WARNING: (.*/)?Module\.symvers is missing\.$'
+	# modpost, for each import it cannot resolve without it (10 named):
+	# 7.x, then 6.12.
 	"^WARNING: modpost: [^ ]+\\.ko: symbol '[A-Za-z0-9_.]+' undefined!\$"
+	'^WARNING: modpost: "[A-Za-z0-9_.]+" \[[^]]+\.ko\] undefined!$'
 	# ... and how many more it did not name.
 	'^WARNING: modpost: suppressed [0-9]+ unresolved symbol warnings because there were too many\)?$'
 )
