@@ -22,6 +22,24 @@ fail() {
 	printf 'FAIL %s\n' "$*"
 }
 
+# ticker_start LABEL [DIR [LOG...]] / ticker_stop: a progress line on
+# stderr every 30 s (ticker.sh: time, objects built under DIR, the newest
+# LOG's last line) while a long build writes only to its logs, when stderr
+# is not a terminal.
+TICKER=
+ticker_start() {
+	ticker_stop
+	[ -t 2 ] && return 0
+	bash "$SCRIPT_DIR/ticker.sh" $$ "$@" >&2 &
+	TICKER=$!
+}
+ticker_stop() {
+	[ -n "$TICKER" ] || return 0
+	kill "$TICKER" 2>/dev/null
+	wait "$TICKER" 2>/dev/null
+	TICKER=
+}
+
 # The module's own sources (the KUnit suites and scripts stay out).
 module_sources() {
 	(cd "$KMOD_DIR" && ls Makefile Kconfig ./*.c ./*.h && find include -type f)
