@@ -155,7 +155,14 @@ export_table() {
 	table=$CACHE/exports/linux-source-$ver-$key.tsv
 	if [ ! -s "$table" ]; then
 		mkdir -p "$CACHE/exports"
-		scan_exports "$src" | sort -u >"$table.tmp" && mv "$table.tmp" "$table" || return 1
+		scan_exports "$src" | sort -u >"$table.tmp" || return 1
+		# A kernel tree exports tens of thousands of symbols; a scan that
+		# found few read the wrong place.
+		if [ "$(wc -l <"$table.tmp")" -lt 10000 ]; then
+			echo "export_table: only $(wc -l <"$table.tmp") exports found in $src" >&2
+			return 1
+		fi
+		mv "$table.tmp" "$table"
 	fi
 	echo "$table"
 }
@@ -164,12 +171,22 @@ export_table() {
 # tree TABLE describes (export_table). Prints an "ERROR: imports: ..." line
 # for each one that is not; 0 when there is none.
 check_imports() {
-	local ko=$1 table=$2 license gpl=0 imports mod
+	local ko=$1 table=$2 license gpl=0 imports mod undef
+	mod=$(basename "$ko" .ko)
+	# An empty table or symbol list would pass everything: both are errors.
+	if [ ! -s "$table" ]; then
+		echo "ERROR: imports: $mod.ko: export table $table is missing or empty"
+		return 1
+	fi
+	if ! undef=$("llvm-nm$LLVM_SUFFIX" -u "$ko" | awk '$1 == "U" { print $2 }') ||
+		[ -z "$undef" ]; then
+		echo "ERROR: imports: $mod.ko: no undefined symbols read with llvm-nm$LLVM_SUFFIX"
+		return 1
+	fi
 	license=$(modinfo -F license "$ko" 2>/dev/null | head -n1)
 	grep -qxE "$GPL_LICENSES" <<<"$license" && gpl=1
 	imports=$(modinfo -F import_ns "$ko" 2>/dev/null | tr '\n' ' ')
-	mod=$(basename "$ko" .ko)
-	"llvm-nm$LLVM_SUFFIX" -u "$ko" | awk '$1 == "U" { print $2 }' |
+	printf '%s\n' "$undef" |
 		awk -F'\t' -v gpl="$gpl" -v license="$license" -v imports=" $imports " \
 			-v mod="$mod" -v allowed="${IMPORTS_ALLOWED[*]}" -v table="${table##*/}" '
 		function glob_match(s, g) {
