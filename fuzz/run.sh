@@ -9,7 +9,8 @@
 # fails the stage.
 #
 # Environment: FUZZ_SECONDS (per target, default 20), FUZZ_TARGETS
-# (default all), FUZZ_JOBS (parallel bursts, default 1), FUZZ_SEED
+# (default all; a target of fuzz_targets/ it leaves out fails under
+# CI=true and is reported as skipped elsewhere, never as passed), FUZZ_JOBS (parallel bursts, default 1), FUZZ_SEED
 # (libFuzzer's -seed for every burst; default: a fresh one, printed, so a
 # run that finds something can be repeated; under CI=true a fixed one, and
 # each burst a fixed number of runs rather than seconds, so a CI verdict
@@ -30,8 +31,27 @@ echo "fuzz: seed $seed (FUZZ_SEED=$seed repeats these bursts)"
 targets=${FUZZ_TARGETS:-"orderings kmod_messages daemon_protocol scenario_text trace_import bitstream"}
 passed=0
 failed=0
+skipped=0
 ok() { passed=$((passed + 1)); echo "fuzz: ok: $*"; }
 bad() { failed=$((failed + 1)); echo "fuzz: FAILED: $*"; }
+summary() {
+	local extra=
+	[ "$skipped" -eq 0 ] || extra=", $skipped skipped"
+	echo "fuzz: $passed passed, $failed failed$extra"
+}
+
+# Every target in fuzz_targets/ runs: one left out (FUZZ_TARGETS, or a new
+# target missing from the default list) cannot pass by not running.
+for f in fuzz_targets/*.rs; do
+	t=$(basename "$f" .rs)
+	for x in $targets; do [ "$x" = "$t" ] && continue 2; done
+	if [ "${CI:-}" = true ]; then
+		bad "$t: not run (not in FUZZ_TARGETS or the default list; under CI=true every target runs)"
+	else
+		skipped=$((skipped + 1))
+		echo "fuzz: SKIP: $t: not run (not in FUZZ_TARGETS); not counted as passed"
+	fi
+done
 
 # The C code cc compiles for the fuzz build (replay's job core and
 # mutants, this crate's codec copy) gets libFuzzer's coverage counters,
@@ -41,13 +61,16 @@ export CC="$here/cc-instrument.sh"
 # (1) Stable: format, lints, then build every target and replay the corpora.
 if cargo +stable fmt -- --check >/dev/null 2>&1; then ok "cargo fmt"; else bad "cargo fmt"; fi
 if env -u CC cargo +stable clippy -q --all-targets -- -D warnings; then ok "cargo clippy"; else bad "cargo clippy"; fi
+# Counted from cargo's exit status and its result lines together: a test
+# binary killed by a signal (a stack overflow, an abort or a segfault in
+# the C code it links) prints no result line, and is a failure named by
+# cargo-test-count.sh. --no-fail-fast: every binary runs and is counted.
 log=$(mktemp)
-if env -u CC -u DAEDALUS_FUZZ_CORE cargo +stable test 2>&1 | tee "$log"; then :; fi
-p=$(sed -nE 's/^test result: .* ([0-9]+) passed; ([0-9]+) failed.*/\1/p' "$log" | paste -sd+ | bc)
-f=$(sed -nE 's/^test result: .* ([0-9]+) passed; ([0-9]+) failed.*/\2/p' "$log" | paste -sd+ | bc)
+env -u CC -u DAEDALUS_FUZZ_CORE cargo +stable test --no-fail-fast 2>&1 | tee "$log"
+rc=${PIPESTATUS[0]}
+read -r p f < <(bash "$root/scripts/cargo-test-count.sh" fuzz "$log" "$rc")
 passed=$((passed + ${p:-0}))
-failed=$((failed + ${f:-0}))
-if [ -z "${p:-}" ]; then bad "cargo test did not build or run"; fi
+failed=$((failed + ${f:-1}))
 rm -f "$log"
 
 # (2) Nightly bursts. clang's ASan runtime links other crates' build-time
@@ -64,7 +87,7 @@ if ! cargo fuzz --version >/dev/null 2>&1; then
 fi
 if ! cargo +nightly fuzz --version >/dev/null 2>&1; then
 	bad "cargo +nightly fuzz is not available"
-	echo "fuzz: $passed passed, $failed failed"
+	summary
 	exit 1
 fi
 
@@ -74,7 +97,7 @@ env -u CC cargo +stable build -q --bin fuzz-scenario 2>/dev/null
 
 if ! cargo +nightly fuzz build -O -s address 2>&1 | tail -n 3; then
 	bad "cargo fuzz build"
-	echo "fuzz: $passed passed, $failed failed"
+	summary
 	exit 1
 fi
 
@@ -162,5 +185,5 @@ for t in $targets; do
 	fi
 done
 
-echo "fuzz: $passed passed, $failed failed"
+summary
 [ "$failed" -eq 0 ]

@@ -6,7 +6,8 @@
 # kernels), or clang/LLVM when the tree's config says so, preferring the
 # clang-N that matches the kernel's CONFIG_CLANG_VERSION. A tree without a
 # Module.symvers (modules_prepare only) gets modpost's unresolved symbols as
-# warnings rather than errors.
+# warnings rather than errors: the dkms stage then checks the module's
+# imports against the tree's source (kmod/scripts/lib.sh, check_imports).
 set -euo pipefail
 
 kdir=${1:?usage: dkms-make.sh KERNEL_SOURCE_DIR [ARCH]}

@@ -18,7 +18,8 @@
 # Outputs under target/e2e/run/: results (one line a check), console.log,
 # dmesg, stats, logs/, traces/ (the recordings), scn/ (their scenarios).
 # Environment: DAEDALUS_E2E_KERNEL (a bzImage to boot instead of building),
-# DAEDALUS_E2E_GROUPS (guest check groups, default all but bench).
+# DAEDALUS_E2E_GROUPS (guest check groups, default all but bench; the
+# checks of kmod/e2e/expected-checks that a smaller set leaves out fail).
 # Last line: `e2e: N passed, N failed`.
 set -uo pipefail
 
@@ -26,42 +27,10 @@ E2E_STAGE=e2e
 # shellcheck source=kmod/e2e/lib.sh
 . "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
-passed=0
-failed=0
-known=0
-# Known failures: a check named here (the text before its first colon)
-# that fails is reported as KNOWN with its reason and not counted as
-# failed; one that passes is counted as passed and reported as XPASS, so
-# its line can go. Any other failure fails the stage.
-KNOWN_FAILURES=$E2E/known-failures
-known_reason() {
-	[ -f "$KNOWN_FAILURES" ] || return 1
-	awk -F'\t' -v n="$1" '!/^#/ && $1 == n { print $2; found = 1 } END { exit !found }' "$KNOWN_FAILURES"
-}
-pass() {
-	local reason
-	passed=$((passed + 1))
-	if reason=$(known_reason "${1%%:*}"); then
-		echo "XPASS $1 [listed as a known failure: remove it from kmod/e2e/known-failures]"
-		return
-	fi
-	echo "ok   $1"
-}
-fail() {
-	local reason
-	if reason=$(known_reason "${1%%:*}"); then
-		known=$((known + 1))
-		echo "KNOWN $1 [$reason]"
-		return
-	fi
-	failed=$((failed + 1))
-	echo "FAIL $1"
-}
-finish() {
-	[ "$known" -eq 0 ] || echo "e2e: $known known failure(s), listed in kmod/e2e/known-failures"
-	echo "e2e: $passed passed, $failed failed"
-	exit "$1"
-}
+# Counting (pass, fail, finish), known failures by symptom and the list of
+# expected checks: judge.sh.
+# shellcheck source=kmod/e2e/judge.sh
+. "$E2E/judge.sh"
 
 t_start=$SECONDS
 ensure_tools || { fail "tools"; finish 1; }
@@ -81,28 +50,22 @@ e2e_log "guest run: $boot_s s"
 if [ -f "$RUN/finished" ]; then
 	pass "guest ran to the end"
 else
-	fail "guest ran to the end (no $RUN/finished: hung, crashed or timed out; see console.log)"
+	fail "guest ran to the end" "no $RUN/finished: hung, crashed or timed out; see console.log"
 	tail -n 30 "$RUN/console.log" >&2
 fi
 
-# The guest's checks.
-if [ -f "$RUN/results" ]; then
-	while IFS= read -r line; do
-		case "$line" in
-		PASS\ *) pass "${line#PASS }" ;;
-		FAIL\ *) fail "${line#FAIL }" ;;
-		TIME\ *) e2e_log "group ${line#TIME } s" ;;
-		esac
-	done <"$RUN/results"
-fi
+# The guest's checks, and every check of kmod/e2e/expected-checks among
+# them (DAEDALUS_E2E_GROUPS can pick fewer groups: their checks then fail
+# as not reported).
+judge_guest "$RUN/results"
 
 # The kernel log: from the console (complete even if the guest died).
 grep -nE "$SPLATS" "$RUN/console.log" >"$RUN/splats.txt"
 if [ -s "$RUN/splats.txt" ]; then
-	fail "kernel log clean ($(wc -l <"$RUN/splats.txt") report line(s), splats.txt)"
+	fail "kernel log clean" "$(wc -l <"$RUN/splats.txt") report line(s), splats.txt"
 	head -n 20 "$RUN/splats.txt" >&2
 else
-	pass "kernel log clean (no KASAN/lockdep/list/WARN/BUG report)"
+	pass "kernel log clean" "no KASAN/lockdep/list/WARN/BUG report"
 fi
 
 # Every recording replays clean on the userspace executor.
@@ -114,15 +77,15 @@ for t in "$RUN"/traces/*.trace; do
 	dir=$RUN/scn/$name
 	mkdir -p "$dir"
 	if ! "$REPLAY" import "$t" --out "$dir" 2>"$dir/import.log"; then
-		fail "replay $name: import failed ($(tail -n1 "$dir/import.log"))"
+		fail "replay $name" "import failed ($(tail -n1 "$dir/import.log"))"
 		continue
 	fi
 	if ! ls "$dir"/*.scn >/dev/null 2>&1; then
-		fail "replay $name: the trace holds no decoder context ($(tail -n1 "$dir/import.log"))"
+		fail "replay $name" "the trace holds no decoder context ($(tail -n1 "$dir/import.log"))"
 	elif ! "$REPLAY" check "$dir" >"$dir/check.log" 2>&1; then
-		fail "replay $name: $(grep -E 'VIOLATION|UNUSABLE' "$dir/check.log" | head -n1)"
+		fail "replay $name" "$(grep -E 'VIOLATION|UNUSABLE' "$dir/check.log" | head -n1)"
 	else
-		pass "replay $name: $(tail -n1 "$dir/check.log")"
+		pass "replay $name" "$(tail -n1 "$dir/check.log")"
 		# Clean is not enough: the replay must follow the recording. A
 		# client QBUF the executor refuses means the imported scenario
 		# lost track of the buffers (and every later reply is noise).
@@ -131,7 +94,7 @@ for t in "$RUN"/traces/*.trace; do
 		if [ "$refused" -eq 0 ]; then
 			pass "replay $name follows the recording"
 		else
-			fail "replay $name follows the recording: $refused client call(s) refused in the replay ($(grep -m1 -nE '^(qbuf|dqbuf|streamon|reqbufs) ctx=[0-9]+ -E' "$dir/outcome.log"); scn/$name/outcome.log)"
+			fail "replay $name follows the recording" "$refused client call(s) refused in the replay ($(grep -m1 -nE '^(qbuf|dqbuf|streamon|reqbufs) ctx=[0-9]+ -E' "$dir/outcome.log"); scn/$name/outcome.log)"
 		fi
 	fi
 done
@@ -144,7 +107,7 @@ for d in "$RUN"/traces/*.dat; do
 	dir=$RUN/scn-dat/$name
 	mkdir -p "$dir"
 	if ! "$REPLAY" import "$d" --out "$dir" 2>"$dir/import.log"; then
-		fail "replay $name.dat: import failed ($(tail -n1 "$dir/import.log"))"
+		fail "replay $name.dat" "import failed ($(tail -n1 "$dir/import.log"))"
 		continue
 	fi
 	differ=0
@@ -154,9 +117,9 @@ for d in "$RUN"/traces/*.dat; do
 	done
 	n=$(find "$dir" -name '*.scn' | wc -l)
 	if [ "$n" -gt 0 ] && [ "$differ" -eq 0 ]; then
-		pass "replay $name.dat imports as its text ($n scenario(s))"
+		pass "replay $name.dat imports as its text" "$n scenario(s)"
 	else
-		fail "replay $name.dat imports as its text: $differ of the scenarios differ or are missing (scn-dat/$name)"
+		fail "replay $name.dat imports as its text" "$differ of the scenarios differ or are missing (scn-dat/$name)"
 	fi
 done
 

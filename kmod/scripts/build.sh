@@ -63,6 +63,8 @@ if [ -n "$src" ] && [ -x "$src/scripts/kernel-doc" ]; then
 		fail "kernel-doc -Wall"
 		printf '%s\n' "$out" | head -n 20 | sed 's/^/    /'
 	fi
+else
+	cannot_check "kernel-doc: no scripts/kernel-doc in a kernel source tree for $VERSION"
 fi
 
 # 3. The job core's includes are exactly the documented list.
@@ -96,6 +98,8 @@ if [ -d "$shim" ]; then
 			printf '%s\n' "$out" | head -n 20 | sed 's/^/    /'
 		fi
 	done
+else
+	cannot_check "userspace compile: no replay/shim/include beside kmod/"
 fi
 
 summary kmod

@@ -28,8 +28,14 @@ for ver in "${VERSIONS[@]}"; do
 	for arch in "${ARCHES[@]}"; do
 		log=$LOGDIR/kmod-compat-$ver-$arch.log
 		t0=$SECONDS
+		# A cold tree is minutes of modules_prepare with its output in
+		# $log.prepare: progress on stderr meanwhile (lib.sh ticker_start).
+		ticker_start "kmod-compat: $ver $arch" \
+			"$CACHE/build/prepare-$ver-$arch:$CACHE/kmod-build/$ver-$arch" \
+			"$log.prepare" "$log"
 		build_module "$ver" "$arch" "$log"
 		rc=$?
+		ticker_stop
 		dt=$((SECONDS - t0))
 		case $rc in
 		0)

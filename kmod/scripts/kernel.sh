@@ -36,6 +36,27 @@ HOOK_TAG="daedalus test-kernel hook"
 log() { printf 'kernel.sh: %s\n' "$*" >&2; }
 die() { log "error: $*"; exit 1; }
 
+# A progress line on stderr every 30 s (ticker.sh) while a long step is
+# silent (kunit.py keeps make's output to itself, prepare runs make -s),
+# when stderr is not a terminal: CI and logs see the build move. Never on
+# stdout, which carries the answer. Stopped when the step ends or this
+# script exits.
+TICKER=
+ticker_start() {
+	ticker_stop
+	[ -t 2 ] && return 0
+	# Not holding build_lock's descriptor: the lock goes with this script.
+	bash "$SCRIPT_DIR/ticker.sh" $$ "kernel.sh: $1" "${2:-}" >&2 9>&- &
+	TICKER=$!
+}
+ticker_stop() {
+	[ -n "$TICKER" ] || return 0
+	kill "$TICKER" 2>/dev/null || true
+	wait "$TICKER" 2>/dev/null || true
+	TICKER=
+}
+trap ticker_stop EXIT
+
 usage() {
 	sed -n '3,20p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'
 	cat <<EOF
@@ -165,6 +186,7 @@ cmd_source() {
 		sort -V | tail -n1)
 	[ -n "$debver" ] || die "$pkg not found in $suite"
 	log "fetching $pkg=$debver from $suite"
+	ticker_start "fetching and extracting $pkg"
 	rm -f "$APT_ROOT/dl/${pkg}_"*.deb
 	(cd "$APT_ROOT/dl" && apt-get "${APT_OPTS[@]}" -q download "$pkg=$debver" >&2)
 	local deb
@@ -177,6 +199,7 @@ cmd_source() {
 	tar -xJf "$tmp/usr/src/$pkg.tar.xz" -C "$tmp"
 	mv "$tmp/$pkg" "$src"
 	rm -rf "$tmp"
+	ticker_stop
 	printf '%s %s %s\n' "$pkg" "$debver" "$suite" >"$src/.debian-version"
 	touch "$src/.extracted"
 	log "$pkg $debver ($suite) in $src"
@@ -214,6 +237,7 @@ cmd_prepare() {
 	fi
 	build_lock
 	mkdir -p "$out"
+	ticker_start "preparing $out" "$out"
 	log "configuring $out (defconfig + $frag)"
 	make -s -C "$src" O="$out" "${MAKE_ARGS[@]}" defconfig >&2
 	"$src/scripts/kconfig/merge_config.sh" -m -O "$out" "$out/.config" "$frag" >&2
@@ -221,6 +245,7 @@ cmd_prepare() {
 	check_config "$out/.config" "$frag"
 	log "modules_prepare in $out"
 	nice make -s -C "$src" O="$out" "${MAKE_ARGS[@]}" -j"$(nproc)" modules_prepare >&2
+	ticker_stop
 	echo "$key" >"$out/.prepared"
 	echo "$out"
 }
@@ -403,7 +428,9 @@ cmd_build() {
 	log "building test kernel in $out"
 	local t0=$SECONDS kind=incremental
 	[ -f "$out/vmlinux" ] || kind=cold
+	ticker_start "building test kernel ($kind) in $out" "$out"
 	NICE=10 kunit_py "$ver" build --jobs="$(nproc)" >&2
+	ticker_stop
 	log "test kernel built in $((SECONDS - t0)) s ($kind)"
 	# For kunit-bench.sh: how long each build of this tree took.
 	printf '%s %s %s\n' "$(date -u +%FT%TZ)" "$kind" "$((SECONDS - t0))" \

@@ -6,9 +6,12 @@
 #
 # Outputs under target/kunit/: console.log (the whole kernel log),
 # results.json (kunit.py's KernelCI-style JSON), summary.txt.
-# Fails when a test fails or crashes, when no daedalus suite ran, or when
-# the kernel log holds a KASAN, lockdep, list-debug, debug-objects,
-# kmemleak, UBSAN, BUG or WARN report, even if every test said ok.
+# Fails when a test fails or crashes, when no daedalus suite ran (with the
+# default filter: when any of daedalus_job, daedalus_replay and
+# daedalus_replay_module did not), when a replay suite ran fewer or more
+# scenarios than traces/ holds *.scn files, or when the kernel log holds
+# a KASAN, lockdep, list-debug, debug-objects, kmemleak, UBSAN, BUG or
+# WARN report, even if every test said ok.
 # Last line: `kunit: N passed, N failed`.
 set -uo pipefail
 
@@ -240,6 +243,39 @@ log "build ${build_s}s (cached/incremental), QEMU run ${run_s}s"
 
 rc=0
 # Checks outside the suites count as cases of their own in the summary.
+
+# Every suite, and every scenario under traces/: kmod/kunit/Makefile
+# finds the scenarios through the in-tree symlink, and an empty (or
+# short) list would pass every per-scenario check. The Rust suites print
+# how many scenarios they ran ("daedalus_replay: N scenario(s), ...");
+# that must be the number of *.scn files under traces/.
+want_scn=$(find "$ROOT/traces" -name '*.scn' | wc -l)
+count_fail() {
+	log "$*"
+	failed=$((failed + 1))
+	rc=1
+}
+if [ "$FILTER" = 'daedalus_*' ]; then
+	for s in daedalus_job daedalus_replay daedalus_replay_module; do
+		case ",$suites," in *",$s,"*) ;; *) count_fail "suite $s did not run" ;; esac
+	done
+fi
+for pair in 'daedalus_replay:scenario\(s\), [0-9]+ event' \
+	'daedalus_replay_module:scenario\(s\) run on the module'; do
+	s=${pair%%:*}
+	case ",$suites," in *",$s,"*) ;; *) continue ;; esac
+	n=$(grep -oE "daedalus_replay: [0-9]+ ${pair#*:}" "$OUT/console.log" | tail -n1 |
+		grep -oE '[0-9]+' | head -n1)
+	if [ -z "$n" ]; then
+		count_fail "suite $s printed no scenario count (target/kunit/console.log)"
+	elif [ "$n" -ne "$want_scn" ]; then
+		count_fail "suite $s ran $n scenario(s); traces/ holds $want_scn *.scn"
+	else
+		log "suite $s ran all $n scenarios under traces/"
+	fi
+	echo "scenarios ($s): ${n:-none} of $want_scn" >>"$OUT/summary.txt"
+done
+
 if [ "$splat_n" -gt 0 ]; then
 	log "kernel log has $splat_n report line(s) (target/kunit/splats.txt):"
 	head -n 40 "$OUT/splats.txt" >&2

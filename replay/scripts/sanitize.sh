@@ -22,20 +22,31 @@ if ! cargo build -q --release -p daedalus-replay --all-targets; then
 	exit 1
 fi
 
-cargo test -q --release -p daedalus-replay >"$log" 2>&1
+# A sanitizer report aborts its test binary, which then prints no result
+# line: scripts/cargo-test-count.sh counts it from the exit status and
+# names it. --no-fail-fast: the binaries after it run too.
+cargo test -q --release --no-fail-fast -p daedalus-replay >"$log" 2>&1
 rc=$?
-p=$(sed -nE 's/^test result: .* ([0-9]+) passed; ([0-9]+) failed.*/\1/p' "$log" | paste -sd+ | bc)
-f=$(sed -nE 's/^test result: .* ([0-9]+) passed; ([0-9]+) failed.*/\2/p' "$log" | paste -sd+ | bc)
+read -r p f < <(bash scripts/cargo-test-count.sh replay-sanitize "$log" "$rc")
 passed=$((passed + ${p:-0}))
-failed=$((failed + ${f:-0}))
-if [ $rc -ne 0 ] && [ "${f:-0}" -eq 0 ]; then
-	failed=$((failed + 1))
-	tail -n 40 "$log"
-fi
+failed=$((failed + ${f:-1}))
+[ $rc -eq 0 ] || tail -n 40 "$log"
 grep -E "ERROR: AddressSanitizer|runtime error:" "$log" && failed=$((failed + 1))
 
 bin="$CARGO_TARGET_DIR/release/daedalus-replay"
-for core in $("$bin" cores | awk '{print $1}'); do
+# Every core: the real one and one per patch in replay/mutants/. A list
+# that came out short (or empty) would pass by checking less.
+cores=$("$bin" cores | awk '{print $1}')
+want=$(($(find replay/mutants -name '*.patch' | wc -l) + 1))
+got=$(printf '%s\n' "$cores" | grep -c .)
+if [ "$got" -eq "$want" ] && printf '%s\n' "$cores" | grep -qx real; then
+	passed=$((passed + 1))
+	echo "sanitized build has $got cores: real and one per replay/mutants/*.patch"
+else
+	failed=$((failed + 1))
+	echo "sanitized build lists $got cores ($(tr "\n" " " <<<"$cores")), expected real and one per replay/mutants/*.patch ($want)"
+fi
+for core in $cores; do
 	out=$("$bin" check --core "$core" traces/ 2>&1)
 	rc=$?
 	if [ "$core" = real ]; then want=0; else want=1; fi
