@@ -1,6 +1,6 @@
 //! daedalus replay engine: runs the module's real job-core C code in
 //! userspace against a mock of v4l2_m2m/vb2 and checks the buffer
-//! ownership invariants of DESIGN.md on every event.
+//! ownership invariants of docs/design.md on every event.
 //!
 //! Entry points: [`model::Scenario`] (parse a scenario, or build one from
 //! events in memory), [`run`] (execute it on the real job core or a

@@ -1,5 +1,5 @@
 //! What a run can conclude: the outcome log records, the invariants of
-//! DESIGN.md ("Buffer ownership") and a violation naming the invariant, the
+//! docs/design.md ("Buffer ownership") and a violation naming the invariant, the
 //! buffer, the event that broke it and the event that set it up.
 
 use std::fmt;
@@ -87,7 +87,7 @@ impl Invariant {
         }
     }
 
-    /// The rule, in the words of DESIGN.md.
+    /// The rule, in the words of docs/design.md.
     pub const fn rule(self) -> &'static str {
         match self {
             Invariant::ListCorruption => "no buffer is removed from a list it is not on",
