@@ -4,9 +4,17 @@
 # Proof that the kunit stage bites: build the test kernel with one of the
 # replay crate's mutants (replay/mutants/NAME.patch, a re-introduced
 # lifecycle bug) applied to a copy of kmod/, run the stage, and require
-# that it fails with the kernel's own report matching PATTERN.
+# that it fails with the kernel's own report or a failed KUnit case
+# matching PATTERN.
 #
-#   kunit-mutant.sh NAME [PATTERN]   default PATTERN: list_(add|del) corruption
+#   kunit-mutant.sh NAME [PATTERN]   default PATTERN: the kernel's list
+#                                    corruption, lockdep or WARN/BUG report,
+#                                    or a failed case (`not ok`)
+#
+# The run skips the differential fuzzing's generated scenarios (the traces
+# are what the mutants are judged on) and gives QEMU
+# DAEDALUS_KUNIT_TIMEOUT seconds (default 90): a mutant that deadlocks
+# is caught by lockdep's report when the run times out.
 #
 # The copy lives under $DAEDALUS_CACHE/mutants/NAME and is laid out like a
 # clone (replay/ and traces/ are symlinks to this one), so the in-tree
@@ -20,7 +28,7 @@ KMOD_DIR=$(cd "$SCRIPT_DIR/.." && pwd)
 ROOT=$(cd "$KMOD_DIR/.." && pwd)
 CACHE=${DAEDALUS_CACHE:-$HOME/.cache/daedalus}
 NAME=${1:?usage: kunit-mutant.sh NAME [PATTERN]}
-PATTERN=${2:-list_(add|del) corruption}
+PATTERN=${2:-list_(add|del) corruption|possible recursive locking|BUG: |WARNING: |^ *not ok }
 PATCH=$ROOT/replay/mutants/$NAME.patch
 
 log() { printf 'kunit-mutant: %s\n' "$*" >&2; }
@@ -51,7 +59,9 @@ out=$ROOT/target/kunit-mutant/$NAME
 mkdir -p "$out"
 # The scenario executor is where a field bug shows; one suite keeps a
 # crashed test from holding up the others.
-DAEDALUS_KMOD_LINK=$dir/kmod DAEDALUS_KUNIT_OUT=$out \
+DAEDALUS_DIFFFUZZ_N=0 DAEDALUS_DIFFFUZZ_CORPUS_SAMPLE=0 \
+	DAEDALUS_KUNIT_TIMEOUT=${DAEDALUS_KUNIT_TIMEOUT:-90} \
+	DAEDALUS_KMOD_LINK=$dir/kmod DAEDALUS_KUNIT_OUT=$out \
 	DAEDALUS_KUNIT_FILTER=${DAEDALUS_KUNIT_FILTER:-daedalus_replay_module} \
 	bash "$SCRIPT_DIR/kunit.sh" >"$out.log" 2>&1
 rc=$?

@@ -182,7 +182,7 @@ t1=$SECONDS
 # oops=panic, panic=-1: an oops (a BUG from DEBUG_LIST, say) may leave a
 # lock held and hang every later test until the timeout; end the run at
 # once instead, with the report on the console.
-"$KERNEL_SH" kunit-py exec --raw_output=all --timeout=300 \
+"$KERNEL_SH" kunit-py exec --raw_output=all --timeout="${DAEDALUS_KUNIT_TIMEOUT:-300}" \
 	--kernel_args=oops=panic --kernel_args=panic=-1 \
 	"$FILTER" >"$OUT/console.log" 2>"$OUT/exec.err"
 exec_rc=$?

@@ -479,22 +479,9 @@ pub const KUNIT_MAX_CTX: u32 = 8;
 
 /// Whether the KUnit executor can run `s` as the userspace one does.
 pub fn fits_kunit(s: &Scenario) -> bool {
-    s.lines.iter().all(|l| match l.event {
-        Event::Open { ctx }
-        | Event::Close { ctx }
-        | Event::Reqbufs { ctx, .. }
-        | Event::Qbuf { ctx, .. }
-        | Event::Dqbuf { ctx, .. }
-        | Event::Streamon { ctx, .. }
-        | Event::Streamoff { ctx, .. }
-        | Event::DecoderStop { ctx }
-        | Event::DecoderStart { ctx }
-        | Event::Frame { ctx, .. }
-        | Event::StreamInfo { ctx, .. }
-        | Event::SessionError { ctx, .. }
-        | Event::ResetDone { ctx, .. } => (1..=KUNIT_MAX_CTX).contains(&ctx),
-        _ => true,
-    })
+    s.lines
+        .iter()
+        .all(|l| l.event.ctx().is_none_or(|c| (1..=KUNIT_MAX_CTX).contains(&c)))
 }
 
 #[cfg(test)]
