@@ -479,9 +479,11 @@ pub const KUNIT_MAX_CTX: u32 = 8;
 
 /// Whether the KUnit executor can run `s` as the userspace one does.
 pub fn fits_kunit(s: &Scenario) -> bool {
-    s.lines
-        .iter()
-        .all(|l| l.event.ctx().is_none_or(|c| (1..=KUNIT_MAX_CTX).contains(&c)))
+    s.lines.iter().all(|l| {
+        l.event
+            .ctx()
+            .is_none_or(|c| (1..=KUNIT_MAX_CTX).contains(&c))
+    })
 }
 
 #[cfg(test)]
