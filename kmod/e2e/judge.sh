@@ -13,10 +13,37 @@
 # - expected-checks: every check the guest runs. One the guest did not
 #   report fails (a group not run, a guest that died half way, a check
 #   lost on the way), and so does one it reported that is not listed.
+#
+# Every check is also a KTAP result line (as KUnit and kselftest write
+# them), written to $E2E_KTAP (default target/e2e/results.ktap) by finish:
+# "ok N name", "not ok N name # detail", a known failure as
+# "not ok N name # XFAIL reason", so KernelCI-style tools read the stage.
 
 passed=0
 failed=0
 known=0
+ktap_n=0
+ktap_lines=
+
+# ktap RESULT NAME [DIRECTIVE]: one KTAP result line. A KTAP description
+# holds no "#", and one line is one line.
+ktap() {
+	local name=${2//#/_} dir=${3:-}
+	ktap_n=$((ktap_n + 1))
+	name=${name//$'\n'/ }
+	dir=${dir//$'\n'/ }
+	ktap_lines+="$1 $ktap_n $name${dir:+ # $dir}"$'\n'
+}
+
+# ktap_write FILE: the KTAP document of every check so far.
+ktap_write() {
+	mkdir -p "$(dirname "$1")"
+	{
+		echo "KTAP version 1"
+		echo "1..$ktap_n"
+		printf '%s' "$ktap_lines"
+	} >"$1"
+}
 KNOWN_FAILURES=${DAEDALUS_E2E_KNOWN_FAILURES:-$E2E/known-failures}
 EXPECTED_CHECKS=${DAEDALUS_E2E_EXPECTED_CHECKS:-$E2E/expected-checks}
 
@@ -34,6 +61,7 @@ show() {
 
 pass() {
 	passed=$((passed + 1))
+	ktap ok "$1"
 	if known_entry "$1" >/dev/null; then
 		echo "XPASS $(show "$@") [listed as a known failure: remove it from kmod/e2e/known-failures]"
 		return
@@ -48,19 +76,23 @@ fail() {
 		pattern=${entry#*$'\t'}
 		if [ -z "$pattern" ]; then
 			failed=$((failed + 1))
+			ktap "not ok" "$1" "${2:-} (a known-failures line without a symptom pattern)"
 			echo "FAIL $(show "$@") [its known-failures line has no symptom pattern (third column): it excuses nothing]"
 			return
 		fi
 		if printf '%s\n' "${2:-}" | grep -Eq -- "$pattern"; then
 			known=$((known + 1))
+			ktap "not ok" "$1" "XFAIL $reason"
 			echo "KNOWN $(show "$@") [$reason]"
 			return
 		fi
 		failed=$((failed + 1))
+		ktap "not ok" "$1" "${2:-} (the known failure's symptom changed)"
 		echo "FAIL $(show "$@") [listed as a known failure, but the symptom changed: the FAIL text does not match /$pattern/]"
 		return
 	fi
 	failed=$((failed + 1))
+	ktap "not ok" "$1" "${2:-}"
 	echo "FAIL $(show "$@")"
 }
 
@@ -127,6 +159,9 @@ expected_checks() {
 }
 
 finish() {
+	local ktap_file=${E2E_KTAP:-${OUT:-${ROOT:-.}/target/e2e}/results.ktap}
+	ktap_write "$ktap_file"
+	echo "e2e: KTAP report in $ktap_file"
 	[ "$known" -eq 0 ] || echo "e2e: $known known failure(s), listed in kmod/e2e/known-failures"
 	echo "e2e: $passed passed, $failed failed"
 	exit "$1"

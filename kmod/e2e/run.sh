@@ -33,6 +33,13 @@ E2E_STAGE=e2e
 . "$E2E/judge.sh"
 
 t_start=$SECONDS
+# The judge itself first, on made-up results (kmod/e2e/judge-test.sh).
+mkdir -p "$OUT"
+if bash "$E2E/judge-test.sh" >"$OUT/judge-test.log" 2>&1; then
+	pass "judge self-test"
+else
+	fail "judge self-test" "$(tail -n1 "$OUT/judge-test.log")"
+fi
 ensure_tools || { fail "tools"; finish 1; }
 ensure_binaries || { fail "cargo build (daedalusd, daedalus-replay)"; finish 1; }
 ensure_clips || { fail "clips"; finish 1; }

@@ -1,0 +1,64 @@
+#!/usr/bin/env bash
+# SPDX-License-Identifier: GPL-2.0
+#
+# Self-test of judge.sh on made-up guest results, run by the e2e stage
+# before the guest boots: a known failure is excused only with its
+# symptom, a check expected but not reported fails, an unlisted one fails,
+# and the KTAP report holds one result line per check (and, where the
+# kernel tree is at hand, kunit.py's KTAP parser reads it).
+# Exit 0 when every expectation holds; the differences otherwise.
+set -uo pipefail
+
+E2E=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+tmp=$(mktemp -d)
+trap 'rm -rf "$tmp"' EXIT
+
+printf '%s\n' 'PASS find-device' \
+	'FAIL trace-setup: no tracefs' \
+	'FAIL ffmpeg-reschange-decode: ffmpeg exit 124 (logs/ffmpeg-reschange-decode.log)' \
+	'FAIL gst-reschange-decode: frame 3 differs' \
+	'PASS surprise-check' >"$tmp/results"
+printf '# groups\nmain\tfind-device\nmain\ttrace-setup\nmain\tdaemon-attach\nffmpeg\tffmpeg-reschange-decode\ngst\tgst-reschange-decode\n' \
+	>"$tmp/expected"
+printf '%s\t%s\t%s\n' \
+	ffmpeg-reschange-decode 'hangs at reinit' '^ffmpeg exit (124|137) \(logs/ffmpeg-reschange-decode\.log\)$' \
+	gst-reschange-decode 'was slow once' '^gst exit 124' >"$tmp/known"
+
+out=$(
+	e2e_log() { :; }
+	export DAEDALUS_E2E_KNOWN_FAILURES=$tmp/known DAEDALUS_E2E_EXPECTED_CHECKS=$tmp/expected
+	export E2E_KTAP=$tmp/out.ktap
+	# shellcheck source=kmod/e2e/judge.sh
+	. "$E2E/judge.sh"
+	judge_guest "$tmp/results"
+	finish 0
+)
+
+want_ktap='KTAP version 1
+1..7
+ok 1 find-device
+not ok 2 trace-setup # no tracefs
+not ok 3 ffmpeg-reschange-decode # XFAIL hangs at reinit
+not ok 4 gst-reschange-decode # frame 3 differs (the known failure'"'"'s symptom changed)
+ok 5 surprise-check
+not ok 6 daemon-attach # not reported by the guest (group main); every check in kmod/e2e/expected-checks must run
+not ok 7 unlisted check surprise-check # the guest reported a check kmod/e2e/expected-checks does not list: add it there'
+bad=0
+if [ "$(tail -n1 <<<"$out")" != "e2e: 2 passed, 4 failed" ]; then
+	echo "judge-test: summary: $(tail -n1 <<<"$out"), want e2e: 2 passed, 4 failed"
+	bad=1
+fi
+if ! diff <(printf '%s\n' "$want_ktap") "$tmp/out.ktap"; then
+	echo "judge-test: the KTAP report differs (above: want <, got >)"
+	bad=1
+fi
+src=$(bash "$E2E/../scripts/kernel.sh" source 2>/dev/null || true)
+if [ -n "$src" ] && [ -f "$src/tools/testing/kunit/kunit.py" ]; then
+	# kunit.py exits non-zero when a test failed: judge its words.
+	parsed=$(python3 "$src/tools/testing/kunit/kunit.py" parse "$tmp/out.ktap" 2>&1)
+	if ! grep -q 'Ran 7 tests: passed: 2, failed: 5' <<<"$parsed"; then
+		echo "judge-test: kunit.py does not read the KTAP report as 7 tests, 2 passed"
+		bad=1
+	fi
+fi
+exit "$bad"
