@@ -236,7 +236,7 @@ pub fn run_writes(
 impl Executor {
     fn outcome(&mut self, events_run: usize) -> Outcome {
         Outcome {
-            events: self.w.events.clone(),
+            events: std::mem::take(&mut self.w.events),
             log: std::mem::take(&mut self.w.log),
             verdict: match self.w.violation.take() {
                 None => Verdict::Clean,
@@ -484,7 +484,12 @@ impl Executor {
     fn check_stall(&mut self) {
         self.with(|w| {
             for c in &w.ctxs {
-                let Some(j) = c.jobs.iter().find(|j| j.running) else {
+                // Only recent jobs run: look from the newest, and not at all
+                // when the context runs none.
+                if c.running_jobs == 0 {
+                    continue;
+                }
+                let Some(j) = c.jobs.iter().rev().find(|j| j.running) else {
                     continue;
                 };
                 let (ctx, cookie, dst) = (c.id, j.cookie, j.dst);
