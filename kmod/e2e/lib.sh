@@ -104,8 +104,40 @@ boot_guest() {
 	timeout -k 10 "${DAEDALUS_E2E_BOOT_TIMEOUT:-1500}" \
 		vng --run "$KERNEL" --force-9p --disable-kvm --verbose \
 		--cpus 2 --memory 2G --rwdir "$rundir" --cwd "$ROOT" \
-		--exec "$cmd" </dev/null >"$rundir/console.log" 2>&1
+		--exec "$cmd" </dev/null >"$rundir/console.log" 2>&1 &
+	local vng=$!
+	e2e_progress "$rundir/results" "$vng" &
+	local progress=$!
+	wait "$vng"
+	wait "$progress"
 	return 0
+}
+
+# e2e_progress RESULTS PID: while PID (the guest) runs, each line the
+# guest adds to RESULTS as a line on stderr with the time since boot and
+# since the line before (the check's own time), and a line at least every
+# E2E_TICK seconds (30) when no check finished meanwhile.
+e2e_progress() {
+	local results=$1 pid=$2 seen=0 t0=$SECONDS last=$SECONDS prev=$SECONDS
+	local n line
+	while kill -0 "$pid" 2>/dev/null; do
+		sleep 1
+		n=0
+		[ -f "$results" ] && n=$(wc -l <"$results")
+		if [ "$n" -gt "$seen" ]; then
+			while IFS= read -r line; do
+				printf 'e2e: guest %4d s (+%d s) %s\n' $((SECONDS - t0)) \
+					$((SECONDS - prev)) "$line" >&2
+				prev=$SECONDS
+			done < <(sed -n "$((seen + 1)),${n}p" "$results")
+			seen=$n
+			last=$SECONDS
+		elif [ $((SECONDS - last)) -ge "${E2E_TICK:-30}" ]; then
+			printf 'e2e: guest %4d s, %d check(s) reported, running\n' \
+				$((SECONDS - t0)) "$seen" >&2
+			last=$SECONDS
+		fi
+	done
 }
 
 # Kernel reports that fail a run wherever they appear in the guest's log.

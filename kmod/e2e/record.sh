@@ -89,9 +89,14 @@ for t in "$RUN"/traces/*.trace; do
 			"$FIELD/$name"-ctx*.scn
 	fi
 	cp "$t" "$FIELD/$name.trace"
-	# The same buffer as trace-cmd's trace.dat, when the guest kept one.
+	# The same buffer as trace-cmd's trace.dat, when the guest kept one,
+	# without kernel pointers (docs/recording.md).
 	dat=${t%.trace}.dat
-	[ -f "$dat" ] && cp "$dat" "$FIELD/$name.dat"
+	if [ -f "$dat" ] && ! "$REPLAY" scrub "$dat" -o "$FIELD/$name.dat"; then
+		e2e_log "$name: trace.dat not scrubbed, not stored"
+		rm -f "$FIELD/$name.dat"
+		failed=$((failed + 1))
+	fi
 	set -- "$dir"/ctx*.scn
 	if [ $# -eq 1 ]; then
 		renumber "$1" >"$FIELD/$name.scn"

@@ -107,12 +107,21 @@ for t in "$RUN"/traces/*.trace; do
 done
 
 # A recording also kept as trace-cmd's trace.dat (read with libtracecmd)
-# imports to the same scenarios as its tracefs text.
-for d in "$RUN"/traces/*.dat; do
-	[ -f "$d" ] || continue
-	name=$(basename "$d" .dat)
+# is scrubbed of kernel pointers as `make record` keeps it (`daedalus-replay
+# scrub`), and the scrubbed file imports to the same scenarios as its
+# tracefs text.
+for raw in "$RUN"/traces/*.dat; do
+	[ -f "$raw" ] || continue
+	name=$(basename "$raw" .dat)
 	dir=$RUN/scn-dat/$name
 	mkdir -p "$dir"
+	d=$dir/$name.scrubbed.dat
+	if ! "$REPLAY" scrub "$raw" -o "$d" 2>"$dir/scrub.log" ||
+		! "$REPLAY" scrub --check "$d" >>"$dir/scrub.log" 2>&1; then
+		fail "replay $name.dat scrubbed" "$(tail -n1 "$dir/scrub.log")"
+		continue
+	fi
+	pass "replay $name.dat scrubbed" "$(tail -n1 "$dir/scrub.log")"
 	if ! "$REPLAY" import "$d" --out "$dir" 2>"$dir/import.log"; then
 		fail "replay $name.dat" "import failed ($(tail -n1 "$dir/import.log"))"
 		continue

@@ -19,6 +19,7 @@ mod mock;
 pub mod model;
 pub mod oracle;
 pub mod render;
+pub mod scrub;
 
 pub use exec::{Options, Outcome, RunError, run, run_writes};
 pub use model::Scenario;

@@ -86,6 +86,28 @@ enum Cmd {
         #[arg(long, short)]
         out: Option<PathBuf>,
     },
+    /// Write a trace.dat without kernel pointers (kallsyms and printk
+    /// formats emptied, each pointer field's value replaced by its rank of
+    /// first appearance), as trace-cmd's version 6, uncompressed; or, with
+    /// `--check`, list what the files still hold (exit 1 when one holds a
+    /// pointer). Exit 2 on unusable input.
+    Scrub {
+        /// The trace.dat (a version 7 one is converted with trace-cmd);
+        /// with --check, every file to check.
+        #[arg(required = true)]
+        traces: Vec<PathBuf>,
+        /// The scrubbed trace.dat to write (required without --check).
+        #[arg(
+            long,
+            short,
+            required_unless_present = "check",
+            conflicts_with = "check"
+        )]
+        out: Option<PathBuf>,
+        /// Check instead of writing.
+        #[arg(long)]
+        check: bool,
+    },
     /// List the compiled job-core variants.
     Cores,
     /// Write scenarios made by the `orderings` fuzz target's generator from
@@ -164,6 +186,10 @@ fn main() -> ExitCode {
             inputs,
             out,
         } => generate(seed, count, max_ops, &inputs, &out),
+        Cmd::Scrub { traces, out, check } => match out {
+            Some(out) if !check => scrub_cmd(&traces, &out),
+            _ => scrub_check(&traces),
+        },
         Cmd::Cores => {
             for v in core::variants() {
                 println!("{v}");
@@ -173,6 +199,54 @@ fn main() -> ExitCode {
             }
             ExitCode::SUCCESS
         }
+    }
+}
+
+fn scrub_cmd(traces: &[PathBuf], out: &Path) -> ExitCode {
+    let [input] = traces else {
+        eprintln!("scrub: one trace.dat to write into {}", out.display());
+        return ExitCode::from(2);
+    };
+    match daedalus_replay::scrub::scrub(input) {
+        Ok((bytes, n)) => {
+            if let Err(e) = std::fs::write(out, bytes) {
+                eprintln!("{}: {e}", out.display());
+                return ExitCode::from(2);
+            }
+            eprintln!(
+                "{}: kallsyms and printk formats dropped, {n} pointer(s) replaced by their rank",
+                out.display()
+            );
+            ExitCode::SUCCESS
+        }
+        Err(e) => {
+            eprintln!("{e}");
+            ExitCode::from(2)
+        }
+    }
+}
+
+fn scrub_check(traces: &[PathBuf]) -> ExitCode {
+    let mut dirty = false;
+    for t in traces {
+        match daedalus_replay::scrub::check(t) {
+            Ok(found) if found.is_empty() => println!("{}: no kernel pointer", t.display()),
+            Ok(found) => {
+                dirty = true;
+                for f in &found {
+                    println!("{}: {f}", t.display());
+                }
+            }
+            Err(e) => {
+                eprintln!("{e}");
+                return ExitCode::from(2);
+            }
+        }
+    }
+    if dirty {
+        ExitCode::from(1)
+    } else {
+        ExitCode::SUCCESS
     }
 }
 
