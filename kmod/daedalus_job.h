@@ -20,6 +20,7 @@
 #define _DAEDALUS_JOB_H
 
 #include <linux/mutex.h>
+#include <linux/sprintf.h>
 #include <linux/types.h>
 #include <media/v4l2-mem2mem.h>
 #include <media/videobuf2-v4l2.h>
@@ -393,5 +394,37 @@ void daedalus_job_get_stats(struct daedalus_job_core *core,
  */
 unsigned int daedalus_job_ctx_count(struct daedalus_job_ctx *jctx,
 				    unsigned int *parked);
+
+/**
+ * daedalus_job_stats_line() - the counters as one line of text
+ * @st:		the counters
+ * @buf:	where to write, NUL-terminated
+ * @len:	its size
+ *
+ * What the two scenario executors (the KUnit glue on the real
+ * v4l2-mem2mem, replay's userspace glue on the mock) log at the end of a
+ * scenario to be compared: one format, so they cannot drift. Refusals are
+ * listed by reason, those that happened only.
+ *
+ * Return: the bytes written, without the NUL.
+ */
+static inline int daedalus_job_stats_line(const struct daedalus_job_stats *st,
+					  char *buf, size_t len)
+{
+	int i, n;
+
+	n = scnprintf(buf, len,
+		      "stats runs=%llu jobs=%llu finished=%llu src_done=%llu dst_done=%llu errors=%llu expired=%llu invalid=%llu in_flight=%u parked=%u running=%u",
+		      st->runs, st->jobs, st->finished, st->src_done,
+		      st->dst_done, st->errors, st->expired, st->invalid,
+		      st->in_flight, st->parked, st->running);
+	for (i = 0; i < DAEDALUS_REJECT_MAX; i++)
+		if (st->rejected[i])
+			n += scnprintf(buf + n, len - n, " rejected_%s=%llu",
+				       daedalus_msg_reject_name(i),
+				       st->rejected[i]);
+	n += scnprintf(buf + n, len - n, "\n");
+	return n;
+}
 
 #endif /* _DAEDALUS_JOB_H */

@@ -78,6 +78,13 @@ for t in "$RUN"/traces/*.trace; do
 		failed=$((failed + 1))
 		continue
 	fi
+	# A field recording is a client decoding: one that ran no decode
+	# job (the client gave up before streaming) records something else.
+	if ! grep -q ' daedalus_device_run:' "$t"; then
+		e2e_log "$name: no decode job ran in the recording, not stored"
+		failed=$((failed + 1))
+		continue
+	fi
 	if ! ls "$dir"/ctx*.scn >/dev/null 2>&1; then
 		e2e_log "$name: no decoder context in the trace, not stored"
 		failed=$((failed + 1))

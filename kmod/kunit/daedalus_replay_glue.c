@@ -763,6 +763,17 @@ const char *dr_io(struct dr_world *w, size_t *len, bool *full)
 }
 EXPORT_SYMBOL_IF_KUNIT(dr_io);
 
+void dr_io_stats(struct dr_world *w)
+{
+	struct daedalus_job_stats st;
+	char line[512];
+
+	daedalus_job_get_stats(&w->dev->core, &st);
+	daedalus_job_stats_line(&st, line, sizeof(line));
+	dr_io_append(w, "%s", line);
+}
+EXPORT_SYMBOL_IF_KUNIT(dr_io_stats);
+
 void dr_stats(struct dr_world *w, struct dr_stats *out)
 {
 	struct daedalus_job_stats st;

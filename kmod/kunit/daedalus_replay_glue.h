@@ -58,6 +58,8 @@ int dr_session_error(struct dr_world *w, u32 ctx, u32 code);
 int dr_reset_done(struct dr_world *w, u32 ctx, s64 generation);
 unsigned int dr_tick(struct dr_world *w, u32 ms);
 void dr_stats(struct dr_world *w, struct dr_stats *out);
+/* The job core's counters, daedalus_job_stats_line(), added to the io log. */
+void dr_io_stats(struct dr_world *w);
 void dr_io_result(struct dr_world *w, u32 line, int ret, bool dqbuf,
 		  u32 index, u32 flags, u64 ts);
 const char *dr_io(struct dr_world *w, size_t *len, bool *full);

@@ -230,6 +230,7 @@ mod executor {
         fn dr_reset_done(w: *mut DrWorld, ctx: u32, generation: i64) -> i32;
         fn dr_tick(w: *mut DrWorld, ms: u32) -> u32;
         fn dr_stats(w: *mut DrWorld, out: *mut Stats);
+        fn dr_io_stats(w: *mut DrWorld);
         fn dr_log(w: *mut DrWorld, len: *mut usize, full: *mut bool) -> *const u8;
         fn dr_io_result(
             w: *mut DrWorld,
@@ -292,6 +293,13 @@ mod executor {
 
         /// The io log so far (every request queued for the daemon, each
         /// event's errno or DQBUF result), or None if it overflowed.
+        /// Adds the job core's counters to the io log, as the userspace
+        /// executor ends its io log.
+        pub(crate) fn io_stats(&mut self) {
+            // SAFETY: `self.0` is a live world.
+            unsafe { dr_io_stats(self.0) };
+        }
+
         pub(crate) fn io(&self) -> Option<&str> {
             let (mut len, mut full) = (0usize, false);
             // SAFETY: as in log(): the glue's buffer, `len` bytes written,
@@ -543,6 +551,7 @@ mod executor {
             }
         }
         if let Some(expected) = expected_io {
+            world.io_stats();
             if differ_io(world.io(), expected) {
                 return Ok(Err(Broken {
                     line: last_line,

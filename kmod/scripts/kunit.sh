@@ -91,7 +91,8 @@ sync_dir() {
 
 # split_logs CHECK_OUTPUT PREFIX DIR: `check --trace-log` output into
 # DIR/<path after PREFIX>.log (job-core tracepoints and V4L2 events) and
-# .io (requests queued for the daemon, each event's errno or DQBUF result).
+# .io (requests queued for the daemon, each event's errno or DQBUF result,
+# the job core's counters after the last event).
 split_logs() {
 	awk -v dir="$3" -v prefix="$2" '
 		index($0, "== " prefix) == 1 {
@@ -101,7 +102,7 @@ split_logs() {
 			system("mkdir -p \"" d "\""); printf "" > f; printf "" > io; next }
 		/^$/ { f = ""; next }
 		f && /^(device_run|claim|park|buf_done|job_finish|reject|event) / { print > f }
-		f && /^(request |[0-9]+: )/ { print > io }
+		f && /^(request |[0-9]+: |stats )/ { print > io }
 	' "$1"
 }
 

@@ -48,6 +48,16 @@ size_t daedalus_shim_layout(size_t i)
 	return daedalus_shim_layout_table[i];
 }
 
+/*
+ * The core's counters as daedalus_job_stats_line() prints them (read from
+ * the struct: the same layout in every variant of the core).
+ */
+size_t daedalus_shim_stats_line(const struct daedalus_job_core *core,
+				char *buf, size_t len)
+{
+	return daedalus_job_stats_line(&core->stats, buf, len);
+}
+
 size_t daedalus_shim_sizeof_core(void)
 {
 	return sizeof(struct daedalus_job_core);

@@ -151,6 +151,9 @@ unsafe extern "C" {
         reason: *mut u32,
     ) -> i32;
     pub(crate) fn daedalus_msg_reject_name(reason: u32) -> *const std::ffi::c_char;
+    /// The core's counters, one line (kmod/daedalus_job.h
+    /// daedalus_job_stats_line()): what the KUnit executor logs too.
+    pub(crate) fn daedalus_shim_stats_line(core: *const c_void, buf: *mut u8, len: usize) -> usize;
 }
 
 /// The names of the compiled job-core variants: "real" first, then one per

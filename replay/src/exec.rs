@@ -109,6 +109,10 @@ pub struct Outcome {
     pub events_run: usize,
     /// The scenario's events with their lines, for [`Outcome::io_log`].
     pub events: Vec<(u32, Event)>,
+    /// The job core's counters right after the last event, as
+    /// daedalus_job_stats_line() prints them; None when a violation
+    /// stopped the run.
+    pub final_stats: Option<String>,
 }
 
 impl Outcome {
@@ -181,6 +185,9 @@ impl Outcome {
                 out.push_str(&format!("{line}: {r}\n"));
             }
         }
+        if let Some(s) = &self.final_stats {
+            out.push_str(s);
+        }
         out
     }
 }
@@ -243,6 +250,7 @@ impl Executor {
                 Some(v) => Verdict::Violation(Box::new(v)),
             },
             events_run,
+            final_stats: self.w.final_stats.take(),
         }
     }
 }
@@ -289,6 +297,7 @@ impl Executor {
             issued: Default::default(),
             expired: Vec::new(),
             steps: 0,
+            final_stats: None,
         };
         let m2m_dev = &mut *w.m2m_dev as *mut u64 as *mut c_void;
         // SAFETY: core_mem is sizeof(struct daedalus_job_core) of zeroes,
@@ -327,6 +336,12 @@ impl Executor {
     fn run_all(&mut self, scenario: &Scenario) -> usize {
         let n = self.run_events(scenario);
         if !self.failed() {
+            let core = self.core_ptr();
+            let mut buf = [0u8; 1024];
+            // SAFETY: core is the live core; buf is writable for its length.
+            let len = unsafe { core::daedalus_shim_stats_line(core, buf.as_mut_ptr(), buf.len()) };
+            let line = String::from_utf8_lossy(&buf[..len.min(buf.len())]).into_owned();
+            self.with(|w| w.final_stats = Some(line));
             self.with(|w| {
                 w.ev = scenario.lines.len();
                 w.steps = 0;

@@ -20,8 +20,15 @@ const MAX_OPEN: usize = 8;
 /// Most buffers one REQBUFS asks for here.
 const MAX_BUFS: u8 = 8;
 /// Frame generations below this mean "the job's own": most replies
-/// should reach the job core, a few test the stale-generation check.
-pub const OWN_GENERATION: u8 = 224;
+/// should reach the job core; the rest name generation 0 to
+/// [`GENERATIONS`] - 1, around those a context reaches after a seek or
+/// two, to test the stale-generation check.
+pub const OWN_GENERATION: u8 = 192;
+/// How many absolute generations a frame may name.
+const GENERATIONS: u8 = 4;
+/// Most jobs one [`Op::Decode`] runs: past the job core's 256 slots, so a
+/// slot's reuse (its cookie's generation) is reached within one input.
+pub const MAX_DECODE_JOBS: u32 = 1 + 2 * 255;
 /// Frame period of the generated timestamps: 30 fps in ns.
 const PERIOD_NS: u64 = 33_333_333;
 
@@ -173,6 +180,22 @@ pub enum Op {
     Tick {
         ms: u16,
     },
+    /// A seek on a streaming context: STREAMOFF and STREAMON on OUTPUT
+    /// (a new stream generation), then every OUTPUT buffer queued again
+    /// with new timestamps.
+    Seek {
+        ctx: u8,
+    },
+    /// Steady decoding of 1 + 2 * `jobs` jobs on a context set up with
+    /// [`Op::Setup`]: each job's reply (SRC_CONSUMED|HAS_PIXELS with its
+    /// source's timestamp), DQBUF of both buffers and QBUF of them again,
+    /// in the order the job core takes them. A long decode in one
+    /// operation: slot reuse and generation wrap are reached within an
+    /// input.
+    Decode {
+        ctx: u8,
+        jobs: u8,
+    },
 }
 
 #[derive(Default)]
@@ -183,6 +206,8 @@ struct CtxModel {
     /// CAPTURE QBUFs so far: every job claims a CAPTURE buffer, so no
     /// context can have run more jobs than this.
     jobs_bound: u32,
+    /// Jobs [`Op::Decode`] answered so far (its next is this + 1).
+    decoded: u32,
 }
 
 /// Builds the scenario an operation sequence stands for.
@@ -360,7 +385,9 @@ impl Builder {
                     } else {
                         0
                     },
-                    generation: generation.checked_sub(OWN_GENERATION).map(u32::from),
+                    generation: generation
+                        .checked_sub(OWN_GENERATION)
+                        .map(|g| u32::from(g % GENERATIONS)),
                 });
             }
             Op::Split {
@@ -411,6 +438,56 @@ impl Builder {
             Op::Tick { ms } => self.events.push(Event::Tick {
                 ms: u32::from(ms % 3000),
             }),
+            Op::Seek { ctx } => {
+                let Some(c) = self.pick(ctx) else { return };
+                let id = c.id;
+                for on in [false, true] {
+                    self.events.push(if on {
+                        Event::Streamon {
+                            ctx: id,
+                            queue: Queue::Output,
+                        }
+                    } else {
+                        Event::Streamoff {
+                            ctx: id,
+                            queue: Queue::Output,
+                        }
+                    });
+                }
+                self.op(&Op::QueueAll { ctx, queue: Q::Out });
+            }
+            Op::Decode { ctx, jobs } => self.decode(ctx, 1 + 2 * u32::from(jobs)),
+        }
+    }
+
+    /// [`Op::Decode`]: `jobs` jobs, each source and picture taken in the
+    /// order they were queued (job n the n-th of both, round the queues).
+    fn decode(&mut self, ctx: u8, jobs: u32) {
+        let Some(c) = self.pick(ctx) else { return };
+        let [nout, ncap] = c.count;
+        if nout == 0 || ncap == 0 {
+            return;
+        }
+        for _ in 0..jobs.min(MAX_DECODE_JOBS) {
+            let Some(c) = self.pick(ctx) else { return };
+            let n = c.decoded;
+            c.decoded += 1;
+            let id = c.id;
+            let ts = c.src_ts.get(n as usize).copied().unwrap_or(0);
+            let next_ts = (c.src_ts.len() as u64) * PERIOD_NS;
+            self.events.push(Event::Frame {
+                ctx: id,
+                job: JobRef::Nth(n + 1),
+                flags: FRAME_SRC_CONSUMED | FRAME_HAS_PIXELS,
+                ts,
+                bytes: 64,
+                generation: None,
+            });
+            for queue in [Queue::Output, Queue::Capture] {
+                self.events.push(Event::Dqbuf { ctx: id, queue });
+            }
+            self.qbuf(ctx, Q::Out, n % nout, next_ts, 4096);
+            self.qbuf(ctx, Q::Cap, n % ncap, 0, 0);
         }
     }
 
@@ -497,6 +574,65 @@ mod tests {
         assert_ne!(a.to_text(), seeded(8, MAX_OPS).to_text());
         assert!(a.lines.len() > 1, "{}", a.to_text());
         assert!(seeded(7, 3).lines.len() <= seeded(7, MAX_OPS).lines.len());
+    }
+
+    fn run_on(s: &Scenario, core: &str) -> crate::Outcome {
+        let opts = crate::Options {
+            core: core.into(),
+            ..crate::Options::default()
+        };
+        crate::run(s, &opts).unwrap()
+    }
+
+    /// A long decode in one operation runs every job it answers, clean,
+    /// past the 256 job slots: where a slot reissued under its old cookie
+    /// shows.
+    #[test]
+    fn a_decode_runs_past_the_job_slots() {
+        let s = scenario(&[
+            Op::Setup { nout: 2, ncap: 3 },
+            Op::Decode { ctx: 0, jobs: 150 },
+        ]);
+        let o = run_on(&s, "real");
+        assert!(o.verdict.is_clean(), "{}", o.verdict.violation().unwrap());
+        let done = o
+            .trace_log()
+            .lines()
+            .filter(|l| l.starts_with("job_finish "))
+            .count();
+        assert_eq!(done, 301, "{}", o.trace_log());
+        let v = run_on(&s, "cookie-reuse");
+        let v = v.verdict.violation().expect("cookie-reuse runs clean");
+        assert_eq!(v.invariant.name(), "cookie-reissued", "{v}");
+    }
+
+    /// A seek starts a new stream generation; a reply naming the one
+    /// before is refused by the real core, applied by a core that only
+    /// refuses newer generations.
+    #[test]
+    fn a_reply_of_the_generation_before_a_seek_is_refused() {
+        let s = scenario(&[
+            Op::Setup { nout: 2, ncap: 2 },
+            Op::Seek { ctx: 0 },
+            // Job 2: the first after the seek (job 1 ran before it).
+            Op::Frame {
+                ctx: 0,
+                job: 1,
+                flags: Flags::Both,
+                src: 0,
+                bytes: 64,
+                generation: OWN_GENERATION + 1,
+            },
+        ]);
+        let text = s.to_text();
+        assert!(
+            text.contains("job=2 flags=src_consumed|has_pixels ts=0 bytes=64 gen=1"),
+            "{text}"
+        );
+        assert!(run_on(&s, "real").verdict.is_clean());
+        let o = run_on(&s, "stale-generation");
+        let v = o.verdict.violation().expect("stale-generation runs clean");
+        assert_eq!(v.invariant.name(), "stale-generation-applied", "{v}");
     }
 
     #[test]

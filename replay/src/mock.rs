@@ -350,6 +350,8 @@ pub struct World {
     pub expired: Vec<(u32, u64)>,
     /// Records of the current event, kept or not: the step budget.
     pub steps: usize,
+    /// The core's counters after the last event (exec.rs run_all).
+    pub final_stats: Option<String>,
 }
 
 /// Most steps (outcome records, kept or not) one scenario event may take:

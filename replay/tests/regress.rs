@@ -58,6 +58,49 @@ fn every_trace_is_clean_on_the_real_core() {
     }
 }
 
+/// A field recording is a client decoding through the module: each one
+/// (its `.scn`, or its `-ctxN.scn` files together) runs at least one
+/// decode job, or it records something else than its name says.
+#[test]
+fn every_field_recording_runs_a_job() {
+    let field = traces().join("field");
+    let mut recordings = 0;
+    for e in std::fs::read_dir(&field).unwrap() {
+        let p = e.unwrap().path();
+        if p.extension().is_none_or(|x| x != "trace") {
+            continue;
+        }
+        recordings += 1;
+        let stem = p.file_stem().unwrap().to_str().unwrap().to_owned();
+        let mine: Vec<PathBuf> = scenarios(&field)
+            .into_iter()
+            .filter(|s| {
+                let n = s.file_stem().unwrap().to_str().unwrap();
+                n == stem
+                    || n.strip_prefix(&format!("{stem}-ctx"))
+                        .is_some_and(|id| id.parse::<u32>().is_ok())
+            })
+            .collect();
+        assert!(
+            !mine.is_empty(),
+            "{}: no scenario imported from it",
+            p.display()
+        );
+        let jobs: usize = mine
+            .iter()
+            .map(|s| {
+                let o = run(&Scenario::load(s).unwrap(), &on("real")).unwrap();
+                o.trace_log()
+                    .lines()
+                    .filter(|l| l.contains("device_run"))
+                    .count()
+            })
+            .sum();
+        assert!(jobs > 0, "{}: no decode job ran in {mine:?}", p.display());
+    }
+    assert!(recordings >= 5, "field recordings missing");
+}
+
 #[test]
 fn every_mutant_patch_still_applies() {
     assert!(

@@ -10,18 +10,19 @@
 typedef uint8_t u8;
 typedef uint16_t u16;
 typedef uint32_t u32;
-typedef uint64_t u64;
+/* As asm-generic/int-ll64.h: printk's %llu takes them on every arch. */
+typedef unsigned long long u64;
 typedef int8_t s8;
 typedef int16_t s16;
 typedef int32_t s32;
-typedef int64_t s64;
+typedef long long s64;
 
 typedef uint8_t __u8;
 typedef uint16_t __u16;
 typedef uint32_t __u32;
-typedef uint64_t __u64;
+typedef unsigned long long __u64;
 typedef int32_t __s32;
-typedef int64_t __s64;
+typedef long long __s64;
 
 /* The host is little-endian, as the protocol is. */
 typedef uint16_t __le16;
