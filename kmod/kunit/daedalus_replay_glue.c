@@ -70,6 +70,8 @@ struct dr_ctx {
  * @io_len:	bytes in @io
  * @io_full:	a line did not fit
  * @ctxs:	contexts by scenario number (1..DR_MAX_CTX)
+ * @mapped:	the daemon's RESP_HELLO offers mapped jobs (F_MAPPED): the
+ *	module maps every job's planes, pictures come without inline bytes
  */
 struct dr_world {
 	struct daedalus_dev *dev;
@@ -83,6 +85,7 @@ struct dr_world {
 	size_t io_len;
 	bool io_full;
 	struct dr_ctx ctxs[DR_MAX_CTX + 1];
+	bool mapped;
 };
 
 /* The world being recorded; the tracepoints are global. */
@@ -599,9 +602,16 @@ int dr_attach(struct dr_world *w, u32 version)
 	r->pixfmts = cpu_to_le32(DAEDALUS_PIXFMT_BIT(DAEDALUS_PIXFMT_NV12));
 	r->max_width = cpu_to_le32(4096);
 	r->max_height = cpu_to_le32(2304);
+	r->flags = cpu_to_le32(w->mapped ? DAEDALUS_HELLO_F_MAPPED : 0);
 	return dr_write(w, n + sizeof(*r));
 }
 EXPORT_SYMBOL_IF_KUNIT(dr_attach);
+
+void dr_world_set_mapped(struct dr_world *w, bool mapped)
+{
+	w->mapped = mapped;
+}
+EXPORT_SYMBOL_IF_KUNIT(dr_world_set_mapped);
 
 void dr_detach(struct dr_world *w)
 {
@@ -642,9 +652,12 @@ int dr_frame(struct dr_world *w, u32 ctx, u32 nth, u64 cookie, u32 flags,
 	}
 	if (generation >= 0)
 		gen = generation;
-	/* A picture too large to send inline is announced without its bytes. */
+	/*
+	 * A picture too large to send inline is announced without its bytes;
+	 * a mapped job's is in its mapped buffer.
+	 */
 	used = (flags & DAEDALUS_FRAME_HAS_PIXELS) ? bytes : 0;
-	data = inline_bytes ? used : 0;
+	data = inline_bytes && !w->mapped ? used : 0;
 	if (sizeof(struct daedalus_hdr) + sizeof(*r) + data > DR_MSG_MAX)
 		return -E2BIG;
 	n = dr_hdr(w, DAEDALUS_RESP_FRAME, cookie, sizeof(*r) + data);

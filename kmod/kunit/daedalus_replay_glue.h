@@ -60,6 +60,8 @@ unsigned int dr_tick(struct dr_world *w, u32 ms);
 void dr_stats(struct dr_world *w, struct dr_stats *out);
 /* The job core's counters, daedalus_job_stats_line(), added to the io log. */
 void dr_io_stats(struct dr_world *w);
+/* Before the first event: the daemon takes mapped jobs (RESP_HELLO F_MAPPED). */
+void dr_world_set_mapped(struct dr_world *w, bool mapped);
 void dr_io_result(struct dr_world *w, u32 line, int ret, bool dqbuf,
 		  u32 index, u32 flags, u64 ts);
 const char *dr_io(struct dr_world *w, size_t *len, bool *full);

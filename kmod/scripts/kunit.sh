@@ -89,14 +89,14 @@ sync_dir() {
 	done
 }
 
-# split_logs CHECK_OUTPUT PREFIX DIR: `check --trace-log` output into
-# DIR/<path after PREFIX>.log (job-core tracepoints and V4L2 events) and
+# split_logs CHECK_OUTPUT PREFIX DIR [SUFFIX]: `check --trace-log` output into
+# DIR/<path after PREFIX>SUFFIX.log (job-core tracepoints and V4L2 events) and
 # .io (requests queued for the daemon, each event's errno or DQBUF result,
 # the job core's counters after the last event).
 split_logs() {
-	awk -v dir="$3" -v prefix="$2" '
+	awk -v dir="$3" -v prefix="$2" -v suffix="${4:-}" '
 		index($0, "== " prefix) == 1 {
-			f = dir "/" substr($2, length(prefix) + 1) ".log"; n = split(f, p, "/");
+			f = dir "/" substr($2, length(prefix) + 1) suffix ".log"; n = split(f, p, "/");
 			d = substr(f, 1, length(f) - length(p[n]) - 1);
 			io = substr(f, 1, length(f) - 4) ".io";
 			system("mkdir -p \"" d "\""); printf "" > f; printf "" > io; next }
@@ -118,6 +118,10 @@ expected_logs() {
 	(cd "$ROOT" && target/debug/daedalus-replay check --trace-log traces) \
 		>"$OUT/replay-check.txt" 2>&1
 	split_logs "$OUT/replay-check.txt" traces/ "$tmp/logs"
+	# And with mapped jobs: <path>.mapped.log and .mapped.io.
+	(cd "$ROOT" && target/debug/daedalus-replay check --trace-log --mapped traces) \
+		>"$OUT/replay-check-mapped.txt" 2>&1
+	split_logs "$OUT/replay-check-mapped.txt" traces/ "$tmp/logs" .mapped
 
 	# The differential fuzzing's scenarios.
 	sample=()

@@ -74,6 +74,9 @@ pub struct Options {
     pub keep_log: bool,
     /// The job watchdog's budget.
     pub timeout_ns: u64,
+    /// The daemon offers mapped jobs (RESP_HELLO F_MAPPED): every job goes
+    /// F_MAPPED, its pictures come without inline bytes.
+    pub mapped: bool,
 }
 
 impl Default for Options {
@@ -82,6 +85,7 @@ impl Default for Options {
             core: "real".into(),
             keep_log: true,
             timeout_ns: 2_000_000_000,
+            mapped: false,
         }
     }
 }
@@ -292,6 +296,8 @@ impl Executor {
             delivering: None,
             ctx_sizeof: ctx_size,
             keep_log: opts.keep_log,
+            offer_mapped: opts.mapped,
+            mapped: false,
             changes: 0,
             moved: 0,
             issued: Default::default(),
@@ -1341,8 +1347,15 @@ impl Executor {
             return;
         }
         self.with(|w| w.daemon_attached = true);
-        // Its RESP_HELLO: H.264 into NV12 up to 4096x4096.
-        let body: Vec<u8> = [version, 0x0001_0000, 1 << 1, 1 << 1, 4096, 4096, 0, 0]
+        // Its RESP_HELLO: H.264 into NV12 up to 4096x4096, mapped jobs
+        // when the run offers them.
+        let flags = if self.with(|w| w.offer_mapped) {
+            // SAFETY: the glue returns a constant.
+            unsafe { core::daedalus_shim_hello_f_mapped() }
+        } else {
+            0
+        };
+        let body: Vec<u8> = [version, 0x0001_0000, 1 << 1, 1 << 1, 4096, 4096, flags, 0]
             .iter()
             .flat_map(|v| v.to_le_bytes())
             .collect();
@@ -1356,6 +1369,7 @@ impl Executor {
         self.with(|w| {
             w.daemon_attached = false;
             w.daemon_ready = false;
+            w.mapped = false;
             // The old daemon's replies can no longer come.
             w.issued.clear();
         });
@@ -1531,7 +1545,11 @@ impl Executor {
         let gen_ = generation.unwrap_or(job_gen);
         // Pictures larger than any buffer go without their bytes: the
         // module refuses them either way, and the replay stays bounded.
-        let data_len = if flags & FRAME_HAS_PIXELS != 0 && bytes <= MAX_INLINE_PICTURE {
+        // A mapped job's picture is in the mapped buffer: none inline.
+        let data_len = if flags & FRAME_HAS_PIXELS != 0
+            && bytes <= MAX_INLINE_PICTURE
+            && !self.with(|w| w.mapped)
+        {
             bytes
         } else {
             0
@@ -1659,12 +1677,16 @@ static DISPATCH_OPS: DispatchOps = DispatchOps {
 };
 
 /// daedalus_daemon_hello(): the first RESP_HELLO of an attached daemon.
-unsafe extern "C" fn op_hello(_priv: *mut c_void, _h: *const MsgHello) -> i32 {
+unsafe extern "C" fn op_hello(_priv: *mut c_void, h: *const MsgHello) -> i32 {
+    // SAFETY: the dispatcher passes the decoded message.
+    let flags = unsafe { (*h).flags };
     mock::with(|w| {
         if !w.daemon_attached || w.daemon_ready {
             return -EINVAL;
         }
         w.daemon_ready = true;
+        // SAFETY: the glue returns a constant.
+        w.mapped = flags & unsafe { core::daedalus_shim_hello_f_mapped() } != 0;
         w.record(Record::Daemon { attach: true });
         0
     })

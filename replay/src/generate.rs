@@ -29,6 +29,9 @@ const GENERATIONS: u8 = 4;
 /// Most jobs one [`Op::Decode`] runs: past the job core's 256 slots, so a
 /// slot's reuse (its cookie's generation) is reached within one input.
 pub const MAX_DECODE_JOBS: u32 = 1 + 2 * 255;
+/// Most jobs [`Op::Decode`] runs on one context in a scenario: the KUnit
+/// executor remembers 4096 cookies a context (DR_MAX_JOBS).
+const MAX_DECODED: u32 = 2048;
 /// Frame period of the generated timestamps: 30 fps in ns.
 const PERIOD_NS: u64 = 33_333_333;
 
@@ -216,6 +219,8 @@ struct Builder {
     events: Vec<Event>,
     open: Vec<CtxModel>,
     next_id: u32,
+    /// Most jobs one [`Op::Decode`] runs here.
+    max_decode: u32,
 }
 
 impl Builder {
@@ -468,8 +473,11 @@ impl Builder {
         if nout == 0 || ncap == 0 {
             return;
         }
-        for _ in 0..jobs.min(MAX_DECODE_JOBS) {
+        for _ in 0..jobs.min(self.max_decode) {
             let Some(c) = self.pick(ctx) else { return };
+            if c.decoded >= MAX_DECODED {
+                return;
+            }
             let n = c.decoded;
             c.decoded += 1;
             let id = c.id;
@@ -502,7 +510,17 @@ impl Builder {
 /// The scenario `ops` stand for: a daemon attaches first, then each
 /// operation in order (at most [`MAX_OPS`]).
 pub fn scenario(ops: &[Op]) -> Scenario {
-    let mut b = Builder::default();
+    scenario_limited(ops, MAX_DECODE_JOBS)
+}
+
+/// [`scenario`] with each [`Op::Decode`] cut to `max_decode` jobs: the
+/// KUnit differential fuzzing's, where a job costs a thousand times what
+/// it costs here (slot reuse is replayed there by traces/regress).
+pub fn scenario_limited(ops: &[Op], max_decode: u32) -> Scenario {
+    let mut b = Builder {
+        max_decode,
+        ..Builder::default()
+    };
     b.events.push(Event::DaemonAttach { version: 1 });
     for op in ops.iter().take(MAX_OPS) {
         b.op(op);
@@ -544,10 +562,10 @@ fn seeded_bytes(seed: u64, n: usize) -> Vec<u8> {
 
 /// The scenario of seed `seed`, at most `max_ops` operations: the same
 /// generator as the fuzz target, fed from [`seeded_bytes`].
-pub fn seeded(seed: u64, max_ops: usize) -> Scenario {
+pub fn seeded(seed: u64, max_ops: usize, max_decode: u32) -> Scenario {
     let mut ops = ops(&seeded_bytes(seed, SEEDED_BYTES));
     ops.truncate(max_ops);
-    scenario(&ops)
+    scenario_limited(&ops, max_decode)
 }
 
 /// Highest context id the in-kernel executor numbers
@@ -569,11 +587,12 @@ mod tests {
 
     #[test]
     fn a_seed_always_gives_the_same_scenario() {
-        let a = seeded(7, MAX_OPS);
-        assert_eq!(a.to_text(), seeded(7, MAX_OPS).to_text());
-        assert_ne!(a.to_text(), seeded(8, MAX_OPS).to_text());
+        let m = MAX_DECODE_JOBS;
+        let a = seeded(7, MAX_OPS, m);
+        assert_eq!(a.to_text(), seeded(7, MAX_OPS, m).to_text());
+        assert_ne!(a.to_text(), seeded(8, MAX_OPS, m).to_text());
         assert!(a.lines.len() > 1, "{}", a.to_text());
-        assert!(seeded(7, 3).lines.len() <= seeded(7, MAX_OPS).lines.len());
+        assert!(seeded(7, 3, m).lines.len() <= seeded(7, MAX_OPS, m).lines.len());
     }
 
     fn run_on(s: &Scenario, core: &str) -> crate::Outcome {
@@ -601,6 +620,14 @@ mod tests {
             .filter(|l| l.starts_with("job_finish "))
             .count();
         assert_eq!(done, 301, "{}", o.trace_log());
+        let short = scenario_limited(
+            &[
+                Op::Setup { nout: 2, ncap: 3 },
+                Op::Decode { ctx: 0, jobs: 150 },
+            ],
+            5,
+        );
+        assert_eq!(short.to_text().matches("\nframe ").count(), 5);
         let v = run_on(&s, "cookie-reuse");
         let v = v.verdict.violation().expect("cookie-reuse runs clean");
         assert_eq!(v.invariant.name(), "cookie-reissued", "{v}");

@@ -47,6 +47,10 @@ enum Cmd {
         /// (the harness would not bite).
         #[arg(long)]
         mutants: bool,
+        /// The daemon takes mapped jobs (RESP_HELLO F_MAPPED): every job
+        /// goes zero-copy, pictures come without inline bytes.
+        #[arg(long)]
+        mapped: bool,
     },
     /// Convert a trace (tracefs text, trace-cmd report, or trace.dat) into
     /// one scenario per context.
@@ -125,6 +129,10 @@ enum Cmd {
         /// Most operations in one seeded scenario.
         #[arg(long, default_value_t = 24)]
         max_ops: usize,
+        /// Most jobs one `Decode` operation runs (the fuzz target's go up
+        /// to 511; each costs far more on the KUnit executor).
+        #[arg(long, default_value_t = 8)]
+        max_decode_jobs: u32,
         /// Directories of raw fuzzer inputs (an orderings corpus) to add.
         #[arg(long)]
         inputs: Vec<PathBuf>,
@@ -152,6 +160,7 @@ fn main() -> ExitCode {
             trace_log,
             verbose,
             mutants,
+            mapped,
         } => {
             let show = if trace_log {
                 Show::Trace
@@ -160,7 +169,7 @@ fn main() -> ExitCode {
             } else {
                 Show::None
             };
-            let code = check(&paths, &core, show, verbose);
+            let code = check(&paths, &core, show, verbose, mapped);
             if mutants && code == ExitCode::SUCCESS {
                 mutant_matrix(&paths)
             } else {
@@ -183,9 +192,10 @@ fn main() -> ExitCode {
             seed,
             count,
             max_ops,
+            max_decode_jobs,
             inputs,
             out,
-        } => generate(seed, count, max_ops, &inputs, &out),
+        } => generate(seed, count, max_ops, max_decode_jobs, &inputs, &out),
         Cmd::Scrub { traces, out, check } => match out {
             Some(out) if !check => scrub_cmd(&traces, &out),
             _ => scrub_check(&traces),
@@ -346,7 +356,7 @@ enum Show {
     Trace,
 }
 
-fn check(paths: &[PathBuf], core: &str, show: Show, verbose: bool) -> ExitCode {
+fn check(paths: &[PathBuf], core: &str, show: Show, verbose: bool, mapped: bool) -> ExitCode {
     let files = match collect(paths) {
         Ok(f) => f,
         Err(e) => {
@@ -356,6 +366,7 @@ fn check(paths: &[PathBuf], core: &str, show: Show, verbose: bool) -> ExitCode {
     };
     let opts = Options {
         core: core.to_owned(),
+        mapped,
         ..Options::default()
     };
     let (mut clean, mut bad, mut unusable) = (0, 0, 0);
@@ -690,7 +701,14 @@ fn mutant_matrix(paths: &[PathBuf]) -> ExitCode {
 }
 
 /// `generate`: see [`Cmd::Generate`].
-fn generate(seed: u64, count: usize, max_ops: usize, inputs: &[PathBuf], out: &Path) -> ExitCode {
+fn generate(
+    seed: u64,
+    count: usize,
+    max_ops: usize,
+    max_decode_jobs: u32,
+    inputs: &[PathBuf],
+    out: &Path,
+) -> ExitCode {
     use daedalus_replay::generate;
     if let Err(e) = std::fs::create_dir_all(out) {
         eprintln!("{}: {e}", out.display());
@@ -709,7 +727,7 @@ fn generate(seed: u64, count: usize, max_ops: usize, inputs: &[PathBuf], out: &P
             );
             return ExitCode::from(2);
         }
-        let scn = generate::seeded(s, max_ops);
+        let scn = generate::seeded(s, max_ops, max_decode_jobs);
         if generate::fits_kunit(&scn) {
             made.push((format!("seed-{s}.scn"), scn));
         }
@@ -735,7 +753,7 @@ fn generate(seed: u64, count: usize, max_ops: usize, inputs: &[PathBuf], out: &P
                     return ExitCode::from(2);
                 }
             };
-            let scn = generate::scenario(&generate::ops(&bytes));
+            let scn = generate::scenario_limited(&generate::ops(&bytes), max_decode_jobs);
             if generate::fits_kunit(&scn) {
                 let name = f
                     .file_name()

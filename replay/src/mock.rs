@@ -337,6 +337,10 @@ pub struct World {
     pub delivering: Option<Delivery>,
     pub ctx_sizeof: usize,
     pub keep_log: bool,
+    /// The run offers mapped jobs in its RESP_HELLO (Options::mapped).
+    pub offer_mapped: bool,
+    /// The attached daemon takes mapped jobs (daedalus_daemon.mapped).
+    pub mapped: bool,
     /// Claims, parks, completions and finishes so far (the dead-cookie
     /// oracle compares it across a delivery).
     pub changes: u64,
@@ -1299,12 +1303,19 @@ pub(crate) unsafe extern "C" fn op_send_decode(
     src: *mut c_void,
     dst: *mut c_void,
 ) -> i32 {
-    // SAFETY: the core passes its own params.
-    let p = unsafe { *p };
     with(|w| {
         if !w.daemon_ready {
             return -ENOTCONN;
         }
+        // As daedalus_send_decode(): zero-copy when the daemon takes it
+        // (every mock plane can be mapped).
+        if w.mapped {
+            // SAFETY: the core passes its own params, writable; the glue
+            // returns a constant.
+            unsafe { (*p).flags |= crate::core::daedalus_shim_decode_f_mapped() };
+        }
+        // SAFETY: as above.
+        let p = unsafe { *p };
         let Some(slot) = w.slot_of_jctx(jctx) else {
             return -ENOTCONN;
         };

@@ -101,6 +101,63 @@ fn every_field_recording_runs_a_job() {
     assert!(recordings >= 5, "field recordings missing");
 }
 
+/// Every trace is clean with mapped jobs too (the KUnit suite replays
+/// each both ways and compares), and mapping is in effect: a 4096x4096
+/// picture larger than any inline one is refused without its bytes when
+/// the job went inline, taken when it went mapped.
+#[test]
+fn mapped_jobs_run_every_trace_clean_and_take_pictures_without_bytes() {
+    let mapped = Options {
+        mapped: true,
+        ..Options::default()
+    };
+    for p in scenarios(&traces()) {
+        let o = run(&Scenario::load(&p).unwrap(), &mapped).unwrap();
+        assert!(
+            o.verdict.is_clean(),
+            "{} mapped:\n{}",
+            p.display(),
+            o.verdict.violation().unwrap()
+        );
+    }
+    let s = Scenario::parse(
+        "daedalus-scenario v1
+attach
+open ctx=1
+reqbufs ctx=1 q=out count=1
+qbuf ctx=1 q=out index=0 ts=0 size=100
+streamon ctx=1 q=out
+info ctx=1 width=4096 height=4096 dpb=1
+reqbufs ctx=1 q=cap count=2
+qbuf ctx=1 q=cap index=0
+streamon ctx=1 q=cap
+frame ctx=1 job=1 flags=src_consumed|has_pixels ts=0 bytes=20000000
+close ctx=1
+",
+    )
+    .unwrap();
+    let inline = run(&s, &on("real")).unwrap();
+    let zero_copy = run(&s, &mapped).unwrap();
+    assert!(inline.verdict.is_clean() && zero_copy.verdict.is_clean());
+    assert!(
+        inline.trace_log().contains("reject "),
+        "{}",
+        inline.trace_log()
+    );
+    assert!(
+        !zero_copy.trace_log().contains("reject "),
+        "{}",
+        zero_copy.trace_log()
+    );
+    assert!(
+        zero_copy
+            .trace_log()
+            .contains("buf_done ctx=1 cookie=0x100000000 ctx 1 CAPTURE #0 DONE"),
+        "{}",
+        zero_copy.trace_log()
+    );
+}
+
 #[test]
 fn every_mutant_patch_still_applies() {
     assert!(
