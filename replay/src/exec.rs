@@ -769,7 +769,7 @@ impl Executor {
             };
             for index in 0..count {
                 let id = w.bufs.len();
-                let mut mem = vec![0u8; size as usize];
+                let mut mem = mock::plane_mem(size as usize);
                 // SAFETY: an all-zero MockBuf is valid (null pointers, zero
                 // integers, false).
                 let mut b: Box<MockBuf> = Box::new(unsafe { std::mem::zeroed() });

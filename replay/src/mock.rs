@@ -16,7 +16,7 @@
 //! independent. No Rust reference to the state is held across a call into
 //! C: every access is a short `with()` borrow.
 
-use std::cell::Cell;
+use std::cell::{Cell, RefCell};
 use std::collections::{HashMap, VecDeque};
 use std::ffi::c_void;
 use std::mem::offset_of;
@@ -203,9 +203,59 @@ pub struct BufInfo {
     pub last_change: usize,
     pub suspect: Option<Suspect>,
     pub history: VecDeque<(usize, String)>,
-    /// The plane's memory (the C side holds a pointer into it).
+    /// The plane's memory (the C side holds a pointer into it), from
+    /// [`plane_mem`]; back to the pool when the buffer goes.
     pub _mem: Vec<u8>,
     pub done_flags: u32,
+}
+
+impl Drop for BufInfo {
+    fn drop(&mut self) {
+        recycle(std::mem::take(&mut self._mem));
+    }
+}
+
+/// Most bytes of plane memory kept for the next runs of a thread.
+const PLANE_POOL_BYTES: usize = 256 << 20;
+
+thread_local! {
+    /// Plane memory of buffers that went, by size, for the next REQBUFS:
+    /// a fuzzer runs thousands of scenarios a second, and a plane of a
+    /// megabyte or more (OUTPUT's is 1.5 MB) allocated, faulted in,
+    /// poisoned by ASan and unmapped for every buffer of every run is where
+    /// its time went. What a plane held before does not matter: the core
+    /// reads only what a run wrote.
+    static PLANES: RefCell<(HashMap<usize, Vec<Vec<u8>>>, usize)> =
+        RefCell::new((HashMap::new(), 0));
+}
+
+/// `size` bytes of plane memory: a recycled plane of that size, else a
+/// new zeroed one.
+pub fn plane_mem(size: usize) -> Vec<u8> {
+    PLANES
+        .with(|p| {
+            let (pool, bytes) = &mut *p.borrow_mut();
+            let v = pool.get_mut(&size)?.pop()?;
+            *bytes -= size;
+            Some(v)
+        })
+        .unwrap_or_else(|| vec![0u8; size])
+}
+
+/// Keeps `mem` for [`plane_mem`], up to [`PLANE_POOL_BYTES`] a thread.
+fn recycle(mem: Vec<u8>) {
+    let size = mem.len();
+    if size == 0 {
+        return;
+    }
+    // During thread teardown the pool may be gone: the memory is freed.
+    let _ = PLANES.try_with(|p| {
+        let (pool, bytes) = &mut *p.borrow_mut();
+        if *bytes + size <= PLANE_POOL_BYTES {
+            *bytes += size;
+            pool.entry(size).or_default().push(mem);
+        }
+    });
 }
 
 #[derive(Default)]
