@@ -218,6 +218,9 @@ impl Drop for BufInfo {
 /// Most bytes of plane memory kept for the next runs of a thread.
 const PLANE_POOL_BYTES: usize = 256 << 20;
 
+/// Recycled planes by size, and their bytes in all.
+type PlanePool = (HashMap<usize, Vec<Vec<u8>>>, usize);
+
 thread_local! {
     /// Plane memory of buffers that went, by size, for the next REQBUFS:
     /// a fuzzer runs thousands of scenarios a second, and a plane of a
@@ -225,8 +228,7 @@ thread_local! {
     /// poisoned by ASan and unmapped for every buffer of every run is where
     /// its time went. What a plane held before does not matter: the core
     /// reads only what a run wrote.
-    static PLANES: RefCell<(HashMap<usize, Vec<Vec<u8>>>, usize)> =
-        RefCell::new((HashMap::new(), 0));
+    static PLANES: RefCell<PlanePool> = RefCell::new((HashMap::new(), 0));
 }
 
 /// `size` bytes of plane memory: a recycled plane of that size, else a
