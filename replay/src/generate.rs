@@ -20,10 +20,13 @@ const MAX_OPEN: usize = 8;
 /// Most buffers one REQBUFS asks for here.
 const MAX_BUFS: u8 = 8;
 /// Frame generations below this mean "the job's own": most replies
-/// should reach the job core; the rest name generation 0 to
-/// [`GENERATIONS`] - 1, around those a context reaches after a seek or
-/// two, to test the stale-generation check.
+/// should reach the job core. From here to [`ABS_GENERATION`] they name
+/// the generation before the context's current one (a daemon that missed
+/// a seek's REQ_RESET), from there generation 0 to [`GENERATIONS`] - 1:
+/// the stale-generation check's inputs.
 pub const OWN_GENERATION: u8 = 192;
+/// Frame generations from here name an absolute generation.
+pub const ABS_GENERATION: u8 = 240;
 /// How many absolute generations a frame may name.
 const GENERATIONS: u8 = 4;
 /// Most jobs one [`Op::Decode`] runs: past the job core's 256 slots, so a
@@ -211,6 +214,12 @@ struct CtxModel {
     jobs_bound: u32,
     /// Jobs [`Op::Decode`] answered so far (its next is this + 1).
     decoded: u32,
+    /// The stream generation as far as the operations tell: 1, and one
+    /// more at each STREAMOFF of a streaming OUTPUT queue
+    /// (daedalus_stop_streaming() resets the job core).
+    generation: u32,
+    /// Whether OUTPUT was streamed on since its last STREAMOFF.
+    out_on: bool,
 }
 
 /// Builds the scenario an operation sequence stands for.
@@ -241,6 +250,7 @@ impl Builder {
         self.events.push(Event::Open { ctx: id });
         self.open.push(CtxModel {
             id,
+            generation: 1,
             ..CtxModel::default()
         });
         Some(id)
@@ -284,6 +294,7 @@ impl Builder {
         }
         if let Some(c) = self.open.last_mut() {
             c.count = [nout, ncap];
+            c.out_on = true;
         }
         for i in 0..nout {
             self.qbuf(slot, Q::Out, i, u64::from(i) * PERIOD_NS, 4096);
@@ -350,14 +361,20 @@ impl Builder {
                 ctx: id,
                 queue: queue.into(),
             }),
-            Op::Streamon { ctx, queue } => self.simple(ctx, |id| Event::Streamon {
-                ctx: id,
-                queue: queue.into(),
-            }),
-            Op::Streamoff { ctx, queue } => self.simple(ctx, |id| Event::Streamoff {
-                ctx: id,
-                queue: queue.into(),
-            }),
+            Op::Streamon { ctx, queue } => {
+                self.stream(ctx, queue, true);
+                self.simple(ctx, |id| Event::Streamon {
+                    ctx: id,
+                    queue: queue.into(),
+                })
+            }
+            Op::Streamoff { ctx, queue } => {
+                self.stream(ctx, queue, false);
+                self.simple(ctx, |id| Event::Streamoff {
+                    ctx: id,
+                    queue: queue.into(),
+                })
+            }
             Op::DecoderStop { ctx } => self.simple(ctx, |id| Event::DecoderStop { ctx: id }),
             Op::DecoderStart { ctx } => self.simple(ctx, |id| Event::DecoderStart { ctx: id }),
             Op::Attach { bad_version } => self.events.push(Event::DaemonAttach {
@@ -380,6 +397,13 @@ impl Builder {
                     0
                 };
                 let id = c.id;
+                let generation = if generation >= ABS_GENERATION {
+                    Some(u32::from((generation - ABS_GENERATION) % GENERATIONS))
+                } else if generation >= OWN_GENERATION {
+                    Some(c.generation - 1)
+                } else {
+                    None
+                };
                 self.events.push(Event::Frame {
                     ctx: id,
                     job: JobRef::Nth(job),
@@ -390,9 +414,7 @@ impl Builder {
                     } else {
                         0
                     },
-                    generation: generation
-                        .checked_sub(OWN_GENERATION)
-                        .map(|g| u32::from(g % GENERATIONS)),
+                    generation,
                 });
             }
             Op::Split {
@@ -444,6 +466,8 @@ impl Builder {
                 ms: u32::from(ms % 3000),
             }),
             Op::Seek { ctx } => {
+                self.stream(ctx, Q::Out, false);
+                self.stream(ctx, Q::Out, true);
                 let Some(c) = self.pick(ctx) else { return };
                 let id = c.id;
                 for on in [false, true] {
@@ -462,6 +486,17 @@ impl Builder {
                 self.op(&Op::QueueAll { ctx, queue: Q::Out });
             }
             Op::Decode { ctx, jobs } => self.decode(ctx, 1 + 2 * u32::from(jobs)),
+        }
+    }
+
+    /// The generation model of a STREAMON or STREAMOFF.
+    fn stream(&mut self, ctx: u8, queue: Q, on: bool) {
+        let Some(c) = self.pick(ctx) else { return };
+        if matches!(queue, Q::Out) {
+            if !on && c.out_on {
+                c.generation += 1;
+            }
+            c.out_on = on;
         }
     }
 
@@ -648,7 +683,7 @@ mod tests {
                 flags: Flags::Both,
                 src: 0,
                 bytes: 64,
-                generation: OWN_GENERATION + 1,
+                generation: OWN_GENERATION,
             },
         ]);
         let text = s.to_text();
