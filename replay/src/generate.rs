@@ -466,24 +466,13 @@ impl Builder {
                 ms: u32::from(ms % 3000),
             }),
             Op::Seek { ctx } => {
-                self.stream(ctx, Q::Out, false);
-                self.stream(ctx, Q::Out, true);
-                let Some(c) = self.pick(ctx) else { return };
-                let id = c.id;
-                for on in [false, true] {
-                    self.events.push(if on {
-                        Event::Streamon {
-                            ctx: id,
-                            queue: Queue::Output,
-                        }
-                    } else {
-                        Event::Streamoff {
-                            ctx: id,
-                            queue: Queue::Output,
-                        }
-                    });
+                for op in [
+                    Op::Streamoff { ctx, queue: Q::Out },
+                    Op::Streamon { ctx, queue: Q::Out },
+                    Op::QueueAll { ctx, queue: Q::Out },
+                ] {
+                    self.op(&op);
                 }
-                self.op(&Op::QueueAll { ctx, queue: Q::Out });
             }
             Op::Decode { ctx, jobs } => self.decode(ctx, 1 + 2 * u32::from(jobs)),
         }
