@@ -455,6 +455,18 @@ mod executor {
         }
     }
 
+    /// Prints a log of both executors in full, the userspace one first.
+    fn print_both(got: &str, want: &str) {
+        pr_err!("--- userspace executor:\n");
+        for l in want.lines() {
+            pr_err!("  {l}\n");
+        }
+        pr_err!("--- kernel (real v4l2-mem2mem and vb2):\n");
+        for l in got.lines() {
+            pr_err!("  {l}\n");
+        }
+    }
+
     /// Compares one of the kernel's logs (`what`) with the userspace
     /// executor's; on a difference prints both and returns the 1-based
     /// record number.
@@ -475,14 +487,7 @@ mod executor {
             }
         };
         pr_err!("{what}s differ at record {first}\n");
-        pr_err!("--- userspace executor:\n");
-        for l in want.lines() {
-            pr_err!("  {l}\n");
-        }
-        pr_err!("--- kernel (real v4l2-mem2mem and vb2):\n");
-        for l in got.lines() {
-            pr_err!("  {l}\n");
-        }
+        print_both(got, want);
         Some(first)
     }
 
@@ -517,14 +522,7 @@ mod executor {
             return false;
         }
         pr_err!("io logs differ (results in order, or one context's requests)\n");
-        pr_err!("--- userspace executor:\n");
-        for l in want.lines() {
-            pr_err!("  {l}\n");
-        }
-        pr_err!("--- kernel (real v4l2-mem2mem and vb2):\n");
-        for l in got.lines() {
-            pr_err!("  {l}\n");
-        }
+        print_both(got, want);
         true
     }
 
