@@ -23,7 +23,7 @@ APT_PACKAGES := \
 	gstreamer1.0-plugins-good gstreamer1.0-plugins-bad \
 	gir1.2-gstreamer-1.0 gir1.2-gst-plugins-base-1.0 python3-gi \
 	libtracecmd-dev libtracefs-dev libtraceevent-dev trace-cmd \
-	dkms sparse
+	dkms sparse chromium-headless-shell fonts-dejavu-core
 
 BINDGEN_MIN := 0.71.1
 
@@ -77,7 +77,7 @@ setup:
 
 run: setup
 	@if [ -f replay/src/main.rs ] || [ -d replay/src/bin ]; then \
-		$(CARGO) run --release -q -p daedalus-replay -- check --mutants traces/; \
+		$(CARGO) run --release -q -p daedalus-replay -- check --mutants --report target/report.html traces/; \
 	else \
 		echo "run: the replay engine is not built yet; nothing was replayed"; \
 		exit 1; \

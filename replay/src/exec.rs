@@ -14,7 +14,7 @@ use crate::mock::{
     VB2_BUF_STATE_ACTIVE, VB2_BUF_STATE_ERROR, VB2_BUF_STATE_QUEUED, Vb2Q, World,
 };
 use crate::model::Scenario;
-use crate::oracle::{BufName, Invariant, Record, Verdict};
+use crate::oracle::{BufName, Invariant, Move, Record, Verdict};
 use crate::scenario::{Event, FRAME_HAS_PIXELS, JobRef, MAX_INLINE_PICTURE, Queue};
 
 /// Bytes of an OUTPUT buffer: the front's default OUTPUT sizeimage, for
@@ -107,6 +107,9 @@ pub struct Outcome {
     /// What the driver did, tagged with the scenario position of the event
     /// during which it happened.
     pub log: Vec<(usize, Record)>,
+    /// Every change of a buffer's ledger state or ready-queue link, in
+    /// order (kept with the log).
+    pub moves: Vec<Move>,
     /// Clean, or the first violation.
     pub verdict: Verdict,
     /// Events executed (all of them unless a violation stopped the run).
@@ -249,6 +252,7 @@ impl Executor {
         Outcome {
             events: std::mem::take(&mut self.w.events),
             log: std::mem::take(&mut self.w.log),
+            moves: std::mem::take(&mut self.w.moves),
             verdict: match self.w.violation.take() {
                 None => Verdict::Clean,
                 Some(v) => Verdict::Violation(Box::new(v)),
@@ -292,6 +296,7 @@ impl Executor {
             ev: 0,
             events,
             log: Vec::new(),
+            moves: Vec::new(),
             violation: None,
             delivering: None,
             ctx_sizeof: ctx_size,
@@ -794,6 +799,7 @@ impl Executor {
                     done_flags: 0,
                 });
                 w.note(id, "allocated (REQBUFS)".into());
+                w.moved_to(id);
                 w.ctxs[slot].q(queue).bufs.push(id);
             }
         });
@@ -1125,6 +1131,7 @@ impl Executor {
             }
             for id in w.ctxs[slot].q(queue).bufs.clone() {
                 w.info[id].linked = false;
+                w.moved_to(id);
             }
             if w.curr_ctx == Some(slot) {
                 w.curr_ctx = None;

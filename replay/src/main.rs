@@ -51,6 +51,11 @@ enum Cmd {
         /// goes zero-copy, pictures come without inline bytes.
         #[arg(long)]
         mapped: bool,
+        /// Also write the report page here: the verdicts, the mutant
+        /// matrix, each violation's diagnosis and timeline (HTML, one
+        /// self-contained file).
+        #[arg(long, value_name = "FILE")]
+        report: Option<PathBuf>,
     },
     /// Convert a trace (tracefs text, trace-cmd report, or trace.dat) into
     /// one scenario per context.
@@ -161,6 +166,7 @@ fn main() -> ExitCode {
             verbose,
             mutants,
             mapped,
+            report,
         } => {
             let show = if trace_log {
                 Show::Trace
@@ -169,11 +175,26 @@ fn main() -> ExitCode {
             } else {
                 Show::None
             };
-            let code = check(&paths, &core, show, verbose, mapped);
-            if mutants && code == ExitCode::SUCCESS {
-                mutant_matrix(&paths)
+            let (code, mut page) = check(&paths, &core, show, verbose, mapped);
+            let code = if mutants && code == ExitCode::SUCCESS {
+                let (code, matrix) = mutant_matrix(&paths, report.is_some());
+                page.matrix = matrix;
+                code
             } else {
                 code
+            };
+            match report {
+                Some(p) => match std::fs::write(&p, render::report::html(&page)) {
+                    Ok(()) => {
+                        println!("report: {}", p.display());
+                        code
+                    }
+                    Err(e) => {
+                        eprintln!("daedalus-replay: {}: {e}", p.display());
+                        ExitCode::from(2)
+                    }
+                },
+                None => code,
             }
         }
         Cmd::Import { trace, out } => import_cmd(&trace, out.as_deref()),
@@ -356,12 +377,23 @@ enum Show {
     Trace,
 }
 
-fn check(paths: &[PathBuf], core: &str, show: Show, verbose: bool, mapped: bool) -> ExitCode {
+fn check(
+    paths: &[PathBuf],
+    core: &str,
+    show: Show,
+    verbose: bool,
+    mapped: bool,
+) -> (ExitCode, render::report::Report) {
+    let mut page = render::report::Report {
+        core: core.to_owned(),
+        ..Default::default()
+    };
     let files = match collect(paths) {
         Ok(f) => f,
         Err(e) => {
             eprintln!("daedalus-replay: {e}");
-            return ExitCode::from(2);
+            page.summary = e;
+            return (ExitCode::from(2), page);
         }
     };
     let opts = Options {
@@ -375,6 +407,7 @@ fn check(paths: &[PathBuf], core: &str, show: Show, verbose: bool, mapped: bool)
     let pb = bar(files.len());
     for f in &files {
         pb.set_message(f.display().to_string());
+        let mut shown = None;
         let row = match Scenario::load(f) {
             Err(e) => {
                 unusable += 1;
@@ -388,7 +421,8 @@ fn check(paths: &[PathBuf], core: &str, show: Show, verbose: bool, mapped: bool)
             Ok(s) => match daedalus_replay::run(&s, &opts) {
                 Err(e) => {
                     eprintln!("daedalus-replay: {e}");
-                    return ExitCode::from(2);
+                    page.summary = e.to_string();
+                    return (ExitCode::from(2), page);
                 }
                 Ok(o) => {
                     match show {
@@ -410,6 +444,13 @@ fn check(paths: &[PathBuf], core: &str, show: Show, verbose: bool, mapped: bool)
                         Some(v) => {
                             bad += 1;
                             details.push(format!("{}:\n{v}", f.display()));
+                            shown = Some(render::report::Shown {
+                                id: format!("v{}", rows.len()),
+                                title: format!("{}: {}", f.display(), v.invariant.name()),
+                                scenario: f.display().to_string(),
+                                diagnosis: v.to_string(),
+                                svg: render::svg_timeline(&s, &o),
+                            });
                             let what = match v.buffer {
                                 Some(b) => format!(
                                     "{} on {b} at line {}",
@@ -424,6 +465,12 @@ fn check(paths: &[PathBuf], core: &str, show: Show, verbose: bool, mapped: bool)
                 }
             },
         };
+        page.rows.push(render::report::Row {
+            file: row.0.clone(),
+            verdict: row.1.clone(),
+            detail: row.2.clone(),
+            shown,
+        });
         rows.push(row);
         pb.inc(1);
     }
@@ -433,19 +480,21 @@ fn check(paths: &[PathBuf], core: &str, show: Show, verbose: bool, mapped: bool)
     for (f, v, d) in &rows {
         println!("{f:<w0$}  {v:<9}  {d}");
     }
-    println!("core {core}: {clean} clean, {bad} violation(s), {unusable} unusable");
+    page.summary = format!("core {core}: {clean} clean, {bad} violation(s), {unusable} unusable");
+    println!("{}", page.summary);
     if verbose || bad + unusable > 0 {
         for d in &details {
             println!("\n{d}");
         }
     }
-    if unusable > 0 {
+    let code = if unusable > 0 {
         ExitCode::from(2)
     } else if bad > 0 {
         ExitCode::from(1)
     } else {
         ExitCode::SUCCESS
-    }
+    };
+    (code, page)
 }
 
 fn write_out(out: Option<&Path>, text: &str) -> ExitCode {
@@ -592,10 +641,12 @@ fn render_cmd(path: &Path, core: &str, format: &str, out: Option<&Path>) -> Exit
     write_out(out, &text)
 }
 
-/// Every mutant against every scenario: the invariant that catches it.
-fn mutant_matrix(paths: &[PathBuf]) -> ExitCode {
+/// Every mutant against every scenario: the invariant that catches it;
+/// with `page`, also the matrix for the report, each mutant's shown
+/// violation with its timeline.
+fn mutant_matrix(paths: &[PathBuf], page: bool) -> (ExitCode, Option<render::report::Matrix>) {
     let Ok(files) = collect(paths) else {
-        return ExitCode::from(2);
+        return (ExitCode::from(2), None);
     };
     let mutants: Vec<&str> = core::variants()
         .into_iter()
@@ -630,12 +681,17 @@ fn mutant_matrix(paths: &[PathBuf]) -> ExitCode {
         out.push_str(&format!("  {m:<26}"));
     }
     out.push('\n');
+    let mut matrix = render::report::Matrix {
+        mutants: mutants.iter().map(|m| (*m).to_owned()).collect(),
+        ..Default::default()
+    };
     let mut caught = vec![0usize; mutants.len()];
     // Per mutant, the regression trace's (or else the first) diagnosis:
     // the table names invariants, this names the buffer and what broke.
     let mut first: Vec<Option<(String, String)>> = vec![None; mutants.len()];
     for (name, s) in &scenarios {
         out.push_str(&format!("{name:<w0$}"));
+        let mut cells = Vec::new();
         for (i, m) in mutants.iter().enumerate() {
             let opts = Options {
                 core: (*m).to_owned(),
@@ -654,15 +710,45 @@ fn mutant_matrix(paths: &[PathBuf]) -> ExitCode {
                                 format!("{}{buffer}: {}", v.invariant.name(), v.detail),
                             ));
                         }
+                        cells.push(Some((v.invariant.name().to_owned(), v.to_string())));
                         v.invariant.name().to_owned()
                     }
-                    None => "-".to_owned(),
+                    None => {
+                        cells.push(None);
+                        "-".to_owned()
+                    }
                 },
-                Err(e) => format!("error: {e}"),
+                Err(e) => {
+                    cells.push(None);
+                    format!("error: {e}")
+                }
             };
             out.push_str(&format!("  {cell:<26}"));
         }
+        matrix.rows.push((name.clone(), cells));
         out.push('\n');
+    }
+    if page {
+        // The shown violation of each mutant, run again with its log.
+        for (m, f) in mutants.iter().zip(&first) {
+            let shown = f.as_ref().and_then(|(scenario, _)| {
+                let (_, s) = scenarios.iter().find(|(n, _)| n == scenario)?;
+                let opts = Options {
+                    core: (*m).to_owned(),
+                    ..Options::default()
+                };
+                let o = daedalus_replay::run(s, &opts).ok()?;
+                let v = o.verdict.violation()?;
+                Some(render::report::Shown {
+                    id: format!("m-{m}"),
+                    title: format!("{m} in {scenario}: {}", v.invariant.name()),
+                    scenario: scenario.clone(),
+                    diagnosis: v.to_string(),
+                    svg: render::svg_timeline(s, &o),
+                })
+            });
+            matrix.shown.push(shown);
+        }
     }
     for (m, f) in mutants.iter().zip(&first) {
         if let Some((scenario, what)) = f {
@@ -686,18 +772,27 @@ fn mutant_matrix(paths: &[PathBuf]) -> ExitCode {
         ));
     }
     let mut out: String = out.lines().map(|l| format!("{}\n", l.trim_end())).collect();
-    if missed.is_empty() && core::BROKEN_MUTANTS.is_empty() {
-        out.push_str(&format!("every mutant ({}) is caught\n", mutants.len()));
-        print!("{out}");
-        ExitCode::SUCCESS
+    let (code, last) = if missed.is_empty() && core::BROKEN_MUTANTS.is_empty() {
+        (
+            ExitCode::SUCCESS,
+            format!("every mutant ({}) is caught", mutants.len()),
+        )
     } else {
-        out.push_str(&format!(
-            "NOT caught by any scenario: {}\n",
-            missed.join(", ")
-        ));
-        print!("{out}");
-        ExitCode::from(1)
-    }
+        (
+            ExitCode::from(1),
+            format!("NOT caught by any scenario: {}", missed.join(", ")),
+        )
+    };
+    out.push_str(&last);
+    out.push('\n');
+    print!("{out}");
+    matrix.notes.extend(
+        core::BROKEN_MUTANTS
+            .iter()
+            .map(|(n, why)| format!("mutant {n} does not apply to the job core: {why}")),
+    );
+    matrix.notes.push(last);
+    (code, page.then_some(matrix))
 }
 
 /// `generate`: see [`Cmd::Generate`].

@@ -23,7 +23,8 @@ use std::mem::offset_of;
 use std::ptr;
 
 use crate::core::{CoreFns, DecodeParams, JobOps};
-use crate::oracle::{BufName, EventRef, Invariant, Record, Violation};
+pub use crate::oracle::Own;
+use crate::oracle::{BufName, EventRef, Invariant, Move, Record, Violation};
 use crate::scenario::Queue;
 
 /// The kernel's poison values on x86_64 (POISON_POINTER_DELTA 0xdead...).
@@ -164,25 +165,6 @@ pub(crate) fn check_layout() -> Result<(), String> {
         }
     }
     Ok(())
-}
-
-/// Where a buffer is, as the ledger sees it.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Own {
-    /// Allocated, with the client.
-    Dequeued,
-    /// Queued by the client, not yet given to the driver (not streaming).
-    Queued,
-    /// On its m2m ready queue: owned by the driver, unclaimed.
-    Ready,
-    /// Claimed by a running job.
-    Claimed(u64),
-    /// Parked: the job finished, the CAPTURE buffer waits for pixels.
-    Parked(u64),
-    /// Completed, on vb2's done list (state DONE or ERROR).
-    Done(u32),
-    /// Freed by REQBUFS(0) or close.
-    Freed,
 }
 
 /// A doubtful ownership step that the kernel would not catch on the spot:
@@ -385,6 +367,9 @@ pub struct World {
     /// The scenario's events (line, event); the end of the run is one past.
     pub events: Vec<(u32, crate::scenario::Event)>,
     pub log: Vec<(usize, Record)>,
+    /// Every change of a buffer's ledger state or ready-queue link, when
+    /// the log is kept.
+    pub moves: Vec<Move>,
     pub violation: Option<Violation>,
     pub delivering: Option<Delivery>,
     pub ctx_sizeof: usize,
@@ -487,6 +472,22 @@ impl World {
         self.info[id].own = own;
         self.info[id].last_change = self.ev;
         self.note(id, what);
+        self.moved_to(id);
+    }
+
+    /// Logs where buffer `id` is now (its ledger state and whether it is
+    /// linked on its ready queue), for the timelines.
+    pub fn moved_to(&mut self, id: usize) {
+        if self.keep_log {
+            let i = &self.info[id];
+            self.moves.push(Move {
+                pos: self.ev,
+                seq: self.log.len(),
+                buf: i.name,
+                own: i.own,
+                linked: i.linked,
+            });
+        }
     }
 
     /// Notes a doubtful step; a second owner outranks an unremoved link.
@@ -669,6 +670,7 @@ impl World {
             (*entry).prev = LIST_POISON2 as *mut ListHead;
         }
         self.info[id].linked = false;
+        self.moved_to(id);
         true
     }
 

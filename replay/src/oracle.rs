@@ -151,6 +151,41 @@ impl fmt::Display for BufName {
     }
 }
 
+/// Where a buffer is, as the replay's ledger sees it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Own {
+    /// Allocated, with the client.
+    Dequeued,
+    /// Queued by the client, not yet given to the driver (not streaming).
+    Queued,
+    /// On its m2m ready queue: owned by the driver, unclaimed.
+    Ready,
+    /// Claimed by a running job.
+    Claimed(u64),
+    /// Parked: the job finished, the CAPTURE buffer waits for pixels.
+    Parked(u64),
+    /// Completed, on vb2's done list (state DONE or ERROR).
+    Done(u32),
+    /// Freed by REQBUFS(0) or close.
+    Freed,
+}
+
+/// A change of one buffer's place: its ledger state and whether it is
+/// linked on its m2m ready queue, right after the change.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Move {
+    /// The scenario event during which it happened.
+    pub pos: usize,
+    /// How many outcome-log records came before it (its order among them).
+    pub seq: usize,
+    /// The buffer.
+    pub buf: BufName,
+    /// Its ledger state.
+    pub own: Own,
+    /// Linked on its ready queue.
+    pub linked: bool,
+}
+
 /// A scenario event, as it appears in diagnostics.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct EventRef {

@@ -381,17 +381,6 @@ fn import_errors_name_file_and_line() {
 }
 
 #[test]
-fn renderings() {
-    let s = regress("field-bug-reorder.scn");
-    let o = run(&s, &on("field-bug")).unwrap();
-    let json = render::perfetto(&s, &o);
-    let v: serde_json::Value = serde_json::from_str(&json).unwrap();
-    assert!(v["traceEvents"].as_array().unwrap().len() > 10);
-    insta::assert_snapshot!("field_bug_perfetto", json);
-    insta::assert_snapshot!("field_bug_svg", render::svg(&s, &o));
-}
-
-#[test]
 fn cli_exit_codes() {
     let bin = env!("CARGO_BIN_EXE_daedalus-replay");
     let dir = std::env::temp_dir().join(format!("daedalus-replay-cli-{}", std::process::id()));
