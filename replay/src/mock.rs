@@ -747,7 +747,7 @@ impl World {
             };
             let msg = format!(
                 "{cause}ctx {id} {} ready queue: num_rdy={n} but {list}",
-                queue_upper(queue)
+                queue.v4l2_name()
             );
             self.violate(Invariant::NumRdy, buf, msg);
             return;
@@ -966,13 +966,6 @@ pub unsafe extern "C" fn daedalus_mock_q_ctx(m2m_ctx: *mut M2mCtx, output: bool)
     }
 }
 
-fn queue_upper(q: Queue) -> &'static str {
-    match q {
-        Queue::Output => "OUTPUT",
-        Queue::Capture => "CAPTURE",
-    }
-}
-
 fn queue_of(q: *const QueueCtx) -> (usize, Queue) {
     // SAFETY: q comes from daedalus_mock_q_ctx.
     let (slot, out) = unsafe { ((*q).slot, (*q).output) };
@@ -1034,7 +1027,7 @@ pub unsafe extern "C" fn v4l2_m2m_buf_remove_by_buf(q: *mut QueueCtx, vbuf: *mut
             format!(
                 "{} taken off its list with the {} queue's v4l2_m2m_buf_remove_by_buf, which counted it off that queue: ",
                 w.info[id].name,
-                queue_upper(queue)
+                queue.v4l2_name()
             )
         });
         if let Some(c) = &cause {

@@ -143,11 +143,13 @@ pub struct BufName {
 
 impl fmt::Display for BufName {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let q = match self.queue {
-            Queue::Output => "OUTPUT",
-            Queue::Capture => "CAPTURE",
-        };
-        write!(f, "ctx {} {} #{}", self.ctx, q, self.index)
+        write!(
+            f,
+            "ctx {} {} #{}",
+            self.ctx,
+            self.queue.v4l2_name(),
+            self.index
+        )
     }
 }
 

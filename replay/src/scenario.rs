@@ -58,6 +58,14 @@ impl Queue {
             Queue::Capture => "cap",
         }
     }
+
+    /// The name V4L2 and the kernel's messages use: OUTPUT or CAPTURE.
+    pub const fn v4l2_name(self) -> &'static str {
+        match self {
+            Queue::Output => "OUTPUT",
+            Queue::Capture => "CAPTURE",
+        }
+    }
 }
 
 /// Which job a daemon reply is about.

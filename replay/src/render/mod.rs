@@ -57,10 +57,7 @@ pub fn svg_timeline(scenario: &Scenario, outcome: &Outcome) -> String {
 /// recording of this run would hold. The importer reads it back.
 pub fn tracefs(outcome: &Outcome) -> String {
     let mut o = String::from("# tracer: nop\n#\n");
-    let queue = |b: &BufName| match b.queue {
-        crate::scenario::Queue::Output => "OUTPUT",
-        crate::scenario::Queue::Capture => "CAPTURE",
-    };
+    let queue = |b: &BufName| b.queue.v4l2_name();
     for (i, (pos, r)) in outcome.log.iter().enumerate() {
         let ts = format!("{}.{:06}", 100 + pos / 1000, (pos % 1000) * 1000 + i % 1000);
         let body = match r {
@@ -122,11 +119,7 @@ pub fn tracefs(outcome: &Outcome) -> String {
             }
             Record::Stream { ctx, queue: q, on } => format!(
                 "daedalus_stream: ctx={ctx} queue={} {}",
-                if *q == crate::scenario::Queue::Output {
-                    "OUTPUT"
-                } else {
-                    "CAPTURE"
-                },
+                q.v4l2_name(),
                 if *on { "on" } else { "off" }
             ),
             Record::Drain { ctx, phase } => format!("daedalus_drain: ctx={ctx} phase={phase}"),

@@ -24,13 +24,6 @@ const TID_DAEMON: u32 = 2;
 const TID_JOBS: u32 = 1;
 const TID_EVENTS: u32 = 2;
 
-fn qname(q: Queue) -> &'static str {
-    match q {
-        Queue::Output => "OUTPUT",
-        Queue::Capture => "CAPTURE",
-    }
-}
-
 /// Thread of buffer `index` of `q`: its client-side track (`row` 0) and
 /// its owner rows (1..).
 fn buf_tid(q: Queue, index: u32, row: usize) -> u64 {
@@ -95,7 +88,7 @@ pub fn perfetto(t: &Timeline, records: &[(At, Option<u32>, String)]) -> String {
         let b = lane.buf;
         let pid = b.ctx;
         name_process(&mut meta, pid, format!("ctx {pid}"), pid as i64);
-        let label = format!("{} #{}", qname(b.queue), b.index);
+        let label = format!("{} #{}", b.queue.v4l2_name(), b.index);
         let side_tid = buf_tid(b.queue, b.index, 0);
         name_thread(&mut meta, pid, side_tid, label.clone());
         for s in &lane.side {
@@ -152,7 +145,7 @@ pub fn perfetto(t: &Timeline, records: &[(At, Option<u32>, String)]) -> String {
     for r in &t.ready {
         name_process(&mut meta, r.ctx, format!("ctx {}", r.ctx), r.ctx as i64);
         for (at, n, both) in &r.steps {
-            ev.push(json!({"ph": "C", "name": format!("{} ready queue", qname(r.queue)), "pid": r.ctx, "tid": 0,
+            ev.push(json!({"ph": "C", "name": format!("{} ready queue", r.queue.v4l2_name()), "pid": r.ctx, "tid": 0,
                 "ts": ts(t, *at), "args": {"linked": n, "also held by a job": both}}));
         }
     }

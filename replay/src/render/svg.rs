@@ -39,13 +39,6 @@ const C_JOB: &str = "#6c3fb5";
 const C_BROKE: &str = "#d01010";
 const C_SETUP: &str = "#e07000";
 
-fn qname(q: Queue) -> &'static str {
-    match q {
-        Queue::Output => "OUTPUT",
-        Queue::Capture => "CAPTURE",
-    }
-}
-
 fn f(x: f64) -> String {
     let s = format!("{x:.1}");
     s.strip_suffix(".0").map_or(s.clone(), str::to_owned)
@@ -398,13 +391,13 @@ pub fn svg(t: &Timeline, diagnosis: bool) -> String {
             @for (r, b) in &ready_lanes {
                 @let lane = &t.ready[*r];
                 text.lane-label x="4" y=(f(b.y + 10.0)) fill="#1b6f68" {
-                    (format!("ctx {} {} ready", lane.ctx, qname(lane.queue)))
+                    (format!("ctx {} {} ready", lane.ctx, lane.queue.v4l2_name()))
                 }
             }
             @for (i, b) in &buf_lanes {
                 @let lane = &t.bufs[*i];
                 text.lane-label x="14" y=(f(b.y + 10.0)) {
-                    (format!("{} #{}", qname(lane.buf.queue), lane.buf.index))
+                    (format!("{} #{}", lane.buf.queue.v4l2_name(), lane.buf.index))
                 }
                 line x1=(f(LEFT)) x2=(f(right)) y1=(f(b.y + b.h + LANE_GAP / 2.0)) y2=(f(b.y + b.h + LANE_GAP / 2.0)) stroke="#f0f0f0" {}
             }
@@ -449,7 +442,7 @@ pub fn svg(t: &Timeline, diagnosis: bool) -> String {
                             @let h = ROW * s.1 as f64 / max;
                             @let hb = ROW * s.2 as f64 / max;
                             g.ready {
-                                title { (format!("ctx {} {} ready queue: {} buffer(s){}", lane.ctx, qname(lane.queue), s.1,
+                                title { (format!("ctx {} {} ready queue: {} buffer(s){}", lane.ctx, lane.queue.v4l2_name(), s.1,
                                     if s.2 > 0 { format!(", {} of them also held by a job", s.2) } else { String::new() })) }
                                 rect x=(f(x1)) y=(f(b.y + 1.0 + ROW - h)) width=(f((x2 - x1).max(1.0))) height=(f(h)) fill=(C_READY) fill-opacity="0.55" {}
                                 @if s.2 > 0 {
