@@ -187,6 +187,8 @@ static inline u64 daedalus_now(struct daedalus_dev *dev)
  * @colorimetry.quantization: quantization range
  * @dpb_size:	minimum CAPTURE buffers from the last STREAM_INFO
  * @session_open: REQ_SESSION_OPEN sent and not closed
+ * @session_pixfmt: enum daedalus_pixfmt the daemon lays pictures out in:
+ *	REQ_SESSION_OPEN's, then the last REQ_CAPTURE_FMT's
  * @have_info:	a STREAM_INFO arrived for this session
  * @draining:	V4L2_DEC_CMD_STOP accepted, LAST not yet returned
  * @flush_pending: REQ_FLUSH waits for the queued OUTPUT buffers to go out
@@ -219,6 +221,7 @@ struct daedalus_ctx {
 		u32 quantization;
 	} colorimetry;
 	u32 dpb_size;
+	u32 session_pixfmt;
 	bool session_open;
 	bool have_info;
 	bool draining;
@@ -239,6 +242,7 @@ int daedalus_daemon_send(struct daedalus_dev *dev, u16 type, u64 cookie,
 			 u32 data_len, u32 trace_flags);
 int daedalus_daemon_codecs(struct daedalus_dev *dev, u32 *codecs,
 			   u32 *pixfmts);
+u32 daedalus_daemon_flags(struct daedalus_dev *dev);
 int daedalus_daemon_attach(struct daedalus_dev *dev, struct file *file);
 void daedalus_daemon_detach(struct daedalus_dev *dev);
 ssize_t daedalus_daemon_pop(struct daedalus_dev *dev, void *buf, size_t len);

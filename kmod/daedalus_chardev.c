@@ -136,6 +136,23 @@ int daedalus_daemon_codecs(struct daedalus_dev *dev, u32 *codecs,
 	return ret;
 }
 
+/**
+ * daedalus_daemon_flags() - the attached daemon's RESP_HELLO flags
+ * @dev:	the device
+ *
+ * Return: DAEDALUS_HELLO_F_* of the daemon's handshake, 0 without one.
+ */
+u32 daedalus_daemon_flags(struct daedalus_dev *dev)
+{
+	struct daedalus_daemon *d = &dev->daemon;
+	u32 flags;
+
+	mutex_lock(&d->lock);
+	flags = d->hello_done ? d->hello.flags : 0;
+	mutex_unlock(&d->lock);
+	return flags;
+}
+
 static void daedalus_daemon_drop_queue(struct daedalus_daemon *d)
 {
 	struct daedalus_out *out, *tmp;

@@ -157,6 +157,31 @@ static int daedalus_send_ctx_pair(struct daedalus_ctx *ctx, u16 type, u32 second
 				    NULL, 0, 0);
 }
 
+/*
+ * CAPTURE streams on: tell a daemon that takes it which pixel format the
+ * client set CAPTURE up with (it may have changed it since the session
+ * opened, after a SOURCE_CHANGE), before any job hands it a new buffer.
+ */
+static void daedalus_send_capture_fmt(struct daedalus_ctx *ctx)
+{
+	const struct daedalus_fmt *fmt;
+	u32 code;
+
+	if (!(daedalus_daemon_flags(ctx->dev) & DAEDALUS_HELLO_F_CAPTURE_FMT))
+		return;
+	spin_lock(&ctx->lock);
+	fmt = daedalus_find_fmt(daedalus_cap_fmts,
+				ARRAY_SIZE(daedalus_cap_fmts),
+				ctx->cap_fmt.pixelformat, ~0u);
+	code = fmt->code;
+	spin_unlock(&ctx->lock);
+	if (!daedalus_send_ctx_pair(ctx, DAEDALUS_REQ_CAPTURE_FMT, code)) {
+		spin_lock(&ctx->lock);
+		ctx->session_pixfmt = code;
+		spin_unlock(&ctx->lock);
+	}
+}
+
 /* Forget the daemon session; dev->ctx_lock held. */
 static void daedalus_session_closed(struct daedalus_ctx *ctx)
 {
@@ -500,12 +525,21 @@ static int daedalus_try_fmt_cap(struct file *file, void *priv,
 	struct v4l2_pix_format_mplane *pix = &f->fmt.pix_mp;
 	const struct daedalus_fmt *fmt;
 	u32 codecs, pixfmts, w, h;
+	bool fixed;
 
 	daedalus_daemon_codecs(ctx->dev, &codecs, &pixfmts);
+	fixed = !(daedalus_daemon_flags(ctx->dev) &
+		  DAEDALUS_HELLO_F_CAPTURE_FMT);
+	spin_lock(&ctx->lock);
+	/*
+	 * A daemon that takes no REQ_CAPTURE_FMT lays pictures out in the
+	 * session's pixel format for as long as the session lasts.
+	 */
+	if (fixed && ctx->session_open)
+		pixfmts &= DAEDALUS_PIXFMT_BIT(ctx->session_pixfmt);
 	fmt = daedalus_find_fmt(daedalus_cap_fmts,
 				ARRAY_SIZE(daedalus_cap_fmts), pix->pixelformat,
 				pixfmts);
-	spin_lock(&ctx->lock);
 	if (!fmt)
 		fmt = daedalus_find_fmt(daedalus_cap_fmts,
 					ARRAY_SIZE(daedalus_cap_fmts),
@@ -808,6 +842,7 @@ static int daedalus_open_session(struct daedalus_ctx *ctx)
 	dev->nr_sessions++;
 	spin_lock(&ctx->lock);
 	ctx->session_open = true;
+	ctx->session_pixfmt = pixfmt->code;
 	spin_unlock(&ctx->lock);
 out:
 	mutex_unlock(&dev->ctx_lock);
@@ -831,6 +866,8 @@ static int daedalus_start_streaming(struct vb2_queue *q, unsigned int count)
 			return ret == -ENOTCONN ? -EIO : ret;
 		}
 	}
+	if (!output && open)
+		daedalus_send_capture_fmt(ctx);
 	spin_lock(&ctx->lock);
 	/*
 	 * No job runs without a CAPTURE buffer, so a client that waits for

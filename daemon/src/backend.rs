@@ -94,16 +94,17 @@ impl From<Vec<u8>> for FrameData {
 /// "Pictures") is written once its dst is known, straight into the dst's
 /// mapping for a mapped job, into a new `Vec` for an inline one.
 pub trait Picture: std::fmt::Debug {
-    /// Bytes of the picture in the layout.
+    /// Bytes of the picture in the layout (NV12 and YUV420 alike).
     fn size(&self) -> usize;
 
-    /// Writes the layout, padding included, into `out` (`size()` bytes).
-    fn write_to(&self, out: &mut [u8]);
+    /// Writes the layout of `pixfmt` (the CAPTURE format's when the
+    /// picture goes out), padding included, into `out` (`size()` bytes).
+    fn write_to(&self, out: &mut [u8], pixfmt: Pixfmt);
 
     /// The layout as bytes of its own.
-    fn into_vec(self: Box<Self>) -> Vec<u8> {
+    fn into_vec(self: Box<Self>, pixfmt: Pixfmt) -> Vec<u8> {
         let mut v = vec![0; self.size()];
-        self.write_to(&mut v);
+        self.write_to(&mut v, pixfmt);
         v
     }
 }
@@ -114,11 +115,11 @@ impl Picture for Vec<u8> {
         self.len()
     }
 
-    fn write_to(&self, out: &mut [u8]) {
+    fn write_to(&self, out: &mut [u8], _pixfmt: Pixfmt) {
         out.copy_from_slice(self);
     }
 
-    fn into_vec(self: Box<Self>) -> Vec<u8> {
+    fn into_vec(self: Box<Self>, _pixfmt: Pixfmt) -> Vec<u8> {
         *self
     }
 }
@@ -198,6 +199,11 @@ pub trait Session {
     /// any of them. The decoder keeps its state, and the pictures it still
     /// holds go to the dsts of later jobs.
     fn capture_off(&mut self);
+
+    /// REQ_CAPTURE_FMT: CAPTURE streams on with `pixfmt` (one the backend
+    /// announced): every picture that goes out from now on, those already
+    /// decoded included, is laid out in it, and STREAM_INFO names it.
+    fn capture_format(&mut self, pixfmt: Pixfmt);
 
     /// Drops all decoder state, every parked dst and every pending event:
     /// the kernel has already taken those buffers back. No event follows

@@ -135,8 +135,12 @@ impl<'b> Daemon<'b> {
                 self.dropped += 1;
                 tracing::warn!(error = %e, len = bytes.len(), "dropped a malformed request");
                 // A context must not wait forever for a session it cannot
-                // have: refuse an open naming an unknown codec or format.
-                if let Ok((_, MsgType::ReqSessionOpen, _)) = peek_header(bytes) {
+                // have, nor get pictures in a layout it did not ask for:
+                // refuse an open naming an unknown codec or format, and end
+                // the session a CAPTURE format outside the enum names.
+                if let Ok((_, ty @ (MsgType::ReqSessionOpen | MsgType::ReqCaptureFmt), _)) =
+                    peek_header(bytes)
+                {
                     let code = match e {
                         ProtoError::InvalidCodec { .. } => Some(SessionErrorCode::UnsupportedCodec),
                         ProtoError::InvalidPixfmt { .. } => {
@@ -148,6 +152,9 @@ impl<'b> Daemon<'b> {
                         .get(HDR_SIZE..HDR_SIZE + 4)
                         .map(|b| u32::from_le_bytes([b[0], b[1], b[2], b[3]]));
                     if let (Some(code), Some(ctx_id)) = (code, ctx_id.filter(|c| *c != 0)) {
+                        if ty == MsgType::ReqCaptureFmt {
+                            self.contexts.remove(&ctx_id);
+                        }
                         self.send(transport, &session_error(ctx_id, code))?;
                     }
                 }
@@ -236,7 +243,7 @@ impl<'b> Daemon<'b> {
                     pixfmts: caps.pixfmts,
                     max_width: caps.max_width,
                     max_height: caps.max_height,
-                    flags: if self.mapped { HELLO_F_MAPPED } else { 0 },
+                    flags: HELLO_F_CAPTURE_FMT | if self.mapped { HELLO_F_MAPPED } else { 0 },
                     reserved: 0,
                 });
                 self.send(transport, &resp)?;
@@ -388,6 +395,33 @@ impl<'b> Daemon<'b> {
                     ctx.jobs.clear();
                     self.drain(c.ctx_id, transport)?;
                 }
+            }
+            Message::ReqCaptureFmt(c) => {
+                // CAPTURE streams on in the format the client chose, which
+                // may differ from the session's since a SOURCE_CHANGE.
+                let Some(ctx) = self.contexts.get_mut(&c.ctx_id) else {
+                    tracing::warn!(
+                        ctx = c.ctx_id,
+                        "CAPTURE format for a context without a session"
+                    );
+                    return Ok(());
+                };
+                let pixfmt = Pixfmt::from_raw(c.pixfmt).unwrap_or(Pixfmt::Nv12);
+                if self.backend.capabilities().pixfmts & pixfmt.bit() == 0 {
+                    tracing::warn!(
+                        ctx = c.ctx_id,
+                        ?pixfmt,
+                        "CAPTURE format not announced; the session ends"
+                    );
+                    self.contexts.remove(&c.ctx_id);
+                    return self.send(
+                        transport,
+                        &session_error(c.ctx_id, SessionErrorCode::UnsupportedFormat),
+                    );
+                }
+                tracing::debug!(ctx = c.ctx_id, ?pixfmt, "CAPTURE format");
+                ctx.session.capture_format(pixfmt);
+                self.drain(c.ctx_id, transport)?;
             }
             Message::ReqPing { token, body } => {
                 self.send(transport, &Message::RespPong { token, body })?;

@@ -94,7 +94,6 @@ impl Drop for Parser {
 /// A decoded frame, held by reference (no copy) until a dst takes it.
 struct FramePicture {
     frame: ff::frame::Video,
-    pixfmt: Pixfmt,
     coded: (u32, u32),
 }
 
@@ -112,7 +111,7 @@ impl Picture for FramePicture {
         layout::picture_size(self.coded.0, self.coded.1)
     }
 
-    fn write_to(&self, out: &mut [u8]) {
+    fn write_to(&self, out: &mut [u8], pixfmt: Pixfmt) {
         let f = &self.frame;
         let planes = layout::Planes {
             y: (f.data(0), f.stride(0)),
@@ -121,7 +120,7 @@ impl Picture for FramePicture {
             width: f.width() as usize,
             height: f.height() as usize,
         };
-        layout::pack_into(&planes, self.pixfmt, self.coded.0, self.coded.1, out);
+        layout::pack_into(&planes, pixfmt, self.coded.0, self.coded.1, out);
     }
 }
 
@@ -190,7 +189,7 @@ impl FfmpegSession {
             kernel_size: (params.width > 0 && params.height > 0)
                 .then_some((params.width, params.height)),
             kernel_dpb: None,
-            parking: Parking::default(),
+            parking: Parking::new(params.pixfmt),
             current: 0,
             scratch: Vec::new(),
             src_error: false,
@@ -377,7 +376,6 @@ impl FfmpegSession {
         // empty frame to fill next.
         let picture = FramePicture {
             frame: std::mem::replace(&mut self.frame, ff::frame::Video::empty()),
-            pixfmt: self.pixfmt,
             coded: (format.coded_width, format.coded_height),
         };
         self.parking.picture(timestamp, picture, false);
@@ -425,6 +423,11 @@ impl Session for FfmpegSession {
 
     fn capture_off(&mut self) {
         self.parking.capture_off();
+    }
+
+    fn capture_format(&mut self, pixfmt: Pixfmt) {
+        self.pixfmt = pixfmt;
+        self.parking.set_pixfmt(pixfmt);
     }
 
     fn reset(&mut self) {

@@ -52,6 +52,8 @@ pub struct Picture {
     /// The CAPTURE allocation its buffer came from: 0 at the start, one
     /// more at every setup after a resolution change.
     pub allocation: usize,
+    /// The pixel format of that allocation: the layout of `data`.
+    pub pixfmt: Pixfmt,
 }
 
 #[derive(Debug, Default)]
@@ -80,7 +82,13 @@ pub struct KernelRole {
     t: Loopback,
     ctx_id: u32,
     codec: Codec,
+    /// The CAPTURE format's pixel format now.
     pub pixfmt: Pixfmt,
+    /// The client's pick at the next CAPTURE setup (after a resolution
+    /// change), as GStreamer may renegotiate NV12 to I420 there.
+    pub next_pixfmt: Option<Pixfmt>,
+    /// Each CAPTURE allocation's pixel format.
+    alloc_pixfmts: Vec<Pixfmt>,
     generation: u32,
     slot_gen: u32,
     next_slot: u32,
@@ -117,6 +125,9 @@ pub struct KernelRole {
     space: Option<Arc<MapSpace>>,
     /// RESP_HELLO offered F_MAPPED.
     hello_mapped: bool,
+    /// RESP_HELLO offered F_CAPTURE_FMT: each CAPTURE STREAMON sends
+    /// REQ_CAPTURE_FMT, as the module does.
+    hello_capture_fmt: bool,
     jobs_sent: u64,
     /// Jobs sent with F_MAPPED.
     pub mapped_jobs: usize,
@@ -142,6 +153,8 @@ impl KernelRole {
             ctx_id,
             codec,
             pixfmt,
+            next_pixfmt: None,
+            alloc_pixfmts: vec![pixfmt],
             generation: 1,
             slot_gen: 1,
             next_slot: 0,
@@ -169,6 +182,7 @@ impl KernelRole {
             mapping: MapMode::Inline,
             space,
             hello_mapped: false,
+            hello_capture_fmt: false,
             jobs_sent: 0,
             mapped_jobs: 0,
         }
@@ -234,6 +248,7 @@ impl KernelRole {
         match self.recv()? {
             Message::RespHello(h) => {
                 self.hello_mapped = h.flags & HELLO_F_MAPPED != 0;
+                self.hello_capture_fmt = h.flags & HELLO_F_CAPTURE_FMT != 0;
                 Ok(h)
             }
             other => Err(format!("expected RESP_HELLO, got {}", other.ty())),
@@ -251,8 +266,22 @@ impl KernelRole {
             height,
             reserved: 0,
         }))?;
+        // The client streams CAPTURE on right after OUTPUT.
+        self.capture_on()?;
         self.barrier()?;
         Ok(self.session_errors.get(before).copied())
+    }
+
+    /// CAPTURE STREAMON: REQ_CAPTURE_FMT with the CAPTURE format's pixel
+    /// format, to a daemon that takes it.
+    fn capture_on(&mut self) -> RoleResult<()> {
+        if !self.hello_capture_fmt {
+            return Ok(());
+        }
+        self.send(&Message::ReqCaptureFmt(ReqCaptureFmt {
+            ctx_id: self.ctx_id,
+            pixfmt: self.pixfmt.raw(),
+        }))
     }
 
     /// Sends raw bytes as a request (malformed-input tests).
@@ -393,6 +422,7 @@ impl KernelRole {
                     data,
                     format: self.format,
                     allocation,
+                    pixfmt: self.alloc_pixfmts[allocation],
                 });
             }
         }
@@ -441,18 +471,23 @@ impl KernelRole {
     }
 
     /// CAPTURE STREAMON with a new allocation of the same number of buffers.
-    fn capture_setup(&mut self) {
+    fn capture_setup(&mut self) -> RoleResult<()> {
         self.allocation += 1;
         self.capture_setups += 1;
+        if let Some(p) = self.next_pixfmt.take() {
+            self.pixfmt = p;
+        }
+        self.alloc_pixfmts.push(self.pixfmt);
         self.free_dsts = (0..self.ndst).rev().collect();
         self.stopped = Stopped::No;
+        self.capture_on()
     }
 
     /// One job: `src` is (timestamp ns, bitstream), `None` for capture-only.
     pub fn job(&mut self, src: Option<(u64, &[u8])>) -> RoleResult<()> {
         match self.stopped {
             Stopped::No => {}
-            Stopped::CaptureOff => self.capture_setup(),
+            Stopped::CaptureOff => self.capture_setup()?,
             Stopped::Drained => {
                 return Err("the decoder is stopped after a drain's LAST".into());
             }

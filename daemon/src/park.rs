@@ -10,7 +10,7 @@
 
 use std::collections::VecDeque;
 
-use daedalus_proto::{FRAME_ERROR, FRAME_HAS_PIXELS, FRAME_LAST, FRAME_SRC_CONSUMED};
+use daedalus_proto::{FRAME_ERROR, FRAME_HAS_PIXELS, FRAME_LAST, FRAME_SRC_CONSUMED, Pixfmt};
 
 use crate::backend::{Dst, FrameData, Picture, SessionEvent, StreamFormat};
 
@@ -43,6 +43,8 @@ pub struct Parking {
     retired: Vec<Dst>,
     /// Bytes of one picture of the current format.
     picture_size: usize,
+    /// The CAPTURE format's layout, which pictures are written in.
+    pixfmt: Pixfmt,
     pending: VecDeque<Pending>,
     events: VecDeque<SessionEvent>,
 }
@@ -54,6 +56,7 @@ impl Default for Parking {
             dsts: VecDeque::new(),
             retired: Vec::new(),
             picture_size: 0,
+            pixfmt: Pixfmt::Nv12,
             pending: VecDeque::new(),
             events: VecDeque::new(),
         }
@@ -66,6 +69,20 @@ fn picture_size(format: &StreamFormat) -> usize {
 }
 
 impl Parking {
+    /// Parking for a session whose CAPTURE format is `pixfmt`.
+    pub fn new(pixfmt: Pixfmt) -> Self {
+        Self {
+            pixfmt,
+            ..Self::default()
+        }
+    }
+
+    /// The CAPTURE format changed (REQ_CAPTURE_FMT): pictures not yet
+    /// written are laid out in `pixfmt`.
+    pub fn set_pixfmt(&mut self, pixfmt: Pixfmt) {
+        self.pixfmt = pixfmt;
+    }
+
     /// Parks a job's dst until a picture fills it. Every job brings a dst
     /// but a picture may take several jobs' bitstream: a dst beyond the
     /// limit (the stream's DPB size) goes back at once, empty, so the
@@ -291,10 +308,10 @@ impl Parking {
                     // straight into it, and only its length in the reply.
                     let data = match dst.map.as_mut().and_then(|m| m.bytes_mut()) {
                         Some(out) => {
-                            picture.write_to(&mut out[..size]);
+                            picture.write_to(&mut out[..size], self.pixfmt);
                             FrameData::Mapped(size as u32)
                         }
-                        None => FrameData::Inline(picture.into_vec()),
+                        None => FrameData::Inline(picture.into_vec(self.pixfmt)),
                     };
                     self.pixels(dst, 0, timestamp, data);
                 }

@@ -348,6 +348,12 @@ impl Session for ScriptedSession {
         self.dsts.clear();
     }
 
+    /// Scripted pictures are bytes already laid out: only STREAM_INFO
+    /// names the new format.
+    fn capture_format(&mut self, pixfmt: Pixfmt) {
+        self.pixfmt = pixfmt;
+    }
+
     fn next_event(&mut self) -> Option<SessionEvent> {
         self.events.pop_front()
     }

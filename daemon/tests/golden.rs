@@ -12,7 +12,7 @@ use std::path::PathBuf;
 use std::sync::OnceLock;
 use std::thread::JoinHandle;
 
-use daedalus_proto::{Codec, HELLO_F_MAPPED, Pixfmt, SessionErrorCode};
+use daedalus_proto::{Codec, HELLO_F_CAPTURE_FMT, HELLO_F_MAPPED, Pixfmt, SessionErrorCode};
 use daedalusd::backend::Backend;
 use daedalusd::clip::{self, FrameMd5};
 use daedalusd::daemon::{Daemon, DaemonError, Exit};
@@ -29,7 +29,16 @@ struct Clips {
     first: usize,
     expected: Vec<FrameMd5>,
     expected_first: usize,
+    /// Each segment's (coded width, coded height, visible width, visible
+    /// height): the STREAM_INFOs the session must send.
+    formats: [(u32, u32, u32, u32); 2],
 }
+
+/// 320x240 for two seconds, then 176x120 for one.
+const SHRINK: [(u32, u32, u32, u32); 2] = [(320, 240, 320, 240), (176, 128, 176, 120)];
+/// 176x120 for one second, then 320x240 for two: a change to a larger
+/// size, where a layout that keeps the old size or format shows.
+const GROW: [(u32, u32, u32, u32); 2] = [(176, 128, 176, 120), (320, 240, 320, 240)];
 
 fn clips() -> &'static Clips {
     codec_clips(Codec::H264)
@@ -46,27 +55,42 @@ fn codec_clips(codec: Codec) -> &'static Clips {
         Codec::Vp9 => &VP9,
         _ => &H264,
     };
-    cell.get_or_init(|| make_clips(codec))
+    cell.get_or_init(|| make_clips(codec, SHRINK))
 }
 
-fn make_clips(codec: Codec) -> Clips {
-    let dir = PathBuf::from(env!("CARGO_TARGET_TMPDIR"))
-        .join(format!("golden-{codec:?}-{}", std::process::id()));
-    let a = clip::encode_codec(&dir, "a", codec, 320, 240, 2, 0).unwrap();
-    let b = clip::encode_codec(&dir, "b", codec, 176, 120, 1, 2).unwrap();
+/// The H.264 clips whose second segment is the larger.
+fn growing_clips() -> &'static Clips {
+    static GROWING: OnceLock<Clips> = OnceLock::new();
+    GROWING.get_or_init(|| make_clips(Codec::H264, GROW))
+}
+
+/// Two segments of `formats`' visible sizes, the larger two seconds long,
+/// the smaller one, timestamps continuing.
+fn make_clips(codec: Codec, formats: [(u32, u32, u32, u32); 2]) -> Clips {
+    let dir = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join(format!(
+        "golden-{codec:?}-{}x{}-{}",
+        formats[0].2,
+        formats[0].3,
+        std::process::id()
+    ));
+    let secs = |f: (u32, u32, u32, u32)| if f.2 >= 320 { 2 } else { 1 };
+    let (s0, s1) = (secs(formats[0]), secs(formats[1]));
+    let a = clip::encode_codec(&dir, "a", codec, formats[0].2, formats[0].3, s0, 0).unwrap();
+    let b = clip::encode_codec(&dir, "b", codec, formats[1].2, formats[1].3, s1, s0).unwrap();
     let mut packets = clip::packets(&a).unwrap();
     let first = packets.len();
     packets.extend(clip::packets(&b).unwrap());
     let mut expected = clip::framemd5(&a).unwrap();
     let expected_first = expected.len();
     expected.extend(clip::framemd5(&b).unwrap());
-    assert_eq!(expected_first, 50);
+    assert_eq!(expected_first, 25 * s0 as usize);
     assert_eq!(expected.len(), 75);
     Clips {
         packets,
         first,
         expected,
         expected_first,
+        formats,
     }
 }
 
@@ -105,7 +129,7 @@ fn digest(role: &KernelRole) -> Vec<FrameMd5> {
             let f = p.format.expect("a picture after STREAM_INFO");
             let i420 = visible_i420(
                 &p.data,
-                role.pixfmt,
+                p.pixfmt,
                 f.coded_width,
                 f.coded_height,
                 f.visible_width,
@@ -134,9 +158,9 @@ fn role_for(
     role.mapping = mode;
     let hello = role.hello().unwrap();
     let want = if mode == MapMode::Inline {
-        0
+        HELLO_F_CAPTURE_FMT
     } else {
-        HELLO_F_MAPPED
+        HELLO_F_CAPTURE_FMT | HELLO_F_MAPPED
     };
     assert_eq!(hello.flags, want, "RESP_HELLO flags");
     role
@@ -153,9 +177,18 @@ fn golden(pixfmt: Pixfmt, split: bool, mode: MapMode) {
 }
 
 fn golden_clip(clips: &Clips, codec: Codec, pixfmt: Pixfmt, split: bool, mode: MapMode) {
+    golden_run(clips, codec, (pixfmt, pixfmt), split, mode);
+}
+
+/// The clip through its resolution change: `pixfmts` are the CAPTURE
+/// format's before and after (the client may pick another one when it
+/// sets CAPTURE up again, REQ_CAPTURE_FMT).
+fn golden_run(clips: &Clips, codec: Codec, pixfmts: (Pixfmt, Pixfmt), split: bool, mode: MapMode) {
     let (t, daemon) = spawn_mode(ffmpeg(&[codec]), mode);
-    let mut role = role_for(t, 7, codec, pixfmt, 12, mode);
-    assert_eq!(role.open(320, 240).unwrap(), None);
+    let mut role = role_for(t, 7, codec, pixfmts.0, 12, mode);
+    role.next_pixfmt = Some(pixfmts.1);
+    let open = clips.formats[0];
+    assert_eq!(role.open(open.2, open.3).unwrap(), None);
     let mut chunks = 0;
     for (ts, data) in &clips.packets {
         if split {
@@ -207,12 +240,16 @@ fn golden_clip(clips: &Clips, codec: Codec, pixfmt: Pixfmt, split: bool, mode: M
             )
         })
         .collect();
-    assert_eq!(sizes, vec![(320, 240, 320, 240), (176, 128, 176, 120)]);
-    assert!(
-        role.infos
-            .iter()
-            .all(|i| i.pixfmt == pixfmt.raw() && i.dpb_size >= 2)
+    assert_eq!(sizes, clips.formats.to_vec());
+    let info_pixfmts: Vec<u32> = role.infos.iter().map(|i| i.pixfmt).collect();
+    // Both come before the client sets CAPTURE up again: each names the
+    // pixel format CAPTURE had when it was sent.
+    assert_eq!(
+        info_pixfmts,
+        vec![pixfmts.0.raw(); 2],
+        "STREAM_INFO names the CAPTURE format's pixel format"
     );
+    assert!(role.infos.iter().all(|i| i.dpb_size >= 2));
     assert_eq!(
         role.lasts, 2,
         "one LAST at the resolution change, one at the drain"
@@ -235,9 +272,9 @@ fn golden_clip(clips: &Clips, codec: Codec, pixfmt: Pixfmt, split: bool, mode: M
     let want: Vec<(u32, usize)> = (0..clips.expected.len())
         .map(|i| {
             if i < clips.expected_first {
-                (320, 0)
+                (clips.formats[0].2, 0)
             } else {
-                (176, 1)
+                (clips.formats[1].2, 1)
             }
         })
         .collect();
@@ -333,6 +370,100 @@ fn golden_vp9_mapped() {
         Pixfmt::Yuv420,
         false,
         MapMode::Mapped,
+    );
+}
+
+/// Through a change to a larger size, each CAPTURE format, inline and
+/// mapped: the pictures after the change are laid out at the new size.
+#[test]
+fn golden_nv12_to_a_larger_size() {
+    golden_run(
+        growing_clips(),
+        Codec::H264,
+        (Pixfmt::Nv12, Pixfmt::Nv12),
+        false,
+        MapMode::Inline,
+    );
+}
+
+#[test]
+fn golden_yuv420_to_a_larger_size() {
+    golden_run(
+        growing_clips(),
+        Codec::H264,
+        (Pixfmt::Yuv420, Pixfmt::Yuv420),
+        false,
+        MapMode::Inline,
+    );
+}
+
+#[test]
+fn golden_nv12_to_a_larger_size_mapped() {
+    golden_run(
+        growing_clips(),
+        Codec::H264,
+        (Pixfmt::Nv12, Pixfmt::Nv12),
+        false,
+        MapMode::Mapped,
+    );
+}
+
+#[test]
+fn golden_yuv420_to_a_larger_size_mapped() {
+    golden_run(
+        growing_clips(),
+        Codec::H264,
+        (Pixfmt::Yuv420, Pixfmt::Yuv420),
+        false,
+        MapMode::Mapped,
+    );
+}
+
+/// The client sets CAPTURE up again in another pixel format after the
+/// change (GStreamer's decodebin renegotiates NV12 to I420 there): from
+/// its REQ_CAPTURE_FMT on, every picture, those the daemon already held
+/// included, comes in the new layout.
+#[test]
+fn golden_nv12_then_yuv420_at_a_larger_size() {
+    golden_run(
+        growing_clips(),
+        Codec::H264,
+        (Pixfmt::Nv12, Pixfmt::Yuv420),
+        false,
+        MapMode::Inline,
+    );
+}
+
+#[test]
+fn golden_yuv420_then_nv12_at_a_larger_size_mapped() {
+    golden_run(
+        growing_clips(),
+        Codec::H264,
+        (Pixfmt::Yuv420, Pixfmt::Nv12),
+        false,
+        MapMode::Mapped,
+    );
+}
+
+#[test]
+fn golden_nv12_then_yuv420_at_a_smaller_size_mapped() {
+    golden_run(
+        clips(),
+        Codec::H264,
+        (Pixfmt::Nv12, Pixfmt::Yuv420),
+        false,
+        MapMode::Mapped,
+    );
+}
+
+#[test]
+fn golden_yuv420_then_nv12_at_a_smaller_size() {
+    golden_run(
+        clips(),
+        Codec::H264,
+        (Pixfmt::Yuv420, Pixfmt::Nv12),
+        false,
+        MapMode::Inline,
     );
 }
 

@@ -173,6 +173,41 @@ fn malformed_requests_are_dropped_and_the_session_goes_on() {
     assert_eq!(daemon.join().unwrap().unwrap(), Exit::Detached);
 }
 
+/// REQ_CAPTURE_FMT naming a pixel format outside the enum: the context
+/// cannot get pictures in the layout its client set up, so its session
+/// ends (RESP_SESSION_ERROR UNSUPPORTED_FORMAT); one for a context without
+/// a session changes nothing; other contexts go on.
+#[test]
+fn a_capture_format_outside_the_enum_ends_that_session_only() {
+    let (t, daemon) = spawn(scripted());
+    let mut role = KernelRole::new(t, 4, Codec::H264, Pixfmt::Nv12, 4, 1 << 20);
+    let hello = role.hello().unwrap();
+    assert_eq!(hello.flags & HELLO_F_CAPTURE_FMT, HELLO_F_CAPTURE_FMT);
+    assert_eq!(role.open(320, 240).unwrap(), None);
+    let fmt = |ctx_id: u32, pixfmt: u32| {
+        let mut m = Message::ReqCaptureFmt(ReqCaptureFmt {
+            ctx_id,
+            pixfmt: Pixfmt::Yuv420.raw(),
+        })
+        .encode()
+        .unwrap();
+        m[HDR_SIZE + 4..HDR_SIZE + 8].copy_from_slice(&pixfmt.to_le_bytes());
+        m
+    };
+    // No session on context 9: nothing happens.
+    role.send_raw(&fmt(9, Pixfmt::Yuv420.raw())).unwrap();
+    role.barrier().unwrap();
+    assert_eq!(role.session_errors, Vec::<u32>::new());
+    role.send_raw(&fmt(4, 99)).unwrap();
+    role.barrier().unwrap();
+    assert_eq!(
+        role.session_errors,
+        vec![SessionErrorCode::UnsupportedFormat.raw()]
+    );
+    role.hang_up();
+    assert_eq!(daemon.join().unwrap().unwrap(), Exit::Detached);
+}
+
 #[test]
 fn another_protocol_version_ends_the_attachment() {
     let (mut t, daemon) = spawn(scripted());

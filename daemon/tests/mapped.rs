@@ -66,9 +66,11 @@ fn hello_offers_mapped_jobs_only_when_the_transport_maps_them() {
         let mut role = mapped_role(t, MapMode::Mapped);
         let hello = role.hello().unwrap();
         assert_eq!(
-            hello.flags, want,
+            hello.flags & HELLO_F_MAPPED,
+            want,
             "pair mapped {mapped_pair}, offer {offer}"
         );
+        assert_eq!(hello.flags & !HELLO_F_MAPPED, HELLO_F_CAPTURE_FMT);
         role.hang_up();
         assert_eq!(daemon.join().unwrap().unwrap(), Exit::Detached);
     }

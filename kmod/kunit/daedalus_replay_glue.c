@@ -155,6 +155,8 @@ static const char *dr_request_name(u16 type)
 		return "RESET";
 	case DAEDALUS_REQ_CAPTURE_OFF:
 		return "CAPTURE_OFF";
+	case DAEDALUS_REQ_CAPTURE_FMT:
+		return "CAPTURE_FMT";
 	default:
 		return NULL;
 	}
@@ -602,7 +604,8 @@ int dr_attach(struct dr_world *w, u32 version)
 	r->pixfmts = cpu_to_le32(DAEDALUS_PIXFMT_BIT(DAEDALUS_PIXFMT_NV12));
 	r->max_width = cpu_to_le32(4096);
 	r->max_height = cpu_to_le32(2304);
-	r->flags = cpu_to_le32(w->mapped ? DAEDALUS_HELLO_F_MAPPED : 0);
+	r->flags = cpu_to_le32(DAEDALUS_HELLO_F_CAPTURE_FMT |
+			       (w->mapped ? DAEDALUS_HELLO_F_MAPPED : 0));
 	return dr_write(w, n + sizeof(*r));
 }
 EXPORT_SYMBOL_IF_KUNIT(dr_attach);

@@ -64,6 +64,12 @@ u32 daedalus_shim_hello_f_mapped(void)
 	return DAEDALUS_HELLO_F_MAPPED;
 }
 
+/* RESP_HELLO's REQ_CAPTURE_FMT flag. */
+u32 daedalus_shim_hello_f_capture_fmt(void)
+{
+	return DAEDALUS_HELLO_F_CAPTURE_FMT;
+}
+
 u32 daedalus_shim_decode_f_mapped(void)
 {
 	return DAEDALUS_DECODE_F_MAPPED;

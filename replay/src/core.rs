@@ -154,6 +154,7 @@ unsafe extern "C" {
     /// The core's counters, one line (kmod/daedalus_job.h
     /// daedalus_job_stats_line()): what the KUnit executor logs too.
     pub(crate) fn daedalus_shim_hello_f_mapped() -> u32;
+    pub(crate) fn daedalus_shim_hello_f_capture_fmt() -> u32;
     pub(crate) fn daedalus_shim_decode_f_mapped() -> u32;
     pub(crate) fn daedalus_shim_stats_line(core: *const c_void, buf: *mut u8, len: usize) -> usize;
 }

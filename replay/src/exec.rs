@@ -303,6 +303,7 @@ impl Executor {
             keep_log: opts.keep_log,
             offer_mapped: opts.mapped,
             mapped: false,
+            capture_fmt: false,
             changes: 0,
             moved: 0,
             issued: Default::default(),
@@ -1037,6 +1038,21 @@ impl Executor {
                 w.ctxs[slot].front.session_open = true;
             });
         }
+        // daedalus_send_capture_fmt(): the pixel format CAPTURE streams on
+        // with, to a daemon that takes it.
+        if queue == Queue::Capture && open {
+            self.with(|w| {
+                if w.daemon_ready && w.capture_fmt {
+                    let yuv420 = w.ctxs[slot].front.cap_yuv420;
+                    w.record(Record::Request {
+                        ctx,
+                        what: "CAPTURE_FMT",
+                        cookie: 0,
+                        arg: if yuv420 { u64::from(PIXFMT_YUV420) } else { 1 },
+                    });
+                }
+            });
+        }
         let jctx = self.jctx(slot);
         let provisional = self.with(|w| {
             // No job runs without CAPTURE buffers, so the format S_FMT(OUTPUT)
@@ -1354,14 +1370,16 @@ impl Executor {
             return;
         }
         self.with(|w| w.daemon_attached = true);
-        // Its RESP_HELLO: H.264 into NV12 up to 4096x4096, mapped jobs
-        // when the run offers them.
-        let flags = if self.with(|w| w.offer_mapped) {
-            // SAFETY: the glue returns a constant.
-            unsafe { core::daedalus_shim_hello_f_mapped() }
-        } else {
-            0
-        };
+        // Its RESP_HELLO: H.264 into NV12 up to 4096x4096, REQ_CAPTURE_FMT
+        // taken (as daedalusd does), mapped jobs when the run offers them.
+        // SAFETY: the glue returns constants.
+        let flags = unsafe { core::daedalus_shim_hello_f_capture_fmt() }
+            | if self.with(|w| w.offer_mapped) {
+                // SAFETY: as above.
+                unsafe { core::daedalus_shim_hello_f_mapped() }
+            } else {
+                0
+            };
         let body: Vec<u8> = [version, 0x0001_0000, 1 << 1, 1 << 1, 4096, 4096, flags, 0]
             .iter()
             .flat_map(|v| v.to_le_bytes())
@@ -1377,6 +1395,7 @@ impl Executor {
             w.daemon_attached = false;
             w.daemon_ready = false;
             w.mapped = false;
+            w.capture_fmt = false;
             // The old daemon's replies can no longer come.
             w.issued.clear();
         });
@@ -1694,6 +1713,8 @@ unsafe extern "C" fn op_hello(_priv: *mut c_void, h: *const MsgHello) -> i32 {
         w.daemon_ready = true;
         // SAFETY: the glue returns a constant.
         w.mapped = flags & unsafe { core::daedalus_shim_hello_f_mapped() } != 0;
+        // SAFETY: the glue returns a constant.
+        w.capture_fmt = flags & unsafe { core::daedalus_shim_hello_f_capture_fmt() } != 0;
         w.record(Record::Daemon { attach: true });
         0
     })

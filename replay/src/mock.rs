@@ -378,6 +378,8 @@ pub struct World {
     pub offer_mapped: bool,
     /// The attached daemon takes mapped jobs (daedalus_daemon.mapped).
     pub mapped: bool,
+    /// The attached daemon takes REQ_CAPTURE_FMT (RESP_HELLO's flag).
+    pub capture_fmt: bool,
     /// Claims, parks, completions and finishes so far (the dead-cookie
     /// oracle compares it across a delivery).
     pub changes: u64,

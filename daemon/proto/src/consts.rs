@@ -18,8 +18,12 @@ pub const MSG_RESPONSE: u16 = 0x8000;
 
 /// `DAEDALUS_HELLO_F_MAPPED`: the daemon can fill mapped buffers.
 pub const HELLO_F_MAPPED: u32 = 1 << 0;
+/// `DAEDALUS_HELLO_F_CAPTURE_FMT`: the daemon takes REQ_CAPTURE_FMT (lays
+/// pictures out in the CAPTURE format the client chose at each CAPTURE
+/// STREAMON).
+pub const HELLO_F_CAPTURE_FMT: u32 = 1 << 1;
 /// `DAEDALUS_HELLO_FLAGS`: every defined RESP_HELLO flag.
-pub const HELLO_FLAGS: u32 = HELLO_F_MAPPED;
+pub const HELLO_FLAGS: u32 = HELLO_F_MAPPED | HELLO_F_CAPTURE_FMT;
 
 /// `DAEDALUS_DECODE_F_NO_SRC`: the job carries a CAPTURE buffer only.
 pub const DECODE_F_NO_SRC: u32 = 1 << 0;

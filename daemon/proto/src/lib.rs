@@ -18,7 +18,7 @@ pub use message::{
     Codec, Direction, HDR_SIZE, Message, MsgType, Pixfmt, SessionErrorCode, peek_header,
 };
 pub use wire::{
-    Hdr, Ping, ReqCaptureOff, ReqDecode, ReqFlush, ReqHello, ReqReset, ReqSessionClose,
-    ReqSessionOpen, RespFrame, RespHello, RespResetDone, RespSessionError, RespStreamInfo,
-    WireStruct,
+    Hdr, Ping, ReqCaptureFmt, ReqCaptureOff, ReqDecode, ReqFlush, ReqHello, ReqReset,
+    ReqSessionClose, ReqSessionOpen, RespFrame, RespHello, RespResetDone, RespSessionError,
+    RespStreamInfo, WireStruct,
 };

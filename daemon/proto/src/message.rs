@@ -36,6 +36,7 @@ pub enum MsgType {
     ReqReset = 0x0006,
     ReqPing = 0x0007,
     ReqCaptureOff = 0x0008,
+    ReqCaptureFmt = 0x0009,
     RespHello = 0x8001,
     RespFrame = 0x8002,
     RespStreamInfo = 0x8003,
@@ -45,7 +46,7 @@ pub enum MsgType {
 }
 
 impl MsgType {
-    pub const ALL: [MsgType; 14] = [
+    pub const ALL: [MsgType; 15] = [
         Self::ReqHello,
         Self::ReqSessionOpen,
         Self::ReqSessionClose,
@@ -54,6 +55,7 @@ impl MsgType {
         Self::ReqReset,
         Self::ReqPing,
         Self::ReqCaptureOff,
+        Self::ReqCaptureFmt,
         Self::RespHello,
         Self::RespFrame,
         Self::RespStreamInfo,
@@ -85,6 +87,7 @@ impl MsgType {
             Self::ReqReset => "REQ_RESET",
             Self::ReqPing => "REQ_PING",
             Self::ReqCaptureOff => "REQ_CAPTURE_OFF",
+            Self::ReqCaptureFmt => "REQ_CAPTURE_FMT",
             Self::RespHello => "RESP_HELLO",
             Self::RespFrame => "RESP_FRAME",
             Self::RespStreamInfo => "RESP_STREAM_INFO",
@@ -104,6 +107,7 @@ impl MsgType {
             Self::ReqFlush => ReqFlush::SIZE,
             Self::ReqReset => ReqReset::SIZE,
             Self::ReqCaptureOff => ReqCaptureOff::SIZE,
+            Self::ReqCaptureFmt => ReqCaptureFmt::SIZE,
             Self::ReqPing | Self::RespPong => Ping::SIZE,
             Self::RespHello => RespHello::SIZE,
             Self::RespFrame => RespFrame::SIZE,
@@ -193,6 +197,7 @@ pub enum Message {
     ReqFlush(ReqFlush),
     ReqReset(ReqReset),
     ReqCaptureOff(ReqCaptureOff),
+    ReqCaptureFmt(ReqCaptureFmt),
     ReqPing {
         token: u64,
         body: Ping,
@@ -301,6 +306,7 @@ impl Message {
             MsgType::ReqFlush => Self::ReqFlush(ReqFlush::get(payload)),
             MsgType::ReqReset => Self::ReqReset(ReqReset::get(payload)),
             MsgType::ReqCaptureOff => Self::ReqCaptureOff(ReqCaptureOff::get(payload)),
+            MsgType::ReqCaptureFmt => Self::ReqCaptureFmt(ReqCaptureFmt::get(payload)),
             MsgType::ReqPing => Self::ReqPing {
                 token: cookie,
                 body: Ping::get(payload),
@@ -356,6 +362,7 @@ impl Message {
             Self::ReqFlush(_) => MsgType::ReqFlush,
             Self::ReqReset(_) => MsgType::ReqReset,
             Self::ReqCaptureOff(_) => MsgType::ReqCaptureOff,
+            Self::ReqCaptureFmt(_) => MsgType::ReqCaptureFmt,
             Self::ReqPing { .. } => MsgType::ReqPing,
             Self::RespHello(_) => MsgType::RespHello,
             Self::RespFrame { .. } => MsgType::RespFrame,
@@ -409,6 +416,7 @@ impl Message {
             Self::ReqFlush(b) => b.ctx_id,
             Self::ReqReset(b) => b.ctx_id,
             Self::ReqCaptureOff(b) => b.ctx_id,
+            Self::ReqCaptureFmt(b) => b.ctx_id,
             Self::RespFrame { body, .. } => body.ctx_id,
             Self::RespStreamInfo { body, .. } => body.ctx_id,
             Self::RespSessionError(b) => b.ctx_id,
@@ -596,6 +604,10 @@ impl Message {
             Self::ReqFlush(b) => ctx(b.ctx_id),
             Self::ReqReset(b) => ctx(b.ctx_id),
             Self::ReqCaptureOff(b) => ctx(b.ctx_id),
+            Self::ReqCaptureFmt(b) => {
+                ctx(b.ctx_id)?;
+                pixfmt(b.pixfmt)
+            }
             Self::ReqPing { body, .. } | Self::RespPong { body, .. } => {
                 reserved("reserved", body.reserved)
             }
@@ -739,6 +751,7 @@ impl Message {
             Self::ReqFlush(b) => b.put(out),
             Self::ReqReset(b) => b.put(out),
             Self::ReqCaptureOff(b) => b.put(out),
+            Self::ReqCaptureFmt(b) => b.put(out),
             Self::ReqPing { body, .. } | Self::RespPong { body, .. } => body.put(out),
             Self::RespHello(b) => b.put(out),
             Self::RespFrame { body, .. } => body.put(out),

@@ -262,6 +262,16 @@ wire_struct! {
 }
 
 wire_struct! {
+    /// `struct daedalus_req_capture_fmt`: CAPTURE starts streaming with
+    /// this pixel format; pictures go out in it from now on.
+    pub struct ReqCaptureFmt = "daedalus_req_capture_fmt" {
+        ctx_id: u32,
+        /// `enum daedalus_pixfmt` of the CAPTURE format.
+        pixfmt: u32,
+    }
+}
+
+wire_struct! {
     /// `struct daedalus_resp_reset_done`: the answer to REQ_RESET.
     pub struct RespResetDone = "daedalus_resp_reset_done" {
         ctx_id: u32,
@@ -302,6 +312,7 @@ pub fn all_layouts() -> Vec<(&'static str, usize, Vec<FieldLayout>)> {
         one::<ReqFlush>(),
         one::<ReqReset>(),
         one::<ReqCaptureOff>(),
+        one::<ReqCaptureFmt>(),
         one::<RespResetDone>(),
         one::<Ping>(),
         one::<RespSessionError>(),

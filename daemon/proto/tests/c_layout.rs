@@ -18,6 +18,7 @@ fn constants() -> Vec<(&'static str, u64)> {
         ("DAEDALUS_NO_BUF", NO_BUF.into()),
         ("DAEDALUS_MSG_RESPONSE", MSG_RESPONSE.into()),
         ("DAEDALUS_HELLO_F_MAPPED", HELLO_F_MAPPED.into()),
+        ("DAEDALUS_HELLO_F_CAPTURE_FMT", HELLO_F_CAPTURE_FMT.into()),
         ("DAEDALUS_HELLO_FLAGS", HELLO_FLAGS.into()),
         ("DAEDALUS_DECODE_F_NO_SRC", DECODE_F_NO_SRC.into()),
         ("DAEDALUS_DECODE_F_MAPPED", DECODE_F_MAPPED.into()),
@@ -197,7 +198,7 @@ fn rust_layout_and_constants_match_the_c_header() {
         got.lines()
             .filter(|l| l.starts_with("sizeof daedalus_") && !l.contains('.'))
             .count(),
-        14
+        15
     );
 }
 

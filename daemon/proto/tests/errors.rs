@@ -230,7 +230,7 @@ fn undefined_flags_and_enum_values() {
         })
     ));
     let mut b = bytes_of("resp_hello");
-    put32(&mut b, B + 24, 2);
+    put32(&mut b, B + 24, HELLO_FLAGS + 1);
     assert!(matches!(
         Message::decode(&b),
         Err(ProtoError::UndefinedFlags { field: "flags", .. })

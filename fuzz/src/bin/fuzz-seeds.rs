@@ -188,6 +188,10 @@ fn daemon_protocol(dir: &Path) {
         ctx_id: 3,
         generation: 1,
     }));
+    let capture_fmt = enc(Message::ReqCaptureFmt(ReqCaptureFmt {
+        ctx_id: 3,
+        pixfmt: Pixfmt::Yuv420.raw(),
+    }));
     let seeds: Vec<(&str, Vec<Vec<u8>>)> = vec![
         (
             "session",
@@ -211,6 +215,7 @@ fn daemon_protocol(dir: &Path) {
                 decode(1, true),
                 decode(2, true),
                 capture_off,
+                capture_fmt,
                 decode(3, true),
                 close.clone(),
             ],

@@ -128,6 +128,13 @@ pub fn samples() -> Vec<(&'static str, Message)> {
             }),
         ),
         (
+            "req_capture_fmt",
+            Message::ReqCaptureFmt(ReqCaptureFmt {
+                ctx_id: 5,
+                pixfmt: Pixfmt::Yuv420.raw(),
+            }),
+        ),
+        (
             "req_ping",
             Message::ReqPing {
                 token: 0xdead_beef,

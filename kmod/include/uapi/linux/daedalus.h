@@ -52,6 +52,7 @@ enum daedalus_msg_type {
 	DAEDALUS_REQ_RESET		= 0x0006,
 	DAEDALUS_REQ_PING		= 0x0007,
 	DAEDALUS_REQ_CAPTURE_OFF	= 0x0008,
+	DAEDALUS_REQ_CAPTURE_FMT	= 0x0009,
 
 	DAEDALUS_RESP_HELLO		= 0x8001,
 	DAEDALUS_RESP_FRAME		= 0x8002,
@@ -125,7 +126,11 @@ struct daedalus_req_hello {
 
 /* The daemon can fill buffers mapped from /dev/daedalus (zero-copy). */
 #define DAEDALUS_HELLO_F_MAPPED		(1u << 0)
-#define DAEDALUS_HELLO_FLAGS		(DAEDALUS_HELLO_F_MAPPED)
+/* The daemon takes REQ_CAPTURE_FMT: the client may change the CAPTURE
+ * pixel format while the session is open. */
+#define DAEDALUS_HELLO_F_CAPTURE_FMT	(1u << 1)
+#define DAEDALUS_HELLO_FLAGS		(DAEDALUS_HELLO_F_MAPPED | \
+					 DAEDALUS_HELLO_F_CAPTURE_FMT)
 
 /**
  * struct daedalus_resp_hello - RESP_HELLO: the daemon's answer to REQ_HELLO
@@ -320,6 +325,21 @@ struct daedalus_req_reset {
 struct daedalus_req_capture_off {
 	__le32 ctx_id;
 	__le32 generation;
+};
+
+/**
+ * struct daedalus_req_capture_fmt - REQ_CAPTURE_FMT: CAPTURE starts
+ *	streaming (STREAMON) with this pixel format, which the client may have
+ *	changed since REQ_SESSION_OPEN (after a SOURCE_CHANGE, say). Every
+ *	picture the daemon sends from now on, those it already holds included,
+ *	is laid out in it. Sent only to a daemon whose RESP_HELLO has
+ *	DAEDALUS_HELLO_F_CAPTURE_FMT. No answer.
+ * @ctx_id:	the context
+ * @pixfmt:	enum daedalus_pixfmt
+ */
+struct daedalus_req_capture_fmt {
+	__le32 ctx_id;
+	__le32 pixfmt;
 };
 
 /**
