@@ -257,7 +257,7 @@ void daedalus_vdec_unregister(struct daedalus_dev *dev);
 extern const struct v4l2_m2m_ops daedalus_m2m_ops;
 struct daedalus_ctx *daedalus_ctx_create(struct daedalus_dev *dev);
 void daedalus_ctx_destroy(struct daedalus_ctx *ctx);
-void daedalus_vdec_stream_info(struct daedalus_ctx *ctx,
+int daedalus_vdec_stream_info(struct daedalus_ctx *ctx,
 			       const struct daedalus_msg_stream_info *si);
 void daedalus_vdec_session_error(struct daedalus_ctx *ctx, u32 error);
 void daedalus_vdec_daemon_gone(struct daedalus_ctx *ctx);

@@ -361,11 +361,11 @@ static void daedalus_daemon_ctx_put(void *priv, struct daedalus_job_ctx *jctx)
 	mutex_unlock(&dev->ctx_lock);
 }
 
-static void daedalus_daemon_stream_info(struct daedalus_job_ctx *jctx,
-					const struct daedalus_msg_stream_info *si)
+static int daedalus_daemon_stream_info(struct daedalus_job_ctx *jctx,
+				       const struct daedalus_msg_stream_info *si)
 {
-	daedalus_vdec_stream_info(container_of(jctx, struct daedalus_ctx, jctx),
-				  si);
+	return daedalus_vdec_stream_info(container_of(jctx, struct daedalus_ctx,
+						      jctx), si);
 }
 
 static void daedalus_daemon_session_error(struct daedalus_job_ctx *jctx,

@@ -80,9 +80,13 @@ static int daedalus_dispatch_ctx(struct daedalus_job_core *core,
 		ret = -EINVAL;
 		goto out;
 	}
-	if (m->type == DAEDALUS_RESP_STREAM_INFO)
-		ops->stream_info(jctx, &m->stream_info);
-	else if (m->type == DAEDALUS_RESP_SESSION_ERROR)
+	if (m->type == DAEDALUS_RESP_STREAM_INFO) {
+		if (ops->stream_info(jctx, &m->stream_info)) {
+			daedalus_job_reject(core, DAEDALUS_REJECT_FIELD, m->type,
+					    m->cookie);
+			ret = -EINVAL;
+		}
+	} else if (m->type == DAEDALUS_RESP_SESSION_ERROR)
 		ops->session_error(jctx, m->session_error.error);
 out:
 	ops->ctx_put(priv, jctx);

@@ -28,7 +28,9 @@
  *	held (it cannot close) until @ctx_put; NULL otherwise, holding
  *	nothing
  * @ctx_put:	release a context @ctx_get returned
- * @stream_info: apply a STREAM_INFO of the current stream to a held context
+ * @stream_info: apply a STREAM_INFO of the current stream to a held
+ *	context; -EINVAL, changing nothing, for a format outside what the
+ *	daemon announced in RESP_HELLO
  * @session_error: the daemon gave up the held context's session
  */
 struct daedalus_dispatch_ops {
@@ -36,8 +38,8 @@ struct daedalus_dispatch_ops {
 	bool (*ready)(void *priv);
 	struct daedalus_job_ctx *(*ctx_get)(void *priv, u32 ctx_id);
 	void (*ctx_put)(void *priv, struct daedalus_job_ctx *jctx);
-	void (*stream_info)(struct daedalus_job_ctx *jctx,
-			    const struct daedalus_msg_stream_info *si);
+	int (*stream_info)(struct daedalus_job_ctx *jctx,
+			   const struct daedalus_msg_stream_info *si);
 	void (*session_error)(struct daedalus_job_ctx *jctx, u32 error);
 };
 

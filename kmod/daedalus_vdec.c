@@ -290,13 +290,25 @@ const struct v4l2_m2m_ops daedalus_m2m_ops = {
  *
  * Updates the CAPTURE format and raises SOURCE_CHANGE, unless it only
  * confirms the format the CAPTURE queue is set up for.
+ *
+ * Return: 0, or -EINVAL, changing nothing, for a pixel format or a coded
+ * size beyond what the daemon announced in RESP_HELLO: CAPTURE buffers
+ * are never sized for more than the daemon decodes (nor a REQ_DECODE made
+ * larger than DAEDALUS_MAX_PAYLOAD allows).
  */
-void daedalus_vdec_stream_info(struct daedalus_ctx *ctx,
-			       const struct daedalus_msg_stream_info *si)
+int daedalus_vdec_stream_info(struct daedalus_ctx *ctx,
+			      const struct daedalus_msg_stream_info *si)
 {
 	const struct daedalus_fmt *fmt;
 	struct v4l2_pix_format_mplane pix;
+	u32 codecs, pixfmts, maxw, maxh;
 	bool confirmed;
+
+	daedalus_daemon_codecs(ctx->dev, &codecs, &pixfmts);
+	daedalus_max_size(ctx->dev, &maxw, &maxh);
+	if (!(pixfmts & DAEDALUS_PIXFMT_BIT(si->pixfmt)) ||
+	    si->coded_width > maxw || si->coded_height > maxh)
+		return -EINVAL;
 
 	fmt = daedalus_find_code(daedalus_cap_fmts,
 				 ARRAY_SIZE(daedalus_cap_fmts), si->pixfmt);
@@ -338,6 +350,7 @@ void daedalus_vdec_stream_info(struct daedalus_ctx *ctx,
 				   si->visible_height, si->dpb_size, !confirmed);
 	if (!confirmed)
 		v4l2_event_queue_fh(&ctx->fh, &daedalus_src_change_event);
+	return 0;
 }
 
 /**
@@ -995,7 +1008,10 @@ static int daedalus_g_volatile_ctrl(struct v4l2_ctrl *ctrl)
 	if (ctrl->id != V4L2_CID_MIN_BUFFERS_FOR_CAPTURE)
 		return -EINVAL;
 	spin_lock(&ctx->lock);
-	ctrl->val = ctx->dpb_size ? ctx->dpb_size + 1 : 4;
+	/* One more than the DPB, within the control's own maximum. */
+	ctrl->val = ctx->dpb_size ?
+		    min_t(u32, ctx->dpb_size + 1, DAEDALUS_MAX_CAPTURE_BUFS) :
+		    4;
 	spin_unlock(&ctx->lock);
 	return 0;
 }

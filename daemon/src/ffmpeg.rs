@@ -25,10 +25,15 @@ fn codec_id(codec: Codec) -> ff::codec::Id {
     }
 }
 
+/// Largest coded size announced in RESP_HELLO by default (H.264 level 6.2's
+/// 8192x4320, rounded to macroblocks).
+pub const MAX_SIZE: (u32, u32) = (8192, 4352);
+
 /// libavcodec, limited to the codecs the caller allows and the library has.
 pub struct FfmpegBackend {
     allowed: u32,
     threads: usize,
+    max: (u32, u32),
 }
 
 impl FfmpegBackend {
@@ -42,7 +47,19 @@ impl FfmpegBackend {
             .iter()
             .filter(|c| ff::decoder::find(codec_id(**c)).is_some())
             .fold(0, |m, c| m | c.bit());
-        Ok(Self { allowed, threads })
+        Ok(Self {
+            allowed,
+            threads,
+            max: MAX_SIZE,
+        })
+    }
+
+    /// Announces and decodes coded sizes up to `width` x `height` only: a
+    /// stream beyond them ends its session (UNSUPPORTED_FORMAT) at its
+    /// first header, as the kernel would refuse its STREAM_INFO.
+    pub fn with_max_size(mut self, width: u32, height: u32) -> Self {
+        self.max = (width, height);
+        self
     }
 }
 
@@ -55,8 +72,8 @@ impl Backend for FfmpegBackend {
         Capabilities {
             codecs: self.allowed,
             pixfmts: Pixfmt::Nv12.bit() | Pixfmt::Yuv420.bit(),
-            max_width: 8192,
-            max_height: 4352,
+            max_width: self.max.0,
+            max_height: self.max.1,
         }
     }
 
@@ -67,7 +84,7 @@ impl Backend for FfmpegBackend {
         if self.allowed & params.codec.bit() == 0 {
             return Err(SessionErrorCode::UnsupportedCodec);
         }
-        FfmpegSession::new(params, self.threads).map(|s| Box::new(s) as Box<dyn Session>)
+        FfmpegSession::new(params, self.threads, self.max).map(|s| Box::new(s) as Box<dyn Session>)
     }
 }
 
@@ -156,6 +173,10 @@ struct FfmpegSession {
     /// Stream bytes fed to the parser, and bytes it has output.
     fed: u64,
     parsed: u64,
+    /// Largest coded size the daemon announced.
+    max: (u32, u32),
+    /// The stream outgrew `max`: the session has ended.
+    failed: bool,
 }
 
 fn open_decoder(codec: Codec, threads: usize) -> Result<ff::decoder::Video, SessionErrorCode> {
@@ -176,7 +197,11 @@ fn open_decoder(codec: Codec, threads: usize) -> Result<ff::decoder::Video, Sess
 }
 
 impl FfmpegSession {
-    fn new(params: &SessionParams, threads: usize) -> Result<Self, SessionErrorCode> {
+    fn new(
+        params: &SessionParams,
+        threads: usize,
+        max: (u32, u32),
+    ) -> Result<Self, SessionErrorCode> {
         Ok(Self {
             ctx_id: params.ctx_id,
             codec: params.codec,
@@ -196,6 +221,8 @@ impl FfmpegSession {
             chunk_pts: Default::default(),
             fed: 0,
             parsed: 0,
+            max,
+            failed: false,
         })
     }
 
@@ -252,6 +279,9 @@ impl FfmpegSession {
                 let unit = unsafe { std::slice::from_raw_parts(out, out_len as usize) };
                 let unit_pts = self.unit_pts(unit.len(), parser);
                 self.send(unit, unit_pts);
+                if self.failed {
+                    return;
+                }
             }
             if data.is_empty() {
                 if out_len == 0 {
@@ -289,7 +319,9 @@ impl FfmpegSession {
             self.src_error = true;
         }
         self.announce_header();
-        self.receive();
+        if !self.failed {
+            self.receive();
+        }
     }
 
     /// STREAM_INFO at the first header, as soon as the decoder knows the size.
@@ -312,6 +344,12 @@ impl FfmpegSession {
     /// holds it, otherwise a format change (the pictures before it, then
     /// STREAM_INFO and a LAST buffer).
     fn announce(&mut self, format: StreamFormat) {
+        if format.coded_width > self.max.0 || format.coded_height > self.max.1 {
+            tracing::warn!(ctx = self.ctx_id, ?format, max = ?self.max, "stream larger than announced");
+            self.failed = true;
+            self.parking.fail(SessionErrorCode::UnsupportedFormat);
+            return;
+        }
         let fits = self.fits_kernel(&format);
         self.format = Some(format);
         self.kernel_size = Some((format.visible_width, format.visible_height));
@@ -353,6 +391,9 @@ impl FfmpegSession {
         // kernel's rule is the one to apply.
         if self.format.is_none() || !self.fits_kernel(&format) {
             self.announce(format);
+        }
+        if self.failed {
+            return;
         }
         let timestamp = self.frame.pts().unwrap_or(0).max(0) as u64;
         // SAFETY: the frame was just filled by receive_frame.
@@ -398,6 +439,9 @@ impl FfmpegSession {
 
 impl Session for FfmpegSession {
     fn decode(&mut self, job: Job<'_>) {
+        if self.failed {
+            return;
+        }
         self.current = job.cookie;
         self.parking.park(job.dst);
         let Some(src) = job.src else { return };
@@ -407,11 +451,17 @@ impl Session for FfmpegSession {
         if !src.data.is_empty() {
             self.parse(src.data, pts);
         }
+        if self.failed {
+            return;
+        }
         let error = self.src_error;
         self.parking.src_consumed_at(mark, job.cookie, error);
     }
 
     fn flush(&mut self) {
+        if self.failed {
+            return;
+        }
         self.parse(&[], ffi::AV_NOPTS_VALUE);
         if let Err(e) = self.decoder.send_eof() {
             tracing::debug!(ctx = self.ctx_id, %e, "send_eof");

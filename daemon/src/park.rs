@@ -10,7 +10,9 @@
 
 use std::collections::VecDeque;
 
-use daedalus_proto::{FRAME_ERROR, FRAME_HAS_PIXELS, FRAME_LAST, FRAME_SRC_CONSUMED, Pixfmt};
+use daedalus_proto::{
+    FRAME_ERROR, FRAME_HAS_PIXELS, FRAME_LAST, FRAME_SRC_CONSUMED, Pixfmt, SessionErrorCode,
+};
 
 use crate::backend::{Dst, FrameData, Picture, SessionEvent, StreamFormat};
 
@@ -211,6 +213,14 @@ impl Parking {
 
     pub fn next_event(&mut self) -> Option<SessionEvent> {
         self.events.pop_front()
+    }
+
+    /// The session cannot go on: every dst, pending picture and event is
+    /// dropped (the kernel takes the buffers back at RESP_SESSION_ERROR),
+    /// and that error is the only event left.
+    pub fn fail(&mut self, code: SessionErrorCode) {
+        self.clear();
+        self.events.push_back(SessionEvent::Failed(code));
     }
 
     /// Forgets every dst, pending picture and event.

@@ -696,6 +696,38 @@ fn corrupt_then_reset(mode: MapMode) {
     daemon.join().unwrap().unwrap();
 }
 
+/// A stream whose coded size exceeds what the daemon announced in
+/// RESP_HELLO ends its session at its first header (UNSUPPORTED_FORMAT):
+/// no STREAM_INFO the kernel would refuse, no picture, no SRC_CONSUMED
+/// for the job that revealed it.
+#[test]
+fn a_stream_larger_than_announced_ends_its_session() {
+    let backend = FfmpegBackend::new(&[Codec::H264], 1)
+        .unwrap()
+        .with_max_size(304, 304);
+    let (t, daemon) = spawn(Box::new(backend));
+    let mut role = role_for(t, 7, Codec::H264, Pixfmt::Nv12, 4, MapMode::Inline);
+    assert_eq!(role.open(320, 240).unwrap(), None);
+    // The parser hands the first access unit over when the second begins.
+    for (ts, data) in clips().packets.iter().take(4) {
+        role.job(Some((*ts, data))).unwrap();
+        if !role.session_errors.is_empty() {
+            break;
+        }
+    }
+    assert_eq!(
+        role.session_errors,
+        vec![SessionErrorCode::UnsupportedFormat.raw()]
+    );
+    assert!(role.infos.is_empty(), "{:?}", role.infos);
+    assert!(role.pictures.is_empty());
+    // The job that revealed the size got no SRC_CONSUMED: the kernel took
+    // its buffers back at the error.
+    assert_eq!(role.src_consumed, role.jobs_sent() - 1);
+    role.hang_up();
+    assert_eq!(daemon.join().unwrap().unwrap(), Exit::Detached);
+}
+
 #[test]
 fn unsupported_codec_is_refused_at_session_start() {
     let (t, daemon) = spawn(ffmpeg(&[Codec::H264]));

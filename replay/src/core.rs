@@ -101,7 +101,7 @@ pub(crate) struct DispatchOps {
     pub ready: unsafe extern "C" fn(*mut c_void) -> bool,
     pub ctx_get: unsafe extern "C" fn(*mut c_void, u32) -> *mut c_void,
     pub ctx_put: unsafe extern "C" fn(*mut c_void, *mut c_void),
-    pub stream_info: unsafe extern "C" fn(*mut c_void, *const MsgStreamInfo),
+    pub stream_info: unsafe extern "C" fn(*mut c_void, *const MsgStreamInfo) -> i32,
     pub session_error: unsafe extern "C" fn(*mut c_void, u32),
 }
 

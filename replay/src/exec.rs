@@ -304,6 +304,7 @@ impl Executor {
             offer_mapped: opts.mapped,
             mapped: false,
             capture_fmt: false,
+            hello_limits: (0, 0, 0),
             changes: 0,
             moved: 0,
             issued: Default::default(),
@@ -1705,12 +1706,14 @@ static DISPATCH_OPS: DispatchOps = DispatchOps {
 /// daedalus_daemon_hello(): the first RESP_HELLO of an attached daemon.
 unsafe extern "C" fn op_hello(_priv: *mut c_void, h: *const MsgHello) -> i32 {
     // SAFETY: the dispatcher passes the decoded message.
-    let flags = unsafe { (*h).flags };
+    let h = unsafe { *h };
+    let flags = h.flags;
     mock::with(|w| {
         if !w.daemon_attached || w.daemon_ready {
             return -EINVAL;
         }
         w.daemon_ready = true;
+        w.hello_limits = (h.pixfmts, h.max_width, h.max_height);
         // SAFETY: the glue returns a constant.
         w.mapped = flags & unsafe { core::daedalus_shim_hello_f_mapped() } != 0;
         // SAFETY: the glue returns a constant.
@@ -1742,10 +1745,16 @@ unsafe extern "C" fn op_ctx_put(_priv: *mut c_void, _jctx: *mut c_void) {
     mock::with(|w| w.ctx_held = w.ctx_held.saturating_sub(1));
 }
 
-/// daedalus_vdec_stream_info().
-unsafe extern "C" fn op_stream_info(jctx: *mut c_void, si: *const MsgStreamInfo) {
+/// daedalus_vdec_stream_info(): -EINVAL, changing nothing, for a format
+/// beyond what the daemon's RESP_HELLO announced.
+unsafe extern "C" fn op_stream_info(jctx: *mut c_void, si: *const MsgStreamInfo) -> i32 {
     // SAFETY: the dispatcher passes its validated message.
     let si = unsafe { *si };
+    let (pixfmts, max_w, max_h) = mock::with(|w| w.hello_limits);
+    if pixfmts & (1 << si.pixfmt.min(31)) == 0 || si.coded_width > max_w || si.coded_height > max_h
+    {
+        return -EINVAL;
+    }
     // daedalus_fill_cap(): 16-aligned NV12 or YUV420, 12 bits a pixel.
     let (cw, ch) = (
         si.coded_width.next_multiple_of(16),
@@ -1788,6 +1797,7 @@ unsafe extern "C" fn op_stream_info(jctx: *mut c_void, si: *const MsgStreamInfo)
             });
         }
     });
+    0
 }
 
 /// daedalus_vdec_session_error(): the session is gone, every buffer of

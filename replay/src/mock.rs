@@ -380,6 +380,9 @@ pub struct World {
     pub mapped: bool,
     /// The attached daemon takes REQ_CAPTURE_FMT (RESP_HELLO's flag).
     pub capture_fmt: bool,
+    /// RESP_HELLO's pixel formats, max width and max height: what a
+    /// STREAM_INFO may not exceed.
+    pub hello_limits: (u32, u32, u32),
     /// Claims, parks, completions and finishes so far (the dead-cookie
     /// oracle compares it across a delivery).
     pub changes: u64,

@@ -603,3 +603,28 @@ fn a_session_error_for_a_queued_context_does_not_hold_the_device() {
     assert!(!log.contains("request DECODE ctx=2"), "{log}");
     assert!(log.contains("job_finish ctx=2 cookie=0x0 abort"), "{log}");
 }
+
+/// A STREAM_INFO beyond RESP_HELLO's limits is refused (-EINVAL, reject
+/// `field`) and changes nothing: the one announced at STREAMON stands, so
+/// the later STREAM_INFO that matches it raises no event.
+#[test]
+fn stream_info_beyond_the_daemons_limits_is_refused_and_changes_nothing() {
+    let s = regress("stream-info-beyond-hello.scn");
+    let o = run(&s, &Options::default()).unwrap();
+    assert!(o.verdict.is_clean(), "{:?}", o.verdict);
+    let trace = o.trace_log();
+    assert_eq!(
+        trace.matches("reject field type=0x8003").count(),
+        2,
+        "{trace}"
+    );
+    assert_eq!(
+        trace.matches("event SOURCE_CHANGE").count(),
+        1,
+        "only the format announced at STREAMON: {trace}"
+    );
+    let io = o.io_log();
+    assert_eq!(io.matches("ret=-22").count(), 2, "{io}");
+    assert!(io.contains("rejected_field=2"), "{io}");
+    assert!(trace.contains("buf_done ctx=1 cookie=0x100000000 ctx 1 CAPTURE #0 DONE"));
+}
