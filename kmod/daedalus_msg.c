@@ -105,6 +105,14 @@ static int daedalus_parse_hello(const void *body, u32 len,
 	if (!h->codecs || !h->pixfmts || !h->max_width || !h->max_height ||
 	    h->max_width > DAEDALUS_MAX_DIM || h->max_height > DAEDALUS_MAX_DIM)
 		return daedalus_refuse(reason, DAEDALUS_REJECT_FIELD);
+	/*
+	 * A picture of the largest coded size (rounded up to macroblocks)
+	 * fits one RESP_FRAME, and so a REQ_DECODE's bitstream fits one
+	 * REQ_DECODE: a larger promise could only end in refused writes.
+	 */
+	if ((u64)((h->max_width + 15) & ~15u) * ((h->max_height + 15) & ~15u) *
+	    3 / 2 > DAEDALUS_MAX_PAYLOAD - sizeof(struct daedalus_resp_frame))
+		return daedalus_refuse(reason, DAEDALUS_REJECT_FIELD);
 	return 0;
 }
 

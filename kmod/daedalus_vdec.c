@@ -121,7 +121,8 @@ static void daedalus_fill_cap(struct v4l2_pix_format_mplane *pix, u32 fourcc,
 static void daedalus_fill_out(struct v4l2_pix_format_mplane *pix, u32 fourcc,
 			      u32 width, u32 height, u32 sizeimage)
 {
-	u32 min = max_t(u32, width * height * 3 / 4, DAEDALUS_MIN_BITSTREAM);
+	u32 min = clamp_t(u32, width * height * 3 / 4, DAEDALUS_MIN_BITSTREAM,
+			  DAEDALUS_MAX_PAYLOAD / 2);
 
 	pix->pixelformat = fourcc;
 	pix->width = width;

@@ -628,3 +628,27 @@ fn stream_info_beyond_the_daemons_limits_is_refused_and_changes_nothing() {
     assert!(io.contains("rejected_field=2"), "{io}");
     assert!(trace.contains("buf_done ctx=1 cookie=0x100000000 ctx 1 CAPTURE #0 DONE"));
 }
+
+/// The module's codec (daedalus_msg.c, compiled unchanged) refuses a
+/// RESP_HELLO whose largest coded picture could not travel in one
+/// RESP_FRAME, and takes daedalusd's 8192x4352.
+#[test]
+fn hello_whose_largest_picture_fits_no_frame_is_refused() {
+    let hello = |w: u32, h: u32| {
+        let mut m = b"DDLS".to_vec();
+        m.extend(1u16.to_le_bytes());
+        m.extend(0x8001u16.to_le_bytes());
+        m.extend(32u32.to_le_bytes());
+        m.extend([0; 12]);
+        for v in [1u32, 0x10000, 1 << 1, 1 << 1, w, h, 0, 0] {
+            m.extend(v.to_le_bytes());
+        }
+        core::parse_message(&m)
+    };
+    assert!(hello(8192, 4352).is_ok());
+    // 8192x5456 coded is 67,043,328 bytes of NV12: it fits 64 MiB less
+    // RESP_FRAME's 32-byte body; 5457 rounds up to 5472 rows and does not.
+    assert!(hello(8192, 5456).is_ok());
+    assert_eq!(hello(8192, 5457).map(|p| p.ty), Err((22, "field")));
+    assert_eq!(hello(16384, 16384).map(|p| p.ty), Err((22, "field")));
+}

@@ -521,6 +521,18 @@ impl Message {
                 }
                 dim("max_width", b.max_width)?;
                 dim("max_height", b.max_height)?;
+                // A picture of the largest coded size fits one RESP_FRAME.
+                let picture = u64::from(b.max_width.next_multiple_of(16))
+                    * u64::from(b.max_height.next_multiple_of(16))
+                    * 3
+                    / 2;
+                if picture > u64::from(MAX_PAYLOAD) - RespFrame::SIZE as u64 {
+                    return invalid(
+                        "max_height",
+                        b.max_height.into(),
+                        "a picture of max_width x max_height must fit one RESP_FRAME",
+                    );
+                }
                 reserved("reserved", b.reserved)
             }
             Self::ReqSessionOpen(b) => {

@@ -496,3 +496,41 @@ fn module_limits() {
     put32(&mut b, B + 36, MAX_DPB);
     assert!(Message::decode(&b).is_ok());
 }
+
+/// RESP_HELLO promising a picture that no RESP_FRAME can carry is refused,
+/// as the module refuses it (daedalus_msg.c): the largest size whose
+/// coded picture fits one RESP_FRAME passes, one macroblock row more
+/// does not.
+#[test]
+fn hello_maximum_size_must_fit_one_frame() {
+    let hello = |w: u32, h: u32| {
+        Message::RespHello(RespHello {
+            proto_version: PROTO_VERSION.into(),
+            daemon_version: 0x10000,
+            codecs: Codec::H264.bit(),
+            pixfmts: Pixfmt::Nv12.bit(),
+            max_width: w,
+            max_height: h,
+            flags: 0,
+            reserved: 0,
+        })
+        .encode()
+    };
+    let room = u64::from(MAX_PAYLOAD) - RespFrame::SIZE as u64;
+    // 8192 wide: the tallest coded height in macroblock rows that fits.
+    let rows = room * 2 / 3 / 8192 / 16;
+    let fits = (rows * 16) as u32;
+    assert!(hello(8192, 4352).is_ok(), "daedalusd's own maximum");
+    assert!(hello(8192, fits).is_ok());
+    assert!(matches!(
+        hello(8192, fits + 1),
+        Err(ProtoError::InvalidField {
+            field: "max_height",
+            ..
+        })
+    ));
+    assert!(matches!(
+        hello(MAX_DIM, MAX_DIM),
+        Err(ProtoError::InvalidField { .. })
+    ));
+}

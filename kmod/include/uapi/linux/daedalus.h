@@ -140,7 +140,9 @@ struct daedalus_req_hello {
  *		these only
  * @pixfmts:	mask of DAEDALUS_PIXFMT_BIT(), not empty
  * @max_width:	largest coded width the daemon decodes, 1..DAEDALUS_MAX_DIM
- * @max_height:	largest coded height the daemon decodes, 1..DAEDALUS_MAX_DIM
+ * @max_height:	largest coded height the daemon decodes, 1..DAEDALUS_MAX_DIM;
+ *		a 4:2:0 picture of both, rounded up to multiples of 16, must
+ *		fit one RESP_FRAME (DAEDALUS_MAX_PAYLOAD less its body)
  * @flags:	DAEDALUS_HELLO_F_*
  * @reserved:	zero
  */
