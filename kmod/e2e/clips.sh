@@ -21,6 +21,8 @@
 #   odd        174x98, 24 frames: width and height not multiples of 16
 #   reschange  320x240 then 176x144 (24 frames each) in one stream: a
 #              resolution change mid-stream, timestamps continuing
+#   grow       176x144 then 320x240 (24 frames each): a change to a
+#              larger size
 #   tiny       64x48, 12 frames: one GOP, the quickest clip (traces)
 #   long       320x240, 250 frames: faults mid-stream, close mid-stream
 #   bench      640x360, 100 frames: throughput
@@ -65,8 +67,12 @@ encode rc-b 176x144 24 2
 # size at the second IDR, with continuing timestamps.
 cat "$OUT/rc-a.ts" "$OUT/rc-b.ts" >"$OUT/reschange.ts"
 rm -f "$OUT/rc-a.ts" "$OUT/rc-b.ts"
+encode gr-a 176x144 24 0
+encode gr-b 320x240 24 2
+cat "$OUT/gr-a.ts" "$OUT/gr-b.ts" >"$OUT/grow.ts"
+rm -f "$OUT/gr-a.ts" "$OUT/gr-b.ts"
 
-for c in bframes odd tiny long bench reschange; do
+for c in bframes odd tiny long bench reschange grow; do
 	reference "$c"
 	size=$(ffprobe -v error -select_streams v:0 -show_entries stream=width,height \
 		-of csv=p=0:s=x "$OUT/$c.ts" | sed -n 1p)

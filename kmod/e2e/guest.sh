@@ -300,24 +300,39 @@ group_gst() {
 	for clip in ${GST_CLIPS:-bframes reschange}; do
 		gst_decode "$clip"
 	done
+	# A change to a larger size as applications decode it: decodebin
+	# plugs v4l2h264dec, negotiates NV12, and after the change
+	# renegotiates I420 (REQ_CAPTURE_FMT); and NV12 kept throughout.
+	gst_decode grow gst-grow-decodebin decodebin
+	gst_decode grow gst-grow-nv12 v4l2h264dec ! video/x-raw,format=NV12
 }
 
-# gst_decode CLIP: v4l2h264dec into checksumsink, against the reference.
+# gst_decode CLIP [NAME DECODER...]: the decoder (v4l2h264dec by default)
+# into checksumsink, against the reference; the trace must show the
+# node's pictures (decodebin could plug a software decoder).
 gst_decode() {
 	# 320x240 and 176x144: GStreamer's I420 strides are the width, so each
 	# buffer's MD5 is the MD5 of the tightly packed picture the reference
 	# hashed.
-	local clip=$1
-	local name=gst-$clip-decode
+	local clip=$1 name=gst-$1-decode decoder=(v4l2h264dec)
+	if [ $# -ge 3 ]; then
+		name=$2
+		shift 2
+		decoder=("$@")
+	fi
 	trace_start
 	timeout -k 5 "$CLIENT_TIMEOUT" \
 		gst-launch-1.0 -q filesrc location="$CLIPS/$clip.ts" ! tsdemux ! \
-		h264parse ! v4l2h264dec ! videoconvert ! video/x-raw,format=I420 ! \
+		h264parse ! "${decoder[@]}" ! videoconvert ! video/x-raw,format=I420 ! \
 		checksumsink hash=md5 >"$OUT/logs/$name.log" 2>&1
 	local rc=$?
 	trace_stop "$name"
 	if [ "$rc" -ne 0 ]; then
 		fail "$name" "gst-launch exit $rc (logs/$name.log)"
+		return
+	fi
+	if [ "$(pictures_in "$OUT/traces/$name.trace")" -eq 0 ]; then
+		fail "$name" "no picture came from the node (${decoder[*]} did not use it)"
 		return
 	fi
 	# checksumsink prints "H:MM:SS.NNNNNNNNN md5" per buffer; the reference
@@ -333,9 +348,10 @@ gst_decode() {
 		if (first == "") first = ns
 		printf "%.0f %s\n", ns - first, $2
 	}' "$OUT/logs/$name.log" >"$WORK/$name.got"
-	# reschange is two streams back to back with a PTS jump between them,
-	# which tsdemux closes up: there only the pictures, in order, count.
-	if [ "$clip" = reschange ]; then
+	# reschange and grow are two streams back to back with a PTS jump
+	# between them, which tsdemux closes up: there only the pictures, in
+	# order, count.
+	if [ "$clip" = reschange ] || [ "$clip" = grow ]; then
 		local f
 		for f in want got; do
 			cut -d' ' -f2 "$WORK/$name.$f" >"$WORK/$name.$f.md5"
@@ -730,6 +746,34 @@ group_bench() {
 	trace_stop "$name"
 }
 
+# kmemleak_check GROUP: a kmemleak scan once the group is over. An object
+# it reports whose allocation passed through the module or the media core
+# (its backtrace names daedalus, v4l2, vb2, videobuf or media) fails
+# kmemleak-GROUP; the whole report goes to logs/kmemleak-GROUP.txt, and is
+# then cleared so that the next group's scan reports only what is new.
+kmemleak_check() {
+	local name=kmemleak-$1 k=/sys/kernel/debug/kmemleak
+	local f=$OUT/logs/$name.txt
+	if [ ! -w "$k" ]; then
+		fail "$name" "no $k: the test kernel has no kmemleak"
+		return
+	fi
+	echo scan >"$k"
+	cat "$k" >"$f"
+	echo clear >"$k"
+	local all ours
+	all=$(grep -c '^unreferenced object' "$f")
+	ours=$(awk '/^unreferenced object/ { n += hit; hit = 0 }
+		/daedalus|v4l2|vb2_|videobuf|media_/ { hit = 1 }
+		END { print n + hit }' "$f")
+	if [ "$ours" -gt 0 ]; then
+		fail "$name" "$ours unreferenced object(s) allocated through the module or the media core (logs/$name.txt)"
+	else
+		pass "$name"
+		[ "$all" -eq 0 ] || log "$name: $all unreferenced object(s) elsewhere in the kernel (logs/$name.txt)"
+	fi
+}
+
 # --- main ---------------------------------------------------------------------
 
 DEV=
@@ -758,6 +802,7 @@ if daemon_start; then
 		fi
 		t0=$SECONDS
 		"group_$g"
+		kmemleak_check "$g"
 		echo "TIME $g $((SECONDS - t0))" >>"$RESULTS"
 	done
 else
