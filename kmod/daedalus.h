@@ -67,6 +67,10 @@ struct daedalus_map {
  * struct daedalus_daemon - the attached daemon, as /dev/daedalus sees it
  * @lock:	protects every field below but @out_lock's list
  * @file:	the daemon's open file, NULL when detached
+ * @attach_lock: held across a whole attach and a whole detach, so a daemon
+ *	opening while the last one's detach still drops its queue and
+ *	cancels its watchdog waits for it, instead of losing its REQ_HELLO
+ *	and its watchdog to it
  * @pid:	the daemon's tgid, for traces and logs
  * @hello_done:	RESP_HELLO accepted: contexts may start sessions
  * @hello:	what the daemon advertised
@@ -87,6 +91,7 @@ struct daedalus_map {
  * @revoked:	mappings revoked since load
  */
 struct daedalus_daemon {
+	struct mutex attach_lock;	/* one attach or detach at a time */
 	struct mutex lock;		/* file, pid, hello */
 	struct file *file;
 	pid_t pid;

@@ -43,6 +43,7 @@ struct daedalus_out {
  */
 void daedalus_daemon_init(struct daedalus_daemon *d)
 {
+	mutex_init(&d->attach_lock);
 	mutex_init(&d->lock);
 	mutex_init(&d->map_lock);
 	spin_lock_init(&d->out_lock);
@@ -186,9 +187,11 @@ int daedalus_daemon_attach(struct daedalus_dev *dev, struct file *file)
 	};
 	int ret;
 
+	mutex_lock(&d->attach_lock);
 	mutex_lock(&d->lock);
 	if (d->file) {
 		mutex_unlock(&d->lock);
+		mutex_unlock(&d->attach_lock);
 		return -EBUSY;
 	}
 	d->file = file;
@@ -206,6 +209,7 @@ int daedalus_daemon_attach(struct daedalus_dev *dev, struct file *file)
 		d->file = NULL;
 	}
 	mutex_unlock(&d->lock);
+	mutex_unlock(&d->attach_lock);
 	return ret;
 }
 EXPORT_SYMBOL_IF_KUNIT(daedalus_daemon_attach);
@@ -223,9 +227,11 @@ void daedalus_daemon_detach(struct daedalus_dev *dev)
 	struct daedalus_ctx *ctx;
 	bool was_ready;
 
+	mutex_lock(&d->attach_lock);
 	mutex_lock(&d->lock);
 	if (!d->file) {
 		mutex_unlock(&d->lock);
+		mutex_unlock(&d->attach_lock);
 		return;
 	}
 	spin_lock(&d->out_lock);
@@ -253,6 +259,7 @@ void daedalus_daemon_detach(struct daedalus_dev *dev)
 	cancel_delayed_work_sync(&dev->watchdog);
 	daedalus_daemon_drop_queue(d);
 	daedalus_job_detach(&dev->core);
+	mutex_unlock(&d->attach_lock);
 }
 EXPORT_SYMBOL_IF_KUNIT(daedalus_daemon_detach);
 

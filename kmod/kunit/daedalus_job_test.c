@@ -15,7 +15,9 @@
 
 #include <kunit/test.h>
 #include <kunit/visibility.h>
+#include <linux/delay.h>
 #include <linux/fs.h>
+#include <linux/kthread.h>
 #include <linux/ktime.h>
 #include <linux/slab.h>
 #include <linux/string.h>
@@ -666,6 +668,80 @@ static void dj_second_daemon(struct kunit *test)
 	dj_dq(test, f, true, 0, false, NULL);
 }
 
+/* Attach/detach rounds of each of the two racing daemons. */
+#define DJ_RACE_ROUNDS	2000
+
+struct dj_racer {
+	struct daedalus_dev *dev;
+	struct file *file;
+	int attached;
+	int lost_hello;
+	u8 buf[256];
+};
+
+/*
+ * One daemon opening and closing /dev/daedalus as fast as it can: after
+ * every open that succeeds, REQ_HELLO must be the first thing it reads.
+ */
+static int dj_race_fn(void *data)
+{
+	struct dj_racer *r = data;
+	const struct daedalus_hdr *h = (const void *)r->buf;
+	ssize_t n;
+	int i;
+
+	for (i = 0; i < DJ_RACE_ROUNDS; i++) {
+		if (daedalus_daemon_attach(r->dev, r->file))
+			continue;
+		r->attached++;
+		n = daedalus_daemon_pop(r->dev, r->buf, sizeof(r->buf));
+		if (n < (ssize_t)sizeof(*h) ||
+		    le16_to_cpu(h->type) != DAEDALUS_REQ_HELLO)
+			r->lost_hello++;
+		daedalus_daemon_detach(r->dev);
+		cond_resched();
+	}
+	while (!kthread_should_stop())
+		msleep(1);
+	return 0;
+}
+
+/*
+ * Two daemons race open against close: one attaches while the other's
+ * detach still runs. Neither may lose its REQ_HELLO to the other's detach
+ * (which drops the queue and cancels the watchdog), and each gets -EBUSY
+ * only while the other is attached.
+ */
+static void dj_attach_detach_race(struct kunit *test)
+{
+	struct dj_fixture *f = test->priv;
+	struct dj_racer *r;
+	struct task_struct *t[2];
+	int i;
+
+	daedalus_daemon_detach(f->dev);
+	r = kunit_kcalloc(test, 2, sizeof(*r), GFP_KERNEL);
+	KUNIT_ASSERT_NOT_NULL(test, r);
+	for (i = 0; i < 2; i++) {
+		r[i].dev = f->dev;
+		r[i].file = kunit_kzalloc(test, sizeof(*r[i].file), GFP_KERNEL);
+		KUNIT_ASSERT_NOT_NULL(test, r[i].file);
+	}
+	for (i = 0; i < 2; i++) {
+		t[i] = kthread_run(dj_race_fn, &r[i], "dj_race%d", i);
+		KUNIT_ASSERT_FALSE(test, IS_ERR(t[i]));
+	}
+	for (i = 0; i < 2; i++)
+		kthread_stop(t[i]);
+	for (i = 0; i < 2; i++) {
+		KUNIT_EXPECT_GT(test, r[i].attached, 0);
+		KUNIT_EXPECT_EQ_MSG(test, r[i].lost_hello, 0,
+				    "daemon %d: %d of %d attaches lost REQ_HELLO to the other's detach",
+				    i, r[i].lost_hello, r[i].attached);
+	}
+	dj_attach(test, f);
+}
+
 /* A daemon speaking another protocol version is refused and stays unready. */
 static void dj_version_mismatch(struct kunit *test)
 {
@@ -753,6 +829,7 @@ static struct kunit_case daedalus_job_cases[] = {
 	KUNIT_CASE(dj_close_in_flight),
 	KUNIT_CASE(dj_daemon_death),
 	KUNIT_CASE(dj_second_daemon),
+	KUNIT_CASE(dj_attach_detach_race),
 	KUNIT_CASE(dj_version_mismatch),
 	KUNIT_CASE(dj_message_validation),
 	{}
