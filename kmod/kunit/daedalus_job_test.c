@@ -15,6 +15,7 @@
 
 #include <kunit/test.h>
 #include <kunit/visibility.h>
+#include <linux/completion.h>
 #include <linux/delay.h>
 #include <linux/fs.h>
 #include <linux/kthread.h>
@@ -668,77 +669,86 @@ static void dj_second_daemon(struct kunit *test)
 	dj_dq(test, f, true, 0, false, NULL);
 }
 
-/* Attach/detach rounds of each of the two racing daemons. */
-#define DJ_RACE_ROUNDS	2000
-
 struct dj_racer {
 	struct daedalus_dev *dev;
 	struct file *file;
-	int attached;
-	int lost_hello;
-	u8 buf[256];
+	int ret;
+	struct completion done;
 };
 
-/*
- * One daemon opening and closing /dev/daedalus as fast as it can: after
- * every open that succeeds, REQ_HELLO must be the first thing it reads.
- */
-static int dj_race_fn(void *data)
+static int dj_detach_fn(void *data)
 {
 	struct dj_racer *r = data;
-	const struct daedalus_hdr *h = (const void *)r->buf;
-	ssize_t n;
-	int i;
 
-	for (i = 0; i < DJ_RACE_ROUNDS; i++) {
-		if (daedalus_daemon_attach(r->dev, r->file))
-			continue;
-		r->attached++;
-		n = daedalus_daemon_pop(r->dev, r->buf, sizeof(r->buf));
-		if (n < (ssize_t)sizeof(*h) ||
-		    le16_to_cpu(h->type) != DAEDALUS_REQ_HELLO)
-			r->lost_hello++;
-		daedalus_daemon_detach(r->dev);
-		cond_resched();
-	}
+	daedalus_daemon_detach(r->dev);
+	complete(&r->done);
+	while (!kthread_should_stop())
+		msleep(1);
+	return 0;
+}
+
+static int dj_attach_fn(void *data)
+{
+	struct dj_racer *r = data;
+
+	r->ret = daedalus_daemon_attach(r->dev, r->file);
+	complete(&r->done);
 	while (!kthread_should_stop())
 		msleep(1);
 	return 0;
 }
 
 /*
- * Two daemons race open against close: one attaches while the other's
- * detach still runs. Neither may lose its REQ_HELLO to the other's detach
- * (which drops the queue and cancels the watchdog), and each gets -EBUSY
- * only while the other is attached.
+ * A daemon opens /dev/daedalus while the last one's close is half done:
+ * the test holds the context list lock, which stops the detach right after
+ * it gave up the daemon's file and before it drops the request queue and
+ * cancels the watchdog. The new daemon's open must wait for the whole
+ * detach (it would otherwise queue its REQ_HELLO just in time for the old
+ * detach to drop it), then find REQ_HELLO first in its queue.
  */
 static void dj_attach_detach_race(struct kunit *test)
 {
 	struct dj_fixture *f = test->priv;
-	struct dj_racer *r;
-	struct task_struct *t[2];
-	int i;
+	struct dj_racer old = { .dev = f->dev }, new = { .dev = f->dev };
+	struct task_struct *t_old, *t_new;
+	bool waited;
 
+	new.file = kunit_kzalloc(test, sizeof(*new.file), GFP_KERNEL);
+	KUNIT_ASSERT_NOT_NULL(test, new.file);
+	init_completion(&old.done);
+	init_completion(&new.done);
+
+	mutex_lock(&f->dev->ctx_lock);
+	t_old = kthread_run(dj_detach_fn, &old, "dj_detach");
+	if (IS_ERR(t_old)) {
+		mutex_unlock(&f->dev->ctx_lock);
+		KUNIT_FAIL(test, "kthread_run");
+		return;
+	}
+	/* The detach gave up the file and now waits for the list lock. */
+	while (READ_ONCE(f->dev->daemon.file))
+		msleep(1);
+	t_new = kthread_run(dj_attach_fn, &new, "dj_attach");
+	if (IS_ERR(t_new)) {
+		mutex_unlock(&f->dev->ctx_lock);
+		KUNIT_FAIL(test, "kthread_run");
+		kthread_stop(t_old);
+		return;
+	}
+	/* The new open must wait for the old detach to end. */
+	waited = !wait_for_completion_timeout(&new.done, msecs_to_jiffies(200));
+	mutex_unlock(&f->dev->ctx_lock);
+	wait_for_completion(&old.done);
+	wait_for_completion(&new.done);
+	kthread_stop(t_old);
+	kthread_stop(t_new);
+
+	KUNIT_EXPECT_TRUE_MSG(test, waited,
+			      "the new daemon attached while the old one's detach was half done");
+	KUNIT_ASSERT_EQ(test, new.ret, 0);
+	KUNIT_EXPECT_NOT_NULL_MSG(test, dj_pop(test, f, DAEDALUS_REQ_HELLO, NULL),
+				  "the old detach dropped the new daemon's REQ_HELLO");
 	daedalus_daemon_detach(f->dev);
-	r = kunit_kcalloc(test, 2, sizeof(*r), GFP_KERNEL);
-	KUNIT_ASSERT_NOT_NULL(test, r);
-	for (i = 0; i < 2; i++) {
-		r[i].dev = f->dev;
-		r[i].file = kunit_kzalloc(test, sizeof(*r[i].file), GFP_KERNEL);
-		KUNIT_ASSERT_NOT_NULL(test, r[i].file);
-	}
-	for (i = 0; i < 2; i++) {
-		t[i] = kthread_run(dj_race_fn, &r[i], "dj_race%d", i);
-		KUNIT_ASSERT_FALSE(test, IS_ERR(t[i]));
-	}
-	for (i = 0; i < 2; i++)
-		kthread_stop(t[i]);
-	for (i = 0; i < 2; i++) {
-		KUNIT_EXPECT_GT(test, r[i].attached, 0);
-		KUNIT_EXPECT_EQ_MSG(test, r[i].lost_hello, 0,
-				    "daemon %d: %d of %d attaches lost REQ_HELLO to the other's detach",
-				    i, r[i].lost_hello, r[i].attached);
-	}
 	dj_attach(test, f);
 }
 
