@@ -17,7 +17,6 @@ use std::ffi::c_void;
 
 use daedalus_proto::{
     Direction, HDR_SIZE as HDR, MAX_PAYLOAD, Message, MsgType, PROTO_VERSION, ProtoError,
-    RespFrame, WireStruct,
 };
 use daedalus_replay::Scenario;
 use daedalus_replay::scenario::{Event, JobRef, Queue};
@@ -301,16 +300,6 @@ fn check_accepted(bytes: &[u8], m: &RawMsg, rust: &Result<Message, ProtoError>) 
             assert!(
                 h.max_width > 0 && h.max_height > 0,
                 "zero maximum size accepted"
-            );
-            let picture = u64::from(h.max_width.next_multiple_of(16))
-                * u64::from(h.max_height.next_multiple_of(16))
-                * 3
-                / 2;
-            assert!(
-                picture <= u64::from(MAX_PAYLOAD) - RespFrame::SIZE as u64,
-                "RESP_HELLO accepted with {}x{}: its pictures fit no RESP_FRAME",
-                h.max_width,
-                h.max_height
             );
             None
         }
