@@ -147,7 +147,6 @@ const PADDING: usize = ffi::AV_INPUT_BUFFER_PADDING_SIZE as usize;
 struct FfmpegSession {
     ctx_id: u32,
     codec: Codec,
-    pixfmt: Pixfmt,
     threads: usize,
     decoder: ff::decoder::Video,
     parser: Option<Parser>,
@@ -205,7 +204,6 @@ impl FfmpegSession {
         Ok(Self {
             ctx_id: params.ctx_id,
             codec: params.codec,
-            pixfmt: params.pixfmt,
             threads,
             decoder: open_decoder(params.codec, threads)?,
             parser: Parser::new(codec_id(params.codec)),
@@ -371,7 +369,7 @@ impl FfmpegSession {
             coded_height: ch,
             visible_width: width,
             visible_height: height,
-            pixfmt: self.pixfmt,
+            pixfmt: self.parking.pixfmt(),
             dpb_size: refs + reorder + 1,
         }
     }
@@ -476,7 +474,6 @@ impl Session for FfmpegSession {
     }
 
     fn capture_format(&mut self, pixfmt: Pixfmt) {
-        self.pixfmt = pixfmt;
         self.parking.set_pixfmt(pixfmt);
     }
 

@@ -79,6 +79,12 @@ impl Parking {
         }
     }
 
+    /// The CAPTURE format's pixel format: the layout pictures go out in,
+    /// and the one STREAM_INFO names.
+    pub fn pixfmt(&self) -> Pixfmt {
+        self.pixfmt
+    }
+
     /// The CAPTURE format changed (REQ_CAPTURE_FMT): pictures not yet
     /// written are laid out in `pixfmt`.
     pub fn set_pixfmt(&mut self, pixfmt: Pixfmt) {
