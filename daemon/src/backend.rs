@@ -10,6 +10,11 @@ use daedalus_proto::{Codec, Pixfmt, SessionErrorCode};
 
 use crate::mapping::Mapping;
 
+/// The largest coded size a backend announces by default: H.264 level
+/// 6.2's 8192x4320 rounded to macroblocks, whose picture fits one
+/// RESP_FRAME (as RESP_HELLO must).
+pub const MAX_SIZE: (u32, u32) = (8192, 4352);
+
 /// What the backend can do, announced in RESP_HELLO.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Capabilities {

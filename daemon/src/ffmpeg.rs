@@ -25,10 +25,6 @@ fn codec_id(codec: Codec) -> ff::codec::Id {
     }
 }
 
-/// Largest coded size announced in RESP_HELLO by default (H.264 level 6.2's
-/// 8192x4320, rounded to macroblocks).
-pub const MAX_SIZE: (u32, u32) = (8192, 4352);
-
 /// libavcodec, limited to the codecs the caller allows and the library has.
 pub struct FfmpegBackend {
     allowed: u32,
@@ -50,7 +46,7 @@ impl FfmpegBackend {
         Ok(Self {
             allowed,
             threads,
-            max: MAX_SIZE,
+            max: crate::backend::MAX_SIZE,
         })
     }
 

@@ -191,8 +191,8 @@ impl Backend for ScriptedBackend {
         Capabilities {
             codecs: Codec::mask(),
             pixfmts: Pixfmt::mask(),
-            max_width: 8192,
-            max_height: 8192,
+            max_width: crate::backend::MAX_SIZE.0,
+            max_height: crate::backend::MAX_SIZE.1,
         }
     }
 
