@@ -24,6 +24,7 @@
 #include <media/v4l2-fh.h>
 #include <media/v4l2-mem2mem.h>
 
+#include "daedalus_front.h"
 #include "daedalus_job.h"
 #include "daedalus_msg.h"
 
@@ -38,15 +39,6 @@ enum {
 	DAEDALUS_DAEMON_DETACHED,
 	DAEDALUS_DAEMON_HELLO_WAIT,
 	DAEDALUS_DAEMON_READY,
-};
-
-/* Phases of a drain, as the daedalus_drain tracepoint names them. */
-enum daedalus_drain_phase {
-	DAEDALUS_DRAIN_START,
-	DAEDALUS_DRAIN_FLUSH,
-	DAEDALUS_DRAIN_LAST,
-	DAEDALUS_DRAIN_RESTART,
-	DAEDALUS_DRAIN_ABANDON,
 };
 
 /**
@@ -123,8 +115,7 @@ struct daedalus_daemon {
  * @ctx_lock:	protects @ctx_list, @nr_ctx and @next_ctx_id
  * @ctx_list:	open contexts, for ctx_id lookup from daemon messages
  * @nr_ctx:	open contexts
- * @nr_sessions: contexts with a daemon session (at most
- *	DAEDALUS_MAX_CONTEXTS: the in-flight table is sized for them)
+ * @fdev:	what the decoder contexts share (fdev.lock is @ctx_lock)
  * @next_ctx_id: the next context id to try
  * @daemon:	the attached daemon
  * @core:	the job core (large: keep last)
@@ -146,7 +137,7 @@ struct daedalus_dev {
 	struct mutex ctx_lock;		/* ctx_list, nr_ctx */
 	struct list_head ctx_list;
 	unsigned int nr_ctx;
-	unsigned int nr_sessions;
+	struct daedalus_front_dev fdev;
 	u32 next_ctx_id;
 	struct daedalus_daemon daemon;
 	struct delayed_work watchdog;
@@ -176,66 +167,36 @@ static inline u64 daedalus_now(struct daedalus_dev *dev)
  * @dev:	the device
  * @node:	on dev->ctx_list
  * @jctx:	the context's job state (jctx.ctx_id is its protocol id)
+ * @front:	the decoder's state machine (daedalus_front.c): session,
+ *	drain, the CAPTURE format
  * @hdl:	controls
  * @min_bufs_ctrl: V4L2_CID_MIN_BUFFERS_FOR_CAPTURE
  * @vb_mutex:	the vb2 queues' lock
- * @flush_lock: serialises the decision to send REQ_FLUSH
- * @lock:	protects the drain and session flags; innermost, never held
- *	across a call into the core, vb2 or the daemon queue
+ * @lock:	protects @out_fmt and @colorimetry; innermost
  * @out_fmt:	OUTPUT format (coded stream)
- * @cap_fmt:	CAPTURE format (pictures)
- * @visible:	visible rectangle of the pictures (COMPOSE)
  * @colorimetry: colorspace, xfer_func, ycbcr_enc, quantization from OUTPUT
  * @colorimetry.colorspace: V4L2 colorspace
  * @colorimetry.xfer_func: transfer function
  * @colorimetry.ycbcr_enc: Y'CbCr encoding
  * @colorimetry.quantization: quantization range
- * @dpb_size:	minimum CAPTURE buffers from the last STREAM_INFO
- * @session_open: REQ_SESSION_OPEN sent and not closed
- * @session_pixfmt: enum daedalus_pixfmt the daemon lays pictures out in:
- *	REQ_SESSION_OPEN's, then the last REQ_CAPTURE_FMT's
- * @have_info:	a STREAM_INFO arrived for this session
- * @draining:	V4L2_DEC_CMD_STOP accepted, LAST not yet returned
- * @flush_pending: REQ_FLUSH waits for the queued OUTPUT buffers to go out
- * @flush_sent:	REQ_FLUSH sent: capture-only jobs may run
- * @change_pending: a STREAM_INFO raised SOURCE_CHANGE: the next LAST ends
- *	the old format's pictures, not a drain (which goes on after the
- *	client's CAPTURE reallocation)
- * @stopped:	LAST returned: no jobs until DEC_CMD_START or STREAMON
- * @failed:	the session failed or the daemon left: queues are in error
- * @closing:	the context is being destroyed: REQ_SESSION_CLOSE follows,
- *	so stopping the queues sends no REQ_RESET or REQ_CAPTURE_OFF
  */
 struct daedalus_ctx {
 	struct v4l2_fh fh;
 	struct daedalus_dev *dev;
 	struct list_head node;
 	struct daedalus_job_ctx jctx;
+	struct daedalus_front front;
 	struct v4l2_ctrl_handler hdl;
 	struct v4l2_ctrl *min_bufs_ctrl;
 	struct mutex vb_mutex;		/* vb2 queues */
-	struct mutex flush_lock;	/* REQ_FLUSH decision */
-	spinlock_t lock;		/* formats and flags */
+	spinlock_t lock;		/* out_fmt, colorimetry */
 	struct v4l2_pix_format_mplane out_fmt;
-	struct v4l2_pix_format_mplane cap_fmt;
-	struct v4l2_rect visible;
 	struct {
 		u32 colorspace;
 		u32 xfer_func;
 		u32 ycbcr_enc;
 		u32 quantization;
 	} colorimetry;
-	u32 dpb_size;
-	u32 session_pixfmt;
-	bool session_open;
-	bool have_info;
-	bool draining;
-	bool flush_pending;
-	bool flush_sent;
-	bool change_pending;
-	bool stopped;
-	bool failed;
-	bool closing;
 };
 
 /* daedalus_chardev.c */
@@ -262,11 +223,6 @@ void daedalus_vdec_unregister(struct daedalus_dev *dev);
 extern const struct v4l2_m2m_ops daedalus_m2m_ops;
 struct daedalus_ctx *daedalus_ctx_create(struct daedalus_dev *dev);
 void daedalus_ctx_destroy(struct daedalus_ctx *ctx);
-int daedalus_vdec_stream_info(struct daedalus_ctx *ctx,
-			       const struct daedalus_msg_stream_info *si);
-void daedalus_vdec_session_error(struct daedalus_ctx *ctx, u32 error);
-void daedalus_vdec_daemon_gone(struct daedalus_ctx *ctx);
-void daedalus_vdec_last(struct daedalus_ctx *ctx);
 int daedalus_vdec_decoder_cmd(struct daedalus_ctx *ctx, u32 cmd);
 
 /* daedalus_main.c */

@@ -251,7 +251,7 @@ void daedalus_daemon_detach(struct daedalus_dev *dev)
 	 */
 	mutex_lock(&dev->ctx_lock);
 	list_for_each_entry(ctx, &dev->ctx_list, node)
-		daedalus_vdec_daemon_gone(ctx);
+		daedalus_front_daemon_gone(&ctx->front);
 	mutex_unlock(&dev->ctx_lock);
 	trace_daedalus_daemon(false, d->pid,
 			      was_ready ? d->hello.daemon_version : 0);
@@ -354,7 +354,7 @@ static struct daedalus_job_ctx *daedalus_daemon_ctx_get(void *priv, u32 ctx_id)
 
 	mutex_lock(&dev->ctx_lock);
 	ctx = daedalus_ctx_find(dev, ctx_id);
-	if (!ctx || !ctx->session_open) {
+	if (!ctx || !daedalus_front_session_open(&ctx->front)) {
 		mutex_unlock(&dev->ctx_lock);
 		return NULL;
 	}
@@ -371,15 +371,18 @@ static void daedalus_daemon_ctx_put(void *priv, struct daedalus_job_ctx *jctx)
 static int daedalus_daemon_stream_info(struct daedalus_job_ctx *jctx,
 				       const struct daedalus_msg_stream_info *si)
 {
-	return daedalus_vdec_stream_info(container_of(jctx, struct daedalus_ctx,
-						      jctx), si);
+	return daedalus_front_stream_info(&container_of(jctx, struct daedalus_ctx,
+							jctx)->front, si);
 }
 
 static void daedalus_daemon_session_error(struct daedalus_job_ctx *jctx,
 					  u32 error)
 {
-	daedalus_vdec_session_error(container_of(jctx, struct daedalus_ctx,
-						 jctx), error);
+	struct daedalus_ctx *ctx = container_of(jctx, struct daedalus_ctx, jctx);
+
+	v4l2_warn(&ctx->dev->v4l2_dev, "ctx %u: session error %u\n",
+		  jctx->ctx_id, error);
+	daedalus_front_session_error(&ctx->front);
 }
 
 static const struct daedalus_dispatch_ops daedalus_dispatch_ops = {
@@ -836,7 +839,7 @@ static int daedalus_send_flush(struct daedalus_job_ctx *jctx, u32 generation)
 
 static void daedalus_job_last(struct daedalus_job_ctx *jctx)
 {
-	daedalus_vdec_last(container_of(jctx, struct daedalus_ctx, jctx));
+	daedalus_front_last(&container_of(jctx, struct daedalus_ctx, jctx)->front);
 }
 
 static void daedalus_job_released(struct daedalus_job_ctx *jctx, u64 cookie,

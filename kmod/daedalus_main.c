@@ -157,6 +157,7 @@ struct daedalus_dev *daedalus_dev_create(bool register_nodes)
 		return ERR_PTR(-ENOMEM);
 	mutex_init(&dev->dev_mutex);
 	mutex_init(&dev->ctx_lock);
+	dev->fdev.lock = &dev->ctx_lock;
 	INIT_LIST_HEAD(&dev->ctx_list);
 	dev->next_ctx_id = 1;
 	daedalus_daemon_init(&dev->daemon);

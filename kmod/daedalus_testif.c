@@ -41,17 +41,8 @@ int daedalus_test_set_format(struct daedalus_ctx *ctx, u32 fourcc, u32 width,
 	pix->pixelformat = fourcc;
 	pix->width = width;
 	pix->height = height;
-	if (width && height && !ctx->have_info) {
-		ctx->cap_fmt.width = ALIGN(width, 16);
-		ctx->cap_fmt.height = ALIGN(height, 16);
-		ctx->cap_fmt.plane_fmt[0].bytesperline = ctx->cap_fmt.width;
-		ctx->cap_fmt.plane_fmt[0].sizeimage =
-			ctx->cap_fmt.width * ctx->cap_fmt.height * 3 / 2;
-		ctx->visible = (struct v4l2_rect) {
-			.width = width, .height = height,
-		};
-	}
 	spin_unlock(&ctx->lock);
+	daedalus_front_set_out_size(&ctx->front, width, height);
 out:
 	mutex_unlock(&ctx->vb_mutex);
 	return ret;

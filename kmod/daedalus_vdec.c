@@ -24,8 +24,6 @@
 #include "daedalus_trace.h"
 
 #define DAEDALUS_MIN_DIM	16
-#define DAEDALUS_DEF_WIDTH	1920
-#define DAEDALUS_DEF_HEIGHT	1080
 #define DAEDALUS_MIN_BITSTREAM	(256u * 1024)
 
 /**
@@ -99,23 +97,30 @@ static void daedalus_max_size(struct daedalus_dev *dev, u32 *w, u32 *h)
 	mutex_unlock(&d->lock);
 }
 
-/* A single-plane 4:2:0 picture of the coded size. */
+/* The V4L2 shape of the front's CAPTURE format. */
 static void daedalus_fill_cap(struct v4l2_pix_format_mplane *pix, u32 fourcc,
-			      u32 width, u32 height)
+			      const struct daedalus_front_fmt *c)
 {
-	u32 w = ALIGN(width, 16), h = ALIGN(height, 16);
-
 	pix->pixelformat = fourcc;
-	pix->width = w;
-	pix->height = h;
+	pix->width = c->width;
+	pix->height = c->height;
 	pix->field = V4L2_FIELD_NONE;
 	pix->num_planes = 1;
-	pix->plane_fmt[0].bytesperline = w;
-	pix->plane_fmt[0].sizeimage = w * h * 3 / 2;
+	pix->plane_fmt[0].bytesperline = c->width;
+	pix->plane_fmt[0].sizeimage = c->sizeimage;
 	memset(pix->plane_fmt[0].reserved, 0,
 	       sizeof(pix->plane_fmt[0].reserved));
 	memset(pix->reserved, 0, sizeof(pix->reserved));
 	pix->flags = 0;
+}
+
+static u32 daedalus_cap_fourcc(u32 code)
+{
+	const struct daedalus_fmt *fmt;
+
+	fmt = daedalus_find_code(daedalus_cap_fmts,
+				 ARRAY_SIZE(daedalus_cap_fmts), code);
+	return fmt ? fmt->fourcc : daedalus_cap_fmts[0].fourcc;
 }
 
 static void daedalus_fill_out(struct v4l2_pix_format_mplane *pix, u32 fourcc,
@@ -141,85 +146,12 @@ static void daedalus_fill_out(struct v4l2_pix_format_mplane *pix, u32 fourcc,
 static void daedalus_set_colorimetry(struct daedalus_ctx *ctx,
 				     struct v4l2_pix_format_mplane *pix)
 {
+	spin_lock(&ctx->lock);
 	pix->colorspace = ctx->colorimetry.colorspace;
 	pix->xfer_func = ctx->colorimetry.xfer_func;
 	pix->ycbcr_enc = ctx->colorimetry.ycbcr_enc;
 	pix->quantization = ctx->colorimetry.quantization;
-}
-
-static int daedalus_send_ctx_pair(struct daedalus_ctx *ctx, u16 type, u32 second)
-{
-	__le32 body[2] = {
-		cpu_to_le32(ctx->jctx.ctx_id),
-		cpu_to_le32(second),
-	};
-
-	return daedalus_daemon_send(ctx->dev, type, 0, body, sizeof(body),
-				    NULL, 0, 0);
-}
-
-/*
- * CAPTURE streams on: tell a daemon that takes it which pixel format the
- * client set CAPTURE up with (it may have changed it since the session
- * opened, after a SOURCE_CHANGE), before any job hands it a new buffer.
- */
-static void daedalus_send_capture_fmt(struct daedalus_ctx *ctx)
-{
-	const struct daedalus_fmt *fmt;
-	u32 code;
-
-	if (!(daedalus_daemon_flags(ctx->dev) & DAEDALUS_HELLO_F_CAPTURE_FMT))
-		return;
-	spin_lock(&ctx->lock);
-	fmt = daedalus_find_fmt(daedalus_cap_fmts,
-				ARRAY_SIZE(daedalus_cap_fmts),
-				ctx->cap_fmt.pixelformat, ~0u);
-	code = fmt->code;
 	spin_unlock(&ctx->lock);
-	if (!daedalus_send_ctx_pair(ctx, DAEDALUS_REQ_CAPTURE_FMT, code)) {
-		spin_lock(&ctx->lock);
-		ctx->session_pixfmt = code;
-		spin_unlock(&ctx->lock);
-	}
-}
-
-/* Forget the daemon session; dev->ctx_lock held. */
-static void daedalus_session_closed(struct daedalus_ctx *ctx)
-{
-	bool was_open;
-
-	lockdep_assert_held(&ctx->dev->ctx_lock);
-	spin_lock(&ctx->lock);
-	was_open = ctx->session_open;
-	ctx->session_open = false;
-	spin_unlock(&ctx->lock);
-	if (was_open)
-		ctx->dev->nr_sessions--;
-}
-
-/*
- * Send REQ_FLUSH once every source queued before DEC_CMD_STOP went out.
- * Serialised so a device_run that claims the last source and one that
- * finds none left cannot both miss (or both send) the flush.
- */
-static void daedalus_try_flush(struct daedalus_ctx *ctx)
-{
-	bool pending, sent = false;
-
-	mutex_lock(&ctx->flush_lock);
-	spin_lock(&ctx->lock);
-	pending = ctx->flush_pending;
-	spin_unlock(&ctx->lock);
-	if (pending && !daedalus_job_flush(&ctx->jctx)) {
-		spin_lock(&ctx->lock);
-		ctx->flush_pending = false;
-		ctx->flush_sent = true;
-		spin_unlock(&ctx->lock);
-		sent = true;
-	}
-	mutex_unlock(&ctx->flush_lock);
-	if (sent)
-		trace_daedalus_drain(ctx->jctx.ctx_id, DAEDALUS_DRAIN_FLUSH);
 }
 
 static void daedalus_return_ready(struct daedalus_ctx *ctx, bool output,
@@ -237,18 +169,89 @@ static void daedalus_return_ready(struct daedalus_ctx *ctx, bool output,
 	}
 }
 
+/* The front's V4L2 side (&struct daedalus_front_ops). */
+
+static int daedalus_front_send(void *priv, u16 type, const void *body, u32 len)
+{
+	struct daedalus_ctx *ctx = priv;
+
+	return daedalus_daemon_send(ctx->dev, type, 0, body, len, NULL, 0, 0);
+}
+
+static void daedalus_front_limits(void *priv, struct daedalus_front_limits *l)
+{
+	struct daedalus_ctx *ctx = priv;
+	u32 codecs;
+
+	daedalus_daemon_codecs(ctx->dev, &codecs, &l->pixfmts);
+	daedalus_max_size(ctx->dev, &l->max_width, &l->max_height);
+	l->flags = daedalus_daemon_flags(ctx->dev);
+}
+
+static void daedalus_front_event(void *priv, enum daedalus_front_event ev)
+{
+	struct daedalus_ctx *ctx = priv;
+
+	v4l2_event_queue_fh(&ctx->fh, ev == DAEDALUS_FRONT_EV_EOS ?
+				      &daedalus_eos_event :
+				      &daedalus_src_change_event);
+}
+
+static void daedalus_front_return_ready(void *priv, bool output, bool error)
+{
+	daedalus_return_ready(priv, output, error ? VB2_BUF_STATE_ERROR :
+						    VB2_BUF_STATE_QUEUED);
+}
+
+static void daedalus_front_queue_error(void *priv)
+{
+	struct daedalus_ctx *ctx = priv;
+
+	vb2_queue_error(v4l2_m2m_get_src_vq(ctx->fh.m2m_ctx));
+	vb2_queue_error(v4l2_m2m_get_dst_vq(ctx->fh.m2m_ctx));
+}
+
+static void daedalus_front_clear_last(void *priv)
+{
+	struct daedalus_ctx *ctx = priv;
+
+	vb2_clear_last_buffer_dequeued(v4l2_m2m_get_dst_vq(ctx->fh.m2m_ctx));
+}
+
+static bool daedalus_front_streaming(void *priv, bool output)
+{
+	struct daedalus_ctx *ctx = priv;
+	struct v4l2_m2m_ctx *m2m_ctx = ctx->fh.m2m_ctx;
+
+	return vb2_is_streaming(output ? v4l2_m2m_get_src_vq(m2m_ctx) :
+					 v4l2_m2m_get_dst_vq(m2m_ctx));
+}
+
+static void daedalus_front_try_schedule(void *priv)
+{
+	struct daedalus_ctx *ctx = priv;
+
+	v4l2_m2m_try_schedule(ctx->fh.m2m_ctx);
+}
+
+static const struct daedalus_front_ops daedalus_front_ops = {
+	.send		= daedalus_front_send,
+	.limits		= daedalus_front_limits,
+	.event		= daedalus_front_event,
+	.return_ready	= daedalus_front_return_ready,
+	.queue_error	= daedalus_front_queue_error,
+	.clear_last	= daedalus_front_clear_last,
+	.streaming	= daedalus_front_streaming,
+	.try_schedule	= daedalus_front_try_schedule,
+};
+
 /* mem2mem callbacks. */
 
 static void daedalus_device_run(void *priv)
 {
 	struct daedalus_ctx *ctx = priv;
-	bool allow_no_src;
 
-	spin_lock(&ctx->lock);
-	allow_no_src = ctx->draining && ctx->flush_sent && !ctx->stopped;
-	spin_unlock(&ctx->lock);
-	daedalus_job_run(&ctx->jctx, allow_no_src, daedalus_now(ctx->dev));
-	daedalus_try_flush(ctx);
+	daedalus_front_device_run(&ctx->front, daedalus_now(ctx->dev));
 }
 
 /* Called under the m2m job spinlock: flags only, no sleeping locks. */
@@ -256,17 +259,10 @@ static int daedalus_job_ready(void *priv)
 {
 	struct daedalus_ctx *ctx = priv;
 	struct v4l2_m2m_ctx *m2m_ctx = ctx->fh.m2m_ctx;
-	bool ok;
 
-	if (!daedalus_job_can_run(&ctx->jctx) ||
-	    !v4l2_m2m_num_dst_bufs_ready(m2m_ctx))
-		return 0;
-	spin_lock(&ctx->lock);
-	ok = !ctx->failed && !ctx->stopped &&
-	     (v4l2_m2m_num_src_bufs_ready(m2m_ctx) ||
-	      (ctx->draining && ctx->flush_sent));
-	spin_unlock(&ctx->lock);
-	return ok;
+	return daedalus_front_job_ready(&ctx->front,
+					v4l2_m2m_num_src_bufs_ready(m2m_ctx),
+					v4l2_m2m_num_dst_bufs_ready(m2m_ctx));
 }
 
 static void daedalus_job_abort_cb(void *priv)
@@ -281,156 +277,6 @@ const struct v4l2_m2m_ops daedalus_m2m_ops = {
 	.job_ready	= daedalus_job_ready,
 	.job_abort	= daedalus_job_abort_cb,
 };
-
-/* Notifications from the character device and the job core. */
-
-/**
- * daedalus_vdec_stream_info() - the daemon found the stream's format
- * @ctx:	the context (dev->ctx_lock held)
- * @si:		validated RESP_STREAM_INFO
- *
- * Updates the CAPTURE format and raises SOURCE_CHANGE, unless it only
- * confirms the format the CAPTURE queue is set up for.
- *
- * Return: 0, or -EINVAL, changing nothing, for a pixel format or a coded
- * size beyond what the daemon announced in RESP_HELLO: CAPTURE buffers
- * are never sized for more than the daemon decodes (nor a REQ_DECODE made
- * larger than DAEDALUS_MAX_PAYLOAD allows).
- */
-int daedalus_vdec_stream_info(struct daedalus_ctx *ctx,
-			      const struct daedalus_msg_stream_info *si)
-{
-	const struct daedalus_fmt *fmt;
-	struct v4l2_pix_format_mplane pix;
-	u32 codecs, pixfmts, maxw, maxh;
-	bool confirmed;
-
-	daedalus_daemon_codecs(ctx->dev, &codecs, &pixfmts);
-	daedalus_max_size(ctx->dev, &maxw, &maxh);
-	if (!(pixfmts & DAEDALUS_PIXFMT_BIT(si->pixfmt)) ||
-	    si->coded_width > maxw || si->coded_height > maxh)
-		return -EINVAL;
-
-	fmt = daedalus_find_code(daedalus_cap_fmts,
-				 ARRAY_SIZE(daedalus_cap_fmts), si->pixfmt);
-	if (!fmt)
-		fmt = &daedalus_cap_fmts[0];
-	memset(&pix, 0, sizeof(pix));
-	daedalus_fill_cap(&pix, fmt->fourcc, si->coded_width, si->coded_height);
-
-	/*
-	 * Confirmed: the CAPTURE format the client set up for (announced at
-	 * STREAMON, or the stream's before a seek) fits, and a known DPB did
-	 * not grow; anything else is a source change. The daemon sends a
-	 * change's STREAM_INFO before the LAST that ends the pictures of the
-	 * old format (dev-decoder.rst: the event first), so the client hears
-	 * of it before it dequeues that LAST.
-	 */
-	spin_lock(&ctx->lock);
-	confirmed = !ctx->stopped &&
-		    !(ctx->have_info && si->dpb_size > ctx->dpb_size) &&
-		    ctx->cap_fmt.pixelformat == pix.pixelformat &&
-		    ctx->cap_fmt.width == pix.width &&
-		    ctx->cap_fmt.height == pix.height &&
-		    !si->visible_left && !si->visible_top &&
-		    ctx->visible.width == si->visible_width &&
-		    ctx->visible.height == si->visible_height;
-	daedalus_set_colorimetry(ctx, &pix);
-	ctx->cap_fmt = pix;
-	ctx->visible.left = si->visible_left;
-	ctx->visible.top = si->visible_top;
-	ctx->visible.width = si->visible_width;
-	ctx->visible.height = si->visible_height;
-	ctx->dpb_size = si->dpb_size;
-	ctx->have_info = true;
-	ctx->jctx.dst_min_size = pix.plane_fmt[0].sizeimage;
-	if (!confirmed)
-		ctx->change_pending = true;
-	spin_unlock(&ctx->lock);
-	trace_daedalus_stream_info(ctx->jctx.ctx_id, si->visible_width,
-				   si->visible_height, si->dpb_size, !confirmed);
-	if (!confirmed)
-		v4l2_event_queue_fh(&ctx->fh, &daedalus_src_change_event);
-	return 0;
-}
-
-/**
- * daedalus_vdec_session_error() - the daemon gave up on a context
- * @ctx:	the context (dev->ctx_lock held)
- * @error:	enum daedalus_session_error
- */
-void daedalus_vdec_session_error(struct daedalus_ctx *ctx, u32 error)
-{
-	struct v4l2_m2m_ctx *m2m_ctx = ctx->fh.m2m_ctx;
-
-	v4l2_warn(&ctx->dev->v4l2_dev, "ctx %u: session error %u\n",
-		  ctx->jctx.ctx_id, error);
-	/* The daemon forgot the session: the next STREAMON opens a new one. */
-	spin_lock(&ctx->lock);
-	ctx->failed = true;
-	spin_unlock(&ctx->lock);
-	daedalus_session_closed(ctx);
-	daedalus_job_cancel(&ctx->jctx);
-	/*
-	 * v4l2-mem2mem runs a context already on its job queue without asking
-	 * job_ready again: until STREAMON resumes it, its device_run claims
-	 * nothing and finishes at once, rather than sending REQ_DECODE for the
-	 * session the daemon dropped and holding the device until the watchdog.
-	 */
-	daedalus_job_abort(&ctx->jctx);
-	vb2_queue_error(v4l2_m2m_get_src_vq(m2m_ctx));
-	vb2_queue_error(v4l2_m2m_get_dst_vq(m2m_ctx));
-}
-
-/**
- * daedalus_vdec_daemon_gone() - the daemon detached; its jobs are cancelled
- * @ctx:	the context (dev->ctx_lock held)
- */
-void daedalus_vdec_daemon_gone(struct daedalus_ctx *ctx)
-{
-	struct v4l2_m2m_ctx *m2m_ctx = ctx->fh.m2m_ctx;
-	bool streaming;
-
-	streaming = vb2_is_streaming(v4l2_m2m_get_src_vq(m2m_ctx)) ||
-		    vb2_is_streaming(v4l2_m2m_get_dst_vq(m2m_ctx));
-	daedalus_session_closed(ctx);
-	spin_lock(&ctx->lock);
-	if (streaming)
-		ctx->failed = true;
-	spin_unlock(&ctx->lock);
-	if (streaming) {
-		vb2_queue_error(v4l2_m2m_get_src_vq(m2m_ctx));
-		vb2_queue_error(v4l2_m2m_get_dst_vq(m2m_ctx));
-	}
-}
-
-/**
- * daedalus_vdec_last() - a LAST picture went to the client
- * @ctx:	the context (job core lock held: flags and events only)
- *
- * Ends the pictures before a resolution change (after its STREAM_INFO) or
- * a drain (EOS event); either way no job runs until DEC_CMD_START or
- * CAPTURE STREAMON. A drain interrupted by a resolution change goes on
- * after it: its pictures of the new format, then its own LAST.
- */
-void daedalus_vdec_last(struct daedalus_ctx *ctx)
-{
-	bool was_draining;
-
-	spin_lock(&ctx->lock);
-	was_draining = ctx->draining && !ctx->change_pending;
-	if (!ctx->change_pending) {
-		ctx->draining = false;
-		ctx->flush_pending = false;
-		ctx->flush_sent = false;
-	}
-	ctx->change_pending = false;
-	ctx->stopped = true;
-	spin_unlock(&ctx->lock);
-	trace_daedalus_drain(ctx->jctx.ctx_id, DAEDALUS_DRAIN_LAST);
-	if (was_draining)
-		v4l2_event_queue_fh(&ctx->fh, &daedalus_eos_event);
-}
 
 /* ioctls. */
 
@@ -485,11 +331,11 @@ static int daedalus_g_fmt_cap(struct file *file, void *priv,
 			      struct v4l2_format *f)
 {
 	struct daedalus_ctx *ctx = daedalus_file_ctx(file);
+	struct daedalus_front_fmt c;
 
-	spin_lock(&ctx->lock);
-	f->fmt.pix_mp = ctx->cap_fmt;
+	daedalus_front_get_cap(&ctx->front, &c);
+	daedalus_fill_cap(&f->fmt.pix_mp, daedalus_cap_fourcc(c.pixfmt), &c);
 	daedalus_set_colorimetry(ctx, &f->fmt.pix_mp);
-	spin_unlock(&ctx->lock);
 	return 0;
 }
 
@@ -500,8 +346,8 @@ static int daedalus_g_fmt_out(struct file *file, void *priv,
 
 	spin_lock(&ctx->lock);
 	f->fmt.pix_mp = ctx->out_fmt;
-	daedalus_set_colorimetry(ctx, &f->fmt.pix_mp);
 	spin_unlock(&ctx->lock);
+	daedalus_set_colorimetry(ctx, &f->fmt.pix_mp);
 	return 0;
 }
 
@@ -538,32 +384,18 @@ static int daedalus_try_fmt_cap(struct file *file, void *priv,
 	struct daedalus_ctx *ctx = daedalus_file_ctx(file);
 	struct v4l2_pix_format_mplane *pix = &f->fmt.pix_mp;
 	const struct daedalus_fmt *fmt;
-	u32 codecs, pixfmts, w, h;
-	bool fixed;
+	struct daedalus_front_fmt c;
+	u32 pixfmts;
 
-	daedalus_daemon_codecs(ctx->dev, &codecs, &pixfmts);
-	fixed = !(daedalus_daemon_flags(ctx->dev) &
-		  DAEDALUS_HELLO_F_CAPTURE_FMT);
-	spin_lock(&ctx->lock);
-	/*
-	 * A daemon that takes no REQ_CAPTURE_FMT lays pictures out in the
-	 * session's pixel format for as long as the session lasts.
-	 */
-	if (fixed && ctx->session_open)
-		pixfmts &= DAEDALUS_PIXFMT_BIT(ctx->session_pixfmt);
+	pixfmts = daedalus_front_cap_pixfmts(&ctx->front);
+	daedalus_front_get_cap(&ctx->front, &c);
 	fmt = daedalus_find_fmt(daedalus_cap_fmts,
 				ARRAY_SIZE(daedalus_cap_fmts), pix->pixelformat,
 				pixfmts);
-	if (!fmt)
-		fmt = daedalus_find_fmt(daedalus_cap_fmts,
-					ARRAY_SIZE(daedalus_cap_fmts),
-					ctx->cap_fmt.pixelformat, ~0u);
 	/* The stream decides the picture size; the client only the layout. */
-	w = ctx->cap_fmt.width;
-	h = ctx->cap_fmt.height;
-	daedalus_fill_cap(pix, fmt->fourcc, w, h);
+	daedalus_fill_cap(pix, fmt ? fmt->fourcc : daedalus_cap_fourcc(c.pixfmt),
+			  &c);
 	daedalus_set_colorimetry(ctx, pix);
-	spin_unlock(&ctx->lock);
 	return 0;
 }
 
@@ -587,14 +419,8 @@ static int daedalus_s_fmt_out(struct file *file, void *priv,
 	ctx->colorimetry.xfer_func = pix->xfer_func;
 	ctx->colorimetry.ycbcr_enc = pix->ycbcr_enc;
 	ctx->colorimetry.quantization = pix->quantization;
-	if (!ctx->have_info && pix->width && pix->height) {
-		daedalus_fill_cap(&ctx->cap_fmt, ctx->cap_fmt.pixelformat,
-				  pix->width, pix->height);
-		ctx->visible = (struct v4l2_rect) {
-			.width = pix->width, .height = pix->height,
-		};
-	}
 	spin_unlock(&ctx->lock);
+	daedalus_front_set_out_size(&ctx->front, pix->width, pix->height);
 	return 0;
 }
 
@@ -603,6 +429,7 @@ static int daedalus_s_fmt_cap(struct file *file, void *priv,
 {
 	struct daedalus_ctx *ctx = daedalus_file_ctx(file);
 	struct vb2_queue *vq = v4l2_m2m_get_dst_vq(ctx->fh.m2m_ctx);
+	const struct daedalus_fmt *fmt;
 	int ret;
 
 	if (vb2_is_busy(vq))
@@ -610,9 +437,10 @@ static int daedalus_s_fmt_cap(struct file *file, void *priv,
 	ret = daedalus_try_fmt_cap(file, priv, f);
 	if (ret)
 		return ret;
-	spin_lock(&ctx->lock);
-	ctx->cap_fmt = f->fmt.pix_mp;
-	spin_unlock(&ctx->lock);
+	/* try_fmt picked one of the table's formats. */
+	fmt = daedalus_find_fmt(daedalus_cap_fmts, ARRAY_SIZE(daedalus_cap_fmts),
+				f->fmt.pix_mp.pixelformat, ~0u);
+	daedalus_front_set_cap_pixfmt(&ctx->front, fmt->code);
 	return 0;
 }
 
@@ -620,29 +448,29 @@ static int daedalus_g_selection(struct file *file, void *priv,
 				struct v4l2_selection *s)
 {
 	struct daedalus_ctx *ctx = daedalus_file_ctx(file);
+	struct daedalus_front_fmt c;
 
 	if (s->type != V4L2_BUF_TYPE_VIDEO_CAPTURE &&
 	    s->type != V4L2_BUF_TYPE_VIDEO_CAPTURE_MPLANE)
 		return -EINVAL;
-	spin_lock(&ctx->lock);
+	daedalus_front_get_cap(&ctx->front, &c);
 	switch (s->target) {
 	case V4L2_SEL_TGT_COMPOSE:
 	case V4L2_SEL_TGT_COMPOSE_DEFAULT:
-		s->r = ctx->visible;
-		break;
+		s->r = (struct v4l2_rect) {
+			.left = c.vis_left, .top = c.vis_top,
+			.width = c.vis_width, .height = c.vis_height,
+		};
+		return 0;
 	case V4L2_SEL_TGT_COMPOSE_BOUNDS:
 	case V4L2_SEL_TGT_COMPOSE_PADDED:
 		s->r = (struct v4l2_rect) {
-			.width = ctx->cap_fmt.width,
-			.height = ctx->cap_fmt.height,
+			.width = c.width, .height = c.height,
 		};
-		break;
+		return 0;
 	default:
-		spin_unlock(&ctx->lock);
 		return -EINVAL;
 	}
-	spin_unlock(&ctx->lock);
-	return 0;
 }
 
 static int daedalus_enum_framesizes(struct file *file, void *priv,
@@ -688,56 +516,13 @@ static int daedalus_subscribe_event(struct v4l2_fh *fh,
  * @ctx:	the context
  * @cmd:	the command
  *
- * STOP starts a drain: REQ_FLUSH goes out after the last queued source,
- * capture-only jobs hand the daemon buffers for the remaining pictures,
- * and the LAST picture raises EOS. START leaves the stopped state.
- *
  * Return: 0, or -EINVAL for another command.
  */
 int daedalus_vdec_decoder_cmd(struct daedalus_ctx *ctx, u32 cmd)
 {
-	struct v4l2_m2m_ctx *m2m_ctx = ctx->fh.m2m_ctx;
-	u32 ctx_id = ctx->jctx.ctx_id;
-	bool eos_now = false;
-
-	if (cmd == V4L2_DEC_CMD_START) {
-		spin_lock(&ctx->lock);
-		ctx->stopped = false;
-		ctx->draining = false;
-		ctx->flush_pending = false;
-		ctx->flush_sent = false;
-		spin_unlock(&ctx->lock);
-		vb2_clear_last_buffer_dequeued(v4l2_m2m_get_dst_vq(m2m_ctx));
-		trace_daedalus_drain(ctx_id, DAEDALUS_DRAIN_RESTART);
-		v4l2_m2m_try_schedule(m2m_ctx);
-		return 0;
-	}
-	if (cmd != V4L2_DEC_CMD_STOP)
-		return -EINVAL;
-
-	/* Nothing to drain before OUTPUT streams. */
-	if (!vb2_is_streaming(v4l2_m2m_get_src_vq(m2m_ctx)))
-		return 0;
-	spin_lock(&ctx->lock);
-	if (ctx->draining) {
-		spin_unlock(&ctx->lock);
-		return 0;
-	}
-	if (ctx->stopped) {
-		eos_now = true;
-	} else {
-		ctx->draining = true;
-		ctx->flush_pending = true;
-	}
-	spin_unlock(&ctx->lock);
-	if (eos_now) {
-		v4l2_event_queue_fh(&ctx->fh, &daedalus_eos_event);
-		return 0;
-	}
-	trace_daedalus_drain(ctx_id, DAEDALUS_DRAIN_START);
-	daedalus_try_flush(ctx);
-	v4l2_m2m_try_schedule(m2m_ctx);
-	return 0;
+	BUILD_BUG_ON(V4L2_DEC_CMD_START != DAEDALUS_FRONT_CMD_START);
+	BUILD_BUG_ON(V4L2_DEC_CMD_STOP != DAEDALUS_FRONT_CMD_STOP);
+	return daedalus_front_decoder_cmd(&ctx->front, cmd);
 }
 
 static int daedalus_decoder_cmd(struct file *file, void *priv,
@@ -758,8 +543,7 @@ static int daedalus_streamoff(struct file *file, void *priv,
 	int ret;
 
 	ret = v4l2_m2m_ioctl_streamoff(file, priv, type);
-	/* The job core refused jobs since job_abort; the m2m side is idle. */
-	daedalus_job_resume(&ctx->jctx);
+	daedalus_front_streamoff(&ctx->front);
 	return ret;
 }
 
@@ -772,13 +556,14 @@ static int daedalus_queue_setup(struct vb2_queue *vq, unsigned int *nbuffers,
 	struct daedalus_ctx *ctx = vb2_get_drv_priv(vq);
 	u32 size, min = 0;
 
-	spin_lock(&ctx->lock);
-	size = V4L2_TYPE_IS_OUTPUT(vq->type) ?
-	       ctx->out_fmt.plane_fmt[0].sizeimage :
-	       ctx->cap_fmt.plane_fmt[0].sizeimage;
-	if (!V4L2_TYPE_IS_OUTPUT(vq->type) && ctx->have_info)
-		min = min_t(u32, ctx->dpb_size + 1, DAEDALUS_MAX_CAPTURE_BUFS);
-	spin_unlock(&ctx->lock);
+	if (V4L2_TYPE_IS_OUTPUT(vq->type)) {
+		spin_lock(&ctx->lock);
+		size = ctx->out_fmt.plane_fmt[0].sizeimage;
+		spin_unlock(&ctx->lock);
+	} else {
+		size = daedalus_front_cap_sizeimage(&ctx->front);
+		min = daedalus_front_reqbufs_min(&ctx->front);
+	}
 	if (*nplanes)
 		return (*nplanes != 1 || sizes[0] < size) ? -EINVAL : 0;
 	/* REQBUFS(CAPTURE): at least V4L2_CID_MIN_BUFFERS_FOR_CAPTURE. */
@@ -799,14 +584,10 @@ static int daedalus_buf_out_validate(struct vb2_buffer *vb)
 static int daedalus_buf_prepare(struct vb2_buffer *vb)
 {
 	struct daedalus_ctx *ctx = vb2_get_drv_priv(vb->vb2_queue);
-	u32 size;
 
 	if (V4L2_TYPE_IS_OUTPUT(vb->vb2_queue->type))
 		return 0;
-	spin_lock(&ctx->lock);
-	size = ctx->cap_fmt.plane_fmt[0].sizeimage;
-	spin_unlock(&ctx->lock);
-	if (vb2_plane_size(vb, 0) < size)
+	if (vb2_plane_size(vb, 0) < daedalus_front_cap_sizeimage(&ctx->front))
 		return -EINVAL;
 	return 0;
 }
@@ -818,146 +599,26 @@ static void daedalus_buf_queue(struct vb2_buffer *vb)
 	v4l2_m2m_buf_queue(ctx->fh.m2m_ctx, to_vb2_v4l2_buffer(vb));
 }
 
-static int daedalus_open_session(struct daedalus_ctx *ctx)
+static int daedalus_start_streaming(struct vb2_queue *q, unsigned int count)
 {
-	struct daedalus_dev *dev = ctx->dev;
-
-	const struct daedalus_fmt *codec, *pixfmt;
-	struct daedalus_req_session_open req;
-	int ret;
+	struct daedalus_ctx *ctx = vb2_get_drv_priv(q);
+	const struct daedalus_fmt *codec;
 
 	spin_lock(&ctx->lock);
 	codec = daedalus_find_fmt(daedalus_out_fmts,
 				  ARRAY_SIZE(daedalus_out_fmts),
 				  ctx->out_fmt.pixelformat, ~0u);
-	pixfmt = daedalus_find_fmt(daedalus_cap_fmts,
-				   ARRAY_SIZE(daedalus_cap_fmts),
-				   ctx->cap_fmt.pixelformat, ~0u);
-	req = (struct daedalus_req_session_open) {
-		.ctx_id	= cpu_to_le32(ctx->jctx.ctx_id),
-		.codec	= cpu_to_le32(codec->code),
-		.pixfmt	= cpu_to_le32(pixfmt->code),
-		.width	= cpu_to_le32(ctx->visible.width),
-		.height	= cpu_to_le32(ctx->visible.height),
-	};
-	ctx->jctx.codec = codec->code;
 	spin_unlock(&ctx->lock);
-
-	/* The in-flight table is sized for DAEDALUS_MAX_CONTEXTS sessions. */
-	mutex_lock(&dev->ctx_lock);
-	if (dev->nr_sessions >= DAEDALUS_MAX_CONTEXTS) {
-		ret = -EBUSY;
-		goto out;
-	}
-	ret = daedalus_daemon_send(dev, DAEDALUS_REQ_SESSION_OPEN, 0, &req,
-				   sizeof(req), NULL, 0, 0);
-	if (ret)
-		goto out;
-	dev->nr_sessions++;
-	spin_lock(&ctx->lock);
-	ctx->session_open = true;
-	ctx->session_pixfmt = pixfmt->code;
-	spin_unlock(&ctx->lock);
-out:
-	mutex_unlock(&dev->ctx_lock);
-	return ret;
-}
-
-static int daedalus_start_streaming(struct vb2_queue *q, unsigned int count)
-{
-	struct daedalus_ctx *ctx = vb2_get_drv_priv(q);
-	bool output = V4L2_TYPE_IS_OUTPUT(q->type);
-	bool open, provisional;
-	int ret = 0;
-
-	spin_lock(&ctx->lock);
-	open = ctx->session_open;
-	spin_unlock(&ctx->lock);
-	if (output && !open) {
-		ret = daedalus_open_session(ctx);
-		if (ret) {
-			daedalus_return_ready(ctx, true, VB2_BUF_STATE_QUEUED);
-			return ret == -ENOTCONN ? -EIO : ret;
-		}
-	}
-	if (!output && open)
-		daedalus_send_capture_fmt(ctx);
-	spin_lock(&ctx->lock);
-	/*
-	 * No job runs without a CAPTURE buffer, so a client that waits for
-	 * SOURCE_CHANGE before setting CAPTURE up would wait forever: announce
-	 * the format S_FMT(OUTPUT) implies; the daemon's STREAM_INFO confirms
-	 * it silently or changes it with a second event.
-	 */
-	provisional = output && !ctx->have_info && ctx->out_fmt.width &&
-		      ctx->out_fmt.height &&
-		      !vb2_is_streaming(v4l2_m2m_get_dst_vq(ctx->fh.m2m_ctx));
-	if (output) {
-		/* A new stream after a drain: DQBUF(CAPTURE) works again. */
-		vb2_clear_last_buffer_dequeued(v4l2_m2m_get_dst_vq(ctx->fh.m2m_ctx));
-		ctx->jctx.src_sequence = 0;
-		ctx->draining = false;
-		ctx->flush_pending = false;
-		ctx->flush_sent = false;
-	} else {
-		ctx->jctx.dst_sequence = 0;
-	}
-	ctx->stopped = false;
-	ctx->failed = false;
-	/* A change whose LAST never came (CAPTURE was set up anew). */
-	ctx->change_pending = false;
-	spin_unlock(&ctx->lock);
-	daedalus_job_resume(&ctx->jctx);
-	trace_daedalus_stream(ctx->jctx.ctx_id, q->type, true);
-	if (provisional)
-		v4l2_event_queue_fh(&ctx->fh, &daedalus_src_change_event);
-	return 0;
+	return daedalus_front_start_streaming(&ctx->front,
+					      V4L2_TYPE_IS_OUTPUT(q->type),
+					      codec->code);
 }
 
 static void daedalus_stop_streaming(struct vb2_queue *q)
 {
 	struct daedalus_ctx *ctx = vb2_get_drv_priv(q);
-	bool output = V4L2_TYPE_IS_OUTPUT(q->type);
-	bool was_draining, open;
-	u32 gen;
 
-	spin_lock(&ctx->lock);
-	open = ctx->session_open && !ctx->closing;
-	spin_unlock(&ctx->lock);
-
-	if (output) {
-		/*
-		 * Seek or stop: every buffer of the context comes back, then
-		 * the decoder starts over with a new generation.
-		 */
-		gen = daedalus_job_reset(&ctx->jctx);
-		if (open)
-			daedalus_send_ctx_pair(ctx, DAEDALUS_REQ_RESET, gen);
-	} else {
-		/*
-		 * CAPTURE alone (reallocation after SOURCE_CHANGE, or stopped
-		 * by the client): the CAPTURE buffers come back, the decoder
-		 * keeps its state (dev-decoder.rst, Decoding -> Stopped) and
-		 * resumes on STREAMON into the buffers queued then.
-		 */
-		daedalus_job_cancel(&ctx->jctx);
-		if (open)
-			daedalus_send_ctx_pair(ctx, DAEDALUS_REQ_CAPTURE_OFF,
-					       ctx->jctx.stream_gen);
-	}
-	daedalus_return_ready(ctx, output, VB2_BUF_STATE_ERROR);
-
-	spin_lock(&ctx->lock);
-	was_draining = ctx->draining;
-	if (output) {
-		ctx->draining = false;
-		ctx->flush_pending = false;
-		ctx->flush_sent = false;
-	}
-	spin_unlock(&ctx->lock);
-	if (output && was_draining)
-		trace_daedalus_drain(ctx->jctx.ctx_id, DAEDALUS_DRAIN_ABANDON);
-	trace_daedalus_stream(ctx->jctx.ctx_id, q->type, false);
+	daedalus_front_stop_streaming(&ctx->front, V4L2_TYPE_IS_OUTPUT(q->type));
 }
 
 static const struct vb2_ops daedalus_qops = {
@@ -1008,12 +669,7 @@ static int daedalus_g_volatile_ctrl(struct v4l2_ctrl *ctrl)
 
 	if (ctrl->id != V4L2_CID_MIN_BUFFERS_FOR_CAPTURE)
 		return -EINVAL;
-	spin_lock(&ctx->lock);
-	/* One more than the DPB, within the control's own maximum. */
-	ctrl->val = ctx->dpb_size ?
-		    min_t(u32, ctx->dpb_size + 1, DAEDALUS_MAX_CAPTURE_BUFS) :
-		    4;
-	spin_unlock(&ctx->lock);
+	ctrl->val = daedalus_front_min_buffers(&ctx->front);
 	return 0;
 }
 
@@ -1045,8 +701,9 @@ struct daedalus_ctx *daedalus_ctx_create(struct daedalus_dev *dev)
 		return ERR_PTR(-ENOMEM);
 	ctx->dev = dev;
 	mutex_init(&ctx->vb_mutex);
-	mutex_init(&ctx->flush_lock);
 	spin_lock_init(&ctx->lock);
+	daedalus_front_init(&ctx->front, &dev->fdev, &ctx->jctx,
+			    &daedalus_front_ops, ctx);
 	INIT_LIST_HEAD(&ctx->node);
 	v4l2_fh_init(&ctx->fh, &dev->vfd);
 
@@ -1064,11 +721,6 @@ struct daedalus_ctx *daedalus_ctx_create(struct daedalus_dev *dev)
 
 	daedalus_fill_out(&ctx->out_fmt, V4L2_PIX_FMT_H264, DAEDALUS_DEF_WIDTH,
 			  DAEDALUS_DEF_HEIGHT, 0);
-	daedalus_fill_cap(&ctx->cap_fmt, V4L2_PIX_FMT_NV12, DAEDALUS_DEF_WIDTH,
-			  DAEDALUS_DEF_HEIGHT);
-	ctx->visible = (struct v4l2_rect) {
-		.width = DAEDALUS_DEF_WIDTH, .height = DAEDALUS_DEF_HEIGHT,
-	};
 	ctx->colorimetry.colorspace = V4L2_COLORSPACE_REC709;
 
 	ctx->fh.m2m_ctx = v4l2_m2m_ctx_init(dev->m2m_dev, ctx,
@@ -1094,7 +746,7 @@ struct daedalus_ctx *daedalus_ctx_create(struct daedalus_dev *dev)
 err_hdl:
 	v4l2_ctrl_handler_free(&ctx->hdl);
 	v4l2_fh_exit(&ctx->fh);
-	mutex_destroy(&ctx->flush_lock);
+	daedalus_front_destroy(&ctx->front);
 	mutex_destroy(&ctx->vb_mutex);
 	kfree(ctx);
 	return ERR_PTR(ret);
@@ -1110,34 +762,22 @@ EXPORT_SYMBOL_IF_KUNIT(daedalus_ctx_create);
 void daedalus_ctx_destroy(struct daedalus_ctx *ctx)
 {
 	struct daedalus_dev *dev = ctx->dev;
-	bool open;
 
 	mutex_lock(&dev->ctx_lock);
 	list_del(&ctx->node);
 	dev->nr_ctx--;
 	mutex_unlock(&dev->ctx_lock);
 
-	spin_lock(&ctx->lock);
-	ctx->closing = true;
-	spin_unlock(&ctx->lock);
+	daedalus_front_closing(&ctx->front);
 	mutex_lock(&ctx->vb_mutex);
 	v4l2_m2m_ctx_release(ctx->fh.m2m_ctx);
 	mutex_unlock(&ctx->vb_mutex);
 	/* Nothing of this context may stay in the core once it is freed. */
-	daedalus_job_cancel(&ctx->jctx);
-
-	mutex_lock(&dev->ctx_lock);
-	spin_lock(&ctx->lock);
-	open = ctx->session_open;
-	spin_unlock(&ctx->lock);
-	daedalus_session_closed(ctx);
-	mutex_unlock(&dev->ctx_lock);
-	if (open)
-		daedalus_send_ctx_pair(ctx, DAEDALUS_REQ_SESSION_CLOSE, 0);
+	daedalus_front_release(&ctx->front);
 
 	v4l2_ctrl_handler_free(&ctx->hdl);
 	v4l2_fh_exit(&ctx->fh);
-	mutex_destroy(&ctx->flush_lock);
+	daedalus_front_destroy(&ctx->front);
 	mutex_destroy(&ctx->vb_mutex);
 	kfree(ctx);
 }

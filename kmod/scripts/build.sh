@@ -67,28 +67,31 @@ else
 	cannot_check "kernel-doc: no scripts/kernel-doc in a kernel source tree for $VERSION"
 fi
 
-# 3. The job core's includes are exactly the documented list.
-documented=$(sed -n '/compiled unchanged in userspace/,/^ \*\//p' "$KMOD_DIR/daedalus_job.c" |
-	grep -oE '<[a-z0-9/._-]+\.h>|"[a-z0-9_]+\.h"' | grep -v 'uapi/linux/daedalus.h' | sort -u)
-actual=$(grep -E '^#include' "$KMOD_DIR/daedalus_job.c" |
-	grep -oE '<[a-z0-9/._-]+\.h>|"[a-z0-9_]+\.h"' | sort -u)
-if [ -n "$actual" ] && [ "$documented" = "$actual" ]; then
-	pass "daedalus_job.c includes match its documented list"
-else
-	fail "daedalus_job.c includes differ from its documented list"
-	diff <(echo "$documented") <(echo "$actual") | sed 's/^/    /'
-fi
-if grep -qE '^#\s*if(def|ndef)?\b' "$KMOD_DIR/daedalus_job.c"; then
-	fail "daedalus_job.c has preprocessor conditionals"
-else
-	pass "daedalus_job.c has no preprocessor conditionals"
-fi
+# 3. The job core's and the front's includes are exactly their documented
+#    lists, and neither has preprocessor conditionals.
+for f in daedalus_job.c daedalus_front.c; do
+	documented=$(sed -n '/compiled unchanged in userspace/,/^ \*\//p' "$KMOD_DIR/$f" |
+		grep -oE '<[a-z0-9/._-]+\.h>|"[a-z0-9_]+\.h"' | grep -v 'uapi/linux/daedalus.h' | sort -u)
+	actual=$(grep -E '^#include' "$KMOD_DIR/$f" |
+		grep -oE '<[a-z0-9/._-]+\.h>|"[a-z0-9_]+\.h"' | sort -u)
+	if [ -n "$actual" ] && [ "$documented" = "$actual" ]; then
+		pass "$f includes match its documented list"
+	else
+		fail "$f includes differ from its documented list"
+		diff <(echo "$documented") <(echo "$actual") | sed 's/^/    /'
+	fi
+	if grep -qE '^#\s*if(def|ndef)?\b' "$KMOD_DIR/$f"; then
+		fail "$f has preprocessor conditionals"
+	else
+		pass "$f has no preprocessor conditionals"
+	fi
+done
 
 # 4. The job core and the codec compile unchanged in userspace against the
 #    replay tools' shim headers (the same flags replay/build.rs uses).
 shim=$KMOD_DIR/../replay/shim/include
 if [ -d "$shim" ]; then
-	for f in daedalus_job.c daedalus_msg.c daedalus_dispatch.c; do
+	for f in daedalus_job.c daedalus_front.c daedalus_msg.c daedalus_dispatch.c; do
 		if out=$(cc -std=gnu11 -fno-strict-aliasing -Wall -Wno-unused-parameter \
 			-Wno-sign-compare -Werror -fsyntax-only -I"$shim" \
 			-I"$KMOD_DIR/include" "$KMOD_DIR/$f" 2>&1); then
