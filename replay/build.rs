@@ -1,7 +1,7 @@
-//! Compiles the module's job core, message dispatcher and message codec,
-//! unchanged, against the shim headers in shim/include, plus one renamed
-//! copy of the job core and dispatcher per patch in mutants/ (each a
-//! deliberately re-introduced lifecycle bug).
+//! Compiles the module's job core, decoder front, message dispatcher and
+//! message codec, unchanged, against the shim headers in shim/include, plus
+//! one renamed copy of the job core, front and dispatcher per patch in
+//! mutants/ (each a deliberately re-introduced lifecycle bug).
 //!
 //! Every copy's global symbols get a per-variant prefix (a forced-include
 //! header of #defines, built from `nm` on the real objects), so all
@@ -14,8 +14,9 @@ use std::fs;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-/// The job-core functions the executor calls: name, Rust argument types,
-/// Rust return type. Must match kmod/daedalus_job.h.
+/// The job-core and front functions the executor calls: name, Rust
+/// argument types, Rust return type. Must match kmod/daedalus_job.h and
+/// kmod/daedalus_front.h.
 const API: &[(&str, &str, &str)] = &[
     (
         "core_init",
@@ -28,13 +29,7 @@ const API: &[(&str, &str, &str)] = &[
         "*mut c_void, *mut c_void, *mut c_void, u32",
         "()",
     ),
-    ("can_run", "*const c_void", "bool"),
-    ("run", "*mut c_void, bool, u64", "i32"),
-    ("flush", "*mut c_void", "i32"),
     ("abort", "*mut c_void", "()"),
-    ("resume", "*mut c_void", "()"),
-    ("cancel", "*mut c_void", "u32"),
-    ("reset", "*mut c_void", "u32"),
     ("detach", "*mut c_void", "u32"),
     ("watchdog", "*mut c_void, u64", "u32"),
     ("ctx_count", "*mut c_void, *mut u32", "u32"),
@@ -43,12 +38,38 @@ const API: &[(&str, &str, &str)] = &[
         "*mut c_void, *const DispatchOps, *mut c_void, *const u8, usize",
         "i32",
     ),
+    (
+        "front_init",
+        "*mut c_void, *mut c_void, *mut c_void, *const FrontOps, *mut c_void",
+        "()",
+    ),
+    ("front_job_ready", "*mut c_void, u32, u32", "bool"),
+    ("front_device_run", "*mut c_void, u64", "()"),
+    ("front_start_streaming", "*mut c_void, bool, u32", "i32"),
+    ("front_stop_streaming", "*mut c_void, bool", "()"),
+    ("front_streamoff", "*mut c_void", "()"),
+    ("front_decoder_cmd", "*mut c_void, u32", "i32"),
+    ("front_closing", "*mut c_void", "()"),
+    ("front_release", "*mut c_void", "()"),
+    (
+        "front_stream_info",
+        "*mut c_void, *const MsgStreamInfo",
+        "i32",
+    ),
+    ("front_session_error", "*mut c_void", "()"),
+    ("front_daemon_gone", "*mut c_void", "()"),
+    ("front_last", "*mut c_void", "()"),
+    ("front_cap_sizeimage", "*mut c_void", "u32"),
+    ("front_reqbufs_min", "*mut c_void", "u32"),
+    ("front_session_open", "*mut c_void", "bool"),
 ];
 
 /// The C function behind an [`API`] entry.
 fn c_name(f: &str) -> String {
     if f == "dispatch" {
         "daedalus_dispatch".into()
+    } else if f.starts_with("front_") {
+        format!("daedalus_{f}")
     } else {
         format!("daedalus_job_{f}")
     }
@@ -64,6 +85,8 @@ fn main() {
     for p in [
         "../kmod/daedalus_job.c",
         "../kmod/daedalus_job.h",
+        "../kmod/daedalus_front.c",
+        "../kmod/daedalus_front.h",
         "../kmod/daedalus_msg.c",
         "../kmod/daedalus_msg.h",
         "../kmod/daedalus_dispatch.c",
@@ -95,19 +118,20 @@ fn main() {
         }
     };
 
-    // The real core and dispatcher, the codec and the glue.
+    // The real core, front and dispatcher, the codec and the glue.
     let mut real = cc::Build::new();
     base(&mut real);
     real.include(&kmod)
         .file(kmod.join("daedalus_job.c"))
+        .file(kmod.join("daedalus_front.c"))
         .file(kmod.join("daedalus_dispatch.c"))
         .file(kmod.join("daedalus_msg.c"))
         .file(manifest.join("shim/glue.c"));
     let objs = real.compile_intermediates();
-    // A variant renames what the core and the dispatcher define; it shares
-    // the codec and the glue.
+    // A variant renames what the core, the front and the dispatcher
+    // define; it shares the codec and the glue.
     let mut syms = Vec::new();
-    for name in ["daedalus_job", "daedalus_dispatch"] {
+    for name in ["daedalus_job", "daedalus_front", "daedalus_dispatch"] {
         let obj = objs
             .iter()
             .find(|o| {
@@ -137,6 +161,8 @@ fn main() {
         for f in [
             "daedalus_job.c",
             "daedalus_job.h",
+            "daedalus_front.c",
+            "daedalus_front.h",
             "daedalus_dispatch.c",
             "daedalus_dispatch.h",
             "daedalus_msg.h",
@@ -171,6 +197,7 @@ fn main() {
             .flag("-include")
             .flag(hdr.to_str().unwrap())
             .file(dir.join("kmod/daedalus_job.c"))
+            .file(dir.join("kmod/daedalus_front.c"))
             .file(dir.join("kmod/daedalus_dispatch.c"))
             .compile(&format!("daedalus_mut_{ident}"));
         variants.push((name, prefix));

@@ -9,6 +9,7 @@
 #include <media/videobuf2-v4l2.h>
 
 #include "daedalus_dispatch.h"
+#include "daedalus_front.h"
 #include "daedalus_job.h"
 
 #define OFF(type, field) ((size_t)__builtin_offsetof(struct type, field))
@@ -39,6 +40,9 @@ static const size_t daedalus_shim_layout_table[] = {
 	sizeof(struct daedalus_msg_stream_info),
 	sizeof(struct daedalus_dispatch_ops),
 	OFF(daedalus_dispatch_ops, session_error),
+	sizeof(struct daedalus_front_ops),
+	OFF(daedalus_front_ops, try_schedule),
+	sizeof(struct daedalus_front_limits),
 };
 
 size_t daedalus_shim_layout(size_t i)
@@ -86,11 +90,6 @@ size_t daedalus_shim_sizeof_ctx(void)
 }
 
 /* The module's limits the mock enforces as the front does. */
-unsigned int daedalus_shim_max_sessions(void)
-{
-	return DAEDALUS_MAX_CONTEXTS;
-}
-
 unsigned int daedalus_shim_max_capture_bufs(void)
 {
 	return DAEDALUS_MAX_CAPTURE_BUFS;
@@ -104,20 +103,6 @@ u32 daedalus_shim_ctx_id(const struct daedalus_job_ctx *jctx)
 u32 daedalus_shim_stream_gen(const struct daedalus_job_ctx *jctx)
 {
 	return jctx->stream_gen;
-}
-
-void daedalus_shim_ctx_set(struct daedalus_job_ctx *jctx, u32 codec,
-			   u32 dst_min_size, u32 src_sequence, u32 dst_sequence,
-			   int which)
-{
-	if (which & 1)
-		jctx->codec = codec;
-	if (which & 2)
-		jctx->dst_min_size = dst_min_size;
-	if (which & 4)
-		jctx->src_sequence = src_sequence;
-	if (which & 8)
-		jctx->dst_sequence = dst_sequence;
 }
 
 /*
@@ -161,4 +146,65 @@ int daedalus_shim_parse(const void *buf, size_t len, u16 *type,
 		break;
 	}
 	return 0;
+}
+
+/* The front: its size, the device part the contexts share, what oracles read. */
+size_t daedalus_shim_sizeof_front(void)
+{
+	return sizeof(struct daedalus_front);
+}
+
+/* The device's context-list lock and the front's shared part, together. */
+struct daedalus_shim_fdev {
+	struct mutex lock;
+	struct daedalus_front_dev fdev;
+};
+
+size_t daedalus_shim_sizeof_fdev(void)
+{
+	return sizeof(struct daedalus_shim_fdev);
+}
+
+struct daedalus_front_dev *daedalus_shim_fdev_init(struct daedalus_shim_fdev *s)
+{
+	mutex_init(&s->lock);
+	s->fdev.lock = &s->lock;
+	s->fdev.sessions = 0;
+	return &s->fdev;
+}
+
+/* The context-list lock, as the module's dispatcher lookup and detach take it. */
+void daedalus_shim_fdev_lock(struct daedalus_shim_fdev *s, bool lock)
+{
+	if (lock)
+		mutex_lock(&s->lock);
+	else
+		mutex_unlock(&s->lock);
+}
+
+/* The front's failed (1) and stopped (2) states, for the oracles. */
+u32 daedalus_shim_front_flags(const struct daedalus_front *f)
+{
+	return (f->failed ? 1 : 0) | (f->stopped ? 2 : 0);
+}
+
+/* A failure the job core never hears of (the executor's own tests). */
+void daedalus_shim_front_set_failed(struct daedalus_front *f)
+{
+	f->failed = true;
+}
+
+u32 daedalus_shim_front_ev_eos(void)
+{
+	return DAEDALUS_FRONT_EV_EOS;
+}
+
+u32 daedalus_shim_front_cmd(bool stop)
+{
+	return stop ? DAEDALUS_FRONT_CMD_STOP : DAEDALUS_FRONT_CMD_START;
+}
+
+u32 daedalus_shim_codec_h264(void)
+{
+	return DAEDALUS_CODEC_H264;
 }

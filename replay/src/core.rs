@@ -1,6 +1,7 @@
-//! The job core's C ABI: the functions of kmod/daedalus_job.h (one table
-//! per compiled variant: the real core and each mutant), the structs the
-//! executor exchanges with it, and the glue that reports C-side layouts.
+//! The module's C ABI: the functions of kmod/daedalus_job.h and
+//! kmod/daedalus_front.h (one table per compiled variant: the real ones and
+//! each mutant), the structs the executor exchanges with them, and the glue
+//! that reports C-side layouts.
 
 use std::ffi::c_void;
 
@@ -105,24 +106,60 @@ pub(crate) struct DispatchOps {
     pub session_error: unsafe extern "C" fn(*mut c_void, u32),
 }
 
-/// One compiled job core and dispatcher: the real ones or a mutant.
+/// `struct daedalus_front_limits`: what the attached daemon announced.
+#[repr(C)]
+#[derive(Clone, Copy, Debug, Default)]
+pub(crate) struct FrontLimits {
+    pub pixfmts: u32,
+    pub max_width: u32,
+    pub max_height: u32,
+    pub flags: u32,
+}
+
+/// `struct daedalus_front_ops` (kmod/daedalus_front.h): the V4L2 side of
+/// the decoder front, which the executor plays. `priv` is the context's
+/// slot.
+#[repr(C)]
+pub(crate) struct FrontOps {
+    pub send: unsafe extern "C" fn(*mut c_void, u16, *const c_void, u32) -> i32,
+    pub limits: unsafe extern "C" fn(*mut c_void, *mut FrontLimits),
+    pub event: unsafe extern "C" fn(*mut c_void, u32),
+    pub return_ready: unsafe extern "C" fn(*mut c_void, bool, bool),
+    pub queue_error: unsafe extern "C" fn(*mut c_void),
+    pub clear_last: unsafe extern "C" fn(*mut c_void),
+    pub streaming: unsafe extern "C" fn(*mut c_void, bool) -> bool,
+    pub try_schedule: unsafe extern "C" fn(*mut c_void),
+}
+
+/// One compiled job core, front and dispatcher: the real ones or a mutant.
 #[derive(Clone, Copy)]
 pub(crate) struct CoreFns {
     pub core_init: unsafe extern "C" fn(*mut c_void, *mut c_void, *const JobOps, u64),
     pub core_destroy: unsafe extern "C" fn(*mut c_void),
     pub ctx_init: unsafe extern "C" fn(*mut c_void, *mut c_void, *mut c_void, u32),
-    pub can_run: unsafe extern "C" fn(*const c_void) -> bool,
-    pub run: unsafe extern "C" fn(*mut c_void, bool, u64) -> i32,
-    pub flush: unsafe extern "C" fn(*mut c_void) -> i32,
     pub abort: unsafe extern "C" fn(*mut c_void),
-    pub resume: unsafe extern "C" fn(*mut c_void),
-    pub cancel: unsafe extern "C" fn(*mut c_void) -> u32,
-    pub reset: unsafe extern "C" fn(*mut c_void) -> u32,
     pub detach: unsafe extern "C" fn(*mut c_void) -> u32,
     pub watchdog: unsafe extern "C" fn(*mut c_void, u64) -> u32,
     pub ctx_count: unsafe extern "C" fn(*mut c_void, *mut u32) -> u32,
     pub dispatch:
         unsafe extern "C" fn(*mut c_void, *const DispatchOps, *mut c_void, *const u8, usize) -> i32,
+    pub front_init:
+        unsafe extern "C" fn(*mut c_void, *mut c_void, *mut c_void, *const FrontOps, *mut c_void),
+    pub front_job_ready: unsafe extern "C" fn(*mut c_void, u32, u32) -> bool,
+    pub front_device_run: unsafe extern "C" fn(*mut c_void, u64),
+    pub front_start_streaming: unsafe extern "C" fn(*mut c_void, bool, u32) -> i32,
+    pub front_stop_streaming: unsafe extern "C" fn(*mut c_void, bool),
+    pub front_streamoff: unsafe extern "C" fn(*mut c_void),
+    pub front_decoder_cmd: unsafe extern "C" fn(*mut c_void, u32) -> i32,
+    pub front_closing: unsafe extern "C" fn(*mut c_void),
+    pub front_release: unsafe extern "C" fn(*mut c_void),
+    pub front_stream_info: unsafe extern "C" fn(*mut c_void, *const MsgStreamInfo) -> i32,
+    pub front_session_error: unsafe extern "C" fn(*mut c_void),
+    pub front_daemon_gone: unsafe extern "C" fn(*mut c_void),
+    pub front_last: unsafe extern "C" fn(*mut c_void),
+    pub front_cap_sizeimage: unsafe extern "C" fn(*mut c_void) -> u32,
+    pub front_reqbufs_min: unsafe extern "C" fn(*mut c_void) -> u32,
+    pub front_session_open: unsafe extern "C" fn(*mut c_void) -> bool,
 }
 
 include!(concat!(env!("OUT_DIR"), "/cores.rs"));
@@ -131,17 +168,18 @@ unsafe extern "C" {
     pub(crate) fn daedalus_shim_layout(i: usize) -> usize;
     pub(crate) fn daedalus_shim_sizeof_core() -> usize;
     pub(crate) fn daedalus_shim_sizeof_ctx() -> usize;
-    pub(crate) fn daedalus_shim_max_sessions() -> u32;
     pub(crate) fn daedalus_shim_max_capture_bufs() -> u32;
     pub(crate) fn daedalus_shim_stream_gen(jctx: *const c_void) -> u32;
-    pub(crate) fn daedalus_shim_ctx_set(
-        jctx: *mut c_void,
-        codec: u32,
-        dst_min: u32,
-        src_seq: u32,
-        dst_seq: u32,
-        which: i32,
-    );
+    pub(crate) fn daedalus_shim_sizeof_front() -> usize;
+    pub(crate) fn daedalus_shim_sizeof_fdev() -> usize;
+    pub(crate) fn daedalus_shim_fdev_init(fdev: *mut c_void) -> *mut c_void;
+    pub(crate) fn daedalus_shim_fdev_lock(fdev: *mut c_void, lock: bool);
+    pub(crate) fn daedalus_shim_front_flags(front: *const c_void) -> u32;
+    #[cfg(test)]
+    pub(crate) fn daedalus_shim_front_set_failed(front: *mut c_void);
+    pub(crate) fn daedalus_shim_front_ev_eos() -> u32;
+    pub(crate) fn daedalus_shim_front_cmd(stop: bool) -> u32;
+    pub(crate) fn daedalus_shim_codec_h264() -> u32;
     pub(crate) fn daedalus_shim_parse(
         buf: *const u8,
         len: usize,

@@ -1,17 +1,20 @@
-//! The userspace executor: plays a scenario against the real job core (or a
-//! mutant) linked with the m2m/vb2 mock, standing in for the V4L2 front
-//! (kmod/daedalus_vdec.c's m2m and vb2 callbacks and decoder commands) and
-//! the character device (message parsing by the module's own codec).
+//! The userspace executor: plays a scenario against the real job core and
+//! decoder front (or a mutant's) linked with the m2m/vb2 mock. It stands in
+//! for what the kernel framework does around them (vb2's queues, the m2m
+//! scheduler) and for the glue of kmod/daedalus_vdec.c (&struct
+//! daedalus_front_ops) and of the character device (messages go through
+//! the module's own dispatcher and codec); every decision of the decoder
+//! is kmod/daedalus_front.c's.
 //!
 //! Deterministic: the m2m workqueue runs after each event, time only moves
 //! on `tick`, and nothing depends on addresses.
 
 use std::ffi::c_void;
 
-use crate::core::{self, CoreFns, DispatchOps, MsgHello, MsgStreamInfo};
+use crate::core::{self, CoreFns, DispatchOps, FrontLimits, FrontOps, MsgHello, MsgStreamInfo};
 use crate::mock::{
-    self, CtxState, Delivery, Front, JobModel, M2mCtx, MockBuf, Own, QueueCtx,
-    VB2_BUF_STATE_ACTIVE, VB2_BUF_STATE_ERROR, VB2_BUF_STATE_QUEUED, Vb2Q, World,
+    self, CtxState, Delivery, JobModel, M2mCtx, MockBuf, Own, QueueCtx, VB2_BUF_STATE_ACTIVE,
+    VB2_BUF_STATE_ERROR, VB2_BUF_STATE_QUEUED, Vb2Q, World,
 };
 use crate::model::Scenario;
 use crate::oracle::{BufName, Invariant, Move, Record, Verdict};
@@ -22,8 +25,6 @@ use crate::scenario::{Event, FRAME_HAS_PIXELS, JobRef, MAX_INLINE_PICTURE, Queue
 /// DAEDALUS_MIN_BITSTREAM). Clients that fill whole buffers (v4l2-ctl,
 /// v4l2-compliance) queue that much.
 pub const OUTPUT_BUF_SIZE: u32 = 1920 * 1080 * 3 / 4;
-/// Default CAPTURE sizeimage: 1920x1088 NV12, as the front's default.
-pub const DEFAULT_CAP_SIZE: u32 = 1920 * 1088 * 3 / 2;
 /// Most buffers one queue may have (VB2_MAX_FRAME).
 pub const MAX_BUFFERS: u32 = 64;
 /// DAEDALUS_MAX_CAPTURE_BUFS: the CAPTURE queue's max_num_buffers
@@ -33,12 +34,6 @@ pub fn max_capture_buffers() -> u32 {
     unsafe { core::daedalus_shim_max_capture_bufs() }
 }
 
-/// DAEDALUS_MAX_CONTEXTS: sessions the module opens at once (its
-/// open_session refuses more with -EBUSY at STREAMON(OUTPUT)).
-pub fn max_sessions() -> usize {
-    // SAFETY: the glue returns a constant.
-    unsafe { core::daedalus_shim_max_sessions() as usize }
-}
 /// Most contexts one run may open.
 pub const MAX_CONTEXTS: usize = 16;
 
@@ -48,13 +43,12 @@ const EBADF: i32 = 9;
 const EAGAIN: i32 = 11;
 const EPIPE: i32 = 32;
 const EIO: i32 = 5;
+const ENOTCONN: i32 = 107;
 const RESP_FRAME: u16 = 0x8002;
 const RESP_STREAM_INFO: u16 = 0x8003;
 const RESP_SESSION_ERROR: u16 = 0x8005;
 const RESP_RESET_DONE: u16 = 0x8006;
 const RESP_HELLO: u16 = 0x8001;
-/// DAEDALUS_PIXFMT_YUV420; anything else is NV12 (the module's first).
-const PIXFMT_YUV420: u32 = 2;
 
 /// A buffer timestamp after a trip through `struct v4l2_buffer`'s
 /// `timeval`: QBUF hands the driver `tv_sec * 10^9 + tv_usec * 1000`
@@ -277,11 +271,18 @@ impl Executor {
         let core_size = unsafe { core::daedalus_shim_sizeof_core() };
         // SAFETY: as above.
         let ctx_size = unsafe { core::daedalus_shim_sizeof_ctx() };
+        // SAFETY: as above.
+        let mut fdev_mem = zeroed_words(unsafe { core::daedalus_shim_sizeof_fdev() });
+        // SAFETY: fdev_mem is sizeof(struct daedalus_shim_fdev), 8-aligned;
+        // the world keeps it as long as any front points at it.
+        let fdev = unsafe { core::daedalus_shim_fdev_init(fdev_mem.as_mut_ptr() as *mut c_void) };
         let events = scenario.lines.iter().map(|l| (l.line, l.event)).collect();
         let mut w = World {
             core,
             ctx_held: 0,
             core_mem: zeroed_words(core_size),
+            fdev_mem,
+            fdev,
             m2m_dev: Box::new(0),
             ops: Box::new(mock::ops()),
             bufs: Vec::new(),
@@ -303,7 +304,7 @@ impl Executor {
             keep_log: opts.keep_log,
             offer_mapped: opts.mapped,
             mapped: false,
-            capture_fmt: false,
+            hello_flags: 0,
             hello_limits: (0, 0, 0),
             changes: 0,
             moved: 0,
@@ -511,7 +512,7 @@ impl Executor {
     /// can make progress (an open file, a live session, a daemon).
     fn check_stall(&mut self) {
         self.with(|w| {
-            for c in &w.ctxs {
+            for (slot, c) in w.ctxs.iter().enumerate() {
                 // Only recent jobs run: look from the newest, and not at all
                 // when the context runs none.
                 if c.running_jobs == 0 {
@@ -525,8 +526,8 @@ impl Executor {
                     ("its file is closed", None)
                 } else if !w.daemon_ready {
                     ("no daemon is attached", None)
-                } else if c.front.failed {
-                    let setup = (c.front.failed_ev, format!("ctx {ctx} failed"));
+                } else if w.front_state(slot).0 {
+                    let setup = (c.failed_ev, format!("ctx {ctx} failed"));
                     ("its session failed", Some(setup))
                 } else {
                     continue;
@@ -543,51 +544,11 @@ impl Executor {
 
     /// v4l2_m2m_try_schedule.
     fn try_schedule(&mut self, slot: usize) {
-        self.with(|w| w.try_queue(slot));
-        self.try_run();
+        try_schedule(slot);
     }
 
-    /// v4l2_m2m_try_run, then the front's device_run.
     fn try_run(&mut self) {
-        let Some(slot) = self.with(|w| {
-            if w.curr_ctx.is_some() {
-                return None;
-            }
-            let slot = *w.job_queue.front()?;
-            w.curr_ctx = Some(slot);
-            w.ctxs[slot].job_flags |= mock::TRANS_FLAGS.1;
-            w.ctxs[slot].m2m_running = true;
-            w.ctxs[slot].m2m_run_ev = w.ev;
-            Some(slot)
-        }) else {
-            return;
-        };
-        // daedalus_device_run().
-        let (allow_no_src, now) = self.with(|w| {
-            let f = w.ctxs[slot].front;
-            (f.draining && f.flush_sent && !f.stopped, w.now_ns)
-        });
-        let jctx = self.jctx(slot);
-        // SAFETY: jctx was initialised by ctx_init and lives in the world.
-        unsafe { (self.core().run)(jctx, allow_no_src, now) };
-        self.try_flush(slot);
-    }
-
-    /// daedalus_try_flush(): REQ_FLUSH once every earlier source went out.
-    fn try_flush(&mut self, slot: usize) {
-        if !self.with(|w| w.ctxs[slot].front.flush_pending) {
-            return;
-        }
-        let jctx = self.jctx(slot);
-        // SAFETY: as in try_run.
-        if unsafe { (self.core().flush)(jctx) } != 0 {
-            return;
-        }
-        self.with(|w| {
-            let f = &mut w.ctxs[slot].front;
-            f.flush_pending = false;
-            f.flush_sent = true;
-        });
+        try_run();
     }
 
     /// A context the device runs must have a job the daemon or the core can
@@ -668,8 +629,8 @@ impl Executor {
                     self.check_scope(Some(slot), None, &format!("STREAMOFF({})", queue.name()));
                 }
             }
-            Event::DecoderStop { ctx } => self.decoder_stop(ctx),
-            Event::DecoderStart { ctx } => self.decoder_start(ctx),
+            Event::DecoderStop { ctx } => self.decoder_cmd(ctx, true),
+            Event::DecoderStart { ctx } => self.decoder_cmd(ctx, false),
             Event::DaemonAttach { version } => self.attach(version),
             Event::DaemonDetach => {
                 self.detach();
@@ -738,14 +699,9 @@ impl Executor {
                 has_stopped: false,
                 out: Vb2Q::default(),
                 cap: Vb2Q::default(),
-                front: Front {
-                    cap_sizeimage: DEFAULT_CAP_SIZE,
-                    cap_w: 1920,
-                    cap_h: 1088,
-                    vis_w: 1920,
-                    vis_h: 1080,
-                    ..Front::default()
-                },
+                // SAFETY: the glue returns a constant.
+                front: zeroed_words(unsafe { core::daedalus_shim_sizeof_front() }),
+                failed_ev: 0,
                 jobs: Vec::new(),
                 running_jobs: 0,
                 m2m_running: false,
@@ -756,20 +712,35 @@ impl Executor {
         let jctx = self.jctx(slot);
         let m2m = self.with(|w| &mut *w.ctxs[slot].m2m as *mut M2mCtx as *mut c_void);
         let core = self.core_ptr();
-        // SAFETY: jctx is sizeof(struct daedalus_job_ctx) of zeroes.
+        let (front, fdev) = self.with(|w| (w.front_ptr(slot), w.fdev));
+        // SAFETY: jctx is sizeof(struct daedalus_job_ctx) of zeroes, front
+        // sizeof(struct daedalus_front); both live as long as the world, as
+        // FRONT_OPS does. daedalus_ctx_create(): the front first.
         unsafe {
+            (self.core().front_init)(front, fdev, jctx, &FRONT_OPS, slot as *mut c_void);
             (self.core().ctx_init)(jctx, core, m2m, ctx);
-            core::daedalus_shim_ctx_set(jctx, 1, 0, 0, 0, 1);
         }
     }
 
+    /// The context's front.
+    fn front(&mut self, slot: usize) -> *mut c_void {
+        self.with(|w| w.front_ptr(slot))
+    }
+
+    /// The bytes a CAPTURE buffer must hold (daedalus_front_cap_sizeimage()).
+    fn cap_sizeimage(&mut self, slot: usize) -> u32 {
+        let front = self.front(slot);
+        // SAFETY: the front is live.
+        unsafe { (self.core().front_cap_sizeimage)(front) }
+    }
+
     fn alloc_bufs(&mut self, slot: usize, queue: Queue, count: u32) {
+        let size = match queue {
+            Queue::Output => OUTPUT_BUF_SIZE,
+            Queue::Capture => self.cap_sizeimage(slot),
+        };
         self.with(|w| {
             let ctx = w.ctxs[slot].id;
-            let size = match queue {
-                Queue::Output => OUTPUT_BUF_SIZE,
-                Queue::Capture => w.ctxs[slot].front.cap_sizeimage,
-            };
             let ty = match queue {
                 Queue::Output => 10,
                 Queue::Capture => 9,
@@ -833,16 +804,16 @@ impl Executor {
             }
             w.ctxs[slot].q(queue).done_list.clear();
         });
-        // daedalus_queue_setup(): REQBUFS(CAPTURE) gets at least
-        // V4L2_CID_MIN_BUFFERS_FOR_CAPTURE once the stream is known.
-        let min = self.with(|w| {
-            let f = &w.ctxs[slot].front;
-            if queue == Queue::Capture && f.have_info && count > 0 {
-                (f.dpb + 1).min(max_capture_buffers())
-            } else {
-                0
-            }
-        });
+        // daedalus_queue_setup(), which vb2 calls for a count above 0:
+        // REQBUFS(CAPTURE) gets at least V4L2_CID_MIN_BUFFERS_FOR_CAPTURE
+        // once the stream is known.
+        let min = if queue == Queue::Capture && count > 0 {
+            let front = self.front(slot);
+            // SAFETY: the front is live.
+            unsafe { (self.core().front_reqbufs_min)(front) }
+        } else {
+            0
+        };
         // vb2_core_reqbufs: at most the queue's max_num_buffers.
         let max = match queue {
             Queue::Output => MAX_BUFFERS,
@@ -863,6 +834,10 @@ impl Executor {
             self.errno(ctx, "qbuf", EINVAL);
             return;
         };
+        let cap_size = match queue {
+            Queue::Capture => self.cap_sizeimage(slot),
+            Queue::Output => 0,
+        };
         let ok = self.with(|w| {
             let q = w.ctxs[slot].q(queue);
             if q.error {
@@ -877,7 +852,7 @@ impl Executor {
             }
             // daedalus_buf_prepare(): a CAPTURE buffer smaller than the
             // current format's sizeimage is refused at QBUF.
-            if queue == Queue::Capture && len < w.ctxs[slot].front.cap_sizeimage {
+            if queue == Queue::Capture && len < cap_size {
                 return Err(EINVAL);
             }
             let b = &mut w.bufs[id].m2m.vb;
@@ -937,7 +912,7 @@ impl Executor {
         self.with(|w| {
             if let Err(EAGAIN) = r
                 && queue == Queue::Capture
-                && w.ctxs[slot].front.stopped
+                && w.front_state(slot).1
                 && !w.ctxs[slot].cap.last_buffer_dequeued
                 && w.ctxs[slot].cap.done_list.is_empty()
                 && w.ctxs[slot].cap.owned_by_drv > 0
@@ -988,15 +963,17 @@ impl Executor {
         }
         if let Err(e) = self.start_streaming(slot, queue) {
             // The front returned its ready buffers QUEUED; vb2 takes them
-            // back and the queue does not stream.
+            // back (vb2_buffer_done() of QUEUED adds none to the done list)
+            // and the queue does not stream.
             self.with(|w| {
-                while let Some(id) = w.buf_remove(slot, queue) {
-                    w.buffer_done(id, VB2_BUF_STATE_QUEUED);
-                    let buf = w.info[id].name;
-                    w.record(Record::Vb2Done {
-                        buf,
-                        state: VB2_BUF_STATE_QUEUED,
-                    });
+                let back: Vec<usize> = w.ctxs[slot]
+                    .q(queue)
+                    .bufs
+                    .iter()
+                    .copied()
+                    .filter(|&id| w.info[id].own == Own::Done(VB2_BUF_STATE_QUEUED))
+                    .collect();
+                for id in back {
                     w.ctxs[slot].q(queue).done_list.retain(|&d| d != id);
                     w.bufs[id].m2m.vb.vb2_buf.state = VB2_BUF_STATE_QUEUED;
                     w.set_own(
@@ -1015,84 +992,17 @@ impl Executor {
         self.try_schedule(slot);
     }
 
-    /// daedalus_start_streaming().
+    /// daedalus_start_streaming(): the front's, with the OUTPUT format's
+    /// codec (scenarios stream H.264).
     fn start_streaming(&mut self, slot: usize, queue: Queue) -> Result<(), i32> {
-        let (open, ctx) = self.with(|w| (w.ctxs[slot].front.session_open, w.ctxs[slot].id));
-        if queue == Queue::Output && !open {
-            let ready = self.with(|w| w.daemon_ready);
-            if !ready {
-                return Err(EIO);
-            }
-            // daedalus_open_session(): the in-flight table is sized for
-            // DAEDALUS_MAX_CONTEXTS sessions.
-            let sessions = self.with(|w| w.ctxs.iter().filter(|c| c.front.session_open).count());
-            if sessions >= max_sessions() {
-                return Err(EBUSY);
-            }
-            self.with(|w| {
-                w.record(Record::Request {
-                    ctx,
-                    what: "SESSION_OPEN",
-                    cookie: 0,
-                    arg: 0,
-                });
-                w.ctxs[slot].front.session_open = true;
-            });
-        }
-        // daedalus_send_capture_fmt(): the pixel format CAPTURE streams on
-        // with, to a daemon that takes it.
-        if queue == Queue::Capture && open {
-            self.with(|w| {
-                if w.daemon_ready && w.capture_fmt {
-                    let yuv420 = w.ctxs[slot].front.cap_yuv420;
-                    w.record(Record::Request {
-                        ctx,
-                        what: "CAPTURE_FMT",
-                        cookie: 0,
-                        arg: if yuv420 { u64::from(PIXFMT_YUV420) } else { 1 },
-                    });
-                }
-            });
-        }
-        let jctx = self.jctx(slot);
-        let provisional = self.with(|w| {
-            // No job runs without CAPTURE buffers, so the format S_FMT(OUTPUT)
-            // implies is announced before the daemon's STREAM_INFO.
-            let cap_streaming = w.ctxs[slot].cap.streaming;
-            let f = &mut w.ctxs[slot].front;
-            let provisional = queue == Queue::Output && !f.have_info && !cap_streaming;
-            if queue == Queue::Output {
-                f.draining = false;
-                f.flush_pending = false;
-                f.flush_sent = false;
-                w.ctxs[slot].cap.last_buffer_dequeued = false;
-            }
-            let f = &mut w.ctxs[slot].front;
-            f.stopped = false;
-            f.failed = false;
-            f.change_pending = false;
-            provisional
-        });
-        let which = if queue == Queue::Output { 4 } else { 8 };
-        // SAFETY: jctx is live.
-        unsafe {
-            core::daedalus_shim_ctx_set(jctx, 0, 0, 0, 0, which);
-            (self.core().resume)(jctx);
-        }
-        self.with(|w| {
-            w.record(Record::Stream {
-                ctx,
-                queue,
-                on: true,
-            });
-            if provisional {
-                w.record(Record::V4l2Event {
-                    ctx,
-                    what: "SOURCE_CHANGE",
-                });
-            }
-        });
-        Ok(())
+        let front = self.front(slot);
+        // SAFETY: the glue returns a constant; the front is live and no
+        // borrow of the world is held across the call.
+        let ret = unsafe {
+            let codec = core::daedalus_shim_codec_h264();
+            (self.core().front_start_streaming)(front, queue == Queue::Output, codec)
+        };
+        if ret < 0 { Err(-ret) } else { Ok(()) }
     }
 
     /// v4l2_m2m_cancel_job().
@@ -1155,9 +1065,10 @@ impl Executor {
                 w.ctxs[slot].m2m_running = false;
             }
         });
-        let jctx = self.jctx(slot);
-        // SAFETY: jctx is live. daedalus_streamoff(): resume after.
-        unsafe { (self.core().resume)(jctx) };
+        let front = self.front(slot);
+        // SAFETY: the front is live. daedalus_streamoff(): after
+        // v4l2_m2m_streamoff().
+        unsafe { (self.core().front_streamoff)(front) };
     }
 
     /// __vb2_queue_cancel(): stop_streaming, then vb2's own clean-up with
@@ -1203,122 +1114,27 @@ impl Executor {
         });
     }
 
-    /// daedalus_stop_streaming().
+    /// daedalus_stop_streaming(): the front's.
     fn stop_streaming(&mut self, slot: usize, queue: Queue) {
-        let jctx = self.jctx(slot);
-        // OUTPUT: seek or stop, a new generation. CAPTURE alone: its
-        // buffers come back and the decoder keeps its state.
-        let (what, generation) = if queue == Queue::Output {
-            // SAFETY: jctx is live.
-            ("RESET", unsafe { (self.core().reset)(jctx) })
-        } else {
-            // SAFETY: jctx is live.
-            unsafe { (self.core().cancel)(jctx) };
-            // SAFETY: jctx is live.
-            ("CAPTURE_OFF", unsafe {
-                core::daedalus_shim_stream_gen(jctx)
-            })
-        };
-        self.with(|w| {
-            // A closing context gets REQ_SESSION_CLOSE instead.
-            let f = &w.ctxs[slot].front;
-            if f.session_open && !f.closing && w.daemon_ready {
-                let ctx = w.ctxs[slot].id;
-                w.record(Record::Request {
-                    ctx,
-                    what,
-                    cookie: 0,
-                    arg: u64::from(generation),
-                });
-            }
-        });
-        self.return_ready(slot, queue, VB2_BUF_STATE_ERROR);
-        self.with(|w| {
-            let ctx = w.ctxs[slot].id;
-            let f = &mut w.ctxs[slot].front;
-            let was_draining = f.draining;
-            if queue == Queue::Output {
-                f.draining = false;
-                f.flush_pending = false;
-                f.flush_sent = false;
-                if was_draining {
-                    w.record(Record::Drain {
-                        ctx,
-                        phase: "abandon",
-                    });
-                }
-            }
-            w.record(Record::Stream {
-                ctx,
-                queue,
-                on: false,
-            });
-        });
+        let front = self.front(slot);
+        // SAFETY: the front is live.
+        unsafe { (self.core().front_stop_streaming)(front, queue == Queue::Output) };
     }
 
-    /// daedalus_return_ready().
-    fn return_ready(&mut self, slot: usize, queue: Queue, state: u32) {
-        self.with(|w| {
-            while let Some(id) = w.buf_remove(slot, queue) {
-                if w.violation.is_some() {
-                    return;
-                }
-                let buf = w.info[id].name;
-                w.record(Record::Vb2Done { buf, state });
-                w.buffer_done(id, state);
-            }
-        });
-    }
-
-    fn decoder_stop(&mut self, ctx: u32) {
+    /// VIDIOC_DECODER_CMD after v4l2-mem2mem's validation: the front's.
+    fn decoder_cmd(&mut self, ctx: u32, stop: bool) {
         let Some(slot) = self.slot(ctx, "decoder_cmd") else {
             return;
         };
-        let go = self.with(|w| {
-            if !w.ctxs[slot].out.streaming {
-                return false;
-            }
-            let f = &mut w.ctxs[slot].front;
-            if f.draining {
-                return false;
-            }
-            if f.stopped {
-                w.record(Record::V4l2Event { ctx, what: "EOS" });
-                return false;
-            }
-            f.draining = true;
-            f.flush_pending = true;
-            true
-        });
-        if go {
-            self.with(|w| {
-                w.record(Record::Drain {
-                    ctx,
-                    phase: "start",
-                })
-            });
-            self.try_flush(slot);
-            self.try_schedule(slot);
+        let front = self.front(slot);
+        // SAFETY: the glue returns a constant; the front is live.
+        let ret = unsafe {
+            let cmd = core::daedalus_shim_front_cmd(stop);
+            (self.core().front_decoder_cmd)(front, cmd)
+        };
+        if ret < 0 {
+            self.errno(ctx, "decoder_cmd", -ret);
         }
-    }
-
-    fn decoder_start(&mut self, ctx: u32) {
-        let Some(slot) = self.slot(ctx, "decoder_cmd") else {
-            return;
-        };
-        self.with(|w| {
-            let f = &mut w.ctxs[slot].front;
-            f.stopped = false;
-            f.draining = false;
-            f.flush_pending = false;
-            f.flush_sent = false;
-            w.ctxs[slot].cap.last_buffer_dequeued = false;
-            w.record(Record::Drain {
-                ctx,
-                phase: "restart",
-            });
-        });
-        self.try_schedule(slot);
     }
 
     fn close(&mut self, ctx: u32) {
@@ -1327,7 +1143,9 @@ impl Executor {
         };
         // daedalus_ctx_destroy(): closing first, then v4l2_m2m_ctx_release
         // (cancel_job, then vb2_queue_release of both queues).
-        self.with(|w| w.ctxs[slot].front.closing = true);
+        let front = self.front(slot);
+        // SAFETY: the front is live.
+        unsafe { (self.core().front_closing)(front) };
         self.cancel_job(slot);
         for q in [Queue::Capture, Queue::Output] {
             self.vb2_queue_cancel(slot, q);
@@ -1342,8 +1160,9 @@ impl Executor {
             w.dequeue_job(slot);
         });
         let jctx = self.jctx(slot);
-        // SAFETY: jctx is live until the world drops.
-        unsafe { (self.core().cancel)(jctx) };
+        // SAFETY: the front and jctx are live until the world drops. The
+        // front cancels what the core holds and closes the session.
+        unsafe { (self.core().front_release)(front) };
         let mut parked = 0u32;
         // SAFETY: as above.
         let left = unsafe { (self.core().ctx_count)(jctx, &mut parked) };
@@ -1352,12 +1171,8 @@ impl Executor {
                 let msg = format!("ctx {ctx} closed with {left} job(s) still in the in-flight table ({parked} parked)");
                 w.violate(Invariant::LeakAtClose, None, msg);
             }
-            if w.ctxs[slot].front.session_open && w.daemon_ready {
-                w.record(Record::Request { ctx, what: "SESSION_CLOSE", cookie: 0, arg: 0 });
-            }
             let c = &mut w.ctxs[slot];
             c.open = false;
-            c.front.session_open = false;
             for id in c.out.bufs.drain(..).chain(c.cap.bufs.drain(..)).collect::<Vec<_>>() {
                 w.set_own(id, Own::Freed, "freed (close)".into());
             }
@@ -1396,26 +1211,31 @@ impl Executor {
             w.daemon_attached = false;
             w.daemon_ready = false;
             w.mapped = false;
-            w.capture_fmt = false;
+            w.hello_flags = 0;
             // The old daemon's replies can no longer come.
             w.issued.clear();
         });
-        // daedalus_daemon_detach(): daedalus_vdec_daemon_gone() per
-        // context, the detach traced, then the jobs cancelled.
-        self.with(|w| {
-            let ev = w.ev;
-            for c in w.ctxs.iter_mut().filter(|c| c.open) {
-                let streaming = c.out.streaming || c.cap.streaming;
-                c.front.session_open = false;
-                if streaming {
-                    c.front.failed = true;
-                    c.front.failed_ev = ev;
-                    c.out.error = true;
-                    c.cap.error = true;
-                }
-            }
-            w.record(Record::Daemon { attach: false });
+        // daedalus_daemon_detach(): daedalus_front_daemon_gone() per
+        // open context under the context-list lock, the detach traced, then
+        // the jobs cancelled.
+        let (fdev, fronts) = self.with(|w| {
+            let open: Vec<usize> = (0..w.ctxs.len()).filter(|&s| w.ctxs[s].open).collect();
+            (
+                w.ctx_lock_ptr(),
+                open.into_iter().map(|s| w.front_ptr(s)).collect::<Vec<_>>(),
+            )
         });
+        let gone = self.core().front_daemon_gone;
+        // SAFETY: fdev and the fronts are live; no borrow of the world is
+        // held across the calls.
+        unsafe {
+            core::daedalus_shim_fdev_lock(fdev, true);
+            for f in fronts {
+                gone(f);
+            }
+            core::daedalus_shim_fdev_lock(fdev, false);
+        }
+        self.with(|w| w.record(Record::Daemon { attach: false }));
         let core = self.core_ptr();
         // SAFETY: core is live.
         unsafe { (self.core().detach)(core) };
@@ -1690,8 +1510,178 @@ impl Executor {
     }
 }
 
-// The V4L2 front's side of a daemon write (&struct daedalus_dispatch_ops,
-// kmod/daedalus_chardev.c and daedalus_vdec.c in the module).
+// What the kernel framework does when the front asks (the m2m scheduler).
+
+/// v4l2_m2m_try_schedule: queue the context if job_ready says so, then
+/// run the device if it is idle.
+fn try_schedule(slot: usize) {
+    mock::with(|w| w.try_queue(slot));
+    try_run();
+}
+
+/// v4l2_m2m_try_run, then the front's device_run.
+fn try_run() {
+    let Some((run, front, now)) = mock::with(|w| {
+        if w.curr_ctx.is_some() {
+            return None;
+        }
+        let slot = *w.job_queue.front()?;
+        w.curr_ctx = Some(slot);
+        w.ctxs[slot].job_flags |= mock::TRANS_FLAGS.1;
+        w.ctxs[slot].m2m_running = true;
+        w.ctxs[slot].m2m_run_ev = w.ev;
+        Some((w.core.front_device_run, w.front_ptr(slot), w.now_ns))
+    }) else {
+        return;
+    };
+    // SAFETY: the front is live; no borrow of the world is held.
+    unsafe { run(front, now) };
+}
+
+/// daedalus_return_ready(): every buffer on a ready list back to vb2.
+fn return_ready(slot: usize, queue: Queue, state: u32) {
+    mock::with(|w| {
+        while let Some(id) = w.buf_remove(slot, queue) {
+            if w.violation.is_some() {
+                return;
+            }
+            let buf = w.info[id].name;
+            w.record(Record::Vb2Done { buf, state });
+            w.buffer_done(id, state);
+        }
+    });
+}
+
+// The front's V4L2 side (&struct daedalus_front_ops, kmod/daedalus_vdec.c
+// in the module): `priv` is the context's slot.
+
+/// What the front calls back.
+static FRONT_OPS: FrontOps = FrontOps {
+    send: fop_send,
+    limits: fop_limits,
+    event: fop_event,
+    return_ready: fop_return_ready,
+    queue_error: fop_queue_error,
+    clear_last: fop_clear_last,
+    streaming: fop_streaming,
+    try_schedule: fop_try_schedule,
+};
+
+fn slot_of(priv_: *mut c_void) -> usize {
+    priv_ as usize
+}
+
+/// daedalus_daemon_send(): queued for an attached daemon, -ENOTCONN
+/// without one. The body starts with the context id; a two-word body's
+/// second word is the request's argument.
+unsafe extern "C" fn fop_send(_priv: *mut c_void, ty: u16, body: *const c_void, len: u32) -> i32 {
+    // SAFETY: the front passes a body of `len` bytes.
+    let body = unsafe { std::slice::from_raw_parts(body as *const u8, len as usize) };
+    let word = |i: usize| {
+        body.get(i * 4..i * 4 + 4)
+            .map_or(0, |b| u32::from_le_bytes(b.try_into().unwrap_or_default()))
+    };
+    let what = daedalus_proto::MsgType::from_raw(ty).map_or("?", |t| {
+        let n = t.name();
+        n.strip_prefix("REQ_").unwrap_or(n)
+    });
+    let arg = if len == 8 { u64::from(word(1)) } else { 0 };
+    mock::with(|w| {
+        if !w.daemon_ready {
+            return -ENOTCONN;
+        }
+        w.record(Record::Request {
+            ctx: word(0),
+            what,
+            cookie: 0,
+            arg,
+        });
+        0
+    })
+}
+
+/// What the attached daemon's RESP_HELLO announced (daedalus_daemon_codecs(),
+/// daedalus_max_size(), daedalus_daemon_flags()).
+unsafe extern "C" fn fop_limits(_priv: *mut c_void, l: *mut FrontLimits) {
+    let (pixfmts, max_width, max_height, flags) = mock::with(|w| {
+        if w.daemon_ready {
+            let (p, mw, mh) = w.hello_limits;
+            (p, mw, mh, w.hello_flags)
+        } else {
+            // Before the handshake: NV12 up to 4096x4096, no flags.
+            (1 << 1, 4096, 4096, 0)
+        }
+    });
+    // SAFETY: the front passes its own, writable.
+    unsafe {
+        *l = FrontLimits {
+            pixfmts,
+            max_width,
+            max_height,
+            flags,
+        }
+    };
+}
+
+unsafe extern "C" fn fop_event(priv_: *mut c_void, ev: u32) {
+    // SAFETY: the glue returns a constant.
+    let what = if ev == unsafe { core::daedalus_shim_front_ev_eos() } {
+        "EOS"
+    } else {
+        "SOURCE_CHANGE"
+    };
+    mock::with(|w| {
+        let ctx = w.ctxs[slot_of(priv_)].id;
+        w.record(Record::V4l2Event { ctx, what });
+    });
+}
+
+unsafe extern "C" fn fop_return_ready(priv_: *mut c_void, output: bool, error: bool) {
+    let queue = if output {
+        Queue::Output
+    } else {
+        Queue::Capture
+    };
+    let state = if error {
+        VB2_BUF_STATE_ERROR
+    } else {
+        VB2_BUF_STATE_QUEUED
+    };
+    return_ready(slot_of(priv_), queue, state);
+}
+
+/// vb2_queue_error() on both queues: the front failed the context.
+unsafe extern "C" fn fop_queue_error(priv_: *mut c_void) {
+    mock::with(|w| {
+        let ev = w.ev;
+        let c = &mut w.ctxs[slot_of(priv_)];
+        c.out.error = true;
+        c.cap.error = true;
+        c.failed_ev = ev;
+    });
+}
+
+unsafe extern "C" fn fop_clear_last(priv_: *mut c_void) {
+    mock::with(|w| w.ctxs[slot_of(priv_)].cap.last_buffer_dequeued = false);
+}
+
+unsafe extern "C" fn fop_streaming(priv_: *mut c_void, output: bool) -> bool {
+    mock::with(|w| {
+        let c = &w.ctxs[slot_of(priv_)];
+        if output {
+            c.out.streaming
+        } else {
+            c.cap.streaming
+        }
+    })
+}
+
+unsafe extern "C" fn fop_try_schedule(priv_: *mut c_void) {
+    try_schedule(slot_of(priv_));
+}
+
+// The character device's side of a daemon write (&struct
+// daedalus_dispatch_ops, kmod/daedalus_chardev.c in the module).
 
 /// What the dispatcher calls back.
 static DISPATCH_OPS: DispatchOps = DispatchOps {
@@ -1714,10 +1704,9 @@ unsafe extern "C" fn op_hello(_priv: *mut c_void, h: *const MsgHello) -> i32 {
         }
         w.daemon_ready = true;
         w.hello_limits = (h.pixfmts, h.max_width, h.max_height);
+        w.hello_flags = flags;
         // SAFETY: the glue returns a constant.
         w.mapped = flags & unsafe { core::daedalus_shim_hello_f_mapped() } != 0;
-        // SAFETY: the glue returns a constant.
-        w.capture_fmt = flags & unsafe { core::daedalus_shim_hello_f_capture_fmt() } != 0;
         w.record(Record::Daemon { attach: true });
         0
     })
@@ -1727,105 +1716,66 @@ unsafe extern "C" fn op_ready(_priv: *mut c_void) -> bool {
     mock::with(|w| w.daemon_ready)
 }
 
-/// daedalus_daemon_ctx_get(): an open context with a session.
+/// daedalus_daemon_ctx_get(): an open context with a session, held under
+/// the context-list lock until op_ctx_put.
 unsafe extern "C" fn op_ctx_get(_priv: *mut c_void, ctx_id: u32) -> *mut c_void {
-    mock::with(|w| {
-        let Some(slot) = w
-            .slot_of_id(ctx_id)
-            .filter(|&s| w.ctxs[s].front.session_open)
-        else {
-            return std::ptr::null_mut();
-        };
-        w.ctx_held += 1;
-        w.ctxs[slot].jctx.as_mut_ptr() as *mut c_void
-    })
+    let (fdev, found) = mock::with(|w| {
+        let found = w.slot_of_id(ctx_id).map(|s| {
+            (
+                w.front_ptr(s),
+                w.ctxs[s].jctx.as_mut_ptr() as *mut c_void,
+                w.core,
+            )
+        });
+        (w.ctx_lock_ptr(), found)
+    });
+    // SAFETY: fdev and the front are live; no borrow of the world is held.
+    unsafe { core::daedalus_shim_fdev_lock(fdev, true) };
+    let held = found.filter(|&(front, _, core)| {
+        // SAFETY: as above.
+        unsafe { (core.front_session_open)(front) }
+    });
+    let Some((_, jctx, _)) = held else {
+        // SAFETY: as above.
+        unsafe { core::daedalus_shim_fdev_lock(fdev, false) };
+        return std::ptr::null_mut();
+    };
+    mock::with(|w| w.ctx_held += 1);
+    jctx
 }
 
 unsafe extern "C" fn op_ctx_put(_priv: *mut c_void, _jctx: *mut c_void) {
-    mock::with(|w| w.ctx_held = w.ctx_held.saturating_sub(1));
-}
-
-/// daedalus_vdec_stream_info(): -EINVAL, changing nothing, for a format
-/// beyond what the daemon's RESP_HELLO announced.
-unsafe extern "C" fn op_stream_info(jctx: *mut c_void, si: *const MsgStreamInfo) -> i32 {
-    // SAFETY: the dispatcher passes its validated message.
-    let si = unsafe { *si };
-    let (pixfmts, max_w, max_h) = mock::with(|w| w.hello_limits);
-    if pixfmts & (1 << si.pixfmt.min(31)) == 0 || si.coded_width > max_w || si.coded_height > max_h
-    {
-        return -EINVAL;
-    }
-    // daedalus_fill_cap(): 16-aligned NV12 or YUV420, 12 bits a pixel.
-    let (cw, ch) = (
-        si.coded_width.next_multiple_of(16),
-        si.coded_height.next_multiple_of(16),
-    );
-    let size = cw * ch * 3 / 2;
-    let yuv420 = si.pixfmt == PIXFMT_YUV420;
-    // SAFETY: jctx is the held context's.
-    unsafe { core::daedalus_shim_ctx_set(jctx, 0, size, 0, 0, 2) };
-    mock::with(|w| {
-        let Some(slot) = w.slot_of_jctx(jctx) else {
-            return;
-        };
-        let ctx = w.ctxs[slot].id;
-        let f = &mut w.ctxs[slot].front;
-        // The CAPTURE format the client set up for fits and a known DPB
-        // did not grow: no event.
-        let confirmed = !f.stopped
-            && (!f.have_info || si.dpb_size <= f.dpb)
-            && f.cap_yuv420 == yuv420
-            && f.cap_w == cw
-            && f.cap_h == ch
-            && si.visible_left == 0
-            && si.visible_top == 0
-            && f.vis_w == si.visible_width
-            && f.vis_h == si.visible_height;
-        f.have_info = true;
-        f.cap_yuv420 = yuv420;
-        f.cap_w = cw;
-        f.cap_h = ch;
-        f.vis_w = si.visible_width;
-        f.vis_h = si.visible_height;
-        f.cap_sizeimage = size;
-        f.dpb = si.dpb_size;
-        f.change_pending |= !confirmed;
-        if !confirmed {
-            w.record(Record::V4l2Event {
-                ctx,
-                what: "SOURCE_CHANGE",
-            });
-        }
+    let fdev = mock::with(|w| {
+        w.ctx_held = w.ctx_held.saturating_sub(1);
+        w.ctx_lock_ptr()
     });
-    0
+    // SAFETY: fdev is live.
+    unsafe { core::daedalus_shim_fdev_lock(fdev, false) };
 }
 
-/// daedalus_vdec_session_error(): the session is gone, every buffer of
-/// the context comes back with ERROR and its queues fail.
-unsafe extern "C" fn op_session_error(jctx: *mut c_void, _error: u32) {
-    let core = mock::with(|w| {
+/// The held context's front, and the core variant's functions.
+fn front_of_jctx(jctx: *mut c_void) -> Option<(*mut c_void, CoreFns)> {
+    mock::with(|w| {
         let slot = w.slot_of_jctx(jctx)?;
-        let ev = w.ev;
-        let f = &mut w.ctxs[slot].front;
-        f.failed = true;
-        f.failed_ev = ev;
-        f.session_open = false;
-        Some(w.core)
-    });
-    let Some(core) = core else { return };
-    // SAFETY: jctx is the held context's. A context already on the m2m
-    // job queue is run without job_ready: aborting makes that run claim
-    // nothing and finish at once.
-    unsafe {
-        (core.cancel)(jctx);
-        (core.abort)(jctx);
+        Some((w.front_ptr(slot), w.core))
+    })
+}
+
+/// daedalus_daemon_stream_info(): the front's.
+unsafe extern "C" fn op_stream_info(jctx: *mut c_void, si: *const MsgStreamInfo) -> i32 {
+    let Some((front, core)) = front_of_jctx(jctx) else {
+        return -EINVAL;
+    };
+    // SAFETY: the front is live; si is the dispatcher's validated message.
+    unsafe { (core.front_stream_info)(front, si) }
+}
+
+/// daedalus_daemon_session_error(): the front's.
+unsafe extern "C" fn op_session_error(jctx: *mut c_void, _error: u32) {
+    if let Some((front, core)) = front_of_jctx(jctx) {
+        // SAFETY: the front is live.
+        unsafe { (core.front_session_error)(front) };
     }
-    mock::with(|w| {
-        if let Some(slot) = w.slot_of_jctx(jctx) {
-            w.ctxs[slot].out.error = true;
-            w.ctxs[slot].cap.error = true;
-        }
-    });
 }
 
 impl Drop for Executor {
@@ -2001,10 +1951,16 @@ mod tests {
             ex.qbuf(ctx, Queue::Output, 0, 0, 100);
             ex.streamon(ctx, Queue::Output);
         }
+        let fronts: Vec<*mut c_void> = (0..9).map(|s| ex.front(s)).collect();
+        let session_open = ex.core().front_session_open;
+        // SAFETY: the fronts are live.
+        let open = fronts
+            .iter()
+            .filter(|&&f| unsafe { session_open(f) })
+            .count();
+        assert_eq!(open, 8);
         mock::with(|w| {
             assert_eq!(errnos(w), vec![(9, "streamon", EBUSY)]);
-            let open = w.ctxs.iter().filter(|c| c.front.session_open).count();
-            assert_eq!(open, 8);
             // vb2 took the refused queue's buffer back: not the driver's.
             assert!(!w.ctxs[8].out.streaming);
             assert_eq!(w.info[w.ctxs[8].out.bufs[0]].own, Own::Queued);
@@ -2030,10 +1986,14 @@ mod tests {
     fn a_capture_buffer_smaller_than_the_format_is_refused_at_qbuf() {
         let mut ex = executor(&[]);
         let g = mock::install(&mut ex.w);
+        ex.attach(1);
         ex.open(1);
         ex.reqbufs(1, Queue::Capture, 1);
-        // The format grows after the buffers were allocated (STREAM_INFO).
-        mock::with(|w| w.ctxs[0].front.cap_sizeimage = DEFAULT_CAP_SIZE + 1);
+        ex.reqbufs(1, Queue::Output, 1);
+        ex.qbuf(1, Queue::Output, 0, 0, 100);
+        ex.streamon(1, Queue::Output);
+        // The format grows after the buffers were allocated: 1920x1104.
+        ex.stream_info(1, 1920, 1090, 4);
         ex.qbuf(1, Queue::Capture, 0, 0, 0);
         mock::with(|w| {
             assert_eq!(errnos(w), vec![(1, "qbuf", EINVAL)]);
@@ -2057,7 +2017,9 @@ mod tests {
         ex.check_stall();
         assert!(mock::with(|w| w.violation.is_none()));
         // The running job's context fails without the core hearing of it.
-        mock::with(|w| w.ctxs[0].front.failed = true);
+        let front = ex.front(0);
+        // SAFETY: the front is live.
+        unsafe { core::daedalus_shim_front_set_failed(front) };
         ex.check_stall();
         mock::with(|w| {
             expect_violation(w, Invariant::Stall, "its session failed");

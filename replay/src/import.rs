@@ -409,7 +409,9 @@ const REJECTS: &[&str] = &[
     "too_big",
     "no_ctx",
 ];
-const PHASES: &[&str] = &["start", "flush", "last", "restart", "abandon"];
+/// `enum daedalus_drain_phase` (kmod/daedalus_front.h) by value, as the
+/// daedalus_drain tracepoint prints it.
+pub(crate) const DRAIN_PHASES: &[&str] = &["start", "flush", "last", "restart", "abandon"];
 
 /// The printed fields of each `daedalus_*` event.
 fn printed_fields(name: &str) -> Option<&'static [Printed]> {
@@ -455,7 +457,7 @@ fn printed_fields(name: &str) -> Option<&'static [Printed]> {
             U32("dpb"),
             Word(&["change", "confirmed"]),
         ],
-        "daedalus_drain" => &[U32("ctx"), Symbolic("phase", PHASES)],
+        "daedalus_drain" => &[U32("ctx"), Symbolic("phase", DRAIN_PHASES)],
         "daedalus_daemon" => &[Word(&["attach", "detach"]), S32("pid"), U32("version")],
         _ => return None,
     })

@@ -156,6 +156,9 @@ pub(crate) fn check_layout() -> Result<(), String> {
         size_of::<crate::core::MsgStreamInfo>(),
         size_of::<crate::core::DispatchOps>(),
         offset_of!(crate::core::DispatchOps, session_error),
+        size_of::<crate::core::FrontOps>(),
+        offset_of!(crate::core::FrontOps, try_schedule),
+        size_of::<crate::core::FrontLimits>(),
     ];
     for (i, r) in rust.iter().enumerate() {
         // SAFETY: the glue returns a constant for any index.
@@ -253,35 +256,6 @@ pub struct Vb2Q {
     pub owned_by_drv: u32,
 }
 
-#[derive(Default, Clone, Copy)]
-pub struct Front {
-    pub session_open: bool,
-    pub draining: bool,
-    pub flush_pending: bool,
-    pub flush_sent: bool,
-    /// A STREAM_INFO raised SOURCE_CHANGE: the next LAST ends the old
-    /// format's pictures, not a drain.
-    pub change_pending: bool,
-    pub stopped: bool,
-    pub failed: bool,
-    /// The event that failed the context (session error, daemon gone).
-    pub failed_ev: usize,
-    pub have_info: bool,
-    /// The context is being destroyed (daedalus_ctx_destroy): its queues
-    /// stop without REQ_RESET, REQ_SESSION_CLOSE follows instead.
-    pub closing: bool,
-    /// The CAPTURE format is YUV420 rather than NV12 (the default).
-    pub cap_yuv420: bool,
-    /// Coded size of the CAPTURE format (default 1920x1088) and visible.
-    pub cap_w: u32,
-    pub cap_h: u32,
-    pub vis_w: u32,
-    pub vis_h: u32,
-    pub cap_sizeimage: u32,
-    /// DPB size of the last STREAM_INFO: CAPTURE needs one buffer more.
-    pub dpb: u32,
-}
-
 /// A job as the oracles follow it from the tracepoints.
 #[derive(Clone, Debug)]
 pub struct JobModel {
@@ -316,7 +290,12 @@ pub struct CtxState {
     pub has_stopped: bool,
     pub out: Vb2Q,
     pub cap: Vb2Q,
-    pub front: Front,
+    /// The context's `struct daedalus_front` (kmod/daedalus_front.c): the
+    /// decoder's state machine, C memory the executor never writes.
+    pub front: Box<[u64]>,
+    /// The event that failed the context (session error, daemon gone):
+    /// when the front last put its queues in error.
+    pub failed_ev: usize,
     /// Jobs in the order the daemon received them (REQ_DECODE).
     pub jobs: Vec<JobModel>,
     /// Jobs sent to the daemon and not finished yet.
@@ -349,6 +328,11 @@ pub struct World {
     /// Contexts the dispatcher holds (ctx_get without ctx_put yet).
     pub ctx_held: u32,
     pub core_mem: Box<[u64]>,
+    /// The device's context-list lock and the fronts' shared part
+    /// (`struct daedalus_shim_fdev` of the glue) ...
+    pub fdev_mem: Box<[u64]>,
+    /// ... and in it, `struct daedalus_front_dev` (which counts sessions).
+    pub fdev: *mut c_void,
     pub m2m_dev: Box<u64>,
     pub ops: Box<JobOps>,
     /// Boxed so that the intrusive links the C side and the ready lists
@@ -378,8 +362,8 @@ pub struct World {
     pub offer_mapped: bool,
     /// The attached daemon takes mapped jobs (daedalus_daemon.mapped).
     pub mapped: bool,
-    /// The attached daemon takes REQ_CAPTURE_FMT (RESP_HELLO's flag).
-    pub capture_fmt: bool,
+    /// The attached daemon's RESP_HELLO flags (0 before its handshake).
+    pub hello_flags: u32,
     /// RESP_HELLO's pixel formats, max width and max height: what a
     /// STREAM_INFO may not exceed.
     pub hello_limits: (u32, u32, u32),
@@ -442,6 +426,12 @@ impl Drop for Installed {
 }
 
 impl World {
+    /// The device's context-list lock (dev->ctx_lock), for
+    /// `daedalus_shim_fdev_lock`.
+    pub fn ctx_lock_ptr(&mut self) -> *mut c_void {
+        self.fdev_mem.as_mut_ptr() as *mut c_void
+    }
+
     pub fn record(&mut self, r: Record) {
         self.steps += 1;
         if self.steps > STEP_BUDGET {
@@ -924,18 +914,30 @@ impl World {
         self.ctxs[slot].job_flags |= TRANS_QUEUED;
     }
 
-    /// The front's job_ready (daedalus_vdec.c); runs under the job spinlock.
+    /// The front's job_ready (daedalus_front_job_ready(), with the ready
+    /// counts daedalus_vdec.c passes); runs under the job spinlock.
     fn job_ready(&mut self, slot: usize) -> bool {
-        let jctx = self.ctxs[slot].jctx.as_ptr() as *const c_void;
-        // SAFETY: can_run reads two fields and takes no lock; it does not
-        // call back into the mock.
-        if !unsafe { (self.core.can_run)(jctx) } || self.num_rdy(slot, Queue::Capture) == 0 {
-            return false;
-        }
-        let f = self.ctxs[slot].front;
-        !f.failed
-            && !f.stopped
-            && (self.num_rdy(slot, Queue::Output) != 0 || (f.draining && f.flush_sent))
+        let src = u32::from(self.num_rdy(slot, Queue::Output));
+        let dst = u32::from(self.num_rdy(slot, Queue::Capture));
+        let front = self.front_ptr(slot);
+        // SAFETY: the front is live; job_ready reads its flags and the job
+        // core's free-slot count and calls nothing back in the mock (its
+        // lock is a flag while nothing holds it).
+        unsafe { (self.core.front_job_ready)(front, src, dst) }
+    }
+
+    /// The context's `struct daedalus_front`.
+    pub fn front_ptr(&mut self, slot: usize) -> *mut c_void {
+        self.ctxs[slot].front.as_mut_ptr() as *mut c_void
+    }
+
+    /// The front's failed and stopped states, for the oracles.
+    pub fn front_state(&self, slot: usize) -> (bool, bool) {
+        // SAFETY: the front is live C memory; the glue reads two fields.
+        let f = unsafe {
+            crate::core::daedalus_shim_front_flags(self.ctxs[slot].front.as_ptr() as *const c_void)
+        };
+        (f & 1 != 0, f & 2 != 0)
     }
 
     /// Removes `slot` from the job queue (list_del of ctx->queue).
@@ -1345,6 +1347,28 @@ extern "C" fn trace_daedalus_reject(reason: u32, ty: u32, cookie: u64) {
 #[unsafe(no_mangle)]
 extern "C" fn trace_daedalus_msg_in(_ty: u32, _cookie: u64, _ctx: u32, _flags: u32, _len: u32) {}
 
+/// The front's: a drain phase (daedalus_drain's phase numbers).
+#[unsafe(no_mangle)]
+extern "C" fn trace_daedalus_drain(ctx: u32, phase: u32) {
+    let phase = crate::import::DRAIN_PHASES
+        .get(phase as usize)
+        .copied()
+        .unwrap_or("?");
+    with(|w| w.record(Record::Drain { ctx, phase }));
+}
+
+/// The front's: a queue started or stopped streaming.
+#[unsafe(no_mangle)]
+extern "C" fn trace_daedalus_stream(ctx: u32, ty: u32, on: bool) {
+    let queue = queue_name(ty);
+    with(|w| w.record(Record::Stream { ctx, queue, on }));
+}
+
+/// The front's: a STREAM_INFO applied; its SOURCE_CHANGE event, if any,
+/// is in the log as the event.
+#[unsafe(no_mangle)]
+extern "C" fn trace_daedalus_stream_info(_ctx: u32, _w: u32, _h: u32, _dpb: u32, _change: bool) {}
+
 // The job core's callbacks into the driver (&struct daedalus_job_ops).
 
 const ENOTCONN: i32 = 107;
@@ -1433,29 +1457,17 @@ pub(crate) unsafe extern "C" fn op_send_flush(jctx: *mut c_void, generation: u32
     })
 }
 
-/// daedalus_vdec_last(): a LAST picture went out.
+/// daedalus_job_last() of the chardev: a LAST picture went out; the
+/// front decides what it ends.
 pub(crate) unsafe extern "C" fn op_last(jctx: *mut c_void) {
-    with(|w| {
-        let Some(slot) = w.slot_of_jctx(jctx) else {
-            return;
-        };
-        let f = &mut w.ctxs[slot].front;
-        // A drain interrupted by a resolution change goes on after it.
-        let was_draining = f.draining && !f.change_pending;
-        if !f.change_pending {
-            f.draining = false;
-            f.flush_pending = false;
-            f.flush_sent = false;
-        }
-        f.change_pending = false;
-        f.stopped = true;
-        let ctx = w.ctxs[slot].id;
-        w.record(Record::Drain { ctx, phase: "last" });
-        if was_draining {
-            let ctx = w.ctxs[slot].id;
-            w.record(Record::V4l2Event { ctx, what: "EOS" });
-        }
-    });
+    let Some((last, front)) = with(|w| {
+        let slot = w.slot_of_jctx(jctx)?;
+        Some((w.core.front_last, w.front_ptr(slot)))
+    }) else {
+        return;
+    };
+    // SAFETY: the front of a live context; no borrow of the world is held.
+    unsafe { last(front) };
 }
 
 pub(crate) unsafe extern "C" fn op_expired(jctx: *mut c_void, cookie: u64) {
