@@ -604,6 +604,18 @@ fn a_session_error_for_a_queued_context_does_not_hold_the_device() {
     assert!(log.contains("job_finish ctx=2 cookie=0x0 abort"), "{log}");
 }
 
+/// The same mistake put back into the decoder front (kmod/daedalus_front.c,
+/// compiled per mutant like the job core): a session error that does not
+/// abort the context's queued run holds the device for a dead session.
+#[test]
+fn a_front_whose_session_error_forgets_the_queued_run_is_a_stall() {
+    let v = violation("session-error-no-abort", "session-error-queued.scn");
+    assert_eq!(v.invariant, Invariant::Stall);
+    assert_eq!(v.job, Some((2, 0x1_0000_0001)));
+    assert_eq!(v.setup.as_ref().unwrap().0.text, "error ctx=2 code=1");
+    assert!(v.detail.contains("its session failed"), "{}", v.detail);
+}
+
 /// A STREAM_INFO beyond RESP_HELLO's limits is refused (-EINVAL, reject
 /// `field`) and changes nothing: the one announced at STREAMON stands, so
 /// the later STREAM_INFO that matches it raises no event.
