@@ -317,11 +317,23 @@ bool daedalus_front_job_ready(struct daedalus_front *f, unsigned int src_ready,
  */
 void daedalus_front_device_run(struct daedalus_front *f, u64 now)
 {
-	bool allow_no_src;
+	bool allow_no_src, stopped, failed;
 
 	spin_lock(&f->lock);
-	allow_no_src = f->drain == DAEDALUS_FRONT_DRAIN_FLUSHED && !f->stopped;
+	stopped = f->stopped;
+	failed = f->failed;
+	allow_no_src = f->drain == DAEDALUS_FRONT_DRAIN_FLUSHED;
 	spin_unlock(&f->lock);
+	/*
+	 * Queued before its LAST picture went out or before the daemon left:
+	 * a stopped decoder decodes nothing until DEC_CMD_START or STREAMON
+	 * (dev-decoder.rst), a failed one nothing until a new session.
+	 */
+	if (stopped || failed) {
+		daedalus_job_pass(f->jctx, failed ? DAEDALUS_FINISH_ABORT :
+						    DAEDALUS_FINISH_IDLE);
+		return;
+	}
 	daedalus_job_run(f->jctx, allow_no_src, now);
 	daedalus_front_try_flush(f);
 }
@@ -439,7 +451,13 @@ int daedalus_front_start_streaming(struct daedalus_front *f, bool output,
 		f->jctx->dst_sequence = 0;
 	}
 	f->stopped = false;
-	f->failed = false;
+	/*
+	 * A failed context recovers with a new session, which only
+	 * STREAMON(OUTPUT) opens: CAPTURE alone would send jobs for the
+	 * session the daemon dropped.
+	 */
+	if (output || open)
+		f->failed = false;
 	/* A change whose LAST never came (CAPTURE was set up anew). */
 	f->change_pending = false;
 	spin_unlock(&f->lock);

@@ -411,6 +411,17 @@ out:
 	return ret;
 }
 
+void daedalus_job_pass(struct daedalus_job_ctx *jctx,
+		       enum daedalus_finish_reason reason)
+{
+	struct daedalus_job_core *core = jctx->core;
+
+	mutex_lock(&core->lock);
+	core->stats.runs++;
+	daedalus_job_finish_empty(jctx, reason);
+	mutex_unlock(&core->lock);
+}
+
 /* Which slot a cookie names, or why it names none. */
 static struct daedalus_job *daedalus_job_lookup(struct daedalus_job_core *core,
 						u64 cookie,

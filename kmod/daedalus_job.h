@@ -278,6 +278,19 @@ int daedalus_job_run(struct daedalus_job_ctx *jctx, bool allow_no_src,
 		     u64 now);
 
 /**
+ * daedalus_job_pass() - a device_run that may not decode now
+ * @jctx:	the context m2m picked
+ * @reason:	DAEDALUS_FINISH_IDLE (stopped) or DAEDALUS_FINISH_ABORT (failed)
+ *
+ * v4l2-mem2mem runs a context from its job queue without asking job_ready
+ * again, so a context queued before it stopped (its LAST picture went out
+ * meanwhile) or failed (the daemon left) still gets a device_run: this one
+ * claims nothing and finishes the m2m job at once.
+ */
+void daedalus_job_pass(struct daedalus_job_ctx *jctx,
+		       enum daedalus_finish_reason reason);
+
+/**
  * daedalus_job_frame() - apply a validated RESP_FRAME
  * @core:	the device's core
  * @f:		the message, from daedalus_msg_parse()
