@@ -62,6 +62,7 @@ const API: &[(&str, &str, &str)] = &[
     ("front_cap_sizeimage", "*mut c_void", "u32"),
     ("front_reqbufs_min", "*mut c_void", "u32"),
     ("front_session_open", "*mut c_void", "bool"),
+    ("front_min_buffers", "*mut c_void", "u32"),
 ];
 
 /// The C function behind an [`API`] entry.

@@ -90,6 +90,11 @@ size_t daedalus_shim_sizeof_ctx(void)
 }
 
 /* The module's limits the mock enforces as the front does. */
+unsigned int daedalus_shim_max_sessions(void)
+{
+	return DAEDALUS_MAX_CONTEXTS;
+}
+
 unsigned int daedalus_shim_max_capture_bufs(void)
 {
 	return DAEDALUS_MAX_CAPTURE_BUFS;

@@ -160,6 +160,7 @@ pub(crate) struct CoreFns {
     pub front_cap_sizeimage: unsafe extern "C" fn(*mut c_void) -> u32,
     pub front_reqbufs_min: unsafe extern "C" fn(*mut c_void) -> u32,
     pub front_session_open: unsafe extern "C" fn(*mut c_void) -> bool,
+    pub front_min_buffers: unsafe extern "C" fn(*mut c_void) -> u32,
 }
 
 include!(concat!(env!("OUT_DIR"), "/cores.rs"));
@@ -171,6 +172,7 @@ unsafe extern "C" {
     pub(crate) fn daedalus_shim_max_capture_bufs() -> u32;
     pub(crate) fn daedalus_shim_stream_gen(jctx: *const c_void) -> u32;
     pub(crate) fn daedalus_shim_sizeof_front() -> usize;
+    pub(crate) fn daedalus_shim_max_sessions() -> u32;
     pub(crate) fn daedalus_shim_sizeof_fdev() -> usize;
     pub(crate) fn daedalus_shim_fdev_init(fdev: *mut c_void) -> *mut c_void;
     pub(crate) fn daedalus_shim_fdev_lock(fdev: *mut c_void, lock: bool);

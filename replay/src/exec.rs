@@ -312,6 +312,8 @@ impl Executor {
             expired: Vec::new(),
             steps: 0,
             final_stats: None,
+            // SAFETY: the glue returns a constant.
+            contract: crate::contract::Contract::new(unsafe { core::daedalus_shim_max_sessions() }),
         };
         let m2m_dev = &mut *w.m2m_dev as *mut u64 as *mut c_void;
         // SAFETY: core_mem is sizeof(struct daedalus_job_core) of zeroes,
@@ -389,6 +391,7 @@ impl Executor {
         if self.failed() {
             return false;
         }
+        self.with(|w| w.contract_end());
         self.check_running();
         self.with(|w| {
             for slot in 0..w.ctxs.len() {
@@ -569,6 +572,7 @@ impl Executor {
     }
 
     fn end_checks(&mut self) {
+        self.with(|w| w.contract_end_of_run());
         // Suspicions nothing caught: a buffer with two owners.
         self.with(|w| {
             if let Some(id) = w.info.iter().position(|b| b.suspect.is_some()) {
@@ -604,6 +608,7 @@ impl Executor {
     }
 
     fn event(&mut self, ev: Event) {
+        self.with(|w| w.contract_begin(ev));
         match ev {
             Event::Open { ctx } => self.open(ctx),
             Event::Close { ctx } => {

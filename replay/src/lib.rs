@@ -10,6 +10,7 @@
 #[path = "scenario.rs"]
 pub mod scenario;
 
+mod contract;
 pub mod core;
 pub mod exec;
 pub mod generate;

@@ -382,6 +382,9 @@ pub struct World {
     pub steps: usize,
     /// The core's counters after the last event (exec.rs run_all).
     pub final_stats: Option<String>,
+    /// The decoder's contract with its client and its daemon
+    /// (contract.rs): what they have seen so far.
+    pub(crate) contract: crate::contract::Contract,
 }
 
 /// Most steps (outcome records, kept or not) one scenario event may take:
@@ -443,6 +446,7 @@ impl World {
             }
             return;
         }
+        self.contract_observe(&r);
         if self.keep_log {
             self.log.push((self.ev, r));
         }
@@ -838,6 +842,7 @@ impl World {
             Own::Done(state),
             format!("buf_done {}", crate::oracle::state_name(state)),
         );
+        self.contract_buffer_done(id, flags);
     }
 
     pub fn slot_of_jctx(&self, jctx: *const c_void) -> Option<usize> {
@@ -1434,6 +1439,7 @@ pub(crate) unsafe extern "C" fn op_send_decode(
             cookie: p.cookie,
             arg: p.timestamp,
         });
+        w.contract_job_sent(p.ctx_id, src, dst);
         0
     })
 }

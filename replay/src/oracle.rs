@@ -59,6 +59,19 @@ pub enum Invariant {
     Livelock,
     /// A ready queue's `num_rdy` differs from the length of its list.
     NumRdy,
+    /// The CAPTURE format's contract broken: a new coded size or a larger
+    /// DPB not announced with SOURCE_CHANGE, a provisional format announced
+    /// once the stream's is known, a job's CAPTURE buffer too small for a
+    /// picture, REQBUFS below V4L2_CID_MIN_BUFFERS_FOR_CAPTURE.
+    FormatRules,
+    /// A failure (session error, daemon gone) that left the context's
+    /// queues working: the client waits instead of seeing -EIO.
+    ErrorRules,
+    /// A request the daemon must get was not sent, or one it must not get
+    /// was: REQ_RESET at a seek, REQ_FLUSH after the last source, a
+    /// capture-only job only after REQ_FLUSH, REQ_SESSION_CLOSE alone at
+    /// close, at most DAEDALUS_MAX_CONTEXTS sessions.
+    ProtocolRules,
 }
 
 impl Invariant {
@@ -84,6 +97,9 @@ impl Invariant {
             Invariant::Stall => "stall",
             Invariant::Livelock => "livelock",
             Invariant::NumRdy => "num-rdy",
+            Invariant::FormatRules => "format-rules",
+            Invariant::ErrorRules => "error-rules",
+            Invariant::ProtocolRules => "protocol-rules",
         }
     }
 
@@ -126,6 +142,13 @@ impl Invariant {
                 "a run of device_run/job_finish cycles with no buffer changing hands is a livelock"
             }
             Invariant::NumRdy => "each ready queue's num_rdy equals its list's length",
+            Invariant::FormatRules => {
+                "the client is told every new CAPTURE format, and buffers hold its pictures"
+            }
+            Invariant::ErrorRules => "a failed context's queues report the failure",
+            Invariant::ProtocolRules => {
+                "the daemon gets exactly the requests the protocol promises"
+            }
         }
     }
 }

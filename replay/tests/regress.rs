@@ -604,16 +604,28 @@ fn a_session_error_for_a_queued_context_does_not_hold_the_device() {
     assert!(log.contains("job_finish ctx=2 cookie=0x0 abort"), "{log}");
 }
 
-/// The same mistake put back into the decoder front (kmod/daedalus_front.c,
-/// compiled per mutant like the job core): a session error that does not
-/// abort the context's queued run holds the device for a dead session.
+/// Mistakes put back into the decoder front (kmod/daedalus_front.c,
+/// compiled per mutant like the job core) break the decoder's contract with
+/// its daemon, caught as the request goes out or as the event that had to
+/// send it ends: a seek without REQ_RESET ...
 #[test]
-fn a_front_whose_session_error_forgets_the_queued_run_is_a_stall() {
-    let v = violation("session-error-no-abort", "session-error-queued.scn");
-    assert_eq!(v.invariant, Invariant::Stall);
-    assert_eq!(v.job, Some((2, 0x1_0000_0001)));
-    assert_eq!(v.setup.as_ref().unwrap().0.text, "error ctx=2 code=1");
-    assert!(v.detail.contains("its session failed"), "{}", v.detail);
+fn a_seek_without_reset_is_caught_at_the_streamoff() {
+    let v = violation("seek-without-reset", "drain.scn");
+    assert_eq!(v.invariant, Invariant::ProtocolRules);
+    assert_eq!(v.broke.text, "streamoff ctx=1 q=out");
+    assert_eq!(v.setup.as_ref().unwrap().0.text, "streamon ctx=1 q=out");
+    insta::assert_snapshot!("seek_without_reset_diagnosis", v.to_string());
+}
+
+/// ... and a drain taken for flushed although the core kept REQ_FLUSH
+/// back (a source still queued): its capture-only job goes out first.
+#[test]
+fn a_drain_flushed_without_req_flush_is_caught_at_the_capture_only_job() {
+    let v = violation("drain-flushed-unsent", "drain-through-format-change.scn");
+    assert_eq!(v.invariant, Invariant::ProtocolRules);
+    assert!(v.detail.contains("before REQ_FLUSH"), "{}", v.detail);
+    assert_eq!(v.setup.as_ref().unwrap().0.text, "stop ctx=1");
+    insta::assert_snapshot!("drain_flushed_unsent_diagnosis", v.to_string());
 }
 
 /// A STREAM_INFO beyond RESP_HELLO's limits is refused (-EINVAL, reject
