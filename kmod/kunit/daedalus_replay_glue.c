@@ -34,7 +34,7 @@
 
 MODULE_IMPORT_NS("EXPORTED_FOR_KUNIT_TESTING");
 
-#define DR_MAX_CTX	DAEDALUS_MAX_CONTEXTS
+#define DR_MAX_CTX	16	/* contexts open at once in the userspace executor */
 #define DR_MAX_JOBS	4096
 #define DR_MSG_MAX	(16 * 1024 * 1024 + 4096)
 #define DR_LOG_MAX	(4 * 1024 * 1024)
