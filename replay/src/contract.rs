@@ -14,8 +14,6 @@
 //! about. The model here holds only what a client or a daemon could see:
 //! the scenario's calls, the driver's requests, events and completions.
 
-use std::collections::HashMap;
-
 use crate::mock::{V4L2_BUF_FLAG_LAST, World};
 use crate::oracle::{Invariant, Own, Record};
 use crate::scenario::{Event, Queue};
@@ -66,7 +64,8 @@ struct Before {
 /// The contract's state for one run.
 #[derive(Clone, Debug, Default)]
 pub(crate) struct Contract {
-    ctxs: HashMap<u32, Ctx>,
+    /// By context id; a run has a handful, so a list beats hashing.
+    ctxs: Vec<(u32, Ctx)>,
     before: Before,
     /// Requests (context, name) and V4L2 events (context, name) of the
     /// current event, and its errnos (context, call, errno).
@@ -92,11 +91,23 @@ impl Contract {
             ..Contract::default()
         }
     }
+
+    fn get(&self, ctx: u32) -> Option<&Ctx> {
+        self.ctxs.iter().find(|e| e.0 == ctx).map(|e| &e.1)
+    }
 }
 
 impl World {
     fn contract_ctx(&mut self, ctx: u32) -> &mut Ctx {
-        self.contract.ctxs.entry(ctx).or_default()
+        let c = &mut self.contract;
+        let i = match c.ctxs.iter().position(|e| e.0 == ctx) {
+            Some(i) => i,
+            None => {
+                c.ctxs.push((ctx, Ctx::default()));
+                c.ctxs.len() - 1
+            }
+        };
+        &mut c.ctxs[i].1
     }
 
     /// Before a scenario event runs: what it starts from.
@@ -107,16 +118,20 @@ impl World {
         c.errnos.clear();
         c.drain_lasts.clear();
         let slot = ev.ctx().and_then(|id| self.slot_of_id(id));
-        let streaming = (0..self.ctxs.len())
-            .filter(|&s| self.ctxs[s].open)
-            .map(|s| {
-                let x = &self.ctxs[s];
-                (s, x.id, x.out.streaming || x.cap.streaming)
-            })
-            .collect();
+        // Only a detach needs every context's state from before it.
+        let streaming = match ev {
+            Event::DaemonDetach => (0..self.ctxs.len())
+                .filter(|&s| self.ctxs[s].open)
+                .map(|s| {
+                    let x = &self.ctxs[s];
+                    (s, x.id, x.out.streaming || x.cap.streaming)
+                })
+                .collect(),
+            _ => Vec::new(),
+        };
         let ctx = ev
             .ctx()
-            .and_then(|id| self.contract.ctxs.get(&id).cloned())
+            .and_then(|id| self.contract.get(id).cloned())
             .unwrap_or_default();
         self.contract.before = Before {
             ev: Some(ev),
@@ -131,7 +146,7 @@ impl World {
         let pos = self.ev;
         match ev {
             Event::Open { ctx } if slot.is_none() => {
-                self.contract.ctxs.insert(ctx, Ctx::default());
+                *self.contract_ctx(ctx) = Ctx::default();
             }
             Event::DecoderStop { ctx } if slot.is_some() => {
                 let out = self.contract.before.out_streaming;
@@ -315,7 +330,7 @@ impl World {
             }
             Event::Close { ctx } => {
                 self.rule_close_ends_the_session(ctx);
-                self.contract.ctxs.remove(&ctx);
+                self.contract.ctxs.retain(|e| e.0 != ctx);
             }
             _ => {}
         }
@@ -359,7 +374,7 @@ impl World {
         if self.violation.is_some() || self.contract.events.contains(&(ctx, "EOS")) {
             return;
         }
-        let stop = self.contract.ctxs.get(&ctx).and_then(|c| c.stop);
+        let stop = self.contract.get(ctx).and_then(|c| c.stop);
         let msg = format!(
             "the LAST picture of ctx {ctx}'s drain went out without V4L2_EVENT_EOS: the client waits for the end of the drain forever"
         );
@@ -430,8 +445,7 @@ impl World {
         }
         let setup = self
             .contract
-            .ctxs
-            .get(&ctx)
+            .get(ctx)
             .and_then(|c| c.stopped)
             .map(|e| (e, "the last LAST picture went out".to_owned()));
         let msg = format!(
@@ -642,8 +656,8 @@ impl World {
     fn open_sessions(&self) -> u32 {
         self.contract
             .ctxs
-            .values()
-            .filter(|c| c.session.is_some())
+            .iter()
+            .filter(|e| e.1.session.is_some())
             .count() as u32
     }
 
@@ -694,18 +708,19 @@ impl World {
             return;
         }
         let id = c.id;
-        let Some(m) = self.contract.ctxs.get(&id).cloned() else {
+        let Some(m) = self.contract.get(id) else {
             return;
         };
         if m.session.is_none() || m.stopped.is_some() || m.failed.is_some() {
             return;
         }
+        let (stop, flushed, info) = (m.stop, m.flushed, m.info);
         let Some(dst) = self.first_ready(slot, Queue::Capture) else {
             return;
         };
         // A source, or a flushed drain (capture-only jobs).
         let src = self.first_ready(slot, Queue::Output);
-        let draining = m.stop.is_some() && m.flushed.is_some();
+        let draining = stop.is_some() && flushed.is_some();
         if src.is_none() && !draining {
             return;
         }
@@ -713,7 +728,7 @@ impl World {
         if self.info[dst].own != Own::Ready || src.is_some_and(|s| self.info[s].own != Own::Ready) {
             return;
         }
-        let fits = m.info.is_none_or(|(w, h, _, _)| {
+        let fits = info.is_none_or(|(w, h, _, _)| {
             u64::from(self.bufs[dst].m2m.vb.vb2_buf.planes[0].length) >= picture_bytes(w, h)
         });
         if !fits {
