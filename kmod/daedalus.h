@@ -1,9 +1,16 @@
 /* SPDX-License-Identifier: GPL-2.0 */
 /*
- * daedalus_v4l2: shared state of the driver's three parts, the V4L2 front
- * (daedalus_vdec.c), the daemon's character device (daedalus_chardev.c)
- * and the module glue (daedalus_main.c). The job core (daedalus_job.c)
- * does not include this file.
+ * daedalus_v4l2: shared state of the driver's parts, the V4L2 glue
+ * (daedalus_vdec.c) around the decoder's state machine (daedalus_front.c),
+ * the daemon's character device (daedalus_chardev.c) and the module glue
+ * (daedalus_main.c). The job core (daedalus_job.c) and the front do not
+ * include this file.
+ *
+ * Lock order, outermost first (docs/architecture.md says where each is
+ * taken): dev->dev_mutex > ctx->vb_mutex > daemon.attach_lock >
+ * front.flush_lock > dev->ctx_lock > daemon.lock > core->lock >
+ * daemon.map_lock > the spinlocks front.lock, ctx->lock and
+ * daemon.out_lock, which are never held across a call.
  */
 #ifndef _DAEDALUS_H
 #define _DAEDALUS_H

@@ -14,9 +14,12 @@
 //! about. The model here holds only what a client or a daemon could see:
 //! the scenario's calls, the driver's requests, events and completions.
 
-use crate::mock::{V4L2_BUF_FLAG_LAST, World};
-use crate::oracle::{Invariant, Own, Record};
-use crate::scenario::{Event, Queue};
+use crate::mock::{Delivery, V4L2_BUF_FLAG_LAST, VB2_BUF_STATE_DONE, VB2_BUF_STATE_ERROR, World};
+use crate::oracle::{Invariant, Own, Record, state_name};
+use crate::scenario::{Event, FRAME_ERROR, Queue};
+
+/// `V4L2_FIELD_NONE`: progressive pictures.
+const V4L2_FIELD_NONE: u32 = 1;
 
 /// What a client and a daemon know of one context.
 #[derive(Clone, Debug, Default)]
@@ -42,6 +45,10 @@ struct Ctx {
     /// A session error or the daemon's detach failed the context and no
     /// STREAMON followed (its event).
     failed: Option<usize>,
+    /// The sequence numbers of the last picture and the last source
+    /// completed as delivered since their queue started streaming.
+    cap_seq: Option<u32>,
+    out_seq: Option<u32>,
     /// A STREAM_INFO raised SOURCE_CHANGE and neither the LAST that ends
     /// the old format nor a STREAMON(CAPTURE) (the reallocation) came yet.
     change: Option<usize>,
@@ -176,8 +183,12 @@ impl World {
                     let c = self.contract_ctx(ctx);
                     c.stopped = None;
                     c.failed = None;
-                    if queue == Queue::Capture {
-                        c.change = None;
+                    match queue {
+                        Queue::Capture => {
+                            c.change = None;
+                            c.cap_seq = None;
+                        }
+                        Queue::Output => c.out_seq = None,
                     }
                     if queue == Queue::Output {
                         c.stop = None;
@@ -271,6 +282,18 @@ impl World {
         if let Some(d) = dst {
             self.rule_dst_holds_a_picture(ctx, d);
         }
+    }
+
+    /// vb2_buffer_done() of CAPTURE buffer `id` with the picture the daemon
+    /// is delivering for its job.
+    pub(crate) fn contract_picture(&mut self, id: usize, state: u32, d: Delivery) {
+        self.rule_picture_as_delivered(id, state, d);
+    }
+
+    /// vb2_buffer_done() of OUTPUT buffer `id` whose job the daemon is
+    /// finishing with SRC_CONSUMED.
+    pub(crate) fn contract_source(&mut self, id: usize, state: u32, d: Delivery) {
+        self.rule_source_as_consumed(id, state, d);
     }
 
     /// After a scenario event ran (and the m2m work it queued).
@@ -380,6 +403,91 @@ impl World {
         );
         let setup = stop.map(|e| (e, "V4L2_DEC_CMD_STOP".to_owned()));
         self.violate_job(Invariant::DrainRules, None, None, msg, setup);
+    }
+
+    /// A picture completes as the daemon delivered it: ERROR exactly when
+    /// the daemon said so, its size as the payload, its inline bytes in the
+    /// plane, progressive, and numbered after the CAPTURE queue's previous
+    /// picture.
+    fn rule_picture_as_delivered(&mut self, id: usize, state: u32, d: Delivery) {
+        let name = self.info[id].name;
+        let vb = &self.bufs[id].m2m.vb;
+        let (payload, field, seq) = (vb.vb2_buf.planes[0].bytesused, vb.field, vb.sequence);
+        let want = if d.flags & FRAME_ERROR != 0 {
+            VB2_BUF_STATE_ERROR
+        } else {
+            VB2_BUF_STATE_DONE
+        };
+        let prev = self.contract_ctx(name.ctx).cap_seq.replace(seq);
+        let msg = if state != want {
+            format!(
+                "{name} completed {} for a picture the daemon sent {}",
+                state_name(state),
+                state_name(want)
+            )
+        } else if payload != d.bytes {
+            format!(
+                "{name} carries a payload of {payload} bytes for a picture of {} bytes",
+                d.bytes
+            )
+        } else if field != V4L2_FIELD_NONE {
+            format!("{name} completed with field {field}, not V4L2_FIELD_NONE")
+        } else if prev.is_some_and(|p| seq <= p) {
+            format!(
+                "{name} has sequence {seq}, not after the previous picture's {}",
+                prev.unwrap_or_default()
+            )
+        } else if let Some(at) = self.first_wrong_byte(id, d) {
+            format!("{name} differs from the picture the daemon sent at byte {at}")
+        } else {
+            return;
+        };
+        self.violate(Invariant::PictureRules, Some(id), msg);
+    }
+
+    /// Where the plane of `id` first differs from the delivery's inline
+    /// bytes.
+    fn first_wrong_byte(&self, id: usize, d: Delivery) -> Option<usize> {
+        let n = d.data_len.min(d.bytes as usize);
+        if n == 0 || d.data.is_null() {
+            return None;
+        }
+        let plane = &self.info[id]._mem;
+        // SAFETY: the delivery's bytes point into the message being
+        // dispatched, alive for the whole delivery.
+        let sent = unsafe { std::slice::from_raw_parts(d.data, n) };
+        match plane.get(..n) {
+            Some(p) => p.iter().zip(sent).position(|(a, b)| a != b),
+            None => Some(plane.len()),
+        }
+    }
+
+    /// A source the daemon consumed completes ERROR exactly when the
+    /// daemon said so, numbered after the OUTPUT queue's previous one.
+    fn rule_source_as_consumed(&mut self, id: usize, state: u32, d: Delivery) {
+        let name = self.info[id].name;
+        let seq = self.bufs[id].m2m.vb.sequence;
+        let want = if d.flags & FRAME_ERROR != 0 {
+            VB2_BUF_STATE_ERROR
+        } else {
+            VB2_BUF_STATE_DONE
+        };
+        let prev = self.contract_ctx(name.ctx).out_seq.replace(seq);
+        let msg = if state != want {
+            format!(
+                "{name} completed {} for a source the daemon consumed {}",
+                state_name(state),
+                state_name(want)
+            )
+        } else if prev.is_some_and(|p| seq <= p) {
+            format!(
+                "{name} has sequence {seq}, not after the previous source's {}",
+                prev.unwrap_or_default()
+            )
+        } else {
+            return;
+        };
+        self.violate(Invariant::PictureRules, Some(id), msg);
     }
 
     /// A device_run claims buffers only for a daemon that can take the

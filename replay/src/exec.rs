@@ -1268,11 +1268,15 @@ impl Executor {
                     cookie: f.cookie,
                     flags: f.flags,
                 });
+                let data_len = (f.data_len as usize).min(msg.len());
                 w.delivering = Some(Delivery {
                     cookie: f.cookie,
                     flags: f.flags,
                     ts: f.timestamp,
                     dead,
+                    bytes: f.bytesused,
+                    data: msg[msg.len() - data_len..].as_ptr(),
+                    data_len,
                 });
                 // What the job was before the reply: its generation,
                 // whether it ran, and the context's current generation.
@@ -2029,6 +2033,36 @@ mod tests {
         mock::with(|w| {
             expect_violation(w, Invariant::Stall, "its session failed");
             assert_eq!(w.violation.as_ref().unwrap().job, Some((1, 0x1_0000_0000)));
+        });
+        drop(g);
+    }
+
+    #[test]
+    fn a_picture_completed_otherwise_than_delivered_breaks_picture_rules() {
+        let mut ex = executor(&[]);
+        let g = mock::install(&mut ex.w);
+        let (a, _) = open_two_bufs(&mut ex);
+        let sent = [1u8, 2, 3, 4];
+        let d = Delivery {
+            cookie: 1,
+            flags: FRAME_HAS_PIXELS,
+            ts: 0,
+            dead: false,
+            bytes: 4,
+            data: sent.as_ptr(),
+            data_len: sent.len(),
+        };
+        mock::with(|w| {
+            let vb = &mut w.bufs[a].m2m.vb;
+            vb.field = 1;
+            vb.vb2_buf.planes[0].bytesused = 4;
+            w.info[a]._mem[..4].copy_from_slice(&[1, 2, 9, 4]);
+            w.contract_picture(a, mock::VB2_BUF_STATE_DONE, d);
+            expect_violation(
+                w,
+                Invariant::PictureRules,
+                "differs from the picture the daemon sent at byte 2",
+            );
         });
         drop(g);
     }

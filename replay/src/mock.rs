@@ -32,6 +32,7 @@ pub(crate) const LIST_POISON1: usize = 0xdead_0000_0000_0100;
 pub(crate) const LIST_POISON2: usize = 0xdead_0000_0000_0122;
 
 pub(crate) const VB2_BUF_STATE_QUEUED: u32 = 3;
+pub(crate) const VB2_BUF_STATE_DONE: u32 = 5;
 pub(crate) const VB2_BUF_STATE_ACTIVE: u32 = 4;
 pub(crate) const VB2_BUF_STATE_ERROR: u32 = 6;
 pub(crate) const V4L2_BUF_FLAG_LAST: u32 = 0x0010_0000;
@@ -321,6 +322,12 @@ pub struct Delivery {
     pub flags: u32,
     pub ts: u64,
     pub dead: bool,
+    /// The picture's size (RESP_FRAME bytesused).
+    pub bytes: u32,
+    /// Its bytes when they came inline: they point into the message,
+    /// which outlives the delivery.
+    pub data: *const u8,
+    pub data_len: usize,
 }
 
 pub struct World {
@@ -828,6 +835,15 @@ impl World {
                 );
                 self.violate(Invariant::DrainRules, Some(id), msg);
             }
+            self.contract_picture(id, state, d);
+        }
+        if let (Queue::Output, Some(d), Own::Claimed(c)) =
+            (name.queue, self.delivering, self.info[id].own)
+            && !d.dead
+            && c == d.cookie
+            && d.flags & crate::scenario::FRAME_SRC_CONSUMED != 0
+        {
+            self.contract_source(id, state, d);
         }
         let slot = self.info[id].slot;
         self.moved += 1;

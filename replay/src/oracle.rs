@@ -67,6 +67,9 @@ pub enum Invariant {
     /// A failure (session error, daemon gone) that left the context's
     /// queues working: the client waits instead of seeing -EIO.
     ErrorRules,
+    /// A picture or a source completed otherwise than the daemon said: its
+    /// state (ERROR), its payload, its bytes, its field, its sequence.
+    PictureRules,
     /// A request the daemon must get was not sent, or one it must not get
     /// was: REQ_RESET at a seek, REQ_FLUSH after the last source, a
     /// capture-only job only after REQ_FLUSH, REQ_SESSION_CLOSE alone at
@@ -99,6 +102,7 @@ impl Invariant {
             Invariant::NumRdy => "num-rdy",
             Invariant::FormatRules => "format-rules",
             Invariant::ErrorRules => "error-rules",
+            Invariant::PictureRules => "picture-rules",
             Invariant::ProtocolRules => "protocol-rules",
         }
     }
@@ -146,6 +150,9 @@ impl Invariant {
                 "the client is told every new CAPTURE format, and buffers hold its pictures"
             }
             Invariant::ErrorRules => "a failed context's queues report the failure",
+            Invariant::PictureRules => {
+                "a buffer completes as the daemon delivered it: state, size, bytes, field, sequence"
+            }
             Invariant::ProtocolRules => {
                 "the daemon gets exactly the requests the protocol promises"
             }
