@@ -21,14 +21,14 @@ use daedalus_proto::{
 use daedalus_replay::Scenario;
 use daedalus_replay::scenario::{Event, JobRef, Queue};
 
-const SRC_CONSUMED: u32 = 1;
-const HAS_PIXELS: u32 = 2;
-const RESP_HELLO: u16 = 0x8001;
-const RESP_FRAME: u16 = 0x8002;
-const RESP_STREAM_INFO: u16 = 0x8003;
-const RESP_PONG: u16 = 0x8004;
-const RESP_SESSION_ERROR: u16 = 0x8005;
-const RESP_RESET_DONE: u16 = 0x8006;
+const SRC_CONSUMED: u32 = daedalus_proto::FRAME_SRC_CONSUMED;
+const HAS_PIXELS: u32 = daedalus_proto::FRAME_HAS_PIXELS;
+const RESP_HELLO: u16 = MsgType::RespHello.raw();
+const RESP_FRAME: u16 = MsgType::RespFrame.raw();
+const RESP_STREAM_INFO: u16 = MsgType::RespStreamInfo.raw();
+const RESP_PONG: u16 = MsgType::RespPong.raw();
+const RESP_SESSION_ERROR: u16 = MsgType::RespSessionError.raw();
+const RESP_RESET_DONE: u16 = MsgType::RespResetDone.raw();
 /// The context the prelude opens.
 pub const CTX: u32 = 1;
 /// Most writes one input is cut into.

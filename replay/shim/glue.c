@@ -62,23 +62,6 @@ size_t daedalus_shim_stats_line(const struct daedalus_job_core *core,
 	return daedalus_job_stats_line(&core->stats, buf, len);
 }
 
-/* RESP_HELLO's and REQ_DECODE's mapped-job flags (uapi/linux/daedalus.h). */
-u32 daedalus_shim_hello_f_mapped(void)
-{
-	return DAEDALUS_HELLO_F_MAPPED;
-}
-
-/* RESP_HELLO's REQ_CAPTURE_FMT flag. */
-u32 daedalus_shim_hello_f_capture_fmt(void)
-{
-	return DAEDALUS_HELLO_F_CAPTURE_FMT;
-}
-
-u32 daedalus_shim_decode_f_mapped(void)
-{
-	return DAEDALUS_DECODE_F_MAPPED;
-}
-
 size_t daedalus_shim_sizeof_core(void)
 {
 	return sizeof(struct daedalus_job_core);

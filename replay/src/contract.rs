@@ -17,6 +17,7 @@
 use crate::mock::{Delivery, V4L2_BUF_FLAG_LAST, VB2_BUF_STATE_DONE, VB2_BUF_STATE_ERROR, World};
 use crate::oracle::{Invariant, Own, Record, state_name};
 use crate::scenario::{Event, FRAME_ERROR, Queue};
+use daedalus_proto::MsgType;
 
 /// `V4L2_FIELD_NONE`: progressive pictures.
 const V4L2_FIELD_NONE: u32 = 1;
@@ -301,38 +302,20 @@ impl World {
         if self.violation.is_some() {
             return;
         }
-        // Once per event: the daemon writes of a hostile-daemon run come
-        // without scenario events.
-        let Some(ev) = self.contract.before.ev.take() else {
-            return;
-        };
-        let refused = |c: &Contract, what: &str| c.errnos.iter().any(|e| e.1 == what);
         for ctx in std::mem::take(&mut self.contract.drain_lasts) {
             self.rule_drain_last_brings_eos(ctx);
         }
+        // Once per event; the writes of a hostile-daemon run come without
+        // scenario events.
+        let ev = self.contract.before.ev.take();
+        let refused = |c: &Contract, what: &str| c.errnos.iter().any(|e| e.1 == what);
         match ev {
-            Event::Streamoff {
+            Some(Event::Streamoff {
                 ctx,
                 queue: Queue::Output,
-            } => self.rule_reset_at_streamoff(ctx),
-            Event::DecoderStop { ctx } => self.rule_stop_while_stopped_is_eos(ctx),
-            Event::StreamInfo {
-                ctx,
-                width,
-                height,
-                dpb,
-            } if !refused(&self.contract, "write") && self.slot_of_id(ctx).is_some() => {
-                self.rule_info_within_hello(ctx, width, height);
-                self.rule_new_format_is_announced(ctx, width, height, dpb)
-            }
-            Event::SessionError { ctx, .. } if !refused(&self.contract, "write") => {
-                let pos = self.ev;
-                let c = self.contract_ctx(ctx);
-                c.session = None;
-                c.session_ended = Some(pos);
-                self.rule_failure_errors_the_queues(ctx, "RESP_SESSION_ERROR")
-            }
-            Event::DaemonDetach if self.contract.before.daemon_attached => {
+            }) => self.rule_reset_at_streamoff(ctx),
+            Some(Event::DecoderStop { ctx }) => self.rule_stop_while_stopped_is_eos(ctx),
+            Some(Event::DaemonDetach) if self.contract.before.daemon_attached => {
                 let pos = self.ev;
                 for (_, id, streaming) in self.contract.before.streaming.clone() {
                     let c = self.contract_ctx(id);
@@ -344,14 +327,14 @@ impl World {
                     }
                 }
             }
-            Event::Reqbufs {
+            Some(Event::Reqbufs {
                 ctx,
                 queue: Queue::Capture,
                 count,
-            } if count > 0 && !refused(&self.contract, "reqbufs") => {
+            }) if count > 0 && !refused(&self.contract, "reqbufs") => {
                 self.rule_reqbufs_gives_min_buffers(ctx)
             }
-            Event::Close { ctx } => {
+            Some(Event::Close { ctx }) => {
                 self.rule_close_ends_the_session(ctx);
                 self.contract.ctxs.retain(|e| e.0 != ctx);
             }
@@ -359,6 +342,37 @@ impl World {
         }
         for slot in 0..self.ctxs.len() {
             self.rule_a_live_decoder_runs(slot);
+        }
+    }
+
+    /// A daemon write of a scenario event or of a hostile daemon begins:
+    /// what it brings about is its own.
+    pub(crate) fn contract_begin_write(&mut self) {
+        let c = &mut self.contract;
+        c.requests.clear();
+        c.events.clear();
+        c.errnos.clear();
+        c.drain_lasts.clear();
+        c.before.ev = None;
+    }
+
+    /// The dispatcher took a daemon write: its type and the words the
+    /// module's codec parsed (context first), `ret` its result.
+    pub(crate) fn contract_reply(&mut self, ty: u16, words: &[u32; 10], ret: i32) {
+        if ret != 0 || self.violation.is_some() {
+            return;
+        }
+        let ctx = words[0];
+        if ty == MsgType::RespStreamInfo.raw() {
+            let (width, height, dpb) = (words[2], words[3], words[4]);
+            self.rule_info_within_hello(ctx, width, height);
+            self.rule_new_format_is_announced(ctx, width, height, dpb);
+        } else if ty == MsgType::RespSessionError.raw() {
+            let pos = self.ev;
+            let c = self.contract_ctx(ctx);
+            c.session = None;
+            c.session_ended = Some(pos);
+            self.rule_failure_errors_the_queues(ctx, "RESP_SESSION_ERROR");
         }
     }
 

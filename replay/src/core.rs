@@ -5,6 +5,10 @@
 
 use std::ffi::c_void;
 
+#[cfg(test)]
+use daedalus_proto::{FRAME_SRC_CONSUMED, RespFrame};
+use daedalus_proto::{HDR_SIZE, Hdr, MsgType, PROTO_MAGIC, PROTO_VERSION, WireStruct};
+
 /// `struct daedalus_job_ops`.
 #[repr(C)]
 pub(crate) struct JobOps {
@@ -193,9 +197,6 @@ unsafe extern "C" {
     pub(crate) fn daedalus_msg_reject_name(reason: u32) -> *const std::ffi::c_char;
     /// The core's counters, one line (kmod/daedalus_job.h
     /// daedalus_job_stats_line()): what the KUnit executor logs too.
-    pub(crate) fn daedalus_shim_hello_f_mapped() -> u32;
-    pub(crate) fn daedalus_shim_hello_f_capture_fmt() -> u32;
-    pub(crate) fn daedalus_shim_decode_f_mapped() -> u32;
     pub(crate) fn daedalus_shim_stats_line(core: *const c_void, buf: *mut u8, len: usize) -> usize;
 }
 
@@ -262,18 +263,29 @@ pub(crate) fn shim_parse(bytes: &[u8]) -> Result<(u16, MsgFrame, [u32; 10]), (i3
     Ok((ty, frame, words))
 }
 
-/// One message as the daemon writes it: `struct daedalus_hdr` (magic
-/// DAEDALUS_PROTO_MAGIC "DDLS", version 1, `ty`, payload length, zero
-/// reserved word, `cookie`), then `body`.
-pub(crate) fn encode_message(ty: u16, cookie: u64, body: &[u8]) -> Vec<u8> {
-    let mut b = Vec::with_capacity(24 + body.len());
-    b.extend_from_slice(&0x534c_4444u32.to_le_bytes());
-    b.extend_from_slice(&1u16.to_le_bytes());
-    b.extend_from_slice(&ty.to_le_bytes());
-    b.extend_from_slice(&(body.len() as u32).to_le_bytes());
-    b.extend_from_slice(&0u32.to_le_bytes());
-    b.extend_from_slice(&cookie.to_le_bytes());
-    b.extend_from_slice(body);
+/// One message as a daemon writes it, laid out by daedalus-proto's wire
+/// structs: `struct daedalus_hdr` (this protocol's magic and version, `ty`,
+/// the payload's length, `cookie`), `body`, then `data`. Not validated: a
+/// scenario's daemon may say what a hostile one would, and the module's
+/// own codec judges it.
+pub(crate) fn daemon_message<B: WireStruct>(
+    ty: MsgType,
+    cookie: u64,
+    body: &B,
+    data: &[u8],
+) -> Vec<u8> {
+    let mut b = Vec::with_capacity(HDR_SIZE + B::SIZE + data.len());
+    Hdr {
+        magic: PROTO_MAGIC,
+        version: PROTO_VERSION,
+        ty: ty.raw(),
+        payload_len: (B::SIZE + data.len()) as u32,
+        reserved: 0,
+        cookie,
+    }
+    .put(&mut b);
+    body.put(&mut b);
+    b.extend_from_slice(data);
     b
 }
 
@@ -281,26 +293,33 @@ pub(crate) fn encode_message(ty: u16, cookie: u64, body: &[u8]) -> Vec<u8> {
 mod tests {
     use super::*;
 
-    use encode_message as msg;
-
     #[test]
     fn the_modules_codec_judges_raw_writes() {
-        let mut frame = Vec::new();
-        for w in [1u32, 1, 0, 0, 0, 1, 0, 0] {
-            frame.extend_from_slice(&w.to_le_bytes());
-        }
+        let frame = RespFrame {
+            ctx_id: 1,
+            flags: FRAME_SRC_CONSUMED,
+            generation: 1,
+            ..RespFrame::default()
+        };
+        let msg = |ty, cookie| daemon_message(ty, cookie, &frame, &[]);
         let cookie = 1u64 << 32;
+        let resp = MsgType::RespFrame;
         assert_eq!(
-            parse_message(&msg(0x8002, cookie, &frame)),
-            Ok(Parsed { ty: 0x8002, cookie })
+            parse_message(&msg(resp, cookie)),
+            Ok(Parsed {
+                ty: resp.raw(),
+                cookie
+            })
         );
-        assert_eq!(parse_message(&msg(0x8002, 0, &frame)), Err((22, "field")));
+        assert_eq!(parse_message(&msg(resp, 0)), Err((22, "field")));
         assert_eq!(parse_message(&[0u8; 3]), Err((22, "short")));
-        let mut bad = msg(0x8002, cookie, &frame);
+        let mut bad = msg(resp, cookie);
         bad[0] ^= 1;
         assert_eq!(parse_message(&bad), Err((71, "magic")));
         assert_eq!(
-            parse_message(&msg(0x0004, cookie, &frame)).unwrap_err().1,
+            parse_message(&msg(MsgType::ReqDecode, cookie))
+                .unwrap_err()
+                .1,
             "type"
         );
     }

@@ -11,6 +11,11 @@
 
 use std::ffi::c_void;
 
+use daedalus_proto::{
+    Codec, HELLO_F_CAPTURE_FMT, HELLO_F_MAPPED, MsgType, Pixfmt, RespFrame, RespHello,
+    RespResetDone, RespSessionError, RespStreamInfo,
+};
+
 use crate::core::{self, CoreFns, DispatchOps, FrontLimits, FrontOps, MsgHello, MsgStreamInfo};
 use crate::mock::{
     self, CtxState, Delivery, JobModel, M2mCtx, MockBuf, Own, QueueCtx, VB2_BUF_STATE_ACTIVE,
@@ -44,11 +49,6 @@ const EAGAIN: i32 = 11;
 const EPIPE: i32 = 32;
 const EIO: i32 = 5;
 const ENOTCONN: i32 = 107;
-const RESP_FRAME: u16 = 0x8002;
-const RESP_STREAM_INFO: u16 = 0x8003;
-const RESP_SESSION_ERROR: u16 = 0x8005;
-const RESP_RESET_DONE: u16 = 0x8006;
-const RESP_HELLO: u16 = 0x8001;
 
 /// A buffer timestamp after a trip through `struct v4l2_buffer`'s
 /// `timeval`: QBUF hands the driver `tv_sec * 10^9 + tv_usec * 1000`
@@ -226,6 +226,7 @@ pub fn run_writes(
             ex.with(|w| {
                 w.ev = prelude.lines.len() + i;
                 w.steps = 0;
+                w.contract_begin_write();
             });
             ex.write(msg, "write");
             n += 1;
@@ -1193,19 +1194,24 @@ impl Executor {
         self.with(|w| w.daemon_attached = true);
         // Its RESP_HELLO: H.264 into NV12 up to 4096x4096, REQ_CAPTURE_FMT
         // taken (as daedalusd does), mapped jobs when the run offers them.
-        // SAFETY: the glue returns constants.
-        let flags = unsafe { core::daedalus_shim_hello_f_capture_fmt() }
+        let flags = HELLO_F_CAPTURE_FMT
             | if self.with(|w| w.offer_mapped) {
-                // SAFETY: as above.
-                unsafe { core::daedalus_shim_hello_f_mapped() }
+                HELLO_F_MAPPED
             } else {
                 0
             };
-        let body: Vec<u8> = [version, 0x0001_0000, 1 << 1, 1 << 1, 4096, 4096, flags, 0]
-            .iter()
-            .flat_map(|v| v.to_le_bytes())
-            .collect();
-        self.write(&core::encode_message(RESP_HELLO, 0, &body), "hello");
+        let hello = RespHello {
+            proto_version: version,
+            daemon_version: 0x0001_0000,
+            codecs: Codec::H264.bit(),
+            pixfmts: Pixfmt::Nv12.bit(),
+            max_width: 4096,
+            max_height: 4096,
+            flags,
+            reserved: 0,
+        };
+        let msg = core::daemon_message(MsgType::RespHello, 0, &hello, &[]);
+        self.write(&msg, "hello");
     }
 
     fn detach(&mut self) {
@@ -1252,10 +1258,11 @@ impl Executor {
     fn write(&mut self, msg: &[u8], what: &'static str) -> i32 {
         // What the message names, for the log and the dead-cookie oracle;
         // the codec is the module's, so this is what the dispatcher sees.
-        let (ctx, frame) = match core::shim_parse(msg) {
-            Ok((RESP_FRAME, f, _)) => (f.ctx_id, Some(f)),
-            Ok((_, _, words)) => (words[0], None),
-            Err(_) => (0, None),
+        let parsed = core::shim_parse(msg).ok();
+        let (ctx, frame) = match parsed {
+            Some((ty, f, _)) if ty == MsgType::RespFrame.raw() => (f.ctx_id, Some(f)),
+            Some((_, _, words)) => (words[0], None),
+            None => (0, None),
         };
         let before = frame.and_then(|f| {
             self.with(|w| {
@@ -1305,6 +1312,9 @@ impl Executor {
         };
         self.with(|w| {
             w.delivering = None;
+            if let Some((ty, _, words)) = parsed {
+                w.contract_reply(ty, &words, ret);
+            }
             if ret != 0 {
                 w.record(Record::Errno {
                     ctx,
@@ -1410,22 +1420,21 @@ impl Executor {
         } else {
             0
         };
-        let mut body = Vec::with_capacity(32 + data_len as usize);
-        body.extend_from_slice(&ctx.to_le_bytes());
-        body.extend_from_slice(&flags.to_le_bytes());
-        body.extend_from_slice(&ts.to_le_bytes());
-        body.extend_from_slice(
-            &(if flags & FRAME_HAS_PIXELS != 0 {
+        let body = RespFrame {
+            ctx_id: ctx,
+            flags,
+            timestamp: ts,
+            bytesused: if flags & FRAME_HAS_PIXELS != 0 {
                 bytes
             } else {
                 0
-            })
-            .to_le_bytes(),
-        );
-        body.extend_from_slice(&gen_.to_le_bytes());
-        body.extend_from_slice(&[0u8; 8]);
-        body.extend((0..data_len).map(|i| (i * 7) as u8));
-        self.write(&core::encode_message(RESP_FRAME, cookie, &body), "write");
+            },
+            generation: gen_,
+            reserved: [0; 2],
+        };
+        let data: Vec<u8> = (0..data_len).map(|i| (i * 7) as u8).collect();
+        let msg = core::daemon_message(MsgType::RespFrame, cookie, &body, &data);
+        self.write(&msg, "write");
     }
 
     fn cur_gen(&mut self, ctx: u32) -> u32 {
@@ -1441,18 +1450,29 @@ impl Executor {
 
     fn stream_info(&mut self, ctx: u32, width: u32, height: u32, dpb: u32) {
         let generation = self.cur_gen(ctx);
-        let body: Vec<u8> = [
-            ctx, generation, width, height, 0, 0, width, height, 1, dpb, 0, 0,
-        ]
-        .iter()
-        .flat_map(|v| v.to_le_bytes())
-        .collect();
-        self.write(&core::encode_message(RESP_STREAM_INFO, 0, &body), "write");
+        let body = RespStreamInfo {
+            ctx_id: ctx,
+            generation,
+            coded_width: width,
+            coded_height: height,
+            visible_left: 0,
+            visible_top: 0,
+            visible_width: width,
+            visible_height: height,
+            pixfmt: Pixfmt::Nv12.raw(),
+            dpb_size: dpb,
+            reserved: [0; 2],
+        };
+        let msg = core::daemon_message(MsgType::RespStreamInfo, 0, &body, &[]);
+        self.write(&msg, "write");
     }
 
     fn session_error(&mut self, ctx: u32, code: u32) {
-        let body: Vec<u8> = [ctx, code].iter().flat_map(|v| v.to_le_bytes()).collect();
-        let msg = core::encode_message(RESP_SESSION_ERROR, 0, &body);
+        let body = RespSessionError {
+            ctx_id: ctx,
+            error: code,
+        };
+        let msg = core::daemon_message(MsgType::RespSessionError, 0, &body, &[]);
         // A well-formed session error answers every job the daemon holds
         // of the context, accepted or not (a session the module already
         // dropped is refused, yet the daemon has spoken).
@@ -1479,8 +1499,12 @@ impl Executor {
             Some(g) => g,
             None => self.cur_gen(ctx),
         };
-        let body: Vec<u8> = [ctx, g].iter().flat_map(|v| v.to_le_bytes()).collect();
-        self.write(&core::encode_message(RESP_RESET_DONE, 0, &body), "write");
+        let body = RespResetDone {
+            ctx_id: ctx,
+            generation: g,
+        };
+        let msg = core::daemon_message(MsgType::RespResetDone, 0, &body, &[]);
+        self.write(&msg, "write");
     }
 
     fn tick(&mut self, ms: u32) {
@@ -1714,8 +1738,7 @@ unsafe extern "C" fn op_hello(_priv: *mut c_void, h: *const MsgHello) -> i32 {
         w.daemon_ready = true;
         w.hello_limits = (h.pixfmts, h.max_width, h.max_height);
         w.hello_flags = flags;
-        // SAFETY: the glue returns a constant.
-        w.mapped = flags & unsafe { core::daedalus_shim_hello_f_mapped() } != 0;
+        w.mapped = flags & HELLO_F_MAPPED != 0;
         w.record(Record::Daemon { attach: true });
         0
     })

@@ -1407,9 +1407,8 @@ pub(crate) unsafe extern "C" fn op_send_decode(
         // As daedalus_send_decode(): zero-copy when the daemon takes it
         // (every mock plane can be mapped).
         if w.mapped {
-            // SAFETY: the core passes its own params, writable; the glue
-            // returns a constant.
-            unsafe { (*p).flags |= crate::core::daedalus_shim_decode_f_mapped() };
+            // SAFETY: the core passes its own params, writable.
+            unsafe { (*p).flags |= daedalus_proto::DECODE_F_MAPPED };
         }
         // SAFETY: as above.
         let p = unsafe { *p };
