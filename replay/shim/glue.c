@@ -191,8 +191,3 @@ u32 daedalus_shim_front_cmd(bool stop)
 {
 	return stop ? DAEDALUS_FRONT_CMD_STOP : DAEDALUS_FRONT_CMD_START;
 }
-
-u32 daedalus_shim_codec_h264(void)
-{
-	return DAEDALUS_CODEC_H264;
-}

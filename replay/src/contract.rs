@@ -92,6 +92,15 @@ fn picture_bytes(w: u32, h: u32) -> u64 {
     u64::from(w.next_multiple_of(16)) * u64::from(h.next_multiple_of(16)) * 3 / 2
 }
 
+/// The state a delivery says its buffer completes in.
+fn told_state(d: Delivery) -> u32 {
+    if d.flags & FRAME_ERROR != 0 {
+        VB2_BUF_STATE_ERROR
+    } else {
+        VB2_BUF_STATE_DONE
+    }
+}
+
 impl Contract {
     pub(crate) fn new(max_sessions: u32) -> Self {
         Contract {
@@ -120,11 +129,7 @@ impl World {
 
     /// Before a scenario event runs: what it starts from.
     pub(crate) fn contract_begin(&mut self, ev: Event) {
-        let c = &mut self.contract;
-        c.requests.clear();
-        c.events.clear();
-        c.errnos.clear();
-        c.drain_lasts.clear();
+        self.contract_begin_write();
         let slot = ev.ctx().and_then(|id| self.slot_of_id(id));
         // Only a detach needs every context's state from before it.
         let streaming = match ev {
@@ -345,8 +350,8 @@ impl World {
         }
     }
 
-    /// A daemon write of a scenario event or of a hostile daemon begins:
-    /// what it brings about is its own.
+    /// A daemon write of a hostile daemon begins (and, for the rest,
+    /// every scenario event): what it brings about is its own.
     pub(crate) fn contract_begin_write(&mut self) {
         let c = &mut self.contract;
         c.requests.clear();
@@ -427,11 +432,7 @@ impl World {
         let name = self.info[id].name;
         let vb = &self.bufs[id].m2m.vb;
         let (payload, field, seq) = (vb.vb2_buf.planes[0].bytesused, vb.field, vb.sequence);
-        let want = if d.flags & FRAME_ERROR != 0 {
-            VB2_BUF_STATE_ERROR
-        } else {
-            VB2_BUF_STATE_DONE
-        };
+        let want = told_state(d);
         let prev = self.contract_ctx(name.ctx).cap_seq.replace(seq);
         let msg = if state != want {
             format!(
@@ -481,11 +482,7 @@ impl World {
     fn rule_source_as_consumed(&mut self, id: usize, state: u32, d: Delivery) {
         let name = self.info[id].name;
         let seq = self.bufs[id].m2m.vb.sequence;
-        let want = if d.flags & FRAME_ERROR != 0 {
-            VB2_BUF_STATE_ERROR
-        } else {
-            VB2_BUF_STATE_DONE
-        };
+        let want = told_state(d);
         let prev = self.contract_ctx(name.ctx).out_seq.replace(seq);
         let msg = if state != want {
             format!(

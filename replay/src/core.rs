@@ -185,7 +185,6 @@ unsafe extern "C" {
     pub(crate) fn daedalus_shim_front_set_failed(front: *mut c_void);
     pub(crate) fn daedalus_shim_front_ev_eos() -> u32;
     pub(crate) fn daedalus_shim_front_cmd(stop: bool) -> u32;
-    pub(crate) fn daedalus_shim_codec_h264() -> u32;
     pub(crate) fn daedalus_shim_parse(
         buf: *const u8,
         len: usize,

@@ -18,8 +18,8 @@ use daedalus_proto::{
 
 use crate::core::{self, CoreFns, DispatchOps, FrontLimits, FrontOps, MsgHello, MsgStreamInfo};
 use crate::mock::{
-    self, CtxState, Delivery, JobModel, M2mCtx, MockBuf, Own, QueueCtx, VB2_BUF_STATE_ACTIVE,
-    VB2_BUF_STATE_ERROR, VB2_BUF_STATE_QUEUED, Vb2Q, World,
+    self, CtxState, Delivery, ENOTCONN, JobModel, M2mCtx, MockBuf, Own, QueueCtx,
+    VB2_BUF_STATE_ACTIVE, VB2_BUF_STATE_ERROR, VB2_BUF_STATE_QUEUED, Vb2Q, World,
 };
 use crate::model::Scenario;
 use crate::oracle::{BufName, Invariant, Move, Record, Verdict};
@@ -48,7 +48,6 @@ const EBADF: i32 = 9;
 const EAGAIN: i32 = 11;
 const EPIPE: i32 = 32;
 const EIO: i32 = 5;
-const ENOTCONN: i32 = 107;
 
 /// A buffer timestamp after a trip through `struct v4l2_buffer`'s
 /// `timeval`: QBUF hands the driver `tv_sec * 10^9 + tv_usec * 1000`
@@ -418,7 +417,7 @@ impl Executor {
                     w.job_queue.front().map(|&s| w.ctxs[s].id),
                 )
             });
-            self.try_run();
+            try_run();
             if self.failed() {
                 return;
             }
@@ -544,15 +543,6 @@ impl Executor {
                 return;
             }
         });
-    }
-
-    /// v4l2_m2m_try_schedule.
-    fn try_schedule(&mut self, slot: usize) {
-        try_schedule(slot);
-    }
-
-    fn try_run(&mut self) {
-        try_run();
     }
 
     /// A context the device runs must have a job the daemon or the core can
@@ -880,7 +870,7 @@ impl Executor {
             Err(e) => self.errno(ctx, "qbuf", e),
             Ok(true) => {
                 self.with(|w| w.buf_queue(id));
-                self.try_schedule(slot);
+                try_schedule(slot);
             }
             Ok(false) => {}
         }
@@ -995,19 +985,18 @@ impl Executor {
             self.errno(ctx, "streamon", e);
             return;
         }
-        self.try_schedule(slot);
+        try_schedule(slot);
     }
 
     /// daedalus_start_streaming(): the front's, with the OUTPUT format's
     /// codec (scenarios stream H.264).
     fn start_streaming(&mut self, slot: usize, queue: Queue) -> Result<(), i32> {
         let front = self.front(slot);
-        // SAFETY: the glue returns a constant; the front is live and no
-        // borrow of the world is held across the call.
-        let ret = unsafe {
-            let codec = core::daedalus_shim_codec_h264();
-            (self.core().front_start_streaming)(front, queue == Queue::Output, codec)
-        };
+        let codec = Codec::H264.raw();
+        // SAFETY: the front is live and no borrow of the world is held
+        // across the call.
+        let ret =
+            unsafe { (self.core().front_start_streaming)(front, queue == Queue::Output, codec) };
         if ret < 0 { Err(-ret) } else { Ok(()) }
     }
 

@@ -1392,7 +1392,7 @@ extern "C" fn trace_daedalus_stream_info(_ctx: u32, _w: u32, _h: u32, _dpb: u32,
 
 // The job core's callbacks into the driver (&struct daedalus_job_ops).
 
-const ENOTCONN: i32 = 107;
+pub(crate) const ENOTCONN: i32 = 107;
 
 pub(crate) unsafe extern "C" fn op_send_decode(
     jctx: *mut c_void,
