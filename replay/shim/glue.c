@@ -14,7 +14,7 @@
 
 #define OFF(type, field) ((size_t)__builtin_offsetof(struct type, field))
 
-/* Keep in step with check_layout() in replay/src/mock.rs. */
+/* Keep in step with check_layout() in replay/src/mock/layout.rs. */
 static const size_t daedalus_shim_layout_table[] = {
 	sizeof(struct vb2_plane),
 	sizeof(struct vb2_buffer),

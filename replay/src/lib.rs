@@ -10,8 +10,8 @@
 #[path = "scenario.rs"]
 pub mod scenario;
 
-mod contract;
 pub mod core;
+mod driver;
 pub mod exec;
 pub mod generate;
 pub mod import;

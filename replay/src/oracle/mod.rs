@@ -4,6 +4,9 @@
 
 use std::fmt;
 
+pub(crate) mod contract;
+pub(crate) mod rules;
+
 use crate::scenario::Queue;
 
 /// The buffer-ownership invariants the oracles check.

@@ -1,0 +1,576 @@
+//! The module's glue around its real code, played in userspace: what
+//! kmod/daedalus_vdec.c does between vb2, v4l2-mem2mem and the front
+//! (the vb2 and m2m ops, the ioctls that reach the front, &struct
+//! daedalus_front_ops) and what kmod/daedalus_chardev.c does for the job
+//! core and the dispatcher (&struct daedalus_job_ops, &struct
+//! daedalus_dispatch_ops). Every decision is the front's, the job core's
+//! or the dispatcher's; this file only passes calls through, as the
+//! module's glue does, and tells the world what went by.
+
+use std::ffi::c_void;
+
+use daedalus_proto::{Codec, HELLO_F_MAPPED};
+
+use crate::core::{
+    self, CoreFns, DecodeParams, DispatchOps, FrontLimits, FrontOps, JobOps, MsgHello,
+    MsgStreamInfo,
+};
+use crate::mock::{
+    self, JobModel, M2mCtx, VB2_BUF_STATE_ERROR, VB2_BUF_STATE_QUEUED, m2m, vb2, with,
+};
+use crate::oracle::Record;
+use crate::scenario::Queue;
+
+/// Bytes of an OUTPUT buffer: the front's default OUTPUT sizeimage, for
+/// its default 1920x1080 format (w * h * 3 / 4, above
+/// DAEDALUS_MIN_BITSTREAM). Clients that fill whole buffers (v4l2-ctl,
+/// v4l2-compliance) queue that much.
+pub const OUTPUT_BUF_SIZE: u32 = 1920 * 1080 * 3 / 4;
+
+/// DAEDALUS_MAX_CAPTURE_BUFS: the CAPTURE queue's max_num_buffers.
+pub fn max_capture_buffers() -> u32 {
+    // SAFETY: the glue returns a constant.
+    unsafe { core::daedalus_shim_max_capture_bufs() }
+}
+
+const EINVAL: i32 = 22;
+
+// daedalus_vdec.c: a context's life.
+
+/// daedalus_open(): v4l2_m2m_ctx_init with the queues daedalus_queue_init()
+/// sets up (OUTPUT buffered, CAPTURE at most DAEDALUS_MAX_CAPTURE_BUFS),
+/// then daedalus_ctx_create(): the front first, then the job core's
+/// context. Returns the context's slot.
+pub(crate) fn open(id: u32) -> usize {
+    let (slot, fdev, core_ptr, jctx, m2m_ctx) = mock::with(|w| {
+        let slot = w.m2m_ctx_init(id);
+        let c = &mut w.ctxs[slot];
+        // v4l2_m2m_set_src_buffered(ctx->fh.m2m_ctx, true).
+        c.m2m.out_q.buffered = true;
+        c.out.max_num_buffers = vb2::MAX_BUFFERS;
+        c.cap.max_num_buffers = max_capture_buffers();
+        let m2m_ctx = &mut *c.m2m as *mut M2mCtx as *mut c_void;
+        (slot, w.fdev, w.core_ptr(), w.jctx_ptr(slot), m2m_ctx)
+    });
+    let (front, core) = (mock::front(slot), mock::core());
+    // SAFETY: jctx is sizeof(struct daedalus_job_ctx) of zeroes, front
+    // sizeof(struct daedalus_front); both live as long as the world, as
+    // FRONT_OPS does.
+    unsafe {
+        (core.front_init)(front, fdev, jctx, &FRONT_OPS, slot as *mut c_void);
+        (core.ctx_init)(jctx, core_ptr, m2m_ctx, id);
+    }
+    slot
+}
+
+/// daedalus_release(): daedalus_ctx_destroy(): the front is told it is
+/// closing, v4l2_m2m_ctx_release() cancels and releases the queues, then
+/// the front cancels what the job core holds and closes the session.
+/// False when the run broke on the way.
+pub(crate) fn release(slot: usize) -> bool {
+    let (front, core) = (mock::front(slot), mock::core());
+    // SAFETY: the front is live; no borrow of the world is held.
+    unsafe { (core.front_closing)(front) };
+    if !m2m::ctx_release(slot) {
+        return false;
+    }
+    // SAFETY: as above.
+    unsafe { (core.front_release)(front) };
+    true
+}
+
+/// Jobs of the context still in the job core's in-flight table, and how
+/// many of them are parked (daedalus_job_ctx_count()).
+pub(crate) fn ctx_jobs_left(slot: usize) -> (u32, u32) {
+    let (jctx, core) = (mock::jctx(slot), mock::core());
+    let mut parked = 0u32;
+    // SAFETY: jctx is live until the world drops.
+    let left = unsafe { (core.ctx_count)(jctx, &mut parked) };
+    (left, parked)
+}
+
+// daedalus_vdec.c: the vb2 ops.
+
+/// daedalus_queue_setup(): the minimum count (REQBUFS(CAPTURE) gets at
+/// least V4L2_CID_MIN_BUFFERS_FOR_CAPTURE once the stream is known) and
+/// the plane size of a queue.
+pub(crate) fn queue_setup(slot: usize, queue: Queue) -> (u32, u32) {
+    match queue {
+        Queue::Output => (0, OUTPUT_BUF_SIZE),
+        Queue::Capture => {
+            let (front, core) = (mock::front(slot), mock::core());
+            // SAFETY: the front is live.
+            unsafe {
+                (
+                    (core.front_reqbufs_min)(front),
+                    (core.front_cap_sizeimage)(front),
+                )
+            }
+        }
+    }
+}
+
+/// daedalus_buf_prepare(): a CAPTURE buffer smaller than the current
+/// format's sizeimage is refused.
+pub(crate) fn buf_prepare(slot: usize, queue: Queue, id: usize) -> Result<(), i32> {
+    if queue == Queue::Output {
+        return Ok(());
+    }
+    let (front, core) = (mock::front(slot), mock::core());
+    // SAFETY: the front is live.
+    let need = unsafe { (core.front_cap_sizeimage)(front) };
+    let len = mock::with(|w| w.bufs[id].m2m.vb.vb2_buf.planes[0].length);
+    if len < need { Err(EINVAL) } else { Ok(()) }
+}
+
+/// daedalus_buf_queue(): v4l2_m2m_buf_queue().
+pub(crate) fn buf_queue(id: usize) {
+    mock::with(|w| w.buf_queue(id));
+}
+
+/// daedalus_start_streaming(): the front's, with the OUTPUT format's
+/// codec (scenarios stream H.264).
+pub(crate) fn start_streaming(slot: usize, queue: Queue) -> Result<(), i32> {
+    let (front, core) = (mock::front(slot), mock::core());
+    // SAFETY: the front is live and no borrow of the world is held across
+    // the call.
+    let ret =
+        unsafe { (core.front_start_streaming)(front, queue == Queue::Output, Codec::H264.raw()) };
+    if ret < 0 { Err(-ret) } else { Ok(()) }
+}
+
+/// daedalus_stop_streaming(): the front's.
+pub(crate) fn stop_streaming(slot: usize, queue: Queue) {
+    let (front, core) = (mock::front(slot), mock::core());
+    // SAFETY: the front is live.
+    unsafe { (core.front_stop_streaming)(front, queue == Queue::Output) };
+}
+
+// daedalus_vdec.c: the m2m ops and the ioctls that reach the front.
+
+/// daedalus_device_run(): the front's, at the device's time.
+pub(crate) fn device_run(slot: usize) {
+    let (front, core) = (mock::front(slot), mock::core());
+    let now = mock::with(|w| w.now_ns);
+    // SAFETY: the front is live; no borrow of the world is held.
+    unsafe { (core.front_device_run)(front, now) };
+}
+
+/// daedalus_job_abort(): the job core's.
+pub(crate) fn job_abort(slot: usize) {
+    let (jctx, core) = (mock::jctx(slot), mock::core());
+    // SAFETY: jctx is live.
+    unsafe { (core.abort)(jctx) };
+}
+
+/// VIDIOC_STREAMOFF: v4l2_m2m_streamoff(), then the front's
+/// daedalus_front_streamoff().
+pub(crate) fn streamoff(slot: usize, queue: Queue) {
+    m2m::streamoff(slot, queue);
+    let (front, core) = (mock::front(slot), mock::core());
+    // SAFETY: the front is live.
+    unsafe { (core.front_streamoff)(front) };
+}
+
+/// VIDIOC_DECODER_CMD after v4l2-mem2mem's validation: the front's.
+pub(crate) fn decoder_cmd(slot: usize, stop: bool) -> Result<(), i32> {
+    let (front, core) = (mock::front(slot), mock::core());
+    // SAFETY: the glue returns a constant; the front is live.
+    let ret = unsafe { (core.front_decoder_cmd)(front, core::daedalus_shim_front_cmd(stop)) };
+    if ret < 0 { Err(-ret) } else { Ok(()) }
+}
+
+// The front's V4L2 side (&struct daedalus_front_ops, kmod/daedalus_vdec.c
+// in the module): `priv` is the context's slot.
+
+/// What the front calls back.
+static FRONT_OPS: FrontOps = FrontOps {
+    send: fop_send,
+    limits: fop_limits,
+    event: fop_event,
+    return_ready: fop_return_ready,
+    queue_error: fop_queue_error,
+    clear_last: fop_clear_last,
+    streaming: fop_streaming,
+    try_schedule: fop_try_schedule,
+};
+
+fn slot_of(priv_: *mut c_void) -> usize {
+    priv_ as usize
+}
+
+/// daedalus_daemon_send(): queued for an attached daemon, -ENOTCONN
+/// without one. The body starts with the context id; a two-word body's
+/// second word is the request's argument.
+unsafe extern "C" fn fop_send(_priv: *mut c_void, ty: u16, body: *const c_void, len: u32) -> i32 {
+    // SAFETY: the front passes a body of `len` bytes.
+    let body = unsafe { std::slice::from_raw_parts(body as *const u8, len as usize) };
+    let word = |i: usize| {
+        body.get(i * 4..i * 4 + 4)
+            .map_or(0, |b| u32::from_le_bytes(b.try_into().unwrap_or_default()))
+    };
+    let what = daedalus_proto::MsgType::from_raw(ty).map_or("?", |t| {
+        let n = t.name();
+        n.strip_prefix("REQ_").unwrap_or(n)
+    });
+    let arg = if len == 8 { u64::from(word(1)) } else { 0 };
+    mock::with(|w| {
+        if !w.daemon_ready {
+            return -ENOTCONN;
+        }
+        w.record(Record::Request {
+            ctx: word(0),
+            what,
+            cookie: 0,
+            arg,
+        });
+        0
+    })
+}
+
+/// What the attached daemon's RESP_HELLO announced (daedalus_daemon_codecs(),
+/// daedalus_max_size(), daedalus_daemon_flags()).
+unsafe extern "C" fn fop_limits(_priv: *mut c_void, l: *mut FrontLimits) {
+    let (pixfmts, max_width, max_height, flags) = mock::with(|w| {
+        if w.daemon_ready {
+            let (p, mw, mh) = w.hello_limits;
+            (p, mw, mh, w.hello_flags)
+        } else {
+            // Before the handshake: NV12 up to 4096x4096, no flags.
+            (1 << 1, 4096, 4096, 0)
+        }
+    });
+    // SAFETY: the front passes its own, writable.
+    unsafe {
+        *l = FrontLimits {
+            pixfmts,
+            max_width,
+            max_height,
+            flags,
+        }
+    };
+}
+
+unsafe extern "C" fn fop_event(priv_: *mut c_void, ev: u32) {
+    // SAFETY: the glue returns a constant.
+    let what = if ev == unsafe { core::daedalus_shim_front_ev_eos() } {
+        "EOS"
+    } else {
+        "SOURCE_CHANGE"
+    };
+    mock::with(|w| {
+        let ctx = w.ctxs[slot_of(priv_)].id;
+        w.record(Record::V4l2Event { ctx, what });
+    });
+}
+
+unsafe extern "C" fn fop_return_ready(priv_: *mut c_void, output: bool, error: bool) {
+    let queue = if output {
+        Queue::Output
+    } else {
+        Queue::Capture
+    };
+    let state = if error {
+        VB2_BUF_STATE_ERROR
+    } else {
+        VB2_BUF_STATE_QUEUED
+    };
+    return_ready(slot_of(priv_), queue, state);
+}
+
+/// vb2_queue_error() on both queues: the front failed the context.
+unsafe extern "C" fn fop_queue_error(priv_: *mut c_void) {
+    let slot = slot_of(priv_);
+    vb2::queue_error(slot);
+    mock::with(|w| w.ctxs[slot].failed_ev = w.ev);
+}
+
+unsafe extern "C" fn fop_clear_last(priv_: *mut c_void) {
+    mock::with(|w| w.ctxs[slot_of(priv_)].cap.last_buffer_dequeued = false);
+}
+
+unsafe extern "C" fn fop_streaming(priv_: *mut c_void, output: bool) -> bool {
+    mock::with(|w| {
+        let c = &w.ctxs[slot_of(priv_)];
+        if output {
+            c.out.streaming
+        } else {
+            c.cap.streaming
+        }
+    })
+}
+
+unsafe extern "C" fn fop_try_schedule(priv_: *mut c_void) {
+    m2m::try_schedule(slot_of(priv_));
+}
+
+/// daedalus_return_ready(): every buffer on a ready list back to vb2.
+fn return_ready(slot: usize, queue: Queue, state: u32) {
+    mock::with(|w| {
+        while let Some(id) = w.buf_remove(slot, queue) {
+            if w.violation.is_some() {
+                return;
+            }
+            let buf = w.info[id].name;
+            w.record(Record::Vb2Done { buf, state });
+            w.buffer_done(id, state);
+        }
+    });
+}
+
+// daedalus_chardev.c: the job core's callbacks (&struct daedalus_job_ops).
+
+pub(crate) const ENOTCONN: i32 = 107;
+
+pub(crate) unsafe extern "C" fn op_send_decode(
+    jctx: *mut c_void,
+    p: *mut DecodeParams,
+    src: *mut c_void,
+    dst: *mut c_void,
+) -> i32 {
+    with(|w| {
+        if !w.daemon_ready {
+            return -ENOTCONN;
+        }
+        // As daedalus_send_decode(): zero-copy when the daemon takes it
+        // (every mock plane can be mapped).
+        if w.mapped {
+            // SAFETY: the core passes its own params, writable.
+            unsafe { (*p).flags |= daedalus_proto::DECODE_F_MAPPED };
+        }
+        // SAFETY: as above.
+        let p = unsafe { *p };
+        let Some(slot) = w.slot_of_jctx(jctx) else {
+            return -ENOTCONN;
+        };
+        let src = if src.is_null() { None } else { w.buf_id(src) };
+        let dst = w.buf_id(dst);
+        w.ctxs[slot].running_jobs += 1;
+        let ev = w.ev;
+        w.rule_cookie_fresh(p.ctx_id, p.cookie, dst);
+        w.issued.insert(p.cookie, (p.ctx_id, ev));
+        w.ctxs[slot].jobs.push(JobModel {
+            cookie: p.cookie,
+            src,
+            dst,
+            generation: p.generation,
+            running: true,
+            src_done: false,
+            dst_done: false,
+            issued_ev: ev,
+            answered_ev: None,
+        });
+        w.record(Record::Request {
+            ctx: p.ctx_id,
+            what: "DECODE",
+            cookie: p.cookie,
+            arg: p.timestamp,
+        });
+        w.contract_job_sent(p.ctx_id, src, dst);
+        0
+    })
+}
+
+pub(crate) unsafe extern "C" fn op_send_flush(jctx: *mut c_void, generation: u32) -> i32 {
+    with(|w| {
+        if !w.daemon_ready {
+            return -ENOTCONN;
+        }
+        let Some(slot) = w.slot_of_jctx(jctx) else {
+            return -ENOTCONN;
+        };
+        let ctx = w.ctxs[slot].id;
+        w.record(Record::Request {
+            ctx,
+            what: "FLUSH",
+            cookie: 0,
+            arg: generation as u64,
+        });
+        0
+    })
+}
+
+/// daedalus_job_last() of the chardev: a LAST picture went out; the
+/// front decides what it ends.
+pub(crate) unsafe extern "C" fn op_last(jctx: *mut c_void) {
+    let Some((last, front)) = with(|w| {
+        let slot = w.slot_of_jctx(jctx)?;
+        Some((w.core.front_last, w.front_ptr(slot)))
+    }) else {
+        return;
+    };
+    // SAFETY: the front of a live context; no borrow of the world is held.
+    unsafe { last(front) };
+}
+
+pub(crate) unsafe extern "C" fn op_expired(jctx: *mut c_void, cookie: u64) {
+    with(|w| {
+        if let Some(slot) = w.slot_of_jctx(jctx) {
+            let ctx = w.ctxs[slot].id;
+            w.record(Record::Request {
+                ctx,
+                what: "EXPIRED",
+                cookie,
+                arg: 0,
+            });
+            w.expired.push((ctx, cookie));
+        }
+    });
+}
+
+/// The job core's callbacks (&struct daedalus_job_ops of the chardev).
+pub(crate) fn job_ops() -> JobOps {
+    JobOps {
+        send_decode: Some(op_send_decode),
+        send_flush: Some(op_send_flush),
+        last: Some(op_last),
+        expired: Some(op_expired),
+        released: None,
+    }
+}
+
+// daedalus_chardev.c: the daemon's side.
+
+/// One daemon write() through the module's dispatcher
+/// (kmod/daedalus_dispatch.c), with [`DISPATCH_OPS`]: 0 or -errno.
+pub(crate) fn dispatch(msg: &[u8]) -> i32 {
+    let (core_ptr, core) = (mock::core_ptr(), mock::core());
+    // SAFETY: the core is live; msg outlives the call; the ops only touch
+    // the world, which nobody borrows across the call.
+    unsafe {
+        (core.dispatch)(
+            core_ptr,
+            &DISPATCH_OPS,
+            std::ptr::null_mut(),
+            msg.as_ptr(),
+            msg.len(),
+        )
+    }
+}
+
+/// daedalus_daemon_detach(): daedalus_front_daemon_gone() for every open
+/// context under the context-list lock, the detach traced, then the job
+/// core's detach cancels every job.
+pub(crate) fn daemon_detach() {
+    let (fdev, fronts) = mock::with(|w| {
+        let open: Vec<usize> = (0..w.ctxs.len()).filter(|&s| w.ctxs[s].open).collect();
+        (
+            w.ctx_lock_ptr(),
+            open.into_iter().map(|s| w.front_ptr(s)).collect::<Vec<_>>(),
+        )
+    });
+    let core = mock::core();
+    // SAFETY: fdev and the fronts are live; no borrow of the world is held
+    // across the calls.
+    unsafe {
+        core::daedalus_shim_fdev_lock(fdev, true);
+        for f in fronts {
+            (core.front_daemon_gone)(f);
+        }
+        core::daedalus_shim_fdev_lock(fdev, false);
+    }
+    mock::with(|w| w.record(Record::Daemon { attach: false }));
+    // SAFETY: the core is live.
+    unsafe { (core.detach)(mock::core_ptr()) };
+}
+
+/// daedalus_job_watchdog(): the job core's, at `now`.
+pub(crate) fn watchdog(now: u64) {
+    let core = mock::core();
+    // SAFETY: the core is live.
+    unsafe { (core.watchdog)(mock::core_ptr(), now) };
+}
+
+/// What the dispatcher calls back.
+static DISPATCH_OPS: DispatchOps = DispatchOps {
+    hello: op_hello,
+    ready: op_ready,
+    ctx_get: op_ctx_get,
+    ctx_put: op_ctx_put,
+    stream_info: op_stream_info,
+    session_error: op_session_error,
+};
+
+/// daedalus_daemon_hello(): the first RESP_HELLO of an attached daemon.
+unsafe extern "C" fn op_hello(_priv: *mut c_void, h: *const MsgHello) -> i32 {
+    // SAFETY: the dispatcher passes the decoded message.
+    let h = unsafe { *h };
+    let flags = h.flags;
+    mock::with(|w| {
+        if !w.daemon_attached || w.daemon_ready {
+            return -EINVAL;
+        }
+        w.daemon_ready = true;
+        w.hello_limits = (h.pixfmts, h.max_width, h.max_height);
+        w.hello_flags = flags;
+        w.mapped = flags & HELLO_F_MAPPED != 0;
+        w.record(Record::Daemon { attach: true });
+        0
+    })
+}
+
+unsafe extern "C" fn op_ready(_priv: *mut c_void) -> bool {
+    mock::with(|w| w.daemon_ready)
+}
+
+/// daedalus_daemon_ctx_get(): an open context with a session, held under
+/// the context-list lock until op_ctx_put.
+unsafe extern "C" fn op_ctx_get(_priv: *mut c_void, ctx_id: u32) -> *mut c_void {
+    let (fdev, found) = mock::with(|w| {
+        let found = w.slot_of_id(ctx_id).map(|s| {
+            (
+                w.front_ptr(s),
+                w.ctxs[s].jctx.as_mut_ptr() as *mut c_void,
+                w.core,
+            )
+        });
+        (w.ctx_lock_ptr(), found)
+    });
+    // SAFETY: fdev and the front are live; no borrow of the world is held.
+    unsafe { core::daedalus_shim_fdev_lock(fdev, true) };
+    let held = found.filter(|&(front, _, core)| {
+        // SAFETY: as above.
+        unsafe { (core.front_session_open)(front) }
+    });
+    let Some((_, jctx, _)) = held else {
+        // SAFETY: as above.
+        unsafe { core::daedalus_shim_fdev_lock(fdev, false) };
+        return std::ptr::null_mut();
+    };
+    mock::with(|w| w.ctx_held += 1);
+    jctx
+}
+
+unsafe extern "C" fn op_ctx_put(_priv: *mut c_void, _jctx: *mut c_void) {
+    let fdev = mock::with(|w| {
+        w.ctx_held = w.ctx_held.saturating_sub(1);
+        w.ctx_lock_ptr()
+    });
+    // SAFETY: fdev is live.
+    unsafe { core::daedalus_shim_fdev_lock(fdev, false) };
+}
+
+/// The held context's front, and the core variant's functions.
+fn front_of_jctx(jctx: *mut c_void) -> Option<(*mut c_void, CoreFns)> {
+    mock::with(|w| {
+        let slot = w.slot_of_jctx(jctx)?;
+        Some((w.front_ptr(slot), w.core))
+    })
+}
+
+/// daedalus_daemon_stream_info(): the front's.
+unsafe extern "C" fn op_stream_info(jctx: *mut c_void, si: *const MsgStreamInfo) -> i32 {
+    let Some((front, core)) = front_of_jctx(jctx) else {
+        return -EINVAL;
+    };
+    // SAFETY: the front is live; si is the dispatcher's validated message.
+    unsafe { (core.front_stream_info)(front, si) }
+}
+
+/// daedalus_daemon_session_error(): the front's.
+unsafe extern "C" fn op_session_error(jctx: *mut c_void, _error: u32) {
+    if let Some((front, core)) = front_of_jctx(jctx) {
+        // SAFETY: the front is live.
+        unsafe { (core.front_session_error)(front) };
+    }
+}

@@ -1,0 +1,614 @@
+//! The userspace mock of the kernel framework around the module's code:
+//! vb2's queues (vb2.rs), v4l2-mem2mem's ready lists and scheduler
+//! (m2m.rs), and the tracepoints (trace.rs), reproducing
+//! drivers/media/v4l2-core/ as it behaves. Here: the world they share —
+//! every buffer with its ownership ledger (where it is, who holds it, its
+//! history), every context, the device — and the run's violation.
+//!
+//! The C side reaches the mock through `extern "C"` functions; the current
+//! run's state is a thread-local pointer, so runs on different threads are
+//! independent. No Rust reference to the state is held across a call into
+//! C: every access is a short `with()` borrow.
+
+use std::cell::Cell;
+use std::collections::{HashMap, VecDeque};
+use std::ffi::c_void;
+use std::ptr;
+
+use crate::core::{self, CoreFns, JobOps};
+pub use crate::oracle::Own;
+use crate::oracle::{BufName, EventRef, Invariant, Move, Record, Violation};
+use crate::scenario::{Event, Queue};
+
+mod layout;
+pub(crate) mod m2m;
+mod trace;
+pub(crate) mod vb2;
+
+pub(crate) use layout::check_layout;
+pub use layout::*;
+pub(crate) use vb2::{
+    V4L2_BUF_FLAG_LAST, VB2_BUF_STATE_ACTIVE, VB2_BUF_STATE_DONE, VB2_BUF_STATE_ERROR,
+    VB2_BUF_STATE_QUEUED, Vb2Q,
+};
+
+/// A doubtful ownership step that the kernel would not catch on the spot:
+/// it becomes the "set up" of a later violation on the same buffer, or the
+/// violation itself if the run ends without one.
+#[derive(Clone, Debug)]
+pub struct Suspect {
+    pub ev: usize,
+    pub what: String,
+    pub strong: bool,
+}
+
+pub struct BufInfo {
+    pub name: BufName,
+    pub slot: usize,
+    pub own: Own,
+    pub linked: bool,
+    pub last_change: usize,
+    pub suspect: Option<Suspect>,
+    pub history: VecDeque<(usize, String)>,
+    /// The plane's memory (the C side holds a pointer into it), from
+    /// [`plane_mem`]; back to the pool when the buffer goes.
+    pub _mem: Vec<u8>,
+    pub done_flags: u32,
+}
+
+impl Drop for BufInfo {
+    fn drop(&mut self) {
+        vb2::recycle(std::mem::take(&mut self._mem));
+    }
+}
+
+/// A job as the oracles follow it from the tracepoints.
+#[derive(Clone, Debug)]
+pub struct JobModel {
+    pub cookie: u64,
+    pub src: Option<usize>,
+    pub dst: Option<usize>,
+    pub generation: u32,
+    pub running: bool,
+    pub src_done: bool,
+    pub dst_done: bool,
+    /// The event whose device_run sent it to the daemon.
+    pub issued_ev: usize,
+    /// The event at which the daemon answered it with a well-formed
+    /// session error of its context (accepted or refused), if it did.
+    pub answered_ev: Option<usize>,
+}
+
+impl JobModel {
+    pub fn dead(&self) -> bool {
+        !self.running
+            && (self.src.is_none() || self.src_done)
+            && (self.dst.is_none() || self.dst_done)
+    }
+}
+
+pub struct CtxState {
+    pub id: u32,
+    pub open: bool,
+    pub m2m: Box<M2mCtx>,
+    pub jctx: Box<[u64]>,
+    pub job_flags: u8,
+    pub has_stopped: bool,
+    pub out: Vb2Q,
+    pub cap: Vb2Q,
+    /// The context's `struct daedalus_front` (kmod/daedalus_front.c): the
+    /// decoder's state machine, C memory the executor never writes.
+    pub front: Box<[u64]>,
+    /// The event that failed the context (session error, daemon gone):
+    /// when the front last put its queues in error.
+    pub failed_ev: usize,
+    /// Jobs in the order the daemon received them (REQ_DECODE).
+    pub jobs: Vec<JobModel>,
+    /// Jobs sent to the daemon and not finished yet.
+    pub running_jobs: u32,
+    /// m2m device_run calls not yet matched by a job_finish.
+    pub m2m_running: bool,
+    pub m2m_run_ev: usize,
+}
+
+impl CtxState {
+    pub fn q(&mut self, queue: Queue) -> &mut Vb2Q {
+        match queue {
+            Queue::Output => &mut self.out,
+            Queue::Capture => &mut self.cap,
+        }
+    }
+}
+
+/// What the delivery of one RESP_FRAME promises, for the oracles.
+#[derive(Clone, Copy, Debug)]
+pub struct Delivery {
+    pub cookie: u64,
+    pub flags: u32,
+    pub ts: u64,
+    pub dead: bool,
+    /// The picture's size (RESP_FRAME bytesused).
+    pub bytes: u32,
+    /// Its bytes when they came inline: they point into the message,
+    /// which outlives the delivery.
+    pub data: *const u8,
+    pub data_len: usize,
+}
+
+pub struct World {
+    pub core: CoreFns,
+    /// Contexts the dispatcher holds (ctx_get without ctx_put yet).
+    pub ctx_held: u32,
+    pub core_mem: Box<[u64]>,
+    /// The device's context-list lock and the fronts' shared part
+    /// (`struct daedalus_shim_fdev` of the glue) ...
+    pub fdev_mem: Box<[u64]>,
+    /// ... and in it, `struct daedalus_front_dev` (which counts sessions).
+    pub fdev: *mut c_void,
+    pub m2m_dev: Box<u64>,
+    pub ops: Box<JobOps>,
+    /// Boxed so that the intrusive links the C side and the ready lists
+    /// point at never move when the vector grows.
+    #[allow(clippy::vec_box)]
+    pub bufs: Vec<Box<MockBuf>>,
+    pub info: Vec<BufInfo>,
+    pub ctxs: Vec<CtxState>,
+    pub curr_ctx: Option<usize>,
+    pub job_queue: VecDeque<usize>,
+    pub pending_work: bool,
+    pub daemon_attached: bool,
+    pub daemon_ready: bool,
+    pub now_ns: u64,
+    pub ev: usize,
+    /// The scenario's events (line, event); the end of the run is one past.
+    pub events: Vec<(u32, crate::scenario::Event)>,
+    pub log: Vec<(usize, Record)>,
+    /// Every change of a buffer's ledger state or ready-queue link, when
+    /// the log is kept.
+    pub moves: Vec<Move>,
+    pub violation: Option<Violation>,
+    pub delivering: Option<Delivery>,
+    pub ctx_sizeof: usize,
+    pub keep_log: bool,
+    /// The run offers mapped jobs in its RESP_HELLO (Options::mapped).
+    pub offer_mapped: bool,
+    /// The attached daemon takes mapped jobs (daedalus_daemon.mapped).
+    pub mapped: bool,
+    /// The attached daemon's RESP_HELLO flags (0 before its handshake).
+    pub hello_flags: u32,
+    /// RESP_HELLO's pixel formats, max width and max height: what a
+    /// STREAM_INFO may not exceed.
+    pub hello_limits: (u32, u32, u32),
+    /// Claims, parks, completions and finishes so far (the dead-cookie
+    /// oracle compares it across a delivery).
+    pub changes: u64,
+    /// Claims and completions so far: buffers changing hands (the
+    /// livelock oracle's measure of progress).
+    pub moved: u64,
+    /// Every cookie sent to the daemon since it attached, with its context
+    /// and the event that sent it: a reply to any of them may still come.
+    pub issued: HashMap<u64, (u32, usize)>,
+    /// Jobs the watchdog expired during the current event (ctx, cookie).
+    pub expired: Vec<(u32, u64)>,
+    /// Records of the current event, kept or not: the step budget.
+    pub steps: usize,
+    /// The core's counters after the last event (exec.rs run_all).
+    pub final_stats: Option<String>,
+    /// The decoder's contract with its client and its daemon
+    /// (contract.rs): what they have seen so far.
+    pub(crate) contract: crate::oracle::contract::Contract,
+}
+
+/// Most steps (outcome records, kept or not) one scenario event may take:
+/// far above any real event (a close of 64+32 buffers is a few hundred),
+/// so a core that spins is stopped and named instead of exhausting memory.
+pub const STEP_BUDGET: usize = 100_000;
+
+/// device_runs in a row with no buffer changing hands before the
+/// workqueue is declared a livelock.
+pub const LIVELOCK_RUNS: u32 = 64;
+
+thread_local! {
+    static WORLD: Cell<*mut World> = const { Cell::new(ptr::null_mut()) };
+}
+
+/// Runs `f` on the current world. Never call into C inside `f`.
+pub(crate) fn with<R>(f: impl FnOnce(&mut World) -> R) -> R {
+    let w = WORLD.with(|c| c.get());
+    assert!(!w.is_null(), "mock used outside a run");
+    // SAFETY: the pointer is set by `install` for the duration of a run on
+    // this thread, and no other reference to the world is live: callers
+    // never hold one across a call into C, which is the only re-entry path.
+    f(unsafe { &mut *w })
+}
+
+/// Makes `w` the current world of this thread until the guard drops.
+pub struct Installed(*mut World);
+
+pub(crate) fn install(w: &mut World) -> Installed {
+    WORLD.with(|c| c.set(w as *mut World));
+    Installed(w as *mut World)
+}
+
+impl Drop for Installed {
+    fn drop(&mut self) {
+        WORLD.with(|c| {
+            if c.get() == self.0 {
+                c.set(ptr::null_mut());
+            }
+        });
+    }
+}
+
+impl World {
+    /// A device with the job core `core` initialised on it, no context
+    /// and no daemon; `events` are the scenario's (line, event), for
+    /// diagnostics. Nothing runs until [`install`].
+    pub fn new(core: CoreFns, opts: &crate::exec::Options, events: Vec<(u32, Event)>) -> Self {
+        // SAFETY: the glue returns constants.
+        let (core_size, ctx_size, fdev_size, max_sessions) = unsafe {
+            (
+                core::daedalus_shim_sizeof_core(),
+                core::daedalus_shim_sizeof_ctx(),
+                core::daedalus_shim_sizeof_fdev(),
+                core::daedalus_shim_max_sessions(),
+            )
+        };
+        let mut fdev_mem = zeroed_words(fdev_size);
+        // SAFETY: fdev_mem is sizeof(struct daedalus_shim_fdev), 8-aligned;
+        // the world keeps it as long as any front points at it.
+        let fdev = unsafe { core::daedalus_shim_fdev_init(fdev_mem.as_mut_ptr() as *mut c_void) };
+        let mut w = World {
+            core,
+            ctx_held: 0,
+            core_mem: zeroed_words(core_size),
+            fdev_mem,
+            fdev,
+            m2m_dev: Box::new(0),
+            ops: Box::new(crate::driver::job_ops()),
+            bufs: Vec::new(),
+            info: Vec::new(),
+            ctxs: Vec::new(),
+            curr_ctx: None,
+            job_queue: Default::default(),
+            pending_work: false,
+            daemon_attached: false,
+            daemon_ready: false,
+            now_ns: 1_000_000_000,
+            ev: 0,
+            events,
+            log: Vec::new(),
+            moves: Vec::new(),
+            violation: None,
+            delivering: None,
+            ctx_sizeof: ctx_size,
+            keep_log: opts.keep_log,
+            offer_mapped: opts.mapped,
+            mapped: false,
+            hello_flags: 0,
+            hello_limits: (0, 0, 0),
+            changes: 0,
+            moved: 0,
+            issued: Default::default(),
+            expired: Vec::new(),
+            steps: 0,
+            final_stats: None,
+            contract: crate::oracle::contract::Contract::new(max_sessions),
+        };
+        let m2m_dev = &mut *w.m2m_dev as *mut u64 as *mut c_void;
+        // SAFETY: core_mem is sizeof(struct daedalus_job_core) of zeroes,
+        // 8-aligned; ops outlives the core (both live in the world, boxed).
+        unsafe {
+            (core.core_init)(
+                w.core_mem.as_mut_ptr() as *mut c_void,
+                m2m_dev,
+                &*w.ops,
+                opts.timeout_ns,
+            )
+        };
+        w
+    }
+
+    /// The device's context-list lock (dev->ctx_lock), for
+    /// `daedalus_shim_fdev_lock`.
+    pub fn ctx_lock_ptr(&mut self) -> *mut c_void {
+        self.fdev_mem.as_mut_ptr() as *mut c_void
+    }
+
+    pub fn record(&mut self, r: Record) {
+        self.steps += 1;
+        if self.steps > STEP_BUDGET {
+            if self.violation.is_none() {
+                let msg = format!(
+                    "one scenario event took more than {STEP_BUDGET} driver steps (last: {r}): the driver spins without end"
+                );
+                self.violate(Invariant::Livelock, None, msg);
+            }
+            return;
+        }
+        self.contract_observe(&r);
+        if self.keep_log {
+            self.log.push((self.ev, r));
+        }
+    }
+
+    pub fn buf_id(&self, vb: *const c_void) -> Option<usize> {
+        self.bufs
+            .iter()
+            .position(|b| ptr::eq(&**b as *const MockBuf as *const c_void, vb))
+    }
+
+    pub fn note(&mut self, id: usize, what: String) {
+        let ev = self.ev;
+        let h = &mut self.info[id].history;
+        if h.len() == 24 {
+            h.pop_front();
+        }
+        h.push_back((ev, what));
+    }
+
+    pub fn set_own(&mut self, id: usize, own: Own, what: String) {
+        self.info[id].own = own;
+        self.info[id].last_change = self.ev;
+        self.note(id, what);
+        self.moved_to(id);
+    }
+
+    /// Logs where buffer `id` is now (its ledger state and whether it is
+    /// linked on its ready queue), for the timelines.
+    pub fn moved_to(&mut self, id: usize) {
+        if self.keep_log {
+            let i = &self.info[id];
+            self.moves.push(Move {
+                pos: self.ev,
+                seq: self.log.len(),
+                buf: i.name,
+                own: i.own,
+                linked: i.linked,
+            });
+        }
+    }
+
+    /// Notes a doubtful step; a second owner outranks an unremoved link.
+    pub fn suspect(&mut self, id: usize, what: String, strong: bool) {
+        let replace = match &self.info[id].suspect {
+            None => true,
+            Some(s) => strong && !s.strong,
+        };
+        if replace {
+            self.info[id].suspect = Some(Suspect {
+                ev: self.ev,
+                what: what.clone(),
+                strong,
+            });
+        }
+        self.note(id, format!("suspect: {what}"));
+    }
+
+    /// The scenario event at `pos`, for diagnostics.
+    pub fn event_ref(&self, pos: usize) -> EventRef {
+        match self.events.get(pos) {
+            Some(&(line, ev)) => EventRef {
+                pos,
+                line,
+                text: ev.to_string(),
+            },
+            None => EventRef {
+                pos,
+                line: 0,
+                text: "<end of scenario>".into(),
+            },
+        }
+    }
+
+    /// Records the first violation; later ones in the same run are dropped.
+    pub fn violate(&mut self, invariant: Invariant, buf: Option<usize>, detail: String) {
+        self.violate_job(invariant, buf, None, detail, None);
+    }
+
+    /// [`World::violate`] naming a job (context, cookie) and, when given,
+    /// the event that set it up instead of the buffer's last change.
+    pub fn violate_job(
+        &mut self,
+        invariant: Invariant,
+        buf: Option<usize>,
+        job: Option<(u32, u64)>,
+        detail: String,
+        setup: Option<(usize, String)>,
+    ) {
+        if self.violation.is_some() {
+            return;
+        }
+        let broke = self.event_ref(self.ev);
+        let (buffer, buf_setup, history) = match buf {
+            Some(id) => {
+                let info = &self.info[id];
+                let setup = match &info.suspect {
+                    Some(s) => Some((self.event_ref(s.ev), s.what.clone())),
+                    None => info
+                        .history
+                        .iter()
+                        .rev()
+                        .find(|(e, _)| *e != self.ev)
+                        .map(|(e, w)| (self.event_ref(*e), w.clone())),
+                };
+                let history = info
+                    .history
+                    .iter()
+                    .map(|(e, w)| format!("line {}: {w}", self.event_ref(*e).line))
+                    .collect();
+                (Some(info.name), setup, history)
+            }
+            None => (None, None, Vec::new()),
+        };
+        let setup = match setup {
+            Some((ev, what)) => Some((self.event_ref(ev), what)),
+            None => buf_setup,
+        };
+        self.violation = Some(Violation {
+            invariant,
+            buffer,
+            job,
+            detail,
+            broke,
+            setup,
+            history,
+        });
+    }
+
+    pub fn slot_of_jctx(&self, jctx: *const c_void) -> Option<usize> {
+        self.ctxs
+            .iter()
+            .position(|c| ptr::eq(c.jctx.as_ptr() as *const c_void, jctx))
+    }
+
+    /// Whether the job `cookie` of context `ctx` is over (or was never
+    /// issued): a reply naming it must change nothing.
+    pub fn cookie_dead(&self, ctx: u32, cookie: u64) -> bool {
+        self.ctxs
+            .iter()
+            .rposition(|c| c.id == ctx)
+            .and_then(|s| self.ctxs[s].jobs.iter().rev().find(|j| j.cookie == cookie))
+            .is_none_or(JobModel::dead)
+    }
+
+    pub fn slot_of_id(&self, id: u32) -> Option<usize> {
+        self.ctxs.iter().position(|c| c.id == id && c.open)
+    }
+
+    /// The live buffer `index` of context `ctx`'s `queue`.
+    pub fn find_buf(&self, ctx: u32, queue: Queue, index: u32) -> Option<usize> {
+        self.info.iter().position(|b| {
+            b.name.ctx == ctx
+                && b.name.queue == queue
+                && b.name.index == index
+                && b.own != Own::Freed
+        })
+    }
+
+    pub fn job_mut(&mut self, ctx: u32, cookie: u64) -> Option<&mut JobModel> {
+        let slot = self.ctxs.iter().rposition(|c| c.id == ctx)?;
+        self.ctxs[slot]
+            .jobs
+            .iter_mut()
+            .rev()
+            .find(|j| j.cookie == cookie)
+    }
+
+    /// The context's `struct daedalus_front`.
+    pub fn front_ptr(&mut self, slot: usize) -> *mut c_void {
+        self.ctxs[slot].front.as_mut_ptr() as *mut c_void
+    }
+
+    /// The front's failed and stopped states, for the oracles.
+    pub fn front_state(&self, slot: usize) -> (bool, bool) {
+        // SAFETY: the front is live C memory; the glue reads two fields.
+        let f = unsafe {
+            crate::core::daedalus_shim_front_flags(self.ctxs[slot].front.as_ptr() as *const c_void)
+        };
+        (f & 1 != 0, f & 2 != 0)
+    }
+
+    /// The context's job-core context (`struct daedalus_job_ctx`).
+    pub fn jctx_ptr(&mut self, slot: usize) -> *mut c_void {
+        self.ctxs[slot].jctx.as_mut_ptr() as *mut c_void
+    }
+
+    /// The stream generation of open context `ctx` (1 when it is not
+    /// open): what a reply must name to be applied.
+    pub fn stream_gen(&mut self, ctx: u32) -> u32 {
+        match self.slot_of_id(ctx) {
+            // SAFETY: the job-core context is live; the glue reads one
+            // field and calls nothing back.
+            Some(slot) => unsafe { core::daedalus_shim_stream_gen(self.jctx_ptr(slot)) },
+            None => 1,
+        }
+    }
+
+    /// The job core (`struct daedalus_job_core`).
+    pub fn core_ptr(&mut self) -> *mut c_void {
+        self.core_mem.as_mut_ptr() as *mut c_void
+    }
+}
+
+impl Drop for World {
+    fn drop(&mut self) {
+        // SAFETY: the core was initialised in `new`; no context is left
+        // that it could touch once the world goes.
+        unsafe { (self.core.core_destroy)(self.core_mem.as_mut_ptr() as *mut c_void) };
+    }
+}
+
+/// C memory of `bytes` zeroes, 8-aligned, for a structure the mock only
+/// knows the size of.
+pub(crate) fn zeroed_words(bytes: usize) -> Box<[u64]> {
+    vec![0u64; bytes.div_ceil(8)].into_boxed_slice()
+}
+
+/// The queue a V4L2 buffer type belongs to (OUTPUT or OUTPUT_MPLANE, else
+/// CAPTURE).
+pub(crate) fn queue_of_type(ty: u32) -> Queue {
+    if ty == 2 || ty == 10 {
+        Queue::Output
+    } else {
+        Queue::Capture
+    }
+}
+
+// Short accessors for code that must not hold the world across a call
+// into C.
+
+/// The run's job-core variant.
+pub(crate) fn core() -> CoreFns {
+    with(|w| w.core)
+}
+
+/// Whether the run has a violation already.
+pub(crate) fn failed() -> bool {
+    with(|w| w.violation.is_some())
+}
+
+/// The context's front (`struct daedalus_front`).
+pub(crate) fn front(slot: usize) -> *mut c_void {
+    with(|w| w.front_ptr(slot))
+}
+
+/// The context's job-core context.
+pub(crate) fn jctx(slot: usize) -> *mut c_void {
+    with(|w| w.jctx_ptr(slot))
+}
+
+/// The job core.
+pub(crate) fn core_ptr() -> *mut c_void {
+    with(|w| w.core_ptr())
+}
+
+// Locks: single-threaded, so a held lock taken again is a self-deadlock.
+
+/// # Safety
+/// `lock` must point to a `struct mutex` of the core.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn daedalus_mock_mutex_lock(lock: *mut MutexShim) {
+    // SAFETY: lock is live C memory.
+    let held = unsafe { (*lock).held };
+    if held != 0 {
+        with(|w| {
+            w.violate(
+                Invariant::Hang,
+                None,
+                "mutex_lock of a mutex this thread holds: self-deadlock".into(),
+            )
+        });
+        return;
+    }
+    // SAFETY: as above.
+    unsafe { (*lock).held = 1 };
+}
+
+/// # Safety
+/// `lock` must point to a `struct mutex` of the core.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn daedalus_mock_mutex_unlock(lock: *mut MutexShim) {
+    // SAFETY: lock is live C memory.
+    unsafe { (*lock).held = 0 };
+}

@@ -1,0 +1,419 @@
+//! The lifecycle oracles: the buffer-ownership invariants of
+//! docs/design.md, each a named rule run at the moment it must hold — at a
+//! completion, when a job is sent, after a daemon reply, at the end of an
+//! event that had to end a scope, and at the end of the run. Each rule's
+//! comment says what of the kernel it mirrors: what vb2, v4l2-mem2mem or
+//! the client would see when it breaks.
+//!
+//! The mock itself reports only what the kernel reports (DEBUG_LIST's
+//! list_del, vb2's WARNs, v4l2_m2m_job_finish's no-op, a cancel that
+//! waits forever); the decoder's contract with its client and its daemon
+//! is in contract.rs.
+
+use super::{Invariant, Own, Record};
+use crate::mock::{JobModel, LIVELOCK_RUNS, V4L2_BUF_FLAG_LAST, World};
+use crate::scenario::{FRAME_HAS_PIXELS, FRAME_LAST, FRAME_SRC_CONSUMED, Queue};
+
+/// What a daemon reply named, and what its job was before it came: the
+/// moment [`World::rule_reply_applied_right`] judges it from.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct ReplyBefore {
+    /// The outcome log's length and the world's change count.
+    pub at: usize,
+    pub changes: u64,
+    /// The cookie was dead already.
+    pub dead: bool,
+    /// The live job's generation and the event that sent it, and the
+    /// context's current generation.
+    pub job: Option<(u32, usize, u32)>,
+}
+
+impl World {
+    /// At vb2_buffer_done: no buffer is done while still linked on its
+    /// ready queue (the next list walk would reach a completed buffer);
+    /// a picture carries its source's timestamp and the LAST flag exactly
+    /// when the daemon said LAST; and it completes as the daemon
+    /// delivered it (contract.rs).
+    pub(crate) fn rule_completed_as_delivered(&mut self, id: usize, state: u32) {
+        let name = self.info[id].name;
+        if self.info[id].linked {
+            let msg = format!("{name} completed while still linked on its ready queue");
+            self.violate(Invariant::DoneWhileLinked, Some(id), msg);
+        }
+        let flags = self.bufs[id].m2m.vb.flags;
+        let ts = self.bufs[id].m2m.vb.vb2_buf.timestamp;
+        if let (Queue::Capture, Some(d), Own::Claimed(c) | Own::Parked(c)) =
+            (name.queue, self.delivering, self.info[id].own)
+            && !d.dead
+            && c == d.cookie
+            && d.flags & FRAME_HAS_PIXELS != 0
+        {
+            if ts != d.ts {
+                let msg = format!(
+                    "{name} stamped ts={ts}, but the daemon said its picture came from the source with ts={}",
+                    d.ts
+                );
+                self.violate(Invariant::WrongTimestamp, Some(id), msg);
+            }
+            let want_last = d.flags & FRAME_LAST != 0;
+            if (flags & V4L2_BUF_FLAG_LAST != 0) != want_last {
+                let msg = format!(
+                    "{name} returned with LAST={} for a picture with LAST={want_last}",
+                    flags & V4L2_BUF_FLAG_LAST != 0
+                );
+                self.violate(Invariant::DrainRules, Some(id), msg);
+            }
+            self.contract_picture(id, state, d);
+        }
+        if let (Queue::Output, Some(d), Own::Claimed(c)) =
+            (name.queue, self.delivering, self.info[id].own)
+            && !d.dead
+            && c == d.cookie
+            && d.flags & FRAME_SRC_CONSUMED != 0
+        {
+            self.contract_source(id, state, d);
+        }
+    }
+
+    /// Invariant 4 at the moment it must hold: right after `what` (a
+    /// STREAMOFF, close, session error, detach or watchdog expiry), no job
+    /// of its scope (`slot`, or every context) is still running or holds
+    /// a buffer. `only` narrows the scope to one job (the expired one).
+    pub(crate) fn rule_scope_ended(&mut self, slot: Option<usize>, only: Option<u64>, what: &str) {
+        let slots: Vec<usize> = match slot {
+            Some(s) => vec![s],
+            None => (0..self.ctxs.len()).collect(),
+        };
+        for s in slots {
+            let c = &self.ctxs[s];
+            let in_scope = |j: &&JobModel| only.is_none_or(|c| c == j.cookie) && !j.dead();
+            let Some(j) = c.jobs.iter().find(in_scope) else {
+                continue;
+            };
+            let (ctx, j) = (c.id, j.clone());
+            let held = |id: Option<usize>, done: bool| id.filter(|_| !done);
+            let buf = held(j.dst, j.dst_done).or(held(j.src, j.src_done));
+            let mut left = Vec::new();
+            if j.running {
+                left.push("still running on the m2m device".to_owned());
+            }
+            for id in [held(j.src, j.src_done), held(j.dst, j.dst_done)]
+                .into_iter()
+                .flatten()
+            {
+                let how = match self.info[id].own {
+                    Own::Parked(_) => "parked",
+                    _ => "claimed",
+                };
+                left.push(format!("{} still {how}", self.info[id].name));
+            }
+            let msg = format!(
+                "{what} left job {:#x} of ctx {ctx} alive: {}",
+                j.cookie,
+                left.join(", ")
+            );
+            let setup = (j.issued_ev, format!("device_run sent job {:#x}", j.cookie));
+            self.violate_job(
+                Invariant::ScopeNotEnded,
+                buf,
+                Some((ctx, j.cookie)),
+                msg,
+                Some(setup),
+            );
+            return;
+        }
+    }
+
+    /// Progress: a job the core still runs must belong to a context that
+    /// can make progress (an open file, a live session, a daemon).
+    pub(crate) fn rule_no_stalled_job(&mut self) {
+        for (slot, c) in self.ctxs.iter().enumerate() {
+            // Only recent jobs run: look from the newest, and not at all
+            // when the context runs none.
+            if c.running_jobs == 0 {
+                continue;
+            }
+            let Some(j) = c.jobs.iter().rev().find(|j| j.running) else {
+                continue;
+            };
+            let (ctx, cookie, dst) = (c.id, j.cookie, j.dst);
+            let (why, setup) = if !c.open {
+                ("its file is closed", None)
+            } else if !self.daemon_ready {
+                ("no daemon is attached", None)
+            } else if self.front_state(slot).0 {
+                let setup = (c.failed_ev, format!("ctx {ctx} failed"));
+                ("its session failed", Some(setup))
+            } else {
+                continue;
+            };
+            let msg = format!(
+                "job {cookie:#x} of ctx {ctx} holds the device, but {why}: no reply can finish it, every context waits for the watchdog"
+            );
+            let setup = setup.unwrap_or((j.issued_ev, format!("device_run sent job {cookie:#x}")));
+            self.violate_job(Invariant::Stall, dst, Some((ctx, cookie)), msg, Some(setup));
+            return;
+        }
+    }
+
+    /// A context the device runs must have a job the daemon or the core can
+    /// still finish; otherwise v4l2_m2m_cancel_job would wait forever.
+    pub(crate) fn rule_running_ctx_has_a_job(&mut self) {
+        let Some(slot) = self.curr_ctx else { return };
+        let c = &self.ctxs[slot];
+        if c.running_jobs > 0 {
+            return;
+        }
+        let msg = format!(
+            "ctx {} is RUNNING on the m2m device, but no job of it is left to finish: the next STREAMOFF or close waits forever",
+            c.id
+        );
+        self.violate(Invariant::Hang, None, msg);
+    }
+
+    /// When a job is sent: its cookie is not one a reply may still come
+    /// for (every cookie sent since the daemon attached), or that reply
+    /// would be applied to the new job.
+    pub(crate) fn rule_cookie_fresh(&mut self, ctx: u32, cookie: u64, dst: Option<usize>) {
+        if let Some(&(pctx, pev)) = self.issued.get(&cookie) {
+            let msg = format!(
+                "cookie {:#x} sent again for a new job of ctx {}, while a reply to its first holder (ctx {pctx}) may still come and would be applied to the new one",
+                cookie, ctx
+            );
+            let setup = (
+                pev,
+                format!("cookie {:#x} first sent to the daemon", cookie),
+            );
+            self.violate_job(
+                Invariant::CookieReissued,
+                dst,
+                Some((ctx, cookie)),
+                msg,
+                Some(setup),
+            );
+        }
+    }
+
+    /// After each device_run of the m2m workqueue (v4l2_m2m_try_run from
+    /// the job_finish work): `idle_runs` device_runs in a row in which no
+    /// buffer changed hands are a livelock, the kernel's workqueue would
+    /// spin forever. `at` is where the runs began in the log, `next` the
+    /// context the device runs. False once it is one.
+    pub(crate) fn rule_workqueue_progresses(
+        &mut self,
+        idle_runs: u32,
+        at: usize,
+        next: Option<u32>,
+    ) -> bool {
+        if idle_runs < LIVELOCK_RUNS {
+            return true;
+        }
+        let cycle: Vec<String> = self.log[at.min(self.log.len())..]
+            .iter()
+            .map(|(_, r)| format!("`{r}`"))
+            .collect();
+        let ctx = next.map_or_else(|| "?".to_owned(), |c| c.to_string());
+        let each = if cycle.is_empty() {
+            String::new()
+        } else {
+            format!(", each ending in {}", cycle.join(", "))
+        };
+        // The job the core still runs is what the runs trip over.
+        let held = self
+            .ctxs
+            .iter()
+            .find_map(|c| c.jobs.iter().find(|j| j.running).map(|j| (c.id, j.clone())));
+        let (job, setup, still) = match held {
+            Some((c, j)) => (
+                Some((c, j.cookie)),
+                Some((j.issued_ev, format!("device_run sent job {:#x}", j.cookie))),
+                format!("; the job core still runs job {:#x} of ctx {c}", j.cookie),
+            ),
+            None => (None, None, String::new()),
+        };
+        let msg = format!(
+            "{} device_runs of ctx {ctx} in a row{each}, and no buffer changed hands: the m2m workqueue would spin forever{still}",
+            LIVELOCK_RUNS
+        );
+        self.violate_job(Invariant::Livelock, None, job, msg, setup);
+        false
+    }
+
+    /// At the end of the run: a buffer with two owners that nothing else
+    /// caught (a claim of a held or linked buffer), which the kernel
+    /// would trip over at the next list walk or completion.
+    pub(crate) fn rule_no_suspect_left(&mut self) {
+        if let Some(id) = self.info.iter().position(|b| b.suspect.is_some()) {
+            let s = self.info[id]
+                .suspect
+                .clone()
+                .unwrap_or_else(|| unreachable!());
+            self.violate(Invariant::DoubleOwner, Some(id), s.what);
+        }
+    }
+
+    /// At the end of the run: ready OUTPUT and CAPTURE buffers, an idle
+    /// daemon and an idle device, but no device_run — v4l2_m2m_try_schedule
+    /// was never called when the context became ready, and the client
+    /// waits forever.
+    pub(crate) fn rule_idle_device_runs(&mut self, slot: usize) {
+        if self.curr_ctx.is_none() && self.job_queue.is_empty() && self.would_queue(slot) {
+            let id = self.ctxs[slot].id;
+            let msg = format!(
+                "ctx {id} has OUTPUT and CAPTURE buffers ready and the device is idle, but nothing scheduled a device_run"
+            );
+            self.violate(Invariant::Hang, None, msg);
+        }
+    }
+
+    /// At a CAPTURE DQBUF that would block: once EOS was signalled and
+    /// the decoder stopped, the drain's LAST buffer must exist, or DQBUF
+    /// never returns -EPIPE and the client waits.
+    pub(crate) fn rule_eos_brings_epipe(&mut self, slot: usize, would_block: bool) {
+        let ctx = self.ctxs[slot].id;
+        if would_block
+            && self.front_state(slot).1
+            && !self.ctxs[slot].cap.last_buffer_dequeued
+            && self.ctxs[slot].cap.done_list.is_empty()
+            && self.ctxs[slot].cap.owned_by_drv > 0
+            && self
+                .log
+                .iter()
+                .any(|(_, r)| matches!(r, Record::V4l2Event { ctx: c, what: "EOS" } if *c == ctx))
+            && !self
+                .info
+                .iter()
+                .any(|b| b.name.ctx == ctx && b.done_flags & V4L2_BUF_FLAG_LAST != 0)
+        {
+            let msg = format!(
+                "ctx {ctx}: EOS was signalled but no CAPTURE buffer carried LAST, so DQBUF never returns -EPIPE"
+            );
+            self.violate(Invariant::DrainRules, None, msg);
+        }
+    }
+
+    /// Right after close: the job core's in-flight table holds no job of
+    /// the context (`left` of them, `parked` parked), or a late reply
+    /// would reach freed memory.
+    pub(crate) fn rule_close_leaves_no_job(&mut self, ctx: u32, left: u32, parked: u32) {
+        if left != 0 {
+            let msg = format!(
+                "ctx {ctx} closed with {left} job(s) still in the in-flight table ({parked} parked)"
+            );
+            self.violate(Invariant::LeakAtClose, None, msg);
+        }
+    }
+
+    /// When the dispatcher returns: it released every context it looked
+    /// up (ctx_get without ctx_put keeps the context-list lock), or the
+    /// next open, close or daemon write waits forever.
+    pub(crate) fn rule_dispatcher_puts_ctx(&mut self, ctx: u32) {
+        if self.ctx_held != 0 {
+            let msg = format!(
+                "the dispatcher returned still holding ctx {ctx} (ctx_get without ctx_put): the next open, close or daemon write waits forever"
+            );
+            self.ctx_held = 0;
+            self.violate(Invariant::Hang, None, msg);
+        }
+    }
+
+    /// When the watchdog expires job `cookie`: the daemon had not
+    /// answered it. A job it answered should have ended then; the device
+    /// stood still until the timeout.
+    pub(crate) fn rule_watchdog_only_for_silence(&mut self, ctx: u32, cookie: u64) {
+        let Some(j) = self.job_mut(ctx, cookie) else {
+            return;
+        };
+        let (Some(ev), dst) = (j.answered_ev, j.dst) else {
+            return;
+        };
+        let msg = format!(
+            "the watchdog had to end job {cookie:#x} of ctx {ctx}, which the daemon had answered: the device stood still until the timeout"
+        );
+        let setup = (ev, format!("the daemon answered job {cookie:#x}"));
+        self.violate_job(Invariant::Stall, dst, Some((ctx, cookie)), msg, Some(setup));
+    }
+
+    /// After a daemon write the dispatcher took or refused (`ret`), for
+    /// a RESP_FRAME `f` and what its job was `before`: a reply is applied
+    /// only to a job of its own generation, the context's current one; an
+    /// accepted SRC_CONSUMED finishes the job at once (or the m2m device
+    /// stays held until the watchdog); and a reply for a dead cookie
+    /// changes nothing.
+    pub(crate) fn rule_reply_applied_right(
+        &mut self,
+        f: &crate::core::MsgFrame,
+        ret: i32,
+        before: ReplyBefore,
+    ) {
+        let ReplyBefore {
+            at,
+            changes,
+            dead,
+            job,
+        } = before;
+        if let Some((job_gen, issued_ev, cur)) = job {
+            let key = (f.ctx_id, f.cookie);
+            let applied = ret == 0 || self.changes != changes;
+            let fits = f.generation == job_gen && job_gen == cur;
+            let setup = (
+                issued_ev,
+                format!(
+                    "device_run sent job {:#x} in generation {job_gen}",
+                    f.cookie
+                ),
+            );
+            if applied && !fits {
+                let msg = format!(
+                    "a reply of generation {} was applied to job {:#x} of generation {job_gen} (the context's current generation is {cur})",
+                    f.generation, f.cookie
+                );
+                self.violate_job(
+                    Invariant::StaleGenerationApplied,
+                    None,
+                    Some(key),
+                    msg,
+                    Some(setup),
+                );
+                return;
+            }
+            let consumed = f.flags & FRAME_SRC_CONSUMED != 0;
+            let still = self.job_mut(f.ctx_id, f.cookie).map(|j| (j.running, j.dst));
+            if consumed
+                && applied
+                && let Some((true, dst)) = still
+            {
+                let msg = format!(
+                    "RESP_FRAME SRC_CONSUMED for job {:#x} of ctx {} was accepted, but the job is still running: the m2m device stays held until the watchdog",
+                    f.cookie, f.ctx_id
+                );
+                let setup = (issued_ev, format!("device_run sent job {:#x}", f.cookie));
+                self.violate_job(
+                    Invariant::ConsumedNotFinished,
+                    dst,
+                    Some(key),
+                    msg,
+                    Some(setup),
+                );
+                return;
+            }
+        }
+        if dead && self.changes != changes {
+            let cookie = f.cookie;
+            let what = self.log[at..]
+                .iter()
+                .find(|(_, r)| {
+                    matches!(
+                        r,
+                        Record::BufDone { .. }
+                            | Record::JobFinish { .. }
+                            | Record::Claim { .. }
+                            | Record::Park { .. }
+                    )
+                })
+                .map_or_else(|| "state changed".to_owned(), |(_, r)| r.to_string());
+            let msg = format!("a reply for dead cookie {cookie:#x} was applied: {what}");
+            self.violate(Invariant::DeadCookieChangedState, None, msg);
+        }
+    }
+}
