@@ -26,6 +26,16 @@ pub struct Capabilities {
     pub max_height: u32,
 }
 
+impl Capabilities {
+    pub fn has_codec(&self, codec: Codec) -> bool {
+        self.codecs & codec.bit() != 0
+    }
+
+    pub fn has_pixfmt(&self, pixfmt: Pixfmt) -> bool {
+        self.pixfmts & pixfmt.bit() != 0
+    }
+}
+
 /// REQ_SESSION_OPEN, typed.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct SessionParams {

@@ -218,6 +218,9 @@ impl<'b> Daemon<'b> {
         Ok(())
     }
 
+    /// Routes a request to its handler. The kernel sends nothing but
+    /// REQ_HELLO until the handshake is done: anything else before it is
+    /// out of place and dropped.
     fn handle(&mut self, msg: Message, transport: &mut dyn Transport) -> Result<(), DaemonError> {
         if !self.hello_done && !matches!(msg, Message::ReqHello(_)) {
             self.dropped += 1;
@@ -225,213 +228,334 @@ impl<'b> Daemon<'b> {
             return Ok(());
         }
         match msg {
-            Message::ReqHello(h) => {
-                let caps = self.backend.capabilities();
-                tracing::info!(
-                    max_contexts = h.max_contexts,
-                    backend = self.backend.name(),
-                    "attached"
-                );
-                self.contexts.clear();
-                self.hello_done = true;
-                self.max_payload = h.max_payload.min(MAX_PAYLOAD);
-                self.mapped = self.offer_mapped && transport.can_map();
-                let resp = Message::RespHello(RespHello {
-                    proto_version: PROTO_VERSION.into(),
-                    daemon_version: DAEMON_VERSION,
-                    codecs: caps.codecs,
-                    pixfmts: caps.pixfmts,
-                    max_width: caps.max_width,
-                    max_height: caps.max_height,
-                    flags: HELLO_F_CAPTURE_FMT | if self.mapped { HELLO_F_MAPPED } else { 0 },
-                    reserved: 0,
-                });
-                self.send(transport, &resp)?;
-            }
-            Message::ReqSessionOpen(o) => {
-                if self.contexts.remove(&o.ctx_id).is_some() {
-                    tracing::warn!(ctx = o.ctx_id, "session reopened; the old one is dropped");
-                }
-                let params = SessionParams {
-                    ctx_id: o.ctx_id,
-                    codec: Codec::from_raw(o.codec).unwrap_or(Codec::H264),
-                    pixfmt: Pixfmt::from_raw(o.pixfmt).unwrap_or(Pixfmt::Nv12),
-                    width: o.width,
-                    height: o.height,
-                };
-                let caps = self.backend.capabilities();
-                let opened = if caps.pixfmts & params.pixfmt.bit() == 0 {
-                    Err(SessionErrorCode::UnsupportedFormat)
-                } else if caps.codecs & params.codec.bit() == 0 {
-                    Err(SessionErrorCode::UnsupportedCodec)
-                } else {
-                    self.backend.open_session(&params)
-                };
-                match opened {
-                    Ok(session) => {
-                        tracing::info!(ctx = o.ctx_id, codec = ?params.codec, pixfmt = ?params.pixfmt, "session open");
-                        self.contexts.insert(
-                            o.ctx_id,
-                            Context {
-                                session,
-                                generation: 0,
-                                jobs: HashMap::new(),
-                            },
-                        );
-                    }
-                    Err(code) => {
-                        tracing::warn!(ctx = o.ctx_id, ?code, codec = ?params.codec, "session refused");
-                        self.send(transport, &session_error(o.ctx_id, code))?;
-                    }
-                }
-            }
-            Message::ReqSessionClose(c) => {
-                if self.contexts.remove(&c.ctx_id).is_some() {
-                    tracing::info!(ctx = c.ctx_id, "session closed");
-                }
+            Message::ReqHello(hello) => self.on_hello(hello, transport),
+            Message::ReqSessionOpen(open) => self.on_session_open(open, transport),
+            Message::ReqSessionClose(close) => {
+                self.on_session_close(close);
+                Ok(())
             }
             Message::ReqDecode { cookie, body, data } => {
-                if !self.contexts.contains_key(&body.ctx_id) {
-                    tracing::warn!(
-                        ctx = body.ctx_id,
-                        cookie,
-                        "job for a context without a session"
-                    );
-                    return self.send(
-                        transport,
-                        &session_error(body.ctx_id, SessionErrorCode::Internal),
-                    );
-                }
-                let no_src = body.flags & DECODE_F_NO_SRC != 0;
-                let (src_map, dst_map) = if body.flags & DECODE_F_MAPPED == 0 {
-                    (None, None)
-                } else {
-                    let mapped = if self.mapped {
-                        map_job(&body, transport)
-                    } else {
-                        Err(io::Error::other("mapped jobs were not offered"))
-                    };
-                    match mapped {
-                        Ok(maps) => maps,
-                        // The job fails, not the session.
-                        Err(e) => {
-                            tracing::warn!(ctx = body.ctx_id, cookie, error = %e, "mapped job refused");
-                            return self.fail_job(cookie, &body, transport);
-                        }
-                    }
-                };
-                let Some(ctx) = self.contexts.get_mut(&body.ctx_id) else {
-                    return Ok(());
-                };
-                ctx.generation = body.generation;
-                ctx.jobs.insert(
-                    cookie,
-                    JobGen {
-                        generation: body.generation,
-                        src_pending: !no_src,
-                        dst_pending: true,
-                    },
-                );
-                let bitstream = src_map.as_ref().map_or(&data[..], Mapping::bytes);
-                let job = Job {
-                    cookie,
-                    src: (!no_src).then_some(Src {
-                        index: body.src_index,
-                        timestamp: body.timestamp,
-                        data: bitstream,
-                    }),
-                    dst: Dst {
-                        cookie,
-                        index: body.dst_index,
-                        size: body.dst_size,
-                        map: dst_map,
-                    },
-                };
-                tracing::trace!(
-                    ctx = body.ctx_id,
-                    cookie,
-                    bytes = bitstream.len(),
-                    no_src,
-                    mapped = src_map.is_some(),
-                    "decode"
-                );
-                ctx.session.decode(job);
-                // The session has read the bitstream: unmap it before its
-                // SRC_CONSUMED can go out.
-                drop(src_map);
-                self.drain(body.ctx_id, transport)?;
+                self.on_decode(cookie, body, &data, transport)
             }
-            Message::ReqFlush(f) => {
-                if let Some(ctx) = self.contexts.get_mut(&f.ctx_id) {
-                    tracing::debug!(ctx = f.ctx_id, "drain");
-                    ctx.session.flush();
-                    self.drain(f.ctx_id, transport)?;
-                }
-            }
-            Message::ReqReset(r) => {
-                if let Some(ctx) = self.contexts.get_mut(&r.ctx_id) {
-                    tracing::debug!(ctx = r.ctx_id, generation = r.generation, "reset");
-                    ctx.session.reset();
-                    ctx.jobs.clear();
-                    ctx.generation = r.generation;
-                }
-                let done = RespResetDone {
-                    ctx_id: r.ctx_id,
-                    generation: r.generation,
-                };
-                self.send(transport, &Message::RespResetDone(done))?;
-            }
-            Message::ReqCaptureOff(c) => {
-                // The kernel took back every buffer of the context's jobs:
-                // their cookies are dead, the stream and its generation go on.
-                if let Some(ctx) = self.contexts.get_mut(&c.ctx_id) {
-                    tracing::debug!(
-                        ctx = c.ctx_id,
-                        generation = c.generation,
-                        jobs = ctx.jobs.len(),
-                        "CAPTURE off"
-                    );
-                    ctx.session.capture_off();
-                    ctx.jobs.clear();
-                    self.drain(c.ctx_id, transport)?;
-                }
-            }
-            Message::ReqCaptureFmt(c) => {
-                // CAPTURE streams on in the format the client chose, which
-                // may differ from the session's since a SOURCE_CHANGE.
-                let Some(ctx) = self.contexts.get_mut(&c.ctx_id) else {
-                    tracing::warn!(
-                        ctx = c.ctx_id,
-                        "CAPTURE format for a context without a session"
-                    );
-                    return Ok(());
-                };
-                let pixfmt = Pixfmt::from_raw(c.pixfmt).unwrap_or(Pixfmt::Nv12);
-                if self.backend.capabilities().pixfmts & pixfmt.bit() == 0 {
-                    tracing::warn!(
-                        ctx = c.ctx_id,
-                        ?pixfmt,
-                        "CAPTURE format not announced; the session ends"
-                    );
-                    self.contexts.remove(&c.ctx_id);
-                    return self.send(
-                        transport,
-                        &session_error(c.ctx_id, SessionErrorCode::UnsupportedFormat),
-                    );
-                }
-                tracing::debug!(ctx = c.ctx_id, ?pixfmt, "CAPTURE format");
-                ctx.session.capture_format(pixfmt);
-                self.drain(c.ctx_id, transport)?;
-            }
-            Message::ReqPing { token, body } => {
-                self.send(transport, &Message::RespPong { token, body })?;
-            }
+            Message::ReqFlush(flush) => self.on_flush(flush, transport),
+            Message::ReqReset(reset) => self.on_reset(reset, transport),
+            Message::ReqCaptureOff(off) => self.on_capture_off(off, transport),
+            Message::ReqCaptureFmt(fmt) => self.on_capture_fmt(fmt, transport),
+            Message::ReqPing { token, body } => self.on_ping(token, body, transport),
             other => {
                 self.dropped += 1;
                 tracing::warn!(ty = %other.ty(), "unexpected message");
+                Ok(())
             }
         }
+    }
+
+    /// REQ_HELLO: the kernel starts an attachment and says how large a
+    /// payload it takes. The reply is RESP_HELLO with the backend's
+    /// capabilities; it offers F_MAPPED only when the transport can map
+    /// (and `--no-mapped` was not given), as a mapped job would otherwise
+    /// be bound to fail. No buffer is in flight: the kernel starts from
+    /// nothing, so every session left from an earlier handshake is dropped
+    /// with whatever it held.
+    fn on_hello(
+        &mut self,
+        hello: ReqHello,
+        transport: &mut dyn Transport,
+    ) -> Result<(), DaemonError> {
+        let caps = self.backend.capabilities();
+        tracing::info!(
+            max_contexts = hello.max_contexts,
+            backend = self.backend.name(),
+            "attached"
+        );
+        self.contexts.clear();
+        self.hello_done = true;
+        self.max_payload = hello.max_payload.min(MAX_PAYLOAD);
+        self.mapped = self.offer_mapped && transport.can_map();
+        let resp = Message::RespHello(RespHello {
+            proto_version: PROTO_VERSION.into(),
+            daemon_version: DAEMON_VERSION,
+            codecs: caps.codecs,
+            pixfmts: caps.pixfmts,
+            max_width: caps.max_width,
+            max_height: caps.max_height,
+            flags: HELLO_F_CAPTURE_FMT | if self.mapped { HELLO_F_MAPPED } else { 0 },
+            reserved: 0,
+        });
+        self.send(transport, &resp)
+    }
+
+    /// REQ_SESSION_OPEN: a context starts streaming. The session opens
+    /// without a reply. A codec or pixel format RESP_HELLO did not announce,
+    /// or a backend that refuses, is answered RESP_SESSION_ERROR and leaves
+    /// the context without a session, so the kernel returns its buffers
+    /// with ERROR instead of waiting. No buffer changes hands; a session
+    /// still open under the same id is dropped with every dst it held.
+    fn on_session_open(
+        &mut self,
+        open: ReqSessionOpen,
+        transport: &mut dyn Transport,
+    ) -> Result<(), DaemonError> {
+        if self.contexts.remove(&open.ctx_id).is_some() {
+            tracing::warn!(
+                ctx = open.ctx_id,
+                "session reopened; the old one is dropped"
+            );
+        }
+        let params = SessionParams {
+            ctx_id: open.ctx_id,
+            codec: Codec::from_raw(open.codec).unwrap_or(Codec::H264),
+            pixfmt: Pixfmt::from_raw(open.pixfmt).unwrap_or(Pixfmt::Nv12),
+            width: open.width,
+            height: open.height,
+        };
+        let caps = self.backend.capabilities();
+        let opened = if !caps.has_pixfmt(params.pixfmt) {
+            Err(SessionErrorCode::UnsupportedFormat)
+        } else if !caps.has_codec(params.codec) {
+            Err(SessionErrorCode::UnsupportedCodec)
+        } else {
+            self.backend.open_session(&params)
+        };
+        match opened {
+            Ok(session) => {
+                tracing::info!(ctx = open.ctx_id, codec = ?params.codec, pixfmt = ?params.pixfmt, "session open");
+                self.contexts.insert(
+                    open.ctx_id,
+                    Context {
+                        session,
+                        generation: 0,
+                        jobs: HashMap::new(),
+                    },
+                );
+                Ok(())
+            }
+            Err(code) => {
+                tracing::warn!(ctx = open.ctx_id, ?code, codec = ?params.codec, "session refused");
+                self.send(transport, &session_error(open.ctx_id, code))
+            }
+        }
+    }
+
+    /// REQ_SESSION_CLOSE: the context is gone. There is no reply. The
+    /// kernel took back every buffer of the context before sending it, so
+    /// the session goes with every dst parked in it, a mapped one unmapped
+    /// untouched.
+    fn on_session_close(&mut self, close: ReqSessionClose) {
+        if self.contexts.remove(&close.ctx_id).is_some() {
+            tracing::info!(ctx = close.ctx_id, "session closed");
+        }
+    }
+
+    /// REQ_DECODE: job `cookie` hands the context's session a src (none
+    /// with F_NO_SRC) and a dst. The replies are the session's: RESP_FRAME
+    /// SRC_CONSUMED for the src and HAS_PIXELS for the dst, each now or
+    /// after later requests, and RESP_STREAM_INFO or RESP_SESSION_ERROR as
+    /// decoding reveals them. The src is the daemon's only for the session's
+    /// call (a mapped one is unmapped before its SRC_CONSUMED can go out);
+    /// the dst stays parked in the session until a HAS_PIXELS names the
+    /// cookie. A job for a context without a session is answered
+    /// RESP_SESSION_ERROR (INTERNAL), after which the kernel fails every
+    /// buffer of the context; a mapped job that cannot be mapped, or was
+    /// never offered, fails alone, both its buffers back at once with ERROR.
+    fn on_decode(
+        &mut self,
+        cookie: u64,
+        body: ReqDecode,
+        data: &[u8],
+        transport: &mut dyn Transport,
+    ) -> Result<(), DaemonError> {
+        let Some(ctx) = self.contexts.get_mut(&body.ctx_id) else {
+            tracing::warn!(
+                ctx = body.ctx_id,
+                cookie,
+                "job for a context without a session"
+            );
+            return self.send(
+                transport,
+                &session_error(body.ctx_id, SessionErrorCode::Internal),
+            );
+        };
+        let no_src = capture_only(&body);
+        let (src_map, dst_map) = if body.flags & DECODE_F_MAPPED == 0 {
+            (None, None)
+        } else {
+            let mapped = if self.mapped {
+                map_job(&body, transport)
+            } else {
+                Err(io::Error::other("mapped jobs were not offered"))
+            };
+            match mapped {
+                Ok(maps) => maps,
+                // The job fails, not the session.
+                Err(e) => {
+                    tracing::warn!(ctx = body.ctx_id, cookie, error = %e, "mapped job refused");
+                    return self.fail_job(cookie, &body, transport);
+                }
+            }
+        };
+        ctx.generation = body.generation;
+        ctx.jobs.insert(
+            cookie,
+            JobGen {
+                generation: body.generation,
+                src_pending: !no_src,
+                dst_pending: true,
+            },
+        );
+        let bitstream = src_map.as_ref().map_or(data, Mapping::bytes);
+        let job = Job {
+            cookie,
+            src: (!no_src).then_some(Src {
+                index: body.src_index,
+                timestamp: body.timestamp,
+                data: bitstream,
+            }),
+            dst: Dst {
+                cookie,
+                index: body.dst_index,
+                size: body.dst_size,
+                map: dst_map,
+            },
+        };
+        tracing::trace!(
+            ctx = body.ctx_id,
+            cookie,
+            bytes = bitstream.len(),
+            no_src,
+            mapped = src_map.is_some(),
+            "decode"
+        );
+        ctx.session.decode(job);
+        // The session has read the bitstream: unmap it before its
+        // SRC_CONSUMED can go out.
+        drop(src_map);
+        self.drain(body.ctx_id, transport)
+    }
+
+    /// REQ_FLUSH: drain the context. The session sends every picture it
+    /// still holds into parked dsts, then one more dst, empty, with
+    /// HAS_PIXELS | LAST, waiting for later jobs' dsts if it runs out; those
+    /// dsts go back to the kernel, the other parked ones stay with the
+    /// session. A context without a session has nothing to drain.
+    fn on_flush(
+        &mut self,
+        flush: ReqFlush,
+        transport: &mut dyn Transport,
+    ) -> Result<(), DaemonError> {
+        if let Some(ctx) = self.contexts.get_mut(&flush.ctx_id) {
+            tracing::debug!(ctx = flush.ctx_id, "drain");
+            ctx.session.flush();
+            self.drain(flush.ctx_id, transport)?;
+        }
         Ok(())
+    }
+
+    /// REQ_RESET: seek or stop; the stream goes on under the new
+    /// generation. The reply is RESP_RESET_DONE with that generation,
+    /// whether the context has a session or not. The kernel took back every
+    /// buffer of the context before sending it: the session drops its
+    /// decoder state, parked dsts and pending events, and the jobs'
+    /// generations are forgotten, so no later reply names the old one.
+    fn on_reset(
+        &mut self,
+        reset: ReqReset,
+        transport: &mut dyn Transport,
+    ) -> Result<(), DaemonError> {
+        if let Some(ctx) = self.contexts.get_mut(&reset.ctx_id) {
+            tracing::debug!(ctx = reset.ctx_id, generation = reset.generation, "reset");
+            ctx.session.reset();
+            ctx.jobs.clear();
+            ctx.generation = reset.generation;
+        }
+        let done = RespResetDone {
+            ctx_id: reset.ctx_id,
+            generation: reset.generation,
+        };
+        self.send(transport, &Message::RespResetDone(done))
+    }
+
+    /// REQ_CAPTURE_OFF: CAPTURE streamed off. There is no reply of its
+    /// own. The kernel took back the dst of every job so far, and ended the
+    /// running one, before sending it: those cookies are dead, so the
+    /// session forgets their dsts and the daemon their generations. The
+    /// decoder state, the stream generation and the pictures not delivered
+    /// yet stay, for the dsts of later jobs.
+    fn on_capture_off(
+        &mut self,
+        off: ReqCaptureOff,
+        transport: &mut dyn Transport,
+    ) -> Result<(), DaemonError> {
+        if let Some(ctx) = self.contexts.get_mut(&off.ctx_id) {
+            tracing::debug!(
+                ctx = off.ctx_id,
+                generation = off.generation,
+                jobs = ctx.jobs.len(),
+                "CAPTURE off"
+            );
+            ctx.session.capture_off();
+            ctx.jobs.clear();
+            self.drain(off.ctx_id, transport)?;
+        }
+        Ok(())
+    }
+
+    /// REQ_CAPTURE_FMT: CAPTURE streams on in the format the client chose,
+    /// which may differ from the session's since a SOURCE_CHANGE. There is
+    /// no reply of its own; every picture that goes out from now on, those
+    /// the session already holds included, is laid out in it. No buffer
+    /// changes hands. A format RESP_HELLO did not announce ends the session
+    /// with RESP_SESSION_ERROR (UNSUPPORTED_FORMAT) rather than send
+    /// pictures in a layout the client did not ask for; the kernel then
+    /// fails the context's buffers.
+    fn on_capture_fmt(
+        &mut self,
+        fmt: ReqCaptureFmt,
+        transport: &mut dyn Transport,
+    ) -> Result<(), DaemonError> {
+        let Some(ctx) = self.contexts.get_mut(&fmt.ctx_id) else {
+            tracing::warn!(
+                ctx = fmt.ctx_id,
+                "CAPTURE format for a context without a session"
+            );
+            return Ok(());
+        };
+        let pixfmt = Pixfmt::from_raw(fmt.pixfmt).unwrap_or(Pixfmt::Nv12);
+        if !self.backend.capabilities().has_pixfmt(pixfmt) {
+            tracing::warn!(
+                ctx = fmt.ctx_id,
+                ?pixfmt,
+                "CAPTURE format not announced; the session ends"
+            );
+            return self.end_session(fmt.ctx_id, SessionErrorCode::UnsupportedFormat, transport);
+        }
+        tracing::debug!(ctx = fmt.ctx_id, ?pixfmt, "CAPTURE format");
+        ctx.session.capture_format(pixfmt);
+        self.drain(fmt.ctx_id, transport)
+    }
+
+    /// REQ_PING: answered RESP_PONG with the same token and body. No
+    /// buffer is involved.
+    fn on_ping(
+        &mut self,
+        token: u64,
+        body: Ping,
+        transport: &mut dyn Transport,
+    ) -> Result<(), DaemonError> {
+        self.send(transport, &Message::RespPong { token, body })
+    }
+
+    /// Drops a context's session with every dst parked in it and says so
+    /// in RESP_SESSION_ERROR, after which the kernel fails every buffer of
+    /// the context.
+    fn end_session(
+        &mut self,
+        ctx_id: u32,
+        code: SessionErrorCode,
+        transport: &mut dyn Transport,
+    ) -> Result<(), DaemonError> {
+        self.contexts.remove(&ctx_id);
+        self.send(transport, &session_error(ctx_id, code))
     }
 
     /// Returns both buffers of a job the daemon cannot take, with ERROR.
@@ -441,7 +565,7 @@ impl<'b> Daemon<'b> {
         body: &ReqDecode,
         transport: &mut dyn Transport,
     ) -> Result<(), DaemonError> {
-        let no_src = body.flags & DECODE_F_NO_SRC != 0;
+        let no_src = capture_only(body);
         let flags = FRAME_HAS_PIXELS | FRAME_ERROR | if no_src { 0 } else { FRAME_SRC_CONSUMED };
         let frame = RespFrame {
             ctx_id: body.ctx_id,
@@ -518,8 +642,7 @@ impl<'b> Daemon<'b> {
                 }
                 SessionEvent::Failed(code) => {
                     tracing::error!(ctx = ctx_id, ?code, "session failed");
-                    self.contexts.remove(&ctx_id);
-                    session_error(ctx_id, code)
+                    return self.end_session(ctx_id, code, transport);
                 }
             };
             self.send(transport, &msg)?;
@@ -533,7 +656,7 @@ fn map_job(
     body: &ReqDecode,
     transport: &mut dyn Transport,
 ) -> io::Result<(Option<Mapping>, Option<Mapping>)> {
-    let src = if body.flags & DECODE_F_NO_SRC != 0 || body.bytes == 0 {
+    let src = if capture_only(body) || body.bytes == 0 {
         None
     } else {
         Some(transport.map(body.src_map, body.bytes as usize, MapKind::Src)?)
@@ -544,6 +667,11 @@ fn map_job(
         Some(transport.map(body.dst_map, body.dst_size as usize, MapKind::Dst)?)
     };
     Ok((src, dst))
+}
+
+/// A job with F_NO_SRC: a dst alone, no bitstream and no SRC_CONSUMED owed.
+fn capture_only(body: &ReqDecode) -> bool {
+    body.flags & DECODE_F_NO_SRC != 0
 }
 
 /// A write the kernel refused on its merits (`-EINVAL`, `-EPROTO`), as
