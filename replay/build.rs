@@ -5,76 +5,19 @@
 //!
 //! Every copy's global symbols get a per-variant prefix (a forced-include
 //! header of #defines, built from `nm` on the real objects), so all
-//! variants link into one binary; src/core.rs picks one per run through
-//! the generated function tables in $OUT_DIR/cores.rs.
+//! variants link into one binary. Each variant's function table is C data
+//! (shim/fns.c, compiled under the variant's prefix, checked by the C
+//! compiler against the module's prototypes); src/core.rs picks one per
+//! run from $OUT_DIR/cores.rs. The Rust side of every struct, prototype
+//! and constant the executor shares with the C is generated from
+//! shim/replay.h by bindgen into $OUT_DIR/ffi.rs: nothing is mirrored by
+//! hand.
 
 use std::env;
 use std::fmt::Write as _;
 use std::fs;
 use std::path::{Path, PathBuf};
 use std::process::Command;
-
-/// The job-core and front functions the executor calls: name, Rust
-/// argument types, Rust return type. Must match kmod/daedalus_job.h and
-/// kmod/daedalus_front.h.
-const API: &[(&str, &str, &str)] = &[
-    (
-        "core_init",
-        "*mut c_void, *mut c_void, *const JobOps, u64",
-        "()",
-    ),
-    ("core_destroy", "*mut c_void", "()"),
-    (
-        "ctx_init",
-        "*mut c_void, *mut c_void, *mut c_void, u32",
-        "()",
-    ),
-    ("abort", "*mut c_void", "()"),
-    ("detach", "*mut c_void", "u32"),
-    ("watchdog", "*mut c_void, u64", "u32"),
-    ("ctx_count", "*mut c_void, *mut u32", "u32"),
-    (
-        "dispatch",
-        "*mut c_void, *const DispatchOps, *mut c_void, *const u8, usize",
-        "i32",
-    ),
-    (
-        "front_init",
-        "*mut c_void, *mut c_void, *mut c_void, *const FrontOps, *mut c_void",
-        "()",
-    ),
-    ("front_job_ready", "*mut c_void, u32, u32", "bool"),
-    ("front_device_run", "*mut c_void, u64", "()"),
-    ("front_start_streaming", "*mut c_void, bool, u32", "i32"),
-    ("front_stop_streaming", "*mut c_void, bool", "()"),
-    ("front_streamoff", "*mut c_void", "()"),
-    ("front_decoder_cmd", "*mut c_void, u32", "i32"),
-    ("front_closing", "*mut c_void", "()"),
-    ("front_release", "*mut c_void", "()"),
-    (
-        "front_stream_info",
-        "*mut c_void, *const MsgStreamInfo",
-        "i32",
-    ),
-    ("front_session_error", "*mut c_void", "()"),
-    ("front_daemon_gone", "*mut c_void", "()"),
-    ("front_last", "*mut c_void", "()"),
-    ("front_cap_sizeimage", "*mut c_void", "u32"),
-    ("front_reqbufs_min", "*mut c_void", "u32"),
-    ("front_session_open", "*mut c_void", "bool"),
-    ("front_min_buffers", "*mut c_void", "u32"),
-];
-
-/// The C function behind an [`API`] entry.
-fn c_name(f: &str) -> String {
-    if f == "dispatch" {
-        "daedalus_dispatch".into()
-    } else if f.starts_with("front_") {
-        format!("daedalus_{f}")
-    } else {
-        format!("daedalus_job_{f}")
-    }
-}
 
 fn main() {
     let manifest = PathBuf::from(env::var("CARGO_MANIFEST_DIR").unwrap());
@@ -127,12 +70,13 @@ fn main() {
         .file(kmod.join("daedalus_front.c"))
         .file(kmod.join("daedalus_dispatch.c"))
         .file(kmod.join("daedalus_msg.c"))
-        .file(manifest.join("shim/glue.c"));
+        .file(manifest.join("shim/glue.c"))
+        .file(manifest.join("shim/fns.c"));
     let objs = real.compile_intermediates();
-    // A variant renames what the core, the front and the dispatcher
-    // define; it shares the codec and the glue.
+    // A variant renames what the core, the front, the dispatcher and its
+    // function table define; it shares the codec and the glue.
     let mut syms = Vec::new();
-    for name in ["daedalus_job", "daedalus_front", "daedalus_dispatch"] {
+    for name in ["daedalus_job", "daedalus_front", "daedalus_dispatch", "fns"] {
         let obj = objs
             .iter()
             .find(|o| {
@@ -200,6 +144,7 @@ fn main() {
             .file(dir.join("kmod/daedalus_job.c"))
             .file(dir.join("kmod/daedalus_front.c"))
             .file(dir.join("kmod/daedalus_dispatch.c"))
+            .file(manifest.join("shim/fns.c"))
             .compile(&format!("daedalus_mut_{ident}"));
         variants.push((name, prefix));
     }
@@ -215,7 +160,48 @@ fn main() {
     if env::var_os("CARGO_FEATURE_TRACEDAT").is_some() {
         tracedat(&manifest);
     }
+    bindings(&manifest, &kmod, &shim, &out);
     fs::write(out.join("cores.rs"), tables(&variants, &broken)).unwrap();
+}
+
+/// $OUT_DIR/ffi.rs: the Rust side of shim/replay.h.
+fn bindings(manifest: &Path, kmod: &Path, shim: &Path, out: &Path) {
+    let b = bindgen::Builder::default()
+        .header(manifest.join("shim/replay.h").to_str().unwrap())
+        .clang_arg("-std=gnu11")
+        .clang_arg(format!("-I{}", shim.display()))
+        .clang_arg(format!("-I{}", kmod.join("include").display()))
+        .clang_arg(format!("-I{}", kmod.display()))
+        .use_core()
+        .derive_default(true)
+        .layout_tests(true)
+        .allowlist_type("daedalus_replay_fns")
+        .allowlist_type("daedalus_msg")
+        .allowlist_type("daedalus_shim_fdev")
+        .allowlist_type("v4l2_m2m_buffer")
+        .allowlist_function("daedalus_shim_.*")
+        .allowlist_function("daedalus_msg_parse")
+        .allowlist_function("daedalus_msg_header_len")
+        .allowlist_function("daedalus_msg_reject_name")
+        .allowlist_var("DAEDALUS_.*")
+        .allowlist_var("VB2_.*")
+        .allowlist_var("V4L2_BUF_FLAG_LAST")
+        .allowlist_type("v4l2_buf_type")
+        .allowlist_type("v4l2_field")
+        // The executor holds these as memory of their size; what is in
+        // them is the C's alone.
+        .opaque_type("daedalus_job_core")
+        .opaque_type("daedalus_job_ctx")
+        .opaque_type("daedalus_front")
+        .opaque_type("daedalus_shim_fdev")
+        .opaque_type("v4l2_m2m_dev")
+        .opaque_type("v4l2_m2m_ctx")
+        .opaque_type("v4l2_m2m_queue_ctx")
+        .opaque_type("vb2_queue")
+        .prepend_enum_name(false)
+        .generate()
+        .expect("bindgen on replay/shim/replay.h");
+    b.write_to_file(out.join("ffi.rs")).unwrap();
 }
 
 /// trace.dat through libtracecmd: the importer's reader, csrc/tracedat.c.
@@ -264,40 +250,36 @@ fn defined_globals(obj: &Path) -> Vec<String> {
 
 fn tables(variants: &[(String, String)], broken: &[(String, String)]) -> String {
     let mut s = String::new();
+    writeln!(s, "unsafe extern \"C\" {{").unwrap();
     for (name, prefix) in variants {
-        let m = format!("v_{}", name.replace('-', "_"));
         writeln!(
             s,
-            "mod {m} {{\n    use super::*;\n    unsafe extern \"C\" {{"
+            "    #[link_name = \"{prefix}daedalus_replay_fns\"]\n    static FNS_{}: CoreFns;",
+            name.replace('-', "_").to_uppercase()
         )
         .unwrap();
-        for (f, args, ret) in API {
-            let params: Vec<String> = args
-                .split(", ")
-                .filter(|a| !a.is_empty())
-                .enumerate()
-                .map(|(i, t)| format!("a{i}: {t}"))
-                .collect();
-            writeln!(
-                s,
-                "        #[link_name = \"{prefix}{}\"]\n        pub(super) fn {f}({}) -> {ret};",
-                c_name(f),
-                params.join(", ")
-            )
-            .unwrap();
-        }
-        writeln!(s, "    }}\n}}").unwrap();
     }
-    writeln!(s, "pub(crate) static CORES: &[(&str, CoreFns)] = &[").unwrap();
+    writeln!(s, "}}").unwrap();
+    writeln!(
+        s,
+        "/// Each compiled variant's function table, \"real\" first.\npub(crate) fn cores() -> [(&'static str, &'static CoreFns); {}] {{",
+        variants.len()
+    )
+    .unwrap();
+    writeln!(
+        s,
+        "    // SAFETY: each table is constant C data that shim/fns.c defines.\n    unsafe {{ ["
+    )
+    .unwrap();
     for (name, _) in variants {
-        let m = format!("v_{}", name.replace('-', "_"));
-        write!(s, "    (\"{name}\", CoreFns {{").unwrap();
-        for (f, _, _) in API {
-            write!(s, " {f}: {m}::{f},").unwrap();
-        }
-        writeln!(s, " }}),").unwrap();
+        writeln!(
+            s,
+            "        ({name:?}, &FNS_{}),",
+            name.replace('-', "_").to_uppercase()
+        )
+        .unwrap();
     }
-    writeln!(s, "];").unwrap();
+    writeln!(s, "    ] }}\n}}").unwrap();
     writeln!(
         s,
         "/// Mutant patches that no longer apply, with patch(1)'s complaint."

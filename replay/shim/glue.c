@@ -1,56 +1,10 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
- * Glue between the Rust mock and the job core's C types: sizes, field
- * offsets (checked against the Rust mirrors at start-up) and the few
- * context fields the V4L2 front sets. Not part of the code under test.
+ * Glue between the Rust mock and the module's C state: what the executor
+ * reads or sets of it, and the codec's verdict in a flat form. Its
+ * prototypes are in replay.h. Not part of the code under test.
  */
-#include <linux/types.h>
-#include <media/v4l2-mem2mem.h>
-#include <media/videobuf2-v4l2.h>
-
-#include "daedalus_dispatch.h"
-#include "daedalus_front.h"
-#include "daedalus_job.h"
-
-#define OFF(type, field) ((size_t)__builtin_offsetof(struct type, field))
-
-/* Keep in step with check_layout() in replay/src/mock/layout.rs. */
-static const size_t daedalus_shim_layout_table[] = {
-	sizeof(struct vb2_plane),
-	sizeof(struct vb2_buffer),
-	OFF(vb2_buffer, timestamp),
-	OFF(vb2_buffer, state),
-	OFF(vb2_buffer, planes),
-	sizeof(struct vb2_v4l2_buffer),
-	OFF(vb2_v4l2_buffer, flags),
-	OFF(vb2_v4l2_buffer, timecode),
-	OFF(vb2_v4l2_buffer, sequence),
-	OFF(vb2_v4l2_buffer, is_held),
-	sizeof(struct v4l2_m2m_buffer),
-	OFF(v4l2_m2m_buffer, list),
-	sizeof(struct mutex),
-	sizeof(struct daedalus_msg_frame),
-	OFF(daedalus_msg_frame, data),
-	OFF(daedalus_msg_frame, data_len),
-	sizeof(struct daedalus_decode_params),
-	OFF(daedalus_decode_params, timestamp),
-	OFF(daedalus_decode_params, dst_map),
-	sizeof(struct daedalus_job_ops),
-	sizeof(struct daedalus_msg_hello),
-	sizeof(struct daedalus_msg_stream_info),
-	sizeof(struct daedalus_dispatch_ops),
-	OFF(daedalus_dispatch_ops, session_error),
-	sizeof(struct daedalus_front_ops),
-	OFF(daedalus_front_ops, try_schedule),
-	sizeof(struct daedalus_front_limits),
-};
-
-size_t daedalus_shim_layout(size_t i)
-{
-	if (i >= sizeof(daedalus_shim_layout_table) / sizeof(size_t))
-		return (size_t)-1;
-	return daedalus_shim_layout_table[i];
-}
+#include "replay.h"
 
 /*
  * The core's counters as daedalus_job_stats_line() prints them (read from
@@ -60,32 +14,6 @@ size_t daedalus_shim_stats_line(const struct daedalus_job_core *core,
 				char *buf, size_t len)
 {
 	return daedalus_job_stats_line(&core->stats, buf, len);
-}
-
-size_t daedalus_shim_sizeof_core(void)
-{
-	return sizeof(struct daedalus_job_core);
-}
-
-size_t daedalus_shim_sizeof_ctx(void)
-{
-	return sizeof(struct daedalus_job_ctx);
-}
-
-/* The module's limits the mock enforces as the front does. */
-unsigned int daedalus_shim_max_sessions(void)
-{
-	return DAEDALUS_MAX_CONTEXTS;
-}
-
-unsigned int daedalus_shim_max_capture_bufs(void)
-{
-	return DAEDALUS_MAX_CAPTURE_BUFS;
-}
-
-u32 daedalus_shim_ctx_id(const struct daedalus_job_ctx *jctx)
-{
-	return jctx->ctx_id;
 }
 
 u32 daedalus_shim_stream_gen(const struct daedalus_job_ctx *jctx)
@@ -136,23 +64,7 @@ int daedalus_shim_parse(const void *buf, size_t len, u16 *type,
 	return 0;
 }
 
-/* The front: its size, the device part the contexts share, what oracles read. */
-size_t daedalus_shim_sizeof_front(void)
-{
-	return sizeof(struct daedalus_front);
-}
-
-/* The device's context-list lock and the front's shared part, together. */
-struct daedalus_shim_fdev {
-	struct mutex lock;
-	struct daedalus_front_dev fdev;
-};
-
-size_t daedalus_shim_sizeof_fdev(void)
-{
-	return sizeof(struct daedalus_shim_fdev);
-}
-
+/* The device part the contexts share, and what the oracles read of a front. */
 struct daedalus_front_dev *daedalus_shim_fdev_init(struct daedalus_shim_fdev *s)
 {
 	mutex_init(&s->lock);
@@ -180,14 +92,4 @@ u32 daedalus_shim_front_flags(const struct daedalus_front *f)
 void daedalus_shim_front_set_failed(struct daedalus_front *f)
 {
 	f->failed = true;
-}
-
-u32 daedalus_shim_front_ev_eos(void)
-{
-	return DAEDALUS_FRONT_EV_EOS;
-}
-
-u32 daedalus_shim_front_cmd(bool stop)
-{
-	return stop ? DAEDALUS_FRONT_CMD_STOP : DAEDALUS_FRONT_CMD_START;
 }

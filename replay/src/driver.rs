@@ -13,7 +13,7 @@ use daedalus_proto::{Codec, HELLO_F_MAPPED};
 
 use crate::core::{
     self, CoreFns, DecodeParams, DispatchOps, FrontLimits, FrontOps, JobOps, MsgHello,
-    MsgStreamInfo,
+    MsgStreamInfo, c_call, ffi,
 };
 use crate::mock::{
     self, JobModel, M2mCtx, VB2_BUF_STATE_ERROR, VB2_BUF_STATE_QUEUED, m2m, vb2, with,
@@ -29,8 +29,7 @@ pub const OUTPUT_BUF_SIZE: u32 = 1920 * 1080 * 3 / 4;
 
 /// DAEDALUS_MAX_CAPTURE_BUFS: the CAPTURE queue's max_num_buffers.
 pub fn max_capture_buffers() -> u32 {
-    // SAFETY: the glue returns a constant.
-    unsafe { core::daedalus_shim_max_capture_bufs() }
+    ffi::DAEDALUS_MAX_CAPTURE_BUFS
 }
 
 const EINVAL: i32 = 22;
@@ -49,7 +48,7 @@ pub(crate) fn open(id: u32) -> usize {
         c.m2m.out_q.buffered = true;
         c.out.max_num_buffers = vb2::MAX_BUFFERS;
         c.cap.max_num_buffers = max_capture_buffers();
-        let m2m_ctx = &mut *c.m2m as *mut M2mCtx as *mut c_void;
+        let m2m_ctx = (&mut *c.m2m as *mut M2mCtx).cast();
         (slot, w.fdev, w.core_ptr(), w.jctx_ptr(slot), m2m_ctx)
     });
     let (front, core) = (mock::front(slot), mock::core());
@@ -57,8 +56,11 @@ pub(crate) fn open(id: u32) -> usize {
     // sizeof(struct daedalus_front); both live as long as the world, as
     // FRONT_OPS does.
     unsafe {
-        (core.front_init)(front, fdev, jctx, &FRONT_OPS, slot as *mut c_void);
-        (core.ctx_init)(jctx, core_ptr, m2m_ctx, id);
+        c_call!(
+            core,
+            front_init(front, fdev, jctx, &FRONT_OPS, slot as *mut c_void)
+        );
+        c_call!(core, ctx_init(jctx, core_ptr, m2m_ctx, id));
     }
     slot
 }
@@ -70,12 +72,12 @@ pub(crate) fn open(id: u32) -> usize {
 pub(crate) fn release(slot: usize) -> bool {
     let (front, core) = (mock::front(slot), mock::core());
     // SAFETY: the front is live; no borrow of the world is held.
-    unsafe { (core.front_closing)(front) };
+    unsafe { c_call!(core, front_closing(front)) };
     if !m2m::ctx_release(slot) {
         return false;
     }
     // SAFETY: as above.
-    unsafe { (core.front_release)(front) };
+    unsafe { c_call!(core, front_release(front)) };
     true
 }
 
@@ -85,7 +87,7 @@ pub(crate) fn ctx_jobs_left(slot: usize) -> (u32, u32) {
     let (jctx, core) = (mock::jctx(slot), mock::core());
     let mut parked = 0u32;
     // SAFETY: jctx is live until the world drops.
-    let left = unsafe { (core.ctx_count)(jctx, &mut parked) };
+    let left = unsafe { c_call!(core, ctx_count(jctx, &mut parked)) };
     (left, parked)
 }
 
@@ -102,8 +104,8 @@ pub(crate) fn queue_setup(slot: usize, queue: Queue) -> (u32, u32) {
             // SAFETY: the front is live.
             unsafe {
                 (
-                    (core.front_reqbufs_min)(front),
-                    (core.front_cap_sizeimage)(front),
+                    c_call!(core, front_reqbufs_min(front)),
+                    c_call!(core, front_cap_sizeimage(front)),
                 )
             }
         }
@@ -118,7 +120,7 @@ pub(crate) fn buf_prepare(slot: usize, queue: Queue, id: usize) -> Result<(), i3
     }
     let (front, core) = (mock::front(slot), mock::core());
     // SAFETY: the front is live.
-    let need = unsafe { (core.front_cap_sizeimage)(front) };
+    let need = unsafe { c_call!(core, front_cap_sizeimage(front)) };
     let len = mock::with(|w| w.bufs[id].m2m.vb.vb2_buf.planes[0].length);
     if len < need { Err(EINVAL) } else { Ok(()) }
 }
@@ -134,8 +136,12 @@ pub(crate) fn start_streaming(slot: usize, queue: Queue) -> Result<(), i32> {
     let (front, core) = (mock::front(slot), mock::core());
     // SAFETY: the front is live and no borrow of the world is held across
     // the call.
-    let ret =
-        unsafe { (core.front_start_streaming)(front, queue == Queue::Output, Codec::H264.raw()) };
+    let ret = unsafe {
+        c_call!(
+            core,
+            front_start_streaming(front, queue == Queue::Output, Codec::H264.raw())
+        )
+    };
     if ret < 0 { Err(-ret) } else { Ok(()) }
 }
 
@@ -143,7 +149,7 @@ pub(crate) fn start_streaming(slot: usize, queue: Queue) -> Result<(), i32> {
 pub(crate) fn stop_streaming(slot: usize, queue: Queue) {
     let (front, core) = (mock::front(slot), mock::core());
     // SAFETY: the front is live.
-    unsafe { (core.front_stop_streaming)(front, queue == Queue::Output) };
+    unsafe { c_call!(core, front_stop_streaming(front, queue == Queue::Output)) };
 }
 
 // daedalus_vdec.c: the m2m ops and the ioctls that reach the front.
@@ -153,14 +159,14 @@ pub(crate) fn device_run(slot: usize) {
     let (front, core) = (mock::front(slot), mock::core());
     let now = mock::with(|w| w.now_ns);
     // SAFETY: the front is live; no borrow of the world is held.
-    unsafe { (core.front_device_run)(front, now) };
+    unsafe { c_call!(core, front_device_run(front, now)) };
 }
 
 /// daedalus_job_abort(): the job core's.
 pub(crate) fn job_abort(slot: usize) {
     let (jctx, core) = (mock::jctx(slot), mock::core());
     // SAFETY: jctx is live.
-    unsafe { (core.abort)(jctx) };
+    unsafe { c_call!(core, abort(jctx)) };
 }
 
 /// VIDIOC_STREAMOFF: v4l2_m2m_streamoff(), then the front's
@@ -169,14 +175,19 @@ pub(crate) fn streamoff(slot: usize, queue: Queue) {
     m2m::streamoff(slot, queue);
     let (front, core) = (mock::front(slot), mock::core());
     // SAFETY: the front is live.
-    unsafe { (core.front_streamoff)(front) };
+    unsafe { c_call!(core, front_streamoff(front)) };
 }
 
 /// VIDIOC_DECODER_CMD after v4l2-mem2mem's validation: the front's.
 pub(crate) fn decoder_cmd(slot: usize, stop: bool) -> Result<(), i32> {
     let (front, core) = (mock::front(slot), mock::core());
-    // SAFETY: the glue returns a constant; the front is live.
-    let ret = unsafe { (core.front_decoder_cmd)(front, core::daedalus_shim_front_cmd(stop)) };
+    let cmd = if stop {
+        ffi::DAEDALUS_FRONT_CMD_STOP
+    } else {
+        ffi::DAEDALUS_FRONT_CMD_START
+    };
+    // SAFETY: the front is live.
+    let ret = unsafe { c_call!(core, front_decoder_cmd(front, cmd)) };
     if ret < 0 { Err(-ret) } else { Ok(()) }
 }
 
@@ -185,14 +196,14 @@ pub(crate) fn decoder_cmd(slot: usize, stop: bool) -> Result<(), i32> {
 
 /// What the front calls back.
 static FRONT_OPS: FrontOps = FrontOps {
-    send: fop_send,
-    limits: fop_limits,
-    event: fop_event,
-    return_ready: fop_return_ready,
-    queue_error: fop_queue_error,
-    clear_last: fop_clear_last,
-    streaming: fop_streaming,
-    try_schedule: fop_try_schedule,
+    send: Some(fop_send),
+    limits: Some(fop_limits),
+    event: Some(fop_event),
+    return_ready: Some(fop_return_ready),
+    queue_error: Some(fop_queue_error),
+    clear_last: Some(fop_clear_last),
+    streaming: Some(fop_streaming),
+    try_schedule: Some(fop_try_schedule),
 };
 
 fn slot_of(priv_: *mut c_void) -> usize {
@@ -251,9 +262,8 @@ unsafe extern "C" fn fop_limits(_priv: *mut c_void, l: *mut FrontLimits) {
     };
 }
 
-unsafe extern "C" fn fop_event(priv_: *mut c_void, ev: u32) {
-    // SAFETY: the glue returns a constant.
-    let what = if ev == unsafe { core::daedalus_shim_front_ev_eos() } {
+unsafe extern "C" fn fop_event(priv_: *mut c_void, ev: ffi::daedalus_front_event) {
+    let what = if ev == ffi::DAEDALUS_FRONT_EV_EOS {
         "EOS"
     } else {
         "SOURCE_CHANGE"
@@ -323,10 +333,10 @@ fn return_ready(slot: usize, queue: Queue, state: u32) {
 pub(crate) const ENOTCONN: i32 = 107;
 
 pub(crate) unsafe extern "C" fn op_send_decode(
-    jctx: *mut c_void,
+    jctx: *mut ffi::daedalus_job_ctx,
     p: *mut DecodeParams,
-    src: *mut c_void,
-    dst: *mut c_void,
+    src: *mut ffi::vb2_v4l2_buffer,
+    dst: *mut ffi::vb2_v4l2_buffer,
 ) -> i32 {
     with(|w| {
         if !w.daemon_ready {
@@ -343,8 +353,12 @@ pub(crate) unsafe extern "C" fn op_send_decode(
         let Some(slot) = w.slot_of_jctx(jctx) else {
             return -ENOTCONN;
         };
-        let src = if src.is_null() { None } else { w.buf_id(src) };
-        let dst = w.buf_id(dst);
+        let src = if src.is_null() {
+            None
+        } else {
+            w.buf_id(src.cast())
+        };
+        let dst = w.buf_id(dst.cast());
         w.ctxs[slot].running_jobs += 1;
         let ev = w.ev;
         w.rule_cookie_fresh(p.ctx_id, p.cookie, dst);
@@ -371,7 +385,10 @@ pub(crate) unsafe extern "C" fn op_send_decode(
     })
 }
 
-pub(crate) unsafe extern "C" fn op_send_flush(jctx: *mut c_void, generation: u32) -> i32 {
+pub(crate) unsafe extern "C" fn op_send_flush(
+    jctx: *mut ffi::daedalus_job_ctx,
+    generation: u32,
+) -> i32 {
     with(|w| {
         if !w.daemon_ready {
             return -ENOTCONN;
@@ -392,18 +409,18 @@ pub(crate) unsafe extern "C" fn op_send_flush(jctx: *mut c_void, generation: u32
 
 /// daedalus_job_last() of the chardev: a LAST picture went out; the
 /// front decides what it ends.
-pub(crate) unsafe extern "C" fn op_last(jctx: *mut c_void) {
-    let Some((last, front)) = with(|w| {
+pub(crate) unsafe extern "C" fn op_last(jctx: *mut ffi::daedalus_job_ctx) {
+    let Some((core, front)) = with(|w| {
         let slot = w.slot_of_jctx(jctx)?;
-        Some((w.core.front_last, w.front_ptr(slot)))
+        Some((w.core, w.front_ptr(slot)))
     }) else {
         return;
     };
     // SAFETY: the front of a live context; no borrow of the world is held.
-    unsafe { last(front) };
+    unsafe { c_call!(core, front_last(front)) };
 }
 
-pub(crate) unsafe extern "C" fn op_expired(jctx: *mut c_void, cookie: u64) {
+pub(crate) unsafe extern "C" fn op_expired(jctx: *mut ffi::daedalus_job_ctx, cookie: u64) {
     with(|w| {
         if let Some(slot) = w.slot_of_jctx(jctx) {
             let ctx = w.ctxs[slot].id;
@@ -438,12 +455,15 @@ pub(crate) fn dispatch(msg: &[u8]) -> i32 {
     // SAFETY: the core is live; msg outlives the call; the ops only touch
     // the world, which nobody borrows across the call.
     unsafe {
-        (core.dispatch)(
-            core_ptr,
-            &DISPATCH_OPS,
-            std::ptr::null_mut(),
-            msg.as_ptr(),
-            msg.len(),
+        c_call!(
+            core,
+            dispatch(
+                core_ptr,
+                &DISPATCH_OPS,
+                std::ptr::null_mut(),
+                msg.as_ptr().cast(),
+                msg.len() as _,
+            )
         )
     }
 }
@@ -465,30 +485,30 @@ pub(crate) fn daemon_detach() {
     unsafe {
         core::daedalus_shim_fdev_lock(fdev, true);
         for f in fronts {
-            (core.front_daemon_gone)(f);
+            c_call!(core, front_daemon_gone(f));
         }
         core::daedalus_shim_fdev_lock(fdev, false);
     }
     mock::with(|w| w.record(Record::Daemon { attach: false }));
     // SAFETY: the core is live.
-    unsafe { (core.detach)(mock::core_ptr()) };
+    unsafe { c_call!(core, detach(mock::core_ptr())) };
 }
 
 /// daedalus_job_watchdog(): the job core's, at `now`.
 pub(crate) fn watchdog(now: u64) {
     let core = mock::core();
     // SAFETY: the core is live.
-    unsafe { (core.watchdog)(mock::core_ptr(), now) };
+    unsafe { c_call!(core, watchdog(mock::core_ptr(), now)) };
 }
 
 /// What the dispatcher calls back.
 static DISPATCH_OPS: DispatchOps = DispatchOps {
-    hello: op_hello,
-    ready: op_ready,
-    ctx_get: op_ctx_get,
-    ctx_put: op_ctx_put,
-    stream_info: op_stream_info,
-    session_error: op_session_error,
+    hello: Some(op_hello),
+    ready: Some(op_ready),
+    ctx_get: Some(op_ctx_get),
+    ctx_put: Some(op_ctx_put),
+    stream_info: Some(op_stream_info),
+    session_error: Some(op_session_error),
 };
 
 /// daedalus_daemon_hello(): the first RESP_HELLO of an attached daemon.
@@ -515,22 +535,18 @@ unsafe extern "C" fn op_ready(_priv: *mut c_void) -> bool {
 
 /// daedalus_daemon_ctx_get(): an open context with a session, held under
 /// the context-list lock until op_ctx_put.
-unsafe extern "C" fn op_ctx_get(_priv: *mut c_void, ctx_id: u32) -> *mut c_void {
+unsafe extern "C" fn op_ctx_get(_priv: *mut c_void, ctx_id: u32) -> *mut ffi::daedalus_job_ctx {
     let (fdev, found) = mock::with(|w| {
-        let found = w.slot_of_id(ctx_id).map(|s| {
-            (
-                w.front_ptr(s),
-                w.ctxs[s].jctx.as_mut_ptr() as *mut c_void,
-                w.core,
-            )
-        });
+        let found = w
+            .slot_of_id(ctx_id)
+            .map(|s| (w.front_ptr(s), w.jctx_ptr(s), w.core));
         (w.ctx_lock_ptr(), found)
     });
     // SAFETY: fdev and the front are live; no borrow of the world is held.
     unsafe { core::daedalus_shim_fdev_lock(fdev, true) };
     let held = found.filter(|&(front, _, core)| {
         // SAFETY: as above.
-        unsafe { (core.front_session_open)(front) }
+        unsafe { c_call!(core, front_session_open(front)) }
     });
     let Some((_, jctx, _)) = held else {
         // SAFETY: as above.
@@ -541,7 +557,7 @@ unsafe extern "C" fn op_ctx_get(_priv: *mut c_void, ctx_id: u32) -> *mut c_void 
     jctx
 }
 
-unsafe extern "C" fn op_ctx_put(_priv: *mut c_void, _jctx: *mut c_void) {
+unsafe extern "C" fn op_ctx_put(_priv: *mut c_void, _jctx: *mut ffi::daedalus_job_ctx) {
     let fdev = mock::with(|w| {
         w.ctx_held = w.ctx_held.saturating_sub(1);
         w.ctx_lock_ptr()
@@ -551,7 +567,7 @@ unsafe extern "C" fn op_ctx_put(_priv: *mut c_void, _jctx: *mut c_void) {
 }
 
 /// The held context's front, and the core variant's functions.
-fn front_of_jctx(jctx: *mut c_void) -> Option<(*mut c_void, CoreFns)> {
+fn front_of_jctx(jctx: *mut ffi::daedalus_job_ctx) -> Option<(*mut ffi::daedalus_front, CoreFns)> {
     mock::with(|w| {
         let slot = w.slot_of_jctx(jctx)?;
         Some((w.front_ptr(slot), w.core))
@@ -559,18 +575,21 @@ fn front_of_jctx(jctx: *mut c_void) -> Option<(*mut c_void, CoreFns)> {
 }
 
 /// daedalus_daemon_stream_info(): the front's.
-unsafe extern "C" fn op_stream_info(jctx: *mut c_void, si: *const MsgStreamInfo) -> i32 {
+unsafe extern "C" fn op_stream_info(
+    jctx: *mut ffi::daedalus_job_ctx,
+    si: *const MsgStreamInfo,
+) -> i32 {
     let Some((front, core)) = front_of_jctx(jctx) else {
         return -EINVAL;
     };
     // SAFETY: the front is live; si is the dispatcher's validated message.
-    unsafe { (core.front_stream_info)(front, si) }
+    unsafe { c_call!(core, front_stream_info(front, si)) }
 }
 
 /// daedalus_daemon_session_error(): the front's.
-unsafe extern "C" fn op_session_error(jctx: *mut c_void, _error: u32) {
+unsafe extern "C" fn op_session_error(jctx: *mut ffi::daedalus_job_ctx, _error: u32) {
     if let Some((front, core)) = front_of_jctx(jctx) {
         // SAFETY: the front is live.
-        unsafe { (core.front_session_error)(front) };
+        unsafe { c_call!(core, front_session_error(front)) };
     }
 }

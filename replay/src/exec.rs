@@ -63,9 +63,6 @@ pub enum RunError {
     /// No compiled core has this name.
     #[error("no job core variant named `{0}` (have: {1})")]
     UnknownCore(String, String),
-    /// The shim headers and the Rust mirrors disagree.
-    #[error("shim layout mismatch: {0}")]
-    Layout(String),
 }
 
 /// The result of a run.
@@ -170,7 +167,6 @@ impl Outcome {
 pub fn run(scenario: &Scenario, opts: &Options) -> Result<Outcome, RunError> {
     let core = core::lookup(&opts.core)
         .ok_or_else(|| RunError::UnknownCore(opts.core.clone(), core::variants().join(", ")))?;
-    mock::check_layout().map_err(RunError::Layout)?;
     let mut ex = Executor::new(core, scenario, opts);
     let guard = mock::install(&mut ex.w);
     let n = ex.run_all(scenario);
@@ -190,7 +186,6 @@ pub fn run_writes(
 ) -> Result<Outcome, RunError> {
     let core = core::lookup(&opts.core)
         .ok_or_else(|| RunError::UnknownCore(opts.core.clone(), core::variants().join(", ")))?;
-    mock::check_layout().map_err(RunError::Layout)?;
     let mut ex = Executor::new(core, prelude, opts);
     let guard = mock::install(&mut ex.w);
     let mut n = ex.run_events(prelude);
@@ -259,7 +254,8 @@ impl Executor {
             let core = mock::core_ptr();
             let mut buf = [0u8; 1024];
             // SAFETY: core is the live core; buf is writable for its length.
-            let len = unsafe { core::daedalus_shim_stats_line(core, buf.as_mut_ptr(), buf.len()) };
+            let len =
+                unsafe { core::daedalus_shim_stats_line(core, buf.as_mut_ptr().cast(), buf.len()) };
             let line = String::from_utf8_lossy(&buf[..len.min(buf.len())]).into_owned();
             self.with(|w| {
                 w.final_stats = Some(line);
@@ -729,8 +725,6 @@ mod tests {
     //! scenario-level behaviour is covered by tests/regress.rs, the mock's
     //! own edges by mock/m2m.rs).
 
-    use std::ffi::c_void;
-
     use super::*;
     use crate::mock::{Own, STEP_BUDGET, VB2_BUF_STATE_DONE};
     use crate::oracle::Invariant;
@@ -797,12 +791,10 @@ mod tests {
             ex.event(qbuf(ctx, Queue::Output, 100));
             ex.event(streamon(ctx, Queue::Output));
         }
-        let fronts: Vec<*mut c_void> = (0..9).map(mock::front).collect();
-        let session_open = mock::core().front_session_open;
+        let core = mock::core();
         // SAFETY: the fronts are live.
-        let open = fronts
-            .iter()
-            .filter(|&&f| unsafe { session_open(f) })
+        let open = (0..9)
+            .filter(|&s| unsafe { crate::core::c_call!(core, front_session_open(mock::front(s))) })
             .count();
         assert_eq!(open, 8);
         mock::with(|w| {

@@ -16,7 +16,7 @@ use super::{
     CtxState, ListHead, M2mCtx, QueueCtx, VB2_BUF_STATE_ACTIVE, Vb2Q, Vb2V4l2Buffer, World, vb2,
     with, zeroed_words,
 };
-use crate::core;
+use crate::core::{c_call, ffi};
 use crate::driver;
 use crate::oracle::{Invariant, Own};
 use crate::scenario::Queue;
@@ -54,18 +54,16 @@ impl World {
             q.rdy_queue.next = head;
             q.rdy_queue.prev = head;
         }
-        // SAFETY: the glue returns a constant.
-        let front_size = unsafe { core::daedalus_shim_sizeof_front() };
         self.ctxs.push(CtxState {
             id,
             open: true,
             m2m,
-            jctx: zeroed_words(self.ctx_sizeof),
+            jctx: zeroed_words(size_of::<ffi::daedalus_job_ctx>()),
             job_flags: 0,
             has_stopped: false,
             out: Vb2Q::default(),
             cap: Vb2Q::default(),
-            front: zeroed_words(front_size),
+            front: zeroed_words(size_of::<ffi::daedalus_front>()),
             failed_ev: 0,
             jobs: Vec::new(),
             running_jobs: 0,
@@ -321,7 +319,7 @@ impl World {
         // SAFETY: the front is live; job_ready reads its flags and the job
         // core's free-slot count and calls nothing back in the mock (its
         // lock is a flag while nothing holds it).
-        unsafe { (self.core.front_job_ready)(front, src, dst) }
+        unsafe { c_call!(self.core, front_job_ready(front, src, dst)) }
     }
 
     /// Removes `slot` from the job queue (list_del of ctx->queue).
@@ -606,7 +604,7 @@ mod tests {
 
     /// A device with the real job core and nothing else.
     fn world() -> World {
-        let core = core::lookup("real").expect("the real core");
+        let core = crate::core::lookup("real").expect("the real core");
         World::new(core, &Options::default(), vec![(1, Event::Tick { ms: 0 })])
     }
 

@@ -15,7 +15,7 @@ use std::collections::{HashMap, VecDeque};
 use std::ffi::c_void;
 use std::ptr;
 
-use crate::core::{self, CoreFns, JobOps};
+use crate::core::{self, CoreFns, JobOps, c_call, ffi};
 pub use crate::oracle::Own;
 use crate::oracle::{BufName, EventRef, Invariant, Move, Record, Violation};
 use crate::scenario::{Event, Queue};
@@ -25,7 +25,6 @@ pub(crate) mod m2m;
 mod trace;
 pub(crate) mod vb2;
 
-pub(crate) use layout::check_layout;
 pub use layout::*;
 pub(crate) use vb2::{
     V4L2_BUF_FLAG_LAST, VB2_BUF_STATE_ACTIVE, VB2_BUF_STATE_DONE, VB2_BUF_STATE_ERROR,
@@ -144,7 +143,7 @@ pub struct World {
     /// (`struct daedalus_shim_fdev` of the glue) ...
     pub fdev_mem: Box<[u64]>,
     /// ... and in it, `struct daedalus_front_dev` (which counts sessions).
-    pub fdev: *mut c_void,
+    pub fdev: *mut ffi::daedalus_front_dev,
     pub m2m_dev: Box<u64>,
     pub ops: Box<JobOps>,
     /// Boxed so that the intrusive links the C side and the ready lists
@@ -168,7 +167,6 @@ pub struct World {
     pub moves: Vec<Move>,
     pub violation: Option<Violation>,
     pub delivering: Option<Delivery>,
-    pub ctx_sizeof: usize,
     pub keep_log: bool,
     /// The run offers mapped jobs in its RESP_HELLO (Options::mapped).
     pub offer_mapped: bool,
@@ -245,23 +243,14 @@ impl World {
     /// and no daemon; `events` are the scenario's (line, event), for
     /// diagnostics. Nothing runs until [`install`].
     pub fn new(core: CoreFns, opts: &crate::exec::Options, events: Vec<(u32, Event)>) -> Self {
-        // SAFETY: the glue returns constants.
-        let (core_size, ctx_size, fdev_size, max_sessions) = unsafe {
-            (
-                core::daedalus_shim_sizeof_core(),
-                core::daedalus_shim_sizeof_ctx(),
-                core::daedalus_shim_sizeof_fdev(),
-                core::daedalus_shim_max_sessions(),
-            )
-        };
-        let mut fdev_mem = zeroed_words(fdev_size);
+        let mut fdev_mem = zeroed_words(size_of::<ffi::daedalus_shim_fdev>());
         // SAFETY: fdev_mem is sizeof(struct daedalus_shim_fdev), 8-aligned;
         // the world keeps it as long as any front points at it.
-        let fdev = unsafe { core::daedalus_shim_fdev_init(fdev_mem.as_mut_ptr() as *mut c_void) };
+        let fdev = unsafe { core::daedalus_shim_fdev_init(fdev_mem.as_mut_ptr().cast()) };
         let mut w = World {
             core,
             ctx_held: 0,
-            core_mem: zeroed_words(core_size),
+            core_mem: zeroed_words(size_of::<ffi::daedalus_job_core>()),
             fdev_mem,
             fdev,
             m2m_dev: Box::new(0),
@@ -281,7 +270,6 @@ impl World {
             moves: Vec::new(),
             violation: None,
             delivering: None,
-            ctx_sizeof: ctx_size,
             keep_log: opts.keep_log,
             offer_mapped: opts.mapped,
             mapped: false,
@@ -293,17 +281,20 @@ impl World {
             expired: Vec::new(),
             steps: 0,
             final_stats: None,
-            contract: crate::oracle::contract::Contract::new(max_sessions),
+            contract: crate::oracle::contract::Contract::new(ffi::DAEDALUS_MAX_CONTEXTS),
         };
-        let m2m_dev = &mut *w.m2m_dev as *mut u64 as *mut c_void;
+        let m2m_dev = (&mut *w.m2m_dev as *mut u64).cast();
         // SAFETY: core_mem is sizeof(struct daedalus_job_core) of zeroes,
         // 8-aligned; ops outlives the core (both live in the world, boxed).
         unsafe {
-            (core.core_init)(
-                w.core_mem.as_mut_ptr() as *mut c_void,
-                m2m_dev,
-                &*w.ops,
-                opts.timeout_ns,
+            c_call!(
+                core,
+                core_init(
+                    w.core_mem.as_mut_ptr().cast(),
+                    m2m_dev,
+                    &*w.ops,
+                    opts.timeout_ns,
+                )
             )
         };
         w
@@ -311,8 +302,8 @@ impl World {
 
     /// The device's context-list lock (dev->ctx_lock), for
     /// `daedalus_shim_fdev_lock`.
-    pub fn ctx_lock_ptr(&mut self) -> *mut c_void {
-        self.fdev_mem.as_mut_ptr() as *mut c_void
+    pub fn ctx_lock_ptr(&mut self) -> *mut ffi::daedalus_shim_fdev {
+        self.fdev_mem.as_mut_ptr().cast()
     }
 
     pub fn record(&mut self, r: Record) {
@@ -456,10 +447,10 @@ impl World {
         });
     }
 
-    pub fn slot_of_jctx(&self, jctx: *const c_void) -> Option<usize> {
+    pub fn slot_of_jctx(&self, jctx: *const ffi::daedalus_job_ctx) -> Option<usize> {
         self.ctxs
             .iter()
-            .position(|c| ptr::eq(c.jctx.as_ptr() as *const c_void, jctx))
+            .position(|c| ptr::eq(c.jctx.as_ptr().cast(), jctx))
     }
 
     /// Whether the job `cookie` of context `ctx` is over (or was never
@@ -496,22 +487,22 @@ impl World {
     }
 
     /// The context's `struct daedalus_front`.
-    pub fn front_ptr(&mut self, slot: usize) -> *mut c_void {
-        self.ctxs[slot].front.as_mut_ptr() as *mut c_void
+    pub fn front_ptr(&mut self, slot: usize) -> *mut ffi::daedalus_front {
+        self.ctxs[slot].front.as_mut_ptr().cast()
     }
 
     /// The front's failed and stopped states, for the oracles.
     pub fn front_state(&self, slot: usize) -> (bool, bool) {
         // SAFETY: the front is live C memory; the glue reads two fields.
         let f = unsafe {
-            crate::core::daedalus_shim_front_flags(self.ctxs[slot].front.as_ptr() as *const c_void)
+            crate::core::daedalus_shim_front_flags(self.ctxs[slot].front.as_ptr().cast())
         };
         (f & 1 != 0, f & 2 != 0)
     }
 
     /// The context's job-core context (`struct daedalus_job_ctx`).
-    pub fn jctx_ptr(&mut self, slot: usize) -> *mut c_void {
-        self.ctxs[slot].jctx.as_mut_ptr() as *mut c_void
+    pub fn jctx_ptr(&mut self, slot: usize) -> *mut ffi::daedalus_job_ctx {
+        self.ctxs[slot].jctx.as_mut_ptr().cast()
     }
 
     /// The stream generation of open context `ctx` (1 when it is not
@@ -526,8 +517,8 @@ impl World {
     }
 
     /// The job core (`struct daedalus_job_core`).
-    pub fn core_ptr(&mut self) -> *mut c_void {
-        self.core_mem.as_mut_ptr() as *mut c_void
+    pub fn core_ptr(&mut self) -> *mut ffi::daedalus_job_core {
+        self.core_mem.as_mut_ptr().cast()
     }
 }
 
@@ -535,7 +526,7 @@ impl Drop for World {
     fn drop(&mut self) {
         // SAFETY: the core was initialised in `new`; no context is left
         // that it could touch once the world goes.
-        unsafe { (self.core.core_destroy)(self.core_mem.as_mut_ptr() as *mut c_void) };
+        unsafe { c_call!(self.core, core_destroy(self.core_mem.as_mut_ptr().cast())) };
     }
 }
 
@@ -548,7 +539,7 @@ pub(crate) fn zeroed_words(bytes: usize) -> Box<[u64]> {
 /// The queue a V4L2 buffer type belongs to (OUTPUT or OUTPUT_MPLANE, else
 /// CAPTURE).
 pub(crate) fn queue_of_type(ty: u32) -> Queue {
-    if ty == 2 || ty == 10 {
+    if ty == ffi::V4L2_BUF_TYPE_VIDEO_OUTPUT || ty == ffi::V4L2_BUF_TYPE_VIDEO_OUTPUT_MPLANE {
         Queue::Output
     } else {
         Queue::Capture
@@ -569,17 +560,17 @@ pub(crate) fn failed() -> bool {
 }
 
 /// The context's front (`struct daedalus_front`).
-pub(crate) fn front(slot: usize) -> *mut c_void {
+pub(crate) fn front(slot: usize) -> *mut ffi::daedalus_front {
     with(|w| w.front_ptr(slot))
 }
 
 /// The context's job-core context.
-pub(crate) fn jctx(slot: usize) -> *mut c_void {
+pub(crate) fn jctx(slot: usize) -> *mut ffi::daedalus_job_ctx {
     with(|w| w.jctx_ptr(slot))
 }
 
 /// The job core.
-pub(crate) fn core_ptr() -> *mut c_void {
+pub(crate) fn core_ptr() -> *mut ffi::daedalus_job_core {
     with(|w| w.core_ptr())
 }
 

@@ -12,17 +12,19 @@ use std::ffi::c_void;
 use std::ptr;
 
 use super::{BufInfo, MockBuf, Own, Vb2Buffer, Vb2Plane, World, failed, with};
+use crate::core::ffi::{
+    V4L2_BUF_TYPE_VIDEO_CAPTURE_MPLANE, V4L2_BUF_TYPE_VIDEO_OUTPUT_MPLANE, V4L2_FIELD_NONE,
+};
 use crate::driver;
 use crate::oracle::{BufName, Invariant};
 use crate::scenario::Queue;
 
-pub(crate) const VB2_BUF_STATE_QUEUED: u32 = 3;
-pub(crate) const VB2_BUF_STATE_DONE: u32 = 5;
-pub(crate) const VB2_BUF_STATE_ACTIVE: u32 = 4;
-pub(crate) const VB2_BUF_STATE_ERROR: u32 = 6;
-pub(crate) const V4L2_BUF_FLAG_LAST: u32 = 0x0010_0000;
+pub(crate) use crate::core::ffi::{
+    V4L2_BUF_FLAG_LAST, VB2_BUF_STATE_ACTIVE, VB2_BUF_STATE_DONE, VB2_BUF_STATE_ERROR,
+    VB2_BUF_STATE_QUEUED,
+};
 /// Most buffers one queue may have (VB2_MAX_FRAME).
-pub const MAX_BUFFERS: u32 = 64;
+pub const MAX_BUFFERS: u32 = crate::core::ffi::VB2_MAX_FRAME;
 
 const EINVAL: i32 = 22;
 const EBUSY: i32 = 16;
@@ -179,8 +181,8 @@ pub(crate) fn alloc(slot: usize, queue: Queue, count: u32, size: u32) {
     with(|w| {
         let ctx = w.ctxs[slot].id;
         let ty = match queue {
-            Queue::Output => 10,
-            Queue::Capture => 9,
+            Queue::Output => V4L2_BUF_TYPE_VIDEO_OUTPUT_MPLANE,
+            Queue::Capture => V4L2_BUF_TYPE_VIDEO_CAPTURE_MPLANE,
         };
         for index in 0..count {
             let id = w.bufs.len();
@@ -246,7 +248,7 @@ pub(crate) fn qbuf(slot: usize, queue: Queue, index: u32, ts: u64, size: u32) ->
             // nanoseconds.
             b.vb2_buf.timestamp = timeval_ns(ts);
             b.vb2_buf.planes[0].bytesused = size;
-            b.field = 1;
+            b.field = V4L2_FIELD_NONE;
         } else {
             b.vb2_buf.planes[0].bytesused = 0;
         }

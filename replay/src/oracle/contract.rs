@@ -14,6 +14,7 @@
 //! about. The model here holds only what a client or a daemon could see:
 //! the scenario's calls, the driver's requests, events and completions.
 
+use crate::core::c_call;
 use crate::mock::{Delivery, V4L2_BUF_FLAG_LAST, VB2_BUF_STATE_DONE, VB2_BUF_STATE_ERROR, World};
 use crate::oracle::{Invariant, Own, Record, state_name};
 use crate::scenario::{Event, FRAME_ERROR, Queue};
@@ -646,7 +647,7 @@ impl World {
         let front = self.front_ptr(slot);
         // SAFETY: the front is live; the control's value is read under its
         // lock and calls nothing back in the mock.
-        let min = unsafe { (self.core.front_min_buffers)(front) };
+        let min = unsafe { c_call!(self.core, front_min_buffers(front)) };
         let got = self.ctxs[slot].cap.bufs.len() as u32;
         if got == 0 || got >= min {
             return;

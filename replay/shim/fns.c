@@ -1,0 +1,38 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * One variant's function table (struct daedalus_replay_fns in replay.h).
+ * Compiled with the real code and again with each mutant, under the
+ * variant's symbol prefix, so each entry names that variant's function
+ * and the C compiler checks it against the module's prototype.
+ */
+#include "replay.h"
+
+#define FN(field, fn) .field = fn
+
+const struct daedalus_replay_fns daedalus_replay_fns = {
+	FN(core_init, daedalus_job_core_init),
+	FN(core_destroy, daedalus_job_core_destroy),
+	FN(ctx_init, daedalus_job_ctx_init),
+	FN(abort, daedalus_job_abort),
+	FN(detach, daedalus_job_detach),
+	FN(watchdog, daedalus_job_watchdog),
+	FN(ctx_count, daedalus_job_ctx_count),
+	FN(dispatch, daedalus_dispatch),
+	FN(front_init, daedalus_front_init),
+	FN(front_job_ready, daedalus_front_job_ready),
+	FN(front_device_run, daedalus_front_device_run),
+	FN(front_start_streaming, daedalus_front_start_streaming),
+	FN(front_stop_streaming, daedalus_front_stop_streaming),
+	FN(front_streamoff, daedalus_front_streamoff),
+	FN(front_decoder_cmd, daedalus_front_decoder_cmd),
+	FN(front_closing, daedalus_front_closing),
+	FN(front_release, daedalus_front_release),
+	FN(front_stream_info, daedalus_front_stream_info),
+	FN(front_session_error, daedalus_front_session_error),
+	FN(front_daemon_gone, daedalus_front_daemon_gone),
+	FN(front_last, daedalus_front_last),
+	FN(front_cap_sizeimage, daedalus_front_cap_sizeimage),
+	FN(front_reqbufs_min, daedalus_front_reqbufs_min),
+	FN(front_session_open, daedalus_front_session_open),
+	FN(front_min_buffers, daedalus_front_min_buffers),
+};
