@@ -8,7 +8,7 @@
 cc=${FUZZ_CLANG:-clang-19}
 for a in "$@"; do
 	case $a in
-	*/kmod/*.c | */replay/shim/*.c | */mutants/*.c | */fuzz/csrc/*.c)
+	*/kmod/*.c | */replay/shim/*.c | */mutants/*.c)
 		exec "$cc" "$@" -fsanitize=fuzzer-no-link,address,undefined \
 			-fsanitize-trap=undefined -fno-omit-frame-pointer
 		;;

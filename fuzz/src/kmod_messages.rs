@@ -7,13 +7,12 @@
 //! four jobs in flight: it validates, then applies the message to the real
 //! job core and the replay's V4L2 front, and no oracle may fire.
 //!
-//! Each write also goes through a second copy of the codec (compiled by
-//! build.rs), which must uphold its documented contract, and the protocol
-//! crate must agree with it on accept or reject and on every field. The
+//! Each write also goes through the codec on its own (the replay crate's
+//! build, with the C interface bindgen generates from its shim), which must
+//! uphold its documented contract, and the protocol crate must agree with
+//! it on accept or reject and on every field. The
 //! accepted messages also make the input's scenario equivalent
 //! ([`scenario`]), which is what a find is stored as.
-
-use std::ffi::c_void;
 
 use daedalus_proto::{
     Direction, HDR_SIZE as HDR, MAX_PAYLOAD, Message, MsgType, PROTO_VERSION, ProtoError,
@@ -34,103 +33,9 @@ pub const CTX: u32 = 1;
 /// Most writes one input is cut into.
 const MAX_WRITES: usize = 32;
 
-#[repr(C)]
-#[derive(Clone, Copy)]
-struct Hello {
-    proto_version: u32,
-    daemon_version: u32,
-    codecs: u32,
-    pixfmts: u32,
-    max_width: u32,
-    max_height: u32,
-    flags: u32,
-}
-
-#[repr(C)]
-#[derive(Clone, Copy)]
-struct Frame {
-    cookie: u64,
-    ctx_id: u32,
-    flags: u32,
-    timestamp: u64,
-    bytesused: u32,
-    generation: u32,
-    data: *const c_void,
-    data_len: u32,
-}
-
-#[repr(C)]
-#[derive(Clone, Copy)]
-struct StreamInfo {
-    ctx_id: u32,
-    generation: u32,
-    coded_width: u32,
-    coded_height: u32,
-    visible_left: u32,
-    visible_top: u32,
-    visible_width: u32,
-    visible_height: u32,
-    pixfmt: u32,
-    dpb_size: u32,
-}
-
-#[repr(C)]
-#[derive(Clone, Copy)]
-union Body {
-    hello: Hello,
-    frame: Frame,
-    stream_info: StreamInfo,
-    pair: [u32; 2],
-}
-
-/// Mirror of `struct daedalus_msg`.
-#[repr(C)]
-#[derive(Clone, Copy)]
-struct RawMsg {
-    ty: u16,
-    cookie: u64,
-    body: Body,
-}
-
-unsafe extern "C" {
-    fn daedalus_fuzz_msg_header_len(
-        buf: *const u8,
-        len: usize,
-        total: *mut u32,
-        reason: *mut u32,
-    ) -> i32;
-    fn daedalus_fuzz_msg_parse(
-        buf: *const u8,
-        len: usize,
-        msg: *mut RawMsg,
-        reason: *mut u32,
-    ) -> i32;
-    fn daedalus_fuzz_msg_layout(i: usize) -> usize;
-}
-
-fn check_layout() {
-    static OK: std::sync::Once = std::sync::Once::new();
-    OK.call_once(|| {
-        let want = [
-            std::mem::size_of::<RawMsg>(),
-            std::mem::offset_of!(RawMsg, cookie),
-            std::mem::offset_of!(RawMsg, body),
-            std::mem::size_of::<Frame>(),
-            std::mem::offset_of!(Frame, data),
-            std::mem::offset_of!(Frame, data_len),
-            std::mem::size_of::<StreamInfo>(),
-            std::mem::size_of::<Hello>(),
-        ];
-        for (i, w) in want.iter().enumerate() {
-            // SAFETY: the C function returns a constant for any index.
-            let c = unsafe { daedalus_fuzz_msg_layout(i) };
-            assert_eq!(
-                c, *w,
-                "struct daedalus_msg mirror: entry {i} differs from C"
-            );
-        }
-    });
-}
+use daedalus_replay::core::ffi::{
+    daedalus_msg as RawMsg, daedalus_msg_header_len, daedalus_msg_parse,
+};
 
 /// The module's verdict on one write: the validated message or the
 /// reason and errno.
@@ -146,7 +51,7 @@ fn c_parse(bytes: &[u8]) -> Parsed {
     let mut msg: RawMsg = unsafe { std::mem::zeroed() };
     let mut reason = u32::MAX;
     // SAFETY: buf holds buf.len() bytes; msg and reason are valid for writes.
-    let ret = unsafe { daedalus_fuzz_msg_parse(buf.as_ptr(), buf.len(), &mut msg, &mut reason) };
+    let ret = unsafe { daedalus_msg_parse(buf.as_ptr().cast(), buf.len(), &mut msg, &mut reason) };
     if ret != 0 {
         assert!(
             ret == -22 || ret == -71,
@@ -158,9 +63,9 @@ fn c_parse(bytes: &[u8]) -> Parsed {
             reason,
         };
     }
-    if msg.ty == RESP_FRAME {
+    if msg.type_ == RESP_FRAME {
         // SAFETY: the codec filled the frame member for RESP_FRAME.
-        let f = unsafe { msg.body.frame };
+        let f = unsafe { msg.__bindgen_anon_1.frame };
         if !f.data.is_null() {
             let start = buf.as_ptr() as usize;
             let at = f.data as usize;
@@ -170,7 +75,7 @@ fn c_parse(bytes: &[u8]) -> Parsed {
             );
         }
         // Reset: buf dies here.
-        msg.body.frame.data = std::ptr::null();
+        msg.__bindgen_anon_1.frame.data = std::ptr::null();
     }
     Parsed::Ok(msg)
 }
@@ -183,7 +88,7 @@ fn check_accepted(bytes: &[u8], m: &RawMsg, rust: &Result<Message, ProtoError>) 
     let mut reason = 0u32;
     // SAFETY: bytes is valid for its length; the out-pointers are valid.
     let hl = unsafe {
-        daedalus_fuzz_msg_header_len(bytes.as_ptr(), bytes.len(), &mut total, &mut reason)
+        daedalus_msg_header_len(bytes.as_ptr().cast(), bytes.len(), &mut total, &mut reason)
     };
     assert_eq!(hl, 0, "header_len refuses a message parse accepts");
     assert_eq!(
@@ -197,7 +102,7 @@ fn check_accepted(bytes: &[u8], m: &RawMsg, rust: &Result<Message, ProtoError>) 
         // a foreign one at the handshake (-EPROTO, daedalus_chardev.c), where
         // daedalus-proto refuses it while decoding: the same verdict.
         Err(ProtoError::BadVersion(_))
-            if m.ty == MsgType::RespHello.raw()
+            if m.type_ == MsgType::RespHello.raw()
                 && u32::from_le_bytes(bytes[HDR..HDR + 4].try_into().unwrap())
                     != u32::from(PROTO_VERSION) =>
         {
@@ -205,19 +110,19 @@ fn check_accepted(bytes: &[u8], m: &RawMsg, rust: &Result<Message, ProtoError>) 
         }
         Err(e) => panic!(
             "the module accepts {:#06x} that daedalus-proto refuses: {e}",
-            m.ty
+            m.type_
         ),
     };
     assert_eq!(
         r.ty() as u16,
-        m.ty,
+        m.type_,
         "type differs between the module and daedalus-proto"
     );
     // SAFETY (all union reads below): the member read is the one the codec
-    // fills for m.ty.
-    match m.ty {
+    // fills for m.type_.
+    match m.type_ {
         RESP_FRAME => {
-            let f = unsafe { m.body.frame };
+            let f = unsafe { m.__bindgen_anon_1.frame };
             assert!(
                 f.flags & (SRC_CONSUMED | HAS_PIXELS) != 0,
                 "accepted RESP_FRAME without SRC_CONSUMED or HAS_PIXELS"
@@ -258,7 +163,7 @@ fn check_accepted(bytes: &[u8], m: &RawMsg, rust: &Result<Message, ProtoError>) 
             })
         }
         RESP_STREAM_INFO => {
-            let s = unsafe { m.body.stream_info };
+            let s = unsafe { m.__bindgen_anon_1.stream_info };
             assert!(
                 s.coded_width > 0 && s.coded_height > 0,
                 "zero coded size accepted"
@@ -285,18 +190,21 @@ fn check_accepted(bytes: &[u8], m: &RawMsg, rust: &Result<Message, ProtoError>) 
             })
         }
         RESP_SESSION_ERROR => {
-            let [ctx, code] = unsafe { m.body.pair };
-            Some(Event::SessionError { ctx, code })
+            let e = unsafe { m.__bindgen_anon_1.session_error };
+            Some(Event::SessionError {
+                ctx: e.ctx_id,
+                code: e.error,
+            })
         }
         RESP_RESET_DONE => {
-            let [ctx, generation] = unsafe { m.body.pair };
+            let r = unsafe { m.__bindgen_anon_1.reset_done };
             Some(Event::ResetDone {
-                ctx,
-                generation: Some(generation),
+                ctx: r.ctx_id,
+                generation: Some(r.generation),
             })
         }
         RESP_HELLO => {
-            let h = unsafe { m.body.hello };
+            let h = unsafe { m.__bindgen_anon_1.hello };
             assert!(
                 h.max_width > 0 && h.max_height > 0,
                 "zero maximum size accepted"
@@ -367,13 +275,12 @@ pub fn prelude() -> Vec<Event> {
 /// The scenario an input dispatches to the job core: the prelude, then
 /// one event per accepted message. Panics on any codec check.
 pub fn scenario(data: &[u8]) -> Scenario {
-    check_layout();
     let mut events = prelude();
     for w in writes(data) {
         let (mut total, mut reason) = (0u32, 0u32);
         // SAFETY: w is valid for its length; the out-pointers are valid.
         let hl =
-            unsafe { daedalus_fuzz_msg_header_len(w.as_ptr(), w.len(), &mut total, &mut reason) };
+            unsafe { daedalus_msg_header_len(w.as_ptr().cast(), w.len(), &mut total, &mut reason) };
         if hl == 0 {
             assert!(
                 (HDR as u32..=HDR as u32 + MAX_PAYLOAD).contains(&total),

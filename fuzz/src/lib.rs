@@ -28,8 +28,7 @@ pub fn options() -> &'static Options {
 /// Runs `scenario` on the selected job core and returns its verdict.
 ///
 /// # Panics
-/// When the core is unknown or the shim layout is wrong: no input can be
-/// tested then.
+/// When the core is unknown: no input can be tested then.
 pub fn verdict(scenario: &Scenario) -> Verdict {
     match daedalus_replay::run(scenario, options()) {
         Ok(o) => o.verdict,

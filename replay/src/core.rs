@@ -8,7 +8,8 @@
 use daedalus_proto::{FRAME_SRC_CONSUMED, RespFrame};
 use daedalus_proto::{HDR_SIZE, Hdr, MsgType, PROTO_MAGIC, PROTO_VERSION, WireStruct};
 
-/// The Rust side of replay/shim/replay.h, generated from it.
+/// The Rust side of replay/shim/replay.h, generated from it: also what the
+/// fuzz targets call the module's codec through.
 #[allow(
     non_camel_case_types,
     non_upper_case_globals,
@@ -18,7 +19,7 @@ use daedalus_proto::{HDR_SIZE, Hdr, MsgType, PROTO_MAGIC, PROTO_VERSION, WireStr
     clippy::all,
     clippy::pedantic
 )]
-pub(crate) mod ffi {
+pub mod ffi {
     include!(concat!(env!("OUT_DIR"), "/ffi.rs"));
 }
 
