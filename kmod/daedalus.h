@@ -10,7 +10,8 @@
  * taken): dev->dev_mutex > ctx->vb_mutex > daemon.attach_lock >
  * front.flush_lock > dev->ctx_lock > daemon.lock > core->lock >
  * daemon.map_lock > the spinlocks front.lock, ctx->lock and
- * daemon.out_lock, which are never held across a call.
+ * daemon.out_lock, which are never held across a call. A function called
+ * with one of them held says so with __must_hold().
  */
 #ifndef _DAEDALUS_H
 #define _DAEDALUS_H

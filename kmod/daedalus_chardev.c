@@ -346,7 +346,12 @@ static bool daedalus_daemon_ready(void *priv)
 	return ready;
 }
 
-/* The context stays under dev->ctx_lock until daedalus_daemon_ctx_put(). */
+/*
+ * The context stays under dev->ctx_lock until daedalus_daemon_ctx_put();
+ * NULL holds nothing. Not __acquires(): sparse cannot follow an acquire
+ * that depends on the return value, so the dispatcher says __acquire()
+ * once it has a context.
+ */
 static struct daedalus_job_ctx *daedalus_daemon_ctx_get(void *priv, u32 ctx_id)
 {
 	struct daedalus_dev *dev = priv;
@@ -362,9 +367,12 @@ static struct daedalus_job_ctx *daedalus_daemon_ctx_get(void *priv, u32 ctx_id)
 }
 
 static void daedalus_daemon_ctx_put(void *priv, struct daedalus_job_ctx *jctx)
+	__releases(&dev->ctx_lock)
 {
 	struct daedalus_dev *dev = priv;
 
+	/* A mutex carries no context sparse sees: name the release. */
+	__release(&dev->ctx_lock);
 	mutex_unlock(&dev->ctx_lock);
 }
 
@@ -584,6 +592,7 @@ static unsigned long daedalus_map_pgoff(u64 cookie, bool capture)
 static struct daedalus_map *daedalus_map_find(struct daedalus_daemon *d,
 					      unsigned long pgoff,
 					      unsigned long *page)
+	__must_hold(&d->map_lock)
 {
 	unsigned long slot = (pgoff >> DAEDALUS_MAP_SLOT_SHIFT) &
 			     GENMASK(DAEDALUS_MAP_SLOT_BITS - 1, 0);
@@ -632,6 +641,7 @@ static u64 daedalus_map_add(struct daedalus_daemon *d, u64 cookie,
  */
 static struct daedalus_out *daedalus_unread_decode(struct daedalus_daemon *d,
 						   u64 cookie)
+	__must_hold(&d->out_lock)
 {
 	struct daedalus_out *out;
 	const struct daedalus_hdr *h;
@@ -784,12 +794,13 @@ static const struct file_operations daedalus_cdev_fops = {
 	.mmap		= daedalus_cdev_mmap,
 };
 
-/* Job core callbacks. */
+/* Job core callbacks, called with the core lock held. */
 
 static int daedalus_send_decode(struct daedalus_job_ctx *jctx,
 				struct daedalus_decode_params *p,
 				struct vb2_v4l2_buffer *src,
 				struct vb2_v4l2_buffer *dst)
+	__must_hold(&jctx->core->lock)
 {
 	struct daedalus_ctx *ctx = container_of(jctx, struct daedalus_ctx, jctx);
 	struct daedalus_daemon *d = &ctx->dev->daemon;
@@ -826,6 +837,7 @@ static int daedalus_send_decode(struct daedalus_job_ctx *jctx,
 }
 
 static int daedalus_send_flush(struct daedalus_job_ctx *jctx, u32 generation)
+	__must_hold(&jctx->core->lock)
 {
 	struct daedalus_ctx *ctx = container_of(jctx, struct daedalus_ctx, jctx);
 	struct daedalus_req_flush req = {
@@ -838,12 +850,14 @@ static int daedalus_send_flush(struct daedalus_job_ctx *jctx, u32 generation)
 }
 
 static void daedalus_job_last(struct daedalus_job_ctx *jctx)
+	__must_hold(&jctx->core->lock)
 {
 	daedalus_front_last(&container_of(jctx, struct daedalus_ctx, jctx)->front);
 }
 
 static void daedalus_job_released(struct daedalus_job_ctx *jctx, u64 cookie,
 				  bool capture)
+	__must_hold(&jctx->core->lock)
 {
 	struct daedalus_ctx *ctx = container_of(jctx, struct daedalus_ctx, jctx);
 
@@ -851,6 +865,7 @@ static void daedalus_job_released(struct daedalus_job_ctx *jctx, u64 cookie,
 }
 
 static void daedalus_job_expired(struct daedalus_job_ctx *jctx, u64 cookie)
+	__must_hold(&jctx->core->lock)
 {
 	struct daedalus_ctx *ctx = container_of(jctx, struct daedalus_ctx, jctx);
 

@@ -66,6 +66,8 @@ static int daedalus_dispatch_ctx(struct daedalus_job_core *core,
 				    m->cookie);
 		return -EINVAL;
 	}
+	/* Held from here: every path below ends in ctx_put(). */
+	__acquire(jctx);
 	/*
 	 * STREAM_INFO must describe the current stream. RESET_DONE may answer
 	 * an earlier REQ_RESET of ours (two STREAMOFFs in a row): only a

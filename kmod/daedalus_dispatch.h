@@ -13,6 +13,7 @@
 #ifndef _DAEDALUS_DISPATCH_H
 #define _DAEDALUS_DISPATCH_H
 
+#include <linux/compiler_types.h>
 #include <linux/types.h>
 
 #include "daedalus_job.h"
@@ -26,7 +27,9 @@
  * @ready:	whether the handshake is done
  * @ctx_get:	the context named @ctx_id, if it has an open session,
  *	held (it cannot close) until @ctx_put; NULL otherwise, holding
- *	nothing
+ *	nothing. A conditional acquire, which sparse cannot follow through
+ *	the NULL return: the dispatcher says __acquire() once it has a
+ *	context, as 6.12's __cond_lock() does.
  * @ctx_put:	release a context @ctx_get returned
  * @stream_info: apply a STREAM_INFO of the current stream to a held
  *	context; -EINVAL, changing nothing, for a format outside what the
@@ -37,7 +40,8 @@ struct daedalus_dispatch_ops {
 	int (*hello)(void *priv, const struct daedalus_msg_hello *h);
 	bool (*ready)(void *priv);
 	struct daedalus_job_ctx *(*ctx_get)(void *priv, u32 ctx_id);
-	void (*ctx_put)(void *priv, struct daedalus_job_ctx *jctx);
+	void (*ctx_put)(void *priv, struct daedalus_job_ctx *jctx)
+		__releases(jctx);
 	int (*stream_info)(struct daedalus_job_ctx *jctx,
 			   const struct daedalus_msg_stream_info *si);
 	void (*session_error)(struct daedalus_job_ctx *jctx, u32 error);

@@ -104,6 +104,7 @@ void daedalus_front_destroy(struct daedalus_front *f)
 
 /* Forget the daemon session; the device's context-list lock held. */
 static void daedalus_front_session_closed(struct daedalus_front *f)
+	__must_hold(f->fdev->lock)
 {
 	bool was_open;
 
@@ -298,6 +299,7 @@ bool daedalus_front_session_open(struct daedalus_front *f)
  */
 bool daedalus_front_job_ready(struct daedalus_front *f, unsigned int src_ready,
 			      unsigned int dst_ready)
+	__must_hold(&m2m_dev->job_spinlock)
 {
 	bool ok;
 
@@ -629,11 +631,13 @@ void daedalus_front_release(struct daedalus_front *f)
  */
 int daedalus_front_stream_info(struct daedalus_front *f,
 			       const struct daedalus_msg_stream_info *si)
+	__must_hold(f->fdev->lock)
 {
 	struct daedalus_front_limits l;
 	struct daedalus_front_fmt c;
 	bool confirmed;
 
+	lockdep_assert_held(f->fdev->lock);
 	f->ops->limits(f->priv, &l);
 	if (si->pixfmt > 31 || !(l.pixfmts & DAEDALUS_PIXFMT_BIT(si->pixfmt)) ||
 	    si->coded_width > l.max_width || si->coded_height > l.max_height)
@@ -684,6 +688,7 @@ int daedalus_front_stream_info(struct daedalus_front *f,
  * The daemon forgot the session: the next STREAMON opens a new one.
  */
 void daedalus_front_session_error(struct daedalus_front *f)
+	__must_hold(f->fdev->lock)
 {
 	spin_lock(&f->lock);
 	f->failed = true;
@@ -708,6 +713,7 @@ void daedalus_front_session_error(struct daedalus_front *f)
  * until STREAMON. The caller cancels the jobs.
  */
 void daedalus_front_daemon_gone(struct daedalus_front *f)
+	__must_hold(f->fdev->lock)
 {
 	bool streaming;
 
@@ -732,9 +738,11 @@ void daedalus_front_daemon_gone(struct daedalus_front *f)
  * after it: its pictures of the new format, then its own LAST.
  */
 void daedalus_front_last(struct daedalus_front *f)
+	__must_hold(&f->jctx->core->lock)
 {
 	bool was_draining;
 
+	lockdep_assert_held(&f->jctx->core->lock);
 	spin_lock(&f->lock);
 	was_draining = f->drain != DAEDALUS_FRONT_DRAIN_NONE &&
 		       !f->change_pending;

@@ -55,6 +55,7 @@ static inline u32 daedalus_buf_index(const struct vb2_v4l2_buffer *vbuf)
 static void daedalus_job_count_reject(struct daedalus_job_core *core,
 				      enum daedalus_reject reason, u16 type,
 				      u64 cookie)
+	__must_hold(&core->lock)
 {
 	core->stats.rejected[reason]++;
 	trace_daedalus_reject(reason, type, cookie);
@@ -63,6 +64,7 @@ static void daedalus_job_count_reject(struct daedalus_job_core *core,
 /* Slot management. */
 
 static struct daedalus_job *daedalus_job_get_slot(struct daedalus_job_core *core)
+	__must_hold(&core->lock)
 {
 	u32 i, id;
 
@@ -82,6 +84,7 @@ static struct daedalus_job *daedalus_job_get_slot(struct daedalus_job_core *core
 /* The slot's cookie dies here: a reply naming it is stale from now on. */
 static void daedalus_job_put_slot(struct daedalus_job_core *core,
 				  struct daedalus_job *job)
+	__must_hold(&core->lock)
 {
 	job->jctx = NULL;
 	job->src = NULL;
@@ -128,6 +131,7 @@ daedalus_job_meta_find(const struct daedalus_job_ctx *jctx, u64 timestamp)
 static void daedalus_job_done(struct daedalus_job_ctx *jctx, u64 cookie,
 			      struct vb2_v4l2_buffer *vbuf,
 			      enum vb2_buffer_state state)
+	__must_hold(&jctx->core->lock)
 {
 	struct daedalus_job_stats *stats = &jctx->core->stats;
 
@@ -142,6 +146,7 @@ static void daedalus_job_done(struct daedalus_job_ctx *jctx, u64 cookie,
 static void daedalus_job_put_src(struct daedalus_job_core *core,
 				 struct daedalus_job *job,
 				 enum vb2_buffer_state state)
+	__must_hold(&core->lock)
 {
 	struct vb2_v4l2_buffer *src = job->src;
 
@@ -159,6 +164,7 @@ static void daedalus_job_put_src(struct daedalus_job_core *core,
 static void daedalus_job_put_dst(struct daedalus_job_core *core,
 				 struct daedalus_job *job,
 				 enum vb2_buffer_state state)
+	__must_hold(&core->lock)
 {
 	struct vb2_v4l2_buffer *dst = job->dst;
 
@@ -179,6 +185,7 @@ static void daedalus_job_put_dst(struct daedalus_job_core *core,
 static void daedalus_job_finish(struct daedalus_job_core *core,
 				struct daedalus_job *job,
 				enum daedalus_finish_reason reason)
+	__must_hold(&core->lock)
 {
 	struct daedalus_job_ctx *jctx = job->jctx;
 	u64 cookie = daedalus_job_cookie(core, job);
@@ -201,6 +208,7 @@ static void daedalus_job_finish(struct daedalus_job_core *core,
 /* Free the slot once nothing of the job is left. */
 static void daedalus_job_maybe_free(struct daedalus_job_core *core,
 				    struct daedalus_job *job)
+	__must_hold(&core->lock)
 {
 	if (!job->running && !job->src && !job->dst)
 		daedalus_job_put_slot(core, job);
@@ -210,6 +218,7 @@ static void daedalus_job_maybe_free(struct daedalus_job_core *core,
 static unsigned int daedalus_job_end(struct daedalus_job_core *core,
 				     struct daedalus_job *job,
 				     enum daedalus_finish_reason reason)
+	__must_hold(&core->lock)
 {
 	unsigned int n = !!job->src + !!job->dst;
 
@@ -228,6 +237,7 @@ static unsigned int daedalus_job_end(struct daedalus_job_core *core,
 /* m2m job finish for a device_run that started no job. */
 static void daedalus_job_finish_empty(struct daedalus_job_ctx *jctx,
 				      enum daedalus_finish_reason reason)
+	__must_hold(&jctx->core->lock)
 {
 	struct daedalus_job_core *core = jctx->core;
 
@@ -280,6 +290,7 @@ bool daedalus_job_can_run(const struct daedalus_job_ctx *jctx)
 static int daedalus_job_validate(struct daedalus_job_ctx *jctx,
 				 struct vb2_v4l2_buffer *src,
 				 struct vb2_v4l2_buffer *dst)
+	__must_hold(&jctx->core->lock)
 {
 	struct daedalus_job_core *core = jctx->core;
 	struct v4l2_m2m_ctx *m2m_ctx = jctx->m2m_ctx;
@@ -426,6 +437,7 @@ void daedalus_job_pass(struct daedalus_job_ctx *jctx,
 static struct daedalus_job *daedalus_job_lookup(struct daedalus_job_core *core,
 						u64 cookie,
 						enum daedalus_reject *reason)
+	__must_hold(&core->lock)
 {
 	u32 id = DAEDALUS_COOKIE_ID(cookie);
 	struct daedalus_job *job;
@@ -450,6 +462,7 @@ static struct daedalus_job *daedalus_job_lookup(struct daedalus_job_core *core,
 static int daedalus_job_check_frame(struct daedalus_job *job,
 				    const struct daedalus_msg_frame *f,
 				    enum daedalus_reject *reason)
+	__must_hold(&job->jctx->core->lock)
 {
 	struct vb2_v4l2_buffer *dst = job->dst;
 
@@ -490,6 +503,7 @@ static int daedalus_job_check_frame(struct daedalus_job *job,
 static void daedalus_job_picture(struct daedalus_job_core *core,
 				 struct daedalus_job *job,
 				 const struct daedalus_msg_frame *f)
+	__must_hold(&core->lock)
 {
 	struct daedalus_job_ctx *jctx = job->jctx;
 	struct vb2_v4l2_buffer *dst = job->dst;
@@ -581,6 +595,7 @@ void daedalus_job_resume(struct daedalus_job_ctx *jctx)
 static unsigned int daedalus_job_cancel_locked(struct daedalus_job_core *core,
 					       struct daedalus_job_ctx *jctx,
 					       enum daedalus_finish_reason why)
+	__must_hold(&core->lock)
 {
 	unsigned int i, n = 0;
 

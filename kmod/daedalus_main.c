@@ -36,6 +36,7 @@ static struct daedalus_dev *daedalus_the_dev;
  * Return: the context, or NULL.
  */
 struct daedalus_ctx *daedalus_ctx_find(struct daedalus_dev *dev, u32 ctx_id)
+	__must_hold(&dev->ctx_lock)
 {
 	struct daedalus_ctx *ctx;
 

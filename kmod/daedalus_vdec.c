@@ -256,6 +256,7 @@ static void daedalus_device_run(void *priv)
 
 /* Called under the m2m job spinlock: flags only, no sleeping locks. */
 static int daedalus_job_ready(void *priv)
+	__must_hold(&m2m_dev->job_spinlock)
 {
 	struct daedalus_ctx *ctx = priv;
 	struct v4l2_m2m_ctx *m2m_ctx = ctx->fh.m2m_ctx;
