@@ -2,9 +2,10 @@
 # SPDX-License-Identifier: GPL-2.0
 #
 # Stage "kmod": build daedalus_v4l2.ko with W=1 against the 7.3 x86_64 tree
-# (kernel.sh prepares it), fail on any warning; run the tree's checkpatch.pl
-# on every source file of the module, fail on any error; require a silent
-# kernel-doc -Wall; check the job
+# (kernel.sh prepares it), fail on any warning; run sparse over the module
+# against 6.12, fail on any warning in its files; run the tree's
+# checkpatch.pl on every source file of the module, fail on any error;
+# require a silent kernel-doc -Wall; check the job
 # core's include list is the one its header comment promises (the replay
 # tools compile it in userspace against mirrors of exactly those headers).
 #
@@ -34,6 +35,57 @@ case $? in
 	tail -n 20 "$log.prepare"
 	;;
 esac
+
+# 1b. sparse (kbuild C=2) on every .c of the module, against 6.12 x86_64:
+#     the sparse Debian ships (0.6.4) cannot read 7.x headers (they need
+#     __typeof_unqual__: kbuild says so and turns C= off), and in 7.x
+#     __acquires() and the other lock annotations are Clang's context
+#     analysis, which sparse does not see. On 6.12 it checks address
+#     spaces, byte order (__le32 and the like) and lock contexts: spinlocks,
+#     and the mutex hand-offs the module names with __acquire()/__release().
+#     Any warning or error in the module's own files fails the check.
+SPARSE_VERSION=6.12
+log=$LOGDIR/kmod-sparse-$SPARSE_VERSION-x86_64.log
+if ! command -v sparse >/dev/null; then
+	cannot_check "sparse: not installed (make setup installs it)"
+else
+	sparse_module "$SPARSE_VERSION" x86_64 "$log"
+	rc=$?
+	out=$(sparse_dir "$SPARSE_VERSION" x86_64)
+	# Diagnostics are "FILE:LINE:COL: warning: ..." (continuation lines
+	# carry the same position); the module's files are those in $out.
+	ours=$(awk -v dir="$out/" 'index($0, dir) == 1 &&
+		substr($0, length(dir) + 1) ~ /^[^\/:]+:[0-9]+:[0-9]+: /' "$log" 2>/dev/null)
+	n=$(printf '%s\n' "$ours" | grep -cE ':[0-9]+:[0-9]+: (warning|error):')
+	others=$(grep -E '^[^ ]+:[0-9]+:[0-9]+: ' "$log" 2>/dev/null | grep -vF "$out/")
+	srcs=("$KMOD_DIR"/*.c)
+	srcs=("${srcs[@]##*/}")
+	unchecked=
+	for f in "${srcs[@]}"; do
+		grep -qxE " +CHECK +$out/$f" "$log" 2>/dev/null || unchecked+=" $f"
+	done
+	if [ "$rc" = 2 ]; then
+		fail "sparse: kernel tree $SPARSE_VERSION x86_64 not available (log: $log.prepare)"
+		tail -n 20 "$log.prepare" | sed 's/^/    /'
+	elif [ "$rc" != 0 ]; then
+		fail "sparse $SPARSE_VERSION x86_64: the module did not build (log: $log.build)"
+		{ real_warnings "$log.build"; tail -n 5 "$log"; } | head -n 40 | sed 's/^/    /'
+	elif grep -q 'specified, but .* is not available or not up to date' "$log"; then
+		fail "sparse $SPARSE_VERSION x86_64: kbuild did not run it (log: $log)"
+		grep 'not available or not up to date' "$log" | sed 's/^/    /'
+	elif [ -n "$unchecked" ]; then
+		fail "sparse $SPARSE_VERSION x86_64: did not check$unchecked (log: $log)"
+	elif [ "$n" != 0 ]; then
+		w=warnings
+		[ "$n" = 1 ] && w=warning
+		fail "sparse $SPARSE_VERSION x86_64: $n $w in the module's files (log: $log)"
+		printf '%s\n' "$ours" | sed "s|^$out/|    kmod/|" | head -n 40
+	else
+		pass "sparse $SPARSE_VERSION x86_64 clean (${#srcs[@]} files)"
+	fi
+	# Reported inside kernel headers: shown, not counted.
+	[ -z "$others" ] || printf '%s\n' "$others" | head -n 20 | sed 's/^/    (kernel) /'
+fi
 
 # 2. checkpatch on each source file: errors fail, warnings are shown.
 src=$("$KERNEL_SH" source "$VERSION" 2>/dev/null) || src=

@@ -285,6 +285,33 @@ build_module() {
 	[ -z "$(real_warnings "$log")" ]
 }
 
+# sparse_module VERSION ARCH LOGFILE: kbuild's C=2 pass, sparse on every
+# source file of the module, against a prepared tree and in a build
+# directory of its own. The module is built first (LOGFILE.build), so the
+# checker's run compiles nothing and LOGFILE holds sparse's output alone.
+# 0 when make ran the checker, 1 when the module did not build or make
+# failed, 2 when the tree is not available.
+sparse_module() {
+	local ver=$1 arch=$2 log=$3
+	local kdir out make_args=()
+	if ! kdir=$("$KERNEL_SH" prepare "$ver" "$arch" 2>"$log.prepare"); then
+		echo "kernel.sh prepare $ver $arch failed, see $log.prepare" >"$log"
+		return 2
+	fi
+	mapfile -t make_args < <("$KERNEL_SH" make-args "$arch")
+	out=$(sparse_dir "$ver" "$arch")
+	sync_sources "$out"
+	make -C "$kdir" M="$out" "${make_args[@]}" W=1 KBUILD_MODPOST_WARN=1 \
+		modules >"$log.build" 2>&1 || return 1
+	make -C "$kdir" M="$out" "${make_args[@]}" W=1 KBUILD_MODPOST_WARN=1 \
+		C=2 CHECK=sparse modules >"$log" 2>&1 || return 1
+}
+
+# sparse_dir VERSION ARCH: where sparse_module builds.
+sparse_dir() {
+	echo "$CACHE/kmod-build/sparse-$1-$2"
+}
+
 # cannot_check REASON: one check cannot be done here (a tool or a tree is
 # missing). That is never a pass: under CI (CI=true) it fails and says
 # why; elsewhere it says SKIP and why, and the summary line counts it as
