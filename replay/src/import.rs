@@ -166,15 +166,31 @@ pub fn import_file(path: &Path) -> Result<Imported, ImportError> {
     import_text(path, &text)
 }
 
-/// One parsed trace line: event name and its `key=value` fields.
+/// One event line of a trace, split by `tokenize`: what its handler
+/// reads, and where it is, for errors.
 struct TraceLine<'a> {
+    /// The trace file.
+    file: &'a Path,
+    /// The line's 1-based number.
     line: usize,
     /// The pid of the task the event was traced in (`comm-pid`), if it
     /// reads as one.
     pid: Option<u32>,
+    /// The event's name (`daedalus_stream`).
     name: &'a str,
+    /// Its `key=value` (or `key = value`) fields.
     fields: HashMap<&'a str, &'a str>,
+    /// Its words that are not fields (`on`, `attach`).
     words: Vec<&'a str>,
+}
+
+/// Line `line` of `file` is malformed: `reason`.
+fn malformed(file: &Path, line: usize, reason: String) -> ImportError {
+    ImportError::Malformed {
+        file: file.to_owned(),
+        line,
+        reason,
+    }
 }
 
 /// Splits `  task-pid [cpu] flags ts: name: fields` (tracefs) or
@@ -285,52 +301,116 @@ impl Int for i32 {
     const SIGNED: bool = true;
 }
 
-/// Field `key` of `t`, if the line has it, as a `T`: decimal or `0x`
-/// hexadecimal, a `-` only for a signed type. A value that does not fit
-/// `T` is an error, never wrapped or cut to fit.
-fn opt_int<T: Int>(t: &TraceLine<'_>, file: &Path, key: &str) -> Result<Option<T>, ImportError> {
-    let Some(v) = t.fields.get(key) else {
-        return Ok(None);
-    };
-    let v = v.trim_end_matches(',');
-    let bad = |what: String| ImportError::Malformed {
-        file: file.to_owned(),
-        line: t.line,
-        reason: format!("{}: field `{key}` {what}: `{v}`", t.name),
-    };
-    let (negative, magnitude) = match v.strip_prefix('-') {
-        Some(m) => (true, m),
-        None => (false, v),
-    };
-    let (digits, radix) = match magnitude
-        .strip_prefix("0x")
-        .or_else(|| magnitude.strip_prefix("0X"))
-    {
-        Some(h) => (h, 16),
-        None => (magnitude, 10),
-    };
-    if digits.is_empty() || !digits.chars().all(|c| c.is_digit(radix)) {
-        return Err(bad("is not a number".into()));
+impl TraceLine<'_> {
+    /// The line is malformed: `reason`, said of its event.
+    fn bad(&self, reason: String) -> ImportError {
+        malformed(self.file, self.line, format!("{}: {reason}", self.name))
     }
-    let out_of_range = || bad(format!("is out of range for {}", T::NAME));
-    if negative && !T::SIGNED {
-        return Err(out_of_range());
-    }
-    let n = u128::from_str_radix(digits, radix)
-        .ok()
-        .and_then(|n| i128::try_from(n).ok())
-        .ok_or_else(out_of_range)?;
-    let n = if negative { -n } else { n };
-    T::try_from(n).map(Some).map_err(|_| out_of_range())
-}
 
-/// Field `key` of `t` as a `T` (see `opt_int`); the line must have it.
-fn int<T: Int>(t: &TraceLine<'_>, file: &Path, key: &str) -> Result<T, ImportError> {
-    opt_int(t, file, key)?.ok_or_else(|| ImportError::Malformed {
-        file: file.to_owned(),
-        line: t.line,
-        reason: format!("{}: missing field `{key}`", t.name),
-    })
+    /// Field `key`, if the line has it, as a `T`: decimal or `0x`
+    /// hexadecimal, a `-` only for a signed type. A value that does not
+    /// fit `T` is an error, never wrapped or cut to fit.
+    fn opt_int<T: Int>(&self, key: &str) -> Result<Option<T>, ImportError> {
+        let Some(v) = self.fields.get(key) else {
+            return Ok(None);
+        };
+        let v = v.trim_end_matches(',');
+        let bad = |what: String| self.bad(format!("field `{key}` {what}: `{v}`"));
+        let (negative, magnitude) = match v.strip_prefix('-') {
+            Some(m) => (true, m),
+            None => (false, v),
+        };
+        let (digits, radix) = match magnitude
+            .strip_prefix("0x")
+            .or_else(|| magnitude.strip_prefix("0X"))
+        {
+            Some(h) => (h, 16),
+            None => (magnitude, 10),
+        };
+        if digits.is_empty() || !digits.chars().all(|c| c.is_digit(radix)) {
+            return Err(bad("is not a number".into()));
+        }
+        let out_of_range = || bad(format!("is out of range for {}", T::NAME));
+        if negative && !T::SIGNED {
+            return Err(out_of_range());
+        }
+        let n = u128::from_str_radix(digits, radix)
+            .ok()
+            .and_then(|n| i128::try_from(n).ok())
+            .ok_or_else(out_of_range)?;
+        let n = if negative { -n } else { n };
+        T::try_from(n).map(Some).map_err(|_| out_of_range())
+    }
+
+    /// Field `key` as a `T` (see `opt_int`); the line must have it.
+    fn int<T: Int>(&self, key: &str) -> Result<T, ImportError> {
+        self.opt_int(key)?
+            .ok_or_else(|| self.bad(format!("missing field `{key}`")))
+    }
+
+    /// Buffer index `key`: one beyond VB2_MAX_FRAME cannot come from a
+    /// real trace.
+    fn index(&self, key: &str) -> Result<u32, ImportError> {
+        let v: u32 = self.int(key)?;
+        if v >= crate::exec::MAX_BUFFERS {
+            return Err(self.bad(format!("buffer index `{key}={v}` out of range")));
+        }
+        Ok(v)
+    }
+
+    /// The queue of a daedalus (`queue`) or vb2/v4l2 (`type`) event.
+    fn queue(&self) -> Result<Queue, ImportError> {
+        match self
+            .fields
+            .get("queue")
+            .copied()
+            .or_else(|| self.fields.get("type").copied())
+        {
+            Some("CAPTURE" | "9" | "1" | "VIDEO_CAPTURE_MPLANE" | "VIDEO_CAPTURE") => {
+                Ok(Queue::Capture)
+            }
+            Some("OUTPUT" | "10" | "2" | "VIDEO_OUTPUT_MPLANE" | "VIDEO_OUTPUT") => {
+                Ok(Queue::Output)
+            }
+            other => Err(self.bad(format!("unknown queue `{}`", other.unwrap_or("")))),
+        }
+    }
+
+    /// The line holds every field its event prints, each a value of its
+    /// type, including the fields the import does not replay (the job
+    /// core's consequences): a `daedalus_*` line that does not is not one
+    /// the module wrote. Fields it does not know (a later module's) are
+    /// left alone.
+    fn check(&self, printed: &[Printed]) -> Result<(), ImportError> {
+        for f in printed {
+            match *f {
+                Printed::U32(key) => drop(self.int::<u32>(key)?),
+                Printed::U64(key) => drop(self.int::<u64>(key)?),
+                Printed::S32(key) => drop(self.int::<i32>(key)?),
+                Printed::Symbolic(key, names) => {
+                    let v = self
+                        .fields
+                        .get(key)
+                        .ok_or_else(|| self.bad(format!("missing field `{key}`")))?;
+                    if !names.contains(v) {
+                        self.int::<u32>(key).map_err(|_| {
+                            self.bad(format!(
+                                "field `{key}` is not one of {} (or a number): `{v}`",
+                                names.join(", ")
+                            ))
+                        })?;
+                    }
+                }
+                Printed::Word(words) => {
+                    let n = self.words.iter().filter(|w| words.contains(w)).count();
+                    if n != 1 {
+                        return Err(self.bad(format!("expected one of `{}`", words.join("`, `"))));
+                    }
+                }
+            }
+        }
+        Ok(())
+    }
 }
 
 const MAX_INDEX: usize = crate::exec::MAX_BUFFERS as usize;
@@ -339,19 +419,6 @@ const MAX_INDEX: usize = crate::exec::MAX_BUFFERS as usize;
 /// non-zero size decodes the same in the replay (the daemon's replies are
 /// replayed, not the bitstream).
 const IMPLIED_SIZE: u32 = 1024;
-
-/// Buffer indexes beyond VB2_MAX_FRAME cannot come from a real trace.
-fn index(t: &TraceLine<'_>, file: &Path, key: &str) -> Result<u32, ImportError> {
-    let v: u32 = int(t, file, key)?;
-    if v >= crate::exec::MAX_BUFFERS {
-        return Err(ImportError::Malformed {
-            file: file.to_owned(),
-            line: t.line,
-            reason: format!("{}: buffer index `{key}={v}` out of range", t.name),
-        });
-    }
-    Ok(v)
-}
 
 /// A field of a `daedalus_*` event as its `TP_printk` prints it
 /// (kmod/daedalus_trace.h).
@@ -413,9 +480,53 @@ const REJECTS: &[&str] = &[
 /// daedalus_drain tracepoint prints it.
 pub(crate) const DRAIN_PHASES: &[&str] = &["start", "flush", "last", "restart", "abandon"];
 
-/// The printed fields of each `daedalus_*` event.
-fn printed_fields(name: &str) -> Option<&'static [Printed]> {
+/// An event the import reads: its name, the fields it prints (each judged
+/// before its handler runs), and its handler.
+type Kind = (&'static str, &'static [Printed], Handler);
+
+/// Turns one event line into what the import keeps of it.
+type Handler = fn(&mut Importer<'_>, &TraceLine<'_>) -> Handled;
+
+/// What a handler made of its line.
+type Handled = Result<Counted, ImportError>;
+
+/// Whether a line its handler read is part of a scenario.
+enum Counted {
+    /// Turned into an event, or checked as a consequence of one.
+    Used,
+    /// Of a kind or form the replay has no use for.
+    Skipped,
+}
+
+/// The events the import reads, by name. A `daedalus_*` event prints the
+/// fields of its `TP_printk` (kmod/daedalus_trace.h); the vb2 and v4l2
+/// events are the kernel's, printed as its version prints them, so
+/// nothing of theirs is judged beyond what their handlers read.
+fn kind(name: &str) -> Option<&'static Kind> {
     use Printed::{S32, Symbolic, U32, U64, Word};
+    const RUN: &[Printed] = &[
+        U32("ctx"),
+        U64("cookie"),
+        S32("src"),
+        S32("dst"),
+        U64("src_ts"),
+    ];
+    const CLAIM: &[Printed] = &[
+        U32("ctx"),
+        U64("cookie"),
+        Symbolic("queue", QUEUES),
+        U32("index"),
+    ];
+    const PARK: &[Printed] = &[U32("ctx"), U64("cookie"), U32("dst")];
+    const DONE: &[Printed] = &[
+        U32("ctx"),
+        U64("cookie"),
+        Symbolic("queue", QUEUES),
+        U32("index"),
+        Symbolic("state", STATES),
+        U64("ts"),
+    ];
+    const FINISH: &[Printed] = &[U32("ctx"), U64("cookie"), Symbolic("reason", FINISHES)];
     const MSG: &[Printed] = &[
         U32("type"),
         U64("cookie"),
@@ -423,110 +534,44 @@ fn printed_fields(name: &str) -> Option<&'static [Printed]> {
         U32("flags"),
         U32("len"),
     ];
-    Some(match name {
-        "daedalus_device_run" => &[
-            U32("ctx"),
-            U64("cookie"),
-            S32("src"),
-            S32("dst"),
-            U64("src_ts"),
-        ],
-        "daedalus_claim" => &[
-            U32("ctx"),
-            U64("cookie"),
-            Symbolic("queue", QUEUES),
-            U32("index"),
-        ],
-        "daedalus_park" => &[U32("ctx"), U64("cookie"), U32("dst")],
-        "daedalus_buf_done" => &[
-            U32("ctx"),
-            U64("cookie"),
-            Symbolic("queue", QUEUES),
-            U32("index"),
-            Symbolic("state", STATES),
-            U64("ts"),
-        ],
-        "daedalus_job_finish" => &[U32("ctx"), U64("cookie"), Symbolic("reason", FINISHES)],
-        "daedalus_msg_in" | "daedalus_msg_out" => MSG,
-        "daedalus_reject" => &[Symbolic("reason", REJECTS), U32("type"), U64("cookie")],
-        "daedalus_stream" => &[U32("ctx"), Symbolic("queue", QUEUES), Word(&["on", "off"])],
-        "daedalus_stream_info" => &[
-            U32("ctx"),
-            U32("width"),
-            U32("height"),
-            U32("dpb"),
-            Word(&["change", "confirmed"]),
-        ],
-        "daedalus_drain" => &[U32("ctx"), Symbolic("phase", DRAIN_PHASES)],
-        "daedalus_daemon" => &[Word(&["attach", "detach"]), S32("pid"), U32("version")],
-        _ => return None,
-    })
+    const REJECT: &[Printed] = &[Symbolic("reason", REJECTS), U32("type"), U64("cookie")];
+    const STREAM: &[Printed] = &[U32("ctx"), Symbolic("queue", QUEUES), Word(&["on", "off"])];
+    const INFO: &[Printed] = &[
+        U32("ctx"),
+        U32("width"),
+        U32("height"),
+        U32("dpb"),
+        Word(&["change", "confirmed"]),
+    ];
+    const DRAIN: &[Printed] = &[U32("ctx"), Symbolic("phase", DRAIN_PHASES)];
+    const DAEMON: &[Printed] = &[Word(&["attach", "detach"]), S32("pid"), U32("version")];
+    static KINDS: &[Kind] = &[
+        ("daedalus_device_run", RUN, device_run),
+        ("daedalus_claim", CLAIM, consequence),
+        ("daedalus_park", PARK, consequence),
+        ("daedalus_buf_done", DONE, consequence),
+        ("daedalus_job_finish", FINISH, job_finish),
+        ("daedalus_msg_in", MSG, msg_in),
+        ("daedalus_msg_out", MSG, msg_out),
+        ("daedalus_reject", REJECT, consequence),
+        ("daedalus_stream", STREAM, stream),
+        ("daedalus_stream_info", INFO, stream_info),
+        ("daedalus_drain", DRAIN, drain),
+        ("daedalus_daemon", DAEMON, daemon),
+        ("vb2_v4l2_qbuf", &[], |im, t| vb2_buffer(im, t, true)),
+        ("vb2_qbuf", &[], |im, t| vb2_buffer(im, t, true)),
+        ("vb2_v4l2_dqbuf", &[], |im, t| vb2_buffer(im, t, false)),
+        ("vb2_dqbuf", &[], |im, t| vb2_buffer(im, t, false)),
+        ("v4l2_qbuf", &[], |im, t| v4l2_buffer(im, t, true)),
+        ("v4l2_dqbuf", &[], |im, t| v4l2_buffer(im, t, false)),
+    ];
+    KINDS.iter().find(|(n, ..)| *n == name)
 }
 
-/// A `daedalus_*` line holds every field its event prints, each a value
-/// of its type, including the fields the import does not replay (the job
-/// core's consequences): a line that does not is not one the module
-/// wrote. Fields it does not know (a later module's) are left alone.
-fn check_printed(t: &TraceLine<'_>, file: &Path) -> Result<(), ImportError> {
-    let Some(fields) = printed_fields(t.name) else {
-        return Err(ImportError::Malformed {
-            file: file.to_owned(),
-            line: t.line,
-            reason: format!("unknown daedalus event `{}`", t.name),
-        });
-    };
-    let bad = |reason: String| ImportError::Malformed {
-        file: file.to_owned(),
-        line: t.line,
-        reason: format!("{}: {reason}", t.name),
-    };
-    for f in fields {
-        match *f {
-            Printed::U32(key) => drop(int::<u32>(t, file, key)?),
-            Printed::U64(key) => drop(int::<u64>(t, file, key)?),
-            Printed::S32(key) => drop(int::<i32>(t, file, key)?),
-            Printed::Symbolic(key, names) => {
-                let v = t
-                    .fields
-                    .get(key)
-                    .ok_or_else(|| bad(format!("missing field `{key}`")))?;
-                if !names.contains(v) {
-                    int::<u32>(t, file, key).map_err(|_| {
-                        bad(format!(
-                            "field `{key}` is not one of {} (or a number): `{v}`",
-                            names.join(", ")
-                        ))
-                    })?;
-                }
-            }
-            Printed::Word(words) => {
-                let n = t.words.iter().filter(|w| words.contains(w)).count();
-                if n != 1 {
-                    return Err(bad(format!("expected one of `{}`", words.join("`, `"))));
-                }
-            }
-        }
-    }
-    Ok(())
-}
-
-fn queue_of(t: &TraceLine<'_>, file: &Path) -> Result<Queue, ImportError> {
-    match t
-        .fields
-        .get("queue")
-        .copied()
-        .or_else(|| t.fields.get("type").copied())
-    {
-        Some("CAPTURE" | "9" | "1" | "VIDEO_CAPTURE_MPLANE" | "VIDEO_CAPTURE") => {
-            Ok(Queue::Capture)
-        }
-        Some("OUTPUT" | "10" | "2" | "VIDEO_OUTPUT_MPLANE" | "VIDEO_OUTPUT") => Ok(Queue::Output),
-        other => Err(ImportError::Malformed {
-            file: file.to_owned(),
-            line: t.line,
-            reason: format!("{}: unknown queue `{}`", t.name, other.unwrap_or("")),
-        }),
-    }
+/// The events the import reads (the others it counts and skips): every
+/// `daedalus_*` one, since an unknown one is an error.
+fn is_read(name: &str) -> bool {
+    name.starts_with("daedalus_") || kind(name).is_some()
 }
 
 /// The time a `tick` lets pass where the recording shows the watchdog
@@ -543,8 +588,8 @@ fn watchdog_tick_ms() -> u32 {
     .unwrap_or(u32::MAX)
 }
 
-/// A client queue operation from a vb2 event, before its owner is known
-/// as a context.
+/// A client queue operation from a vb2 event (or a v4l2 one standing in),
+/// before its owner is known as a context.
 enum Vb2Op {
     /// QBUF of (queue, index, timestamp, bytes used).
     Qbuf(Queue, u32, u64, u32),
@@ -573,13 +618,16 @@ fn numbered(mut e: Event, to: u32) -> Event {
     e
 }
 
+/// What the import gathers of one context, before assembly.
 #[derive(Default)]
 struct CtxBuild {
+    /// Its client calls and daemon replies, by trace line.
     events: Vec<(usize, Event)>,
+    /// The cookie of each job it ran, in order (a reply names its job
+    /// by this order).
     jobs: Vec<u64>,
+    /// Per queue, one past the highest buffer index seen: its REQBUFS.
     max_index: [u32; 2],
-    queued: [Vec<bool>; 2],
-    streaming: [bool; 2],
     /// (line, queue, index, ts, size) of buffers device_run claimed.
     implied: Vec<(usize, Queue, u32, u64, u32)>,
     /// The buffer index of each DQBUF, by trace line.
@@ -597,9 +645,6 @@ impl CtxBuild {
     fn see(&mut self, q: Queue, index: u32) {
         let i = Self::qi(q);
         self.max_index[i] = self.max_index[i].max(index + 1);
-        if self.queued[i].len() <= index as usize {
-            self.queued[i].resize(index as usize + 1, false);
-        }
     }
 
     /// A device_run claimed this buffer: the client must have queued it.
@@ -719,20 +764,6 @@ impl Attribution {
     }
 }
 
-/// The events the import reads (the others it counts and skips).
-fn is_read(name: &str) -> bool {
-    name.starts_with("daedalus_")
-        || matches!(
-            name,
-            "vb2_qbuf"
-                | "vb2_v4l2_qbuf"
-                | "vb2_dqbuf"
-                | "vb2_v4l2_dqbuf"
-                | "v4l2_qbuf"
-                | "v4l2_dqbuf"
-        )
-}
-
 /// A last line taken as cut short.
 struct Cut {
     /// Its 1-based number.
@@ -777,44 +808,61 @@ fn cut_last_line(text: &str) -> Option<Cut> {
 
 /// Imports trace text; `file` names it in errors.
 pub fn import_text(file: &Path, text: &str) -> Result<Imported, ImportError> {
+    let lines = tokenize(file, text)?;
+    let mut import = Importer {
+        lines: &lines,
+        ..Importer::default()
+    };
+    import.read()?;
+    import.attribute();
+    import.assemble(file)
+}
+
+/// The event lines of `text`, split. A step back in time, text with no
+/// event, and a last line cut short are errors, found before any line is
+/// read as its event: they decide whether the text can be imported at all.
+fn tokenize<'t>(file: &'t Path, text: &'t str) -> Result<Vec<TraceLine<'t>>, ImportError> {
     // A UTF-8 byte order mark (an editor's) is not part of the first line.
     let text = text.strip_prefix('\u{feff}').unwrap_or(text);
     let cut = cut_last_line(text);
     let mut lines = Vec::new();
     let mut last_ts: Option<(u128, usize)> = None;
     for (i, raw) in text.lines().enumerate() {
-        if cut.as_ref().is_some_and(|c| c.line == i + 1) {
+        let line = i + 1;
+        if cut.as_ref().is_some_and(|c| c.line == line) {
             continue;
         }
-        if let Some((name, body, ts, pid)) = split_line(raw) {
-            // tracefs and trace-cmd report print events in time order: a
-            // step back means lines were reordered or traces mixed, and
-            // what the client did can no longer be told from it.
-            if let Some(ts) = ts {
-                if let Some((prev, prev_line)) = last_ts
-                    && ts < prev
-                {
-                    return Err(ImportError::Malformed {
-                        file: file.to_owned(),
-                        line: i + 1,
-                        reason: format!(
-                            "time goes backwards ({} s after {} s at line {prev_line}): reordered lines or mixed traces",
-                            fmt_secs(ts),
-                            fmt_secs(prev)
-                        ),
-                    });
-                }
-                last_ts = Some((ts, i + 1));
+        let Some((name, body, ts, pid)) = split_line(raw) else {
+            continue;
+        };
+        // tracefs and trace-cmd report print events in time order: a
+        // step back means lines were reordered or traces mixed, and
+        // what the client did can no longer be told from it.
+        if let Some(ts) = ts {
+            if let Some((prev, prev_line)) = last_ts
+                && ts < prev
+            {
+                return Err(malformed(
+                    file,
+                    line,
+                    format!(
+                        "time goes backwards ({} s after {} s at line {prev_line}): reordered lines or mixed traces",
+                        fmt_secs(ts),
+                        fmt_secs(prev)
+                    ),
+                ));
             }
-            let (f, w) = fields(body);
-            lines.push(TraceLine {
-                line: i + 1,
-                pid,
-                name,
-                fields: f,
-                words: w,
-            });
+            last_ts = Some((ts, line));
         }
+        let (fields, words) = fields(body);
+        lines.push(TraceLine {
+            file,
+            line,
+            pid,
+            name,
+            fields,
+            words,
+        });
     }
     // Text with no event at all is not a trace, cut or not.
     if lines.is_empty() && !cut.as_ref().is_some_and(|c| c.event) {
@@ -822,365 +870,363 @@ pub fn import_text(file: &Path, text: &str) -> Result<Imported, ImportError> {
             file: file.to_owned(),
         });
     }
-    if let Some(c) = cut {
-        return Err(ImportError::Malformed {
-            file: file.to_owned(),
-            line: c.line,
-            reason: c.reason,
-        });
+    match cut {
+        Some(c) => Err(malformed(file, c.line, c.reason)),
+        None => Ok(lines),
     }
-    let mut out = Imported::default();
-    let mut ctxs: BTreeMap<u32, CtxBuild> = BTreeMap::new();
-    let mut global: Vec<(usize, Event)> = Vec::new();
-    let mut owners: Vec<String> = Vec::new();
-    let mut ctx_order: Vec<u32> = Vec::new();
-    let mut pending_vb2: Vec<(usize, Option<u32>, String, Vb2Op)> = Vec::new();
-    let mut pending_v4l2: Vec<(usize, Vb2Op)> = Vec::new();
-    let mut attribution = Attribution::default();
-    for (k, t) in lines.iter().enumerate() {
-        if t.name.starts_with("daedalus_") {
-            check_printed(t, file)?;
-        }
-        let ctx_field = |t: &TraceLine<'_>| int::<u32>(t, file, "ctx");
-        // The context of a consequence event; `daedalus_reject` has
-        // none, only the cookie.
-        let ctx_or_cookie = |t: &TraceLine<'_>| match opt_int::<u32>(t, file, "ctx")? {
-            Some(ctx) => Ok(Some(ctx)),
-            None => int::<u64>(t, file, "cookie").map(|_| None),
-        };
-        match t.name {
-            "daedalus_device_run" => {
-                let ctx = ctx_field(t)?;
-                let cookie: u64 = int(t, file, "cookie")?;
-                // `src=-1`: a capture-only job.
-                let src = match int::<i32>(t, file, "src")? {
-                    -1 => None,
-                    n if n < 0 => {
-                        return Err(ImportError::Malformed {
-                            file: file.to_owned(),
-                            line: t.line,
-                            reason: format!("{}: buffer index `src={n}` out of range", t.name),
-                        });
-                    }
-                    _ => Some(index(t, file, "src")?),
-                };
-                let dst = index(t, file, "dst")?;
-                let ts: u64 = int(t, file, "src_ts")?;
-                if !ctx_order.contains(&ctx) {
-                    ctx_order.push(ctx);
+}
+
+/// What the handlers gather from a trace's lines, for attribution and
+/// assembly.
+#[derive(Default)]
+struct Importer<'a> {
+    /// The trace's event lines.
+    lines: &'a [TraceLine<'a>],
+    /// Lines turned into events.
+    used: usize,
+    /// Lines skipped.
+    skipped: usize,
+    /// Each context, by its id in the trace.
+    ctxs: BTreeMap<u32, CtxBuild>,
+    /// The daemon's events, part of every context's scenario.
+    global: Vec<(usize, Event)>,
+    /// The contexts that ran a job, in the order of their first.
+    runners: Vec<u32>,
+    /// The vb2 queue owners, in the order they first appear.
+    owners: Vec<String>,
+    /// vb2 QBUFs and DQBUFs as (line, task, owner, operation), for
+    /// attribution.
+    vb2_ops: Vec<(usize, Option<u32>, String, Vb2Op)>,
+    /// v4l2 QBUFs and DQBUFs as (line, operation): the same calls as the
+    /// vb2 ones, for a trace without those.
+    v4l2_ops: Vec<(usize, Vb2Op)>,
+    attribution: Attribution,
+}
+
+impl Importer<'_> {
+    /// Hands each line, in trace order, to its event's handler, once the
+    /// line holds every field the event prints.
+    fn read(&mut self) -> Result<(), ImportError> {
+        for t in self.lines {
+            let Some(&(_, printed, handle)) = kind(t.name) else {
+                if t.name.starts_with("daedalus_") {
+                    let reason = format!("unknown daedalus event `{}`", t.name);
+                    return Err(malformed(t.file, t.line, reason));
                 }
-                let c = ctxs.entry(ctx).or_default();
-                if let Some(src) = src {
-                    c.implied(t.line, Queue::Output, src, ts, IMPLIED_SIZE);
-                }
-                c.implied(t.line, Queue::Capture, dst, 0, 0);
-                if cookie != 0 {
-                    c.jobs.push(cookie);
-                }
-                out.used += 1;
-            }
-            "daedalus_msg_in" => {
-                let ty: u32 = int(t, file, "type")?;
-                if ty != 0x8002 {
-                    out.skipped += 1;
-                    continue;
-                }
-                let ctx = ctx_field(t)?;
-                let cookie: u64 = int(t, file, "cookie")?;
-                let flags: u32 = int(t, file, "flags")?;
-                let mut ts = 0;
-                let mut bytes = 0;
-                if flags & FRAME_HAS_PIXELS != 0 {
-                    // The picture's timestamp: the CAPTURE buf_done of this job.
-                    for n in &lines[k + 1..] {
-                        if n.name == "daedalus_buf_done"
-                            && int::<u64>(n, file, "cookie")? == cookie
-                            && queue_of(n, file)? == Queue::Capture
-                        {
-                            ts = int(n, file, "ts")?;
-                            break;
-                        }
-                    }
-                    // Inline picture bytes: the message less header and body.
-                    bytes = opt_int::<u32>(t, file, "len")?
-                        .unwrap_or(0)
-                        .saturating_sub(56);
-                }
-                let c = ctxs.entry(ctx).or_default();
-                let job = match c.jobs.iter().position(|&j| j == cookie) {
-                    Some(i) => JobRef::Nth(i as u32 + 1),
-                    None => JobRef::Cookie(cookie),
-                };
-                c.events.push((
-                    t.line,
-                    Event::Frame {
-                        ctx,
-                        job,
-                        flags,
-                        ts,
-                        bytes,
-                        generation: None,
-                    },
-                ));
-                out.used += 1;
-            }
-            "daedalus_stream" => {
-                let ctx = ctx_field(t)?;
-                attribution.client(ctx, t);
-                let q = queue_of(t, file)?;
-                let on = t.words.contains(&"on");
-                let c = ctxs.entry(ctx).or_default();
-                c.streaming[CtxBuild::qi(q)] = on;
-                let ev = if on {
-                    Event::Streamon { ctx, queue: q }
-                } else {
-                    Event::Streamoff { ctx, queue: q }
-                };
-                c.events.push((t.line, ev));
-                out.used += 1;
-            }
-            "daedalus_stream_info" => {
-                // The daemon's STREAM_INFO as the module took it (the
-                // msg_in line does not carry the format).
-                let ctx = ctx_field(t)?;
-                let ev = Event::StreamInfo {
-                    ctx,
-                    width: int(t, file, "width")?,
-                    height: int(t, file, "height")?,
-                    dpb: int(t, file, "dpb")?,
-                };
-                ctxs.entry(ctx).or_default().events.push((t.line, ev));
-                out.used += 1;
-            }
-            "daedalus_drain" => {
-                let ctx = ctx_field(t)?;
-                let phase = t.fields.get("phase").copied().unwrap_or("");
-                let ev = match phase {
-                    "start" | "0" => Event::DecoderStop { ctx },
-                    "restart" | "3" => Event::DecoderStart { ctx },
-                    _ => {
-                        out.skipped += 1;
-                        continue;
-                    }
-                };
-                // The decoder commands; not `flush`/`last`, which the job
-                // that got there traces, in any task.
-                attribution.client(ctx, t);
-                ctxs.entry(ctx).or_default().events.push((t.line, ev));
-                out.used += 1;
-            }
-            "daedalus_daemon" => {
-                let ev = if t.words.contains(&"attach") {
-                    Event::DaemonAttach { version: 1 }
-                } else {
-                    Event::DaemonDetach
-                };
-                global.push((t.line, ev));
-                out.used += 1;
-            }
-            "daedalus_job_finish" => {
-                let reason = t.fields.get("reason").copied().unwrap_or("");
-                if matches!(reason, "expired" | "6") {
-                    // The watchdog ended the job: what caused it is time
-                    // passing, the one input of the replay's watchdog.
-                    let ctx = ctx_field(t)?;
-                    let ms = watchdog_tick_ms();
-                    ctxs.entry(ctx)
-                        .or_default()
-                        .events
-                        .push((t.line, Event::Tick { ms }));
-                } else {
-                    // Any other ending follows from a replayed cause.
-                    ctx_or_cookie(t)?;
-                }
-                out.used += 1;
-            }
-            "daedalus_claim" | "daedalus_park" | "daedalus_buf_done" | "daedalus_reject"
-            | "daedalus_msg_out" => {
-                // Consequences, not causes: checked by replaying, not replayed.
-                let ctx = ctx_or_cookie(t)?;
-                if t.name == "daedalus_msg_out" {
-                    // REQ_SESSION_OPEN comes from the client's STREAMON,
-                    // REQ_SESSION_CLOSE from its close().
-                    match (int::<u32>(t, file, "type")?, ctx) {
-                        (0x2, Some(ctx)) => attribution.client(ctx, t),
-                        (0x3, Some(ctx)) => attribution.close(ctx, t.line),
-                        _ => {}
-                    }
-                }
-                out.used += 1;
-            }
-            "vb2_v4l2_qbuf" | "vb2_qbuf" => {
-                let owner = t.fields.get("owner").copied().unwrap_or("0").to_owned();
-                let q = queue_of(t, file)?;
-                let index = index(t, file, "index")?;
-                let ts = opt_int::<u64>(t, file, "timestamp")?.unwrap_or(0);
-                let size = opt_int::<u32>(t, file, "bytesused")?.unwrap_or(0);
-                if !owners.contains(&owner) {
-                    owners.push(owner.clone());
-                }
-                pending_vb2.push((t.line, t.pid, owner, Vb2Op::Qbuf(q, index, ts, size)));
-                out.used += 1;
-            }
-            "v4l2_qbuf" | "v4l2_dqbuf" => {
-                // The V4L2 layer's view of the same calls: no owner, only
-                // the node's minor, so they stand in for the vb2 events
-                // only in a trace that has none (see below).
-                let q = queue_of(t, file)?;
-                let index = index(t, file, "index")?;
-                let op = if t.name == "v4l2_qbuf" {
-                    let ts = opt_int::<u64>(t, file, "timestamp")?.unwrap_or(0);
-                    let mut size = opt_int::<u32>(t, file, "bytesused")?.unwrap_or(0);
-                    // A multi-planar buffer's bytesused is in its planes,
-                    // which the event does not print: the stand-in size of
-                    // a buffer a device_run implies.
-                    let mplane = t.fields.get("type").is_some_and(|v| v.ends_with("_MPLANE"));
-                    if q == Queue::Output && size == 0 && mplane {
-                        size = IMPLIED_SIZE;
-                    }
-                    Vb2Op::Qbuf(q, index, ts, size)
-                } else {
-                    Vb2Op::Dqbuf(q, index)
-                };
-                pending_v4l2.push((t.line, op));
-                out.used += 1;
-            }
-            "vb2_v4l2_dqbuf" | "vb2_dqbuf" => {
-                let owner = t.fields.get("owner").copied().unwrap_or("0").to_owned();
-                let q = queue_of(t, file)?;
-                let index = index(t, file, "index")?;
-                if !owners.contains(&owner) {
-                    owners.push(owner.clone());
-                }
-                pending_vb2.push((t.line, t.pid, owner, Vb2Op::Dqbuf(q, index)));
-                out.used += 1;
-            }
-            name if name.starts_with("daedalus_") => {
-                return Err(ImportError::Malformed {
-                    file: file.to_owned(),
-                    line: t.line,
-                    reason: format!("unknown daedalus event `{name}`"),
-                });
-            }
-            _ => out.skipped += 1,
-        }
-    }
-    // A recording without vb2 events (`-e daedalus -e v4l2`): the v4l2
-    // ones, when a single context ran jobs, so that they can only be its
-    // (given no task, Attribution's rule 3 gives them to it).
-    if pending_vb2.is_empty() && !pending_v4l2.is_empty() {
-        if ctx_order.len() == 1 {
-            owners.push("v4l2".to_owned());
-            pending_vb2.extend(
-                pending_v4l2
-                    .drain(..)
-                    .map(|(line, op)| (line, None, "v4l2".to_owned(), op)),
-            );
-        } else {
-            out.used -= pending_v4l2.len();
-            out.skipped += pending_v4l2.len();
-        }
-    } else {
-        // Duplicates of the vb2 events: counted as used, not replayed twice.
-        pending_v4l2.clear();
-    }
-    // vb2 QBUFs and DQBUFs: see Attribution.
-    for (line, pid, owner, op) in pending_vb2 {
-        let by_order = || {
-            let n = owners.iter().position(|o| *o == owner).unwrap_or(0);
-            ctx_order.get(n).copied()
-        };
-        let Some(ctx) = attribution.context(&owner, pid, line, by_order) else {
-            continue;
-        };
-        let c = ctxs.entry(ctx).or_default();
-        let ev = match op {
-            Vb2Op::Qbuf(queue, index, ts, size) => {
-                c.see(queue, index);
-                Event::Qbuf {
-                    ctx,
-                    queue,
-                    index,
-                    ts,
-                    size,
-                }
-            }
-            Vb2Op::Dqbuf(queue, index) => {
-                c.see(queue, index);
-                c.dq_index.insert(line, index);
-                Event::Dqbuf { ctx, queue }
-            }
-        };
-        c.events.push((line, ev));
-    }
-    for (ctx, mut c) in ctxs {
-        c.events.sort_by_key(|(l, _)| *l);
-        // A claimed buffer that no recorded QBUF put on the queue was
-        // queued before the recording started: queue it just before.
-        let mut evs: Vec<(usize, Event)> = Vec::new();
-        let mut implied = c.implied.iter().peekable();
-        let mut queued = [vec![false; MAX_INDEX], vec![false; MAX_INDEX]];
-        // Claimed before any recorded QBUF: the v4l2 events trace a QBUF
-        // when the ioctl returns, which can be after the device_run it
-        // caused. That late QBUF is the one already implied.
-        let mut implied_early = [vec![false; MAX_INDEX], vec![false; MAX_INDEX]];
-        let mut recorded = c.events.into_iter().peekable();
-        loop {
-            let take_recorded = match (recorded.peek(), implied.peek()) {
-                (Some((l, _)), Some((il, ..))) => l <= il,
-                (Some(_), None) => true,
-                (None, Some(_)) => false,
-                (None, None) => break,
+                self.skipped += 1;
+                continue;
             };
-            if take_recorded {
-                let (l, e) = recorded.next().unwrap_or_else(|| unreachable!());
-                match e {
-                    Event::Qbuf { queue, index, .. } => {
-                        let (q, i) = (CtxBuild::qi(queue), index as usize);
-                        if std::mem::take(&mut implied_early[q][i]) {
-                            continue;
-                        }
-                        queued[q][i] = true;
-                    }
-                    Event::Dqbuf { queue, .. } => {
-                        if let Some(&i) = c.dq_index.get(&l) {
-                            implied_early[CtxBuild::qi(queue)][i as usize] = false;
-                        }
-                    }
-                    Event::Streamoff { queue, .. } => {
-                        implied_early[CtxBuild::qi(queue)].fill(false);
-                    }
-                    _ => {}
-                }
-                evs.push((l, e));
-            } else {
-                let &(l, q, index, ts, size) = implied.next().unwrap_or_else(|| unreachable!());
-                let slot = &mut queued[CtxBuild::qi(q)][index as usize];
-                if !*slot {
-                    implied_early[CtxBuild::qi(q)][index as usize] = true;
-                    evs.push((
-                        l,
-                        Event::Qbuf {
-                            ctx,
-                            queue: q,
-                            index,
-                            ts,
-                            size,
-                        },
-                    ));
-                }
-                *slot = false;
+            t.check(printed)?;
+            match handle(self, t)? {
+                Counted::Used => self.used += 1,
+                Counted::Skipped => self.skipped += 1,
             }
         }
-        let mut all: Vec<(usize, Event)> = global.clone();
-        all.extend(unseen_streamoffs(ctx, evs, &c.dq_index));
+        Ok(())
+    }
+
+    /// `e`, traced at `line`, is a client call or daemon reply of `ctx`.
+    fn push(&mut self, ctx: u32, line: usize, e: Event) {
+        self.ctxs.entry(ctx).or_default().events.push((line, e));
+    }
+
+    /// The timestamp of the picture of job `cookie`, whose reply is `t`:
+    /// in the job's CAPTURE `buf_done` after it, if any.
+    fn picture_ts(&self, t: &TraceLine<'_>, cookie: u64) -> Result<u64, ImportError> {
+        let later = &self.lines[self.lines.partition_point(|n| n.line <= t.line)..];
+        for n in later {
+            if n.name == "daedalus_buf_done"
+                && n.int::<u64>("cookie")? == cookie
+                && n.queue()? == Queue::Capture
+            {
+                return n.int("ts");
+            }
+        }
+        Ok(0)
+    }
+
+    /// Gives each client QBUF and DQBUF to its context: see `Attribution`.
+    fn attribute(&mut self) {
+        // A recording without vb2 events (`-e daedalus -e v4l2`): the v4l2
+        // ones, when a single context ran jobs, so that they can only be its
+        // (given no task, Attribution's rule 3 gives them to it). Beside
+        // vb2 events they stay counted as used, not replayed twice.
+        if self.vb2_ops.is_empty() && !self.v4l2_ops.is_empty() {
+            if self.runners.len() == 1 {
+                self.owners.push("v4l2".to_owned());
+                let ops = self.v4l2_ops.drain(..);
+                self.vb2_ops
+                    .extend(ops.map(|(line, op)| (line, None, "v4l2".to_owned(), op)));
+            } else {
+                self.used -= self.v4l2_ops.len();
+                self.skipped += self.v4l2_ops.len();
+            }
+        }
+        for (line, pid, owner, op) in std::mem::take(&mut self.vb2_ops) {
+            let by_order = || {
+                let n = self.owners.iter().position(|o| *o == owner).unwrap_or(0);
+                self.runners.get(n).copied()
+            };
+            let Some(ctx) = self.attribution.context(&owner, pid, line, by_order) else {
+                continue;
+            };
+            let c = self.ctxs.entry(ctx).or_default();
+            let ev = match op {
+                Vb2Op::Qbuf(queue, index, ts, size) => {
+                    c.see(queue, index);
+                    Event::Qbuf {
+                        ctx,
+                        queue,
+                        index,
+                        ts,
+                        size,
+                    }
+                }
+                Vb2Op::Dqbuf(queue, index) => {
+                    c.see(queue, index);
+                    c.dq_index.insert(line, index);
+                    Event::Dqbuf { ctx, queue }
+                }
+            };
+            c.events.push((line, ev));
+        }
+    }
+
+    /// One scenario per context; `file` names the trace if there is none.
+    fn assemble(self, file: &Path) -> Result<Imported, ImportError> {
+        let scenarios: Vec<(u32, Scenario)> = self
+            .ctxs
+            .into_iter()
+            .map(|(ctx, c)| (ctx, c.scenario(ctx, &self.global)))
+            .collect();
+        if scenarios.is_empty() {
+            return Err(ImportError::NoContext {
+                file: file.to_owned(),
+            });
+        }
+        Ok(Imported {
+            scenarios,
+            used: self.used,
+            skipped: self.skipped,
+        })
+    }
+}
+
+/// `daedalus_device_run`: the client queued the job's buffers (its QBUFs,
+/// when no recorded one shows them), and the context ran a job.
+fn device_run(im: &mut Importer<'_>, t: &TraceLine<'_>) -> Handled {
+    let ctx: u32 = t.int("ctx")?;
+    let cookie: u64 = t.int("cookie")?;
+    // `src=-1`: a capture-only job.
+    let src = match t.int::<i32>("src")? {
+        -1 => None,
+        n if n < 0 => return Err(t.bad(format!("buffer index `src={n}` out of range"))),
+        _ => Some(t.index("src")?),
+    };
+    let dst = t.index("dst")?;
+    let ts: u64 = t.int("src_ts")?;
+    if !im.runners.contains(&ctx) {
+        im.runners.push(ctx);
+    }
+    let c = im.ctxs.entry(ctx).or_default();
+    if let Some(src) = src {
+        c.implied(t.line, Queue::Output, src, ts, IMPLIED_SIZE);
+    }
+    c.implied(t.line, Queue::Capture, dst, 0, 0);
+    if cookie != 0 {
+        c.jobs.push(cookie);
+    }
+    Ok(Counted::Used)
+}
+
+/// `daedalus_msg_in`: a RESP_FRAME is the daemon's `frame`; the module's
+/// other inputs are replayed from their own events or follow from
+/// replayed causes.
+fn msg_in(im: &mut Importer<'_>, t: &TraceLine<'_>) -> Handled {
+    if t.int::<u32>("type")? != 0x8002 {
+        return Ok(Counted::Skipped);
+    }
+    let ctx: u32 = t.int("ctx")?;
+    let cookie: u64 = t.int("cookie")?;
+    let flags: u32 = t.int("flags")?;
+    let (ts, bytes) = if flags & FRAME_HAS_PIXELS != 0 {
+        let ts = im.picture_ts(t, cookie)?;
+        // Inline picture bytes: the message less header and body.
+        let len = t.opt_int::<u32>("len")?.unwrap_or(0);
+        (ts, len.saturating_sub(56))
+    } else {
+        (0, 0)
+    };
+    let c = im.ctxs.entry(ctx).or_default();
+    let job = match c.jobs.iter().position(|&j| j == cookie) {
+        Some(i) => JobRef::Nth(i as u32 + 1),
+        None => JobRef::Cookie(cookie),
+    };
+    let frame = Event::Frame {
+        ctx,
+        job,
+        flags,
+        ts,
+        bytes,
+        generation: None,
+    };
+    c.events.push((t.line, frame));
+    Ok(Counted::Used)
+}
+
+/// The context of a consequence event; `daedalus_reject` has none, only
+/// the cookie.
+fn ctx_or_cookie(t: &TraceLine<'_>) -> Result<Option<u32>, ImportError> {
+    match t.opt_int::<u32>("ctx")? {
+        Some(ctx) => Ok(Some(ctx)),
+        None => t.int::<u64>("cookie").map(|_| None),
+    }
+}
+
+/// The job core's consequences (`claim`, `park`, `buf_done`, `reject`,
+/// and most `job_finish` and `msg_out`): checked by replaying, not
+/// replayed.
+fn consequence(_: &mut Importer<'_>, t: &TraceLine<'_>) -> Handled {
+    ctx_or_cookie(t)?;
+    Ok(Counted::Used)
+}
+
+/// `daedalus_msg_out`: a consequence, but REQ_SESSION_OPEN comes from the
+/// client's STREAMON and REQ_SESSION_CLOSE from its close().
+fn msg_out(im: &mut Importer<'_>, t: &TraceLine<'_>) -> Handled {
+    let ctx = ctx_or_cookie(t)?;
+    match (t.int::<u32>("type")?, ctx) {
+        (0x2, Some(ctx)) => im.attribution.client(ctx, t),
+        (0x3, Some(ctx)) => im.attribution.close(ctx, t.line),
+        _ => {}
+    }
+    Ok(Counted::Used)
+}
+
+/// `daedalus_job_finish`: a consequence, unless the watchdog ended the
+/// job; then what caused it is time passing, the one input of the
+/// replay's watchdog.
+fn job_finish(im: &mut Importer<'_>, t: &TraceLine<'_>) -> Handled {
+    if !matches!(t.fields.get("reason").copied(), Some("expired" | "6")) {
+        return consequence(im, t);
+    }
+    let ctx: u32 = t.int("ctx")?;
+    let ms = watchdog_tick_ms();
+    im.push(ctx, t.line, Event::Tick { ms });
+    Ok(Counted::Used)
+}
+
+/// `daedalus_stream`: STREAMON or STREAMOFF, in a client task of the
+/// context.
+fn stream(im: &mut Importer<'_>, t: &TraceLine<'_>) -> Handled {
+    let ctx: u32 = t.int("ctx")?;
+    im.attribution.client(ctx, t);
+    let queue = t.queue()?;
+    let ev = if t.words.contains(&"on") {
+        Event::Streamon { ctx, queue }
+    } else {
+        Event::Streamoff { ctx, queue }
+    };
+    im.push(ctx, t.line, ev);
+    Ok(Counted::Used)
+}
+
+/// `daedalus_stream_info`: the daemon's STREAM_INFO as the module took it
+/// (the msg_in line does not carry the format).
+fn stream_info(im: &mut Importer<'_>, t: &TraceLine<'_>) -> Handled {
+    let ctx: u32 = t.int("ctx")?;
+    let ev = Event::StreamInfo {
+        ctx,
+        width: t.int("width")?,
+        height: t.int("height")?,
+        dpb: t.int("dpb")?,
+    };
+    im.push(ctx, t.line, ev);
+    Ok(Counted::Used)
+}
+
+/// `daedalus_drain`: `start` and `restart` are the client's decoder
+/// commands; not `flush`/`last`, which the job that got there traces, in
+/// any task.
+fn drain(im: &mut Importer<'_>, t: &TraceLine<'_>) -> Handled {
+    let ctx: u32 = t.int("ctx")?;
+    let ev = match t.fields.get("phase").copied().unwrap_or("") {
+        "start" | "0" => Event::DecoderStop { ctx },
+        "restart" | "3" => Event::DecoderStart { ctx },
+        _ => return Ok(Counted::Skipped),
+    };
+    im.attribution.client(ctx, t);
+    im.push(ctx, t.line, ev);
+    Ok(Counted::Used)
+}
+
+/// `daedalus_daemon`: attach or detach, in every context's scenario.
+fn daemon(im: &mut Importer<'_>, t: &TraceLine<'_>) -> Handled {
+    let ev = if t.words.contains(&"attach") {
+        Event::DaemonAttach { version: 1 }
+    } else {
+        Event::DaemonDetach
+    };
+    im.global.push((t.line, ev));
+    Ok(Counted::Used)
+}
+
+/// The QBUF (`qbuf`) or DQBUF a vb2 or v4l2 buffer event shows.
+fn buffer_op(t: &TraceLine<'_>, qbuf: bool) -> Result<Vb2Op, ImportError> {
+    let queue = t.queue()?;
+    let index = t.index("index")?;
+    if !qbuf {
+        return Ok(Vb2Op::Dqbuf(queue, index));
+    }
+    let ts = t.opt_int::<u64>("timestamp")?.unwrap_or(0);
+    let size = t.opt_int::<u32>("bytesused")?.unwrap_or(0);
+    Ok(Vb2Op::Qbuf(queue, index, ts, size))
+}
+
+/// `vb2_qbuf`/`vb2_dqbuf` and their `vb2_v4l2_` forms: a client QBUF or
+/// DQBUF of the queue's `owner`, whose context `attribute` tells.
+fn vb2_buffer(im: &mut Importer<'_>, t: &TraceLine<'_>, qbuf: bool) -> Handled {
+    let owner = t.fields.get("owner").copied().unwrap_or("0").to_owned();
+    let op = buffer_op(t, qbuf)?;
+    if !im.owners.contains(&owner) {
+        im.owners.push(owner.clone());
+    }
+    im.vb2_ops.push((t.line, t.pid, owner, op));
+    Ok(Counted::Used)
+}
+
+/// `v4l2_qbuf`/`v4l2_dqbuf`: the V4L2 layer's view of the same calls, with
+/// no owner, only the node's minor, so they stand in for the vb2 events
+/// only in a trace that has none (see `attribute`).
+fn v4l2_buffer(im: &mut Importer<'_>, t: &TraceLine<'_>, qbuf: bool) -> Handled {
+    let mut op = buffer_op(t, qbuf)?;
+    // A multi-planar buffer's bytesused is in its planes, which the event
+    // does not print: the stand-in size of a buffer a device_run implies.
+    let mplane = t.fields.get("type").is_some_and(|v| v.ends_with("_MPLANE"));
+    if let Vb2Op::Qbuf(Queue::Output, _, _, size @ 0) = &mut op
+        && mplane
+    {
+        *size = IMPLIED_SIZE;
+    }
+    im.v4l2_ops.push((t.line, op));
+    Ok(Counted::Used)
+}
+
+impl CtxBuild {
+    /// The context's scenario, numbered 1: the daemon attached (when the
+    /// trace does not show it), the context opened with buffers for the
+    /// highest index seen, and its events in trace order.
+    fn scenario(mut self, ctx: u32, global: &[(usize, Event)]) -> Scenario {
+        let calls = self.with_implied_qbufs(ctx);
+        let mut all: Vec<(usize, Event)> = global.to_vec();
+        all.extend(unseen_streamoffs(ctx, calls, &self.dq_index));
         all.sort_by_key(|(l, _)| *l);
         let mut s = vec![Event::Open { ctx }];
         for (q, i) in [(Queue::Output, 0), (Queue::Capture, 1)] {
             s.push(Event::Reqbufs {
                 ctx,
                 queue: q,
-                count: c.max_index[i].max(1),
+                count: self.max_index[i].max(1),
             });
         }
         let has_attach = all
@@ -1205,17 +1251,72 @@ pub fn import_text(file: &Path, text: &str) -> Result<Imported, ImportError> {
             }
         }
         s.extend(body);
-        out.scenarios.push((
-            ctx,
-            Scenario::from_events(s.into_iter().map(|e| numbered(e, 1))),
-        ));
+        Scenario::from_events(s.into_iter().map(|e| numbered(e, 1)))
     }
-    if out.scenarios.is_empty() {
-        return Err(ImportError::NoContext {
-            file: file.to_owned(),
-        });
+
+    /// The recorded events in trace order, with a QBUF for each claimed
+    /// buffer that no recorded QBUF put on the queue: it was queued before
+    /// the recording started, so it is queued just before its claim.
+    fn with_implied_qbufs(&mut self, ctx: u32) -> Vec<(usize, Event)> {
+        let mut events = std::mem::take(&mut self.events);
+        events.sort_by_key(|(l, _)| *l);
+        let mut evs: Vec<(usize, Event)> = Vec::new();
+        let mut implied = self.implied.iter().peekable();
+        let mut queued = [vec![false; MAX_INDEX], vec![false; MAX_INDEX]];
+        // Claimed before any recorded QBUF: the v4l2 events trace a QBUF
+        // when the ioctl returns, which can be after the device_run it
+        // caused. That late QBUF is the one already implied.
+        let mut implied_early = [vec![false; MAX_INDEX], vec![false; MAX_INDEX]];
+        let mut recorded = events.into_iter().peekable();
+        loop {
+            let take_recorded = match (recorded.peek(), implied.peek()) {
+                (Some((l, _)), Some((il, ..))) => l <= il,
+                (Some(_), None) => true,
+                (None, Some(_)) => false,
+                (None, None) => break,
+            };
+            if take_recorded {
+                let (l, e) = recorded.next().unwrap_or_else(|| unreachable!());
+                match e {
+                    Event::Qbuf { queue, index, .. } => {
+                        let (q, i) = (Self::qi(queue), index as usize);
+                        if std::mem::take(&mut implied_early[q][i]) {
+                            continue;
+                        }
+                        queued[q][i] = true;
+                    }
+                    Event::Dqbuf { queue, .. } => {
+                        if let Some(&i) = self.dq_index.get(&l) {
+                            implied_early[Self::qi(queue)][i as usize] = false;
+                        }
+                    }
+                    Event::Streamoff { queue, .. } => {
+                        implied_early[Self::qi(queue)].fill(false);
+                    }
+                    _ => {}
+                }
+                evs.push((l, e));
+            } else {
+                let &(l, q, index, ts, size) = implied.next().unwrap_or_else(|| unreachable!());
+                let slot = &mut queued[Self::qi(q)][index as usize];
+                if !*slot {
+                    implied_early[Self::qi(q)][index as usize] = true;
+                    evs.push((
+                        l,
+                        Event::Qbuf {
+                            ctx,
+                            queue: q,
+                            index,
+                            ts,
+                            size,
+                        },
+                    ));
+                }
+                *slot = false;
+            }
+        }
+        evs
     }
-    Ok(out)
 }
 
 /// A QBUF that succeeded although the buffer was still queued (no DQBUF,
