@@ -37,6 +37,8 @@
 use std::collections::{BTreeMap, HashMap};
 use std::path::{Path, PathBuf};
 
+use daedalus_proto::{HDR_SIZE, MsgType};
+
 use crate::model::Scenario;
 use crate::scenario::{Event, FRAME_HAS_PIXELS, JobRef, Queue};
 
@@ -1043,7 +1045,7 @@ fn device_run(im: &mut Importer<'_>, t: &TraceLine<'_>) -> Handled {
 /// other inputs are replayed from their own events or follow from
 /// replayed causes.
 fn msg_in(im: &mut Importer<'_>, t: &TraceLine<'_>) -> Handled {
-    if t.int::<u32>("type")? != 0x8002 {
+    if t.int::<u32>("type")? != u32::from(MsgType::RespFrame.raw()) {
         return Ok(Counted::Skipped);
     }
     let ctx: u32 = t.int("ctx")?;
@@ -1053,7 +1055,8 @@ fn msg_in(im: &mut Importer<'_>, t: &TraceLine<'_>) -> Handled {
         let ts = im.picture_ts(t, cookie)?;
         // Inline picture bytes: the message less header and body.
         let len = t.opt_int::<u32>("len")?.unwrap_or(0);
-        (ts, len.saturating_sub(56))
+        let head = HDR_SIZE + MsgType::RespFrame.body_size();
+        (ts, len.saturating_sub(head as u32))
     } else {
         (0, 0)
     };
@@ -1095,9 +1098,12 @@ fn consequence(_: &mut Importer<'_>, t: &TraceLine<'_>) -> Handled {
 /// client's STREAMON and REQ_SESSION_CLOSE from its close().
 fn msg_out(im: &mut Importer<'_>, t: &TraceLine<'_>) -> Handled {
     let ctx = ctx_or_cookie(t)?;
-    match (t.int::<u32>("type")?, ctx) {
-        (0x2, Some(ctx)) => im.attribution.client(ctx, t),
-        (0x3, Some(ctx)) => im.attribution.close(ctx, t.line),
+    let ty = u16::try_from(t.int::<u32>("type")?)
+        .ok()
+        .and_then(MsgType::from_raw);
+    match (ty, ctx) {
+        (Some(MsgType::ReqSessionOpen), Some(ctx)) => im.attribution.client(ctx, t),
+        (Some(MsgType::ReqSessionClose), Some(ctx)) => im.attribution.close(ctx, t.line),
         _ => {}
     }
     Ok(Counted::Used)
