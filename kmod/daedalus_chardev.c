@@ -129,8 +129,8 @@ int daedalus_daemon_codecs(struct daedalus_dev *dev, u32 *codecs,
 		*codecs = d->hello.codecs;
 		*pixfmts = d->hello.pixfmts;
 	} else {
-		*codecs = DAEDALUS_CODEC_BIT(DAEDALUS_CODEC_H264);
-		*pixfmts = DAEDALUS_PIXFMT_BIT(DAEDALUS_PIXFMT_NV12);
+		*codecs = DAEDALUS_FRONT_NO_DAEMON_CODECS;
+		*pixfmts = DAEDALUS_FRONT_NO_DAEMON_PIXFMTS;
 		ret = -ENOTCONN;
 	}
 	mutex_unlock(&d->lock);

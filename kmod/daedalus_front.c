@@ -159,6 +159,19 @@ void daedalus_front_get_cap(struct daedalus_front *f,
 }
 
 /**
+ * daedalus_front_no_daemon() - the limits while no daemon is attached
+ * @l:		set to DAEDALUS_FRONT_NO_DAEMON_*, no flags: what &struct
+ *		daedalus_front_ops.limits reports before a RESP_HELLO
+ */
+void daedalus_front_no_daemon(struct daedalus_front_limits *l)
+{
+	l->pixfmts = DAEDALUS_FRONT_NO_DAEMON_PIXFMTS;
+	l->max_width = DAEDALUS_FRONT_NO_DAEMON_DIM;
+	l->max_height = DAEDALUS_FRONT_NO_DAEMON_DIM;
+	l->flags = 0;
+}
+
+/**
  * daedalus_front_cap_sizeimage() - bytes a CAPTURE buffer must hold
  * @f:		the front
  *

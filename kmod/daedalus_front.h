@@ -108,6 +108,11 @@ struct daedalus_front_limits {
 	u32 flags;
 };
 
+/* What the node offers a client probing it while no daemon is attached. */
+#define DAEDALUS_FRONT_NO_DAEMON_CODECS	DAEDALUS_CODEC_BIT(DAEDALUS_CODEC_H264)
+#define DAEDALUS_FRONT_NO_DAEMON_PIXFMTS DAEDALUS_PIXFMT_BIT(DAEDALUS_PIXFMT_NV12)
+#define DAEDALUS_FRONT_NO_DAEMON_DIM	4096
+
 /**
  * struct daedalus_front_ops - the V4L2 side of the front
  * @send:	queue a request for the daemon (its body starts with the
@@ -196,6 +201,7 @@ void daedalus_front_init(struct daedalus_front *f,
 void daedalus_front_destroy(struct daedalus_front *f);
 
 /* Formats and what the glue asks of them. */
+void daedalus_front_no_daemon(struct daedalus_front_limits *l);
 void daedalus_front_get_cap(struct daedalus_front *f,
 			    struct daedalus_front_fmt *cap);
 u32 daedalus_front_cap_sizeimage(struct daedalus_front *f);

@@ -92,8 +92,8 @@ static void daedalus_max_size(struct daedalus_dev *dev, u32 *w, u32 *h)
 	struct daedalus_daemon *d = &dev->daemon;
 
 	mutex_lock(&d->lock);
-	*w = d->hello_done ? d->hello.max_width : 4096;
-	*h = d->hello_done ? d->hello.max_height : 4096;
+	*w = d->hello_done ? d->hello.max_width : DAEDALUS_FRONT_NO_DAEMON_DIM;
+	*h = d->hello_done ? d->hello.max_height : DAEDALUS_FRONT_NO_DAEMON_DIM;
 	mutex_unlock(&d->lock);
 }
 
@@ -183,7 +183,10 @@ static void daedalus_front_limits(void *priv, struct daedalus_front_limits *l)
 	struct daedalus_ctx *ctx = priv;
 	u32 codecs;
 
-	daedalus_daemon_codecs(ctx->dev, &codecs, &l->pixfmts);
+	if (daedalus_daemon_codecs(ctx->dev, &codecs, &l->pixfmts)) {
+		daedalus_front_no_daemon(l);
+		return;
+	}
 	daedalus_max_size(ctx->dev, &l->max_width, &l->max_height);
 	l->flags = daedalus_daemon_flags(ctx->dev);
 }

@@ -35,4 +35,5 @@ const struct daedalus_replay_fns daedalus_replay_fns = {
 	FN(front_reqbufs_min, daedalus_front_reqbufs_min),
 	FN(front_session_open, daedalus_front_session_open),
 	FN(front_min_buffers, daedalus_front_min_buffers),
+	FN(front_no_daemon, daedalus_front_no_daemon),
 };

@@ -58,6 +58,7 @@ struct daedalus_replay_fns {
 	DAEDALUS_REPLAY_FN(front_reqbufs_min, daedalus_front_reqbufs_min);
 	DAEDALUS_REPLAY_FN(front_session_open, daedalus_front_session_open);
 	DAEDALUS_REPLAY_FN(front_min_buffers, daedalus_front_min_buffers);
+	DAEDALUS_REPLAY_FN(front_no_daemon, daedalus_front_no_daemon);
 };
 
 extern const struct daedalus_replay_fns daedalus_replay_fns;

@@ -239,27 +239,29 @@ unsafe extern "C" fn fop_send(_priv: *mut c_void, ty: u16, body: *const c_void, 
     })
 }
 
-/// What the attached daemon's RESP_HELLO announced (daedalus_daemon_codecs(),
-/// daedalus_max_size(), daedalus_daemon_flags()).
+/// daedalus_front_limits() of the glue: what the attached daemon's
+/// RESP_HELLO announced, or the front's own limits while no daemon is.
 unsafe extern "C" fn fop_limits(_priv: *mut c_void, l: *mut FrontLimits) {
-    let (pixfmts, max_width, max_height, flags) = mock::with(|w| {
-        if w.daemon_ready {
-            let (p, mw, mh) = w.hello_limits;
-            (p, mw, mh, w.hello_flags)
-        } else {
-            // Before the handshake: NV12 up to 4096x4096, no flags.
-            (1 << 1, 4096, 4096, 0)
-        }
+    let hello = mock::with(|w| {
+        w.daemon_ready.then(|| {
+            let (pixfmts, max_width, max_height) = w.hello_limits;
+            FrontLimits {
+                pixfmts,
+                max_width,
+                max_height,
+                flags: w.hello_flags,
+            }
+        })
     });
-    // SAFETY: the front passes its own, writable.
-    unsafe {
-        *l = FrontLimits {
-            pixfmts,
-            max_width,
-            max_height,
-            flags,
+    match hello {
+        // SAFETY: the front passes its own, writable.
+        Some(h) => unsafe { *l = h },
+        None => {
+            let core = mock::core();
+            // SAFETY: as above; the front's function only fills `l`.
+            unsafe { c_call!(core, front_no_daemon(l)) };
         }
-    };
+    }
 }
 
 unsafe extern "C" fn fop_event(priv_: *mut c_void, ev: ffi::daedalus_front_event) {
