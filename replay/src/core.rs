@@ -54,8 +54,8 @@ pub fn variants() -> Vec<&'static str> {
     cores().iter().map(|(n, _)| *n).collect()
 }
 
-pub(crate) fn lookup(name: &str) -> Option<CoreFns> {
-    cores().iter().find(|(n, _)| *n == name).map(|(_, f)| **f)
+pub(crate) fn lookup(name: &str) -> Option<&'static CoreFns> {
+    cores().iter().find(|(n, _)| *n == name).map(|(_, f)| *f)
 }
 
 /// Short name of an `enum daedalus_reject` value, from the module's codec.

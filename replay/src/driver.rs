@@ -51,7 +51,7 @@ pub(crate) fn open(id: u32) -> usize {
         let m2m_ctx = (&mut *c.m2m as *mut M2mCtx).cast();
         (slot, w.fdev, w.core_ptr(), w.jctx_ptr(slot), m2m_ctx)
     });
-    let (front, core) = (mock::front(slot), mock::core());
+    let (front, core) = mock::front_fns(slot);
     // SAFETY: jctx is sizeof(struct daedalus_job_ctx) of zeroes, front
     // sizeof(struct daedalus_front); both live as long as the world, as
     // FRONT_OPS does.
@@ -70,7 +70,7 @@ pub(crate) fn open(id: u32) -> usize {
 /// the front cancels what the job core holds and closes the session.
 /// False when the run broke on the way.
 pub(crate) fn release(slot: usize) -> bool {
-    let (front, core) = (mock::front(slot), mock::core());
+    let (front, core) = mock::front_fns(slot);
     // SAFETY: the front is live; no borrow of the world is held.
     unsafe { c_call!(core, front_closing(front)) };
     if !m2m::ctx_release(slot) {
@@ -84,7 +84,7 @@ pub(crate) fn release(slot: usize) -> bool {
 /// Jobs of the context still in the job core's in-flight table, and how
 /// many of them are parked (daedalus_job_ctx_count()).
 pub(crate) fn ctx_jobs_left(slot: usize) -> (u32, u32) {
-    let (jctx, core) = (mock::jctx(slot), mock::core());
+    let (jctx, core) = mock::jctx_fns(slot);
     let mut parked = 0u32;
     // SAFETY: jctx is live until the world drops.
     let left = unsafe { c_call!(core, ctx_count(jctx, &mut parked)) };
@@ -100,7 +100,7 @@ pub(crate) fn queue_setup(slot: usize, queue: Queue) -> (u32, u32) {
     match queue {
         Queue::Output => (0, OUTPUT_BUF_SIZE),
         Queue::Capture => {
-            let (front, core) = (mock::front(slot), mock::core());
+            let (front, core) = mock::front_fns(slot);
             // SAFETY: the front is live.
             unsafe {
                 (
@@ -118,7 +118,7 @@ pub(crate) fn buf_prepare(slot: usize, queue: Queue, id: usize) -> Result<(), i3
     if queue == Queue::Output {
         return Ok(());
     }
-    let (front, core) = (mock::front(slot), mock::core());
+    let (front, core) = mock::front_fns(slot);
     // SAFETY: the front is live.
     let need = unsafe { c_call!(core, front_cap_sizeimage(front)) };
     let len = mock::with(|w| w.bufs[id].m2m.vb.vb2_buf.planes[0].length);
@@ -133,7 +133,7 @@ pub(crate) fn buf_queue(id: usize) {
 /// daedalus_start_streaming(): the front's, with the OUTPUT format's
 /// codec (scenarios stream H.264).
 pub(crate) fn start_streaming(slot: usize, queue: Queue) -> Result<(), i32> {
-    let (front, core) = (mock::front(slot), mock::core());
+    let (front, core) = mock::front_fns(slot);
     // SAFETY: the front is live and no borrow of the world is held across
     // the call.
     let ret = unsafe {
@@ -147,7 +147,7 @@ pub(crate) fn start_streaming(slot: usize, queue: Queue) -> Result<(), i32> {
 
 /// daedalus_stop_streaming(): the front's.
 pub(crate) fn stop_streaming(slot: usize, queue: Queue) {
-    let (front, core) = (mock::front(slot), mock::core());
+    let (front, core) = mock::front_fns(slot);
     // SAFETY: the front is live.
     unsafe { c_call!(core, front_stop_streaming(front, queue == Queue::Output)) };
 }
@@ -156,7 +156,7 @@ pub(crate) fn stop_streaming(slot: usize, queue: Queue) {
 
 /// daedalus_device_run(): the front's, at the device's time.
 pub(crate) fn device_run(slot: usize) {
-    let (front, core) = (mock::front(slot), mock::core());
+    let (front, core) = mock::front_fns(slot);
     let now = mock::with(|w| w.now_ns);
     // SAFETY: the front is live; no borrow of the world is held.
     unsafe { c_call!(core, front_device_run(front, now)) };
@@ -164,7 +164,7 @@ pub(crate) fn device_run(slot: usize) {
 
 /// daedalus_job_abort(): the job core's.
 pub(crate) fn job_abort(slot: usize) {
-    let (jctx, core) = (mock::jctx(slot), mock::core());
+    let (jctx, core) = mock::jctx_fns(slot);
     // SAFETY: jctx is live.
     unsafe { c_call!(core, abort(jctx)) };
 }
@@ -173,14 +173,14 @@ pub(crate) fn job_abort(slot: usize) {
 /// daedalus_front_streamoff().
 pub(crate) fn streamoff(slot: usize, queue: Queue) {
     m2m::streamoff(slot, queue);
-    let (front, core) = (mock::front(slot), mock::core());
+    let (front, core) = mock::front_fns(slot);
     // SAFETY: the front is live.
     unsafe { c_call!(core, front_streamoff(front)) };
 }
 
 /// VIDIOC_DECODER_CMD after v4l2-mem2mem's validation: the front's.
 pub(crate) fn decoder_cmd(slot: usize, stop: bool) -> Result<(), i32> {
-    let (front, core) = (mock::front(slot), mock::core());
+    let (front, core) = mock::front_fns(slot);
     let cmd = if stop {
         ffi::DAEDALUS_FRONT_CMD_STOP
     } else {
@@ -569,7 +569,9 @@ unsafe extern "C" fn op_ctx_put(_priv: *mut c_void, _jctx: *mut ffi::daedalus_jo
 }
 
 /// The held context's front, and the core variant's functions.
-fn front_of_jctx(jctx: *mut ffi::daedalus_job_ctx) -> Option<(*mut ffi::daedalus_front, CoreFns)> {
+fn front_of_jctx(
+    jctx: *mut ffi::daedalus_job_ctx,
+) -> Option<(*mut ffi::daedalus_front, &'static CoreFns)> {
     mock::with(|w| {
         let slot = w.slot_of_jctx(jctx)?;
         Some((w.front_ptr(slot), w.core))

@@ -233,7 +233,7 @@ struct Executor {
 }
 
 impl Executor {
-    fn new(core: core::CoreFns, scenario: &Scenario, opts: &Options) -> Self {
+    fn new(core: &'static core::CoreFns, scenario: &Scenario, opts: &Options) -> Self {
         let events = scenario.lines.iter().map(|l| (l.line, l.event)).collect();
         Executor {
             w: World::new(core, opts, events),
@@ -794,7 +794,9 @@ mod tests {
         let core = mock::core();
         // SAFETY: the fronts are live.
         let open = (0..9)
-            .filter(|&s| unsafe { crate::core::c_call!(core, front_session_open(mock::front(s))) })
+            .filter(|&s| unsafe {
+                crate::core::c_call!(core, front_session_open(mock::front_fns(s).0))
+            })
             .count();
         assert_eq!(open, 8);
         mock::with(|w| {
@@ -859,7 +861,7 @@ mod tests {
         mock::with(|w| w.rule_no_stalled_job());
         assert!(mock::with(|w| w.violation.is_none()));
         // The running job's context fails without the core hearing of it.
-        let front = mock::front(0);
+        let front = mock::front_fns(0).0;
         // SAFETY: the front is live.
         unsafe { core::daedalus_shim_front_set_failed(front) };
         mock::with(|w| w.rule_no_stalled_job());

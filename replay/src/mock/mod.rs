@@ -135,7 +135,7 @@ pub struct Delivery {
 }
 
 pub struct World {
-    pub core: CoreFns,
+    pub core: &'static CoreFns,
     /// Contexts the dispatcher holds (ctx_get without ctx_put yet).
     pub ctx_held: u32,
     pub core_mem: Box<[u64]>,
@@ -211,6 +211,7 @@ thread_local! {
 }
 
 /// Runs `f` on the current world. Never call into C inside `f`.
+#[inline]
 pub(crate) fn with<R>(f: impl FnOnce(&mut World) -> R) -> R {
     let w = WORLD.with(|c| c.get());
     assert!(!w.is_null(), "mock used outside a run");
@@ -242,7 +243,11 @@ impl World {
     /// A device with the job core `core` initialised on it, no context
     /// and no daemon; `events` are the scenario's (line, event), for
     /// diagnostics. Nothing runs until [`install`].
-    pub fn new(core: CoreFns, opts: &crate::exec::Options, events: Vec<(u32, Event)>) -> Self {
+    pub fn new(
+        core: &'static CoreFns,
+        opts: &crate::exec::Options,
+        events: Vec<(u32, Event)>,
+    ) -> Self {
         let mut fdev_mem = zeroed_words(size_of::<ffi::daedalus_shim_fdev>());
         // SAFETY: fdev_mem is sizeof(struct daedalus_shim_fdev), 8-aligned;
         // the world keeps it as long as any front points at it.
@@ -550,23 +555,26 @@ pub(crate) fn queue_of_type(ty: u32) -> Queue {
 // into C.
 
 /// The run's job-core variant.
-pub(crate) fn core() -> CoreFns {
+#[inline]
+pub(crate) fn core() -> &'static CoreFns {
     with(|w| w.core)
+}
+
+/// The context's front and the run's variant, in one look.
+#[inline]
+pub(crate) fn front_fns(slot: usize) -> (*mut ffi::daedalus_front, &'static CoreFns) {
+    with(|w| (w.front_ptr(slot), w.core))
+}
+
+/// The context's job-core context and the run's variant, in one look.
+#[inline]
+pub(crate) fn jctx_fns(slot: usize) -> (*mut ffi::daedalus_job_ctx, &'static CoreFns) {
+    with(|w| (w.jctx_ptr(slot), w.core))
 }
 
 /// Whether the run has a violation already.
 pub(crate) fn failed() -> bool {
     with(|w| w.violation.is_some())
-}
-
-/// The context's front (`struct daedalus_front`).
-pub(crate) fn front(slot: usize) -> *mut ffi::daedalus_front {
-    with(|w| w.front_ptr(slot))
-}
-
-/// The context's job-core context.
-pub(crate) fn jctx(slot: usize) -> *mut ffi::daedalus_job_ctx {
-    with(|w| w.jctx_ptr(slot))
 }
 
 /// The job core.
