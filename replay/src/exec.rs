@@ -726,7 +726,7 @@ mod tests {
     //! own edges by mock/m2m.rs).
 
     use super::*;
-    use crate::mock::{Own, STEP_BUDGET, VB2_BUF_STATE_DONE};
+    use crate::mock::{Own, STEP_BUDGET, VB2_BUF_STATE_DONE, expect_violation};
     use crate::oracle::Invariant;
 
     fn executor(events: &[Event]) -> Executor {
@@ -759,14 +759,6 @@ mod tests {
 
     fn streamon(ctx: u32, queue: Queue) -> Event {
         Event::Streamon { ctx, queue }
-    }
-
-    /// The world recorded a violation of `invariant` whose detail
-    /// mentions `needle`.
-    fn expect_violation(w: &World, invariant: Invariant, needle: &str) {
-        let v = w.violation.as_ref().expect("a violation was recorded");
-        assert_eq!(v.invariant, invariant);
-        assert!(v.detail.contains(needle), "{}", v.detail);
     }
 
     /// What each call below did: the errnos it logged, in order.

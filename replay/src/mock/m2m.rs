@@ -599,7 +599,7 @@ mod tests {
 
     use super::*;
     use crate::exec::Options;
-    use crate::mock::install;
+    use crate::mock::{expect_violation, install};
     use crate::scenario::Event;
 
     /// A device with the real job core and nothing else.
@@ -613,14 +613,6 @@ mod tests {
         let slot = with(|w| w.m2m_ctx_init(1));
         vb2::alloc(slot, Queue::Capture, 2, 4096);
         with(|w| (w.ctxs[slot].cap.bufs[0], w.ctxs[slot].cap.bufs[1]))
-    }
-
-    /// The world recorded a violation of `invariant` whose detail
-    /// mentions `needle`.
-    fn expect_violation(w: &World, invariant: Invariant, needle: &str) {
-        let v = w.violation.as_ref().expect("a violation was recorded");
-        assert_eq!(v.invariant, invariant);
-        assert!(v.detail.contains(needle), "{}", v.detail);
     }
 
     #[test]

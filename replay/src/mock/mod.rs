@@ -535,6 +535,15 @@ impl Drop for World {
     }
 }
 
+/// The world recorded a violation of `invariant` whose detail mentions
+/// `needle` (for the tests of the mock and the executor).
+#[cfg(test)]
+pub(crate) fn expect_violation(w: &World, invariant: Invariant, needle: &str) {
+    let v = w.violation.as_ref().expect("a violation was recorded");
+    assert_eq!(v.invariant, invariant);
+    assert!(v.detail.contains(needle), "{}", v.detail);
+}
+
 /// C memory of `bytes` zeroes, 8-aligned, for a structure the mock only
 /// knows the size of.
 pub(crate) fn zeroed_words(bytes: usize) -> Box<[u64]> {
