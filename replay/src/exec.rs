@@ -463,7 +463,7 @@ impl Executor {
                 .chain(c.cap.bufs.drain(..))
                 .collect::<Vec<_>>()
             {
-                w.set_own(id, mock::Own::Freed, "freed (close)".into());
+                w.set_own(id, mock::Own::Freed, "freed (close)");
             }
             w.rule_scope_ended(Some(slot), None, "close");
         });

@@ -113,33 +113,41 @@ impl World {
         let entry: *mut ListHead = &mut self.bufs[id].m2m.list;
         // SAFETY: entry points into a live boxed buffer of this world.
         let (next, prev) = unsafe { ((*entry).next, (*entry).prev) };
-        let en = self.node_name(entry);
+        // The node's name, worded only when the kernel complains.
+        let en = || self.node_name(entry);
         let bad = if next.is_null() {
-            Some(format!("list_del corruption, {en}->next is NULL"))
+            Some(format!("list_del corruption, {}->next is NULL", en()))
         } else if prev.is_null() {
-            Some(format!("list_del corruption, {en}->prev is NULL"))
+            Some(format!("list_del corruption, {}->prev is NULL", en()))
         } else if next as usize == LIST_POISON1 {
             Some(format!(
-                "list_del corruption, {en}->next is LIST_POISON1 ({LIST_POISON1:x})"
+                "list_del corruption, {}->next is LIST_POISON1 ({LIST_POISON1:x})",
+                en()
             ))
         } else if prev as usize == LIST_POISON2 {
             Some(format!(
-                "list_del corruption, {en}->prev is LIST_POISON2 ({LIST_POISON2:x})"
+                "list_del corruption, {}->prev is LIST_POISON2 ({LIST_POISON2:x})",
+                en()
             ))
         } else if !self.is_known_node(prev) || !self.is_known_node(next) {
-            Some(format!("list_del corruption, {en} links to unknown memory"))
+            Some(format!(
+                "list_del corruption, {} links to unknown memory",
+                en()
+            ))
         } else {
             // SAFETY: prev and next are nodes of this world (checked above).
             let (pn, np) = unsafe { ((*prev).next, (*next).prev) };
             if pn != entry {
                 Some(format!(
-                    "list_del corruption. prev->next should be {en}, but was {}. (prev={})",
+                    "list_del corruption. prev->next should be {}, but was {}. (prev={})",
+                    en(),
                     self.node_name(pn),
                     self.node_name(prev)
                 ))
             } else if np != entry {
                 Some(format!(
-                    "list_del corruption. next->prev should be {en}, but was {}. (next={})",
+                    "list_del corruption. next->prev should be {}, but was {}. (next={})",
+                    en(),
                     self.node_name(np),
                     self.node_name(next)
                 ))
@@ -201,7 +209,7 @@ impl World {
         self.info[id].linked = true;
         self.bufs[id].m2m.vb.vb2_buf.state = VB2_BUF_STATE_ACTIVE;
         self.ctxs[slot].q(queue).owned_by_drv += 1;
-        self.set_own(id, Own::Ready, "buf_queue: on the m2m ready queue".into());
+        self.set_own(id, Own::Ready, "buf_queue: on the m2m ready queue");
     }
 
     /// Entries on a ready list, walked from its head; None when the walk
@@ -504,7 +512,7 @@ pub unsafe extern "C" fn v4l2_m2m_buf_remove(q: *mut QueueCtx) -> *mut Vb2V4l2Bu
     let (slot, queue) = queue_of(q);
     with(|w| match w.buf_remove(slot, queue) {
         Some(id) => {
-            w.note(id, "v4l2_m2m_buf_remove: off the ready queue".into());
+            w.note(id, "v4l2_m2m_buf_remove: off the ready queue");
             &mut w.bufs[id].m2m.vb as *mut Vb2V4l2Buffer
         }
         None => ptr::null_mut(),
@@ -532,7 +540,7 @@ pub unsafe extern "C" fn v4l2_m2m_buf_remove_by_buf(q: *mut QueueCtx, vbuf: *mut
             } else {
                 "v4l2_m2m_buf_remove_by_buf"
             };
-            w.note(id, what.into());
+            w.note(id, what);
         }
         let qc = w.qctx(slot, queue);
         // SAFETY: qc is live. num_rdy drops even when DEBUG_LIST refused.

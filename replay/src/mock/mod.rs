@@ -31,6 +31,50 @@ pub(crate) use vb2::{
     VB2_BUF_STATE_QUEUED, Vb2Q,
 };
 
+/// One step of a buffer's history, put into words only when a diagnosis
+/// quotes it: the steps every event takes (QBUF, claim, park, buf_done)
+/// cost no formatting on the way.
+#[derive(Clone, Debug)]
+pub enum Note {
+    /// A step whose words never change.
+    Said(&'static str),
+    /// A rare step, worded where it happened.
+    Text(String),
+    /// The client queued it: its timestamp and payload.
+    Qbuf { ts: u64, size: u32 },
+    /// A job claimed it.
+    Claimed(u64),
+    /// Its job finished and left it parked.
+    Parked(u64),
+    /// vb2_buffer_done in this state.
+    BufDone(u32),
+}
+
+impl std::fmt::Display for Note {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Note::Said(s) => f.write_str(s),
+            Note::Text(s) => f.write_str(s),
+            Note::Qbuf { ts, size } => write!(f, "QBUF ts={ts} size={size}"),
+            Note::Claimed(c) => write!(f, "claimed by job {c:#x}"),
+            Note::Parked(c) => write!(f, "parked by job {c:#x} (job finished)"),
+            Note::BufDone(s) => write!(f, "buf_done {}", crate::oracle::state_name(*s)),
+        }
+    }
+}
+
+impl From<&'static str> for Note {
+    fn from(s: &'static str) -> Self {
+        Note::Said(s)
+    }
+}
+
+impl From<String> for Note {
+    fn from(s: String) -> Self {
+        Note::Text(s)
+    }
+}
+
 /// A doubtful ownership step that the kernel would not catch on the spot:
 /// it becomes the "set up" of a later violation on the same buffer, or the
 /// violation itself if the run ends without one.
@@ -48,7 +92,7 @@ pub struct BufInfo {
     pub linked: bool,
     pub last_change: usize,
     pub suspect: Option<Suspect>,
-    pub history: VecDeque<(usize, String)>,
+    pub history: VecDeque<(usize, Note)>,
     /// The plane's memory (the C side holds a pointer into it), from
     /// [`plane_mem`]; back to the pool when the buffer goes.
     pub _mem: Vec<u8>,
@@ -334,7 +378,8 @@ impl World {
             .position(|b| ptr::eq(&**b as *const MockBuf as *const c_void, vb))
     }
 
-    pub fn note(&mut self, id: usize, what: String) {
+    pub fn note(&mut self, id: usize, what: impl Into<Note>) {
+        let what = what.into();
         let ev = self.ev;
         let h = &mut self.info[id].history;
         if h.len() == 24 {
@@ -343,7 +388,7 @@ impl World {
         h.push_back((ev, what));
     }
 
-    pub fn set_own(&mut self, id: usize, own: Own, what: String) {
+    pub fn set_own(&mut self, id: usize, own: Own, what: impl Into<Note>) {
         self.info[id].own = own;
         self.info[id].last_change = self.ev;
         self.note(id, what);
@@ -426,7 +471,7 @@ impl World {
                         .iter()
                         .rev()
                         .find(|(e, _)| *e != self.ev)
-                        .map(|(e, w)| (self.event_ref(*e), w.clone())),
+                        .map(|(e, w)| (self.event_ref(*e), w.to_string())),
                 };
                 let history = info
                     .history

@@ -2,7 +2,7 @@
 //! each writes its outcome record and moves the buffer in the ownership
 //! ledger, where the oracles read it.
 
-use super::{Own, queue_of_type, with};
+use super::{Note, Own, queue_of_type, with};
 use crate::oracle::{BufName, Invariant, Record};
 use crate::scenario::Queue;
 
@@ -54,11 +54,7 @@ extern "C" fn trace_daedalus_claim(ctx: u32, cookie: u64, ty: u32, index: u32) {
                 format!("job {cookie:#x} claimed {buf} without removing it from the ready queue");
             w.suspect(id, what, false);
         }
-        w.set_own(
-            id,
-            Own::Claimed(cookie),
-            format!("claimed by job {cookie:#x}"),
-        );
+        w.set_own(id, Own::Claimed(cookie), Note::Claimed(cookie));
     });
 }
 
@@ -74,11 +70,7 @@ extern "C" fn trace_daedalus_park(ctx: u32, cookie: u64, index: u32) {
         w.changes += 1;
         if let Some(id) = w.find_buf(ctx, Queue::Capture, index) {
             if let Own::Claimed(_) = w.info[id].own {
-                w.set_own(
-                    id,
-                    Own::Parked(cookie),
-                    format!("parked by job {cookie:#x} (job finished)"),
-                );
+                w.set_own(id, Own::Parked(cookie), Note::Parked(cookie));
             } else {
                 w.note(id, format!("park by job {cookie:#x}"));
             }

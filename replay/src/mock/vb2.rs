@@ -11,7 +11,7 @@ use std::collections::{HashMap, VecDeque};
 use std::ffi::c_void;
 use std::ptr;
 
-use super::{BufInfo, MockBuf, Own, Vb2Buffer, Vb2Plane, World, failed, with};
+use super::{BufInfo, MockBuf, Note, Own, Vb2Buffer, Vb2Plane, World, failed, with};
 use crate::core::ffi::{
     V4L2_BUF_TYPE_VIDEO_CAPTURE_MPLANE, V4L2_BUF_TYPE_VIDEO_OUTPUT_MPLANE, V4L2_FIELD_NONE,
 };
@@ -132,11 +132,7 @@ impl World {
         let q = self.ctxs[slot].q(name.queue);
         q.owned_by_drv = q.owned_by_drv.saturating_sub(1);
         q.done_list.push_back(id);
-        self.set_own(
-            id,
-            Own::Done(state),
-            format!("buf_done {}", crate::oracle::state_name(state)),
-        );
+        self.set_own(id, Own::Done(state), Note::BufDone(state));
         self.contract_buffer_done(id, flags);
     }
 }
@@ -162,7 +158,7 @@ pub(crate) fn reqbufs(slot: usize, queue: Queue, count: u32) -> Result<(), i32> 
         }
         let ids = std::mem::take(&mut q.bufs);
         for id in ids {
-            w.set_own(id, Own::Freed, "freed (REQBUFS)".into());
+            w.set_own(id, Own::Freed, "freed (REQBUFS)");
         }
         let q = w.ctxs[slot].q(queue);
         q.done_list.clear();
@@ -210,7 +206,7 @@ pub(crate) fn alloc(slot: usize, queue: Queue, count: u32, size: u32) {
                 _mem: mem,
                 done_flags: 0,
             });
-            w.note(id, "allocated (REQBUFS)".into());
+            w.note(id, "allocated (REQBUFS)");
             w.moved_to(id);
             w.ctxs[slot].q(queue).bufs.push(id);
         }
@@ -252,7 +248,7 @@ pub(crate) fn qbuf(slot: usize, queue: Queue, index: u32, ts: u64, size: u32) ->
         } else {
             b.vb2_buf.planes[0].bytesused = 0;
         }
-        w.set_own(id, Own::Queued, format!("QBUF ts={ts} size={size}"));
+        w.set_own(id, Own::Queued, Note::Qbuf { ts, size });
         w.ctxs[slot].q(queue).start_streaming_called
     });
     if streaming {
@@ -280,7 +276,7 @@ pub(crate) fn dqbuf(slot: usize, queue: Queue) -> Result<(u32, bool, u64), i32> 
             let index = w.info[id].name.index;
             let ts = timeval_ns(w.bufs[id].m2m.vb.vb2_buf.timestamp);
             w.bufs[id].m2m.vb.vb2_buf.state = 0;
-            w.set_own(id, Own::Dequeued, "DQBUF".into());
+            w.set_own(id, Own::Dequeued, "DQBUF");
             return Ok((index, last, ts));
         }
         if queue == Queue::Capture && q.last_buffer_dequeued {
@@ -333,11 +329,7 @@ pub(crate) fn streamon(slot: usize, queue: Queue) -> Result<bool, i32> {
             for id in back {
                 w.ctxs[slot].q(queue).done_list.retain(|&d| d != id);
                 w.bufs[id].m2m.vb.vb2_buf.state = VB2_BUF_STATE_QUEUED;
-                w.set_own(
-                    id,
-                    Own::Queued,
-                    "back to vb2 (start_streaming failed)".into(),
-                );
+                w.set_own(id, Own::Queued, "back to vb2 (start_streaming failed)");
             }
             let q = w.ctxs[slot].q(queue);
             q.streaming = false;
@@ -382,7 +374,7 @@ pub(crate) fn queue_cancel(slot: usize, queue: Queue) {
         for id in ids {
             if w.info[id].own != Own::Freed {
                 w.bufs[id].m2m.vb.vb2_buf.state = 0;
-                w.set_own(id, Own::Dequeued, "back to the client (STREAMOFF)".into());
+                w.set_own(id, Own::Dequeued, "back to the client (STREAMOFF)");
             }
         }
         let q = w.ctxs[slot].q(queue);

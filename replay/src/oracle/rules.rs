@@ -356,14 +356,14 @@ impl World {
             let key = (f.ctx_id, f.cookie);
             let applied = ret == 0 || self.changes != changes;
             let fits = f.generation == job_gen && job_gen == cur;
-            let setup = (
-                issued_ev,
-                format!(
-                    "device_run sent job {:#x} in generation {job_gen}",
-                    f.cookie
-                ),
-            );
             if applied && !fits {
+                let setup = (
+                    issued_ev,
+                    format!(
+                        "device_run sent job {:#x} in generation {job_gen}",
+                        f.cookie
+                    ),
+                );
                 let msg = format!(
                     "a reply of generation {} was applied to job {:#x} of generation {job_gen} (the context's current generation is {cur})",
                     f.generation, f.cookie
