@@ -37,6 +37,7 @@ fn main() {
         "../kmod/daedalus_dispatch.h",
         "../kmod/daedalus_trace.h",
         "../kmod/include/uapi/linux/daedalus.h",
+        "../kmod/kunit/daedalus_replay_glue.h",
         "shim",
         "mutants",
     ] {
@@ -168,6 +169,9 @@ fn main() {
 fn bindings(manifest: &Path, kmod: &Path, shim: &Path, out: &Path) {
     let b = bindgen::Builder::default()
         .header(manifest.join("shim/replay.h").to_str().unwrap())
+        // The scenario daemon's RESP_HELLO, which the KUnit executor sends
+        // too.
+        .header(kmod.join("kunit/daedalus_replay_glue.h").to_str().unwrap())
         .clang_arg("-std=gnu11")
         .clang_arg(format!("-I{}", shim.display()))
         .clang_arg(format!("-I{}", kmod.join("include").display()))
@@ -184,6 +188,7 @@ fn bindings(manifest: &Path, kmod: &Path, shim: &Path, out: &Path) {
         .allowlist_function("daedalus_msg_header_len")
         .allowlist_function("daedalus_msg_reject_name")
         .allowlist_var("DAEDALUS_.*")
+        .allowlist_var("DR_DAEMON_.*")
         .allowlist_var("VB2_.*")
         .allowlist_var("V4L2_BUF_FLAG_LAST")
         .allowlist_type("v4l2_buf_type")

@@ -599,11 +599,11 @@ int dr_attach(struct dr_world *w, u32 version)
 	r = (void *)(w->msg + n);
 	memset(r, 0, sizeof(*r));
 	r->proto_version = cpu_to_le32(version);
-	r->daemon_version = cpu_to_le32(0x010000);
+	r->daemon_version = cpu_to_le32(DR_DAEMON_VERSION);
 	r->codecs = cpu_to_le32(DAEDALUS_CODEC_BIT(DAEDALUS_CODEC_H264));
 	r->pixfmts = cpu_to_le32(DAEDALUS_PIXFMT_BIT(DAEDALUS_PIXFMT_NV12));
-	r->max_width = cpu_to_le32(4096);
-	r->max_height = cpu_to_le32(4096);
+	r->max_width = cpu_to_le32(DR_DAEMON_MAX_DIM);
+	r->max_height = cpu_to_le32(DR_DAEMON_MAX_DIM);
 	r->flags = cpu_to_le32(DAEDALUS_HELLO_F_CAPTURE_FMT |
 			       (w->mapped ? DAEDALUS_HELLO_F_MAPPED : 0));
 	return dr_write(w, n + sizeof(*r));

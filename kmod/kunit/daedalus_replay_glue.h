@@ -11,6 +11,15 @@
 
 struct dr_world;
 
+/*
+ * The scenario's daemon, in both executors (this glue, and the userspace
+ * one, which reads these through bindgen): its RESP_HELLO announces
+ * H.264 into NV12 up to DR_DAEMON_MAX_DIM square, takes REQ_CAPTURE_FMT,
+ * and takes mapped jobs when the run offers them.
+ */
+#define DR_DAEMON_VERSION	0x010000
+#define DR_DAEMON_MAX_DIM	4096
+
 /**
  * struct dr_stats - the job core's counters, flattened
  * @runs:	device_run calls

@@ -14,7 +14,7 @@ use daedalus_proto::{
     RespResetDone, RespSessionError, RespStreamInfo,
 };
 
-use crate::core;
+use crate::core::{self, ffi};
 use crate::driver;
 use crate::mock::{self, Delivery, World, m2m, vb2};
 use crate::model::Scenario;
@@ -476,8 +476,10 @@ impl Executor {
             return;
         }
         self.with(|w| w.daemon_attached = true);
-        // Its RESP_HELLO: H.264 into NV12 up to 4096x4096, REQ_CAPTURE_FMT
-        // taken (as daedalusd does), mapped jobs when the run offers them.
+        // Its RESP_HELLO, as the KUnit executor's
+        // (kmod/kunit/daedalus_replay_glue.h): H.264 into NV12 up to
+        // DR_DAEMON_MAX_DIM square, REQ_CAPTURE_FMT taken (as daedalusd
+        // does), mapped jobs when the run offers them.
         let flags = HELLO_F_CAPTURE_FMT
             | if self.with(|w| w.offer_mapped) {
                 HELLO_F_MAPPED
@@ -486,11 +488,11 @@ impl Executor {
             };
         let hello = RespHello {
             proto_version: version,
-            daemon_version: 0x0001_0000,
+            daemon_version: ffi::DR_DAEMON_VERSION,
             codecs: Codec::H264.bit(),
             pixfmts: Pixfmt::Nv12.bit(),
-            max_width: 4096,
-            max_height: 4096,
+            max_width: ffi::DR_DAEMON_MAX_DIM,
+            max_height: ffi::DR_DAEMON_MAX_DIM,
             flags,
             reserved: 0,
         };
