@@ -15,13 +15,11 @@
 //! the scenario's calls, the driver's requests, events and completions.
 
 use crate::core::c_call;
+use crate::core::ffi::V4L2_FIELD_NONE;
 use crate::mock::{Delivery, V4L2_BUF_FLAG_LAST, VB2_BUF_STATE_DONE, VB2_BUF_STATE_ERROR, World};
 use crate::oracle::{Invariant, Own, Record, state_name};
 use crate::scenario::{Event, FRAME_ERROR, Queue};
 use daedalus_proto::MsgType;
-
-/// `V4L2_FIELD_NONE`: progressive pictures.
-const V4L2_FIELD_NONE: u32 = 1;
 
 /// What a client and a daemon know of one context.
 #[derive(Clone, Debug, Default)]
