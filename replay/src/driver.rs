@@ -21,11 +21,12 @@ use crate::mock::{
 use crate::oracle::Record;
 use crate::scenario::Queue;
 
-/// Bytes of an OUTPUT buffer: the front's default OUTPUT sizeimage, for
-/// its default 1920x1080 format (w * h * 3 / 4, above
+/// Bytes of an OUTPUT buffer: the default OUTPUT sizeimage of
+/// daedalus_fill_out(), for the default DAEDALUS_DEF_WIDTH x
+/// DAEDALUS_DEF_HEIGHT format (w * h * 3 / 4, above
 /// DAEDALUS_MIN_BITSTREAM). Clients that fill whole buffers (v4l2-ctl,
 /// v4l2-compliance) queue that much.
-pub const OUTPUT_BUF_SIZE: u32 = 1920 * 1080 * 3 / 4;
+pub const OUTPUT_BUF_SIZE: u32 = ffi::DAEDALUS_DEF_WIDTH * ffi::DAEDALUS_DEF_HEIGHT * 3 / 4;
 
 /// DAEDALUS_MAX_CAPTURE_BUFS: the CAPTURE queue's max_num_buffers.
 pub fn max_capture_buffers() -> u32 {
