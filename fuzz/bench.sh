@@ -20,11 +20,26 @@ secs=${BENCH_SECONDS:-10}
 mutants=${BENCH_MUTANTS:-"field-bug $(ls "$root/replay/mutants" | sed -n 's/\.patch$//p' | grep -vx field-bug | tr '\n' ' ')"}
 targets="orderings kmod_messages daemon_protocol scenario_text trace_import bitstream"
 
-cargo +nightly fuzz build -O -s address >/dev/null 2>&1 || {
+# As fuzz/run.sh builds them: the scenario targets without comparison
+# tracing on their Rust side, in a target directory of their own.
+build() {
+	cargo +nightly fuzz build -O -s address || return 1
+	for t in orderings kmod_messages; do
+		cargo +nightly fuzz build -O -s address --no-trace-compares \
+			--target-dir "$here/target/no-cmp" "$t" || return 1
+	done
+}
+if ! build >/dev/null 2>&1; then
 	echo "bench: cargo +nightly fuzz build failed" >&2
 	exit 1
+fi
+bin="$here/target/no-cmp/x86_64-unknown-linux-gnu/release"
+bin_for() {
+	case $1 in
+	orderings | kmod_messages) echo "$bin" ;;
+	*) echo "$here/target/x86_64-unknown-linux-gnu/release" ;;
+	esac
 }
-bin="$here/target/x86_64-unknown-linux-gnu/release"
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
 
@@ -75,7 +90,7 @@ for t in $targets; do
 	[ -f "dict/$t.dict" ] && d=(-dict="dict/$t.dict")
 	to=30
 	[ "$t" = bitstream ] && to=0
-	"$bin/$t" "$work/corpus" -max_total_time="$secs" -timeout="$to" -rss_limit_mb=2048 \
+	"$(bin_for "$t")/$t" "$work/corpus" -max_total_time="$secs" -timeout="$to" -rss_limit_mb=2048 \
 		-artifact_prefix="$work/art/" -print_final_stats=1 "${d[@]}" >"$work/log" 2>&1
 	n=$(sed -nE 's/^stat::number_of_executed_units: *([0-9]+)/\1/p' "$work/log")
 	r=$(sed -nE 's/^stat::average_exec_per_sec: *([0-9]+)/\1/p' "$work/log")
