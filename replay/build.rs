@@ -165,6 +165,19 @@ fn main() {
     fs::write(out.join("cores.rs"), tables(&variants, &broken)).unwrap();
 }
 
+/// Errno values (the shim's linux/errno.h) as the `i32` the executor
+/// returns and logs; every other macro keeps bindgen's type.
+#[derive(Debug)]
+struct Errnos;
+
+impl bindgen::callbacks::ParseCallbacks for Errnos {
+    fn int_macro(&self, name: &str, _value: i64) -> Option<bindgen::callbacks::IntKind> {
+        let errno =
+            name.len() > 1 && name.starts_with('E') && name.bytes().all(|b| b.is_ascii_uppercase());
+        errno.then_some(bindgen::callbacks::IntKind::I32)
+    }
+}
+
 /// $OUT_DIR/ffi.rs: the Rust side of shim/replay.h.
 fn bindings(manifest: &Path, kmod: &Path, shim: &Path, out: &Path) {
     let b = bindgen::Builder::default()
@@ -189,6 +202,9 @@ fn bindings(manifest: &Path, kmod: &Path, shim: &Path, out: &Path) {
         .allowlist_function("daedalus_msg_reject_name")
         .allowlist_var("DAEDALUS_.*")
         .allowlist_var("DR_DAEMON_.*")
+        .allowlist_var("E[A-Z]+")
+        .allowlist_type("daedalus_finish_reason")
+        .parse_callbacks(Box::new(Errnos))
         .allowlist_var("VB2_.*")
         .allowlist_var("V4L2_BUF_FLAG_LAST")
         .allowlist_type("v4l2_buf_type")

@@ -34,7 +34,8 @@ pub const CTX: u32 = 1;
 const MAX_WRITES: usize = 32;
 
 use daedalus_replay::core::ffi::{
-    daedalus_msg as RawMsg, daedalus_msg_header_len, daedalus_msg_parse,
+    DAEDALUS_REJECT_MAX, EINVAL, EPROTO, daedalus_msg as RawMsg, daedalus_msg_header_len,
+    daedalus_msg_parse,
 };
 
 /// The module's verdict on one write: the validated message or the
@@ -54,10 +55,13 @@ fn c_parse(bytes: &[u8]) -> Parsed {
     let ret = unsafe { daedalus_msg_parse(buf.as_ptr().cast(), buf.len(), &mut msg, &mut reason) };
     if ret != 0 {
         assert!(
-            ret == -22 || ret == -71,
+            ret == -EINVAL || ret == -EPROTO,
             "daedalus_msg_parse returned {ret}, not -EINVAL or -EPROTO"
         );
-        assert!(reason < 16, "refused with no valid reason ({reason})");
+        assert!(
+            reason < DAEDALUS_REJECT_MAX,
+            "refused with no valid reason ({reason})"
+        );
         return Parsed::Refused {
             errno: -ret,
             reason,

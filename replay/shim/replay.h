@@ -13,6 +13,7 @@
 #ifndef _DAEDALUS_REPLAY_H
 #define _DAEDALUS_REPLAY_H
 
+#include <linux/errno.h>
 #include <linux/types.h>
 #include <linux/mutex.h>
 #include <media/v4l2-mem2mem.h>

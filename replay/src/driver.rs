@@ -9,7 +9,7 @@
 
 use std::ffi::c_void;
 
-use daedalus_proto::{Codec, HELLO_F_MAPPED};
+use daedalus_proto::{Codec, HELLO_F_MAPPED, MsgType};
 
 use crate::core::{
     self, CoreFns, DecodeParams, DispatchOps, FrontLimits, FrontOps, JobOps, MsgHello,
@@ -33,7 +33,7 @@ pub fn max_capture_buffers() -> u32 {
     ffi::DAEDALUS_MAX_CAPTURE_BUFS
 }
 
-const EINVAL: i32 = 22;
+use crate::core::ffi::{EINVAL, ENOTCONN};
 
 // daedalus_vdec.c: a context's life.
 
@@ -143,7 +143,7 @@ pub(crate) fn start_streaming(slot: usize, queue: Queue) -> Result<(), i32> {
             front_start_streaming(front, queue == Queue::Output, Codec::H264.raw())
         )
     };
-    if ret < 0 { Err(-ret) } else { Ok(()) }
+    errno_result(ret)
 }
 
 /// daedalus_stop_streaming(): the front's.
@@ -189,7 +189,7 @@ pub(crate) fn decoder_cmd(slot: usize, stop: bool) -> Result<(), i32> {
     };
     // SAFETY: the front is live.
     let ret = unsafe { c_call!(core, front_decoder_cmd(front, cmd)) };
-    if ret < 0 { Err(-ret) } else { Ok(()) }
+    errno_result(ret)
 }
 
 // The front's V4L2 side (&struct daedalus_front_ops, kmod/daedalus_vdec.c
@@ -211,6 +211,17 @@ fn slot_of(priv_: *mut c_void) -> usize {
     priv_ as usize
 }
 
+/// A request's name in the outcome log: its protocol name without `REQ_`.
+fn request_name(ty: MsgType) -> &'static str {
+    let n = ty.name();
+    n.strip_prefix("REQ_").unwrap_or(n)
+}
+
+/// A C return of 0 or -errno as the ioctl's result.
+fn errno_result(ret: i32) -> Result<(), i32> {
+    if ret < 0 { Err(-ret) } else { Ok(()) }
+}
+
 /// daedalus_daemon_send(): queued for an attached daemon, -ENOTCONN
 /// without one. The body starts with the context id; a two-word body's
 /// second word is the request's argument.
@@ -221,10 +232,7 @@ unsafe extern "C" fn fop_send(_priv: *mut c_void, ty: u16, body: *const c_void, 
         body.get(i * 4..i * 4 + 4)
             .map_or(0, |b| u32::from_le_bytes(b.try_into().unwrap_or_default()))
     };
-    let what = daedalus_proto::MsgType::from_raw(ty).map_or("?", |t| {
-        let n = t.name();
-        n.strip_prefix("REQ_").unwrap_or(n)
-    });
+    let what = MsgType::from_raw(ty).map_or("?", request_name);
     let arg = if len == 8 { u64::from(word(1)) } else { 0 };
     mock::with(|w| {
         if !w.daemon_ready {
@@ -333,8 +341,6 @@ fn return_ready(slot: usize, queue: Queue, state: u32) {
 
 // daedalus_chardev.c: the job core's callbacks (&struct daedalus_job_ops).
 
-pub(crate) const ENOTCONN: i32 = 107;
-
 pub(crate) unsafe extern "C" fn op_send_decode(
     jctx: *mut ffi::daedalus_job_ctx,
     p: *mut DecodeParams,
@@ -379,7 +385,7 @@ pub(crate) unsafe extern "C" fn op_send_decode(
         });
         w.record(Record::Request {
             ctx: p.ctx_id,
-            what: "DECODE",
+            what: request_name(MsgType::ReqDecode),
             cookie: p.cookie,
             arg: p.timestamp,
         });
@@ -402,7 +408,7 @@ pub(crate) unsafe extern "C" fn op_send_flush(
         let ctx = w.ctxs[slot].id;
         w.record(Record::Request {
             ctx,
-            what: "FLUSH",
+            what: request_name(MsgType::ReqFlush),
             cookie: 0,
             arg: generation as u64,
         });
@@ -413,14 +419,11 @@ pub(crate) unsafe extern "C" fn op_send_flush(
 /// daedalus_job_last() of the chardev: a LAST picture went out; the
 /// front decides what it ends.
 pub(crate) unsafe extern "C" fn op_last(jctx: *mut ffi::daedalus_job_ctx) {
-    let Some((core, front)) = with(|w| {
-        let slot = w.slot_of_jctx(jctx)?;
-        Some((w.core, w.front_ptr(slot)))
-    }) else {
-        return;
-    };
-    // SAFETY: the front of a live context; no borrow of the world is held.
-    unsafe { c_call!(core, front_last(front)) };
+    if let Some((front, core)) = front_of_jctx(jctx) {
+        // SAFETY: the front of a live context; no borrow of the world is
+        // held.
+        unsafe { c_call!(core, front_last(front)) };
+    }
 }
 
 pub(crate) unsafe extern "C" fn op_expired(jctx: *mut ffi::daedalus_job_ctx, cookie: u64) {

@@ -28,9 +28,7 @@ pub use crate::mock::vb2::{MAX_BUFFERS, timeval_ns};
 /// Most contexts one run may open.
 pub const MAX_CONTEXTS: usize = 16;
 
-const EINVAL: i32 = 22;
-const EBUSY: i32 = 16;
-const EBADF: i32 = 9;
+use crate::core::ffi::{EBADF, EBUSY, EINVAL};
 
 /// How to run.
 #[derive(Clone, Debug)]

@@ -26,11 +26,8 @@ pub(crate) use crate::core::ffi::{
 /// Most buffers one queue may have (VB2_MAX_FRAME).
 pub const MAX_BUFFERS: u32 = crate::core::ffi::VB2_MAX_FRAME;
 
-const EINVAL: i32 = 22;
-const EBUSY: i32 = 16;
-pub(crate) const EAGAIN: i32 = 11;
-const EPIPE: i32 = 32;
-const EIO: i32 = 5;
+pub(crate) use crate::core::ffi::EAGAIN;
+use crate::core::ffi::{EBUSY, EINVAL, EIO, EPIPE};
 
 /// A buffer timestamp after a trip through `struct v4l2_buffer`'s
 /// `timeval`: QBUF hands the driver `tv_sec * 10^9 + tv_usec * 1000`

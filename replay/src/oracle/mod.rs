@@ -313,30 +313,32 @@ impl Verdict {
 
 /// vb2 buffer states, as in `enum vb2_buffer_state`.
 pub fn state_name(state: u32) -> &'static str {
+    use crate::core::ffi::*;
     match state {
-        0 => "DEQUEUED",
-        1 => "IN_REQUEST",
-        2 => "PREPARING",
-        3 => "QUEUED",
-        4 => "ACTIVE",
-        5 => "DONE",
-        6 => "ERROR",
+        VB2_BUF_STATE_DEQUEUED => "DEQUEUED",
+        VB2_BUF_STATE_IN_REQUEST => "IN_REQUEST",
+        VB2_BUF_STATE_PREPARING => "PREPARING",
+        VB2_BUF_STATE_QUEUED => "QUEUED",
+        VB2_BUF_STATE_ACTIVE => "ACTIVE",
+        VB2_BUF_STATE_DONE => "DONE",
+        VB2_BUF_STATE_ERROR => "ERROR",
         _ => "?",
     }
 }
 
 /// `enum daedalus_finish_reason` names.
 pub fn finish_name(reason: u32) -> &'static str {
+    use crate::core::ffi::*;
     match reason {
-        0 => "consumed",
-        1 => "invalid",
-        2 => "send_failed",
-        3 => "abort",
-        4 => "cancel",
-        5 => "detach",
-        6 => "expired",
-        7 => "idle",
-        8 => "no_src",
+        DAEDALUS_FINISH_CONSUMED => "consumed",
+        DAEDALUS_FINISH_INVALID => "invalid",
+        DAEDALUS_FINISH_SEND_FAILED => "send_failed",
+        DAEDALUS_FINISH_ABORT => "abort",
+        DAEDALUS_FINISH_CANCEL => "cancel",
+        DAEDALUS_FINISH_DETACH => "detach",
+        DAEDALUS_FINISH_EXPIRED => "expired",
+        DAEDALUS_FINISH_IDLE => "idle",
+        DAEDALUS_FINISH_NO_SRC => "no_src",
         _ => "?",
     }
 }
@@ -505,18 +507,19 @@ impl fmt::Display for Record {
 
 /// Errno names for the values the driver returns.
 pub fn errno_name(e: i32) -> String {
+    use crate::core::ffi::*;
     match e {
-        1 => "EPERM".into(),
-        5 => "EIO".into(),
-        9 => "EBADF".into(),
-        11 => "EAGAIN".into(),
-        16 => "EBUSY".into(),
-        22 => "EINVAL".into(),
-        32 => "EPIPE".into(),
-        61 => "ENODATA".into(),
-        71 => "EPROTO".into(),
-        107 => "ENOTCONN".into(),
-        125 => "ECANCELED".into(),
+        EPERM => "EPERM".into(),
+        EIO => "EIO".into(),
+        EBADF => "EBADF".into(),
+        EAGAIN => "EAGAIN".into(),
+        EBUSY => "EBUSY".into(),
+        EINVAL => "EINVAL".into(),
+        EPIPE => "EPIPE".into(),
+        ENODATA => "ENODATA".into(),
+        EPROTO => "EPROTO".into(),
+        ENOTCONN => "ENOTCONN".into(),
+        ECANCELED => "ECANCELED".into(),
         n => format!("E{n}"),
     }
 }
