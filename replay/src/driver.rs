@@ -9,7 +9,7 @@
 
 use std::ffi::c_void;
 
-use daedalus_proto::{Codec, HELLO_F_MAPPED, MsgType};
+use daedalus_proto::{Codec, MsgType};
 
 use crate::core::{
     self, CoreFns, DecodeParams, DispatchOps, FrontLimits, FrontOps, JobOps, MsgHello,
@@ -235,7 +235,7 @@ unsafe extern "C" fn fop_send(_priv: *mut c_void, ty: u16, body: *const c_void, 
     let what = MsgType::from_raw(ty).map_or("?", request_name);
     let arg = if len == 8 { u64::from(word(1)) } else { 0 };
     mock::with(|w| {
-        if !w.daemon_ready {
+        if !w.daemon_ready() {
             return -ENOTCONN;
         }
         w.record(Record::Request {
@@ -251,17 +251,7 @@ unsafe extern "C" fn fop_send(_priv: *mut c_void, ty: u16, body: *const c_void, 
 /// daedalus_front_limits() of the glue: what the attached daemon's
 /// RESP_HELLO announced, or the front's own limits while no daemon is.
 unsafe extern "C" fn fop_limits(_priv: *mut c_void, l: *mut FrontLimits) {
-    let hello = mock::with(|w| {
-        w.daemon_ready.then(|| {
-            let (pixfmts, max_width, max_height) = w.hello_limits;
-            FrontLimits {
-                pixfmts,
-                max_width,
-                max_height,
-                flags: w.hello_flags,
-            }
-        })
-    });
+    let hello = mock::with(|w| w.hello);
     match hello {
         // SAFETY: the front passes its own, writable.
         Some(h) => unsafe { *l = h },
@@ -348,12 +338,12 @@ pub(crate) unsafe extern "C" fn op_send_decode(
     dst: *mut ffi::vb2_v4l2_buffer,
 ) -> i32 {
     with(|w| {
-        if !w.daemon_ready {
+        if !w.daemon_ready() {
             return -ENOTCONN;
         }
         // As daedalus_send_decode(): zero-copy when the daemon takes it
         // (every mock plane can be mapped).
-        if w.mapped {
+        if w.mapped() {
             // SAFETY: the core passes its own params, writable.
             unsafe { (*p).flags |= daedalus_proto::DECODE_F_MAPPED };
         }
@@ -399,7 +389,7 @@ pub(crate) unsafe extern "C" fn op_send_flush(
     generation: u32,
 ) -> i32 {
     with(|w| {
-        if !w.daemon_ready {
+        if !w.daemon_ready() {
             return -ENOTCONN;
         }
         let Some(slot) = w.slot_of_jctx(jctx) else {
@@ -521,22 +511,23 @@ static DISPATCH_OPS: DispatchOps = DispatchOps {
 unsafe extern "C" fn op_hello(_priv: *mut c_void, h: *const MsgHello) -> i32 {
     // SAFETY: the dispatcher passes the decoded message.
     let h = unsafe { *h };
-    let flags = h.flags;
     mock::with(|w| {
-        if !w.daemon_attached || w.daemon_ready {
+        if !w.daemon_attached || w.daemon_ready() {
             return -EINVAL;
         }
-        w.daemon_ready = true;
-        w.hello_limits = (h.pixfmts, h.max_width, h.max_height);
-        w.hello_flags = flags;
-        w.mapped = flags & HELLO_F_MAPPED != 0;
+        w.hello = Some(FrontLimits {
+            pixfmts: h.pixfmts,
+            max_width: h.max_width,
+            max_height: h.max_height,
+            flags: h.flags,
+        });
         w.record(Record::Daemon { attach: true });
         0
     })
 }
 
 unsafe extern "C" fn op_ready(_priv: *mut c_void) -> bool {
-    mock::with(|w| w.daemon_ready)
+    mock::with(|w| w.daemon_ready())
 }
 
 /// daedalus_daemon_ctx_get(): an open context with a session, held under

@@ -504,9 +504,7 @@ impl Executor {
         }
         self.with(|w| {
             w.daemon_attached = false;
-            w.daemon_ready = false;
-            w.mapped = false;
-            w.hello_flags = 0;
+            w.hello = None;
             // The old daemon's replies can no longer come.
             w.issued.clear();
         });
@@ -527,7 +525,7 @@ impl Executor {
         };
         let before = frame.and_then(|f| {
             self.with(|w| {
-                if !w.daemon_ready {
+                if !w.daemon_ready() {
                     return None;
                 }
                 let dead = w.cookie_dead(f.ctx_id, f.cookie);
@@ -616,7 +614,7 @@ impl Executor {
         // A mapped job's picture is in the mapped buffer: none inline.
         let data_len = if flags & FRAME_HAS_PIXELS != 0
             && bytes <= MAX_INLINE_PICTURE
-            && !self.with(|w| w.mapped)
+            && !self.with(|w| w.mapped())
         {
             bytes
         } else {

@@ -15,7 +15,7 @@ use std::collections::{HashMap, VecDeque};
 use std::ffi::c_void;
 use std::ptr;
 
-use crate::core::{self, CoreFns, JobOps, c_call, ffi};
+use crate::core::{self, CoreFns, FrontLimits, JobOps, c_call, ffi};
 pub use crate::oracle::Own;
 use crate::oracle::{BufName, EventRef, Invariant, Move, Record, Violation};
 use crate::scenario::{Event, Queue};
@@ -229,7 +229,6 @@ pub struct World {
     pub job_queue: VecDeque<usize>,
     pub pending_work: bool,
     pub daemon_attached: bool,
-    pub daemon_ready: bool,
     pub now_ns: u64,
     pub ev: usize,
     /// The scenario's events (line, event); the end of the run is one past.
@@ -243,13 +242,10 @@ pub struct World {
     pub keep_log: bool,
     /// The run offers mapped jobs in its RESP_HELLO (Options::mapped).
     pub offer_mapped: bool,
-    /// The attached daemon takes mapped jobs (daedalus_daemon.mapped).
-    pub mapped: bool,
-    /// The attached daemon's RESP_HELLO flags (0 before its handshake).
-    pub hello_flags: u32,
-    /// RESP_HELLO's pixel formats, max width and max height: what a
-    /// STREAM_INFO may not exceed.
-    pub hello_limits: (u32, u32, u32),
+    /// What the attached daemon's RESP_HELLO announced (pixel formats,
+    /// largest size, flags), once its handshake is done: the daemon is
+    /// ready (DAEDALUS_DAEMON_READY) exactly while this is set.
+    pub hello: Option<FrontLimits>,
     /// Claims, parks, completions and finishes so far (the dead-cookie
     /// oracle compares it across a delivery).
     pub changes: u64,
@@ -340,7 +336,6 @@ impl World {
             job_queue: Default::default(),
             pending_work: false,
             daemon_attached: false,
-            daemon_ready: false,
             now_ns: 1_000_000_000,
             ev: 0,
             events,
@@ -350,9 +345,7 @@ impl World {
             delivering: None,
             keep_log: opts.keep_log,
             offer_mapped: opts.mapped,
-            mapped: false,
-            hello_flags: 0,
-            hello_limits: (0, 0, 0),
+            hello: None,
             changes: 0,
             moved: 0,
             issued: Default::default(),
@@ -593,6 +586,17 @@ impl World {
             Some(slot) => unsafe { core::daedalus_shim_stream_gen(self.jctx_ptr(slot)) },
             None => 1,
         }
+    }
+
+    /// The daemon finished its handshake (DAEDALUS_DAEMON_READY).
+    pub fn daemon_ready(&self) -> bool {
+        self.hello.is_some()
+    }
+
+    /// The attached daemon takes mapped jobs (daedalus_daemon.mapped).
+    pub fn mapped(&self) -> bool {
+        self.hello
+            .is_some_and(|h| h.flags & daedalus_proto::HELLO_F_MAPPED != 0)
     }
 
     /// The job core (`struct daedalus_job_core`).

@@ -150,7 +150,7 @@ impl World {
             out_streaming: slot.is_some_and(|s| self.ctxs[s].out.streaming),
             cap_streaming: slot.is_some_and(|s| self.ctxs[s].cap.streaming),
             out_started: slot.is_some_and(|s| self.ctxs[s].out.start_streaming_called),
-            daemon_ready: self.daemon_ready,
+            daemon_ready: self.daemon_ready(),
             daemon_attached: self.daemon_attached,
             ctx,
             streaming,
@@ -503,7 +503,7 @@ impl World {
     /// A device_run claims buffers only for a daemon that can take the
     /// job: with none attached, the job can only fail.
     fn rule_runs_only_with_a_daemon(&mut self, ctx: u32) {
-        if self.daemon_ready {
+        if self.daemon_ready() {
             return;
         }
         let msg = format!(
@@ -515,7 +515,7 @@ impl World {
     /// docs/protocol.md: a STREAM_INFO beyond what RESP_HELLO announced is
     /// refused; CAPTURE is never sized for more than the daemon decodes.
     fn rule_info_within_hello(&mut self, ctx: u32, width: u32, height: u32) {
-        let (_, max_w, max_h) = self.hello_limits;
+        let (max_w, max_h) = self.hello.map_or((0, 0), |h| (h.max_width, h.max_height));
         if width <= max_w && height <= max_h {
             return;
         }
@@ -815,7 +815,7 @@ impl World {
     /// event and its m2m work is a hang.
     fn rule_a_live_decoder_runs(&mut self, slot: usize) {
         let c = &self.ctxs[slot];
-        if !c.open || !c.out.streaming || !c.cap.streaming || !self.daemon_ready {
+        if !c.open || !c.out.streaming || !c.cap.streaming || !self.daemon_ready() {
             return;
         }
         if self.violation.is_some()

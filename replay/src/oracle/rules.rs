@@ -139,7 +139,7 @@ impl World {
             let (ctx, cookie, dst) = (c.id, j.cookie, j.dst);
             let (why, setup) = if !c.open {
                 ("its file is closed", None)
-            } else if !self.daemon_ready {
+            } else if !self.daemon_ready() {
                 ("no daemon is attached", None)
             } else if self.front_state(slot).0 {
                 let setup = (c.failed_ev, format!("ctx {ctx} failed"));
