@@ -67,8 +67,6 @@ impl World {
             failed_ev: 0,
             jobs: Vec::new(),
             running_jobs: 0,
-            m2m_running: false,
-            m2m_run_ev: 0,
         });
         slot
     }
@@ -365,8 +363,6 @@ pub(crate) fn try_run() {
         let slot = *w.job_queue.front()?;
         w.curr_ctx = Some(slot);
         w.ctxs[slot].job_flags |= TRANS_RUNNING;
-        w.ctxs[slot].m2m_running = true;
-        w.ctxs[slot].m2m_run_ev = w.ev;
         Some(slot)
     }) else {
         return;
@@ -448,7 +444,6 @@ pub(crate) fn streamoff(slot: usize, queue: Queue) {
         }
         if w.curr_ctx == Some(slot) {
             w.curr_ctx = None;
-            w.ctxs[slot].m2m_running = false;
         }
     });
 }
@@ -592,7 +587,6 @@ pub unsafe extern "C" fn v4l2_m2m_job_finish(_m2m_dev: *mut c_void, m2m_ctx: *mu
         }
         w.dequeue_job(slot);
         w.ctxs[slot].job_flags &= !(TRANS_QUEUED | TRANS_RUNNING);
-        w.ctxs[slot].m2m_running = false;
         w.curr_ctx = None;
         // v4l2_m2m_schedule_next_job: queue again, run from the workqueue.
         w.try_queue(slot);

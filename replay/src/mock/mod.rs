@@ -178,9 +178,6 @@ pub struct CtxState {
     pub jobs: Vec<JobModel>,
     /// Jobs sent to the daemon and not finished yet.
     pub running_jobs: u32,
-    /// m2m device_run calls not yet matched by a job_finish.
-    pub m2m_running: bool,
-    pub m2m_run_ev: usize,
 }
 
 impl CtxState {
