@@ -10,7 +10,7 @@
  * taken): dev->dev_mutex > ctx->vb_mutex > daemon.attach_lock >
  * front.flush_lock > dev->ctx_lock > daemon.lock > core->lock >
  * daemon.map_lock > the spinlocks front.lock, ctx->lock and
- * daemon.out_lock, which are never held across a call. A function called
+ * daemon.outq.lock, which are never held across a call. A function called
  * with one of them held says so with __must_hold().
  */
 #ifndef _DAEDALUS_H
@@ -35,19 +35,13 @@
 #include "daedalus_front.h"
 #include "daedalus_job.h"
 #include "daedalus_msg.h"
+#include "daedalus_outq.h"
 
 #define DAEDALUS_NAME		"daedalus"
 #define DAEDALUS_DRIVER		"daedalus_v4l2"
 
 /* How often the job watchdog looks at the running job. */
 #define DAEDALUS_WATCHDOG_PERIOD_MS	250
-
-/* Daemon connection states (struct daedalus_daemon, state). */
-enum {
-	DAEDALUS_DAEMON_DETACHED,
-	DAEDALUS_DAEMON_HELLO_WAIT,
-	DAEDALUS_DAEMON_READY,
-};
 
 /**
  * struct daedalus_map - a vb2 plane the daemon may mmap() (a mapped job's)
@@ -65,7 +59,7 @@ struct daedalus_map {
 
 /**
  * struct daedalus_daemon - the attached daemon, as /dev/daedalus sees it
- * @lock:	protects every field below but @out_lock's list
+ * @lock:	protects every field below but @outq and @read_lock's
  * @file:	the daemon's open file, NULL when detached
  * @attach_lock: held across a whole attach and a whole detach, so a daemon
  *	opening while the last one's detach still drops its queue and
@@ -74,10 +68,10 @@ struct daedalus_map {
  * @pid:	the daemon's tgid, for traces and logs
  * @hello_done:	RESP_HELLO accepted: contexts may start sessions
  * @hello:	what the daemon advertised
- * @out_lock:	protects @out and @state; senders take only this lock, so
- *	the job core may send while holding its own
- * @state:	DAEDALUS_DAEMON_DETACHED, _HELLO_WAIT or _READY
- * @out:	requests not read yet, &struct daedalus_out in order
+ * @outq:	requests not read yet, and the connection state
+ *	(DAEDALUS_DAEMON_DETACHED, _HELLO_WAIT or _READY) that decides
+ *	which it takes
+ * @read_lock:	one read() at a time takes a request and copies it out
  * @out_wait:	read()/poll() wait here
  * @mapped:	the daemon takes mapped jobs (RESP_HELLO F_MAPPED); read
  *	with READ_ONCE() under the job core lock
@@ -97,9 +91,8 @@ struct daedalus_daemon {
 	pid_t pid;
 	bool hello_done;
 	struct daedalus_msg_hello hello;
-	spinlock_t out_lock;		/* out, state */
-	int state;
-	struct list_head out;
+	struct daedalus_outq outq;
+	struct mutex read_lock;		/* one reader */
 	wait_queue_head_t out_wait;
 	bool mapped;
 	struct address_space *map_space;
@@ -211,9 +204,10 @@ struct daedalus_ctx {
 int daedalus_chardev_register(struct daedalus_dev *dev);
 void daedalus_chardev_unregister(struct daedalus_dev *dev);
 void daedalus_daemon_init(struct daedalus_daemon *d);
-int daedalus_daemon_send(struct daedalus_dev *dev, u16 type, u64 cookie,
-			 const void *body, u32 body_len, const void *data,
-			 u32 data_len, u32 trace_flags);
+int daedalus_daemon_send(struct daedalus_dev *dev,
+			 struct daedalus_outq_share *share, u16 type,
+			 u64 cookie, const void *body, u32 body_len,
+			 const void *data, u32 data_len, u32 trace_flags);
 int daedalus_daemon_codecs(struct daedalus_dev *dev, u32 *codecs,
 			   u32 *pixfmts);
 u32 daedalus_daemon_flags(struct daedalus_dev *dev);
@@ -232,6 +226,7 @@ extern const struct v4l2_m2m_ops daedalus_m2m_ops;
 struct daedalus_ctx *daedalus_ctx_create(struct daedalus_dev *dev);
 void daedalus_ctx_destroy(struct daedalus_ctx *ctx);
 int daedalus_vdec_decoder_cmd(struct daedalus_ctx *ctx, u32 cmd);
+void daedalus_vdec_kick(struct daedalus_dev *dev);
 
 /* daedalus_main.c */
 struct daedalus_ctx *daedalus_ctx_find(struct daedalus_dev *dev, u32 ctx_id);

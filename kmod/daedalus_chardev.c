@@ -3,7 +3,8 @@
  * /dev/daedalus: the daemon's end of protocol v1.
  *
  * One daemon at a time (a second open gets -EBUSY), root only. read()
- * returns one request per call, REQ_HELLO first; write() takes one
+ * returns one request per call, REQ_HELLO first, from a queue bounded by
+ * back-pressure and coalescing (daedalus_outq.h); write() takes one
  * response per call, validated whole by daedalus_msg_parse() before any
  * state changes. Closing the file detaches the daemon: every job is
  * cancelled and every context's queues go to the error state.
@@ -26,18 +27,6 @@
 #include "daedalus_trace.h"
 
 /**
- * struct daedalus_out - one request waiting for read()
- * @node:	on daemon->out
- * @len:	bytes in @data
- * @data:	the encoded message
- */
-struct daedalus_out {
-	struct list_head node;
-	size_t len;
-	u8 data[];
-};
-
-/**
  * daedalus_daemon_init() - set up the daemon state of a new device
  * @d:		the device's daemon state (detached)
  */
@@ -46,15 +35,15 @@ void daedalus_daemon_init(struct daedalus_daemon *d)
 	mutex_init(&d->attach_lock);
 	mutex_init(&d->lock);
 	mutex_init(&d->map_lock);
-	spin_lock_init(&d->out_lock);
-	INIT_LIST_HEAD(&d->out);
+	mutex_init(&d->read_lock);
+	daedalus_outq_init(&d->outq);
 	init_waitqueue_head(&d->out_wait);
-	d->state = DAEDALUS_DAEMON_DETACHED;
 }
 
 /**
  * daedalus_daemon_send() - queue one request for the daemon
  * @dev:	the device
+ * @share:	the context it counts against (NULL for REQ_HELLO)
  * @type:	request type
  * @cookie:	hdr.cookie
  * @body:	fixed body, little-endian
@@ -64,19 +53,21 @@ void daedalus_daemon_init(struct daedalus_daemon *d)
  * @trace_flags: flags shown by the daedalus_msg_out tracepoint
  *
  * Takes only the queue spinlock, so it may be called with the job core
- * lock held. Only REQ_HELLO goes out before the handshake completes.
+ * lock held. Only REQ_HELLO goes out before the handshake completes. The
+ * queue may coalesce it with what is unread (daedalus_outq.h).
  *
  * Return: 0, -ENOTCONN without a ready daemon, -ENOMEM.
  */
-int daedalus_daemon_send(struct daedalus_dev *dev, u16 type, u64 cookie,
-			 const void *body, u32 body_len, const void *data,
-			 u32 data_len, u32 trace_flags)
+int daedalus_daemon_send(struct daedalus_dev *dev,
+			 struct daedalus_outq_share *share, u16 type,
+			 u64 cookie, const void *body, u32 body_len,
+			 const void *data, u32 data_len, u32 trace_flags)
 {
 	struct daedalus_daemon *d = &dev->daemon;
 	size_t len = DAEDALUS_HDR_SIZE + body_len + data_len;
 	struct daedalus_out *out;
 	u32 ctx_id = 0;
-	int state;
+	int ret;
 
 	out = kvmalloc(struct_size(out, data, len), GFP_KERNEL);
 	if (!out)
@@ -90,19 +81,9 @@ int daedalus_daemon_send(struct daedalus_dev *dev, u16 type, u64 cookie,
 	    body_len >= sizeof(__le32))
 		ctx_id = le32_to_cpup((const __le32 *)body);
 
-	spin_lock(&d->out_lock);
-	state = d->state;
-	if (state == DAEDALUS_DAEMON_READY ||
-	    (state == DAEDALUS_DAEMON_HELLO_WAIT && type == DAEDALUS_REQ_HELLO))
-		list_add_tail(&out->node, &d->out);
-	else
-		state = DAEDALUS_DAEMON_DETACHED;
-	spin_unlock(&d->out_lock);
-
-	if (state == DAEDALUS_DAEMON_DETACHED) {
-		kvfree(out);
-		return -ENOTCONN;
-	}
+	ret = daedalus_outq_push(&d->outq, share, out);
+	if (ret)
+		return ret;
 	trace_daedalus_msg_out(type, cookie, ctx_id, trace_flags, len);
 	wake_up_interruptible(&d->out_wait);
 	return 0;
@@ -154,20 +135,6 @@ u32 daedalus_daemon_flags(struct daedalus_dev *dev)
 	return flags;
 }
 
-static void daedalus_daemon_drop_queue(struct daedalus_daemon *d)
-{
-	struct daedalus_out *out, *tmp;
-	LIST_HEAD(dead);
-
-	spin_lock(&d->out_lock);
-	list_splice_init(&d->out, &dead);
-	spin_unlock(&d->out_lock);
-	list_for_each_entry_safe(out, tmp, &dead, node) {
-		list_del(&out->node);
-		kvfree(out);
-	}
-}
-
 /**
  * daedalus_daemon_attach() - a daemon opened /dev/daedalus
  * @dev:	the device
@@ -197,15 +164,11 @@ int daedalus_daemon_attach(struct daedalus_dev *dev, struct file *file)
 	d->file = file;
 	d->pid = task_tgid_nr(current);
 	d->hello_done = false;
-	spin_lock(&d->out_lock);
-	d->state = DAEDALUS_DAEMON_HELLO_WAIT;
-	spin_unlock(&d->out_lock);
-	ret = daedalus_daemon_send(dev, DAEDALUS_REQ_HELLO, 0, &hello,
+	daedalus_outq_set_state(&d->outq, DAEDALUS_DAEMON_HELLO_WAIT);
+	ret = daedalus_daemon_send(dev, NULL, DAEDALUS_REQ_HELLO, 0, &hello,
 				   sizeof(hello), NULL, 0, 0);
 	if (ret) {
-		spin_lock(&d->out_lock);
-		d->state = DAEDALUS_DAEMON_DETACHED;
-		spin_unlock(&d->out_lock);
+		daedalus_outq_set_state(&d->outq, DAEDALUS_DAEMON_DETACHED);
 		d->file = NULL;
 	}
 	mutex_unlock(&d->lock);
@@ -234,9 +197,7 @@ void daedalus_daemon_detach(struct daedalus_dev *dev)
 		mutex_unlock(&d->attach_lock);
 		return;
 	}
-	spin_lock(&d->out_lock);
-	d->state = DAEDALUS_DAEMON_DETACHED;
-	spin_unlock(&d->out_lock);
+	daedalus_outq_set_state(&d->outq, DAEDALUS_DAEMON_DETACHED);
 	was_ready = d->hello_done;
 	d->file = NULL;
 	d->hello_done = false;
@@ -257,33 +218,21 @@ void daedalus_daemon_detach(struct daedalus_dev *dev)
 			      was_ready ? d->hello.daemon_version : 0);
 
 	cancel_delayed_work_sync(&dev->watchdog);
-	daedalus_daemon_drop_queue(d);
+	daedalus_outq_drop_all(&d->outq);
 	daedalus_job_detach(&dev->core);
 	mutex_unlock(&d->attach_lock);
 }
 EXPORT_SYMBOL_IF_KUNIT(daedalus_daemon_detach);
 
 /*
- * Takes the oldest queued request if a reader's buffer of @len bytes holds
- * it. Return: its length (*@out set), 0 when none is queued, -EINVAL when
- * it is too long for @len (it stays queued).
+ * A taken request was copied out (or not): when that brought a context
+ * below its share of the queue, contexts held back may run again.
  */
-static ssize_t daedalus_daemon_take(struct daedalus_daemon *d, size_t len,
-				    struct daedalus_out **out)
+static void daedalus_daemon_done(struct daedalus_dev *dev,
+				 struct daedalus_out *out, bool copied)
 {
-	struct daedalus_out *o;
-
-	spin_lock(&d->out_lock);
-	o = list_first_entry_or_null(&d->out, struct daedalus_out, node);
-	if (o && o->len > len) {
-		spin_unlock(&d->out_lock);
-		return -EINVAL;
-	}
-	if (o)
-		list_del(&o->node);
-	spin_unlock(&d->out_lock);
-	*out = o;
-	return o ? o->len : 0;
+	if (daedalus_outq_done(&dev->daemon.outq, out, copied))
+		daedalus_vdec_kick(dev);
 }
 
 /**
@@ -297,14 +246,17 @@ static ssize_t daedalus_daemon_take(struct daedalus_daemon *d, size_t len,
  */
 ssize_t daedalus_daemon_pop(struct daedalus_dev *dev, void *buf, size_t len)
 {
+	struct daedalus_daemon *d = &dev->daemon;
 	struct daedalus_out *out;
 	ssize_t ret;
 
-	ret = daedalus_daemon_take(&dev->daemon, len, &out);
+	mutex_lock(&d->read_lock);
+	ret = daedalus_outq_take(&d->outq, len, &out);
+	mutex_unlock(&d->read_lock);
 	if (ret <= 0)
 		return ret;
 	memcpy(buf, out->data, out->len);
-	kvfree(out);
+	daedalus_daemon_done(dev, out, true);
 	return ret;
 }
 EXPORT_SYMBOL_IF_KUNIT(daedalus_daemon_pop);
@@ -324,9 +276,7 @@ static int daedalus_daemon_hello(void *priv,
 	d->hello = *h;
 	d->hello_done = true;
 	WRITE_ONCE(d->mapped, !!(h->flags & DAEDALUS_HELLO_F_MAPPED));
-	spin_lock(&d->out_lock);
-	d->state = DAEDALUS_DAEMON_READY;
-	spin_unlock(&d->out_lock);
+	daedalus_outq_set_state(&d->outq, DAEDALUS_DAEMON_READY);
 	schedule_delayed_work(&dev->watchdog,
 			      msecs_to_jiffies(DAEDALUS_WATCHDOG_PERIOD_MS));
 	trace_daedalus_daemon(true, d->pid, h->daemon_version);
@@ -338,12 +288,8 @@ out:
 static bool daedalus_daemon_ready(void *priv)
 {
 	struct daedalus_dev *dev = priv;
-	bool ready;
 
-	spin_lock(&dev->daemon.out_lock);
-	ready = dev->daemon.state == DAEDALUS_DAEMON_READY;
-	spin_unlock(&dev->daemon.out_lock);
-	return ready;
+	return daedalus_outq_state(&dev->daemon.outq) == DAEDALUS_DAEMON_READY;
 }
 
 /*
@@ -481,26 +427,32 @@ static ssize_t daedalus_cdev_read(struct file *file, char __user *ubuf,
 	ssize_t ret;
 
 	for (;;) {
-		ret = daedalus_daemon_take(d, count, &out);
+		if (mutex_lock_interruptible(&d->read_lock))
+			return -ERESTARTSYS;
+		ret = daedalus_outq_take(&d->outq, count, &out);
 		if (ret)
 			break;
+		mutex_unlock(&d->read_lock);
 		if (file->f_flags & O_NONBLOCK)
 			return -EAGAIN;
 		ret = wait_event_interruptible(d->out_wait,
-					       !list_empty_careful(&d->out));
+					       !daedalus_outq_empty(&d->outq));
 		if (ret)
 			return ret;
 	}
-	if (ret < 0)
+	if (ret < 0) {
+		mutex_unlock(&d->read_lock);
 		return ret;
-	if (copy_to_user(ubuf, out->data, out->len)) {
-		/* Nothing is lost: the request goes back to the head. */
-		spin_lock(&d->out_lock);
-		list_add(&out->node, &d->out);
-		spin_unlock(&d->out_lock);
-		return -EFAULT;
 	}
-	kvfree(out);
+	/*
+	 * Nothing is lost when the copy fails: the request goes back to the
+	 * head, unless a REQ_RESET or the session's close made it moot
+	 * meanwhile.
+	 */
+	if (copy_to_user(ubuf, out->data, out->len))
+		ret = -EFAULT;
+	daedalus_daemon_done(dev, out, ret > 0);
+	mutex_unlock(&d->read_lock);
 	return ret;
 }
 
@@ -547,7 +499,7 @@ static __poll_t daedalus_cdev_poll(struct file *file, poll_table *wait)
 	__poll_t mask = EPOLLOUT | EPOLLWRNORM;
 
 	poll_wait(file, &dev->daemon.out_wait, wait);
-	if (!list_empty_careful(&dev->daemon.out))
+	if (!daedalus_outq_empty(&dev->daemon.outq))
 		mask |= EPOLLIN | EPOLLRDNORM;
 	return mask;
 }
@@ -636,50 +588,35 @@ static u64 daedalus_map_add(struct daedalus_daemon *d, u64 cookie,
 }
 
 /*
- * The unread REQ_DECODE of @cookie, if its message is still queued; out_lock
- * held.
- */
-static struct daedalus_out *daedalus_unread_decode(struct daedalus_daemon *d,
-						   u64 cookie)
-	__must_hold(&d->out_lock)
-{
-	struct daedalus_out *out;
-	const struct daedalus_hdr *h;
-
-	lockdep_assert_held(&d->out_lock);
-	list_for_each_entry(out, &d->out, node) {
-		h = (const struct daedalus_hdr *)out->data;
-		if (le16_to_cpu(h->type) == DAEDALUS_REQ_DECODE &&
-		    le64_to_cpu(h->cookie) == cookie)
-			return out;
-	}
-	return NULL;
-}
-
-/*
  * A mapped job's OUTPUT buffer leaves the core before the daemon read its
  * REQ_DECODE (CAPTURE STREAMOFF ended the job, or the watchdog): once the
  * plane is revoked the daemon could not map it, and the bitstream, which
  * the decoder still needs (its state outlives CAPTURE STREAMOFF), would be
  * lost. The queued request becomes an inline one carrying a copy of the
- * bitstream, taken from the plane while it is still the core's.
+ * bitstream, taken from the plane while it is still the core's, as long as
+ * the copy keeps its context within its share of the queue; past that it
+ * stays mapped, and the daemon's mapping of it fails.
  */
 static void daedalus_map_inline(struct daedalus_daemon *d, u64 cookie,
 				const struct daedalus_map *m)
 {
 	size_t body = DAEDALUS_HDR_SIZE + sizeof(struct daedalus_req_decode);
+	struct daedalus_outq *q = &d->outq;
 	struct daedalus_req_decode *req;
 	struct daedalus_out *out, *in;
 	struct daedalus_hdr *h;
 	u32 bytes = 0;
 
-	spin_lock(&d->out_lock);
-	out = daedalus_unread_decode(d, cookie);
+	spin_lock(&q->lock);
+	out = daedalus_outq_find_decode(q, cookie);
 	if (out && out->len == body) {
 		req = (void *)(out->data + DAEDALUS_HDR_SIZE);
 		bytes = le32_to_cpu(req->bytes);
+		if (out->share &&
+		    out->share->bytes + bytes > DAEDALUS_OUTQ_CTX_BYTES)
+			bytes = 0;
 	}
-	spin_unlock(&d->out_lock);
+	spin_unlock(&q->lock);
 	if (!out || !bytes || bytes > (m->pages << PAGE_SHIFT))
 		return;
 
@@ -689,8 +626,8 @@ static void daedalus_map_inline(struct daedalus_daemon *d, u64 cookie,
 	in->len = body + bytes;
 	memcpy(in->data + body, m->vaddr, bytes);
 
-	spin_lock(&d->out_lock);
-	out = daedalus_unread_decode(d, cookie);
+	spin_lock(&q->lock);
+	out = daedalus_outq_find_decode(q, cookie);
 	if (out && out->len == body) {
 		memcpy(in->data, out->data, body);
 		h = (void *)in->data;
@@ -699,10 +636,10 @@ static void daedalus_map_inline(struct daedalus_daemon *d, u64 cookie,
 		req->flags &= ~cpu_to_le32(DAEDALUS_DECODE_F_MAPPED);
 		req->src_map = 0;
 		req->dst_map = 0;
-		list_replace(&out->node, &in->node);
+		daedalus_outq_replace(q, out, in);
 		swap(in, out);
 	}
-	spin_unlock(&d->out_lock);
+	spin_unlock(&q->lock);
 	kvfree(in);
 }
 
@@ -823,8 +760,9 @@ static int daedalus_send_decode(struct daedalus_job_ctx *jctx,
 		data_len = p->bytes;
 	}
 	daedalus_msg_encode_decode(&req, p);
-	ret = daedalus_daemon_send(ctx->dev, DAEDALUS_REQ_DECODE, p->cookie,
-				   &req, sizeof(req), data, data_len, p->flags);
+	ret = daedalus_daemon_send(ctx->dev, &jctx->out, DAEDALUS_REQ_DECODE,
+				   p->cookie, &req, sizeof(req), data, data_len,
+				   p->flags);
 	if (ret && mapped) {
 		/* Never read by the daemon: nothing can be mapped yet. */
 		if (src)
@@ -845,8 +783,8 @@ static int daedalus_send_flush(struct daedalus_job_ctx *jctx, u32 generation)
 		.generation	= cpu_to_le32(generation),
 	};
 
-	return daedalus_daemon_send(ctx->dev, DAEDALUS_REQ_FLUSH, 0, &req,
-				    sizeof(req), NULL, 0, 0);
+	return daedalus_daemon_send(ctx->dev, &jctx->out, DAEDALUS_REQ_FLUSH,
+				    0, &req, sizeof(req), NULL, 0, 0);
 }
 
 static void daedalus_job_last(struct daedalus_job_ctx *jctx)

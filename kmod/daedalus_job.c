@@ -248,7 +248,8 @@ static void daedalus_job_finish_empty(struct daedalus_job_ctx *jctx,
 
 void daedalus_job_core_init(struct daedalus_job_core *core,
 			    struct v4l2_m2m_dev *m2m_dev,
-			    const struct daedalus_job_ops *ops, u64 timeout_ns)
+			    const struct daedalus_job_ops *ops,
+			    struct daedalus_outq *outq, u64 timeout_ns)
 {
 	u32 i;
 
@@ -256,6 +257,7 @@ void daedalus_job_core_init(struct daedalus_job_core *core,
 	mutex_init(&core->lock);
 	core->m2m_dev = m2m_dev;
 	core->ops = ops;
+	core->outq = outq;
 	core->timeout_ns = timeout_ns;
 	core->free = DAEDALUS_JOB_SLOTS;
 	for (i = 0; i < DAEDALUS_JOB_SLOTS; i++)
@@ -276,11 +278,13 @@ void daedalus_job_ctx_init(struct daedalus_job_ctx *jctx,
 	jctx->m2m_ctx = m2m_ctx;
 	jctx->ctx_id = ctx_id;
 	jctx->stream_gen = 1;
+	daedalus_outq_share_init(&jctx->out, core->outq);
 }
 
 bool daedalus_job_can_run(const struct daedalus_job_ctx *jctx)
 {
-	return !READ_ONCE(jctx->aborting) && READ_ONCE(jctx->core->free) > 0;
+	return !READ_ONCE(jctx->aborting) && READ_ONCE(jctx->core->free) > 0 &&
+	       !daedalus_outq_share_full(&jctx->out);
 }
 
 /*
@@ -340,6 +344,16 @@ int daedalus_job_run(struct daedalus_job_ctx *jctx, bool allow_no_src,
 		/* Stopping, or m2m ran us twice: claim nothing. */
 		daedalus_job_finish_empty(jctx, DAEDALUS_FINISH_ABORT);
 		ret = -ECANCELED;
+		goto out;
+	}
+	/*
+	 * Queued for a run before its share filled up (m2m does not ask
+	 * job_ready again): the request would go over it. Reading below the
+	 * share schedules the context again.
+	 */
+	if (daedalus_outq_share_full(&jctx->out)) {
+		daedalus_job_finish_empty(jctx, DAEDALUS_FINISH_IDLE);
+		ret = -EBUSY;
 		goto out;
 	}
 	src = v4l2_m2m_next_src_buf(m2m_ctx);

@@ -26,6 +26,7 @@
 #include <media/videobuf2-v4l2.h>
 
 #include "daedalus_msg.h"
+#include "daedalus_outq.h"
 
 /*
  * In-flight table size: enough for every context's CAPTURE buffers to be
@@ -158,6 +159,8 @@ struct daedalus_job_stats {
  *	only go away after the core dropped all of its buffers under it
  * @m2m_dev:	the device's m2m instance, for v4l2_m2m_job_finish()
  * @ops:	callbacks into the driver
+ * @outq:	the device's queue of requests for the daemon, whose shares
+ *	decide which context may run
  * @timeout_ns:	watchdog budget of an unfinished job, 0 for none
  * @running:	the job device_run started and nobody finished yet
  * @next_id:	where the next slot search starts (ids rotate)
@@ -169,6 +172,7 @@ struct daedalus_job_core {
 	struct mutex lock;		/* everything below */
 	struct v4l2_m2m_dev *m2m_dev;
 	const struct daedalus_job_ops *ops;
+	struct daedalus_outq *outq;
 	u64 timeout_ns;
 	struct daedalus_job *running;
 	u32 next_id;
@@ -202,6 +206,7 @@ struct daedalus_job_meta {
  * @src_sequence: next OUTPUT sequence number
  * @dst_sequence: next CAPTURE sequence number
  * @aborting:	set by daedalus_job_abort(); job_ready must say no while set
+ * @out:	what the context holds of the daemon's unread requests
  * @meta_next:	next @meta entry to overwrite
  * @meta:	recent sources' metadata
  */
@@ -215,6 +220,7 @@ struct daedalus_job_ctx {
 	u32 src_sequence;
 	u32 dst_sequence;
 	bool aborting;
+	struct daedalus_outq_share out;
 	u32 meta_next;
 	struct daedalus_job_meta meta[DAEDALUS_JOB_META];
 };
@@ -224,11 +230,13 @@ struct daedalus_job_ctx {
  * @core:	zeroed or stale memory, owned by the device
  * @m2m_dev:	the device's m2m instance
  * @ops:	callbacks; must outlive @core
+ * @outq:	the device's request queue; must outlive @core
  * @timeout_ns:	watchdog budget per job, 0 to disable
  */
 void daedalus_job_core_init(struct daedalus_job_core *core,
 			    struct v4l2_m2m_dev *m2m_dev,
-			    const struct daedalus_job_ops *ops, u64 timeout_ns);
+			    const struct daedalus_job_ops *ops,
+			    struct daedalus_outq *outq, u64 timeout_ns);
 
 /**
  * daedalus_job_core_destroy() - tear down a core with no context left
@@ -253,7 +261,8 @@ void daedalus_job_ctx_init(struct daedalus_job_ctx *jctx,
  *
  * For job_ready, which runs under the m2m job spinlock: takes no lock.
  *
- * Return: false while @jctx is aborting or the in-flight table is full.
+ * Return: false while @jctx is aborting, the in-flight table is full, or
+ * @jctx or the device holds its share of the daemon's unread requests.
  */
 bool daedalus_job_can_run(const struct daedalus_job_ctx *jctx);
 

@@ -52,13 +52,9 @@ static void daedalus_watchdog_work(struct work_struct *work)
 {
 	struct daedalus_dev *dev = container_of(to_delayed_work(work),
 						struct daedalus_dev, watchdog);
-	bool ready;
 
 	daedalus_job_watchdog(&dev->core, daedalus_now(dev));
-	spin_lock(&dev->daemon.out_lock);
-	ready = dev->daemon.state == DAEDALUS_DAEMON_READY;
-	spin_unlock(&dev->daemon.out_lock);
-	if (ready)
+	if (daedalus_outq_state(&dev->daemon.outq) == DAEDALUS_DAEMON_READY)
 		schedule_delayed_work(&dev->watchdog,
 				      msecs_to_jiffies(DAEDALUS_WATCHDOG_PERIOD_MS));
 }
@@ -91,6 +87,9 @@ static int daedalus_stats_show(struct seq_file *m, void *unused)
 	seq_printf(m, "running: %u\n", st.running);
 	seq_printf(m, "mapped_jobs: %llu\n", READ_ONCE(dev->daemon.mapped_jobs));
 	seq_printf(m, "maps_revoked: %llu\n", READ_ONCE(dev->daemon.revoked));
+	seq_printf(m, "queued_requests: %u\n", READ_ONCE(dev->daemon.outq.reqs));
+	seq_printf(m, "queued_bytes: %llu\n", READ_ONCE(dev->daemon.outq.bytes));
+	seq_printf(m, "coalesced: %llu\n", READ_ONCE(dev->daemon.outq.coalesced));
 	for (i = 0; i < DAEDALUS_REJECT_MAX; i++)
 		seq_printf(m, "rejected_%s: %llu\n",
 			   daedalus_msg_reject_name(i), st.rejected[i]);
@@ -185,6 +184,7 @@ struct daedalus_dev *daedalus_dev_create(bool register_nodes)
 		goto err_v4l2;
 	}
 	daedalus_job_core_init(&dev->core, dev->m2m_dev, &daedalus_job_ops,
+			       &dev->daemon.outq,
 			       (u64)job_timeout_ms * NSEC_PER_MSEC);
 	daedalus_vdec_init(dev);
 	if (!register_nodes)

@@ -175,7 +175,8 @@ static int daedalus_front_send(void *priv, u16 type, const void *body, u32 len)
 {
 	struct daedalus_ctx *ctx = priv;
 
-	return daedalus_daemon_send(ctx->dev, type, 0, body, len, NULL, 0, 0);
+	return daedalus_daemon_send(ctx->dev, &ctx->jctx.out, type, 0, body, len,
+				    NULL, 0, 0);
 }
 
 static void daedalus_front_limits(void *priv, struct daedalus_front_limits *l)
@@ -778,6 +779,8 @@ void daedalus_ctx_destroy(struct daedalus_ctx *ctx)
 	mutex_unlock(&ctx->vb_mutex);
 	/* Nothing of this context may stay in the core once it is freed. */
 	daedalus_front_release(&ctx->front);
+	/* Its unread requests (REQ_SESSION_CLOSE among them) outlive it. */
+	daedalus_outq_forget(&dev->daemon.outq, &ctx->jctx.out);
 
 	v4l2_ctrl_handler_free(&ctx->hdl);
 	v4l2_fh_exit(&ctx->fh);
@@ -786,6 +789,24 @@ void daedalus_ctx_destroy(struct daedalus_ctx *ctx)
 	kfree(ctx);
 }
 EXPORT_SYMBOL_IF_KUNIT(daedalus_ctx_destroy);
+
+/**
+ * daedalus_vdec_kick() - run again the contexts the queue held back
+ * @dev:	the device
+ *
+ * The daemon read a context (or the device) below its share of the
+ * request queue. Takes dev->dev_mutex, under which contexts are created
+ * and destroyed, so none goes away while it is scheduled.
+ */
+void daedalus_vdec_kick(struct daedalus_dev *dev)
+{
+	struct daedalus_ctx *ctx;
+
+	mutex_lock(&dev->dev_mutex);
+	list_for_each_entry(ctx, &dev->ctx_list, node)
+		v4l2_m2m_try_schedule(ctx->fh.m2m_ctx);
+	mutex_unlock(&dev->dev_mutex);
+}
 
 static int daedalus_open(struct file *file)
 {

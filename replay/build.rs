@@ -1,6 +1,7 @@
-//! Compiles the module's job core, decoder front, message dispatcher and
-//! message codec, unchanged, against the shim headers in shim/include, plus
-//! one renamed copy of the job core, front and dispatcher per patch in
+//! Compiles the module's job core, decoder front, message dispatcher,
+//! request queue and message codec, unchanged, against the shim headers in shim/include, plus
+//! one renamed copy of the job core, front, dispatcher and request queue
+//! per patch in
 //! mutants/ (each a deliberately re-introduced lifecycle bug).
 //!
 //! Every copy's global symbols get a per-variant prefix (a forced-include
@@ -35,6 +36,8 @@ fn main() {
         "../kmod/daedalus_msg.h",
         "../kmod/daedalus_dispatch.c",
         "../kmod/daedalus_dispatch.h",
+        "../kmod/daedalus_outq.c",
+        "../kmod/daedalus_outq.h",
         "../kmod/daedalus_trace.h",
         "../kmod/include/uapi/linux/daedalus.h",
         "../kmod/kunit/daedalus_replay_glue.h",
@@ -70,6 +73,7 @@ fn main() {
         .file(kmod.join("daedalus_job.c"))
         .file(kmod.join("daedalus_front.c"))
         .file(kmod.join("daedalus_dispatch.c"))
+        .file(kmod.join("daedalus_outq.c"))
         .file(kmod.join("daedalus_msg.c"))
         .file(manifest.join("shim/glue.c"))
         .file(manifest.join("shim/fns.c"));
@@ -77,7 +81,13 @@ fn main() {
     // A variant renames what the core, the front, the dispatcher and its
     // function table define; it shares the codec and the glue.
     let mut syms = Vec::new();
-    for name in ["daedalus_job", "daedalus_front", "daedalus_dispatch", "fns"] {
+    for name in [
+        "daedalus_job",
+        "daedalus_front",
+        "daedalus_dispatch",
+        "daedalus_outq",
+        "fns",
+    ] {
         let obj = objs
             .iter()
             .find(|o| {
@@ -111,6 +121,8 @@ fn main() {
             "daedalus_front.h",
             "daedalus_dispatch.c",
             "daedalus_dispatch.h",
+            "daedalus_outq.c",
+            "daedalus_outq.h",
             "daedalus_msg.h",
             "daedalus_trace.h",
         ] {
@@ -145,6 +157,7 @@ fn main() {
             .file(dir.join("kmod/daedalus_job.c"))
             .file(dir.join("kmod/daedalus_front.c"))
             .file(dir.join("kmod/daedalus_dispatch.c"))
+            .file(dir.join("kmod/daedalus_outq.c"))
             .file(manifest.join("shim/fns.c"))
             .compile(&format!("daedalus_mut_{ident}"));
         variants.push((name, prefix));
@@ -195,13 +208,20 @@ fn bindings(manifest: &Path, kmod: &Path, shim: &Path, out: &Path) {
         .allowlist_type("daedalus_replay_fns")
         .allowlist_type("daedalus_msg")
         .allowlist_type("daedalus_shim_fdev")
+        .allowlist_type("daedalus_shim_held")
+        .allowlist_type("daedalus_out")
+        .allowlist_type("daedalus_req_flush")
+        .allowlist_type("daedalus_req_hello")
+        .allowlist_type("daedalus_outq_state")
         .allowlist_type("v4l2_m2m_buffer")
         .allowlist_function("daedalus_shim_.*")
         .allowlist_function("daedalus_msg_parse")
+        .allowlist_function("daedalus_msg_encode_decode")
         .allowlist_function("daedalus_msg_header_len")
         .allowlist_function("daedalus_msg_reject_name")
         .allowlist_var("DAEDALUS_.*")
         .allowlist_var("DR_DAEMON_.*")
+        .allowlist_var("DR_MSG_MAX")
         .allowlist_var("E[A-Z]+")
         .allowlist_type("daedalus_finish_reason")
         .parse_callbacks(Box::new(Errnos))
@@ -213,6 +233,7 @@ fn bindings(manifest: &Path, kmod: &Path, shim: &Path, out: &Path) {
         // them is the C's alone.
         .opaque_type("daedalus_job_core")
         .opaque_type("daedalus_job_ctx")
+        .opaque_type("daedalus_outq")
         .opaque_type("daedalus_front")
         .opaque_type("daedalus_shim_fdev")
         .opaque_type("v4l2_m2m_dev")

@@ -22,6 +22,7 @@
 #include <linux/ktime.h>
 #include <linux/slab.h>
 #include <linux/string.h>
+#include <linux/unaligned.h>
 #include <media/v4l2-mem2mem.h>
 #include <media/videobuf2-core.h>
 
@@ -833,6 +834,102 @@ static void dj_message_validation(struct kunit *test)
 	KUNIT_EXPECT_EQ(test, f->st.src_done + f->st.dst_done, 0);
 }
 
+/*
+ * A daemon that stops reading while a client loops STREAMON/STREAMOFF of
+ * both queues: each STREAMOFF queues a request, and the queue coalesces
+ * them instead of growing with the loop.
+ */
+static void dj_queue_coalesces_streamoff_loop(struct kunit *test)
+{
+	struct dj_fixture *f = test->priv;
+	struct daedalus_outq *q = &f->dev->daemon.outq;
+	u32 i, reset_gen = 0, *body;
+
+	/* CAPTURE on, OUTPUT on, OUTPUT off (a seek), CAPTURE off. */
+	for (i = 0; i < 200; i++) {
+		KUNIT_ASSERT_EQ(test, daedalus_test_streamon(f->ctx, true), 0);
+		KUNIT_ASSERT_EQ(test, daedalus_test_streamon(f->ctx, false), 0);
+		KUNIT_ASSERT_EQ(test, daedalus_test_streamoff(f->ctx, false), 0);
+		KUNIT_ASSERT_EQ(test, daedalus_test_streamoff(f->ctx, true), 0);
+		KUNIT_ASSERT_LE_MSG(test, READ_ONCE(q->reqs), 3u,
+				    "loop %u: the unread queue grows", i);
+	}
+	KUNIT_EXPECT_GE(test, READ_ONCE(q->coalesced), 2u * 199);
+	/* What is left: the session, then its latest reset, then CAPTURE off. */
+	KUNIT_EXPECT_NOT_NULL(test, dj_pop(test, f, DAEDALUS_REQ_SESSION_OPEN,
+					   NULL));
+	body = dj_pop(test, f, DAEDALUS_REQ_RESET, NULL);
+	if (body)
+		reset_gen = le32_to_cpu(body[1]);
+	KUNIT_EXPECT_EQ(test, reset_gen, READ_ONCE(f->ctx->jctx.stream_gen));
+	KUNIT_EXPECT_NOT_NULL(test, dj_pop(test, f, DAEDALUS_REQ_CAPTURE_OFF,
+					   NULL));
+	dj_expect_no_request(test, f);
+	KUNIT_EXPECT_EQ(test, READ_ONCE(q->reqs), 0u);
+	KUNIT_EXPECT_EQ(test, READ_ONCE(q->bytes), 0ull);
+}
+
+/*
+ * Closing a context whose session the daemon never read: the open, what
+ * followed it and the close all go, and nothing stays counted.
+ */
+static void dj_queue_close_unread_session(struct kunit *test)
+{
+	struct dj_fixture *f = test->priv;
+	struct daedalus_outq *q = &f->dev->daemon.outq;
+
+	KUNIT_ASSERT_EQ(test, daedalus_test_streamon(f->ctx, true), 0);
+	KUNIT_ASSERT_EQ(test, daedalus_test_streamon(f->ctx, false), 0);
+	KUNIT_EXPECT_EQ(test, READ_ONCE(q->reqs), 1u);
+	daedalus_ctx_destroy(f->ctx);
+	f->ctx = NULL;
+	dj_expect_no_request(test, f);
+	KUNIT_EXPECT_EQ(test, READ_ONCE(q->reqs), 0u);
+	KUNIT_EXPECT_EQ(test, READ_ONCE(q->bytes), 0ull);
+}
+
+/*
+ * read() took a REQ_DECODE and its copy to the daemon failed, while a seek
+ * (OUTPUT STREAMOFF) made it moot: it is not put back, and the daemon
+ * reads the REQ_RESET next. Without the seek it would be put back whole.
+ */
+static void dj_queue_failed_read_of_moot_request(struct kunit *test)
+{
+	struct dj_fixture *f = test->priv;
+	struct daedalus_outq *q = &f->dev->daemon.outq;
+	struct daedalus_out *out;
+	struct dj_decode d;
+	u64 cookie = 0;
+
+	dj_queue_dst(test, f, 0);
+	KUNIT_ASSERT_EQ(test, daedalus_test_streamon(f->ctx, true), 0);
+	dj_queue_src(test, f, 0, 1000);
+	KUNIT_ASSERT_EQ(test, daedalus_test_streamon(f->ctx, false), 0);
+	KUNIT_ASSERT_NOT_NULL(test, dj_pop(test, f, DAEDALUS_REQ_SESSION_OPEN,
+					   NULL));
+
+	/* A failed copy of a live request: back at the head. */
+	KUNIT_ASSERT_GT(test, daedalus_outq_take(q, DJ_MSG_MAX, &out), 0);
+	daedalus_outq_done(q, out, false);
+	KUNIT_ASSERT_TRUE(test, dj_pop_decode(test, f, &d));
+	cookie = d.cookie;
+
+	/* The job goes on; the next source's request is read and fails. */
+	dj_queue_dst(test, f, 1);
+	dj_queue_src(test, f, 1, 2000);
+	KUNIT_ASSERT_EQ(test, dj_frame(f, &d, DAEDALUS_FRAME_SRC_CONSUMED, 0), 0);
+	KUNIT_ASSERT_EQ(test, daedalus_test_wait_runs(f->dev, 2, DJ_WAIT_MS), 0);
+	KUNIT_ASSERT_GT(test, daedalus_outq_take(q, DJ_MSG_MAX, &out), 0);
+	KUNIT_EXPECT_NE(test, get_unaligned_le64(out->data +
+						 offsetof(struct daedalus_hdr, cookie)), cookie);
+	KUNIT_EXPECT_EQ(test, daedalus_test_streamoff(f->ctx, false), 0);
+	daedalus_outq_done(q, out, false);
+
+	KUNIT_EXPECT_NOT_NULL(test, dj_pop(test, f, DAEDALUS_REQ_RESET, NULL));
+	dj_expect_no_request(test, f);
+	KUNIT_EXPECT_EQ(test, READ_ONCE(q->reqs), 0u);
+}
+
 static struct kunit_case daedalus_job_cases[] = {
 	KUNIT_CASE(dj_claim),
 	KUNIT_CASE(dj_park_complete),
@@ -847,6 +944,9 @@ static struct kunit_case daedalus_job_cases[] = {
 	KUNIT_CASE(dj_attach_detach_race),
 	KUNIT_CASE(dj_version_mismatch),
 	KUNIT_CASE(dj_message_validation),
+	KUNIT_CASE(dj_queue_coalesces_streamoff_loop),
+	KUNIT_CASE(dj_queue_close_unread_session),
+	KUNIT_CASE(dj_queue_failed_read_of_moot_request),
 	{}
 };
 

@@ -36,7 +36,6 @@ MODULE_IMPORT_NS("EXPORTED_FOR_KUNIT_TESTING");
 
 #define DR_MAX_CTX	16	/* contexts open at once in the userspace executor */
 #define DR_MAX_JOBS	4096
-#define DR_MSG_MAX	(16 * 1024 * 1024 + 4096)
 #define DR_LOG_MAX	(4 * 1024 * 1024)
 
 /**
@@ -86,6 +85,7 @@ struct dr_world {
 	bool io_full;
 	struct dr_ctx ctxs[DR_MAX_CTX + 1];
 	bool mapped;
+	bool stopped;
 };
 
 /* The world being recorded; the tracepoints are global. */
@@ -276,6 +276,39 @@ static void dr_on_reject(void *data, u32 reason, u32 type, u64 cookie)
 		  daedalus_msg_reject_name(reason), type, cookie);
 }
 
+static struct dr_ctx *dr_ctx_by_id(struct dr_world *w, u32 ctx_id);
+
+/*
+ * The queue's bound, checked the moment a request was queued, as the
+ * userspace executor's queue-bound rule does: a context over it is logged
+ * (the logs then differ, and the case fails naming the rule).
+ */
+static void dr_on_msg_out(void *data, u32 type, u64 cookie, u32 ctx_id,
+			  u32 flags, u32 len)
+{
+	struct daedalus_outq_share *s = NULL;
+	struct dr_world *w;
+	struct dr_ctx *c;
+	unsigned long irq;
+	u64 bytes = 0;
+	u32 reqs = 0;
+
+	spin_lock_irqsave(&dr_log_lock, irq);
+	w = dr_recording;
+	c = w && ctx_id ? dr_ctx_by_id(w, ctx_id) : NULL;
+	if (c) {
+		s = &c->ctx->jctx.out;
+		reqs = READ_ONCE(s->reqs);
+		bytes = READ_ONCE(s->bytes);
+	}
+	spin_unlock_irqrestore(&dr_log_lock, irq);
+	if (s && (reqs > DAEDALUS_OUTQ_CTX_MAX_REQS ||
+		  bytes > (u64)DAEDALUS_OUTQ_CTX_BYTES + DAEDALUS_MAX_PAYLOAD +
+			  DAEDALUS_HDR_SIZE))
+		dr_record("queue-bound ctx=%u reqs=%u bytes=%llu cookie=0x%llx\n",
+			  ctx_id, reqs, bytes, cookie);
+}
+
 /*
  * The probes are registered with the first world and stay: they write only
  * while a world records (dr_recording), and unregistering waits for an RCU
@@ -294,6 +327,7 @@ static void dr_probes(void)
 	WARN_ON(register_trace_daedalus_buf_done(dr_on_buf_done, NULL));
 	WARN_ON(register_trace_daedalus_job_finish(dr_on_job_finish, NULL));
 	WARN_ON(register_trace_daedalus_reject(dr_on_reject, NULL));
+	WARN_ON(register_trace_daedalus_msg_out(dr_on_msg_out, NULL));
 }
 
 static struct dr_ctx *dr_ctx(struct dr_world *w, u32 ctx)
@@ -349,6 +383,8 @@ static void dr_drain(struct dr_world *w)
 	spin_lock_irq(&dr_log_lock);
 	dr_take_events(w);
 	spin_unlock_irq(&dr_log_lock);
+	if (w->stopped)
+		return;
 	while ((n = daedalus_daemon_pop(w->dev, w->msg, DR_MSG_MAX)) >=
 	       (ssize_t)sizeof(*h)) {
 		u16 type = le16_to_cpu(h->type);
@@ -615,6 +651,13 @@ void dr_world_set_mapped(struct dr_world *w, bool mapped)
 	w->mapped = mapped;
 }
 EXPORT_SYMBOL_IF_KUNIT(dr_world_set_mapped);
+
+void dr_daemon_reading(struct dr_world *w, bool reading)
+{
+	w->stopped = !reading;
+	dr_drain(w);
+}
+EXPORT_SYMBOL_IF_KUNIT(dr_daemon_reading);
 
 void dr_detach(struct dr_world *w)
 {

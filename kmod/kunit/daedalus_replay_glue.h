@@ -20,6 +20,9 @@ struct dr_world;
 #define DR_DAEMON_VERSION	0x010000
 #define DR_DAEMON_MAX_DIM	4096
 
+/* The scenario daemon's read() buffer: a longer request stays unread. */
+#define DR_MSG_MAX		(16 * 1024 * 1024 + 4096)
+
 /**
  * struct dr_stats - the job core's counters, flattened
  * @runs:	device_run calls
@@ -59,6 +62,8 @@ int dr_stream(struct dr_world *w, u32 ctx, bool capture, bool on);
 int dr_decoder_cmd(struct dr_world *w, u32 ctx, bool stop);
 int dr_attach(struct dr_world *w, u32 version);
 void dr_detach(struct dr_world *w);
+/* The daemon stops reading its requests, or reads them again (and now). */
+void dr_daemon_reading(struct dr_world *w, bool reading);
 int dr_frame(struct dr_world *w, u32 ctx, u32 nth, u64 cookie, u32 flags,
 	     u64 ts, u32 bytes, bool inline_bytes, s64 generation);
 int dr_stream_info(struct dr_world *w, u32 ctx, u32 width, u32 height,

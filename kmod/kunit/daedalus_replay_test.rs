@@ -225,6 +225,7 @@ mod executor {
         fn dr_decoder_cmd(w: *mut DrWorld, ctx: u32, stop: bool) -> i32;
         fn dr_attach(w: *mut DrWorld, version: u32) -> i32;
         fn dr_detach(w: *mut DrWorld);
+        fn dr_daemon_reading(w: *mut DrWorld, reading: bool);
         fn dr_frame(
             w: *mut DrWorld,
             ctx: u32,
@@ -347,7 +348,10 @@ mod executor {
                 return;
             }
             let ret = self.apply(ev);
-            if !matches!(ev, Event::Tick { .. } | Event::DaemonDetach) {
+            if !matches!(
+                ev,
+                Event::Tick { .. } | Event::DaemonDetach | Event::DaemonStop | Event::DaemonCont
+            ) {
                 // SAFETY: live world.
                 unsafe { dr_io_result(w, line, ret, false, 0, 0, 0) };
             }
@@ -383,6 +387,10 @@ mod executor {
                     Event::DaemonAttach { version } => dr_attach(w, version),
                     Event::DaemonDetach => {
                         dr_detach(w);
+                        0
+                    }
+                    Event::DaemonStop | Event::DaemonCont => {
+                        dr_daemon_reading(w, matches!(ev, Event::DaemonCont));
                         0
                     }
                     Event::Frame {

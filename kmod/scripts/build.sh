@@ -119,9 +119,10 @@ else
 	cannot_check "kernel-doc: no scripts/kernel-doc in a kernel source tree for $VERSION"
 fi
 
-# 3. The job core's and the front's includes are exactly their documented
-#    lists, and neither has preprocessor conditionals.
-for f in daedalus_job.c daedalus_front.c; do
+# 3. The includes of every file the replay compiles unchanged (job core,
+#    front, dispatcher, request queue) are exactly their documented lists,
+#    and none has preprocessor conditionals.
+for f in daedalus_job.c daedalus_front.c daedalus_dispatch.c daedalus_outq.c; do
 	documented=$(sed -n '/compiled unchanged in userspace/,/^ \*\//p' "$KMOD_DIR/$f" |
 		grep -oE '<[a-z0-9/._-]+\.h>|"[a-z0-9_]+\.h"' | grep -v 'uapi/linux/daedalus.h' | sort -u)
 	actual=$(grep -E '^#include' "$KMOD_DIR/$f" |
@@ -143,7 +144,8 @@ done
 #    replay tools' shim headers (the same flags replay/build.rs uses).
 shim=$KMOD_DIR/../replay/shim/include
 if [ -d "$shim" ]; then
-	for f in daedalus_job.c daedalus_front.c daedalus_msg.c daedalus_dispatch.c; do
+	for f in daedalus_job.c daedalus_front.c daedalus_msg.c daedalus_dispatch.c \
+		daedalus_outq.c; do
 		if out=$(cc -std=gnu11 -fno-strict-aliasing -Wall -Wno-unused-parameter \
 			-Wno-sign-compare -Werror -fsyntax-only -I"$shim" \
 			-I"$KMOD_DIR/include" "$KMOD_DIR/$f" 2>&1); then

@@ -36,4 +36,11 @@ const struct daedalus_replay_fns daedalus_replay_fns = {
 	FN(front_session_open, daedalus_front_session_open),
 	FN(front_min_buffers, daedalus_front_min_buffers),
 	FN(front_no_daemon, daedalus_front_no_daemon),
+	FN(outq_init, daedalus_outq_init),
+	FN(outq_set_state, daedalus_outq_set_state),
+	FN(outq_push, daedalus_outq_push),
+	FN(outq_take, daedalus_outq_take),
+	FN(outq_done, daedalus_outq_done),
+	FN(outq_forget, daedalus_outq_forget),
+	FN(outq_drop_all, daedalus_outq_drop_all),
 };

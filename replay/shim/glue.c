@@ -4,6 +4,8 @@
  * reads or sets of it, and the codec's verdict in a flat form. Its
  * prototypes are in replay.h. Not part of the code under test.
  */
+#include <asm/byteorder.h>
+
 #include "replay.h"
 
 /*
@@ -92,4 +94,90 @@ u32 daedalus_shim_front_flags(const struct daedalus_front *f)
 void daedalus_shim_front_set_failed(struct daedalus_front *f)
 {
 	f->failed = true;
+}
+
+/* The context's share of the request queue (jctx->out). */
+struct daedalus_outq_share *daedalus_shim_share(struct daedalus_job_ctx *jctx)
+{
+	return &jctx->out;
+}
+
+/*
+ * A request as daedalus_daemon_send() queues it: header and fixed body
+ * encoded by the module's codec, and a length counting @data_len bytes of
+ * data after them that the replay does not allocate (nothing reads them).
+ */
+struct daedalus_out *daedalus_shim_out_new(u16 type, u64 cookie,
+					   const void *body, u32 body_len,
+					   u32 data_len)
+{
+	size_t n = DAEDALUS_HDR_SIZE + body_len;
+	struct daedalus_out *out = kvmalloc(sizeof(*out) + n, GFP_KERNEL);
+
+	if (!out)
+		return NULL;
+	out->len = n + data_len;
+	daedalus_msg_encode(out->data, type, cookie, body, body_len, data_len);
+	return out;
+}
+
+/*
+ * What the io log shows of a request the daemon read, as the KUnit
+ * executor's dr_log_request(): its type, cookie, context and argument
+ * (a REQ_DECODE's timestamp, the second word of the other bodies but the
+ * session's).
+ */
+void daedalus_shim_out_fields(const struct daedalus_out *out, u16 *type,
+			      u64 *cookie, u32 *ctx_id, u64 *arg)
+{
+	const struct daedalus_hdr *h = (const void *)out->data;
+	const __le32 *body = (const __le32 *)(h + 1);
+	size_t body_len = out->len < DAEDALUS_HDR_SIZE ? 0 :
+			  le32_to_cpu(h->payload_len);
+
+	*type = le16_to_cpu(h->type);
+	*cookie = le64_to_cpu(h->cookie);
+	*ctx_id = body_len >= 4 ? le32_to_cpu(body[0]) : 0;
+	*arg = 0;
+	if (*type == DAEDALUS_REQ_DECODE)
+		*arg = le64_to_cpu(((const struct daedalus_req_decode *)body)->timestamp);
+	else if (*type != DAEDALUS_REQ_SESSION_OPEN &&
+		 *type != DAEDALUS_REQ_SESSION_CLOSE && body_len >= 8)
+		*arg = le32_to_cpu(body[1]);
+}
+
+static void daedalus_shim_count(const struct daedalus_out *out, u32 ctx_id,
+				struct daedalus_shim_held *held)
+{
+	u16 type = le16_to_cpu(((const struct daedalus_hdr *)out->data)->type);
+	const __le32 *body = (const __le32 *)(out->data + DAEDALUS_HDR_SIZE);
+
+	held->all_reqs++;
+	held->all_bytes += out->len;
+	if (type != DAEDALUS_REQ_HELLO && type != DAEDALUS_REQ_PING &&
+	    le32_to_cpu(body[0]) == ctx_id) {
+		held->reqs++;
+		held->bytes += out->len;
+	}
+}
+
+/*
+ * What the queue holds, found by walking it (the reader's request
+ * included), whatever its counters say; and the counters.
+ */
+void daedalus_shim_outq_held(const struct daedalus_outq *q,
+			     const struct daedalus_outq_share *s, u32 ctx_id,
+			     struct daedalus_shim_held *held)
+{
+	const struct daedalus_out *out;
+
+	*held = (struct daedalus_shim_held) {};
+	list_for_each_entry(out, &q->list, node)
+		daedalus_shim_count(out, ctx_id, held);
+	if (q->reading)
+		daedalus_shim_count(q->reading, ctx_id, held);
+	held->q_reqs = q->reqs;
+	held->q_bytes = q->bytes;
+	held->s_reqs = s ? s->reqs : 0;
+	held->s_bytes = s ? s->bytes : 0;
 }

@@ -14,6 +14,8 @@
 #define _DAEDALUS_REPLAY_H
 
 #include <linux/errno.h>
+#include <linux/list.h>
+#include <linux/slab.h>
 #include <linux/types.h>
 #include <linux/mutex.h>
 #include <media/v4l2-mem2mem.h>
@@ -23,11 +25,13 @@
 #include "daedalus_front.h"
 #include "daedalus_job.h"
 #include "daedalus_msg.h"
+#include "daedalus_outq.h"
 
 #define DAEDALUS_REPLAY_FN(field, fn) __typeof__(&fn) field
 
 /**
- * struct daedalus_replay_fns - one variant's job core, front and dispatcher
+ * struct daedalus_replay_fns - one variant's job core, front, dispatcher and
+ *	request queue
  *
  * Each entry is the module's function of its name (without daedalus_ or
  * daedalus_job_); the Rust side calls them through the variant the
@@ -60,6 +64,13 @@ struct daedalus_replay_fns {
 	DAEDALUS_REPLAY_FN(front_session_open, daedalus_front_session_open);
 	DAEDALUS_REPLAY_FN(front_min_buffers, daedalus_front_min_buffers);
 	DAEDALUS_REPLAY_FN(front_no_daemon, daedalus_front_no_daemon);
+	DAEDALUS_REPLAY_FN(outq_init, daedalus_outq_init);
+	DAEDALUS_REPLAY_FN(outq_set_state, daedalus_outq_set_state);
+	DAEDALUS_REPLAY_FN(outq_push, daedalus_outq_push);
+	DAEDALUS_REPLAY_FN(outq_take, daedalus_outq_take);
+	DAEDALUS_REPLAY_FN(outq_done, daedalus_outq_done);
+	DAEDALUS_REPLAY_FN(outq_forget, daedalus_outq_forget);
+	DAEDALUS_REPLAY_FN(outq_drop_all, daedalus_outq_drop_all);
 };
 
 extern const struct daedalus_replay_fns daedalus_replay_fns;
@@ -78,6 +89,38 @@ int daedalus_shim_parse(const void *buf, size_t len, u16 *type,
 			struct daedalus_msg_frame *frame, u32 *words,
 			u32 *reason);
 struct daedalus_front_dev *daedalus_shim_fdev_init(struct daedalus_shim_fdev *s);
+
+/**
+ * struct daedalus_shim_held - what the request queue holds
+ * @reqs:	requests of one context, found on the queue
+ * @bytes:	their bytes
+ * @all_reqs:	requests of every context, found on the queue
+ * @all_bytes:	their bytes
+ * @q_reqs:	the queue's counter of requests
+ * @q_bytes:	the queue's counter of bytes
+ * @s_reqs:	the context's share's counter of requests
+ * @s_bytes:	the context's share's counter of bytes
+ */
+struct daedalus_shim_held {
+	u32 reqs;
+	u64 bytes;
+	u32 all_reqs;
+	u64 all_bytes;
+	u32 q_reqs;
+	u64 q_bytes;
+	u32 s_reqs;
+	u64 s_bytes;
+};
+
+struct daedalus_outq_share *daedalus_shim_share(struct daedalus_job_ctx *jctx);
+struct daedalus_out *daedalus_shim_out_new(u16 type, u64 cookie,
+					   const void *body, u32 body_len,
+					   u32 data_len);
+void daedalus_shim_out_fields(const struct daedalus_out *out, u16 *type,
+			      u64 *cookie, u32 *ctx_id, u64 *arg);
+void daedalus_shim_outq_held(const struct daedalus_outq *q,
+			     const struct daedalus_outq_share *s, u32 ctx_id,
+			     struct daedalus_shim_held *held);
 void daedalus_shim_fdev_lock(struct daedalus_shim_fdev *s, bool lock);
 u32 daedalus_shim_front_flags(const struct daedalus_front *f);
 void daedalus_shim_front_set_failed(struct daedalus_front *f);

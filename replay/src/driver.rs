@@ -33,7 +33,7 @@ pub fn max_capture_buffers() -> u32 {
     ffi::DAEDALUS_MAX_CAPTURE_BUFS
 }
 
-use crate::core::ffi::{EINVAL, ENOTCONN};
+use crate::core::ffi::{EINVAL, ENOMEM, ENOTCONN};
 
 // daedalus_vdec.c: a context's life.
 
@@ -79,6 +79,10 @@ pub(crate) fn release(slot: usize) -> bool {
     }
     // SAFETY: as above.
     unsafe { c_call!(core, front_release(front)) };
+    // Its unread requests (REQ_SESSION_CLOSE among them) outlive it.
+    let (q, jctx) = mock::with(|w| (w.outq_ptr(), w.jctx_ptr(slot)));
+    // SAFETY: the queue and the context are live.
+    unsafe { c_call!(core, outq_forget(q, share_of(jctx))) };
     true
 }
 
@@ -217,35 +221,73 @@ fn request_name(ty: MsgType) -> &'static str {
     n.strip_prefix("REQ_").unwrap_or(n)
 }
 
+/// The name the io log gives a request the daemon read, as the KUnit
+/// executor's dr_request_name(); None for the handshake's and pings.
+pub(crate) fn logged_request(ty: MsgType) -> Option<&'static str> {
+    match ty {
+        MsgType::ReqHello | MsgType::ReqPing => None,
+        t if t.raw() < 0x8000 => Some(request_name(t)),
+        _ => None,
+    }
+}
+
 /// A C return of 0 or -errno as the ioctl's result.
 fn errno_result(ret: i32) -> Result<(), i32> {
     if ret < 0 { Err(-ret) } else { Ok(()) }
 }
 
-/// daedalus_daemon_send(): queued for an attached daemon, -ENOTCONN
-/// without one. The body starts with the context id; a two-word body's
-/// second word is the request's argument.
-unsafe extern "C" fn fop_send(_priv: *mut c_void, ty: u16, body: *const c_void, len: u32) -> i32 {
-    // SAFETY: the front passes a body of `len` bytes.
-    let body = unsafe { std::slice::from_raw_parts(body as *const u8, len as usize) };
-    let word = |i: usize| {
-        body.get(i * 4..i * 4 + 4)
-            .map_or(0, |b| u32::from_le_bytes(b.try_into().unwrap_or_default()))
-    };
-    let what = MsgType::from_raw(ty).map_or("?", request_name);
-    let arg = if len == 8 { u64::from(word(1)) } else { 0 };
-    mock::with(|w| {
-        if !w.daemon_ready() {
-            return -ENOTCONN;
-        }
-        w.record(Record::Request {
-            ctx: word(0),
-            what,
-            cookie: 0,
-            arg,
+/// daedalus_daemon_send(): the request encoded by the module's codec and
+/// queued on the module's own queue (kmod/daedalus_outq.c), which takes it
+/// from a ready daemon only and may coalesce it with what is unread;
+/// `data_len` bytes of data after the body are counted, not allocated.
+/// The queue's bound is checked the moment it grew.
+fn daemon_send(
+    share: *mut ffi::daedalus_outq_share,
+    ty: u16,
+    cookie: u64,
+    body: *const c_void,
+    body_len: u32,
+    data_len: u32,
+) -> i32 {
+    let (q, core) = mock::outq_fns();
+    // SAFETY: the body is `body_len` bytes of the caller's.
+    let out = unsafe { core::daedalus_shim_out_new(ty, cookie, body, body_len, data_len) };
+    if out.is_null() {
+        return -ENOMEM;
+    }
+    let (mut ty, mut cookie, mut ctx, mut arg) = (ty, cookie, 0u32, 0u64);
+    // SAFETY: `out` is the request just made.
+    unsafe { core::daedalus_shim_out_fields(out, &mut ty, &mut cookie, &mut ctx, &mut arg) };
+    // SAFETY: the queue is live; it owns `out` from here.
+    let ret = unsafe { c_call!(core, outq_push(q, share, out)) };
+    if ret == 0 {
+        mock::with(|w| {
+            if let Some(what) = MsgType::from_raw(ty).and_then(logged_request) {
+                w.record(Record::Request {
+                    ctx,
+                    what,
+                    cookie,
+                    arg,
+                });
+            }
+            w.rule_queue_bounded(share, ty, cookie);
         });
-        0
-    })
+    }
+    ret
+}
+
+/// The share of the request queue a job-core context counts against.
+fn share_of(jctx: *mut ffi::daedalus_job_ctx) -> *mut ffi::daedalus_outq_share {
+    // SAFETY: jctx is a live job-core context; the glue takes a field's
+    // address.
+    unsafe { core::daedalus_shim_share(jctx) }
+}
+
+/// daedalus_front_send() of the glue: daedalus_daemon_send() for the
+/// context.
+unsafe extern "C" fn fop_send(priv_: *mut c_void, ty: u16, body: *const c_void, len: u32) -> i32 {
+    let jctx = mock::with(|w| w.jctx_ptr(slot_of(priv_)));
+    daemon_send(share_of(jctx), ty, 0, body, len, 0)
 }
 
 /// daedalus_front_limits() of the glue: what the attached daemon's
@@ -337,20 +379,33 @@ pub(crate) unsafe extern "C" fn op_send_decode(
     src: *mut ffi::vb2_v4l2_buffer,
     dst: *mut ffi::vb2_v4l2_buffer,
 ) -> i32 {
+    // As daedalus_send_decode(): zero-copy when the daemon takes it (every
+    // mock plane can be mapped), else the bitstream goes inline.
+    let mapped = with(|w| w.mapped());
+    if mapped {
+        // SAFETY: the core passes its own params, writable.
+        unsafe { (*p).flags |= daedalus_proto::DECODE_F_MAPPED };
+    }
+    // SAFETY: as above.
+    let p = unsafe { *p };
+    let data_len = if mapped || src.is_null() { 0 } else { p.bytes };
+    let mut req = ffi::daedalus_req_decode::default();
+    // SAFETY: both are live; the codec fills `req` from `p`.
+    unsafe { core::daedalus_msg_encode_decode(&mut req, &p) };
+    let ret = daemon_send(
+        share_of(jctx),
+        MsgType::ReqDecode.raw(),
+        p.cookie,
+        (&req as *const ffi::daedalus_req_decode).cast(),
+        size_of::<ffi::daedalus_req_decode>() as u32,
+        data_len,
+    );
+    if ret != 0 {
+        return ret;
+    }
     with(|w| {
-        if !w.daemon_ready() {
-            return -ENOTCONN;
-        }
-        // As daedalus_send_decode(): zero-copy when the daemon takes it
-        // (every mock plane can be mapped).
-        if w.mapped() {
-            // SAFETY: the core passes its own params, writable.
-            unsafe { (*p).flags |= daedalus_proto::DECODE_F_MAPPED };
-        }
-        // SAFETY: as above.
-        let p = unsafe { *p };
         let Some(slot) = w.slot_of_jctx(jctx) else {
-            return -ENOTCONN;
+            return 0;
         };
         let src = if src.is_null() {
             None
@@ -370,14 +425,9 @@ pub(crate) unsafe extern "C" fn op_send_decode(
             running: true,
             src_done: false,
             dst_done: false,
+            read: false,
             issued_ev: ev,
             answered_ev: None,
-        });
-        w.record(Record::Request {
-            ctx: p.ctx_id,
-            what: request_name(MsgType::ReqDecode),
-            cookie: p.cookie,
-            arg: p.timestamp,
         });
         w.contract_job_sent(p.ctx_id, src, dst);
         0
@@ -388,22 +438,21 @@ pub(crate) unsafe extern "C" fn op_send_flush(
     jctx: *mut ffi::daedalus_job_ctx,
     generation: u32,
 ) -> i32 {
-    with(|w| {
-        if !w.daemon_ready() {
-            return -ENOTCONN;
-        }
-        let Some(slot) = w.slot_of_jctx(jctx) else {
-            return -ENOTCONN;
-        };
-        let ctx = w.ctxs[slot].id;
-        w.record(Record::Request {
-            ctx,
-            what: request_name(MsgType::ReqFlush),
-            cookie: 0,
-            arg: generation as u64,
-        });
-        0
-    })
+    let Some(ctx) = with(|w| w.slot_of_jctx(jctx).map(|s| w.ctxs[s].id)) else {
+        return -ENOTCONN;
+    };
+    let req = ffi::daedalus_req_flush {
+        ctx_id: ctx,
+        generation,
+    };
+    daemon_send(
+        share_of(jctx),
+        MsgType::ReqFlush.raw(),
+        0,
+        (&req as *const ffi::daedalus_req_flush).cast(),
+        size_of::<ffi::daedalus_req_flush>() as u32,
+        0,
+    )
 }
 
 /// daedalus_job_last() of the chardev: a LAST picture went out; the
@@ -468,6 +517,7 @@ pub(crate) fn dispatch(msg: &[u8]) -> i32 {
 /// context under the context-list lock, the detach traced, then the job
 /// core's detach cancels every job.
 pub(crate) fn daemon_detach() {
+    daemon_state(ffi::DAEDALUS_DAEMON_DETACHED);
     let (fdev, fronts) = mock::with(|w| {
         let open: Vec<usize> = (0..w.ctxs.len()).filter(|&s| w.ctxs[s].open).collect();
         (
@@ -486,8 +536,73 @@ pub(crate) fn daemon_detach() {
         core::daedalus_shim_fdev_lock(fdev, false);
     }
     mock::with(|w| w.record(Record::Daemon { attach: false }));
-    // SAFETY: the core is live.
-    unsafe { c_call!(core, detach(mock::core_ptr())) };
+    let (q, _) = mock::outq_fns();
+    // SAFETY: the queue and the core are live.
+    unsafe {
+        c_call!(core, outq_drop_all(q));
+        c_call!(core, detach(mock::core_ptr()));
+    }
+}
+
+/// daedalus_daemon_attach(): the queue takes REQ_HELLO, the first request
+/// the daemon reads.
+pub(crate) fn daemon_attach() {
+    daemon_state(ffi::DAEDALUS_DAEMON_HELLO_WAIT);
+    let hello = ffi::daedalus_req_hello {
+        proto_version: daedalus_proto::PROTO_VERSION.into(),
+        max_contexts: ffi::DAEDALUS_MAX_CONTEXTS,
+        max_payload: ffi::DAEDALUS_MAX_PAYLOAD,
+        ..Default::default()
+    };
+    daemon_send(
+        std::ptr::null_mut(),
+        MsgType::ReqHello.raw(),
+        0,
+        (&hello as *const ffi::daedalus_req_hello).cast(),
+        size_of::<ffi::daedalus_req_hello>() as u32,
+        0,
+    );
+}
+
+/// daedalus_outq_set_state(): what the request queue takes from now on
+/// (daedalus_daemon_attach(), _hello(), _detach()).
+pub(crate) fn daemon_state(state: u32) {
+    let (q, core) = mock::outq_fns();
+    // SAFETY: the queue is live.
+    unsafe { c_call!(core, outq_set_state(q, state as i32)) };
+}
+
+/// What the daemon's read() returns, one request a call, until none is
+/// queued (daedalus_daemon_pop()): each goes to `read` as (type, cookie,
+/// context, argument). When a read brings a context below its share of
+/// the queue, every context is scheduled again, as daedalus_vdec_kick()
+/// does.
+pub(crate) fn daemon_read_all(mut read: impl FnMut(u16, u64, u32, u64)) {
+    loop {
+        let (q, core) = mock::outq_fns();
+        let mut out: *mut ffi::daedalus_out = std::ptr::null_mut();
+        // SAFETY: the queue is live; `out` receives the request taken.
+        let n = unsafe { c_call!(core, outq_take(q, ffi::DR_MSG_MAX.into(), &mut out)) };
+        if n <= 0 || out.is_null() {
+            return;
+        }
+        let (mut ty, mut cookie, mut ctx, mut arg) = (0u16, 0u64, 0u32, 0u64);
+        // SAFETY: `out` is the request taken, live until outq_done.
+        unsafe { core::daedalus_shim_out_fields(out, &mut ty, &mut cookie, &mut ctx, &mut arg) };
+        read(ty, cookie, ctx, arg);
+        // SAFETY: as above; the queue frees it.
+        let kick = unsafe { c_call!(core, outq_done(q, out, true)) };
+        if kick {
+            let open: Vec<usize> =
+                mock::with(|w| (0..w.ctxs.len()).filter(|&s| w.ctxs[s].open).collect());
+            for slot in open {
+                m2m::try_schedule(slot);
+            }
+        }
+        if mock::with(|w| w.violation.is_some()) {
+            return;
+        }
+    }
 }
 
 /// daedalus_job_watchdog(): the job core's, at `now`.
@@ -511,7 +626,7 @@ static DISPATCH_OPS: DispatchOps = DispatchOps {
 unsafe extern "C" fn op_hello(_priv: *mut c_void, h: *const MsgHello) -> i32 {
     // SAFETY: the dispatcher passes the decoded message.
     let h = unsafe { *h };
-    mock::with(|w| {
+    let ret = mock::with(|w| {
         if !w.daemon_attached || w.daemon_ready() {
             return -EINVAL;
         }
@@ -523,7 +638,11 @@ unsafe extern "C" fn op_hello(_priv: *mut c_void, h: *const MsgHello) -> i32 {
         });
         w.record(Record::Daemon { attach: true });
         0
-    })
+    });
+    if ret == 0 {
+        daemon_state(ffi::DAEDALUS_DAEMON_READY);
+    }
+    ret
 }
 
 unsafe extern "C" fn op_ready(_priv: *mut c_void) -> bool {

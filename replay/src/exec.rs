@@ -114,7 +114,7 @@ impl Outcome {
     }
 
     /// What the front did that no tracepoint shows, as the KUnit
-    /// executor's io log has it: every request queued for the daemon, and
+    /// executor's io log has it: every request the daemon read, and
     /// per scenario line its result when it is not plain success (`L:
     /// ret=-ERRNO`, or what DQBUF returned). A tick's and a detach's are
     /// not results.
@@ -129,8 +129,16 @@ impl Outcome {
                 }
                 i += 1;
                 match r {
-                    Record::Request { what, .. } if *what != "EXPIRED" => {
-                        out.push_str(&format!("{r}\n"));
+                    Record::Read {
+                        ctx,
+                        what,
+                        cookie,
+                        arg,
+                    } => {
+                        // As the KUnit executor's dr_log_request().
+                        out.push_str(&format!(
+                            "request {what} ctx={ctx} cookie={cookie:#x} arg={arg}\n"
+                        ));
                     }
                     Record::Errno { errno, .. } => {
                         result.get_or_insert(format!("ret=-{errno}"));
@@ -147,7 +155,10 @@ impl Outcome {
                     _ => {}
                 }
             }
-            if matches!(ev, Event::Tick { .. } | Event::DaemonDetach) {
+            if matches!(
+                ev,
+                Event::Tick { .. } | Event::DaemonDetach | Event::DaemonStop | Event::DaemonCont
+            ) {
                 continue;
             }
             if let Some(r) = result {
@@ -289,6 +300,10 @@ impl Executor {
         if self.failed() {
             return false;
         }
+        self.read_requests();
+        if self.failed() {
+            return false;
+        }
         self.with(|w| {
             w.contract_end();
             w.rule_running_ctx_has_a_job();
@@ -324,6 +339,38 @@ impl Executor {
                 return;
             }
         }
+    }
+
+    /// The daemon reads every queued request, as the KUnit executor's does
+    /// at the end of each event (unless it stopped reading): what it read
+    /// goes to the log, and each REQ_DECODE becomes a job its replies can
+    /// name by its place.
+    fn read_requests(&mut self) {
+        if !self.with(|w| w.daemon_reading) {
+            return;
+        }
+        driver::daemon_read_all(|ty, cookie, ctx, arg| {
+            let Some(what) = MsgType::from_raw(ty).and_then(driver::logged_request) else {
+                return;
+            };
+            mock::with(|w| {
+                if ty == MsgType::ReqDecode.raw()
+                    && let Some(slot) = w.slot_of_id(ctx)
+                    && let Some(j) = w.ctxs[slot]
+                        .jobs
+                        .iter_mut()
+                        .find(|j| j.cookie == cookie && !j.read)
+                {
+                    j.read = true;
+                }
+                w.record(Record::Read {
+                    ctx,
+                    what,
+                    cookie,
+                    arg,
+                });
+            });
+        });
     }
 
     fn end_checks(&mut self) {
@@ -411,6 +458,14 @@ impl Executor {
             Event::SessionError { ctx, code } => self.session_error(ctx, code),
             Event::ResetDone { ctx, generation } => self.reset_done(ctx, generation),
             Event::Tick { ms } => self.tick(ms),
+            Event::DaemonStop => self.with(|w| {
+                w.daemon_reading = false;
+                w.stopped_ev.get_or_insert(w.ev);
+            }),
+            Event::DaemonCont => self.with(|w| {
+                w.daemon_reading = true;
+                w.stopped_ev = None;
+            }),
         }
     }
 
@@ -474,6 +529,8 @@ impl Executor {
             return;
         }
         self.with(|w| w.daemon_attached = true);
+        driver::daemon_attach();
+        self.read_requests();
         // Its RESP_HELLO, as the KUnit executor's
         // (kmod/kunit/daedalus_replay_glue.h): H.264 into NV12 up to
         // DR_DAEMON_MAX_DIM square, REQ_CAPTURE_FMT taken (as daedalusd
@@ -594,7 +651,9 @@ impl Executor {
             let jobs = &w.ctxs[slot].jobs;
             match job {
                 JobRef::Nth(n) => jobs
-                    .get((n as usize).wrapping_sub(1))
+                    .iter()
+                    .filter(|j| j.read)
+                    .nth((n as usize).wrapping_sub(1))
                     .map(|j| (j.cookie, j.generation)),
                 JobRef::Cookie(c) => {
                     let j = jobs.iter().rev().find(|j| j.cookie == c).or(jobs.last());

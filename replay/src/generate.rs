@@ -142,6 +142,11 @@ pub enum Op {
         bad_version: bool,
     },
     Detach,
+    /// The daemon stops reading its requests (`daemon_stop`), or reads
+    /// them again (`daemon_cont`).
+    DaemonReading {
+        reading: bool,
+    },
     /// RESP_FRAME for the `job`-th job of a context; with HAS_PIXELS the
     /// picture carries the timestamp of the `src`-th queued source.
     /// `generation` names the job's own stream generation below
@@ -381,6 +386,11 @@ impl Builder {
                 version: if bad_version { 2 } else { 1 },
             }),
             Op::Detach => self.events.push(Event::DaemonDetach),
+            Op::DaemonReading { reading } => self.events.push(if reading {
+                Event::DaemonCont
+            } else {
+                Event::DaemonStop
+            }),
             Op::Frame {
                 ctx,
                 job,

@@ -615,7 +615,11 @@ fn numbered(mut e: Event, to: u32) -> Event {
         | Event::StreamInfo { ctx, .. }
         | Event::SessionError { ctx, .. }
         | Event::ResetDone { ctx, .. } => *ctx = to,
-        Event::DaemonAttach { .. } | Event::DaemonDetach | Event::Tick { .. } => {}
+        Event::DaemonAttach { .. }
+        | Event::DaemonDetach
+        | Event::DaemonStop
+        | Event::DaemonCont
+        | Event::Tick { .. } => {}
     }
     e
 }

@@ -110,6 +110,12 @@ pub enum Event {
     DaemonAttach { version: u32 },
     /// The daemon closes /dev/daedalus or dies.
     DaemonDetach,
+    /// The daemon stops reading /dev/daedalus (SIGSTOP, or busy): the
+    /// module's requests stay queued.
+    DaemonStop,
+    /// The daemon reads again (SIGCONT): everything queued, at the end of
+    /// this event and of every later one.
+    DaemonCont,
     /// RESP_FRAME for a job of `ctx`. `gen` overrides the stream
     /// generation the reply names (default: the job's own).
     Frame {
@@ -152,7 +158,11 @@ impl Event {
             | Event::StreamInfo { ctx, .. }
             | Event::SessionError { ctx, .. }
             | Event::ResetDone { ctx, .. } => Some(ctx),
-            Event::DaemonAttach { .. } | Event::DaemonDetach | Event::Tick { .. } => None,
+            Event::DaemonAttach { .. }
+            | Event::DaemonDetach
+            | Event::DaemonStop
+            | Event::DaemonCont
+            | Event::Tick { .. } => None,
         }
     }
 
@@ -170,6 +180,8 @@ impl Event {
             Event::DecoderStart { .. } => "start",
             Event::DaemonAttach { .. } => "attach",
             Event::DaemonDetach => "detach",
+            Event::DaemonStop => "daemon_stop",
+            Event::DaemonCont => "daemon_cont",
             Event::Frame { .. } => "frame",
             Event::StreamInfo { .. } => "info",
             Event::SessionError { .. } => "error",
@@ -488,6 +500,8 @@ impl<'a> Parser<'a> {
                     .map_or(Ok(1), |v| f.fit32("version", v))?,
             },
             "detach" => Event::DaemonDetach,
+            "daemon_stop" => Event::DaemonStop,
+            "daemon_cont" => Event::DaemonCont,
             "frame" => Event::Frame {
                 ctx: f.u32("ctx")?,
                 job: f.job()?,
@@ -528,7 +542,7 @@ struct Spec {
     keys: &'static [&'static str],
 }
 
-const SPECS: [Spec; 16] = [
+const SPECS: [Spec; 18] = [
     Spec {
         verb: "open",
         keys: &["ctx"],
@@ -571,6 +585,14 @@ const SPECS: [Spec; 16] = [
     },
     Spec {
         verb: "detach",
+        keys: &[],
+    },
+    Spec {
+        verb: "daemon_stop",
+        keys: &[],
+    },
+    Spec {
+        verb: "daemon_cont",
         keys: &[],
     },
     Spec {
@@ -761,7 +783,7 @@ impl fmt::Display for Event {
                 }
                 Ok(())
             }
-            Event::DaemonDetach => Ok(()),
+            Event::DaemonDetach | Event::DaemonStop | Event::DaemonCont => Ok(()),
             Event::Frame {
                 ctx,
                 job,

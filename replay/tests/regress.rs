@@ -178,6 +178,7 @@ fn every_mutant_patch_still_applies() {
         "cookie-reuse",
         "dst-removed-as-src",
         "finish-on-picture",
+        "queue-no-coalesce",
     ] {
         assert!(v.contains(&m), "{m} not built: {v:?}");
     }
@@ -602,6 +603,22 @@ fn a_session_error_for_a_queued_context_does_not_hold_the_device() {
     let log = o.log_text();
     assert!(!log.contains("request DECODE ctx=2"), "{log}");
     assert!(log.contains("job_finish ctx=2 cookie=0x0 abort"), "{log}");
+}
+
+/// A request queue that coalesces nothing (kmod/daedalus_outq.c, compiled
+/// per mutant like the job core) grows with a client's STREAMON/STREAMOFF
+/// loop against a daemon that stopped reading: caught the moment the 138th
+/// unread request of the context is queued, with the daemon's stop as the
+/// setting up; the real queue holds three.
+#[test]
+fn a_queue_that_coalesces_nothing_breaks_its_bound_while_the_daemon_is_stopped() {
+    let v = violation("queue-no-coalesce", "queue-stopped-daemon.scn");
+    assert_eq!(v.invariant, Invariant::QueueBound);
+    assert_eq!(v.broke.text, "streamoff ctx=1 q=cap");
+    assert_eq!(v.setup.as_ref().unwrap().0.text, "daemon_stop");
+    insta::assert_snapshot!("queue_no_coalesce_diagnosis", v.to_string());
+    let o = run(&regress("queue-stopped-daemon.scn"), &on("real")).unwrap();
+    assert!(o.verdict.violation().is_none());
 }
 
 /// Mistakes put back into the decoder front (kmod/daedalus_front.c,

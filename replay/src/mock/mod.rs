@@ -144,6 +144,9 @@ pub struct JobModel {
     pub running: bool,
     pub src_done: bool,
     pub dst_done: bool,
+    /// The daemon read its REQ_DECODE (a reply names it by its place
+    /// among those read).
+    pub read: bool,
     /// The event whose device_run sent it to the daemon.
     pub issued_ev: usize,
     /// The event at which the daemon answered it with a well-formed
@@ -209,6 +212,14 @@ pub struct World {
     /// Contexts the dispatcher holds (ctx_get without ctx_put yet).
     pub ctx_held: u32,
     pub core_mem: Box<[u64]>,
+    /// The daemon's request queue (`struct daedalus_outq`,
+    /// kmod/daedalus_outq.c), C memory the executor never writes.
+    pub outq_mem: Box<[u64]>,
+    /// The scenario's daemon reads what is queued at the end of every
+    /// event; not between `daemon-stop` and `daemon-cont`.
+    pub daemon_reading: bool,
+    /// The event that stopped the daemon's reading, while it is stopped.
+    pub stopped_ev: Option<usize>,
     /// The device's context-list lock and the fronts' shared part
     /// (`struct daedalus_shim_fdev` of the glue) ...
     pub fdev_mem: Box<[u64]>,
@@ -322,6 +333,9 @@ impl World {
             core,
             ctx_held: 0,
             core_mem: zeroed_words(size_of::<ffi::daedalus_job_core>()),
+            outq_mem: zeroed_words(size_of::<ffi::daedalus_outq>()),
+            daemon_reading: true,
+            stopped_ev: None,
             fdev_mem,
             fdev,
             m2m_dev: Box::new(0),
@@ -352,15 +366,19 @@ impl World {
             contract: crate::oracle::contract::Contract::new(ffi::DAEDALUS_MAX_CONTEXTS),
         };
         let m2m_dev = (&mut *w.m2m_dev as *mut u64).cast();
-        // SAFETY: core_mem is sizeof(struct daedalus_job_core) of zeroes,
-        // 8-aligned; ops outlives the core (both live in the world, boxed).
+        let outq = w.outq_ptr();
+        // SAFETY: core_mem and outq_mem are sizeof(struct daedalus_job_core)
+        // and sizeof(struct daedalus_outq) of zeroes, 8-aligned; ops and the
+        // queue outlive the core (all live in the world, boxed).
         unsafe {
+            c_call!(core, outq_init(outq));
             c_call!(
                 core,
                 core_init(
                     w.core_mem.as_mut_ptr().cast(),
                     m2m_dev,
                     &*w.ops,
+                    outq,
                     opts.timeout_ns,
                 )
             )
@@ -600,13 +618,21 @@ impl World {
     pub fn core_ptr(&mut self) -> *mut ffi::daedalus_job_core {
         self.core_mem.as_mut_ptr().cast()
     }
+
+    /// The daemon's request queue (`struct daedalus_outq`).
+    pub fn outq_ptr(&mut self) -> *mut ffi::daedalus_outq {
+        self.outq_mem.as_mut_ptr().cast()
+    }
 }
 
 impl Drop for World {
     fn drop(&mut self) {
         // SAFETY: the core was initialised in `new`; no context is left
         // that it could touch once the world goes.
-        unsafe { c_call!(self.core, core_destroy(self.core_mem.as_mut_ptr().cast())) };
+        unsafe {
+            c_call!(self.core, core_destroy(self.core_mem.as_mut_ptr().cast()));
+            c_call!(self.core, outq_drop_all(self.outq_mem.as_mut_ptr().cast()));
+        }
     }
 }
 
@@ -642,6 +668,12 @@ pub(crate) fn queue_of_type(ty: u32) -> Queue {
 #[inline]
 pub(crate) fn core() -> &'static CoreFns {
     with(|w| w.core)
+}
+
+/// The daemon's request queue and the run's variant, in one look.
+#[inline]
+pub(crate) fn outq_fns() -> (*mut ffi::daedalus_outq, &'static CoreFns) {
+    with(|w| (w.outq_ptr(), w.core))
 }
 
 /// The context's front and the run's variant, in one look.

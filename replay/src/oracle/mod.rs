@@ -78,6 +78,10 @@ pub enum Invariant {
     /// capture-only job only after REQ_FLUSH, REQ_SESSION_CLOSE alone at
     /// close, at most DAEDALUS_MAX_CONTEXTS sessions.
     ProtocolRules,
+    /// The requests queued for the daemon and not read grew past their
+    /// bound (kmod/daedalus_outq.h), or the queue's counters disagree with
+    /// what it holds.
+    QueueBound,
 }
 
 impl Invariant {
@@ -107,6 +111,7 @@ impl Invariant {
             Invariant::ErrorRules => "error-rules",
             Invariant::PictureRules => "picture-rules",
             Invariant::ProtocolRules => "protocol-rules",
+            Invariant::QueueBound => "queue-bound",
         }
     }
 
@@ -158,6 +163,9 @@ impl Invariant {
             }
             Invariant::ProtocolRules => {
                 "the daemon gets exactly the requests the protocol promises"
+            }
+            Invariant::QueueBound => {
+                "a daemon that stops reading never makes the module hold more than its bound"
             }
         }
     }
@@ -381,6 +389,14 @@ pub enum Record {
         cookie: u64,
         arg: u64,
     },
+    /// The daemon read a request (it may have been queued events before,
+    /// and what the queue coalesced is never read).
+    Read {
+        ctx: u32,
+        what: &'static str,
+        cookie: u64,
+        arg: u64,
+    },
     /// A V4L2 event queued to the client.
     V4l2Event { ctx: u32, what: &'static str },
     /// DQBUF's result: the buffer (with LAST) or an errno.
@@ -466,6 +482,14 @@ impl fmt::Display for Record {
                 arg,
             } => {
                 write!(f, "request {what} ctx={ctx} cookie={cookie:#x} arg={arg}")
+            }
+            Record::Read {
+                ctx,
+                what,
+                cookie,
+                arg,
+            } => {
+                write!(f, "read {what} ctx={ctx} cookie={cookie:#x} arg={arg}")
             }
             Record::V4l2Event { ctx, what } => write!(f, "event {what} ctx={ctx}"),
             Record::Dqbuf { ctx, queue, result } => match result {

@@ -11,6 +11,7 @@
 //! is in contract.rs.
 
 use super::{Invariant, Own, Record};
+use crate::core::ffi;
 use crate::mock::{JobModel, LIVELOCK_RUNS, V4L2_BUF_FLAG_LAST, World};
 use crate::scenario::{FRAME_HAS_PIXELS, FRAME_LAST, FRAME_SRC_CONSUMED, Queue};
 
@@ -169,6 +170,87 @@ impl World {
             c.id
         );
         self.violate(Invariant::Hang, None, msg);
+    }
+
+    /// After every request the module queued for the daemon: what the
+    /// queue holds, found by walking it, stays within the bound
+    /// kmod/daedalus_outq.h proves (a context's requests and bytes, the
+    /// device's bytes), and the counters back-pressure reads agree with
+    /// it. `share` is the context's (null for REQ_HELLO), `ty` and `cookie`
+    /// name the request just queued.
+    pub(crate) fn rule_queue_bounded(
+        &mut self,
+        share: *const ffi::daedalus_outq_share,
+        ty: u16,
+        cookie: u64,
+    ) {
+        let mut held = ffi::daedalus_shim_held::default();
+        let ctx = self
+            .ctxs
+            .iter()
+            .position(|c| {
+                c.open && {
+                    let jctx = c.jctx.as_ptr() as *mut ffi::daedalus_job_ctx;
+                    // SAFETY: the context's job state is live C memory.
+                    std::ptr::eq(unsafe { crate::core::daedalus_shim_share(jctx) }, share)
+                }
+            })
+            .map_or(0, |s| self.ctxs[s].id);
+        let q = self.outq_ptr();
+        // SAFETY: the queue and the share are live; the glue only reads.
+        unsafe { crate::core::daedalus_shim_outq_held(q, share, ctx, &mut held) };
+        let max_msg = u64::from(ffi::DAEDALUS_MAX_PAYLOAD) + daedalus_proto::HDR_SIZE as u64;
+        let ctx_bytes = u64::from(ffi::DAEDALUS_OUTQ_CTX_BYTES) + max_msg;
+        let dev_bytes = u64::from(ffi::DAEDALUS_OUTQ_DEV_BYTES)
+            + u64::from(ffi::DAEDALUS_MAX_CONTEXTS) * max_msg;
+        let what = daedalus_proto::MsgType::from_raw(ty).map_or("a request", |t| t.name());
+        let broke = if held.reqs > ffi::DAEDALUS_OUTQ_CTX_MAX_REQS {
+            Some(format!(
+                "ctx {ctx} holds {} unread requests, over the bound of {} (4 x DAEDALUS_OUTQ_CTX_REQS + 9): what the client repeats is not coalesced",
+                held.reqs,
+                ffi::DAEDALUS_OUTQ_CTX_MAX_REQS
+            ))
+        } else if held.bytes > ctx_bytes {
+            Some(format!(
+                "ctx {ctx} holds {} unread bytes, over DAEDALUS_OUTQ_CTX_BYTES and one largest message ({ctx_bytes})",
+                held.bytes
+            ))
+        } else if held.all_bytes > dev_bytes {
+            Some(format!(
+                "the device holds {} unread bytes, over DAEDALUS_OUTQ_DEV_BYTES and one largest message per context ({dev_bytes})",
+                held.all_bytes
+            ))
+        } else if u64::from(held.all_reqs) != u64::from(held.q_reqs)
+            || held.all_bytes != held.q_bytes
+            || (!share.is_null() && (held.reqs != held.s_reqs || held.bytes != held.s_bytes))
+        {
+            Some(format!(
+                "the queue holds {} requests ({} bytes), ctx {ctx} {} ({} bytes), but its counters say {} ({}) and {} ({}): back-pressure reads the counters",
+                held.all_reqs,
+                held.all_bytes,
+                held.reqs,
+                held.bytes,
+                held.q_reqs,
+                held.q_bytes,
+                held.s_reqs,
+                held.s_bytes
+            ))
+        } else {
+            None
+        };
+        if let Some(detail) = broke {
+            let msg = format!("{detail}, after {what} (cookie {cookie:#x}) was queued");
+            let setup = self
+                .stopped_ev
+                .map(|ev| (ev, "the daemon stopped reading".to_string()));
+            self.violate_job(
+                Invariant::QueueBound,
+                None,
+                (ctx != 0 && cookie != 0).then_some((ctx, cookie)),
+                msg,
+                setup,
+            );
+        }
     }
 
     /// When a job is sent: its cookie is not one a reply may still come
