@@ -653,6 +653,10 @@ static void daedalus_map_revoke(struct daedalus_daemon *d, u64 cookie,
 
 	mutex_lock(&d->map_lock);
 	if (m->live && m->pgoff == pgoff) {
+		/* A read() copying its request out does not put it back. */
+		spin_lock(&d->outq.lock);
+		daedalus_outq_reading_ends(&d->outq, cookie);
+		spin_unlock(&d->outq.lock);
 		if (!capture)
 			daedalus_map_inline(d, cookie, m);
 		m->live = false;
@@ -675,9 +679,9 @@ static vm_fault_t daedalus_map_fault(struct vm_fault *vmf)
 	mutex_lock(&d->map_lock);
 	m = daedalus_map_find(d, vmf->pgoff, &page);
 	if (m && page < m->pages)
-		ret = vmf_insert_page(vmf->vma, vmf->address,
-				      vmalloc_to_page(m->vaddr +
-						      (page << PAGE_SHIFT)));
+		ret = vmf_insert_pfn(vmf->vma, vmf->address,
+				     vmalloc_to_pfn(m->vaddr +
+						    (page << PAGE_SHIFT)));
 	mutex_unlock(&d->map_lock);
 	return ret;
 }
@@ -689,7 +693,10 @@ static const struct vm_operations_struct daedalus_map_vm_ops = {
 /*
  * mmap() of a mapped job's plane: the whole window's start, at most the
  * plane's size, MAP_SHARED, and read-only for an OUTPUT plane. Nothing is
- * mapped here: pages come at fault time, while the plane is live.
+ * mapped here: pages come at fault time, while the plane is live, as raw
+ * PFNs (VM_PFNMAP | VM_IO): get_user_pages() refuses them, so nothing
+ * (O_DIRECT, vmsplice(), io_uring fixed buffers) can pin a page past its
+ * revocation, which then leaves the daemon nothing of the buffer.
  */
 static int daedalus_cdev_mmap(struct file *file, struct vm_area_struct *vma)
 {
@@ -712,8 +719,8 @@ static int daedalus_cdev_mmap(struct file *file, struct vm_area_struct *vma)
 	} else {
 		if (!capture)
 			vm_flags_clear(vma, VM_MAYWRITE);
-		vm_flags_set(vma, VM_MIXEDMAP | VM_DONTEXPAND | VM_DONTDUMP |
-			     VM_DONTCOPY);
+		vm_flags_set(vma, VM_PFNMAP | VM_IO | VM_DONTEXPAND |
+			     VM_DONTDUMP | VM_DONTCOPY);
 		vma->vm_ops = &daedalus_map_vm_ops;
 		vma->vm_private_data = dev;
 	}

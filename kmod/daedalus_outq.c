@@ -286,6 +286,17 @@ struct daedalus_out *daedalus_outq_find_decode(struct daedalus_outq *q,
 	return NULL;
 }
 
+void daedalus_outq_reading_ends(struct daedalus_outq *q, u64 cookie)
+{
+	struct daedalus_out *out = q->reading;
+
+	lockdep_assert_held(&q->lock);
+	if (out && daedalus_out_type(out) == DAEDALUS_REQ_DECODE &&
+	    get_unaligned_le64(out->data + offsetof(struct daedalus_hdr,
+						    cookie)) == cookie)
+		q->reading_dropped = true;
+}
+
 void daedalus_outq_replace(struct daedalus_outq *q, struct daedalus_out *old,
 			   struct daedalus_out *new)
 {

@@ -216,6 +216,18 @@ struct daedalus_out *daedalus_outq_find_decode(struct daedalus_outq *q,
 	__must_hold(&q->lock);
 
 /**
+ * daedalus_outq_reading_ends() - a job's REQ_DECODE being read became moot
+ * @q:		the queue, its lock held
+ * @cookie:	the job's cookie
+ *
+ * Its buffers left the core while a reader copies the request out: if
+ * that copy fails, the request is not put back, where it would name
+ * buffers the daemon can no longer reach.
+ */
+void daedalus_outq_reading_ends(struct daedalus_outq *q, u64 cookie)
+	__must_hold(&q->lock);
+
+/**
  * daedalus_outq_replace() - swap a queued request for another
  * @q:		the queue, its lock held
  * @old:	a request on the queue; the caller frees it

@@ -28,6 +28,8 @@ TRACING=/sys/kernel/tracing
 DEBUGFS=/sys/kernel/debug/daedalus
 # Per client command: TCG with KASAN decodes a few pictures a second.
 CLIENT_TIMEOUT=${DAEDALUS_E2E_CLIENT_TIMEOUT:-90}
+# How long the unprivileged client loops against the stopped daemon.
+QUEUE_STRESS_SECONDS=${DAEDALUS_E2E_QUEUE_STRESS_SECONDS:-60}
 # v4l2-compliance -s: its ioctl tests take ~30 s, its streaming tests a few
 # each. Every OUTPUT buffer it queues is a whole default sizeimage (1.5 MB:
 # the tiny clip, then zeros), so each decode job parses that much under
@@ -682,6 +684,46 @@ EOF
 		fi
 	else
 		fail "$name" "daedalusd did not re-attach"
+	fi
+
+	queue_stress_check
+}
+
+# queue_stress_check: a client without privilege (nobody, in the video
+# group, which kmod/udev/60-daedalus.rules admits to the decoder node)
+# loops STREAMON/STREAMOFF/close for QUEUE_STRESS_SECONDS against the
+# attached daemon stopped with SIGSTOP: what the module holds for the
+# daemon stays bounded and flat (queue_stress.py), and once the daemon goes
+# on it reads what is left.
+queue_stress_check() {
+	local name=queue-stress c why i
+	if [ -z "$DAEMON_PID" ] || ! kill -0 "$DAEMON_PID" 2>/dev/null; then
+		fail "$name" "no daedalusd attached"
+		return
+	fi
+	# The node as the udev rule sets it up.
+	chgrp video "$DEV" && chmod 0660 "$DEV"
+	kill -STOP "$DAEMON_PID"
+	timeout -k 5 $((QUEUE_STRESS_SECONDS + 60)) python3 "$E2E/queue_stress.py" \
+		"$DEV" "$DEBUGFS/stats" "$QUEUE_STRESS_SECONDS" nobody \
+		>"$OUT/logs/$name.log" 2>&1
+	kill -CONT "$DAEMON_PID"
+	for c in queue-stress-client queue-stress-bounded queue-stress-coalesced; do
+		if grep -qx "PASS $c" "$OUT/logs/$name.log"; then
+			pass "$c"
+		else
+			why=$(grep -m1 "^FAIL $c: " "$OUT/logs/$name.log" | cut -d' ' -f3-)
+			fail "$c" "${why:-no verdict} (logs/$name.log)"
+		fi
+	done
+	for i in $(seq 1 50); do
+		[ "$(stat_of queued_requests)" = 0 ] && break
+		sleep 0.2
+	done
+	if [ "$(stat_of queued_requests)" = 0 ] && kill -0 "$DAEMON_PID" 2>/dev/null; then
+		pass "queue-stress-drained"
+	else
+		fail "queue-stress-drained" "queued_requests $(stat_of queued_requests) 10 s after SIGCONT"
 	fi
 }
 

@@ -7,11 +7,13 @@ streaming MMAP buffers) feeding the decoder:
   offsets for its OUTPUT and CAPTURE planes;
 - the OUTPUT plane maps read-only (PROT_WRITE is refused) and holds the
   client's bitstream; the CAPTURE plane maps read-write; an offset naming
-  no live plane, and a length beyond the plane, are refused;
+  no live plane, and a length beyond the plane, are refused; nothing can
+  pin a mapped page (vmsplice() of the CAPTURE plane fails with EFAULT);
 - once RESP_FRAME completes the buffers, each plane's mapping is revoked:
   a process that still touches it dies of SIGBUS;
 - a mapped job the watchdog ends before its REQ_DECODE was read reaches
-  the daemon inline, with its bitstream (the decoder still needs it).
+  the daemon inline, with its bitstream (the decoder still needs it); the
+  client is stopped (SIGSTOP) meanwhile, so its session stays open.
 
 Usage: mapped_revoke.py VIDEO_DEV CLIP.h264 DEBUGFS_STATS (a clip larger
 than two OUTPUT buffers, 1555200 bytes each at the default format, so that
@@ -19,6 +21,7 @@ later jobs have sources)
 Prints one line per check; exits 0 when every check held.
 """
 
+import ctypes
 import errno
 import mmap
 import os
@@ -48,6 +51,30 @@ def check(ok, what):
     print(("ok: " if ok else "FAILED: ") + what, flush=True)
     if not ok:
         failed += 1
+
+
+class IoVec(ctypes.Structure):
+    _fields_ = [("base", ctypes.c_void_p), ("len", ctypes.c_size_t)]
+
+
+LIBC = ctypes.CDLL(None, use_errno=True)
+
+
+def not_pinnable(m, plane):
+    """get_user_pages() refuses the mapping: vmsplice() of its first page
+    into a pipe, which would hold the page past the buffer's revocation,
+    fails with EFAULT."""
+    buf = ctypes.c_char.from_buffer(m)
+    iov = IoVec(ctypes.addressof(buf), PAGE)
+    r, w = os.pipe()
+    n = LIBC.vmsplice(w, ctypes.byref(iov), 1, 0)
+    err = ctypes.get_errno()
+    os.close(r)
+    os.close(w)
+    del buf
+    check(n == -1 and err == errno.EFAULT,
+          f"pinning: vmsplice() of the {plane} mapping refused with EFAULT "
+          f"(returned {n}, {os.strerror(err) if n < 0 else 'pinned'})")
 
 
 def msg(ty, body, cookie=0):
@@ -147,6 +174,7 @@ def main():
     dst = mmap.mmap(fd, pages(dst_size), mmap.MAP_SHARED,
                     mmap.PROT_READ | mmap.PROT_WRITE, offset=dst_map)
     dst[:16] = b"\x80" * 16
+    not_pinnable(dst, "CAPTURE")
     dst.close()
 
     kids = [touch_after_release(fd, src_map, pages(nbytes), mmap.PROT_READ),
@@ -155,6 +183,11 @@ def main():
     for _, ready, _ in kids:
         check(len(os.read(ready, 1)) == 1, "a second process maps the plane")
 
+    # The client is stopped from here to the end: its next job must be
+    # ended by the watchdog while its session stays open (a client that
+    # closed would end the session, and the queue would drop the job's
+    # request as moot, as it must).
+    os.kill(client.pid, signal.SIGSTOP)
     frame = struct.pack("<IIQII8x", ctx, SRC_CONSUMED | HAS_PIXELS, 0, 16, gen)
     os.write(fd, msg(RESP_FRAME, frame, cookie))
     for (pid, _, go), plane in zip(kids, ("OUTPUT", "CAPTURE")):

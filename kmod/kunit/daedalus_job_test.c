@@ -168,6 +168,14 @@ static void dj_expect_no_request(struct kunit *test, struct dj_fixture *f)
 			(ssize_t)0);
 }
 
+/* Nothing left for the daemon to read, and nothing counted as unread. */
+static void dj_expect_queue_empty(struct kunit *test, struct dj_fixture *f)
+{
+	dj_expect_no_request(test, f);
+	KUNIT_EXPECT_EQ(test, READ_ONCE(f->dev->daemon.outq.reqs), 0u);
+	KUNIT_EXPECT_EQ(test, READ_ONCE(f->dev->daemon.outq.bytes), 0ull);
+}
+
 static bool dj_pop_decode(struct kunit *test, struct dj_fixture *f,
 			  struct dj_decode *d)
 {
@@ -864,9 +872,7 @@ static void dj_queue_coalesces_streamoff_loop(struct kunit *test)
 	KUNIT_EXPECT_EQ(test, reset_gen, READ_ONCE(f->ctx->jctx.stream_gen));
 	KUNIT_EXPECT_NOT_NULL(test, dj_pop(test, f, DAEDALUS_REQ_CAPTURE_OFF,
 					   NULL));
-	dj_expect_no_request(test, f);
-	KUNIT_EXPECT_EQ(test, READ_ONCE(q->reqs), 0u);
-	KUNIT_EXPECT_EQ(test, READ_ONCE(q->bytes), 0ull);
+	dj_expect_queue_empty(test, f);
 }
 
 /*
@@ -883,9 +889,7 @@ static void dj_queue_close_unread_session(struct kunit *test)
 	KUNIT_EXPECT_EQ(test, READ_ONCE(q->reqs), 1u);
 	daedalus_ctx_destroy(f->ctx);
 	f->ctx = NULL;
-	dj_expect_no_request(test, f);
-	KUNIT_EXPECT_EQ(test, READ_ONCE(q->reqs), 0u);
-	KUNIT_EXPECT_EQ(test, READ_ONCE(q->bytes), 0ull);
+	dj_expect_queue_empty(test, f);
 }
 
 /*
@@ -926,8 +930,49 @@ static void dj_queue_failed_read_of_moot_request(struct kunit *test)
 	daedalus_outq_done(q, out, false);
 
 	KUNIT_EXPECT_NOT_NULL(test, dj_pop(test, f, DAEDALUS_REQ_RESET, NULL));
-	dj_expect_no_request(test, f);
-	KUNIT_EXPECT_EQ(test, READ_ONCE(q->reqs), 0u);
+	dj_expect_queue_empty(test, f);
+}
+
+/*
+ * The same failed read of a mapped REQ_DECODE whose planes CAPTURE
+ * STREAMOFF revoked while it was being copied out: put back, it would
+ * name offsets the daemon can no longer map.
+ */
+static void dj_queue_failed_read_of_revoked_job(struct kunit *test)
+{
+	struct dj_fixture *f = test->priv;
+	struct daedalus_outq *q = &f->dev->daemon.outq;
+	const struct daedalus_req_decode *req;
+	struct daedalus_resp_hello *r;
+	struct daedalus_out *out;
+	size_t n;
+
+	/* The daemon again, now taking mapped jobs. */
+	daedalus_daemon_detach(f->dev);
+	KUNIT_ASSERT_EQ(test, daedalus_daemon_attach(f->dev, f->daemon), 0);
+	KUNIT_ASSERT_NOT_NULL(test, dj_pop(test, f, DAEDALUS_REQ_HELLO, NULL));
+	n = dj_encode_hello(f->msg, DAEDALUS_PROTO_VERSION);
+	r = (void *)(f->msg + sizeof(struct daedalus_hdr));
+	r->flags = cpu_to_le32(DAEDALUS_HELLO_F_MAPPED);
+	KUNIT_ASSERT_EQ(test, daedalus_daemon_write(f->dev, f->msg, n), 0);
+
+	dj_queue_dst(test, f, 0);
+	KUNIT_ASSERT_EQ(test, daedalus_test_streamon(f->ctx, true), 0);
+	dj_queue_src(test, f, 0, 1000);
+	KUNIT_ASSERT_EQ(test, daedalus_test_streamon(f->ctx, false), 0);
+	KUNIT_ASSERT_NOT_NULL(test, dj_pop(test, f, DAEDALUS_REQ_SESSION_OPEN,
+					   NULL));
+
+	KUNIT_ASSERT_GT(test, daedalus_outq_take(q, DJ_MSG_MAX, &out), 0);
+	req = (const void *)(out->data + sizeof(struct daedalus_hdr));
+	KUNIT_EXPECT_TRUE(test, le32_to_cpu(req->flags) &
+			  DAEDALUS_DECODE_F_MAPPED);
+	KUNIT_EXPECT_EQ(test, daedalus_test_streamoff(f->ctx, true), 0);
+	daedalus_outq_done(q, out, false);
+
+	KUNIT_EXPECT_NOT_NULL(test, dj_pop(test, f, DAEDALUS_REQ_CAPTURE_OFF,
+					   NULL));
+	dj_expect_queue_empty(test, f);
 }
 
 static struct kunit_case daedalus_job_cases[] = {
@@ -947,6 +992,7 @@ static struct kunit_case daedalus_job_cases[] = {
 	KUNIT_CASE(dj_queue_coalesces_streamoff_loop),
 	KUNIT_CASE(dj_queue_close_unread_session),
 	KUNIT_CASE(dj_queue_failed_read_of_moot_request),
+	KUNIT_CASE(dj_queue_failed_read_of_revoked_job),
 	{}
 };
 

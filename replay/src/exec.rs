@@ -129,16 +129,21 @@ impl Outcome {
                 }
                 i += 1;
                 match r {
-                    Record::Read {
+                    &Record::Read {
                         ctx,
                         what,
                         cookie,
                         arg,
                     } => {
-                        // As the KUnit executor's dr_log_request().
-                        out.push_str(&format!(
-                            "request {what} ctx={ctx} cookie={cookie:#x} arg={arg}\n"
-                        ));
+                        // What was read, as the KUnit executor's
+                        // dr_log_request() writes it: a request's line.
+                        let r = Record::Request {
+                            ctx,
+                            what,
+                            cookie,
+                            arg,
+                        };
+                        out.push_str(&format!("{r}\n"));
                     }
                     Record::Errno { errno, .. } => {
                         result.get_or_insert(format!("ret=-{errno}"));
