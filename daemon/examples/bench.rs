@@ -147,6 +147,8 @@ fn run_daemon(
     let listener = UnixListener::bind(&sock).map_err(|e| e.to_string())?;
     let child = Command::new(daemon)
         .args([
+            // As a benchmark may be run (make bench runs as root).
+            "--allow-root",
             "--backend",
             "ffmpeg",
             "--codecs",

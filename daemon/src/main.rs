@@ -39,6 +39,8 @@ enum CodecArg {
 /// chosen backend and writes pictures back. One session per V4L2 decoder
 /// context. Waits for the device node to appear, and re-attaches when the
 /// module is reloaded. SIGTERM or SIGINT stop it cleanly.
+///
+/// Runs as an unprivileged user: root is refused without --allow-root.
 #[derive(Debug, Parser)]
 #[command(version, about, long_about)]
 struct Cli {
@@ -86,6 +88,11 @@ struct Cli {
     /// Log filter (tracing EnvFilter syntax), overridden by RUST_LOG.
     #[arg(long, default_value = "info")]
     log: String,
+
+    /// Run even with root's user id. The daemon needs no privilege: it is
+    /// meant to run as the daedalus user, who owns /dev/daedalus.
+    #[arg(long)]
+    allow_root: bool,
 }
 
 fn backend(cli: &Cli) -> Result<Box<dyn Backend>, String> {
@@ -128,6 +135,15 @@ fn main() -> ExitCode {
         .with_writer(std::io::stderr)
         .with_ansi(std::io::stderr().is_terminal())
         .init();
+
+    // SAFETY: geteuid has no preconditions.
+    if unsafe { libc::geteuid() } == 0 && !cli.allow_root {
+        tracing::error!(
+            "refusing to run as root: daedalusd needs no privilege to decode; run it as \
+             the daedalus user (docs/install.md), or pass --allow-root"
+        );
+        return ExitCode::from(2);
+    }
 
     let mut backend = match backend(&cli) {
         Ok(b) => b,
@@ -181,7 +197,7 @@ fn main() -> ExitCode {
                     return ExitCode::FAILURE;
                 }
                 // A missing node is the normal wait for the module; any
-                // other reason (EPERM without CAP_SYS_ADMIN, EBUSY while
+                // other reason (EACCES from the node's mode, EBUSY while
                 // another daemon holds it) is said once, loudly.
                 let reason = Some(e.kind());
                 if e.kind() != std::io::ErrorKind::NotFound && last_refusal != reason {

@@ -1,10 +1,17 @@
-//! The command line as users see it: --help, and the diagnostics of a bad
-//! script or a missing one.
+//! The command line as users see it: --help, the diagnostics of a bad
+//! script or a missing one, root refused without --allow-root.
 
+use std::os::unix::fs::PermissionsExt;
+use std::os::unix::process::CommandExt;
 use std::process::Command;
 
+const BIN: &str = env!("CARGO_BIN_EXE_daedalusd");
+
+/// The binary with `args`, allowed to run as root (CI runs as root; the
+/// refusal itself is `root_is_refused_without_allow_root`'s).
 fn run(args: &[&str]) -> (i32, String, String) {
-    let out = Command::new(env!("CARGO_BIN_EXE_daedalusd"))
+    let out = Command::new(BIN)
+        .arg("--allow-root")
         .args(args)
         .env_remove("RUST_LOG")
         .output()
@@ -69,4 +76,65 @@ fn once_without_a_device_fails() {
     ]);
     assert_eq!(code, 1);
     assert!(err.contains("cannot attach"), "{err}");
+}
+
+/// Runs the daemon as `uid` (root's children only): a copy in a directory
+/// every user may enter, as an installed binary is.
+fn as_user(args: &[&str], uid: u32) -> (Option<i32>, String) {
+    let dir = std::env::temp_dir().join(format!("daedalusd-cli-{uid}-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let bin = dir.join("daedalusd");
+    std::fs::copy(BIN, &bin).unwrap();
+    std::fs::set_permissions(&dir, std::fs::Permissions::from_mode(0o755)).unwrap();
+    std::fs::set_permissions(&bin, std::fs::Permissions::from_mode(0o755)).unwrap();
+    let out = Command::new(&bin)
+        .args(args)
+        .env_remove("RUST_LOG")
+        .uid(uid)
+        .gid(uid)
+        .output()
+        .unwrap();
+    let _ = std::fs::remove_dir_all(&dir);
+    (
+        out.status.code(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+#[test]
+fn root_is_refused_without_allow_root() {
+    let args = [
+        "--device",
+        "/nonexistent/daedalus",
+        "--once",
+        "--codecs",
+        "h264",
+    ];
+    let refusal = "refusing to run as root";
+    // SAFETY: geteuid has no preconditions.
+    if unsafe { libc::geteuid() } == 0 {
+        let out = Command::new(BIN)
+            .args(args)
+            .env_remove("RUST_LOG")
+            .output()
+            .unwrap();
+        let log = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(2), "{log}");
+        assert!(log.contains(refusal), "{log}");
+        // Any other user goes on (and finds no device).
+        let (code, log) = as_user(&args, 65534);
+        assert_eq!(code, Some(1), "{log}");
+        assert!(!log.contains(refusal), "{log}");
+        assert!(log.contains("cannot attach"), "{log}");
+    } else {
+        eprintln!("not root: only the admission of an ordinary user is checked");
+        let out = Command::new(BIN)
+            .args(args)
+            .env_remove("RUST_LOG")
+            .output()
+            .unwrap();
+        let log = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(1), "{log}");
+        assert!(!log.contains(refusal), "{log}");
+    }
 }

@@ -248,7 +248,7 @@ fn the_binary_serves_a_socket_reattaches_and_stops_on_sigterm() {
         .unwrap();
     let listener = UnixListener::bind(&sock).unwrap();
     let child = Command::new(env!("CARGO_BIN_EXE_daedalusd"))
-        .args(["--backend", "scripted", "--script"])
+        .args(["--allow-root", "--backend", "scripted", "--script"])
         .arg(&script)
         .arg("--connect")
         .arg(&sock)
