@@ -11,5 +11,6 @@ pub mod kernel_role;
 pub mod layout;
 pub mod mapping;
 pub mod park;
+pub mod sandbox;
 pub mod scripted;
 pub mod transport;

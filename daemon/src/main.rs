@@ -13,6 +13,7 @@ use daedalus_proto::Codec;
 use daedalusd::backend::Backend;
 use daedalusd::daemon::{Daemon, DaemonError, Exit};
 use daedalusd::ffmpeg::FfmpegBackend;
+use daedalusd::sandbox::{self, Landlock, Probe, Reach};
 use daedalusd::scripted::{Script, ScriptedBackend};
 use daedalusd::transport::{CharDev, Loopback, Transport, poll_two};
 
@@ -22,6 +23,12 @@ enum BackendKind {
     Ffmpeg,
     /// Reply in the order a script gives (see --script).
     Scripted,
+}
+
+#[derive(Debug, Clone, Copy, ValueEnum)]
+enum ProbeArg {
+    Seccomp,
+    Landlock,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -40,7 +47,10 @@ enum CodecArg {
 /// context. Waits for the device node to appear, and re-attaches when the
 /// module is reloaded. SIGTERM or SIGINT stop it cleanly.
 ///
-/// Runs as an unprivileged user: root is refused without --allow-root.
+/// Runs as an unprivileged user (root is refused without --allow-root) and,
+/// once attached, confines itself: Landlock leaves it no file but those
+/// beneath the device's directory, a seccomp filter only the system calls
+/// decoding needs (docs/daemon.md).
 #[derive(Debug, Parser)]
 #[command(version, about, long_about)]
 struct Cli {
@@ -93,6 +103,65 @@ struct Cli {
     /// meant to run as the daedalus user, who owns /dev/daedalus.
     #[arg(long)]
     allow_root: bool,
+
+    /// Do not confine the daemon (Landlock, seccomp) once it is attached.
+    /// For debugging only: it then parses bitstreams with every right of
+    /// its user.
+    #[arg(long)]
+    no_sandbox: bool,
+
+    /// Tests only: once confined, try something the sandbox forbids.
+    #[arg(long, value_enum, hide = true)]
+    sandbox_probe: Option<ProbeArg>,
+}
+
+/// Confines the daemon (unless --no-sandbox) and says how far that went.
+/// Called once, at the first attachment: every later one happens inside.
+fn confine(cli: &Cli) -> Result<(), ExitCode> {
+    if cli.no_sandbox {
+        tracing::warn!(
+            "sandbox OFF (--no-sandbox): neither Landlock nor seccomp confines this daemon"
+        );
+    } else {
+        // Landlock and seccomp bind the calling thread and its later
+        // children only: nothing else may run yet.
+        match sandbox::only_thread() {
+            Ok(true) => {}
+            Ok(false) => {
+                tracing::error!("cannot confine the daemon: other threads already run");
+                return Err(ExitCode::from(2));
+            }
+            Err(e) => {
+                tracing::error!("cannot confine the daemon: /proc/self/task: {e}");
+                return Err(ExitCode::from(2));
+            }
+        }
+        let reach = match &cli.connect {
+            Some(path) => Reach::Socket(path),
+            None => Reach::Device(&cli.device),
+        };
+        match sandbox::confine(reach) {
+            Ok(c) => match c.landlock {
+                Landlock::Full { .. } => tracing::info!("sandbox: {c}"),
+                Landlock::Partial { .. } => tracing::warn!("sandbox: {c}"),
+                Landlock::Missing(_) => tracing::error!(
+                    "sandbox: {c}: the daemon can open every file its user may; \
+                     only seccomp confines it"
+                ),
+            },
+            Err(e) => {
+                tracing::error!("cannot confine the daemon: {e} (--no-sandbox runs it unconfined)");
+                return Err(ExitCode::from(2));
+            }
+        }
+    }
+    if let Some(p) = cli.sandbox_probe {
+        sandbox::probe(match p {
+            ProbeArg::Seccomp => Probe::Seccomp,
+            ProbeArg::Landlock => Probe::Landlock,
+        });
+    }
+    Ok(())
 }
 
 fn backend(cli: &Cli) -> Result<Box<dyn Backend>, String> {
@@ -180,6 +249,8 @@ fn main() -> ExitCode {
         }
     }
 
+    let target = cli.connect.as_deref().unwrap_or(&cli.device);
+    let mut confined = false;
     let mut last_refusal = None;
     loop {
         let attached: std::io::Result<Box<dyn Transport>> = match &cli.connect {
@@ -192,16 +263,18 @@ fn main() -> ExitCode {
                 t
             }
             Err(e) => {
+                let why = sandbox::explain_denied(target, &e)
+                    .unwrap_or_else(|| format!("{}: {e}", target.display()));
                 if cli.once {
-                    tracing::error!("cannot attach: {e}");
+                    tracing::error!("cannot attach: {why}");
                     return ExitCode::FAILURE;
                 }
                 // A missing node is the normal wait for the module; any
-                // other reason (EACCES from the node's mode, EBUSY while
-                // another daemon holds it) is said once, loudly.
+                // other reason (EACCES from the node's mode or the sandbox,
+                // EBUSY while another daemon holds it) is said once, loudly.
                 let reason = Some(e.kind());
                 if e.kind() != std::io::ErrorKind::NotFound && last_refusal != reason {
-                    tracing::warn!("cannot attach to {}: {e}; retrying", cli.device.display());
+                    tracing::warn!("cannot attach to {why}; retrying");
                 } else {
                     tracing::debug!("waiting for the kernel side: {e}");
                 }
@@ -218,6 +291,12 @@ fn main() -> ExitCode {
             }
         };
         tracing::info!(backend = backend.name(), "attached to the kernel side");
+        if !confined {
+            confined = true;
+            if let Err(code) = confine(&cli) {
+                return code;
+            }
+        }
         let mut daemon = Daemon::new(backend.as_mut());
         daemon.offer_mapped(!cli.no_mapped);
         match daemon.run(transport.as_mut(), Some(wake.as_fd())) {

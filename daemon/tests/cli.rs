@@ -1,5 +1,6 @@
 //! The command line as users see it: --help, the diagnostics of a bad
-//! script or a missing one, root refused without --allow-root.
+//! script or a missing one, root refused without --allow-root, and a
+//! device the daemon's user may not open.
 
 use std::os::unix::fs::PermissionsExt;
 use std::os::unix::process::CommandExt;
@@ -137,4 +138,36 @@ fn root_is_refused_without_allow_root() {
         assert_eq!(out.status.code(), Some(1), "{log}");
         assert!(!log.contains(refusal), "{log}");
     }
+}
+
+#[test]
+fn a_refused_device_is_explained() {
+    // A node the daemon's user may not open: EACCES, said with both of its
+    // possible causes (the node's mode, the sandbox). Root opens anything,
+    // so as root the daemon runs as nobody; otherwise the node has mode 0.
+    let dir = std::env::temp_dir().join(format!("daedalusd-cli-node-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    std::fs::set_permissions(&dir, std::fs::Permissions::from_mode(0o755)).unwrap();
+    let node = dir.join("daedalus");
+    std::fs::write(&node, b"").unwrap();
+    let args = [
+        "--device",
+        node.to_str().unwrap(),
+        "--once",
+        "--codecs",
+        "h264",
+    ];
+    // SAFETY: geteuid has no preconditions.
+    let (code, log) = if unsafe { libc::geteuid() } == 0 {
+        std::fs::set_permissions(&node, std::fs::Permissions::from_mode(0o600)).unwrap();
+        as_user(&args, 65534)
+    } else {
+        std::fs::set_permissions(&node, std::fs::Permissions::from_mode(0o000)).unwrap();
+        let (code, _, log) = run(&args);
+        (Some(code), log)
+    };
+    let _ = std::fs::remove_dir_all(&dir);
+    assert_eq!(code, Some(1), "{log}");
+    assert!(log.contains("Permission denied"), "{log}");
+    assert!(log.contains("the node's owner and mode"), "{log}");
 }

@@ -19,6 +19,7 @@ use daedalusd::daemon::{Daemon, DaemonError, Exit};
 use daedalusd::ffmpeg::FfmpegBackend;
 use daedalusd::kernel_role::{KernelRole, MapMode};
 use daedalusd::layout::visible_i420;
+use daedalusd::sandbox::{self, Reach};
 use daedalusd::transport::Loopback;
 use md5::{Digest, Md5};
 
@@ -108,8 +109,17 @@ fn spawn_mode(
     } else {
         Loopback::pair_mapped().unwrap()
     };
-    let handle =
-        std::thread::spawn(move || Daemon::new(backend.as_mut()).run(&mut daemon_end, None));
+    // Confined as the binary is once attached (decoder threads included);
+    // a mapped pair's emulation of the module runs in the daemon's thread.
+    let extra: &[sandbox::Group] = if mode == MapMode::Inline {
+        &[]
+    } else {
+        &[sandbox::EMULATED_MODULE]
+    };
+    let handle = std::thread::spawn(move || {
+        sandbox::confine_with(Reach::Nothing, extra).unwrap();
+        Daemon::new(backend.as_mut()).run(&mut daemon_end, None)
+    });
     (role_end, handle)
 }
 

@@ -12,6 +12,7 @@ use daedalus_proto::*;
 use daedalusd::backend::Backend;
 use daedalusd::daemon::{Daemon, DaemonError, Exit};
 use daedalusd::kernel_role::KernelRole;
+use daedalusd::sandbox::{self, Reach};
 use daedalusd::scripted::{Script, ScriptedBackend};
 use daedalusd::transport::{Loopback, Transport};
 
@@ -32,8 +33,11 @@ fn spawn(
     role_end
         .set_read_timeout(Some(Duration::from_secs(20)))
         .unwrap();
-    let handle =
-        std::thread::spawn(move || Daemon::new(backend.as_mut()).run(&mut daemon_end, None));
+    let handle = std::thread::spawn(move || {
+        // Confined as the binary is once attached.
+        sandbox::confine(Reach::Nothing).unwrap();
+        Daemon::new(backend.as_mut()).run(&mut daemon_end, None)
+    });
     (role_end, handle)
 }
 

@@ -14,6 +14,7 @@ use daedalusd::backend::Backend;
 use daedalusd::daemon::{Daemon, DaemonError, Exit};
 use daedalusd::kernel_role::{KernelRole, MapMode};
 use daedalusd::mapping::{MapKind, page_size};
+use daedalusd::sandbox::{self, Reach};
 use daedalusd::scripted::{Script, ScriptedBackend};
 use daedalusd::transport::{CharDev, Loopback, Transport};
 
@@ -42,6 +43,9 @@ fn spawn(
     let mut backend: Box<dyn Backend + Send> =
         Box::new(ScriptedBackend::new(Script::parse(script).unwrap()));
     let handle = std::thread::spawn(move || {
+        // Confined as the binary is once attached; the mapped pair's
+        // emulation of the module runs in this thread too.
+        sandbox::confine_with(Reach::Nothing, &[sandbox::EMULATED_MODULE]).unwrap();
         let mut daemon = Daemon::new(backend.as_mut());
         daemon.offer_mapped(offer);
         daemon.run(&mut daemon_end, None)
