@@ -23,7 +23,8 @@ APT_PACKAGES := \
 	gstreamer1.0-plugins-good gstreamer1.0-plugins-bad \
 	gir1.2-gstreamer-1.0 gir1.2-gst-plugins-base-1.0 python3-gi \
 	libtracecmd-dev libtracefs-dev libtraceevent-dev trace-cmd \
-	dkms sparse chromium-headless-shell fonts-dejavu-core
+	dkms sparse chromium-headless-shell fonts-dejavu-core \
+	systemd
 
 BINDGEN_MIN := 0.71.1
 
