@@ -37,6 +37,9 @@ QUEUE_STRESS_SECONDS=${DAEDALUS_E2E_QUEUE_STRESS_SECONDS:-60}
 COMPLIANCE_TIMEOUT=${DAEDALUS_E2E_COMPLIANCE_TIMEOUT:-240}
 COMPLIANCE_FRAMES=${DAEDALUS_E2E_COMPLIANCE_FRAMES:-12}
 WORK=/tmp/daedalus-e2e
+# The daemon's user and its node, as the package sets them up.
+SYSUSERS=$E2E/../../daemon/daedalusd.sysusers
+UDEV_RULE=$E2E/../udev/60-daedalus.rules
 
 mkdir -p "$OUT/traces" "$OUT/logs" "$WORK"
 RESULTS=$OUT/results
@@ -111,13 +114,92 @@ trace_stop() {
 	esac
 }
 
+# --- the daemon's user ---------------------------------------------------------
+
+# daemon_user: the daedalus user made as the package makes it
+# (systemd-sysusers on daemon/daedalusd.sysusers), /dev/daedalus given to it
+# as kmod/udev/60-daedalus.rules says, and a copy of the daemon it may run.
+# The guest's /etc must be its own: vng overlays the host's
+# (--overlay-rwdir /etc); anything else gets an overlay here, its upper
+# layer in /run, so the host's files are never written. virtme-ng's init
+# binds files of its own over /etc/shadow (and maybe /etc/passwd,
+# /etc/group, /etc/gshadow): systemd-sysusers replaces each by rename(),
+# which a mount point refuses, so those binds go first.
+daemon_user() {
+	local f
+	case "$(findmnt -n -o FSTYPE --target /etc)" in
+	overlay | tmpfs) ;;
+	*)
+		if ! mkdir -p /run/daedalus-etc/upper /run/daedalus-etc/work ||
+			! mount -t overlay overlay -o lowerdir=/etc,upperdir=/run/daedalus-etc/upper,workdir=/run/daedalus-etc/work /etc; then
+			fail "daemon-user" "/etc is $(findmnt -n -o FSTYPE --target /etc) and no overlay could be put on it"
+			return 1
+		fi
+		;;
+	esac
+	for f in /etc/passwd /etc/group /etc/shadow /etc/gshadow; do
+		while mountpoint -q "$f"; do umount "$f" || break; done
+	done
+	if ! systemd-sysusers "$(realpath "$SYSUSERS")" >"$OUT/logs/sysusers.log" 2>&1 ||
+		! id daedalus >"$OUT/logs/daedalus-id.log" 2>&1; then
+		fail "daemon-user" "systemd-sysusers $SYSUSERS made no daedalus user (logs/sysusers.log)"
+		return 1
+	fi
+	pass "daemon-user"
+	log "daedalus user: $(id daedalus)"
+	DAEMON_UID=$(id -u daedalus)
+	DAEMON_GID=$(id -g daedalus)
+	# As an installed binary is: where every user may run it (the clone the
+	# guest sees may be under a directory only root may enter). The daemon
+	# also reads the scripts written into $WORK.
+	chmod 0755 "$WORK"
+	install -d -m 0755 "$WORK/bin"
+	install -m 0755 "$DAEDALUSD" "$WORK/bin/daedalusd"
+	DAEDALUSD=$WORK/bin/daedalusd
+	daemon_node
+}
+
+# daemon_node: /dev/daedalus as the udev rule leaves it. With udevd running
+# in the guest, the rule itself, installed and re-triggered; without (the
+# usual case: virtme-ng starts udevd only where the host has it), the rule's
+# own OWNER, GROUP and MODE applied by hand. Either way the node must end
+# daedalus:daedalus 0600, which is also what the rule must say.
+daemon_node() {
+	local rule owner group mode how got
+	rule=$(grep '^KERNEL=="daedalus", SUBSYSTEM=="misc"' "$UDEV_RULE")
+	owner=$(sed -n 's/.*OWNER="\([^"]*\)".*/\1/p' <<<"$rule")
+	group=$(sed -n 's/.*GROUP="\([^"]*\)".*/\1/p' <<<"$rule")
+	mode=$(sed -n 's/.*MODE="\([^"]*\)".*/\1/p' <<<"$rule")
+	if udevadm control --ping >/dev/null 2>&1; then
+		how="by udev"
+		install -D -m 0644 "$UDEV_RULE" /etc/udev/rules.d/60-daedalus.rules &&
+			udevadm control --reload &&
+			udevadm trigger --action=add --subsystem-match=misc --sysname-match=daedalus &&
+			udevadm settle --timeout=30
+	else
+		how="by hand from the rule (no udevd in the guest)"
+		chown "$owner:$group" /dev/daedalus && chmod "$mode" /dev/daedalus
+	fi
+	got=$(stat -c '%U:%G %a' /dev/daedalus)
+	if [ "$got" = "daedalus:daedalus 600" ] && [ "$got" = "$owner:$group ${mode#0}" ]; then
+		pass "daemon-node"
+		log "/dev/daedalus $got, $how"
+	else
+		fail "daemon-node" "/dev/daedalus is $got $how; the rule says $owner:$group $mode, the daemon's user needs daedalus:daedalus 600"
+	fi
+}
+
 # --- daemon -------------------------------------------------------------------
 
 # daemon_start [ARGS...]: a daedalusd attached to /dev/daedalus, handshake
-# done (the module's stats say daemon_ready: 1).
+# done (the module's stats say daemon_ready: 1). It runs as the daedalus
+# user with no capability (none permitted, inheritable or in the bounding
+# set) and no supplementary group, as its systemd unit runs it.
 daemon_start() {
 	local logf=$OUT/logs/daedalusd.log
-	"$DAEDALUSD" --log info "$@" >>"$logf" 2>&1 &
+	setpriv --reuid="$DAEMON_UID" --regid="$DAEMON_GID" --clear-groups \
+		--inh-caps=-all --bounding-set=-all \
+		"$DAEDALUSD" --log info "$@" >>"$logf" 2>&1 &
 	DAEMON_PID=$!
 	local i
 	for i in $(seq 1 100); do
@@ -147,6 +229,33 @@ daemon_stop() {
 }
 
 stat_of() { awk -v k="$1:" '$1 == k {print $2}' "$DEBUGFS/stats"; }
+
+# daemon_confined: the attached daemon runs as the daedalus user (real,
+# effective, saved and file system ids) with no capability, under its
+# seccomp filter (mode 2) with no_new_privs, and its log says Landlock is
+# fully enforced.
+daemon_confined() {
+	local status=/proc/$DAEMON_PID/status
+	if awk -v u="$DAEMON_UID" -v g="$DAEMON_GID" '
+		$1 == "Uid:" { uid = ($2 == u && $3 == u && $4 == u && $5 == u) }
+		$1 == "Gid:" { gid = ($2 == g && $3 == g && $4 == g && $5 == g) }
+		$1 == "Groups:" { groups = (NF == 1) }
+		$1 ~ /^Cap(Inh|Prm|Eff|Amb):$/ && $2 !~ /^0+$/ { caps = 1 }
+		END { exit !(uid && gid && groups && !caps) }' "$status"; then
+		pass "daemon-unprivileged"
+	else
+		fail "daemon-unprivileged" "$(grep -E '^(Uid|Gid|Groups|Cap[A-Za-z]+):' "$status" | tr -s '\t\n' '  ')"
+	fi
+	local landlock
+	landlock=$(grep -o 'Landlock [^:]*' "$OUT/logs/daedalusd.log" | tail -n1)
+	if grep -qx $'Seccomp:\t2' "$status" && grep -qx $'NoNewPrivs:\t1' "$status" &&
+		[[ "$landlock" =~ ^Landlock\ ABI\ [0-9]+\ fully\ enforced$ ]]; then
+		pass "daemon-sandboxed"
+		log "daedalusd: $landlock"
+	else
+		fail "daemon-sandboxed" "$(grep -E '^(Seccomp|NoNewPrivs):' "$status" | tr -s '\t\n' '  ')log: ${landlock:-no Landlock line} (logs/daedalusd.log)"
+	fi
+}
 
 # wait_jobs N: until N more decode jobs have run (at most 60 s): "mid-stream"
 # means jobs are flowing, however slowly TCG starts the client.
@@ -637,6 +746,7 @@ frame 3 pixels
 frame 1 pixels ts=src:1
 frame 1 pixels
 EOF
+	chmod 0644 "$WORK/garbage.script"
 	# The refusals the script must cause, by reject counter: at least.
 	local want="dup_src_consumed:1 dup_has_pixels:1 stale_cookie:3" w k n
 	local -A r0
@@ -834,8 +944,11 @@ log "decoder at $DEV"
 if trace_setup; then pass "trace-setup"; else fail "trace-setup" "tracefs events missing"; fi
 dmesg >"$OUT/dmesg.boot"
 
-if daemon_start; then
+if ! daemon_user; then
+	fail "daemon-attach" "no daedalus user to run daedalusd as"
+elif daemon_start; then
 	pass "daemon-attach"
+	daemon_confined
 	for g in $GROUPS_RUN; do
 		# After a kernel report every later client would only time out.
 		if dmesg | grep -qE 'BUG: |WARNING: |Oops|KASAN|list_(add|del) corruption|INFO: possible'; then
