@@ -11,8 +11,15 @@ const BIN: &str = env!("CARGO_BIN_EXE_daedalusd");
 /// The binary with `args`, allowed to run as root (CI runs as root; the
 /// refusal itself is `root_is_refused_without_allow_root`'s).
 fn run(args: &[&str]) -> (i32, String, String) {
+    let mut all = vec!["--allow-root"];
+    all.extend_from_slice(args);
+    run_as_is(&all)
+}
+
+/// Runs the daemon with `args` and nothing added: exit status (-1 for a
+/// signal), stdout, stderr.
+fn run_as_is(args: &[&str]) -> (i32, String, String) {
     let out = Command::new(BIN)
-        .arg("--allow-root")
         .args(args)
         .env_remove("RUST_LOG")
         .output()
@@ -114,13 +121,8 @@ fn root_is_refused_without_allow_root() {
     let refusal = "refusing to run as root";
     // SAFETY: geteuid has no preconditions.
     if unsafe { libc::geteuid() } == 0 {
-        let out = Command::new(BIN)
-            .args(args)
-            .env_remove("RUST_LOG")
-            .output()
-            .unwrap();
-        let log = String::from_utf8_lossy(&out.stderr);
-        assert_eq!(out.status.code(), Some(2), "{log}");
+        let (code, _, log) = run_as_is(&args);
+        assert_eq!(code, 2, "{log}");
         assert!(log.contains(refusal), "{log}");
         // Any other user goes on (and finds no device).
         let (code, log) = as_user(&args, 65534);
@@ -129,13 +131,8 @@ fn root_is_refused_without_allow_root() {
         assert!(log.contains("cannot attach"), "{log}");
     } else {
         eprintln!("not root: only the admission of an ordinary user is checked");
-        let out = Command::new(BIN)
-            .args(args)
-            .env_remove("RUST_LOG")
-            .output()
-            .unwrap();
-        let log = String::from_utf8_lossy(&out.stderr);
-        assert_eq!(out.status.code(), Some(1), "{log}");
+        let (code, _, log) = run_as_is(&args);
+        assert_eq!(code, 1, "{log}");
         assert!(!log.contains(refusal), "{log}");
     }
 }

@@ -8,6 +8,9 @@
 //! maps, revoked as the module revokes them), and with both kinds mixed on
 //! one context; the mapped runs also count the daemon's live mappings.
 
+mod common;
+
+use common::digest;
 use std::path::PathBuf;
 use std::sync::OnceLock;
 use std::thread::JoinHandle;
@@ -18,10 +21,8 @@ use daedalusd::clip::{self, FrameMd5};
 use daedalusd::daemon::{Daemon, DaemonError, Exit};
 use daedalusd::ffmpeg::FfmpegBackend;
 use daedalusd::kernel_role::{KernelRole, MapMode};
-use daedalusd::layout::visible_i420;
 use daedalusd::sandbox::{self, Reach};
 use daedalusd::transport::Loopback;
-use md5::{Digest, Md5};
 
 struct Clips {
     /// Packets of both segments in decode order.
@@ -125,33 +126,6 @@ fn spawn_mode(
 
 fn ffmpeg(codecs: &[Codec]) -> Box<dyn Backend + Send> {
     Box::new(FfmpegBackend::new(codecs, 1).unwrap())
-}
-
-fn md5_hex(b: &[u8]) -> String {
-    Md5::digest(b).iter().map(|x| format!("{x:02x}")).collect()
-}
-
-/// MD5 of a picture's visible I420 and its timestamp.
-fn digest(role: &KernelRole) -> Vec<FrameMd5> {
-    role.pictures
-        .iter()
-        .map(|p| {
-            let f = p.format.expect("a picture after STREAM_INFO");
-            let i420 = visible_i420(
-                &p.data,
-                p.pixfmt,
-                f.coded_width,
-                f.coded_height,
-                f.visible_width,
-                f.visible_height,
-            )
-            .expect("picture has the announced layout");
-            FrameMd5 {
-                timestamp: p.timestamp,
-                md5: md5_hex(&i420),
-            }
-        })
-        .collect()
 }
 
 /// A role for `mode`, after HELLO (which offers F_MAPPED exactly on a

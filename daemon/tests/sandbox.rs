@@ -8,6 +8,8 @@
 //! without it fails `files_outside_the_device_directory_are_denied` rather
 //! than skipping it.
 
+mod common;
+
 use std::io::{BufRead, BufReader, Read};
 use std::os::unix::net::UnixListener;
 use std::path::{Path, PathBuf};
@@ -17,10 +19,8 @@ use std::time::{Duration, Instant};
 use daedalus_proto::{Codec, Pixfmt};
 use daedalusd::clip::{self, FrameMd5};
 use daedalusd::kernel_role::KernelRole;
-use daedalusd::layout::visible_i420;
 use daedalusd::sandbox::{PROBE_SYSCALL, SECCOMP_EXIT};
 use daedalusd::transport::Loopback;
-use md5::{Digest, Md5};
 
 const BIN: &str = env!("CARGO_BIN_EXE_daedalusd");
 
@@ -69,10 +69,6 @@ fn finish_within(mut child: Child, limit: Duration) -> (Option<i32>, String) {
     finish(child)
 }
 
-fn md5_hex(b: &[u8]) -> String {
-    Md5::digest(b).iter().map(|x| format!("{x:02x}")).collect()
-}
-
 struct Clip {
     codec: Codec,
     packets: Vec<(u64, Vec<u8>)>,
@@ -113,26 +109,7 @@ fn decode_exactly(listener: &UnixListener, ctx: u32, pixfmt: Pixfmt, clip: &Clip
     role.drain().unwrap();
     assert_eq!(role.violations, Vec::<String>::new());
     assert_eq!(role.dst_errors, 0, "CAPTURE buffers returned with ERROR");
-    let got: Vec<FrameMd5> = role
-        .pictures
-        .iter()
-        .map(|p| {
-            let f = p.format.expect("a picture after STREAM_INFO");
-            let i420 = visible_i420(
-                &p.data,
-                p.pixfmt,
-                f.coded_width,
-                f.coded_height,
-                f.visible_width,
-                f.visible_height,
-            )
-            .unwrap();
-            FrameMd5 {
-                timestamp: p.timestamp,
-                md5: md5_hex(&i420),
-            }
-        })
-        .collect();
+    let got = common::digest(&role);
     assert_eq!(got, clip.expected, "{:?} {pixfmt:?}", clip.codec);
     role.hang_up();
 }

@@ -272,11 +272,11 @@ static void dj_expect_nothing_done(struct kunit *test, struct dj_fixture *f,
 
 /*
  * Streams on with @nsrc sources (timestamps 1000, 2000, ...) and @ndst
- * CAPTURE buffers queued, and reads REQ_SESSION_OPEN and the first
- * REQ_DECODE into @d.
+ * CAPTURE buffers queued, and reads REQ_SESSION_OPEN: the first REQ_DECODE
+ * is queued, unread.
  */
-static bool dj_start(struct kunit *test, struct dj_fixture *f, u32 nsrc,
-		     u32 ndst, struct dj_decode *d)
+static void dj_start_unread(struct kunit *test, struct dj_fixture *f,
+			    u32 nsrc, u32 ndst)
 {
 	u32 i;
 
@@ -288,6 +288,13 @@ static bool dj_start(struct kunit *test, struct dj_fixture *f, u32 nsrc,
 	KUNIT_ASSERT_EQ(test, daedalus_test_streamon(f->ctx, false), 0);
 	KUNIT_ASSERT_NOT_NULL(test, dj_pop(test, f, DAEDALUS_REQ_SESSION_OPEN,
 					   NULL));
+}
+
+/* dj_start_unread(), then the first REQ_DECODE read into @d. */
+static bool dj_start(struct kunit *test, struct dj_fixture *f, u32 nsrc,
+		     u32 ndst, struct dj_decode *d)
+{
+	dj_start_unread(test, f, nsrc, ndst);
 	return dj_pop_decode(test, f, d);
 }
 
@@ -905,12 +912,7 @@ static void dj_queue_failed_read_of_moot_request(struct kunit *test)
 	struct dj_decode d;
 	u64 cookie = 0;
 
-	dj_queue_dst(test, f, 0);
-	KUNIT_ASSERT_EQ(test, daedalus_test_streamon(f->ctx, true), 0);
-	dj_queue_src(test, f, 0, 1000);
-	KUNIT_ASSERT_EQ(test, daedalus_test_streamon(f->ctx, false), 0);
-	KUNIT_ASSERT_NOT_NULL(test, dj_pop(test, f, DAEDALUS_REQ_SESSION_OPEN,
-					   NULL));
+	dj_start_unread(test, f, 1, 1);
 
 	/* A failed copy of a live request: back at the head. */
 	KUNIT_ASSERT_GT(test, daedalus_outq_take(q, DJ_MSG_MAX, &out), 0);
@@ -956,12 +958,7 @@ static void dj_queue_failed_read_of_revoked_job(struct kunit *test)
 	r->flags = cpu_to_le32(DAEDALUS_HELLO_F_MAPPED);
 	KUNIT_ASSERT_EQ(test, daedalus_daemon_write(f->dev, f->msg, n), 0);
 
-	dj_queue_dst(test, f, 0);
-	KUNIT_ASSERT_EQ(test, daedalus_test_streamon(f->ctx, true), 0);
-	dj_queue_src(test, f, 0, 1000);
-	KUNIT_ASSERT_EQ(test, daedalus_test_streamon(f->ctx, false), 0);
-	KUNIT_ASSERT_NOT_NULL(test, dj_pop(test, f, DAEDALUS_REQ_SESSION_OPEN,
-					   NULL));
+	dj_start_unread(test, f, 1, 1);
 
 	KUNIT_ASSERT_GT(test, daedalus_outq_take(q, DJ_MSG_MAX, &out), 0);
 	req = (const void *)(out->data + sizeof(struct daedalus_hdr));
