@@ -267,10 +267,13 @@ pub const ALLOWED: &[Group] = &[
               first mapping) and glibc's own at the first thread, handler \
               returns, masks around thread creation, the alternate signal \
               stack dropped at exit, abort() on a fatal error (raise: getpid, \
-              then tgkill to this process only)",
+              then tgkill to this process only); a wait with a timeout \
+              that a stop (SIGSTOP, a debugger) or a signal interrupted is \
+              resumed by the kernel through restart_syscall",
         calls: &[
             call!(SYS_rt_sigaction),
             call!(SYS_rt_sigreturn),
+            call!(SYS_restart_syscall),
             call!(SYS_rt_sigprocmask),
             call!(SYS_sigaltstack),
             call!(SYS_getpid),

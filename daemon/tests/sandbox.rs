@@ -250,3 +250,58 @@ fn the_confined_daemon_reopens_its_device() {
     assert!(!log.contains("cannot attach"), "{log}");
     assert!(status.success(), "{status:?}: {log}");
 }
+
+/// A confined daemon stopped and continued (SIGSTOP, SIGCONT: a stuck
+/// machine, a debugger, the e2e's stopped-daemon check) while it waits
+/// with a timeout: the kernel resumes that wait through restart_syscall,
+/// which the filter must allow, or the daemon dies at its first SIGCONT.
+#[test]
+fn a_stopped_and_continued_daemon_lives_on() {
+    let dir = scratch("stop-cont");
+    let script = dir.join("s.script");
+    std::fs::write(&script, "info 16x16\n").unwrap();
+    let sock = dir.join("kernel.sock");
+    let _ = std::fs::remove_file(&sock);
+    let listener = UnixListener::bind(&sock).unwrap();
+    let mut child = daemon(&["--backend", "scripted", "--script"])
+        .arg(&script)
+        .arg("--connect")
+        .arg(&sock)
+        .spawn()
+        .unwrap();
+    // Attached and confined, then the kernel side goes and does not come
+    // back: the daemon waits 500 ms at a time for it (poll with a timeout).
+    let (stream, _) = listener.accept().unwrap();
+    let mut lines = BufReader::new(child.stderr.take().unwrap());
+    let mut log = String::new();
+    while !log.contains("sandbox: seccomp on") {
+        let mut line = String::new();
+        if lines.read_line(&mut line).unwrap() == 0 {
+            break;
+        }
+        log.push_str(&line);
+    }
+    std::fs::remove_file(&sock).unwrap();
+    drop(stream);
+    drop(listener);
+    std::thread::sleep(Duration::from_millis(300));
+    let pid = child.id() as i32;
+    for _ in 0..6 {
+        // SAFETY: kill only signals the child this test started.
+        unsafe {
+            assert_eq!(libc::kill(pid, libc::SIGSTOP), 0);
+            std::thread::sleep(Duration::from_millis(150));
+            assert_eq!(libc::kill(pid, libc::SIGCONT), 0);
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    let alive = child.try_wait().unwrap().is_none();
+    if alive {
+        sigterm(&child);
+    }
+    lines.read_to_string(&mut log).unwrap();
+    let status = child.wait().unwrap();
+    assert!(alive, "the daemon died at a SIGCONT ({status:?}):\n{log}");
+    assert!(!log.contains("not allowed"), "{log}");
+    assert!(status.success(), "{status:?}: {log}");
+}
