@@ -31,6 +31,24 @@ fn scratch(name: &str) -> PathBuf {
     dir
 }
 
+/// A scratch directory for `name` holding `s.script`, a one-line script for
+/// the scripted backend.
+fn scripted(name: &str) -> (PathBuf, PathBuf) {
+    let dir = scratch(name);
+    let script = dir.join("s.script");
+    std::fs::write(&script, "info 16x16\n").unwrap();
+    (dir, script)
+}
+
+/// The kernel's side of a loopback attachment, listening at
+/// `dir`/kernel.sock.
+fn kernel_socket(dir: &Path) -> (PathBuf, UnixListener) {
+    let sock = dir.join("kernel.sock");
+    let _ = std::fs::remove_file(&sock);
+    let listener = UnixListener::bind(&sock).unwrap();
+    (sock, listener)
+}
+
 /// The daemon, allowed to run as root (CI runs as root), logging to a pipe.
 fn daemon(args: &[&str]) -> Command {
     let mut c = Command::new(BIN);
@@ -121,9 +139,7 @@ fn confined_binary_decodes(name: &str, threads: &str, clips: [Codec; 2]) {
     let dir = scratch(name);
     let first = clip(&dir, clips[0]);
     let second = clip(&dir, clips[1]);
-    let sock = dir.join("kernel.sock");
-    let _ = std::fs::remove_file(&sock);
-    let listener = UnixListener::bind(&sock).unwrap();
+    let (sock, listener) = kernel_socket(&dir);
     let child = daemon(&[
         "--codecs",
         "h264,hevc,vp9",
@@ -156,12 +172,8 @@ fn the_confined_binary_decodes_with_libavcodecs_thread_count() {
 
 #[test]
 fn a_forbidden_system_call_ends_the_daemon_with_its_number() {
-    let dir = scratch("seccomp");
-    let script = dir.join("s.script");
-    std::fs::write(&script, "info 16x16\n").unwrap();
-    let sock = dir.join("kernel.sock");
-    let _ = std::fs::remove_file(&sock);
-    let listener = UnixListener::bind(&sock).unwrap();
+    let (dir, script) = scripted("seccomp");
+    let (sock, listener) = kernel_socket(&dir);
     let child = daemon(&[
         "--backend",
         "scripted",
@@ -185,9 +197,7 @@ fn a_forbidden_system_call_ends_the_daemon_with_its_number() {
 
 #[test]
 fn files_outside_the_device_directory_are_denied() {
-    let dir = scratch("landlock");
-    let script = dir.join("s.script");
-    std::fs::write(&script, "info 16x16\n").unwrap();
+    let (_dir, script) = scripted("landlock");
     // /dev/null stands in for the device: attached, confined, probed, then
     // read() says the kernel side is gone and --once ends the daemon.
     let child = daemon(&[
@@ -222,9 +232,7 @@ fn files_outside_the_device_directory_are_denied() {
 
 #[test]
 fn the_confined_daemon_reopens_its_device() {
-    let dir = scratch("reopen");
-    let script = dir.join("s.script");
-    std::fs::write(&script, "info 16x16\n").unwrap();
+    let (_dir, script) = scripted("reopen");
     // /dev/null ends every attachment at once: each later one is an open()
     // beneath /dev from inside the sandbox.
     let mut child = daemon(&["--backend", "scripted", "--device", "/dev/null", "--script"])
@@ -257,12 +265,8 @@ fn the_confined_daemon_reopens_its_device() {
 /// which the filter must allow, or the daemon dies at its first SIGCONT.
 #[test]
 fn a_stopped_and_continued_daemon_lives_on() {
-    let dir = scratch("stop-cont");
-    let script = dir.join("s.script");
-    std::fs::write(&script, "info 16x16\n").unwrap();
-    let sock = dir.join("kernel.sock");
-    let _ = std::fs::remove_file(&sock);
-    let listener = UnixListener::bind(&sock).unwrap();
+    let (dir, script) = scripted("stop-cont");
+    let (sock, listener) = kernel_socket(&dir);
     let mut child = daemon(&["--backend", "scripted", "--script"])
         .arg(&script)
         .arg("--connect")
