@@ -66,7 +66,7 @@ int daedalus_daemon_send(struct daedalus_dev *dev,
 	struct daedalus_daemon *d = &dev->daemon;
 	size_t len = DAEDALUS_HDR_SIZE + body_len + data_len;
 	struct daedalus_out *out;
-	u32 ctx_id = 0;
+	u32 ctx_id;
 	int ret;
 
 	out = kvmalloc(struct_size(out, data, len), GFP_KERNEL);
@@ -76,10 +76,8 @@ int daedalus_daemon_send(struct daedalus_dev *dev,
 	daedalus_msg_encode(out->data, type, cookie, body, body_len, data_len);
 	if (data_len)
 		memcpy(out->data + DAEDALUS_HDR_SIZE + body_len, data, data_len);
-	/* Every request body but HELLO and PING starts with its ctx_id. */
-	if (type != DAEDALUS_REQ_HELLO && type != DAEDALUS_REQ_PING &&
-	    body_len >= sizeof(__le32))
-		ctx_id = le32_to_cpup((const __le32 *)body);
+	/* Before the push: the queue may free a request it finds moot. */
+	ctx_id = daedalus_out_ctx(out);
 
 	ret = daedalus_outq_push(&d->outq, share, out);
 	if (ret)

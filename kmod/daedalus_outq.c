@@ -42,11 +42,18 @@ void daedalus_outq_share_init(struct daedalus_outq_share *s,
 	s->bytes = 0;
 }
 
+/* Whether the device, or the context of @s (NULL for none), holds its limit. */
+static bool daedalus_outq_over(const struct daedalus_outq *q,
+			       const struct daedalus_outq_share *s)
+{
+	return READ_ONCE(q->bytes) >= DAEDALUS_OUTQ_DEV_BYTES ||
+	       (s && (READ_ONCE(s->reqs) >= DAEDALUS_OUTQ_CTX_REQS ||
+		      READ_ONCE(s->bytes) >= DAEDALUS_OUTQ_CTX_BYTES));
+}
+
 bool daedalus_outq_share_full(const struct daedalus_outq_share *s)
 {
-	return READ_ONCE(s->reqs) >= DAEDALUS_OUTQ_CTX_REQS ||
-	       READ_ONCE(s->bytes) >= DAEDALUS_OUTQ_CTX_BYTES ||
-	       READ_ONCE(s->q->bytes) >= DAEDALUS_OUTQ_DEV_BYTES;
+	return daedalus_outq_over(s->q, s);
 }
 
 void daedalus_outq_set_state(struct daedalus_outq *q, int state)
@@ -77,8 +84,7 @@ static u16 daedalus_out_type(const struct daedalus_out *out)
 						       type));
 }
 
-/* Every request body but REQ_HELLO's and REQ_PING's starts with ctx_id. */
-static u32 daedalus_out_ctx(const struct daedalus_out *out)
+u32 daedalus_out_ctx(const struct daedalus_out *out)
 {
 	u16 type = daedalus_out_type(out);
 
@@ -86,6 +92,14 @@ static u32 daedalus_out_ctx(const struct daedalus_out *out)
 	    out->len < DAEDALUS_HDR_SIZE + sizeof(__le32))
 		return 0;
 	return get_unaligned_le32(out->data + DAEDALUS_HDR_SIZE);
+}
+
+/* Whether @out is the REQ_DECODE of job @cookie. */
+static bool daedalus_out_is_decode(const struct daedalus_out *out, u64 cookie)
+{
+	return daedalus_out_type(out) == DAEDALUS_REQ_DECODE &&
+	       get_unaligned_le64(out->data +
+				  offsetof(struct daedalus_hdr, cookie)) == cookie;
 }
 
 static void daedalus_outq_account(struct daedalus_outq *q,
@@ -258,13 +272,9 @@ bool daedalus_outq_done(struct daedalus_outq *q, struct daedalus_out *out,
 		spin_unlock(&q->lock);
 		return false;
 	}
-	was_full = q->bytes >= DAEDALUS_OUTQ_DEV_BYTES ||
-		   (s && (s->reqs >= DAEDALUS_OUTQ_CTX_REQS ||
-			  s->bytes >= DAEDALUS_OUTQ_CTX_BYTES));
+	was_full = daedalus_outq_over(q, s);
 	daedalus_outq_account(q, s, out->len, -1);
-	full = q->bytes >= DAEDALUS_OUTQ_DEV_BYTES ||
-	       (s && (s->reqs >= DAEDALUS_OUTQ_CTX_REQS ||
-		      s->bytes >= DAEDALUS_OUTQ_CTX_BYTES));
+	full = daedalus_outq_over(q, s);
 	spin_unlock(&q->lock);
 	kvfree(out);
 	return was_full && !full;
@@ -277,10 +287,7 @@ struct daedalus_out *daedalus_outq_find_decode(struct daedalus_outq *q,
 
 	lockdep_assert_held(&q->lock);
 	list_for_each_entry(out, &q->list, node) {
-		if (daedalus_out_type(out) == DAEDALUS_REQ_DECODE &&
-		    get_unaligned_le64(out->data +
-				       offsetof(struct daedalus_hdr, cookie)) ==
-		    cookie)
+		if (daedalus_out_is_decode(out, cookie))
 			return out;
 	}
 	return NULL;
@@ -288,12 +295,8 @@ struct daedalus_out *daedalus_outq_find_decode(struct daedalus_outq *q,
 
 void daedalus_outq_reading_ends(struct daedalus_outq *q, u64 cookie)
 {
-	struct daedalus_out *out = q->reading;
-
 	lockdep_assert_held(&q->lock);
-	if (out && daedalus_out_type(out) == DAEDALUS_REQ_DECODE &&
-	    get_unaligned_le64(out->data + offsetof(struct daedalus_hdr,
-						    cookie)) == cookie)
+	if (q->reading && daedalus_out_is_decode(q->reading, cookie))
 		q->reading_dropped = true;
 }
 

@@ -122,6 +122,15 @@ struct daedalus_outq {
 };
 
 /**
+ * daedalus_out_ctx() - the context a request is for
+ * @out:	the request
+ *
+ * Return: its body's ctx_id (every request body but REQ_HELLO's and
+ * REQ_PING's starts with it), 0 for those two.
+ */
+u32 daedalus_out_ctx(const struct daedalus_out *out);
+
+/**
  * daedalus_outq_init() - set up an empty, detached queue
  * @q:		the queue
  */

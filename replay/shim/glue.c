@@ -132,12 +132,11 @@ void daedalus_shim_out_fields(const struct daedalus_out *out, u16 *type,
 {
 	const struct daedalus_hdr *h = (const void *)out->data;
 	const __le32 *body = (const __le32 *)(h + 1);
-	size_t body_len = out->len < DAEDALUS_HDR_SIZE ? 0 :
-			  le32_to_cpu(h->payload_len);
+	size_t body_len = le32_to_cpu(h->payload_len);
 
 	*type = le16_to_cpu(h->type);
 	*cookie = le64_to_cpu(h->cookie);
-	*ctx_id = body_len >= 4 ? le32_to_cpu(body[0]) : 0;
+	*ctx_id = daedalus_out_ctx(out);
 	*arg = 0;
 	if (*type == DAEDALUS_REQ_DECODE)
 		*arg = le64_to_cpu(((const struct daedalus_req_decode *)body)->timestamp);
@@ -149,13 +148,9 @@ void daedalus_shim_out_fields(const struct daedalus_out *out, u16 *type,
 static void daedalus_shim_count(const struct daedalus_out *out, u32 ctx_id,
 				struct daedalus_shim_held *held)
 {
-	u16 type = le16_to_cpu(((const struct daedalus_hdr *)out->data)->type);
-	const __le32 *body = (const __le32 *)(out->data + DAEDALUS_HDR_SIZE);
-
 	held->all_reqs++;
 	held->all_bytes += out->len;
-	if (type != DAEDALUS_REQ_HELLO && type != DAEDALUS_REQ_PING &&
-	    le32_to_cpu(body[0]) == ctx_id) {
+	if (ctx_id && daedalus_out_ctx(out) == ctx_id) {
 		held->reqs++;
 		held->bytes += out->len;
 	}

@@ -270,7 +270,7 @@ fn daemon_send(
                     arg,
                 });
             }
-            w.rule_queue_bounded(share, ty, cookie);
+            w.rule_queue_bounded(share, ctx, ty, cookie);
         });
     }
     ret

@@ -176,26 +176,16 @@ impl World {
     /// queue holds, found by walking it, stays within the bound
     /// kmod/daedalus_outq.h proves (a context's requests and bytes, the
     /// device's bytes), and the counters back-pressure reads agree with
-    /// it. `share` is the context's (null for REQ_HELLO), `ty` and `cookie`
-    /// name the request just queued.
+    /// it. `share` is the context's (null for REQ_HELLO), `ctx` its id (0
+    /// for none), `ty` and `cookie` name the request just queued.
     pub(crate) fn rule_queue_bounded(
         &mut self,
         share: *const ffi::daedalus_outq_share,
+        ctx: u32,
         ty: u16,
         cookie: u64,
     ) {
         let mut held = ffi::daedalus_shim_held::default();
-        let ctx = self
-            .ctxs
-            .iter()
-            .position(|c| {
-                c.open && {
-                    let jctx = c.jctx.as_ptr() as *mut ffi::daedalus_job_ctx;
-                    // SAFETY: the context's job state is live C memory.
-                    std::ptr::eq(unsafe { crate::core::daedalus_shim_share(jctx) }, share)
-                }
-            })
-            .map_or(0, |s| self.ctxs[s].id);
         let q = self.outq_ptr();
         // SAFETY: the queue and the share are live; the glue only reads.
         unsafe { crate::core::daedalus_shim_outq_held(q, share, ctx, &mut held) };
