@@ -425,7 +425,6 @@ pub(crate) unsafe extern "C" fn op_send_decode(
             running: true,
             src_done: false,
             dst_done: false,
-            read: false,
             issued_ev: ev,
             answered_ev: None,
         });

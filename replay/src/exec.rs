@@ -359,14 +359,17 @@ impl Executor {
                 return;
             };
             mock::with(|w| {
+                // Reads follow sends: the job is the first of that cookie
+                // after the last one read (those between were dropped as
+                // moot), so the search starts there.
                 if ty == MsgType::ReqDecode.raw()
                     && let Some(slot) = w.slot_of_id(ctx)
-                    && let Some(j) = w.ctxs[slot]
-                        .jobs
-                        .iter_mut()
-                        .find(|j| j.cookie == cookie && !j.read)
                 {
-                    j.read = true;
+                    let c = &mut w.ctxs[slot];
+                    let from = c.read_jobs.last().map_or(0, |&i| i + 1);
+                    if let Some(j) = c.jobs[from..].iter().position(|j| j.cookie == cookie) {
+                        c.read_jobs.push(from + j);
+                    }
                 }
                 w.record(Record::Read {
                     ctx,
@@ -655,11 +658,10 @@ impl Executor {
             let slot = w.ctxs.iter().rposition(|c| c.id == ctx)?;
             let jobs = &w.ctxs[slot].jobs;
             match job {
-                JobRef::Nth(n) => jobs
-                    .iter()
-                    .filter(|j| j.read)
-                    .nth((n as usize).wrapping_sub(1))
-                    .map(|j| (j.cookie, j.generation)),
+                JobRef::Nth(n) => w.ctxs[slot]
+                    .read_jobs
+                    .get((n as usize).wrapping_sub(1))
+                    .map(|&i| (jobs[i].cookie, jobs[i].generation)),
                 JobRef::Cookie(c) => {
                     let j = jobs.iter().rev().find(|j| j.cookie == c).or(jobs.last());
                     Some((c, j.map_or(1, |j| j.generation)))

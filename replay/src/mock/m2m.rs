@@ -66,6 +66,7 @@ impl World {
             front: zeroed_words(size_of::<ffi::daedalus_front>()),
             failed_ev: 0,
             jobs: Vec::new(),
+            read_jobs: Vec::new(),
             running_jobs: 0,
         });
         slot

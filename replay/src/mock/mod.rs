@@ -144,9 +144,6 @@ pub struct JobModel {
     pub running: bool,
     pub src_done: bool,
     pub dst_done: bool,
-    /// The daemon read its REQ_DECODE (a reply names it by its place
-    /// among those read).
-    pub read: bool,
     /// The event whose device_run sent it to the daemon.
     pub issued_ev: usize,
     /// The event at which the daemon answered it with a well-formed
@@ -177,8 +174,12 @@ pub struct CtxState {
     /// The event that failed the context (session error, daemon gone):
     /// when the front last put its queues in error.
     pub failed_ev: usize,
-    /// Jobs in the order the daemon received them (REQ_DECODE).
+    /// Jobs in the order the module sent them (REQ_DECODE).
     pub jobs: Vec<JobModel>,
+    /// Indices in `jobs` of those whose REQ_DECODE the daemon read, in the
+    /// order it read them: a reply names a job by its place here (one the
+    /// queue dropped as moot is never read).
+    pub read_jobs: Vec<usize>,
     /// Jobs sent to the daemon and not finished yet.
     pub running_jobs: u32,
 }
