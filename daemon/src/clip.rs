@@ -152,18 +152,28 @@ pub fn packets(path: &Path) -> Result<Vec<(u64, Vec<u8>)>, String> {
 
 /// `ffmpeg -copyts -f framemd5` of the clip, in display order.
 pub fn framemd5(path: &Path) -> Result<Vec<FrameMd5>, String> {
-    let text = run(Command::new("ffmpeg")
-        .args(["-nostdin", "-v", "error", "-copyts", "-i"])
-        .arg(path)
-        .args([
-            "-fps_mode",
-            "passthrough",
-            "-pix_fmt",
-            "yuv420p",
-            "-f",
-            "framemd5",
-            "-",
-        ]))?;
+    framemd5_threads(path, None)
+}
+
+/// `framemd5` with the decoder's thread count: where the decoder conceals
+/// damage, the concealed pictures depend on it (frame threads see other
+/// neighbours), so a reference for a damaged stream must use the count the
+/// decode it is compared with used.
+pub fn framemd5_threads(path: &Path, threads: Option<usize>) -> Result<Vec<FrameMd5>, String> {
+    let mut cmd = Command::new("ffmpeg");
+    cmd.args(["-nostdin", "-v", "error"]);
+    if let Some(n) = threads {
+        cmd.args(["-threads", &n.to_string()]);
+    }
+    let text = run(cmd.args(["-copyts", "-i"]).arg(path).args([
+        "-fps_mode",
+        "passthrough",
+        "-pix_fmt",
+        "yuv420p",
+        "-f",
+        "framemd5",
+        "-",
+    ]))?;
     let text = String::from_utf8_lossy(&text);
     let mut tb = (0u64, 0u64);
     let mut out = Vec::new();

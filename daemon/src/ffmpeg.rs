@@ -403,7 +403,7 @@ impl FfmpegSession {
         if !supported {
             tracing::warn!(ctx = self.ctx_id, format = ?self.frame.format(), "unsupported decoded pixel format");
         }
-        if corrupt || !supported {
+        if !supported {
             self.parking.picture(timestamp, Vec::new(), true);
             return;
         }
@@ -413,7 +413,9 @@ impl FfmpegSession {
             frame: std::mem::replace(&mut self.frame, ff::frame::Video::empty()),
             coded: (format.coded_width, format.coded_height),
         };
-        self.parking.picture(timestamp, picture, false);
+        // A concealed picture (a damaged or cut-short access unit) is
+        // the software decode's too: it goes out, flagged ERROR.
+        self.parking.picture(timestamp, picture, corrupt);
     }
 
     fn restart(&mut self) {

@@ -54,6 +54,8 @@ pub struct Picture {
     pub allocation: usize,
     /// The pixel format of that allocation: the layout of `data`.
     pub pixfmt: Pixfmt,
+    /// Completed with ERROR: a picture the decoder concealed.
+    pub error: bool,
 }
 
 #[derive(Debug, Default)]
@@ -414,7 +416,8 @@ impl KernelRole {
             }
             if body.flags & FRAME_ERROR != 0 {
                 self.dst_errors += 1;
-            } else if !data.is_empty() {
+            }
+            if !data.is_empty() {
                 let data = if self.keep_pixels { data } else { Vec::new() };
                 self.pictures.push(Picture {
                     cookie,
@@ -423,6 +426,7 @@ impl KernelRole {
                     format: self.format,
                     allocation,
                     pixfmt: self.alloc_pixfmts[allocation],
+                    error: body.flags & FRAME_ERROR != 0,
                 });
             }
         }

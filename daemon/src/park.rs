@@ -308,8 +308,8 @@ impl Parking {
                     };
                     let mut dst = self.dsts.pop_front().expect("checked non-empty");
                     let size = picture.size();
-                    if error || size > dst.size as usize {
-                        if !error {
+                    if (error && size == 0) || size > dst.size as usize {
+                        if size > dst.size as usize {
                             tracing::warn!(
                                 cookie = dst.cookie,
                                 need = size,
@@ -320,6 +320,9 @@ impl Parking {
                         self.pixels(dst, FRAME_ERROR, timestamp, FrameData::Inline(Vec::new()));
                         continue;
                     }
+                    // A picture the decoder concealed goes out whole with
+                    // ERROR: the client decides whether to show it.
+                    let flags = if error { FRAME_ERROR } else { 0 };
                     // A mapped dst is as large as dst.size: the picture goes
                     // straight into it, and only its length in the reply.
                     let data = match dst.map.as_mut().and_then(|m| m.bytes_mut()) {
@@ -329,7 +332,7 @@ impl Parking {
                         }
                         None => FrameData::Inline(picture.into_vec(self.pixfmt)),
                     };
-                    self.pixels(dst, 0, timestamp, data);
+                    self.pixels(dst, flags, timestamp, data);
                 }
             }
         }
@@ -406,6 +409,34 @@ mod tests {
                 timestamp: 3,
                 data: vec![].into()
             }]
+        );
+    }
+
+    /// A concealed picture keeps its pixels; an error with none is an
+    /// empty ERROR buffer.
+    #[test]
+    fn an_error_picture_goes_out_with_its_pixels() {
+        let mut p = Parking::default();
+        p.park(dst(1));
+        p.park(dst(2));
+        p.picture(3, vec![7; 10], true);
+        p.picture(4, Vec::new(), true);
+        assert_eq!(
+            drain(&mut p),
+            vec![
+                SessionEvent::Frame {
+                    cookie: 1,
+                    flags: FRAME_HAS_PIXELS | FRAME_ERROR,
+                    timestamp: 3,
+                    data: vec![7; 10].into()
+                },
+                SessionEvent::Frame {
+                    cookie: 2,
+                    flags: FRAME_HAS_PIXELS | FRAME_ERROR,
+                    timestamp: 4,
+                    data: vec![].into()
+                }
+            ]
         );
     }
 

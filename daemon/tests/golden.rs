@@ -680,6 +680,82 @@ fn corrupt_then_reset(mode: MapMode) {
     daemon.join().unwrap().unwrap();
 }
 
+/// A stream cut short: its last access unit (decode order) ends in the
+/// middle of a NAL unit, as a recording stopped mid-write or a truncated
+/// download does. The software decoder conceals what is missing and
+/// outputs every picture; so does the daemon, the concealed one with
+/// ERROR and its pixels. An empty ERROR buffer would not do: during a
+/// drain ffmpeg's v4l2_m2m reads an empty CAPTURE buffer as the drain's
+/// end and loses every picture after it.
+fn cut_short(pixfmt: Pixfmt, mode: MapMode) {
+    let clips = clips();
+    let mut packets = clips.packets[..clips.first].to_vec();
+    let last = &mut packets.last_mut().expect("a clip has packets").1;
+    last.truncate(last.len() / 2);
+    // The reference: the same bytes as an Annex B file, which ffmpeg's
+    // software decoder reads through the same parser, with the daemon's
+    // one decoder thread (concealment depends on the thread count).
+    let dir = PathBuf::from(env!("CARGO_TARGET_TMPDIR"))
+        .join(format!("golden-cut-short-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let path = dir.join(format!("cut-{pixfmt:?}-{mode:?}.h264"));
+    std::fs::write(
+        &path,
+        packets
+            .iter()
+            .flat_map(|(_, d)| d.iter().copied())
+            .collect::<Vec<u8>>(),
+    )
+    .unwrap();
+    let want = clip::framemd5_threads(&path, Some(1)).unwrap();
+    assert_eq!(
+        want.len(),
+        clips.expected_first,
+        "the software decoder outputs every picture of the cut stream"
+    );
+
+    let (t, daemon) = spawn_mode(ffmpeg(&[Codec::H264]), mode);
+    let mut role = role_for(t, 5, Codec::H264, pixfmt, 12, mode);
+    assert_eq!(role.open(320, 240).unwrap(), None);
+    for (ts, data) in &packets {
+        role.job(Some((*ts, data))).unwrap();
+    }
+    role.drain().unwrap();
+    assert_eq!(role.violations, Vec::<String>::new());
+    let got = digest(&role);
+    let md5s = |v: &[FrameMd5]| v.iter().map(|f| f.md5.clone()).collect::<Vec<_>>();
+    assert_eq!(
+        md5s(&got),
+        md5s(&want),
+        "every picture of the cut stream, in display order, as the software decode"
+    );
+    let mut stamps: Vec<u64> = packets.iter().map(|(ts, _)| *ts).collect();
+    stamps.sort_unstable();
+    assert_eq!(
+        got.iter().map(|f| f.timestamp).collect::<Vec<_>>(),
+        stamps,
+        "each picture with its access unit's timestamp"
+    );
+    let concealed = role.pictures.iter().filter(|p| p.error).count();
+    assert!(
+        concealed >= 1 && role.dst_errors == concealed,
+        "the concealed picture comes with ERROR and its pixels ({concealed} of {} ERROR buffers)",
+        role.dst_errors
+    );
+    role.hang_up();
+    daemon.join().unwrap().unwrap();
+}
+
+#[test]
+fn a_stream_cut_short_gives_every_picture_nv12() {
+    cut_short(Pixfmt::Nv12, MapMode::Inline);
+}
+
+#[test]
+fn a_stream_cut_short_gives_every_picture_yuv420_mapped() {
+    cut_short(Pixfmt::Yuv420, MapMode::Mapped);
+}
+
 /// A stream whose coded size exceeds what the daemon announced in
 /// RESP_HELLO ends its session at its first header (UNSUPPORTED_FORMAT):
 /// no STREAM_INFO the kernel would refuse, no picture, no SRC_CONSUMED
