@@ -21,7 +21,7 @@ APT_PACKAGES := \
 	libavfilter-dev libavdevice-dev libswresample-dev \
 	v4l-utils patchelf gstreamer1.0-tools gstreamer1.0-plugins-base \
 	gstreamer1.0-plugins-good gstreamer1.0-plugins-bad \
-	gir1.2-gstreamer-1.0 gir1.2-gst-plugins-base-1.0 python3-gi \
+	gir1.2-gstreamer-1.0 gir1.2-gst-plugins-base-1.0 python3-gi mpv strace \
 	libtracecmd-dev libtracefs-dev libtraceevent-dev trace-cmd \
 	dkms sparse chromium-headless-shell fonts-dejavu-core \
 	systemd
@@ -151,19 +151,25 @@ cargo:
 	} 2>&1 | tee $(STAGE_LOG)/cargo.log
 
 test: setup
-	@for s in $(STAGES); do $(MAKE) --no-print-directory $$s || { echo "test: stage $$s failed"; exit 1; }; done
+	@mkdir -p $(STAGE_LOG); rm -f $(STAGE_LOG)/*.seconds; t_all=$$SECONDS; \
+	for s in $(STAGES); do \
+		t0=$$SECONDS; $(MAKE) --no-print-directory $$s; rc=$$?; \
+		echo $$((SECONDS - t0)) >$(STAGE_LOG)/$$s.seconds; \
+		[ $$rc -eq 0 ] || { echo "test: stage $$s failed after $$((SECONDS - t0)) s"; exit 1; }; \
+	done; echo $$((SECONDS - t_all)) >$(STAGE_LOG)/total.seconds
 	@echo "== summary =="
 	@passed=0; failed=0; skipped=0; \
 	for s in $(STAGES); do \
 		line=$$(grep -E "^$$s: ([0-9]+ passed, [0-9]+ failed|not built yet)" $(STAGE_LOG)/$$s.log | tail -n1); \
-		echo "$$line"; \
+		echo "$$line ($$(cat $(STAGE_LOG)/$$s.seconds) s)"; \
 		p=$$(sed -nE 's/^.*: ([0-9]+) passed, ([0-9]+) failed.*/\1/p' <<<"$$line"); \
 		f=$$(sed -nE 's/^.*: ([0-9]+) passed, ([0-9]+) failed.*/\2/p' <<<"$$line"); \
 		k=$$(sed -nE 's/^.*: [0-9]+ passed, [0-9]+ failed, ([0-9]+) skipped.*/\1/p' <<<"$$line"); \
 		passed=$$((passed + $${p:-0})); failed=$$((failed + $${f:-0})); skipped=$$((skipped + $${k:-0})); \
 	done; \
-	if [ $$skipped -gt 0 ]; then echo "total: $$passed passed, $$failed failed, $$skipped skipped"; \
-	else echo "total: $$passed passed, $$failed failed"; fi; \
+	t=$$(cat $(STAGE_LOG)/total.seconds); \
+	if [ $$skipped -gt 0 ]; then echo "total: $$passed passed, $$failed failed, $$skipped skipped ($$t s)"; \
+	else echo "total: $$passed passed, $$failed failed ($$t s)"; fi; \
 	[ $$failed -eq 0 ]
 
 # Benchmarks: each component's script prints a markdown section; the run

@@ -11,15 +11,15 @@
 #
 #   guest.sh OUT CLIPS DAEDALUSD [CHECK...]
 #
-# With CHECK names, only those groups run (compliance ffmpeg gst streams
-# faults bench); default: all but bench.
+# With CHECK names, only those groups run (compliance ffmpeg gst clients
+# streams faults bench); default: all but bench.
 set -uo pipefail
 
 OUT=${1:?usage: guest.sh OUT CLIPS DAEDALUSD [CHECK...]}
 CLIPS=${2:?}
 DAEDALUSD=${3:?}
 shift 3
-GROUPS_RUN=${*:-compliance ffmpeg gst streams faults}
+GROUPS_RUN=${*:-compliance ffmpeg gst clients streams faults}
 # Where the helper scripts are (run.sh runs a copy of this file).
 E2E=${DAEDALUS_E2E_DIR:-$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)}
 # A current v4l2-compliance and v4l2-ctl first (lib.sh, v4l-utils.sh).
@@ -83,10 +83,12 @@ trace_start() {
 	echo 1 >"$TRACING/tracing_on"
 }
 
-# trace_stop NAME: the recording goes to traces/NAME.trace; a buffer that
-# overflowed is not a recording (events lost): that is a failure.
+# trace_stop NAME [empty-ok]: the recording goes to traces/NAME.trace; a
+# buffer that overflowed is not a recording (events lost): that is a
+# failure, and so is one without a daedalus event unless "empty-ok" (a
+# client that died before it queued anything).
 trace_stop() {
-	local name=$1 f=$OUT/traces/$1.trace
+	local name=$1 f=$OUT/traces/$1.trace empty_ok=${2:-}
 	echo 0 >"$TRACING/tracing_on"
 	cat "$TRACING/trace" >"$f"
 	local hdr
@@ -97,6 +99,7 @@ trace_stop() {
 		return
 	fi
 	if ! grep -q ' daedalus_' "$f"; then
+		[ "$empty_ok" = empty-ok ] && return
 		fail "trace-complete:$name" "no daedalus events recorded"
 		return
 	fi
@@ -276,8 +279,20 @@ ffmpeg_decode() {
 	local clip=$1 out=$2
 	shift 2
 	timeout -k 5 "$CLIENT_TIMEOUT" ffmpeg -nostdin -v error -copyts \
-		-c:v h264_v4l2m2m "$@" -i "$CLIPS/$clip.ts" -fps_mode passthrough \
-		-autoscale 0 -pix_fmt yuv420p -f framemd5 "$out"
+		-c:v "$(clip_codec "$clip")_v4l2m2m" "$@" -i "$(clip_file "$clip")" \
+		-fps_mode passthrough -autoscale 0 -pix_fmt yuv420p -f framemd5 "$out"
+}
+
+# clip_codec CLIP: h264, hevc or vp9 (clips.sh names its HEVC and VP9
+# clips after the codec); clip_file CLIP: the clip's container file.
+clip_codec() {
+	case $1 in
+	hevc | vp9) echo "$1" ;;
+	*) echo h264 ;;
+	esac
+}
+clip_file() {
+	if [ -f "$CLIPS/$1.ts" ]; then echo "$CLIPS/$1.ts"; else echo "$CLIPS/$1.webm"; fi
 }
 
 # same_frames A B: the framemd5 bodies are equal (every column: pts, dts,
@@ -353,35 +368,226 @@ group_compliance() {
 }
 
 group_ffmpeg() {
-	local clip name out rc m0 jobs0
+	local clip
 	for clip in ${FFMPEG_CLIPS:-bframes odd reschange tiny}; do
-		name=ffmpeg-$clip-decode
-		out=$WORK/$name.framemd5
-		m0=$(stat_of mapped_jobs)
-		jobs0=$(stat_of jobs)
-		trace_start
-		ffmpeg_decode "$clip" "$out" 2>"$OUT/logs/$name.log"
-		rc=$?
-		trace_stop "$name"
-		# ffmpeg's buffers are MMAP buffers: every job goes zero-copy.
-		log "$name: $(($(stat_of mapped_jobs) - m0)) of $(($(stat_of jobs) - jobs0)) jobs mapped"
-		if [ "$clip" = bframes ]; then
-			check "ffmpeg-bframes-zero-copy" \
-				"$([ $(($(stat_of mapped_jobs) - m0)) -eq $(($(stat_of jobs) - jobs0)) ] &&
-					[ "$(stat_of jobs)" -gt "$jobs0" ]; echo $?)" \
-				"$(($(stat_of mapped_jobs) - m0)) of $(($(stat_of jobs) - jobs0)) jobs mapped"
-		fi
-		if [ "$rc" -ne 0 ]; then
-			fail "$name" "ffmpeg exit $rc (logs/$name.log)"
-			continue
-		fi
-		cp "$out" "$OUT/logs/$name.framemd5"
-		if same_frames "$CLIPS/$clip.framemd5" "$out" "$OUT/logs/$name.diff"; then
-			pass "$name"
-		else
-			fail "$name" "framemd5 differs from the software decode: $(grep -c '^[<>]' "$OUT/logs/$name.diff") line(s) (logs/$name.diff)"
-		fi
+		ffmpeg_check "$clip"
 	done
+}
+
+# ffmpeg_check CLIP: ffmpeg h264_v4l2m2m's framemd5 of the clip equals the
+# software decode's, every column of every picture.
+ffmpeg_check() {
+	local clip=$1 name=ffmpeg-$1-decode out rc m0 jobs0
+	out=$WORK/$name.framemd5
+	m0=$(stat_of mapped_jobs)
+	jobs0=$(stat_of jobs)
+	trace_start
+	ffmpeg_decode "$clip" "$out" 2>"$OUT/logs/$name.log"
+	rc=$?
+	trace_stop "$name"
+	# ffmpeg's buffers are MMAP buffers: every job goes zero-copy.
+	log "$name: $(($(stat_of mapped_jobs) - m0)) of $(($(stat_of jobs) - jobs0)) jobs mapped"
+	if [ "$clip" = bframes ]; then
+		check "ffmpeg-bframes-zero-copy" \
+			"$([ $(($(stat_of mapped_jobs) - m0)) -eq $(($(stat_of jobs) - jobs0)) ] &&
+				[ "$(stat_of jobs)" -gt "$jobs0" ]; echo $?)" \
+			"$(($(stat_of mapped_jobs) - m0)) of $(($(stat_of jobs) - jobs0)) jobs mapped"
+	fi
+	if [ "$rc" -ne 0 ]; then
+		fail "$name" "ffmpeg exit $rc$(signal_of "$rc") (logs/$name.log)"
+		return
+	fi
+	cp "$out" "$OUT/logs/$name.framemd5"
+	if same_frames "$CLIPS/$clip.framemd5" "$out" "$OUT/logs/$name.diff"; then
+		pass "$name"
+	else
+		fail "$name" "framemd5 differs from the software decode: $(grep -c '^[<>]' "$OUT/logs/$name.diff") line(s) (logs/$name.diff)"
+	fi
+}
+
+# signal_of RC: ", killed by SIGNAME" for a status a signal ended.
+signal_of() {
+	[ "$1" -gt 128 ] && [ "$1" -lt 160 ] || return 0
+	printf ', killed by SIG%s' "$(kill -l "$(($1 - 128))")"
+}
+
+# same_md5s NAME WANT GOT: the per-picture MD5 lists (one a line) are
+# equal; the difference goes to logs/NAME.diff.
+same_md5s() {
+	diff "$2" "$3" >"$OUT/logs/$1.diff" 2>&1
+}
+
+# mpv_decode CLIP NAME CONTAINER MPV-OPTION...: mpv decodes the clip,
+# remuxed into CONTAINER (ts: the clip as made; mkv: Matroska), through
+# the node, and its encoding mode writes each picture's MD5 (framemd5 of
+# yuv420p, display order). The MD5s, in order, must be the software
+# decode's, and the pictures must have come from the node (mpv falls back
+# to software decoding when a hardware decoder fails to open). mpv re-sends
+# the first packet of a Matroska file once the decoder opened: the node
+# decodes it twice, so one repeat of the first picture is allowed, and
+# only when the trace shows that first OUTPUT buffer queued twice.
+# With MPV_STRACE set, mpv runs under strace (poll and ioctl), and a crash
+# is told apart: FFmpeg's v4l2_m2m (5.1, still in 6.0) reads its
+# CAPTURE buffer array before allocating it when its first poll() returns
+# POLLERR, which V4L2 requires before STREAMON (docs/clients.md).
+mpv_decode() {
+	local clip=$1 name=$2 container=$3 rc in
+	shift 3
+	in=$(clip_file "$clip")
+	if [ "$container" = mkv ]; then
+		ffmpeg -nostdin -v error -y -i "$in" -c copy "$WORK/$clip.mkv" || {
+			fail "$name" "cannot remux $in into Matroska"
+			return
+		}
+		in=$WORK/$clip.mkv
+	fi
+	local trace=()
+	[ -n "${MPV_STRACE:-}" ] && trace=(strace -f -qq -o "$WORK/$name.strace" -e trace=poll,ioctl)
+	trace_start
+	timeout -k 5 "$CLIENT_TIMEOUT" "${trace[@]}" mpv --no-config --msg-level=all=v \
+		--no-audio "$@" --vf=format=yuv420p --o="$WORK/$name.framemd5" \
+		--of=framemd5 --ovc=rawvideo "$in" >"$OUT/logs/$name.log" 2>&1
+	rc=$?
+	trace_stop "$name" "$([ "$rc" -ne 0 ] && echo empty-ok)"
+	local t=$OUT/traces/$name.trace
+	if [ "$rc" -ne 0 ]; then
+		[ -f "$WORK/$name.strace" ] && cp "$WORK/$name.strace" "$OUT/logs/"
+		fail "$name" "mpv exit $rc$(signal_of "$rc")$(mpv_crash_site "$WORK/$name.strace") (logs/$name.log)"
+		return
+	fi
+	if [ "$(pictures_in "$t")" -eq 0 ]; then
+		fail "$name" "no picture came from the node: mpv decoded in software (logs/$name.log)"
+		return
+	fi
+	grep -v '^#' "$WORK/$name.framemd5" | awk -F', *' '{print $6}' >"$WORK/$name.got"
+	local resent
+	resent=$(grep -E 'vb2_qbuf: .* type = 10,' "$t" | head -n2 |
+		grep -oE 'bytesused = [0-9]+, timestamp = [0-9]+' | uniq | wc -l)
+	if [ "$container" = mkv ] && [ "$resent" = 1 ] &&
+		[ "$(sed -n 1p "$WORK/$name.got")" = "$(sed -n 2p "$WORK/$name.got")" ]; then
+		log "$name: mpv queued its first packet twice; its repeated first picture is counted once"
+		sed -i 1d "$WORK/$name.got"
+	fi
+	if same_md5s "$name" "$CLIPS/$clip.i420md5" "$WORK/$name.got"; then
+		pass "$name"
+	else
+		fail "$name" "$(wc -l <"$WORK/$name.got") pictures for $(wc -l <"$CLIPS/$clip.i420md5"), $(grep -c '^[<>]' "$OUT/logs/$name.diff") differing line(s) (logs/$name.diff)"
+	fi
+}
+
+# mpv_crash_site STRACE: where the thread that took SIGSEGV was, from
+# strace's log: ": after poll() returned POLLERR with no CAPTURE buffers
+# requested" when its last call was a poll() that returned POLLERR and no
+# thread had asked for CAPTURE buffers yet; otherwise its last call.
+mpv_crash_site() {
+	local f=$1 pid last
+	[ -f "$f" ] || return 0
+	pid=$(awk '/--- SIGSEGV/ {print $1; exit}' "$f")
+	[ -n "$pid" ] || return 0
+	last=$(awk -v p="$pid" '$1 == p && !/^[0-9]+ +---/ {l = $0} /--- SIGSEGV/ && $1 == p {print l; exit}' "$f")
+	if [[ "$last" == *"poll("*"revents=POLLERR"* ]] &&
+		! sed -n "1,/--- SIGSEGV/p" "$f" | grep -q 'VIDIOC_REQBUFS, {.*V4L2_BUF_TYPE_VIDEO_CAPTURE'; then
+		printf ': after poll() returned POLLERR with no CAPTURE buffers requested'
+	else
+		printf ': last call %s' "$(sed -E 's/^[0-9]+ +//' <<<"$last" | cut -c1-160)"
+	fi
+}
+
+# v4l2ctl_decode CLIP NAME V4L2-CTL PIXFMT: v4l2-ctl streams the Annex B
+# clip in (OUTPUT buffers of its default size: a small clip is one
+# buffer) with CAPTURE in PIXFMT (NV12 or YU12), and writes every CAPTURE
+# picture (tightly packed at the coded size, the layout of the node's
+# single plane) to a file. Cut into pictures of each one's size (the
+# clip's .sizes) and cropped to I420, the file must be the software
+# decode's pictures in order.
+v4l2ctl_decode() {
+	local clip=$1 name=$2 tool=$3 pixfmt=$4 rc
+	trace_start
+	timeout -k 5 "$CLIENT_TIMEOUT" "$tool" -d "$DEV" --set-fmt-video pixelformat="$pixfmt" \
+		--stream-mmap --stream-out-mmap --stream-from "$CLIPS/$clip.h264" \
+		--stream-to "$WORK/$name.yuv" >"$OUT/logs/$name.log" 2>&1
+	rc=$?
+	trace_stop "$name"
+	log "$name: $("$tool" --version 2>&1 | head -n1)"
+	if [ "$rc" -ne 0 ]; then
+		fail "$name" "v4l2-ctl exit $rc$(signal_of "$rc") (logs/$name.log)"
+		return
+	fi
+	python3 - "$WORK/$name.yuv" "$CLIPS/$clip.sizes" "$pixfmt" >"$WORK/$name.got" <<'PY'
+import hashlib, sys
+data = open(sys.argv[1], "rb").read()
+sizes = [tuple(map(int, l.split())) for l in open(sys.argv[2]) if l.strip()]
+nv12 = sys.argv[3] == "NV12"
+at = 0
+for w, h in sizes:
+    cw, ch = -(-w // 16) * 16, -(-h // 16) * 16
+    n = cw * ch * 3 // 2
+    if at + n > len(data):
+        break
+    pic = data[at:at + n]
+    at += n
+    y = b"".join(pic[r * cw:r * cw + w] for r in range(h))
+    c = pic[cw * ch:]
+    w2, h2 = (w + 1) // 2, (h + 1) // 2
+    if nv12:
+        u = b"".join(c[r * cw:r * cw + 2 * w2:2] for r in range(h2))
+        v = b"".join(c[r * cw + 1:r * cw + 2 * w2:2] for r in range(h2))
+    else:
+        q = (cw // 2) * (ch // 2)
+        u = b"".join(c[r * (cw // 2):r * (cw // 2) + w2] for r in range(h2))
+        v = b"".join(c[q + r * (cw // 2):q + r * (cw // 2) + w2] for r in range(h2))
+    print(hashlib.md5(y + u + v).hexdigest())
+if at != len(data):
+    print(f"{len(data) - at} bytes left over")
+PY
+	if same_md5s "$name" "$CLIPS/$clip.i420md5" "$WORK/$name.got"; then
+		pass "$name"
+	else
+		fail "$name" "$(grep -c . "$WORK/$name.got") of $(wc -l <"$CLIPS/$clip.i420md5") pictures written, $(grep -c '^[<>]' "$OUT/logs/$name.diff") differing line(s) (logs/$name.diff)"
+	fi
+}
+
+# clients: what users pick, on the clips that break decoders, each
+# compared picture by picture with the software decode.
+group_clients() {
+	local clip
+	for clip in one opengop baseline hevc vp9; do
+		ffmpeg_check "$clip"
+	done
+	# GStreamer with each CAPTURE format the node offers, forced by caps,
+	# and decodebin as applications plug it.
+	gst_registry
+	gst_decode bframes gst-bframes-nv12 v4l2h264dec ! video/x-raw,format=NV12
+	gst_decode bframes gst-bframes-i420 v4l2h264dec ! video/x-raw,format=I420
+	gst_decode opengop gst-opengop-decodebin decodebin
+	gst_decode hevc
+	gst_decode vp9
+	# mpv: its only way to the node is the hwdec wrapper (copy-back);
+	# --vd=lavc:h264_v4l2m2m decodes in software, --vd=h264_v4l2m2m takes
+	# the same path as hwdec. From MPEG-TS, and from Matroska, where mpv
+	# sends a packet before it asks for a picture (docs/clients.md).
+	MPV_STRACE=1 mpv_decode bframes mpv-bframes-ts-hwdec-copy ts --hwdec=v4l2m2m-copy
+	mpv_decode bframes mpv-bframes-mkv-hwdec-copy mkv --hwdec=v4l2m2m-copy
+	# v4l2-ctl: the whole stream in one OUTPUT buffer, a resolution change
+	# in it, each CAPTURE format.
+	v4l2ctl_decode reschange v4l2-ctl-reschange-nv12 v4l2-ctl NV12
+	v4l2ctl_decode reschange v4l2-ctl-reschange-yu12 v4l2-ctl YU12
+	# A stream cut short: its concealed last picture is the software
+	# decode's only with the reference's one decoder thread.
+	daemon_stop TERM
+	if daemon_start --threads 1; then
+		ffmpeg_check cut
+		gst_decode cut
+		mpv_decode cut mpv-cut-mkv-hwdec-copy mkv --hwdec=v4l2m2m-copy
+		daemon_stop TERM
+	else
+		fail "ffmpeg-cut-decode" "daedalusd --threads 1 did not attach"
+	fi
+	if daemon_start; then
+		pass "daemon-restart"
+	else
+		fail "daemon-restart" "daedalusd did not attach again after the cut clip"
+	fi
 }
 
 # gst_registry: GStreamer's plugin registry, built once outside the
@@ -425,7 +631,10 @@ gst_decode() {
 	# 320x240 and 176x144: GStreamer's I420 strides are the width, so each
 	# buffer's MD5 is the MD5 of the tightly packed picture the reference
 	# hashed.
-	local clip=$1 name=gst-$1-decode decoder=(v4l2h264dec)
+	local clip=$1 name=gst-$1-decode codec demux=tsdemux
+	codec=$(clip_codec "$clip")
+	[ "$codec" = vp9 ] && demux=matroskademux
+	local parser=${codec/hevc/h265}parse decoder=("v4l2${codec/hevc/h265}dec")
 	if [ $# -ge 3 ]; then
 		name=$2
 		shift 2
@@ -433,13 +642,13 @@ gst_decode() {
 	fi
 	trace_start
 	timeout -k 5 "$CLIENT_TIMEOUT" \
-		gst-launch-1.0 -q filesrc location="$CLIPS/$clip.ts" ! tsdemux ! \
-		h264parse ! "${decoder[@]}" ! videoconvert ! video/x-raw,format=I420 ! \
+		gst-launch-1.0 -q filesrc location="$(clip_file "$clip")" ! "$demux" ! \
+		"$parser" ! "${decoder[@]}" ! videoconvert ! video/x-raw,format=I420 ! \
 		checksumsink hash=md5 >"$OUT/logs/$name.log" 2>&1
 	local rc=$?
 	trace_stop "$name"
 	if [ "$rc" -ne 0 ]; then
-		fail "$name" "gst-launch exit $rc (logs/$name.log)"
+		fail "$name" "gst-launch exit $rc$(signal_of "$rc") (logs/$name.log)"
 		return
 	fi
 	if [ "$(pictures_in "$OUT/traces/$name.trace")" -eq 0 ]; then
@@ -447,10 +656,12 @@ gst_decode() {
 		return
 	fi
 	# checksumsink prints "H:MM:SS.NNNNNNNNN md5" per buffer; the reference
-	# has pts in 1/25 s. tsdemux maps the first PTS to its segment start,
-	# so timestamps are compared relative to the first picture's.
-	awk -F', *' '!/^#/ {
-		ns = $3 * 40000000; if (NR == 1 || first == "") first = ns
+	# has pts in its "#tb" (1/25 s from MPEG-TS, 1/1000 s from WebM). The
+	# demuxer maps the first PTS to its segment start, so timestamps are
+	# compared relative to the first picture's.
+	awk -F', *' '/^#tb 0:/ { sub(/^#tb 0: */, ""); split($0, r, "/"); num = r[1]; den = r[2]; next }
+		!/^#/ {
+		ns = $3 * num * 1000000000 / den; if (first == "") first = ns
 		printf "%.0f %s\n", ns - first, $6
 	}' "$CLIPS/$clip.framemd5" >"$WORK/$name.want"
 	awk '$1 ~ /^[0-9]+:[0-9]+:[0-9.]+$/ {

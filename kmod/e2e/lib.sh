@@ -25,7 +25,7 @@ ensure_vng() {
 
 ensure_tools() {
 	local t missing=
-	for t in ffmpeg ffprobe v4l2-compliance v4l2-ctl gst-launch-1.0 \
+	for t in ffmpeg ffprobe v4l2-compliance v4l2-ctl gst-launch-1.0 mpv strace \
 		qemu-system-x86_64 python3 cargo; do
 		command -v "$t" >/dev/null || missing+=" $t"
 	done
