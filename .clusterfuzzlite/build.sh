@@ -6,7 +6,9 @@
 # codec) passes to the project's C code.
 cd "$SRC/daedalus/fuzz"
 cargo fuzz build -O --debug-assertions
-out_dir=target/x86_64-unknown-linux-gnu/release
+# CARGO_TARGET_DIR: set by fuzz/cflite.sh, which runs this script in
+# `make test` beside the fuzz stage's own builds; the engine leaves it unset.
+out_dir=${CARGO_TARGET_DIR:-target}/x86_64-unknown-linux-gnu/release
 for t in orderings kmod_messages daemon_protocol scenario_text trace_import bitstream; do
 	cp "$out_dir/$t" "$OUT/"
 	# The runner image has no libavcodec: ship the shared libraries the
@@ -15,7 +17,10 @@ for t in orderings kmod_messages daemon_protocol scenario_text trace_import bits
 	ldd "$OUT/$t" | awk '$3 ~ /^\// {print $3}' |
 		grep -vE '/(libc|libm|libpthread|libdl|librt|libgcc_s|libstdc\+\+)\.so|/ld-linux' |
 		xargs -r cp -L -t "$OUT/lib/"
-	patchelf --set-rpath '$ORIGIN/lib' "$OUT/$t"
+	# DT_RPATH, not DT_RUNPATH: the dynamic loader searches an
+	# executable's RPATH for its libraries' own dependencies too, and
+	# libavcodec's (libva, libvpx, ...) are in $OUT/lib as well.
+	patchelf --force-rpath --set-rpath '$ORIGIN/lib' "$OUT/$t"
 	if [ -d "seeds/$t" ] && [ -n "$(ls -A "seeds/$t")" ]; then
 		(cd "seeds/$t" && zip -q -r "$OUT/${t}_seed_corpus.zip" .)
 	fi

@@ -5,8 +5,10 @@
 # instrumented for libFuzzer and built with ASan. A crash keeps its input
 # under fuzz/artifacts/<target>/; an orderings/kmod_messages/scenario_text
 # crash is turned into a scenario, shrunk with `daedalus-replay minimize`
-# and stored as traces/fuzz/<invariant>-<target>-<hash>.scn. Any failure
-# fails the stage.
+# and stored as traces/fuzz/<invariant>-<target>-<hash>.scn. (3) The
+# ClusterFuzzLite build script run as the engine runs it, every target it
+# puts in $OUT run over its seed corpus from there (fuzz/cflite.sh). Any
+# failure fails the stage.
 #
 # Environment: FUZZ_SECONDS (per target, default 20), FUZZ_TARGETS
 # (default all; a target of fuzz_targets/ it leaves out fails under
@@ -203,6 +205,15 @@ for t in $targets; do
 		done
 	fi
 done
+
+# (3) The ClusterFuzzLite build, run as the engine runs it, and its $OUT
+# used as the runner uses it (fuzz/cflite.sh): one check a line.
+while read -r line; do
+	case $line in
+	"cflite: ok: "*) ok "${line#cflite: ok: }" ;;
+	"cflite: FAILED: "*) bad "${line#cflite: FAILED: }" ;;
+	esac
+done < <(bash "$here/cflite.sh" 2>&1 | tee "$here/artifacts/cflite.log")
 
 summary
 [ "$failed" -eq 0 ]
