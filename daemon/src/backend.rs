@@ -118,7 +118,7 @@ pub trait Picture: std::fmt::Debug {
 
     /// The layout as bytes of its own.
     fn into_vec(self: Box<Self>, pixfmt: Pixfmt) -> Vec<u8> {
-        let mut v = vec![0; self.size()];
+        let mut v = crate::layout::picture_buf(self.size());
         self.write_to(&mut v, pixfmt);
         v
     }

@@ -646,6 +646,9 @@ impl<'b> Daemon<'b> {
                 }
             };
             self.send(transport, &msg)?;
+            if let Message::RespFrame { data, .. } = msg {
+                crate::layout::recycle(data);
+            }
         }
     }
 }

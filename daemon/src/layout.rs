@@ -14,6 +14,48 @@ pub fn picture_size(w: u32, h: u32) -> usize {
     w as usize * h as usize * 3 / 2
 }
 
+/// Inline pictures' buffers, kept for the next pictures of this thread (the
+/// daemon's): a new buffer of a picture's size (1.4 MB at 1280x720) is a
+/// new mapping, faulted in page by page and unmapped once sent.
+const POOL_BUFFERS: usize = 4;
+
+thread_local! {
+    static POOL: std::cell::RefCell<Vec<Vec<u8>>> = const { std::cell::RefCell::new(Vec::new()) };
+}
+
+/// A buffer of `size` bytes for a picture, recycled when one is free (its
+/// bytes are zero: the layout writes every one anyway).
+pub fn picture_buf(size: usize) -> Vec<u8> {
+    let mut v = POOL
+        .with(|p| {
+            let mut p = p.borrow_mut();
+            let Some(i) = p.iter().position(|b| b.capacity() >= size) else {
+                // Pictures grew: a buffer too small for them goes, making
+                // room for one that is not.
+                p.pop();
+                return None;
+            };
+            Some(p.swap_remove(i))
+        })
+        .unwrap_or_default();
+    v.clear();
+    v.resize(size, 0);
+    v
+}
+
+/// Gives a sent picture's buffer back for [`picture_buf`].
+pub fn recycle(v: Vec<u8>) {
+    if v.capacity() == 0 {
+        return;
+    }
+    POOL.with(|p| {
+        let mut p = p.borrow_mut();
+        if p.len() < POOL_BUFFERS {
+            p.push(v);
+        }
+    });
+}
+
 /// One 8-bit 4:2:0 picture as three planes with their strides.
 pub struct Planes<'a> {
     pub y: (&'a [u8], usize),
@@ -25,7 +67,7 @@ pub struct Planes<'a> {
 
 /// Lays `src` out in `pixfmt` at coded size `cw` x `ch`.
 pub fn pack(src: &Planes<'_>, pixfmt: Pixfmt, cw: u32, ch: u32) -> Vec<u8> {
-    let mut out = vec![0; picture_size(cw, ch)];
+    let mut out = picture_buf(picture_size(cw, ch));
     pack_into(src, pixfmt, cw, ch, &mut out);
     out
 }
@@ -155,6 +197,9 @@ mod tests {
                 "{pixfmt:?}"
             );
         }
+        // A recycled buffer holds the last picture: the next one rewrites
+        // every byte.
+        recycle(pack(&planes, Pixfmt::Yuv420, 16, 16));
         let nv12 = pack(&planes, Pixfmt::Nv12, 16, 16);
         assert_eq!(&nv12[256..260], &[100, 200, 101, 201]);
         // Into a used buffer: every byte of the picture is rewritten, none
@@ -169,5 +214,27 @@ mod tests {
             );
             assert_eq!(&used[384..], &[0xa5; 16]);
         }
+    }
+
+    #[test]
+    fn picture_buffers_are_recycled() {
+        let first = picture_buf(1000);
+        let at = first.as_ptr();
+        recycle(first);
+        let again = picture_buf(600);
+        assert_eq!(again.as_ptr(), at, "the free buffer is taken again");
+        assert_eq!(again.len(), 600);
+        assert!(again.iter().all(|&b| b == 0));
+        let other = picture_buf(600);
+        assert_ne!(other.as_ptr(), at, "a buffer in use is not handed out");
+        recycle(again);
+        let big = picture_buf(2000);
+        assert_ne!(big.as_ptr(), at, "too small a free buffer is not taken");
+        assert_eq!(big.len(), 2000);
+        // ... and goes, so that the larger pictures' buffers are kept.
+        let big_at = big.as_ptr();
+        recycle(big);
+        recycle(other);
+        assert_eq!(picture_buf(2000).as_ptr(), big_at);
     }
 }
