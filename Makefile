@@ -21,7 +21,7 @@ APT_PACKAGES := \
 	libavfilter-dev libavdevice-dev libswresample-dev \
 	v4l-utils patchelf gstreamer1.0-tools gstreamer1.0-plugins-base \
 	gstreamer1.0-plugins-good gstreamer1.0-plugins-bad \
-	gir1.2-gstreamer-1.0 gir1.2-gst-plugins-base-1.0 python3-gi mpv strace \
+	gir1.2-gstreamer-1.0 gir1.2-gst-plugins-base-1.0 python3-gi mpv strace zip unzip \
 	libtracecmd-dev libtracefs-dev libtraceevent-dev trace-cmd \
 	dkms sparse chromium-headless-shell fonts-dejavu-core \
 	systemd
