@@ -411,12 +411,6 @@ signal_of() {
 	printf ', killed by SIG%s' "$(kill -l "$(($1 - 128))")"
 }
 
-# same_md5s NAME WANT GOT: the per-picture MD5 lists (one a line) are
-# equal; the difference goes to logs/NAME.diff.
-same_md5s() {
-	diff "$2" "$3" >"$OUT/logs/$1.diff" 2>&1
-}
-
 # mpv_decode CLIP NAME CONTAINER MPV-OPTION...: mpv decodes the clip,
 # remuxed into CONTAINER (ts: the clip as made; mkv: Matroska), through
 # the node, and its encoding mode writes each picture's MD5 (framemd5 of
@@ -468,7 +462,7 @@ mpv_decode() {
 		log "$name: mpv queued its first packet twice; its repeated first picture is counted once"
 		sed -i 1d "$WORK/$name.got"
 	fi
-	if same_md5s "$name" "$CLIPS/$clip.i420md5" "$WORK/$name.got"; then
+	if diff "$CLIPS/$clip.i420md5" "$WORK/$name.got" >"$OUT/logs/$name.diff" 2>&1; then
 		pass "$name"
 	else
 		fail "$name" "$(wc -l <"$WORK/$name.got") pictures for $(wc -l <"$CLIPS/$clip.i420md5"), $(grep -c '^[<>]' "$OUT/logs/$name.diff") differing line(s) (logs/$name.diff)"
