@@ -49,6 +49,9 @@ pub struct Parking {
     pixfmt: Pixfmt,
     pending: VecDeque<Pending>,
     events: VecDeque<SessionEvent>,
+    /// More pictures are on their way (a source still being decoded):
+    /// parked dsts wait for them instead of going back empty.
+    hold: bool,
 }
 
 impl Default for Parking {
@@ -61,6 +64,7 @@ impl Default for Parking {
             pixfmt: Pixfmt::Nv12,
             pending: VecDeque::new(),
             events: VecDeque::new(),
+            hold: false,
         }
     }
 }
@@ -106,9 +110,23 @@ impl Parking {
         self.unretire();
         self.dsts.push_back(dst);
         self.pump();
-        // The oldest goes back, so the newest (the current job's) can still
-        // take a format change's LAST along with its SRC_CONSUMED.
-        while self.pending.is_empty() && self.dsts.len() > self.limit {
+        self.trim();
+    }
+
+    /// Whether pictures are on their way without more bitstream (the rest
+    /// of a source being decoded): while they are, no parked dst goes back
+    /// empty; when they are no longer, the surplus goes back.
+    pub fn hold(&mut self, hold: bool) {
+        self.hold = hold;
+        self.trim();
+    }
+
+    /// Returns the dsts beyond the limit, empty, when no picture waits and
+    /// none is on its way. The oldest goes back, so the newest (the current
+    /// job's) can still take a format change's LAST along with its
+    /// SRC_CONSUMED.
+    fn trim(&mut self) {
+        while !self.hold && self.pending.is_empty() && self.dsts.len() > self.limit {
             let surplus = self.dsts.pop_front().expect("len > limit");
             self.pixels(surplus, 0, 0, FrameData::Inline(Vec::new()));
         }
@@ -231,6 +249,7 @@ impl Parking {
 
     /// Forgets every dst, pending picture and event.
     pub fn clear(&mut self) {
+        self.hold = false;
         self.dsts.clear();
         self.retired.clear();
         self.pending.clear();
