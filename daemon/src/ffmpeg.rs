@@ -552,7 +552,7 @@ impl Session for FfmpegSession {
         let Some(src) = job.src else {
             // A capture-only job brings a dst for what is decoded already
             // or still in the backlog.
-            self.parking.park(job.dst);
+            self.parking.park_capture_only(job.dst);
             return;
         };
         // What earlier sources left comes first. A drain asked after them
@@ -577,7 +577,13 @@ impl Session for FfmpegSession {
         // The source is copied: decode until the rest may wait, then
         // report it consumed ahead of the pictures it gave so far, so the
         // kernel hands over more dsts while the rest is decoded.
-        while !self.backlog.is_empty() && !self.failed && !self.may_defer() {
+        // A format change's LAST on this job's dst stops the kernel until
+        // the client sets CAPTURE up again: the rest may wait too.
+        while !self.backlog.is_empty()
+            && !self.failed
+            && !self.may_defer()
+            && !self.parking.last_of(job.cookie)
+        {
             self.decode_unit();
         }
         if self.failed {
@@ -592,6 +598,7 @@ impl Session for FfmpegSession {
         if self.failed {
             return;
         }
+        self.parking.resume();
         if self.backlog.is_empty() {
             self.finish_flush();
         } else {
@@ -603,20 +610,33 @@ impl Session for FfmpegSession {
         if self.failed {
             self.backlog.clear();
             self.flush_pending = false;
-        } else if !self.backlog.is_empty() {
-            self.decode_unit();
-        } else if self.flush_pending {
+        } else if self.flush_pending && self.backlog.is_empty() {
             self.finish_flush();
+        } else if self.busy() {
+            self.decode_unit();
         }
-        let busy = self.busy();
-        if !busy {
+        if self.backlog.is_empty() && !self.flush_pending {
             self.parking.hold(false);
         }
-        busy
+        self.busy()
     }
 
+    /// The backlog's next unit may be decoded now. A format change in it
+    /// waits for a request: the next source's job (whose dst, the newest,
+    /// then takes the LAST with its SRC_CONSUMED) or a drain (after which
+    /// the kernel runs no source before the LAST). Decoded between
+    /// requests, its LAST could meet a job the kernel ran on the old
+    /// CAPTURE allocation meanwhile.
     fn busy(&self) -> bool {
-        !self.failed && (!self.backlog.is_empty() || self.flush_pending)
+        if self.failed {
+            return false;
+        }
+        if self.flush_pending {
+            return true;
+        }
+        self.backlog.front().is_some_and(|u| {
+            self.last_sps == self.settled_sps && (u.sps.is_none() || u.sps == self.settled_sps)
+        })
     }
 
     fn capture_off(&mut self) {

@@ -52,6 +52,11 @@ pub struct Parking {
     /// More pictures are on their way (a source still being decoded):
     /// parked dsts wait for them instead of going back empty.
     hold: bool,
+    /// A format change's LAST went out and the kernel has not been heard
+    /// to go on since (REQ_CAPTURE_OFF, a source, REQ_FLUSH): the dst of a
+    /// capture-only job arriving now was claimed before the kernel saw the
+    /// LAST, from the old CAPTURE allocation.
+    stopped: bool,
 }
 
 impl Default for Parking {
@@ -65,6 +70,7 @@ impl Default for Parking {
             pending: VecDeque::new(),
             events: VecDeque::new(),
             hold: false,
+            stopped: false,
         }
     }
 }
@@ -107,10 +113,30 @@ impl Parking {
     /// last job's SRC_CONSUMED, so no job of the old allocation can still
     /// come): the retired dsts are live again.
     pub fn park(&mut self, dst: Dst) {
-        self.unretire();
+        self.resume();
         self.dsts.push_back(dst);
         self.pump();
         self.trim();
+    }
+
+    /// Parks the dst of a capture-only job (a drain's). After a format
+    /// change's LAST, before the kernel is heard to go on, it is one the
+    /// kernel claimed before it saw the LAST: retired with the old
+    /// allocation's spares, so no picture of the new format goes into it.
+    pub fn park_capture_only(&mut self, dst: Dst) {
+        if self.stopped {
+            self.retired.push(dst);
+        } else {
+            self.park(dst);
+        }
+    }
+
+    /// The kernel went on after a format change's LAST on the same CAPTURE
+    /// allocation (a source after V4L2_DEC_CMD_START, or a drain asked
+    /// after it): the retired dsts are live again.
+    pub fn resume(&mut self) {
+        self.stopped = false;
+        self.unretire();
     }
 
     /// Whether pictures are on their way without more bitstream (the rest
@@ -149,6 +175,7 @@ impl Parking {
     /// anything not yet sent about them. Pictures keep waiting, for the
     /// dsts of later jobs.
     pub fn capture_off(&mut self) {
+        self.stopped = false;
         self.dsts.clear();
         self.retired.clear();
         self.events
@@ -158,6 +185,15 @@ impl Parking {
     /// Sets how many dsts may stay parked with no picture for them.
     pub fn set_limit(&mut self, limit: usize) {
         self.limit = limit.max(1);
+    }
+
+    /// Whether job `cookie`'s dst went into a LAST not sent yet: the
+    /// kernel stops at it, and its SRC_CONSUMED can join it.
+    pub fn last_of(&self, cookie: u64) -> bool {
+        self.events.iter().any(|e| {
+            matches!(e, SessionEvent::Frame { cookie: c, flags, .. }
+                if *c == cookie && *flags & FRAME_LAST != 0)
+        })
     }
 
     /// Reports that job `cookie`'s source is consumed.
@@ -250,6 +286,7 @@ impl Parking {
     /// Forgets every dst, pending picture and event.
     pub fn clear(&mut self) {
         self.hold = false;
+        self.stopped = false;
         self.dsts.clear();
         self.retired.clear();
         self.pending.clear();
@@ -310,6 +347,7 @@ impl Parking {
                     let dst = self.dsts.pop_back().expect("checked non-empty");
                     self.retired.extend(self.dsts.drain(..));
                     self.pixels(dst, FRAME_LAST, 0, FrameData::Inline(Vec::new()));
+                    self.stopped = true;
                 }
                 Some(Pending::Last) => {
                     self.pending.pop_front();
@@ -427,6 +465,36 @@ mod tests {
                 flags: FRAME_HAS_PIXELS | FRAME_ERROR,
                 timestamp: 3,
                 data: vec![].into()
+            }]
+        );
+    }
+
+    /// After a format change's LAST, a capture-only job's dst was claimed
+    /// before the kernel saw it: it takes no picture of the new format
+    /// until the kernel is heard to go on (here REQ_CAPTURE_OFF).
+    #[test]
+    fn a_capture_only_dst_after_a_change_waits_for_the_kernel_to_go_on() {
+        let mut p = Parking::default();
+        p.park(dst(1));
+        p.format(1, fmt(32), false);
+        let ev = drain(&mut p);
+        assert!(
+            matches!(ev.last(), Some(SessionEvent::Frame { cookie: 1, flags, .. })
+            if *flags == FRAME_HAS_PIXELS | FRAME_LAST)
+        );
+        p.picture(5, vec![7; 10], false);
+        p.park_capture_only(dst(2));
+        assert!(drain(&mut p).is_empty(), "an old dst takes a new picture");
+        assert_eq!(p.retired(), 1);
+        p.capture_off();
+        p.park_capture_only(dst(3));
+        assert_eq!(
+            drain(&mut p),
+            vec![SessionEvent::Frame {
+                cookie: 3,
+                flags: FRAME_HAS_PIXELS,
+                timestamp: 5,
+                data: vec![7; 10].into()
             }]
         );
     }

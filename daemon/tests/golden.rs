@@ -804,6 +804,68 @@ fn a_whole_stream_in_one_source_after_a_format_change_yuv420_mapped() {
     one_source(Pixfmt::Yuv420, MapMode::Mapped, (0, 0));
 }
 
+/// The same with a resolution change inside the one source (v4l2-ctl on
+/// a stream that changes size): its LAST ends the first size's pictures
+/// during the drain, which goes on in the new CAPTURE allocation.
+fn one_source_through_a_change(pixfmt: Pixfmt, mode: MapMode, open: (u32, u32)) {
+    let clips = clips();
+    let stream: Vec<u8> = clips
+        .packets
+        .iter()
+        .flat_map(|(_, d)| d.iter().copied())
+        .collect();
+    let (t, daemon) = spawn_mode(ffmpeg(&[Codec::H264]), mode);
+    let mut role = role_for(t, 6, Codec::H264, pixfmt, 12, mode);
+    assert_eq!(role.open(open.0, open.1).unwrap(), None);
+    role.job(Some((40_000, &stream))).unwrap();
+    role.drain().unwrap();
+    assert_eq!(role.violations, Vec::<String>::new());
+    assert_eq!(role.src_consumed, 1);
+    assert_eq!((role.src_errors, role.dst_errors), (0, 0));
+    let changes = 1 + usize::from(open == (0, 0));
+    assert_eq!(role.capture_setups, changes, "CAPTURE set up again");
+    assert_eq!(
+        role.lasts,
+        changes + 1,
+        "a LAST per change, one for the drain"
+    );
+    let got = digest(&role);
+    let md5s = |v: &[FrameMd5]| v.iter().map(|f| f.md5.clone()).collect::<Vec<_>>();
+    assert_eq!(
+        md5s(&got),
+        md5s(&clips.expected),
+        "every picture of the stream, in display order"
+    );
+    let allocations: Vec<(u32, usize)> = role
+        .pictures
+        .iter()
+        .map(|p| (p.format.unwrap().visible_width, p.allocation))
+        .collect();
+    let first = changes - 1;
+    let want: Vec<(u32, usize)> = (0..clips.expected.len())
+        .map(|i| {
+            if i < clips.expected_first {
+                (clips.formats[0].2, first)
+            } else {
+                (clips.formats[1].2, first + 1)
+            }
+        })
+        .collect();
+    assert_eq!(allocations, want, "(width, CAPTURE allocation) per picture");
+    role.hang_up();
+    daemon.join().unwrap().unwrap();
+}
+
+#[test]
+fn a_whole_stream_with_a_change_in_one_source_nv12() {
+    one_source_through_a_change(Pixfmt::Nv12, MapMode::Inline, (320, 240));
+}
+
+#[test]
+fn a_whole_stream_with_a_change_in_one_source_after_a_first_change_yuv420_mapped() {
+    one_source_through_a_change(Pixfmt::Yuv420, MapMode::Mapped, (0, 0));
+}
+
 /// The kernel side of `pictures_go_out_as_they_are_decoded`: records what
 /// the daemon sends, receives nothing (requests go in by `handle_bytes`).
 struct Recorder {
