@@ -96,7 +96,8 @@ impl<'b> Daemon<'b> {
     ) -> Result<Exit, DaemonError> {
         let mut buf = Vec::new();
         loop {
-            // Work no request waits for goes on only while none is waiting.
+            // Work no request waits for goes on while none is waiting, and
+            // a piece after each request, so a busy link cannot starve it.
             let busy = self.busy();
             let (readable, woken) = poll_two(transport.fd(), wake, if busy { 0 } else { -1 })?;
             if woken {
@@ -124,6 +125,9 @@ impl<'b> Daemon<'b> {
                 return Ok(Exit::Detached);
             }
             self.handle_bytes(&buf, transport)?;
+            if self.busy() {
+                self.step(transport)?;
+            }
         }
     }
 
