@@ -183,6 +183,8 @@ struct FfmpegSession {
     /// the announced format came from.
     last_sps: Option<Vec<u8>>,
     settled_sps: Option<Vec<u8>>,
+    /// Decoding in `step`, between requests.
+    stepping: bool,
 }
 
 /// One access unit, cut by the parser, with its timestamp and the
@@ -263,6 +265,7 @@ impl FfmpegSession {
             flush_pending: false,
             last_sps: None,
             settled_sps: None,
+            stepping: false,
         })
     }
 
@@ -459,7 +462,10 @@ impl FfmpegSession {
         self.kernel_size = Some((format.visible_width, format.visible_height));
         self.kernel_dpb = Some(format.dpb_size);
         self.parking.set_limit(format.dpb_size as usize);
-        self.parking.format(self.current, format, fits);
+        // Found between requests with no drain asked, a change may meet a
+        // job the kernel ran meanwhile on the old CAPTURE allocation.
+        let fresh = self.stepping && !self.flush_pending;
+        self.parking.format(self.current, format, fits, fresh);
     }
 
     fn stream_format(&self, width: u32, height: u32) -> StreamFormat {
@@ -555,16 +561,16 @@ impl Session for FfmpegSession {
             self.parking.park_capture_only(job.dst);
             return;
         };
-        // What earlier sources left comes first. A drain asked after them
-        // ends before this source's pictures; a format change among them
-        // takes this job's dst (the newest) for its LAST, as the kernel
-        // ran this job before it could see that LAST.
+        // What earlier sources left comes first: a drain asked after them
+        // ends before this source's pictures. Otherwise this source's units
+        // join them; a format change among them takes this job's dst (the
+        // newest) for its LAST, as the kernel ran this job before it could
+        // see that LAST.
         if self.flush_pending {
             self.decode_backlog();
             self.finish_flush();
         }
         self.parking.park(job.dst);
-        self.decode_backlog();
         if self.failed {
             return;
         }
@@ -598,7 +604,6 @@ impl Session for FfmpegSession {
         if self.failed {
             return;
         }
-        self.parking.resume();
         if self.backlog.is_empty() {
             self.finish_flush();
         } else {
@@ -613,7 +618,9 @@ impl Session for FfmpegSession {
         } else if self.flush_pending && self.backlog.is_empty() {
             self.finish_flush();
         } else if self.busy() {
+            self.stepping = true;
             self.decode_unit();
+            self.stepping = false;
         }
         if self.backlog.is_empty() && !self.flush_pending {
             self.parking.hold(false);

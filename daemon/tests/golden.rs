@@ -884,10 +884,14 @@ impl Recorder {
 #[test]
 fn pictures_go_out_as_they_are_decoded() {
     let clips = clips();
-    let stream: Vec<u8> = clips.packets[..clips.first]
-        .iter()
-        .flat_map(|(_, d)| d.iter().copied())
-        .collect();
+    // The stream in two sources, each of many access units.
+    let half = clips.first / 2;
+    let concat =
+        |p: &[(u64, Vec<u8>)]| -> Vec<u8> { p.iter().flat_map(|(_, d)| d.clone()).collect() };
+    let (stream, rest) = (
+        concat(&clips.packets[..half]),
+        concat(&clips.packets[half..clips.first]),
+    );
     let mut backend = FfmpegBackend::new(&[Codec::H264], 1).unwrap();
     let mut daemon = Daemon::new(&mut backend);
     let mut t = Recorder {
@@ -944,6 +948,15 @@ fn pictures_go_out_as_they_are_decoded() {
         t.flags_of(first)
     );
     assert!(daemon.busy(), "the rest of the source is left for later");
+    // The next source does not wait for the rest of the first either.
+    let second = cookie(2, 1);
+    send(&mut daemon, &mut t, job(second, 1, Some(&rest)));
+    assert!(
+        t.flags_of(second).first() == Some(&FRAME_SRC_CONSUMED),
+        "the second source consumed before its pictures: {:?}",
+        t.flags_of(second)
+    );
+    assert!(daemon.busy());
     send(
         &mut daemon,
         &mut t,
@@ -955,7 +968,7 @@ fn pictures_go_out_as_they_are_decoded() {
     assert!(daemon.busy(), "the drain waits for the rest of the source");
     let mut pictures = 0;
     let mut while_busy = 0;
-    for slot in 2u32..200 {
+    for slot in 3u32..200 {
         let c = cookie(slot, 1);
         send(&mut daemon, &mut t, job(c, slot % 12, None));
         while daemon.busy() && t.flags_of(c).is_empty() {
@@ -970,13 +983,12 @@ fn pictures_go_out_as_they_are_decoded() {
         while_busy += usize::from(daemon.busy());
     }
     assert!(!daemon.busy());
-    // The first job's dst took the first picture, whenever it came.
+    // The source jobs' dsts took the first pictures, whenever they came.
+    for c in [first, second] {
+        assert_eq!(t.flags_of(c), vec![FRAME_SRC_CONSUMED, FRAME_HAS_PIXELS]);
+    }
     assert_eq!(
-        t.flags_of(first),
-        vec![FRAME_SRC_CONSUMED, FRAME_HAS_PIXELS]
-    );
-    assert_eq!(
-        pictures + 1,
+        pictures + 2,
         clips.expected_first,
         "every picture, then LAST"
     );
