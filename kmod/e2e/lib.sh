@@ -89,10 +89,11 @@ ensure_clips() {
 	bash "$E2E/clips.sh" "$CLIPS"
 }
 
-# boot_guest RUNDIR GROUP...: one guest boot running guest.sh with those
-# check groups; RUNDIR (shared read-write) gets what guest.sh leaves. The
-# console goes to RUNDIR/console.log. vng's own exit status is not the
-# command's (it is lost on the console fallback): run.sh judges RUNDIR.
+# boot_guest RUNDIR [GROUP...]: one guest boot running guest.sh with those
+# check groups (none: guest.sh's default set); RUNDIR (shared read-write)
+# gets what guest.sh leaves. The console goes to RUNDIR/console.log. vng's
+# own exit status is not the command's (it is lost on the console
+# fallback): run.sh judges RUNDIR.
 boot_guest() {
 	local rundir=$1
 	shift
