@@ -563,9 +563,7 @@ group_clients() {
 	MPV_STRACE=1 mpv_decode bframes mpv-bframes-ts-hwdec-copy ts --hwdec=v4l2m2m-copy
 	mpv_decode bframes mpv-bframes-mkv-hwdec-copy mkv --hwdec=v4l2m2m-copy
 	# v4l2-ctl: the whole stream in one OUTPUT buffer, each CAPTURE
-	# format, and through a change to a smaller and to a larger size.
-	v4l2ctl_decode bframes v4l2-ctl-bframes-nv12 v4l2-ctl NV12
-	v4l2ctl_decode bframes v4l2-ctl-bframes-yu12 v4l2-ctl YU12
+	# format, through a change to a smaller and to a larger size.
 	v4l2ctl_decode reschange v4l2-ctl-reschange-nv12 v4l2-ctl NV12
 	v4l2ctl_decode grow v4l2-ctl-grow-yu12 v4l2-ctl YU12
 	# A stream cut short: its concealed last picture is the software

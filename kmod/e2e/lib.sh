@@ -102,7 +102,7 @@ boot_guest() {
 	# A copy: bash reads a script as it runs, and the tree may change.
 	cp "$E2E/guest.sh" "$rundir/guest.sh"
 	local cmd="DAEDALUS_V4L_UTILS_BIN=${V4L_UTILS_BIN:-} DAEDALUS_E2E_DIR=$E2E bash $rundir/guest.sh $rundir $CLIPS $DAEDALUSD $*"
-	timeout -k 10 "${DAEDALUS_E2E_BOOT_TIMEOUT:-1500}" \
+	timeout -k 10 "${DAEDALUS_E2E_BOOT_TIMEOUT:-2400}" \
 		vng --run "$KERNEL" --force-9p --disable-kvm --verbose \
 		--cpus 2 --memory 2G --rwdir "$rundir" --cwd "$ROOT" \
 		--exec "$cmd" </dev/null >"$rundir/console.log" 2>&1 &
