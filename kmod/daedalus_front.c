@@ -742,8 +742,11 @@ void daedalus_front_daemon_gone(struct daedalus_front *f)
 }
 
 /**
- * daedalus_front_last() - a LAST picture went to the client
+ * daedalus_front_last() - a LAST picture is going to the client
  * @f:		the front (job core lock held: flags and events only)
+ *
+ * Called before the LAST buffer is done, so a drain's EOS is pending by
+ * the time poll() can see the buffer.
  *
  * Ends the pictures before a resolution change (after its STREAM_INFO) or
  * a drain (EOS event); either way no job runs until DEC_CMD_START or

@@ -539,10 +539,15 @@ static void daedalus_job_picture(struct daedalus_job_core *core,
 		dst->flags |= V4L2_BUF_FLAG_LAST;
 	dst->field = V4L2_FIELD_NONE;
 	dst->sequence = jctx->dst_sequence++;
-	daedalus_job_put_dst(core, job, (f->flags & DAEDALUS_FRAME_ERROR) ?
-			     VB2_BUF_STATE_ERROR : VB2_BUF_STATE_DONE);
+	/*
+	 * A drain's EOS goes before its LAST buffer: once the buffer is done
+	 * poll() may report it, with EPOLLPRI only for an event already
+	 * queued.
+	 */
 	if (last && core->ops->last)
 		core->ops->last(jctx);
+	daedalus_job_put_dst(core, job, (f->flags & DAEDALUS_FRAME_ERROR) ?
+			     VB2_BUF_STATE_ERROR : VB2_BUF_STATE_DONE);
 }
 
 int daedalus_job_frame(struct daedalus_job_core *core,

@@ -79,8 +79,10 @@ struct daedalus_job_ctx;
  *	the core fails the job.
  * @send_flush: queue a REQ_FLUSH for @generation of @jctx. Called with the
  *	core lock held, after every job of @jctx that has a source went out.
- * @last:	a picture flagged LAST was returned on @jctx (drain or
- *	resolution change complete). Called with the core lock held.
+ * @last:	a picture flagged LAST is being returned on @jctx (drain or
+ *	resolution change complete): called just before its buffer is done,
+ *	so an event it raises is pending when poll() sees the buffer. Called
+ *	with the core lock held.
  * @expired:	the watchdog ended a job of @jctx. Called with the core lock
  *	held.
  * @released:	a buffer of the mapped job @cookie left the core (its

@@ -179,6 +179,7 @@ fn every_mutant_patch_still_applies() {
         "dst-removed-as-src",
         "finish-on-picture",
         "queue-no-coalesce",
+        "eos-after-last",
     ] {
         assert!(v.contains(&m), "{m} not built: {v:?}");
     }
@@ -592,6 +593,19 @@ fn a_job_finish_on_every_picture_is_a_livelock_not_an_abort() {
     assert!(v.detail.contains("would spin forever"), "{}", v.detail);
     assert!(o.events_run < s.lines.len());
     insta::assert_snapshot!("finish_on_picture_livelock", v.to_string());
+}
+
+#[test]
+fn a_drain_s_eos_raised_after_its_last_buffer_is_caught_at_the_buffer() {
+    // The real core raises EOS first: a client woken by the LAST buffer
+    // already has the event pending.
+    let s = regress("drain.scn");
+    assert!(run(&s, &Options::default()).unwrap().verdict.violation().is_none());
+    let v = violation("eos-after-last", "drain.scn");
+    assert_eq!(v.invariant, Invariant::DrainRules);
+    assert_eq!(v.buffer, Some(capture_of_ctx1(2)));
+    assert!(v.detail.contains("no V4L2_EVENT_EOS queued before it"), "{}", v.detail);
+    insta::assert_snapshot!("eos_after_last_diagnosis", v.to_string());
 }
 
 #[test]

@@ -79,8 +79,6 @@ pub(crate) struct Contract {
     requests: Vec<(u32, &'static str)>,
     events: Vec<(u32, &'static str)>,
     errnos: Vec<(u32, &'static str, i32)>,
-    /// LAST pictures of the current event that end a drain: their context.
-    drain_lasts: Vec<u32>,
     /// DAEDALUS_MAX_CONTEXTS.
     max_sessions: u32,
 }
@@ -271,7 +269,7 @@ impl World {
             // The LAST of a change ends the old format's pictures; any
             // other, while a STOP is pending, ends the drain.
             if c.change.take().is_none() && c.stop.is_some() {
-                self.contract.drain_lasts.push(name.ctx);
+                self.rule_eos_before_drain_last(id, name.ctx);
             }
         }
     }
@@ -305,9 +303,6 @@ impl World {
     pub(crate) fn contract_end(&mut self) {
         if self.violation.is_some() {
             return;
-        }
-        for ctx in std::mem::take(&mut self.contract.drain_lasts) {
-            self.rule_drain_last_brings_eos(ctx);
         }
         // Once per event; the writes of a hostile-daemon run come without
         // scenario events.
@@ -356,7 +351,6 @@ impl World {
         c.requests.clear();
         c.events.clear();
         c.errnos.clear();
-        c.drain_lasts.clear();
         c.before.ev = None;
     }
 
@@ -410,17 +404,22 @@ impl World {
     }
 
     /// dev-decoder.rst, Drain: the LAST picture of a drain (not one that
-    /// ends the pictures of an old format) comes with EOS.
-    fn rule_drain_last_brings_eos(&mut self, ctx: u32) {
+    /// ends the pictures of an old format) comes with EOS, raised before
+    /// the buffer is done: from that moment poll() may report the buffer,
+    /// and it reports EPOLLPRI only for an event already queued
+    /// (v4l2_m2m_poll() looks at the events after the queues). A client
+    /// woken for the LAST before its EOS is queued dequeues the LAST with
+    /// no EOS seen (v4l2-compliance: `!got_eos && !got_source_change`).
+    fn rule_eos_before_drain_last(&mut self, id: usize, ctx: u32) {
         if self.violation.is_some() || self.contract.events.contains(&(ctx, "EOS")) {
             return;
         }
         let stop = self.contract.get(ctx).and_then(|c| c.stop);
         let msg = format!(
-            "the LAST picture of ctx {ctx}'s drain went out without V4L2_EVENT_EOS: the client waits for the end of the drain forever"
+            "the LAST picture of ctx {ctx}'s drain was done with no V4L2_EVENT_EOS queued before it: a client polling then sees the buffer without EPOLLPRI and dequeues the drain's end without its EOS"
         );
         let setup = stop.map(|e| (e, "V4L2_DEC_CMD_STOP".to_owned()));
-        self.violate_job(Invariant::DrainRules, None, None, msg, setup);
+        self.violate_job(Invariant::DrainRules, Some(id), None, msg, setup);
     }
 
     /// A picture completes as the daemon delivered it: ERROR exactly when

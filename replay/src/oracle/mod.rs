@@ -136,7 +136,7 @@ impl Invariant {
             Invariant::WrongTimestamp => {
                 "a picture is stamped with the timestamp of the source that produced it"
             }
-            Invariant::DrainRules => "a drain ends with one LAST picture, then EOS, then -EPIPE",
+            Invariant::DrainRules => "a drain ends with EOS, one LAST picture, then -EPIPE",
             Invariant::ScopeNotEnded => {
                 "STREAMOFF, close, daemon death and watchdog expiry return every claimed or parked buffer and finish a running job"
             }
