@@ -227,4 +227,18 @@ pub trait Session {
 
     /// The next result, if any.
     fn next_event(&mut self) -> Option<SessionEvent>;
+
+    /// Whether work is left that no request waits for: the rest of a
+    /// consumed source (a source may hold many pictures), or a drain
+    /// behind it. The daemon calls `step` while no request is waiting.
+    fn busy(&self) -> bool {
+        false
+    }
+
+    /// Does one piece of that work (one access unit), queueing its
+    /// events; returns whether more is left. Every other method first
+    /// finishes whatever its request must follow.
+    fn step(&mut self) -> bool {
+        false
+    }
 }

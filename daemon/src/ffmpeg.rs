@@ -172,6 +172,49 @@ struct FfmpegSession {
     max: (u32, u32),
     /// The stream outgrew `max`: the session has ended.
     failed: bool,
+    /// Access units of consumed sources not decoded yet: the rest of a
+    /// source that held several, decoded between requests.
+    backlog: std::collections::VecDeque<Unit>,
+    /// Units in `backlog` whose parameter set is not `settled_sps`.
+    backlog_new_sps: usize,
+    /// REQ_FLUSH came while `backlog` was not empty: the drain follows it.
+    flush_pending: bool,
+    /// The last sequence parameter set sent to the decoder, and the one
+    /// the announced format came from.
+    last_sps: Option<Vec<u8>>,
+    settled_sps: Option<Vec<u8>>,
+    /// Decoding in `step`, between requests.
+    stepping: bool,
+}
+
+/// One access unit, cut by the parser, with its timestamp and the
+/// sequence parameter set it carries, if any.
+struct Unit {
+    packet: ff::Packet,
+    sps: Option<Vec<u8>>,
+}
+
+/// The sequence parameter set NAL unit in an Annex B access unit of a
+/// codec whose size changes only there (H.264, HEVC); `None` for others.
+fn sps_of(codec: Codec, unit: &[u8]) -> Option<&[u8]> {
+    let is_sps = |header: u8| match codec {
+        Codec::H264 => header & 0x1f == 7,
+        Codec::Hevc => (header >> 1) & 0x3f == 33,
+        Codec::Vp8 | Codec::Vp9 => false,
+    };
+    let mut at = 0;
+    while let Some(pos) = unit[at..].windows(3).position(|w| w == [0, 0, 1]) {
+        let start = at + pos + 3;
+        let end = unit[start..]
+            .windows(3)
+            .position(|w| w[0] == 0 && w[1] == 0 && w[2] <= 1)
+            .map_or(unit.len(), |n| start + n);
+        if start < end && is_sps(unit[start]) {
+            return Some(&unit[start..end]);
+        }
+        at = end.max(start);
+    }
+    None
 }
 
 fn open_decoder(codec: Codec, threads: usize) -> Result<ff::decoder::Video, SessionErrorCode> {
@@ -217,6 +260,12 @@ impl FfmpegSession {
             parsed: 0,
             max,
             failed: false,
+            backlog: Default::default(),
+            backlog_new_sps: 0,
+            flush_pending: false,
+            last_sps: None,
+            settled_sps: None,
+            stepping: false,
         })
     }
 
@@ -226,7 +275,7 @@ impl FfmpegSession {
         let Some(parser) = &self.parser else {
             // No parser (frame-based codecs): the chunk is one frame.
             if !data.is_empty() {
-                self.send(data, pts);
+                self.queue_unit(data, pts);
             }
             return;
         };
@@ -272,10 +321,7 @@ impl FfmpegSession {
                 // them into the packet.
                 let unit = unsafe { std::slice::from_raw_parts(out, out_len as usize) };
                 let unit_pts = self.unit_pts(unit.len(), parser);
-                self.send(unit, unit_pts);
-                if self.failed {
-                    return;
-                }
+                self.queue_unit(unit, unit_pts);
             }
             if data.is_empty() {
                 if out_len == 0 {
@@ -305,10 +351,69 @@ impl FfmpegSession {
         }
     }
 
-    fn send(&mut self, unit: &[u8], pts: i64) {
-        let mut pkt = ff::Packet::copy(unit);
-        pkt.set_pts((pts != ffi::AV_NOPTS_VALUE).then_some(pts));
-        if let Err(e) = self.decoder.send_packet(&pkt) {
+    /// Copies an access unit the parser output to the backlog.
+    fn queue_unit(&mut self, unit: &[u8], pts: i64) {
+        let mut packet = ff::Packet::copy(unit);
+        packet.set_pts((pts != ffi::AV_NOPTS_VALUE).then_some(pts));
+        let sps = sps_of(self.codec, unit).map(<[u8]>::to_vec);
+        if sps.is_some() && sps != self.settled_sps {
+            self.backlog_new_sps += 1;
+        }
+        self.backlog.push_back(Unit { packet, sps });
+    }
+
+    /// Decodes the oldest unit of the backlog.
+    fn decode_unit(&mut self) {
+        let Some(unit) = self.backlog.pop_front() else {
+            return;
+        };
+        if unit.sps.is_some() {
+            if unit.sps != self.settled_sps {
+                self.backlog_new_sps -= 1;
+            }
+            self.last_sps = unit.sps;
+        }
+        self.send(&unit.packet);
+    }
+
+    /// Decodes the whole backlog.
+    fn decode_backlog(&mut self) {
+        while !self.backlog.is_empty() && !self.failed {
+            self.decode_unit();
+        }
+    }
+
+    /// Whether the rest of the backlog may wait for later: the kernel may
+    /// take the current source as consumed and run more jobs meanwhile.
+    /// Only while the stream's format is settled and nothing left can
+    /// change it: a format change must reach the newest dst of the job
+    /// whose source holds it, before the kernel runs another job of the
+    /// old CAPTURE allocation.
+    fn may_defer(&self) -> bool {
+        matches!(self.codec, Codec::H264 | Codec::Hevc)
+            && self.format.is_some()
+            && self.last_sps == self.settled_sps
+            && self.backlog_new_sps == 0
+    }
+
+    /// The drain of REQ_FLUSH, once the backlog is decoded.
+    fn finish_flush(&mut self) {
+        self.flush_pending = false;
+        self.parse(&[], ffi::AV_NOPTS_VALUE);
+        self.decode_backlog();
+        if self.failed {
+            return;
+        }
+        if let Err(e) = self.decoder.send_eof() {
+            tracing::debug!(ctx = self.ctx_id, %e, "send_eof");
+        }
+        self.receive();
+        self.parking.last();
+        self.restart();
+    }
+
+    fn send(&mut self, pkt: &ff::Packet) {
+        if let Err(e) = self.decoder.send_packet(pkt) {
             tracing::debug!(ctx = self.ctx_id, %e, "decoder rejected an access unit");
             self.src_error = true;
         }
@@ -346,10 +451,21 @@ impl FfmpegSession {
         }
         let fits = self.fits_kernel(&format);
         self.format = Some(format);
+        if self.settled_sps != self.last_sps {
+            self.settled_sps = self.last_sps.clone();
+            self.backlog_new_sps = self
+                .backlog
+                .iter()
+                .filter(|u| u.sps.is_some() && u.sps != self.settled_sps)
+                .count();
+        }
         self.kernel_size = Some((format.visible_width, format.visible_height));
         self.kernel_dpb = Some(format.dpb_size);
         self.parking.set_limit(format.dpb_size as usize);
-        self.parking.format(self.current, format, fits);
+        // Found between requests with no drain asked, a change may meet a
+        // job the kernel ran meanwhile on the old CAPTURE allocation.
+        let fresh = self.stepping && !self.flush_pending;
+        self.parking.format(self.current, format, fits, fresh);
     }
 
     fn stream_format(&self, width: u32, height: u32) -> StreamFormat {
@@ -439,32 +555,95 @@ impl Session for FfmpegSession {
             return;
         }
         self.current = job.cookie;
+        let Some(src) = job.src else {
+            // A capture-only job brings a dst for what is decoded already
+            // or still in the backlog.
+            self.parking.park_capture_only(job.dst);
+            return;
+        };
+        // What earlier sources left comes first: a drain asked after them
+        // ends before this source's pictures. Otherwise this source's units
+        // join them; a format change among them takes this job's dst (the
+        // newest) for its LAST, as the kernel ran this job before it could
+        // see that LAST.
+        if self.flush_pending {
+            self.decode_backlog();
+            self.finish_flush();
+        }
         self.parking.park(job.dst);
-        let Some(src) = job.src else { return };
+        if self.failed {
+            return;
+        }
         let mark = self.parking.mark();
         self.src_error = false;
         let pts = i64::try_from(src.timestamp).unwrap_or(i64::MAX);
         if !src.data.is_empty() {
             self.parse(src.data, pts);
         }
+        // The source is copied: decode until the rest may wait, then
+        // report it consumed ahead of the pictures it gave so far, so the
+        // kernel hands over more dsts while the rest is decoded.
+        // A format change's LAST on this job's dst stops the kernel until
+        // the client sets CAPTURE up again: the rest may wait too.
+        while !self.backlog.is_empty()
+            && !self.failed
+            && !self.may_defer()
+            && !self.parking.last_of(job.cookie)
+        {
+            self.decode_unit();
+        }
         if self.failed {
             return;
         }
         let error = self.src_error;
         self.parking.src_consumed_at(mark, job.cookie, error);
+        self.parking.hold(!self.backlog.is_empty());
     }
 
     fn flush(&mut self) {
         if self.failed {
             return;
         }
-        self.parse(&[], ffi::AV_NOPTS_VALUE);
-        if let Err(e) = self.decoder.send_eof() {
-            tracing::debug!(ctx = self.ctx_id, %e, "send_eof");
+        if self.backlog.is_empty() {
+            self.finish_flush();
+        } else {
+            self.flush_pending = true;
         }
-        self.receive();
-        self.parking.last();
-        self.restart();
+    }
+
+    fn step(&mut self) -> bool {
+        if self.failed {
+            self.backlog.clear();
+            self.flush_pending = false;
+        } else if self.flush_pending && self.backlog.is_empty() {
+            self.finish_flush();
+        } else if self.busy() {
+            self.stepping = true;
+            self.decode_unit();
+            self.stepping = false;
+        }
+        if self.backlog.is_empty() && !self.flush_pending {
+            self.parking.hold(false);
+        }
+        self.busy()
+    }
+
+    /// The backlog's next unit may be decoded now. A format change in it
+    /// waits for a request: the next source's job (whose dst, the newest,
+    /// then takes the LAST with its SRC_CONSUMED) or a drain (after which
+    /// the kernel runs no source before the LAST). Decoded between
+    /// requests, its LAST could meet a job the kernel ran on the old
+    /// CAPTURE allocation meanwhile.
+    fn busy(&self) -> bool {
+        if self.failed {
+            return false;
+        }
+        if self.flush_pending {
+            return true;
+        }
+        self.backlog.front().is_some_and(|u| {
+            self.last_sps == self.settled_sps && (u.sps.is_none() || u.sps == self.settled_sps)
+        })
     }
 
     fn capture_off(&mut self) {
@@ -477,6 +656,11 @@ impl Session for FfmpegSession {
 
     fn reset(&mut self) {
         self.parking.clear();
+        self.backlog.clear();
+        self.backlog_new_sps = 0;
+        self.flush_pending = false;
+        self.last_sps = None;
+        self.settled_sps = None;
         match open_decoder(self.codec, self.threads) {
             Ok(d) => self.decoder = d,
             Err(_) => self.restart(),
@@ -488,5 +672,27 @@ impl Session for FfmpegSession {
 
     fn next_event(&mut self) -> Option<SessionEvent> {
         self.parking.next_event()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_sps_of_an_access_unit_is_found_by_its_nal_type() {
+        let sps = [0x67, 0x42, 0xc0, 0x1e, 0x8c];
+        let mut au = vec![0, 0, 0, 1, 0x09, 0xf0, 0, 0, 1];
+        au.extend(sps);
+        au.extend([0, 0, 0, 1, 0x68, 0xce, 0x3c, 0x80, 0, 0, 1, 0x65, 0x88]);
+        assert_eq!(sps_of(Codec::H264, &au), Some(&sps[..]));
+        // A PPS or a slice alone carries none; a NAL type 7 byte inside a
+        // NAL unit is not one.
+        assert_eq!(sps_of(Codec::H264, &au[sps.len() + 9..]), None);
+        assert_eq!(sps_of(Codec::H264, &[0, 0, 1, 0x65, 0x67, 0x42]), None);
+        // HEVC: type 33 in bits 1..7 of the first header byte.
+        let hevc = [0, 0, 1, 0x40, 0x01, 0x0c, 0, 0, 1, 0x42, 0x01, 0x01, 0x60];
+        assert_eq!(sps_of(Codec::Hevc, &hevc), Some(&hevc[9..]));
+        assert_eq!(sps_of(Codec::Vp9, &au), None);
     }
 }

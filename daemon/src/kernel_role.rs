@@ -102,6 +102,12 @@ pub struct KernelRole {
     buf: Vec<u8>,
     format: Option<RespStreamInfo>,
     draining: bool,
+    /// The CAPTURE format set up (visible size, DPB), as the module's
+    /// front holds it: a STREAM_INFO that does not fit it is a source
+    /// change, and the next LAST ends the old format's pictures, not the
+    /// drain (daedalus_front_last()).
+    cap: Option<(u32, u32, u32)>,
+    change_pending: bool,
     stopped: Stopped,
     allocation: usize,
     /// Cookies whose buffers the module took back at CAPTURE STREAMOFF.
@@ -168,6 +174,8 @@ impl KernelRole {
             buf: Vec::new(),
             format: None,
             draining: false,
+            cap: None,
+            change_pending: false,
             stopped: Stopped::No,
             allocation: 0,
             dead: HashSet::new(),
@@ -260,6 +268,7 @@ impl KernelRole {
     /// REQ_SESSION_OPEN; returns the session error code if refused.
     pub fn open(&mut self, width: u32, height: u32) -> RoleResult<Option<u32>> {
         let before = self.session_errors.len();
+        self.cap = (width > 0 && height > 0).then_some((width, height, u32::MAX));
         self.send(&Message::ReqSessionOpen(ReqSessionOpen {
             ctx_id: self.ctx_id,
             codec: self.codec.raw(),
@@ -335,6 +344,11 @@ impl KernelRole {
         match msg {
             Message::RespFrame { cookie, body, data } => self.frame(cookie, body, data),
             Message::RespStreamInfo { body, .. } => {
+                let fits = self.cap.is_some_and(|(w, h, dpb)| {
+                    (w, h) == (body.visible_width, body.visible_height) && body.dpb_size <= dpb
+                });
+                self.change_pending |= !fits;
+                self.cap = Some((body.visible_width, body.visible_height, body.dpb_size));
                 self.format = Some(body);
                 self.infos.push(body);
             }
@@ -441,7 +455,10 @@ impl KernelRole {
         // The module applies the whole message, then the LAST stops it.
         if body.flags & FRAME_LAST != 0 {
             self.lasts += 1;
-            if self.draining {
+            if std::mem::take(&mut self.change_pending) {
+                // A drain interrupted by a change goes on after it.
+                self.capture_off();
+            } else if self.draining {
                 self.draining = false;
                 self.stopped = Stopped::Drained;
             } else {
@@ -588,7 +605,7 @@ impl KernelRole {
     /// REQ_FLUSH, then capture-only jobs until LAST; returns how many
     /// pictures the drain produced.
     pub fn drain(&mut self) -> RoleResult<usize> {
-        let (before, lasts) = (self.pictures.len(), self.lasts);
+        let before = self.pictures.len();
         self.draining = true;
         self.send(&Message::ReqFlush(ReqFlush {
             ctx_id: self.ctx_id,
@@ -596,7 +613,8 @@ impl KernelRole {
         }))?;
         self.barrier()?;
         for _ in 0..256 {
-            if self.lasts > lasts {
+            // A format change's LAST does not end the drain.
+            if !self.draining {
                 return Ok(self.pictures.len() - before);
             }
             self.job(None)?;

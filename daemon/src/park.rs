@@ -28,8 +28,13 @@ enum Pending {
     /// A format the kernel's CAPTURE format holds: needs no buffer.
     Format { cookie: u64, format: StreamFormat },
     /// A new format: STREAM_INFO, then the newest parked dst goes back
-    /// with LAST; the others retire.
-    FormatChange { cookie: u64, format: StreamFormat },
+    /// with LAST; the others retire. With `after`, only a dst parked after
+    /// the change was found may take the LAST (`park_seq` beyond it).
+    FormatChange {
+        cookie: u64,
+        format: StreamFormat,
+        after: Option<u64>,
+    },
     /// The end of a drain: one empty dst with LAST.
     Last,
 }
@@ -49,6 +54,18 @@ pub struct Parking {
     pixfmt: Pixfmt,
     pending: VecDeque<Pending>,
     events: VecDeque<SessionEvent>,
+    /// More pictures are on their way (a source still being decoded):
+    /// parked dsts wait for them instead of going back empty.
+    hold: bool,
+    /// A format change's LAST went out without the SRC_CONSUMED of a
+    /// running job, and the kernel has not been heard to go on since
+    /// (REQ_CAPTURE_OFF, a source): the dst of a capture-only job arriving
+    /// now may have been claimed before the kernel saw the LAST, from the
+    /// old CAPTURE allocation.
+    stopped: bool,
+    /// How many dsts `park` took: the newest parked dst, if any, is the
+    /// `park_seq`th.
+    park_seq: u64,
 }
 
 impl Default for Parking {
@@ -61,6 +78,9 @@ impl Default for Parking {
             pixfmt: Pixfmt::Nv12,
             pending: VecDeque::new(),
             events: VecDeque::new(),
+            hold: false,
+            stopped: false,
+            park_seq: 0,
         }
     }
 }
@@ -103,12 +123,50 @@ impl Parking {
     /// last job's SRC_CONSUMED, so no job of the old allocation can still
     /// come): the retired dsts are live again.
     pub fn park(&mut self, dst: Dst) {
-        self.unretire();
+        self.resume();
         self.dsts.push_back(dst);
+        self.park_seq += 1;
         self.pump();
-        // The oldest goes back, so the newest (the current job's) can still
-        // take a format change's LAST along with its SRC_CONSUMED.
-        while self.pending.is_empty() && self.dsts.len() > self.limit {
+        self.trim();
+    }
+
+    /// Parks the dst of a capture-only job (a drain's). After a format
+    /// change's LAST that went without a running job's SRC_CONSUMED,
+    /// before the kernel is heard to go on, it may be one the kernel
+    /// claimed before it saw the LAST: retired with the old allocation's
+    /// spares, so no picture of the new format goes into it. (A client
+    /// resuming with V4L2_DEC_CMD_START on the same buffers and draining
+    /// at once, with no source in between, then drains no further.)
+    pub fn park_capture_only(&mut self, dst: Dst) {
+        if self.stopped {
+            self.retired.push(dst);
+        } else {
+            self.park(dst);
+        }
+    }
+
+    /// The kernel went on after a format change's LAST on the same CAPTURE
+    /// allocation (a source after V4L2_DEC_CMD_START): the retired dsts are
+    /// live again.
+    fn resume(&mut self) {
+        self.stopped = false;
+        self.unretire();
+    }
+
+    /// Whether pictures are on their way without more bitstream (the rest
+    /// of a source being decoded): while they are, no parked dst goes back
+    /// empty; when they are no longer, the surplus goes back.
+    pub fn hold(&mut self, hold: bool) {
+        self.hold = hold;
+        self.trim();
+    }
+
+    /// Returns the dsts beyond the limit, empty, when no picture waits and
+    /// none is on its way. The oldest goes back, so the newest (the current
+    /// job's) can still take a format change's LAST along with its
+    /// SRC_CONSUMED.
+    fn trim(&mut self) {
+        while !self.hold && self.pending.is_empty() && self.dsts.len() > self.limit {
             let surplus = self.dsts.pop_front().expect("len > limit");
             self.pixels(surplus, 0, 0, FrameData::Inline(Vec::new()));
         }
@@ -131,6 +189,7 @@ impl Parking {
     /// anything not yet sent about them. Pictures keep waiting, for the
     /// dsts of later jobs.
     pub fn capture_off(&mut self) {
+        self.stopped = false;
         self.dsts.clear();
         self.retired.clear();
         self.events
@@ -140,6 +199,15 @@ impl Parking {
     /// Sets how many dsts may stay parked with no picture for them.
     pub fn set_limit(&mut self, limit: usize) {
         self.limit = limit.max(1);
+    }
+
+    /// Whether job `cookie`'s dst went into a LAST not sent yet: the
+    /// kernel stops at it, and its SRC_CONSUMED can join it.
+    pub fn last_of(&self, cookie: u64) -> bool {
+        self.events.iter().any(|e| {
+            matches!(e, SessionEvent::Frame { cookie: c, flags, .. }
+                if *c == cookie && *flags & FRAME_LAST != 0)
+        })
     }
 
     /// Reports that job `cookie`'s source is consumed.
@@ -176,6 +244,9 @@ impl Parking {
                 );
             }
             *flags |= FRAME_SRC_CONSUMED;
+            // The job ran until the kernel saw this LAST: it claimed no
+            // dst before it.
+            self.stopped = false;
             return;
         }
         let flags = FRAME_SRC_CONSUMED | if error { FRAME_ERROR } else { 0 };
@@ -202,11 +273,20 @@ impl Parking {
     /// already holds (`fits`) goes out at once, in order with the pictures;
     /// a change goes out after every picture before it, followed by a LAST
     /// buffer, and the other parked dsts retire.
-    pub fn format(&mut self, cookie: u64, format: StreamFormat, fits: bool) {
+    ///
+    /// `fresh`: the change was found between requests, after the jobs of
+    /// the parked dsts were finished; the kernel may have run another job
+    /// on the old CAPTURE allocation since. Its LAST then waits for a dst
+    /// parked after now (that job's, whose SRC_CONSUMED can join it).
+    pub fn format(&mut self, cookie: u64, format: StreamFormat, fits: bool, fresh: bool) {
         self.pending.push_back(if fits {
             Pending::Format { cookie, format }
         } else {
-            Pending::FormatChange { cookie, format }
+            Pending::FormatChange {
+                cookie,
+                format,
+                after: fresh.then_some(self.park_seq),
+            }
         });
         self.pump();
     }
@@ -231,6 +311,8 @@ impl Parking {
 
     /// Forgets every dst, pending picture and event.
     pub fn clear(&mut self) {
+        self.hold = false;
+        self.stopped = false;
         self.dsts.clear();
         self.retired.clear();
         self.pending.clear();
@@ -275,8 +357,12 @@ impl Parking {
                     }
                 }
                 Some(_) if self.dsts.is_empty() => return,
+                Some(Pending::FormatChange {
+                    after: Some(after), ..
+                }) if self.park_seq <= *after => return,
                 Some(Pending::FormatChange { .. }) => {
-                    let Some(Pending::FormatChange { cookie, format }) = self.pending.pop_front()
+                    let Some(Pending::FormatChange { cookie, format, .. }) =
+                        self.pending.pop_front()
                     else {
                         return;
                     };
@@ -291,6 +377,7 @@ impl Parking {
                     let dst = self.dsts.pop_back().expect("checked non-empty");
                     self.retired.extend(self.dsts.drain(..));
                     self.pixels(dst, FRAME_LAST, 0, FrameData::Inline(Vec::new()));
+                    self.stopped = true;
                 }
                 Some(Pending::Last) => {
                     self.pending.pop_front();
@@ -412,6 +499,84 @@ mod tests {
         );
     }
 
+    /// After a format change's LAST, a capture-only job's dst was claimed
+    /// before the kernel saw it: it takes no picture of the new format
+    /// until the kernel is heard to go on (here REQ_CAPTURE_OFF).
+    #[test]
+    fn a_capture_only_dst_after_a_change_waits_for_the_kernel_to_go_on() {
+        let mut p = Parking::default();
+        p.park(dst(1));
+        p.format(1, fmt(32), false, false);
+        let ev = drain(&mut p);
+        assert!(
+            matches!(ev.last(), Some(SessionEvent::Frame { cookie: 1, flags, .. })
+            if *flags == FRAME_HAS_PIXELS | FRAME_LAST)
+        );
+        p.picture(5, vec![7; 10], false);
+        p.park_capture_only(dst(2));
+        assert!(drain(&mut p).is_empty(), "an old dst takes a new picture");
+        assert_eq!(p.retired(), 1);
+        p.capture_off();
+        p.park_capture_only(dst(3));
+        assert_eq!(
+            drain(&mut p),
+            vec![SessionEvent::Frame {
+                cookie: 3,
+                flags: FRAME_HAS_PIXELS,
+                timestamp: 5,
+                data: vec![7; 10].into()
+            }]
+        );
+    }
+
+    /// A change's LAST that carries its running job's SRC_CONSUMED stops
+    /// the kernel before it can claim another dst: a capture-only dst
+    /// after it is a new one (here: a client that resumed and drains).
+    #[test]
+    fn a_capture_only_dst_after_a_last_with_src_consumed_is_used() {
+        let mut p = Parking::default();
+        p.park(dst(1));
+        let mark = p.mark();
+        p.format(1, fmt(32), false, false);
+        p.src_consumed_at(mark, 1, false);
+        let ev = drain(&mut p);
+        assert!(
+            matches!(ev.last(), Some(SessionEvent::Frame { cookie: 1, flags, .. })
+            if *flags == FRAME_HAS_PIXELS | FRAME_LAST | FRAME_SRC_CONSUMED)
+        );
+        p.picture(5, vec![7; 10], false);
+        p.park_capture_only(dst(2));
+        assert_eq!(drain(&mut p).len(), 1, "the picture goes to dst 2");
+    }
+
+    /// A change found between requests waits for a dst parked after it:
+    /// the older ones belong to jobs the kernel finished, and it may have
+    /// run another on the old allocation since; that one's dst takes the
+    /// LAST, the older ones retire.
+    #[test]
+    fn a_fresh_change_takes_only_a_dst_parked_after_it() {
+        let mut p = Parking::default();
+        p.park(dst(1));
+        p.park(dst(2));
+        p.picture(3, vec![1; 10], false);
+        p.format(2, fmt(32), false, true);
+        p.picture(4, vec![2; 10], false);
+        let ev = drain(&mut p);
+        assert_eq!(ev.len(), 1, "the old picture goes to dst 1: {ev:?}");
+        assert_eq!(
+            (p.parked(), p.waiting()),
+            (1, 2),
+            "dst 2 waits, so does the change"
+        );
+        p.park(dst(3));
+        let ev = drain(&mut p);
+        assert!(matches!(ev[0], SessionEvent::StreamInfo { .. }));
+        assert!(matches!(ev[1], SessionEvent::Frame { cookie: 3, flags, .. }
+            if flags == FRAME_HAS_PIXELS | FRAME_LAST));
+        assert_eq!(ev.len(), 2);
+        assert_eq!((p.parked(), p.retired(), p.waiting()), (0, 1, 1));
+    }
+
     /// A concealed picture keeps its pixels; an error with none is an
     /// empty ERROR buffer.
     #[test]
@@ -453,13 +618,13 @@ mod tests {
     /// and the 32-wide format found while job 3 decodes.
     fn changed() -> (Parking, Vec<SessionEvent>) {
         let mut p = Parking::default();
-        p.format(5, fmt(16), true);
+        p.format(5, fmt(16), true, false);
         p.park(dst(1));
         p.park(dst(2));
         p.park(dst(3));
         let mark = p.mark();
         p.picture(1, vec![0; 4], false);
-        p.format(6, fmt(32), false);
+        p.format(6, fmt(32), false, false);
         p.picture(2, vec![0; 8], false);
         p.src_consumed_at(mark, 3, false);
         let ev = drain(&mut p);
@@ -544,10 +709,10 @@ mod tests {
     #[test]
     fn a_source_error_does_not_make_the_last_buffer_an_error() {
         let mut p = Parking::default();
-        p.format(5, fmt(16), true);
+        p.format(5, fmt(16), true, false);
         p.park(dst(1));
         let mark = p.mark();
-        p.format(6, fmt(32), false);
+        p.format(6, fmt(32), false, false);
         p.src_consumed_at(mark, 1, true);
         assert_eq!(
             frames(&drain(&mut p)),

@@ -15,14 +15,14 @@ use std::path::PathBuf;
 use std::sync::OnceLock;
 use std::thread::JoinHandle;
 
-use daedalus_proto::{Codec, HELLO_F_CAPTURE_FMT, HELLO_F_MAPPED, Pixfmt, SessionErrorCode};
+use daedalus_proto::*;
 use daedalusd::backend::Backend;
 use daedalusd::clip::{self, FrameMd5};
 use daedalusd::daemon::{Daemon, DaemonError, Exit};
 use daedalusd::ffmpeg::FfmpegBackend;
 use daedalusd::kernel_role::{KernelRole, MapMode};
 use daedalusd::sandbox::{self, Reach};
-use daedalusd::transport::Loopback;
+use daedalusd::transport::{Loopback, Transport};
 
 struct Clips {
     /// Packets of both segments in decode order.
@@ -754,6 +754,248 @@ fn a_stream_cut_short_gives_every_picture_nv12() {
 #[test]
 fn a_stream_cut_short_gives_every_picture_yuv420_mapped() {
     cut_short(Pixfmt::Yuv420, MapMode::Mapped);
+}
+
+/// A whole stream in one source (v4l2-ctl's `--stream-from` fills its
+/// OUTPUT buffers to the brim): every picture comes out, in display order,
+/// as the software decode. `segments`: the clip's first segment alone, or
+/// both, with the resolution change between them inside the source (its
+/// LAST ends the first size's pictures during the drain, which goes on in
+/// the new CAPTURE allocation). `open` is the size the CAPTURE format is
+/// set up for: 0x0 makes the first header a format change too.
+fn one_source(segments: usize, pixfmt: Pixfmt, mode: MapMode, open: (u32, u32)) {
+    let clips = clips();
+    let (packets, expected) = if segments == 1 {
+        (
+            &clips.packets[..clips.first],
+            &clips.expected[..clips.expected_first],
+        )
+    } else {
+        (&clips.packets[..], &clips.expected[..])
+    };
+    let stream: Vec<u8> = packets
+        .iter()
+        .flat_map(|(_, d)| d.iter().copied())
+        .collect();
+    let (t, daemon) = spawn_mode(ffmpeg(&[Codec::H264]), mode);
+    let mut role = role_for(t, 4, Codec::H264, pixfmt, 12, mode);
+    assert_eq!(role.open(open.0, open.1).unwrap(), None);
+    role.job(Some((40_000, &stream))).unwrap();
+    role.drain().unwrap();
+    assert_eq!(role.violations, Vec::<String>::new());
+    assert_eq!(role.src_consumed, 1);
+    assert_eq!((role.src_errors, role.dst_errors), (0, 0));
+    let first = usize::from(open == (0, 0));
+    let changes = first + segments - 1;
+    assert_eq!(role.capture_setups, changes, "CAPTURE set up again");
+    assert_eq!(
+        role.lasts,
+        changes + 1,
+        "a LAST per change, one for the drain"
+    );
+    let got = digest(&role);
+    let md5s = |v: &[FrameMd5]| v.iter().map(|f| f.md5.clone()).collect::<Vec<_>>();
+    assert_eq!(
+        md5s(&got),
+        md5s(expected),
+        "every picture of the stream, in display order"
+    );
+    // Every access unit starts in the one source: its timestamp is theirs.
+    assert!(got.iter().all(|f| f.timestamp == 40_000));
+    let allocations: Vec<(u32, usize)> = role
+        .pictures
+        .iter()
+        .map(|p| (p.format.unwrap().visible_width, p.allocation))
+        .collect();
+    let want: Vec<(u32, usize)> = (0..expected.len())
+        .map(|i| {
+            let segment = usize::from(i >= clips.expected_first);
+            (clips.formats[segment].2, first + segment)
+        })
+        .collect();
+    assert_eq!(allocations, want, "(width, CAPTURE allocation) per picture");
+    role.hang_up();
+    daemon.join().unwrap().unwrap();
+}
+
+#[test]
+fn a_whole_stream_in_one_source_nv12() {
+    one_source(1, Pixfmt::Nv12, MapMode::Inline, (320, 240));
+}
+
+#[test]
+fn a_whole_stream_in_one_source_after_a_format_change_yuv420_mapped() {
+    one_source(1, Pixfmt::Yuv420, MapMode::Mapped, (0, 0));
+}
+
+#[test]
+fn a_whole_stream_with_a_change_in_one_source_nv12() {
+    one_source(2, Pixfmt::Nv12, MapMode::Inline, (320, 240));
+}
+
+#[test]
+fn a_whole_stream_with_a_change_in_one_source_after_a_first_change_yuv420_mapped() {
+    one_source(2, Pixfmt::Yuv420, MapMode::Mapped, (0, 0));
+}
+
+/// The kernel side of `pictures_go_out_as_they_are_decoded`: records what
+/// the daemon sends, receives nothing (requests go in by `handle_bytes`).
+struct Recorder {
+    sent: Vec<Message>,
+    poll: std::fs::File,
+}
+
+impl Transport for Recorder {
+    fn recv(&mut self, _buf: &mut Vec<u8>) -> std::io::Result<bool> {
+        Ok(false)
+    }
+
+    fn send(&mut self, msg: &[u8]) -> std::io::Result<()> {
+        self.sent.push(Message::decode(msg).unwrap());
+        Ok(())
+    }
+
+    fn fd(&self) -> std::os::fd::BorrowedFd<'_> {
+        use std::os::fd::AsFd;
+        self.poll.as_fd()
+    }
+}
+
+impl Recorder {
+    /// Flags of every RESP_FRAME for `cookie` so far.
+    fn flags_of(&self, cookie: u64) -> Vec<u32> {
+        self.sent
+            .iter()
+            .filter_map(|m| match m {
+                Message::RespFrame {
+                    cookie: c, body, ..
+                } if *c == cookie => Some(body.flags),
+                _ => None,
+            })
+            .collect()
+    }
+}
+
+/// A source holding a whole stream is reported consumed once its first
+/// pictures are out, and the rest is decoded between requests: each dst
+/// the kernel hands over meanwhile (the capture-only jobs of a drain) gets
+/// its picture as soon as it is decoded, not after the whole source. The
+/// drain asked for meanwhile ends after the last of them.
+#[test]
+fn pictures_go_out_as_they_are_decoded() {
+    let clips = clips();
+    // The stream in two sources, each of many access units.
+    let half = clips.first / 2;
+    let concat =
+        |p: &[(u64, Vec<u8>)]| -> Vec<u8> { p.iter().flat_map(|(_, d)| d.clone()).collect() };
+    let (stream, rest) = (
+        concat(&clips.packets[..half]),
+        concat(&clips.packets[half..clips.first]),
+    );
+    let mut backend = FfmpegBackend::new(&[Codec::H264], 1).unwrap();
+    let mut daemon = Daemon::new(&mut backend);
+    let mut t = Recorder {
+        sent: Vec::new(),
+        poll: std::fs::File::open("/dev/null").unwrap(),
+    };
+    let job = |cookie: u64, dst_index: u32, src: Option<&[u8]>| Message::ReqDecode {
+        cookie,
+        body: ReqDecode {
+            ctx_id: 1,
+            codec: Codec::H264.raw(),
+            flags: if src.is_some() { 0 } else { DECODE_F_NO_SRC },
+            generation: 0,
+            timestamp: if src.is_some() { 40_000 } else { 0 },
+            src_index: if src.is_some() { 0 } else { NO_BUF },
+            dst_index,
+            bytes: src.map_or(0, |s| s.len() as u32),
+            dst_size: 1 << 20,
+            src_map: 0,
+            dst_map: 0,
+        },
+        data: src.map_or_else(Vec::new, <[u8]>::to_vec),
+    };
+    let send = |daemon: &mut Daemon<'_>, t: &mut Recorder, msg: Message| {
+        daemon.handle_bytes(&msg.encode().unwrap(), t).unwrap();
+    };
+    send(
+        &mut daemon,
+        &mut t,
+        Message::ReqHello(ReqHello {
+            proto_version: PROTO_VERSION.into(),
+            max_contexts: 1,
+            max_payload: MAX_PAYLOAD,
+            reserved: 0,
+        }),
+    );
+    send(
+        &mut daemon,
+        &mut t,
+        Message::ReqSessionOpen(ReqSessionOpen {
+            ctx_id: 1,
+            codec: Codec::H264.raw(),
+            pixfmt: Pixfmt::Nv12.raw(),
+            width: 320,
+            height: 240,
+            reserved: 0,
+        }),
+    );
+    let first = cookie(1, 1);
+    send(&mut daemon, &mut t, job(first, 0, Some(&stream)));
+    assert!(
+        t.flags_of(first)[0] & FRAME_SRC_CONSUMED != 0,
+        "SRC_CONSUMED first: {:?}",
+        t.flags_of(first)
+    );
+    assert!(daemon.busy(), "the rest of the source is left for later");
+    // The next source does not wait for the rest of the first either.
+    let second = cookie(2, 1);
+    send(&mut daemon, &mut t, job(second, 1, Some(&rest)));
+    assert!(
+        t.flags_of(second).first() == Some(&FRAME_SRC_CONSUMED),
+        "the second source consumed before its pictures: {:?}",
+        t.flags_of(second)
+    );
+    assert!(daemon.busy());
+    send(
+        &mut daemon,
+        &mut t,
+        Message::ReqFlush(ReqFlush {
+            ctx_id: 1,
+            generation: 0,
+        }),
+    );
+    assert!(daemon.busy(), "the drain waits for the rest of the source");
+    let mut pictures = 0;
+    let mut while_busy = 0;
+    for slot in 3u32..200 {
+        let c = cookie(slot, 1);
+        send(&mut daemon, &mut t, job(c, slot % 12, None));
+        while daemon.busy() && t.flags_of(c).is_empty() {
+            daemon.step(&mut t).unwrap();
+        }
+        let flags = t.flags_of(c);
+        if flags.iter().any(|f| f & FRAME_LAST != 0) {
+            break;
+        }
+        assert_eq!(flags, vec![FRAME_HAS_PIXELS], "capture-only job {slot}");
+        pictures += 1;
+        while_busy += usize::from(daemon.busy());
+    }
+    assert!(!daemon.busy());
+    // The source jobs' dsts took the first pictures, whenever they came.
+    for c in [first, second] {
+        assert_eq!(t.flags_of(c), vec![FRAME_SRC_CONSUMED, FRAME_HAS_PIXELS]);
+    }
+    assert_eq!(
+        pictures + 2,
+        clips.expected_first,
+        "every picture, then LAST"
+    );
+    assert!(
+        while_busy >= clips.expected_first / 2,
+        "only {while_busy} pictures went out before the source was decoded"
+    );
 }
 
 /// A stream whose coded size exceeds what the daemon announced in

@@ -15,6 +15,7 @@
 # OUTDIR/<clip>.framemd5    software decode, yuv420p, display order
 # OUTDIR/<clip>.i420md5     per-frame MD5 of the tightly packed I420
 #                           pictures (GStreamer's output is compared to it)
+# OUTDIR/<clip>.sizes       each picture's width and height, display order
 # OUTDIR/clips.txt          name WxH frames, one clip a line
 #
 # Clips (25 fps, GOPs of 12, 3 B-frames with b-pyramid, no scenecut):
@@ -49,7 +50,7 @@ stamp=$(sha256sum "$SELF" | cut -c1-16)
 if [ -f "$OUT/.stamp" ] && [ "$(cat "$OUT/.stamp")" = "$stamp" ]; then
 	exit 0
 fi
-rm -f "$OUT"/*.ts "$OUT"/*.webm "$OUT"/*.h264 "$OUT"/*.h265 "$OUT"/*.framemd5 "$OUT"/*.i420md5 "$OUT/clips.txt"
+rm -f "$OUT"/*.ts "$OUT"/*.webm "$OUT"/*.h264 "$OUT"/*.h265 "$OUT"/*.framemd5 "$OUT"/*.sizes "$OUT"/*.i420md5 "$OUT/clips.txt"
 
 X264=(-c:v libx264 -preset veryfast -bf 3 -g 12
 	-x264-params keyint=12:min-keyint=12:scenecut=0:b-pyramid=normal:b-adapt=0
@@ -74,6 +75,8 @@ reference() {
 	ffmpeg -nostdin -v error "$@" -copyts -i "$in" -fps_mode passthrough -autoscale 0 \
 		-pix_fmt yuv420p -f framemd5 "$OUT/$name.framemd5"
 	grep -v '^#' "$OUT/$name.framemd5" | awk -F', *' '{print $6}' >"$OUT/$name.i420md5"
+	ffprobe -v error -select_streams v:0 -show_entries frame=width,height -of csv=p=0 \
+		"$in" | tr , " " >"$OUT/$name.sizes"
 	case $name in
 	hevc) ffmpeg -nostdin -v error -i "$in" -c:v copy -f hevc "$OUT/$name.h265" ;;
 	vp9) ;;

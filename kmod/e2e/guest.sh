@@ -487,6 +487,60 @@ mpv_crash_site() {
 	fi
 }
 
+# v4l2ctl_decode CLIP NAME V4L2-CTL PIXFMT: v4l2-ctl streams the Annex B
+# clip in (OUTPUT buffers of its default size: a small clip is one
+# buffer) with CAPTURE in PIXFMT (NV12 or YU12), and writes every CAPTURE
+# picture (tightly packed at the coded size, the layout of the node's
+# single plane) to a file. Cut into pictures of each one's size (the
+# clip's .sizes) and cropped to I420, the file must be the software
+# decode's pictures in order.
+v4l2ctl_decode() {
+	local clip=$1 name=$2 tool=$3 pixfmt=$4 rc
+	trace_start
+	timeout -k 5 "$CLIENT_TIMEOUT" "$tool" -d "$DEV" --set-fmt-video pixelformat="$pixfmt" \
+		--stream-mmap --stream-out-mmap --stream-from "$CLIPS/$clip.h264" \
+		--stream-to "$WORK/$name.yuv" >"$OUT/logs/$name.log" 2>&1
+	rc=$?
+	trace_stop "$name"
+	log "$name: $("$tool" --version 2>&1 | head -n1)"
+	if [ "$rc" -ne 0 ]; then
+		fail "$name" "v4l2-ctl exit $rc$(signal_of "$rc") (logs/$name.log)"
+		return
+	fi
+	python3 - "$WORK/$name.yuv" "$CLIPS/$clip.sizes" "$pixfmt" >"$WORK/$name.got" <<'PY'
+import hashlib, sys
+data = open(sys.argv[1], "rb").read()
+sizes = [tuple(map(int, l.split())) for l in open(sys.argv[2]) if l.strip()]
+nv12 = sys.argv[3] == "NV12"
+at = 0
+for w, h in sizes:
+    cw, ch = -(-w // 16) * 16, -(-h // 16) * 16
+    n = cw * ch * 3 // 2
+    if at + n > len(data):
+        break
+    pic = data[at:at + n]
+    at += n
+    y = b"".join(pic[r * cw:r * cw + w] for r in range(h))
+    c = pic[cw * ch:]
+    w2, h2 = (w + 1) // 2, (h + 1) // 2
+    if nv12:
+        u = b"".join(c[r * cw:r * cw + 2 * w2:2] for r in range(h2))
+        v = b"".join(c[r * cw + 1:r * cw + 2 * w2:2] for r in range(h2))
+    else:
+        q = (cw // 2) * (ch // 2)
+        u = b"".join(c[r * (cw // 2):r * (cw // 2) + w2] for r in range(h2))
+        v = b"".join(c[q + r * (cw // 2):q + r * (cw // 2) + w2] for r in range(h2))
+    print(hashlib.md5(y + u + v).hexdigest())
+if at != len(data):
+    print(f"{len(data) - at} bytes left over")
+PY
+	if diff "$CLIPS/$clip.i420md5" "$WORK/$name.got" >"$OUT/logs/$name.diff" 2>&1; then
+		pass "$name"
+	else
+		fail "$name" "$(grep -c . "$WORK/$name.got") of $(wc -l <"$CLIPS/$clip.i420md5") pictures written, $(grep -c '^[<>]' "$OUT/logs/$name.diff") differing line(s) (logs/$name.diff)"
+	fi
+}
+
 # clients: what users pick, on the clips that break decoders, each
 # compared picture by picture with the software decode.
 group_clients() {
@@ -508,6 +562,10 @@ group_clients() {
 	# sends a packet before it asks for a picture (docs/clients.md).
 	MPV_STRACE=1 mpv_decode bframes mpv-bframes-ts-hwdec-copy ts --hwdec=v4l2m2m-copy
 	mpv_decode bframes mpv-bframes-mkv-hwdec-copy mkv --hwdec=v4l2m2m-copy
+	# v4l2-ctl: the whole stream in one OUTPUT buffer, each CAPTURE
+	# format, through a change to a smaller and to a larger size.
+	v4l2ctl_decode reschange v4l2-ctl-reschange-nv12 v4l2-ctl NV12
+	v4l2ctl_decode grow v4l2-ctl-grow-yu12 v4l2-ctl YU12
 	# A stream cut short: its concealed last picture is the software
 	# decode's only with the reference's one decoder thread.
 	daemon_stop TERM
