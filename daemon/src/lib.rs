@@ -7,6 +7,7 @@ pub mod backend;
 pub mod clip;
 pub mod daemon;
 pub mod ffmpeg;
+pub mod h264_params;
 pub mod kernel_role;
 pub mod layout;
 pub mod mapping;
