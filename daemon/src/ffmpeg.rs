@@ -105,9 +105,17 @@ impl Drop for Parser {
 }
 
 /// A decoded frame, held by reference (no copy) until a dst takes it.
-struct FramePicture {
+pub(crate) struct FramePicture {
     frame: ff::frame::Video,
     coded: (u32, u32),
+}
+
+impl FramePicture {
+    /// `frame` (its planes at least `coded` in size) as a picture of
+    /// coded size `coded`.
+    pub(crate) fn new(frame: ff::frame::Video, coded: (u32, u32)) -> Self {
+        Self { frame, coded }
+    }
 }
 
 impl std::fmt::Debug for FramePicture {

@@ -14,4 +14,5 @@ pub mod mapping;
 pub mod park;
 pub mod sandbox;
 pub mod scripted;
+pub mod stateless;
 pub mod transport;

@@ -1,0 +1,183 @@
+//! Stateless H.264 decoding on libavcodec: one request's controls and
+//! slices in, that request's own picture out, in decode order, as the
+//! stateless decoder interface has it
+//! (Documentation/userspace-api/media/v4l/dev-stateless-decoder.rst).
+//!
+//! libavcodec's H.264 decoder returns pictures in display order, after
+//! a reorder delay, and drops a picture it finds out of order when told
+//! there is none. So the picture of a request is not taken from its
+//! output: the decoder runs on one thread, each buffer it allocates for a
+//! picture (`get_buffer2`) is also referenced here, with the timestamp of
+//! the packet it is for, and once `avcodec_send_packet()` has decoded the
+//! request's slices (on one thread it returns with the picture complete,
+//! deblocked) that buffer is the request's picture. What the decoder
+//! outputs later is dropped. The references the slices name are the
+//! decoder's own pictures, which match the client's as long as the client
+//! decodes the stream in order.
+//!
+//! The parameter sets come from the controls ([`crate::h264_params`]),
+//! written ahead of the slices whenever they differ from the last ones.
+
+use std::os::raw::c_int;
+
+use ff::ffi;
+use ffmpeg_next as ff;
+
+use crate::backend::Picture;
+use crate::ffmpeg::FramePicture;
+use crate::h264_params::{ParamError, Pps, ScalingMatrix, Sps, Visible};
+
+/// One decode request: the controls in effect and the OUTPUT buffer.
+pub struct Request<'a> {
+    pub sps: &'a Sps,
+    pub pps: &'a Pps,
+    /// `V4L2_CID_STATELESS_H264_SCALING_MATRIX`, when the client set it.
+    pub matrix: Option<&'a ScalingMatrix>,
+    /// The CAPTURE format's visible size.
+    pub visible: Visible,
+    /// The slices of one picture, Annex B (DECODE_MODE frame-based,
+    /// START_CODE Annex B).
+    pub slices: &'a [u8],
+    /// The OUTPUT buffer's timestamp, which names the picture as a
+    /// reference for later requests.
+    pub timestamp: u64,
+}
+
+/// Why a request gave no picture.
+#[derive(Debug, thiserror::Error)]
+pub enum StatelessError {
+    /// The controls cannot be written as parameter sets.
+    #[error("controls: {0}")]
+    Params(#[from] ParamError),
+    /// libavcodec refused the data.
+    #[error("decoder: {0}")]
+    Decoder(String),
+    /// The slices decoded to no picture (no slice of a picture in them).
+    #[error("no picture in the request's slices")]
+    NoPicture,
+}
+
+/// Pictures the decoder allocated during one `avcodec_send_packet()`,
+/// each a reference of its own to the decoder's buffers.
+#[derive(Default)]
+struct Allocated {
+    frames: Vec<ff::frame::Video>,
+}
+
+/// `AVCodecContext.get_buffer2`: the default allocator, and a reference
+/// to what it allocated kept in the context's `opaque` (`Allocated`).
+unsafe extern "C" fn get_buffer2(
+    ctx: *mut ffi::AVCodecContext,
+    frame: *mut ffi::AVFrame,
+    flags: c_int,
+) -> c_int {
+    // SAFETY: libavcodec calls this with its live context and frame.
+    let r = unsafe { ffi::avcodec_default_get_buffer2(ctx, frame, flags) };
+    if r < 0 {
+        return r;
+    }
+    // SAFETY: opaque is the `Allocated` of the StatelessH264 that owns
+    // this context, boxed and alive as long as the context.
+    let allocated = unsafe { &mut *((*ctx).opaque as *mut Allocated) };
+    let mut copy = ff::frame::Video::empty();
+    // SAFETY: both frames are valid; av_frame_ref takes new references to
+    // the buffers just allocated.
+    let r = unsafe { ffi::av_frame_ref(copy.as_mut_ptr(), frame) };
+    if r < 0 {
+        // SAFETY: the buffers the default allocator attached go back.
+        unsafe { ffi::av_frame_unref(frame) };
+        return r;
+    }
+    allocated.frames.push(copy);
+    0
+}
+
+/// Whether Annex B `data` holds a slice NAL unit (nal_unit_type 1 to 5).
+fn has_slice(data: &[u8]) -> bool {
+    data.windows(4)
+        .any(|w| w[..3] == [0, 0, 1] && (1..=5).contains(&(w[3] & 0x1f)))
+}
+
+/// A stateless H.264 session's decoder.
+pub struct StatelessH264 {
+    decoder: ff::decoder::Video,
+    /// Declared after the decoder: dropped after it, as the decoder's
+    /// context points at it.
+    allocated: Box<Allocated>,
+    /// The parameter sets written for the last request.
+    params: Vec<u8>,
+    scratch: Vec<u8>,
+    output: ff::frame::Video,
+}
+
+impl StatelessH264 {
+    pub fn new() -> Result<Self, StatelessError> {
+        let codec = ff::decoder::find(ff::codec::Id::H264)
+            .ok_or_else(|| StatelessError::Decoder("no H.264 decoder".into()))?;
+        let mut allocated = Box::<Allocated>::default();
+        let mut ctx = ff::codec::Context::new_with_codec(codec);
+        // One thread: avcodec_send_packet() returns with the picture
+        // decoded.
+        ctx.set_threading(ff::threading::Config {
+            kind: ff::threading::Type::None,
+            count: 1,
+            ..Default::default()
+        });
+        // SAFETY: the context is not open yet; the Box's address stays
+        // put for the context's life (the field order drops it later).
+        unsafe {
+            let c = ctx.as_mut_ptr();
+            (*c).get_buffer2 = Some(get_buffer2);
+            (*c).opaque = (&mut *allocated as *mut Allocated).cast();
+        }
+        let decoder = ctx
+            .decoder()
+            .open_as(codec)
+            .and_then(|o| o.video())
+            .map_err(|e| StatelessError::Decoder(e.to_string()))?;
+        Ok(Self {
+            decoder,
+            allocated,
+            params: Vec::new(),
+            scratch: Vec::new(),
+            output: ff::frame::Video::empty(),
+        })
+    }
+
+    /// Decodes one request and returns its picture (coded size, the
+    /// visible part at the top left).
+    pub fn decode(&mut self, req: &Request<'_>) -> Result<impl Picture + use<>, StatelessError> {
+        if !has_slice(req.slices) {
+            return Err(StatelessError::NoPicture);
+        }
+        let mut params = req.sps.to_nal(req.visible, Some(0))?;
+        params.extend(req.pps.to_nal(req.sps, req.matrix)?);
+        let (cw, ch) = req.sps.coded_size();
+        self.scratch.clear();
+        if params != self.params {
+            self.scratch.extend_from_slice(&params);
+            self.params = params;
+        }
+        self.scratch.extend_from_slice(req.slices);
+        let mut packet = ff::Packet::copy(&self.scratch);
+        let pts = i64::try_from(req.timestamp).unwrap_or(i64::MAX);
+        packet.set_pts(Some(pts));
+        self.allocated.frames.clear();
+        let sent = self.decoder.send_packet(&packet);
+        // What the decoder outputs, in its own order, is not the
+        // requests' pictures: let it go.
+        while self.decoder.receive_frame(&mut self.output).is_ok() {}
+        sent.map_err(|e| StatelessError::Decoder(e.to_string()))?;
+        // The last picture allocated for this packet is its own; any
+        // before it stand in for frames a gap in frame_num left out.
+        let frame = self
+            .allocated
+            .frames
+            .drain(..)
+            .rev()
+            .find(|f| f.pts() == Some(pts))
+            .ok_or(StatelessError::NoPicture)?;
+        self.allocated.frames.clear();
+        Ok(FramePicture::new(frame, (cw, ch)))
+    }
+}
