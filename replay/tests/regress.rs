@@ -600,11 +600,21 @@ fn a_drain_s_eos_raised_after_its_last_buffer_is_caught_at_the_buffer() {
     // The real core raises EOS first: a client woken by the LAST buffer
     // already has the event pending.
     let s = regress("drain.scn");
-    assert!(run(&s, &Options::default()).unwrap().verdict.violation().is_none());
+    assert!(
+        run(&s, &Options::default())
+            .unwrap()
+            .verdict
+            .violation()
+            .is_none()
+    );
     let v = violation("eos-after-last", "drain.scn");
     assert_eq!(v.invariant, Invariant::DrainRules);
     assert_eq!(v.buffer, Some(capture_of_ctx1(2)));
-    assert!(v.detail.contains("no V4L2_EVENT_EOS queued before it"), "{}", v.detail);
+    assert!(
+        v.detail.contains("no V4L2_EVENT_EOS queued before it"),
+        "{}",
+        v.detail
+    );
     insta::assert_snapshot!("eos_after_last_diagnosis", v.to_string());
 }
 
