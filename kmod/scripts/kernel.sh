@@ -401,6 +401,23 @@ kunit_py() {
 		"${args[@]}" "$@")
 }
 
+# "HASH  PATH" of each of the module's files in $LINK_DIR (what kbuild
+# reads from the tree; not the objects of an out-of-tree build there).
+module_sources() {
+	(cd "$LINK_DIR" && find . -type f ! -name '*.o' ! -name '*.ko' \
+		! -name '*.mod' ! -name '*.mod.c' ! -name '.*.cmd' ! -name '*.a' \
+		! -name Module.symvers ! -name modules.order -print0 |
+		LC_ALL=C sort -z | xargs -0 -r sha1sum)
+}
+
+# The paths of SOURCES (module_sources' lines) that RECORD (a file of
+# them) lacks or lists with another hash.
+changed_sources() {
+	local record=$1 sources=$2
+	LC_ALL=C comm -13 <(LC_ALL=C sort "$record") <(LC_ALL=C sort <<<"$sources") |
+		cut -c43-
+}
+
 cmd_build() {
 	local ver=${1:-$DEFAULT_VERSION} src out
 	ensure_rust_toolchain
@@ -414,12 +431,26 @@ cmd_build() {
 		die "Rust toolchain not usable by this kernel (see above)"
 	fi
 	# kbuild judges by mtime, and another clone's files (or a mutant copy)
-	# may be older than the objects built from the previous target: when
-	# the symlink's target changed, the module's objects go.
+	# may be older than the objects built from the previous target. A
+	# finished build records the hash of each of the module's files: when
+	# the symlink's target changed, the files whose content differs from
+	# that record are touched, so kbuild rebuilds what depends on them and
+	# nothing else (a mutant costs its patched file). Without a record
+	# (none yet, or the last build did not finish) the module's objects go.
+	local record=$out/.daedalus-sources sources changed
+	sources=$(module_sources)
 	if [ "$(cat "$out/.daedalus-link" 2>/dev/null)" != "$LINK_DIR" ]; then
-		rm -rf "$out/$INTREE_REL"
+		if [ -f "$record" ]; then
+			changed=$(changed_sources "$record" "$sources")
+			log "module sources changed since the last build: $(wc -w <<<"$changed")"
+			# shellcheck disable=SC2086
+			[ -z "$changed" ] || (cd "$LINK_DIR" && touch -- $changed)
+		else
+			rm -rf "${out:?}/$INTREE_REL"
+		fi
 		printf '%s\n' "$LINK_DIR" >"$out/.daedalus-link"
 	fi
+	rm -f "$record"
 	local frags=()
 	mapfile -t frags < <(kunit_fragments)
 	log "configuring test kernel in $out from ${frags[*]##*/}"
@@ -432,6 +463,7 @@ cmd_build() {
 	NICE=10 kunit_py "$ver" build --jobs="$(nproc)" >&2
 	ticker_stop
 	log "test kernel built in $((SECONDS - t0)) s ($kind)"
+	printf '%s\n' "$sources" >"$record"
 	# For kunit-bench.sh: how long each build of this tree took.
 	printf '%s %s %s\n' "$(date -u +%FT%TZ)" "$kind" "$((SECONDS - t0))" \
 		>>"$out/.daedalus-build-times"
