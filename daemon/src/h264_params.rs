@@ -293,20 +293,24 @@ impl Sps {
             "seq_parameter_set_id",
             || format!("{} > 31", self.seq_parameter_set_id),
         )?;
-        check(self.chroma_format_idc == 1, "chroma_format_idc", || {
-            format!("{} (only 4:2:0 is decoded)", self.chroma_format_idc)
-        })?;
-        check(
-            self.bit_depth_luma_minus8 == 0 && self.bit_depth_chroma_minus8 == 0,
-            "bit_depth_luma_minus8",
-            || {
-                format!(
-                    "luma {} chroma {} (only 8-bit samples are decoded)",
-                    self.bit_depth_luma_minus8 + 8,
-                    self.bit_depth_chroma_minus8 + 8
-                )
-            },
-        )?;
+        // Other profiles are 4:2:0 8-bit by definition: their SPS has no
+        // room for these fields, whatever the client left in them.
+        if high_profile(self.profile_idc) {
+            check(self.chroma_format_idc == 1, "chroma_format_idc", || {
+                format!("{} (only 4:2:0 is decoded)", self.chroma_format_idc)
+            })?;
+            check(
+                self.bit_depth_luma_minus8 == 0 && self.bit_depth_chroma_minus8 == 0,
+                "bit_depth_luma_minus8",
+                || {
+                    format!(
+                        "luma {} chroma {} (only 8-bit samples are decoded)",
+                        u32::from(self.bit_depth_luma_minus8) + 8,
+                        u32::from(self.bit_depth_chroma_minus8) + 8
+                    )
+                },
+            )?;
+        }
         check(
             self.log2_max_frame_num_minus4 <= 12,
             "log2_max_frame_num_minus4",
@@ -373,20 +377,12 @@ impl Sps {
             },
         )?;
         // Cropping units of 4:2:0 (7-19, 7-20): 2 luma samples, times 2
-        // lines when a frame is two fields.
+        // lines when a frame is two fields. A visible size between two
+        // units keeps the part unit that holds it.
         let frame_mbs_only = self.flag(sps_flags::FRAME_MBS_ONLY);
         let (unit_x, unit_y) = (2, 2 * (2 - u32::from(frame_mbs_only)));
-        let (crop_right, crop_bottom) = ((cw - visible.width), (ch - visible.height));
-        check(
-            crop_right % unit_x == 0 && crop_bottom % unit_y == 0,
-            "visible",
-            || {
-                format!(
-                    "{}x{} is not a whole number of cropping units ({unit_x}x{unit_y}) inside {cw}x{ch}",
-                    visible.width, visible.height
-                )
-            },
-        )?;
+        let crop_right = (cw - visible.width) / unit_x * unit_x;
+        let crop_bottom = (ch - visible.height) / unit_y * unit_y;
         let mut w = BitWriter::new();
         w.bits(8, u32::from(self.profile_idc));
         // constraint_set0_flag is the first bit written.
@@ -732,8 +728,7 @@ mod tests {
             assert_eq!(s.to_nal(full, None).unwrap_err().field, field);
         }
         let s = sps_1080p();
-        // 1921 wide does not fit; 1079 high is not a whole cropping unit.
-        for (w, h) in [(1921, 1080), (1920, 1079), (0, 1080)] {
+        for (w, h) in [(1921, 1080), (1920, 1089), (0, 1080), (1920, 0)] {
             let e = s
                 .to_nal(
                     Visible {
@@ -745,6 +740,26 @@ mod tests {
                 .unwrap_err();
             assert_eq!(e.field, "visible", "{w}x{h}");
         }
+        // Between two cropping units: the unit that holds the last line
+        // stays.
+        let size = |width, height| Visible { width, height };
+        assert_eq!(
+            s.to_nal(size(1920, 1079), None),
+            s.to_nal(size(1920, 1080), None)
+        );
+        // Not a High profile: chroma format and bit depths are implied,
+        // whatever the fields hold; a bit depth at the top of its range
+        // is refused, not wrapped, in a High one.
+        let mut main = sps_1080p();
+        main.profile_idc = 77;
+        main.chroma_format_idc = 0;
+        main.bit_depth_luma_minus8 = 255;
+        assert!(main.to_nal(full, None).is_ok());
+        main.profile_idc = 100;
+        main.chroma_format_idc = 1;
+        let e = main.to_nal(full, None).unwrap_err();
+        assert_eq!(e.field, "bit_depth_luma_minus8");
+        assert!(e.why.contains("luma 263"), "{e}");
 
         let pps = Pps::default();
         let mut p = pps.clone();

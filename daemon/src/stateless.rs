@@ -17,8 +17,14 @@
 //!
 //! The parameter sets come from the controls ([`crate::h264_params`]),
 //! written ahead of the slices whenever they differ from the last ones.
+//!
+//! Field pictures (a request per field) are not supported: libavcodec
+//! decodes a second field into its first field's buffer without
+//! allocating one, so its request gets [`StatelessError::NoPicture`].
 
+use std::mem::ManuallyDrop;
 use std::os::raw::c_int;
+use std::ptr::NonNull;
 
 use ff::ffi;
 use ffmpeg_next as ff;
@@ -77,7 +83,8 @@ unsafe extern "C" fn get_buffer2(
         return r;
     }
     // SAFETY: opaque is the `Allocated` of the StatelessH264 that owns
-    // this context, boxed and alive as long as the context.
+    // this context, alive as long as the context; during the decoder's
+    // calls nothing else reaches it.
     let allocated = unsafe { &mut *((*ctx).opaque as *mut Allocated) };
     let mut copy = ff::frame::Video::empty();
     // SAFETY: both frames are valid; av_frame_ref takes new references to
@@ -100,10 +107,12 @@ fn has_slice(data: &[u8]) -> bool {
 
 /// A stateless H.264 session's decoder.
 pub struct StatelessH264 {
-    decoder: ff::decoder::Video,
-    /// Declared after the decoder: dropped after it, as the decoder's
-    /// context points at it.
-    allocated: Box<Allocated>,
+    /// Closed in `drop`, before `allocated` is freed.
+    decoder: ManuallyDrop<ff::decoder::Video>,
+    /// The decoder's `opaque`: owned here (from `Box::into_raw`) and only
+    /// ever reached through this pointer, by `get_buffer2` during
+    /// `avcodec_send_packet()` and by `decode` around it.
+    allocated: NonNull<Allocated>,
     /// The parameter sets written for the last request.
     params: Vec<u8>,
     scratch: Vec<u8>,
@@ -114,7 +123,7 @@ impl StatelessH264 {
     pub fn new() -> Result<Self, StatelessError> {
         let codec = ff::decoder::find(ff::codec::Id::H264)
             .ok_or_else(|| StatelessError::Decoder("no H.264 decoder".into()))?;
-        let mut allocated = Box::<Allocated>::default();
+        let allocated = NonNull::from(Box::leak(Box::<Allocated>::default()));
         let mut ctx = ff::codec::Context::new_with_codec(codec);
         // One thread: avcodec_send_packet() returns with the picture
         // decoded.
@@ -123,20 +132,23 @@ impl StatelessH264 {
             count: 1,
             ..Default::default()
         });
-        // SAFETY: the context is not open yet; the Box's address stays
-        // put for the context's life (the field order drops it later).
+        // SAFETY: the context is not open yet; `allocated` lives until
+        // `drop` has closed the decoder (or until the error below).
         unsafe {
             let c = ctx.as_mut_ptr();
             (*c).get_buffer2 = Some(get_buffer2);
-            (*c).opaque = (&mut *allocated as *mut Allocated).cast();
+            (*c).opaque = allocated.as_ptr().cast();
         }
-        let decoder = ctx
-            .decoder()
-            .open_as(codec)
-            .and_then(|o| o.video())
-            .map_err(|e| StatelessError::Decoder(e.to_string()))?;
+        let decoder = match ctx.decoder().open_as(codec).and_then(|o| o.video()) {
+            Ok(d) => d,
+            Err(e) => {
+                // SAFETY: the context that pointed at it is gone.
+                drop(unsafe { Box::from_raw(allocated.as_ptr()) });
+                return Err(StatelessError::Decoder(e.to_string()));
+            }
+        };
         Ok(Self {
-            decoder,
+            decoder: ManuallyDrop::new(decoder),
             allocated,
             params: Vec::new(),
             scratch: Vec::new(),
@@ -162,7 +174,9 @@ impl StatelessH264 {
         let mut packet = ff::Packet::copy(&self.scratch);
         let pts = i64::try_from(req.timestamp).unwrap_or(i64::MAX);
         packet.set_pts(Some(pts));
-        self.allocated.frames.clear();
+        // SAFETY: no call into the decoder is running: nothing else
+        // reaches `allocated` now.
+        unsafe { self.allocated.as_mut() }.frames.clear();
         let sent = self.decoder.send_packet(&packet);
         // What the decoder outputs, in its own order, is not the
         // requests' pictures: let it go.
@@ -170,14 +184,24 @@ impl StatelessH264 {
         sent.map_err(|e| StatelessError::Decoder(e.to_string()))?;
         // The last picture allocated for this packet is its own; any
         // before it stand in for frames a gap in frame_num left out.
-        let frame = self
-            .allocated
-            .frames
-            .drain(..)
-            .rev()
-            .find(|f| f.pts() == Some(pts))
-            .ok_or(StatelessError::NoPicture)?;
-        self.allocated.frames.clear();
-        Ok(FramePicture::new(frame, (cw, ch)))
+        // SAFETY: as above, the decoder returned.
+        let frames = &mut unsafe { self.allocated.as_mut() }.frames;
+        let frame = frames.drain(..).rev().find(|f| f.pts() == Some(pts));
+        frames.clear();
+        Ok(FramePicture::new(
+            frame.ok_or(StatelessError::NoPicture)?,
+            (cw, ch),
+        ))
+    }
+}
+
+impl Drop for StatelessH264 {
+    fn drop(&mut self) {
+        // SAFETY: dropped once, here; the decoder (whose context points at
+        // `allocated`) is closed before `allocated` is freed.
+        unsafe {
+            ManuallyDrop::drop(&mut self.decoder);
+            drop(Box::from_raw(self.allocated.as_ptr()));
+        }
     }
 }

@@ -112,10 +112,29 @@ fn parameter_sets_written_from_controls_decode_as_x264_s() {
     assert_eq!(base.sps.profile_idc, 66);
     assert_eq!(base.sps.pic_order_cnt_type, 2);
     assert_eq!(base.pps.flags & pps_flags::ENTROPY_CODING_MODE, 0);
-    // The JVT scaling matrices, signalled in x264's SPS: written here as
-    // explicit lists in the PPS.
+    // The JVT matrices, which x264 signals in its PPS as "use the
+    // default" lists: written here as explicit lists.
     let cqm = rewrite_and_compare(&dir, "cqm", (320, 240), &["-x264-params", "cqm=jvt"]);
     assert!(cqm.matrix);
+    // Matrices of x264's options, none symmetric, each list its own: a
+    // list written in another's place, or transposed, decodes otherwise.
+    let list = |f: &dyn Fn(usize) -> usize, n| {
+        (0..n)
+            .map(|i| f(i).to_string())
+            .collect::<Vec<_>>()
+            .join(",")
+    };
+    let own = format!(
+        "cqm4iy={}:cqm4ic={}:cqm4py={}:cqm4pc={}:cqm8i={}:cqm8p={}",
+        list(&|i| 4 + 3 * i, 16),
+        list(&|i| 60 - 2 * i, 16),
+        list(&|i| 10 + (i * 5) % 16, 16),
+        list(&|i| 30 + (i * 7) % 13, 16),
+        list(&|i| 8 + (i * 7) % 50, 64),
+        list(&|i| 20 + (i * 11) % 40, 64),
+    );
+    let custom = rewrite_and_compare(&dir, "cqm-own", (320, 240), &["-x264-params", &own]);
+    assert!(custom.matrix);
     // Interlaced (MBAFF): frames of two fields, cropping units of 4 lines
     // (240 of 256).
     let mbaff = rewrite_and_compare(
@@ -132,7 +151,7 @@ fn parameter_sets_written_from_controls_decode_as_x264_s() {
     assert_eq!(mbaff.sps.flags & sps_flags::FRAME_MBS_ONLY, 0);
     assert_ne!(mbaff.sps.flags & sps_flags::MB_ADAPTIVE_FRAME_FIELD, 0);
     assert_eq!(mbaff.sps.coded_size(), (320, 256));
-    for r in [&high, &base, &cqm, &mbaff] {
+    for r in [&high, &base, &cqm, &custom, &mbaff] {
         assert_eq!(r.pictures, 25);
     }
     let _ = std::fs::remove_dir_all(&dir);
