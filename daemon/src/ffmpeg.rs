@@ -210,19 +210,7 @@ fn sps_of(codec: Codec, unit: &[u8]) -> Option<&[u8]> {
         Codec::Hevc => (header >> 1) & 0x3f == 33,
         Codec::Vp8 | Codec::Vp9 => false,
     };
-    let mut at = 0;
-    while let Some(pos) = unit[at..].windows(3).position(|w| w == [0, 0, 1]) {
-        let start = at + pos + 3;
-        let end = unit[start..]
-            .windows(3)
-            .position(|w| w[0] == 0 && w[1] == 0 && w[2] <= 1)
-            .map_or(unit.len(), |n| start + n);
-        if start < end && is_sps(unit[start]) {
-            return Some(&unit[start..end]);
-        }
-        at = end.max(start);
-    }
-    None
+    crate::h264_params::nal_units(unit).find(|n| is_sps(n[0]))
 }
 
 fn open_decoder(codec: Codec, threads: usize) -> Result<ff::decoder::Video, SessionErrorCode> {

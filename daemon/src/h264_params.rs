@@ -234,6 +234,31 @@ impl BitWriter {
     }
 }
 
+/// The NAL units of an Annex B stream (H.264 or HEVC), start codes
+/// stripped: each runs from a `00 00 01` to the next `00 00 00` or
+/// `00 00 01`, less trailing zero bytes (a NAL unit's last byte is never
+/// 0, 7.4.1). Empty ones are skipped.
+pub fn nal_units(data: &[u8]) -> impl Iterator<Item = &[u8]> {
+    let mut at = 0;
+    std::iter::from_fn(move || {
+        loop {
+            let pos = data[at..].windows(3).position(|w| w == [0, 0, 1])?;
+            let start = at + pos + 3;
+            let mut end = data[start..]
+                .windows(3)
+                .position(|w| w[0] == 0 && w[1] == 0 && w[2] <= 1)
+                .map_or(data.len(), |n| start + n);
+            at = end;
+            while end > start && data[end - 1] == 0 {
+                end -= 1;
+            }
+            if start < end {
+                return Some(&data[start..end]);
+            }
+        }
+    })
+}
+
 /// An Annex B NAL unit: start code, header, then the RBSP with an
 /// emulation_prevention_three_byte before every 0x00-0x03 that follows
 /// two zero bytes (7.4.1).
@@ -663,6 +688,23 @@ mod tests {
     fn the_scan_tables_are_the_zigzag_walk() {
         assert_eq!(ZIGZAG_4X4.to_vec(), walked_zigzag(4));
         assert_eq!(ZIGZAG_8X8.to_vec(), walked_zigzag(8));
+    }
+
+    #[test]
+    fn nal_units_are_cut_at_start_codes_without_their_zeros() {
+        let stream = [
+            0, 0, 0, 1, 0x67, 1, 2, 0, // 4-byte start code, trailing zero
+            0, 0, 1, // an empty unit
+            0, 0, 1, 0x68, 0, 0, 3, 0, // escaped zeros stay
+            0, 0, 1, 0x65, 9,
+        ];
+        let units: Vec<&[u8]> = nal_units(&stream).collect();
+        assert_eq!(
+            units,
+            [&[0x67, 1, 2][..], &[0x68, 0, 0, 3][..], &[0x65, 9][..]]
+        );
+        assert_eq!(nal_units(&[0, 0, 1]).count(), 0);
+        assert_eq!(nal_units(&[1, 2, 3]).count(), 0);
     }
 
     #[test]

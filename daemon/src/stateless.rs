@@ -31,7 +31,7 @@ use ffmpeg_next as ff;
 
 use crate::backend::Picture;
 use crate::ffmpeg::FramePicture;
-use crate::h264_params::{ParamError, Pps, ScalingMatrix, Sps, Visible};
+use crate::h264_params::{ParamError, Pps, ScalingMatrix, Sps, Visible, nal_units};
 
 /// One decode request: the controls in effect and the OUTPUT buffer.
 pub struct Request<'a> {
@@ -101,8 +101,7 @@ unsafe extern "C" fn get_buffer2(
 
 /// Whether Annex B `data` holds a slice NAL unit (nal_unit_type 1 to 5).
 fn has_slice(data: &[u8]) -> bool {
-    data.windows(4)
-        .any(|w| w[..3] == [0, 0, 1] && (1..=5).contains(&(w[3] & 0x1f)))
+    nal_units(data).any(|n| (1..=5).contains(&(n[0] & 0x1f)))
 }
 
 /// A stateless H.264 session's decoder.
@@ -187,7 +186,6 @@ impl StatelessH264 {
         // SAFETY: as above, the decoder returned.
         let frames = &mut unsafe { self.allocated.as_mut() }.frames;
         let frame = frames.drain(..).rev().find(|f| f.pts() == Some(pts));
-        frames.clear();
         Ok(FramePicture::new(
             frame.ok_or(StatelessError::NoPicture)?,
             (cw, ch),

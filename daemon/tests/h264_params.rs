@@ -11,12 +11,12 @@ use std::process::Command;
 
 use daedalusd::clip;
 use daedalusd::h264_params::{
-    NAL_PPS, NAL_SPS, Pps, ScalingMatrix, Sps, Visible, pps_flags, sps_flags,
+    NAL_PPS, NAL_SPS, Pps, ScalingMatrix, Sps, Visible, nal_units, pps_flags, sps_flags,
 };
 
 #[path = "common/h264.rs"]
 mod h264;
-use h264::{Lists, ReadSps, default_list, matrix_of, nal_units, read_pps, read_sps, unescape};
+use h264::{Lists, ReadSps, default_list, matrix_of, read_pps, read_sps, unescape};
 
 fn run(cmd: &mut Command) {
     let out = cmd.output().expect("ffmpeg runs");

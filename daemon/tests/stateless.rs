@@ -11,14 +11,14 @@ use std::path::{Path, PathBuf};
 use daedalus_proto::Pixfmt;
 use daedalusd::backend::Picture;
 use daedalusd::clip;
-use daedalusd::h264_params::{NAL_PPS, NAL_SPS, Pps, ScalingMatrix, Visible};
+use daedalusd::h264_params::{NAL_PPS, NAL_SPS, Pps, ScalingMatrix, Visible, nal_units};
 use daedalusd::layout::visible_i420;
 use daedalusd::stateless::{Request, StatelessError, StatelessH264};
 use md5::{Digest, Md5};
 
 #[path = "common/h264.rs"]
 mod h264;
-use h264::{ReadSps, matrix_of, nal_units, read_pps, read_sps, unescape};
+use h264::{ReadSps, matrix_of, read_pps, read_sps, unescape};
 
 /// nal_unit_type of a slice of a non-IDR and of an IDR picture.
 const NAL_SLICE: u8 = 1;

@@ -1,5 +1,5 @@
-//! A reader of H.264 parameter sets and Annex B streams, for the tests
-//! alone: what a stateless client's parser fills its controls from.
+//! A reader of H.264 parameter sets, for the tests alone: what a
+//! stateless client's parser fills its controls from.
 
 use daedalusd::h264_params::{
     Pps, ScalingMatrix, Sps, Visible, ZIGZAG_4X4, ZIGZAG_8X8, pps_flags, sps_flags,
@@ -57,30 +57,6 @@ pub fn unescape(payload: &[u8]) -> Vec<u8> {
         zeros = if b == 0 { zeros + 1 } else { 0 };
     }
     out
-}
-
-/// The NAL units of an Annex B stream, start codes stripped.
-pub fn nal_units(stream: &[u8]) -> Vec<&[u8]> {
-    let mut starts = Vec::new();
-    let mut i = 0;
-    while i + 3 <= stream.len() {
-        if stream[i..i + 3] == [0, 0, 1] {
-            starts.push(i + 3);
-            i += 3;
-        } else {
-            i += 1;
-        }
-    }
-    let mut units = Vec::new();
-    for (k, &s) in starts.iter().enumerate() {
-        let mut end = starts.get(k + 1).map_or(stream.len(), |n| n - 3);
-        // A four-byte start code's leading zero, and trailing zeros.
-        while end > s && stream[end - 1] == 0 {
-            end -= 1;
-        }
-        units.push(&stream[s..end]);
-    }
-    units
 }
 
 pub const DEFAULT_4X4_INTRA: [u8; 16] = [
