@@ -6,7 +6,7 @@
 //! methods never answer directly, and each one says who owns which buffer
 //! afterwards and which events follow.
 
-use daedalus_proto::{Codec, Pixfmt, SessionErrorCode};
+use daedalus_proto::{Codec, H264Slice, Pixfmt, SessionErrorCode};
 
 use crate::mapping::Mapping;
 
@@ -56,6 +56,8 @@ pub struct Src<'a> {
     /// Timestamp in ns, carried to the pictures this source produces.
     pub timestamp: u64,
     pub data: &'a [u8],
+    /// A stateless H.264 request's controls (`Codec::H264Slice`).
+    pub h264: Option<&'a H264Slice>,
 }
 
 /// The CAPTURE side of a job: a buffer to fill with one picture.
@@ -121,6 +123,20 @@ pub trait Picture: std::fmt::Debug {
         let mut v = crate::layout::picture_buf(self.size());
         self.write_to(&mut v, pixfmt);
         v
+    }
+}
+
+/// `picture` laid out in `pixfmt` for `dst`, which holds at least
+/// `picture.size()` bytes: written straight into a mapped dst, whose reply
+/// then carries only the length, else into bytes of its own.
+pub fn lay_out(picture: Box<dyn Picture>, dst: &mut Dst, pixfmt: Pixfmt) -> FrameData {
+    let size = picture.size();
+    match dst.map.as_mut().and_then(|m| m.bytes_mut()) {
+        Some(out) => {
+            picture.write_to(&mut out[..size], pixfmt);
+            FrameData::Mapped(size as u32)
+        }
+        None => FrameData::Inline(picture.into_vec(pixfmt)),
     }
 }
 

@@ -54,7 +54,7 @@ pub fn encode_codec(
 ) -> Result<PathBuf, String> {
     std::fs::create_dir_all(dir).map_err(|e| e.to_string())?;
     let (ext, args): (&str, &[&str]) = match codec {
-        Codec::H264 => (
+        Codec::H264 | Codec::H264Slice => (
             "ts",
             &[
                 "-c:v",

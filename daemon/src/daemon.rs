@@ -314,7 +314,7 @@ impl<'b> Daemon<'b> {
         self.hello_done = true;
         self.max_payload = hello.max_payload.min(MAX_PAYLOAD);
         self.mapped = self.offer_mapped && transport.can_map();
-        let resp = Message::RespHello(RespHello {
+        let mut hello = RespHello {
             proto_version: PROTO_VERSION.into(),
             daemon_version: DAEMON_VERSION,
             codecs: caps.codecs,
@@ -323,8 +323,22 @@ impl<'b> Daemon<'b> {
             max_height: caps.max_height,
             flags: HELLO_F_CAPTURE_FMT | if self.mapped { HELLO_F_MAPPED } else { 0 },
             reserved: 0,
-        });
-        self.send(transport, &resp)
+        };
+        let rejected = self.rejected;
+        self.send(transport, &Message::RespHello(hello))?;
+        // A module of the protocol's first release refuses codecs it does
+        // not know (the stateless ones) and waits for another RESP_HELLO:
+        // answer again with those it knows.
+        let known = hello.codecs & CODECS_BASE;
+        if self.rejected != rejected && known != hello.codecs && known != 0 {
+            tracing::info!(
+                codecs = format_args!("{:#x}", known),
+                "the module refused RESP_HELLO; answering with the codecs of the protocol's first release"
+            );
+            hello.codecs = known;
+            self.send(transport, &Message::RespHello(hello))?;
+        }
+        Ok(())
     }
 
     /// REQ_SESSION_OPEN: a context starts streaming. The session opens
@@ -445,6 +459,9 @@ impl<'b> Daemon<'b> {
                 dst_pending: true,
             },
         );
+        // A stateless request's controls come first, mapped job or not.
+        let (controls, data) = data.split_at(body.controls_len());
+        let h264 = (!controls.is_empty()).then(|| H264Slice::get(controls));
         let bitstream = src_map.as_ref().map_or(data, Mapping::bytes);
         let job = Job {
             cookie,
@@ -452,6 +469,7 @@ impl<'b> Daemon<'b> {
                 index: body.src_index,
                 timestamp: body.timestamp,
                 data: bitstream,
+                h264: h264.as_ref(),
             }),
             dst: Dst {
                 cookie,

@@ -15,10 +15,11 @@ use crate::backend::{
 };
 use crate::layout;
 use crate::park::Parking;
+use crate::stateless::StatelessSession;
 
 fn codec_id(codec: Codec) -> ff::codec::Id {
     match codec {
-        Codec::H264 => ff::codec::Id::H264,
+        Codec::H264 | Codec::H264Slice => ff::codec::Id::H264,
         Codec::Hevc => ff::codec::Id::HEVC,
         Codec::Vp8 => ff::codec::Id::VP8,
         Codec::Vp9 => ff::codec::Id::VP9,
@@ -79,6 +80,9 @@ impl Backend for FfmpegBackend {
     ) -> Result<Box<dyn Session>, SessionErrorCode> {
         if self.allowed & params.codec.bit() == 0 {
             return Err(SessionErrorCode::UnsupportedCodec);
+        }
+        if params.codec == Codec::H264Slice {
+            return StatelessSession::new(params).map(|s| Box::new(s) as Box<dyn Session>);
         }
         FfmpegSession::new(params, self.threads, self.max).map(|s| Box::new(s) as Box<dyn Session>)
     }
@@ -206,7 +210,7 @@ struct Unit {
 /// codec whose size changes only there (H.264, HEVC); `None` for others.
 fn sps_of(codec: Codec, unit: &[u8]) -> Option<&[u8]> {
     let is_sps = |header: u8| match codec {
-        Codec::H264 => header & 0x1f == 7,
+        Codec::H264 | Codec::H264Slice => header & 0x1f == 7,
         Codec::Hevc => (header >> 1) & 0x3f == 33,
         Codec::Vp8 | Codec::Vp9 => false,
     };

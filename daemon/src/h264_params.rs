@@ -38,89 +38,15 @@ pub mod pps_flags {
     pub const SCALING_MATRIX_PRESENT: u16 = 0x80;
 }
 
-/// The fields of `struct v4l2_ctrl_h264_sps`.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct Sps {
-    pub profile_idc: u8,
-    /// `V4L2_H264_SPS_CONSTRAINT_SET0_FLAG` (0x01) to `SET5` (0x20).
-    pub constraint_set_flags: u8,
-    pub level_idc: u8,
-    pub seq_parameter_set_id: u8,
-    pub chroma_format_idc: u8,
-    pub bit_depth_luma_minus8: u8,
-    pub bit_depth_chroma_minus8: u8,
-    pub log2_max_frame_num_minus4: u8,
-    pub pic_order_cnt_type: u8,
-    pub log2_max_pic_order_cnt_lsb_minus4: u8,
-    pub max_num_ref_frames: u8,
-    pub num_ref_frames_in_pic_order_cnt_cycle: u8,
-    pub offset_for_ref_frame: [i32; 255],
-    pub offset_for_non_ref_pic: i32,
-    pub offset_for_top_to_bottom_field: i32,
-    pub pic_width_in_mbs_minus1: u16,
-    pub pic_height_in_map_units_minus1: u16,
-    /// `V4L2_H264_SPS_FLAG_*` ([`sps_flags`]).
-    pub flags: u32,
-}
+/// The controls' payloads, as the protocol carries them
+/// (`daedalus_h264_slice`).
+pub use daedalus_proto::{H264Pps as Pps, H264ScalingMatrix as ScalingMatrix, H264Sps as Sps};
 
-impl Default for Sps {
-    fn default() -> Self {
-        Sps {
-            profile_idc: 0,
-            constraint_set_flags: 0,
-            level_idc: 0,
-            seq_parameter_set_id: 0,
-            chroma_format_idc: 0,
-            bit_depth_luma_minus8: 0,
-            bit_depth_chroma_minus8: 0,
-            log2_max_frame_num_minus4: 0,
-            pic_order_cnt_type: 0,
-            log2_max_pic_order_cnt_lsb_minus4: 0,
-            max_num_ref_frames: 0,
-            num_ref_frames_in_pic_order_cnt_cycle: 0,
-            offset_for_ref_frame: [0; 255],
-            offset_for_non_ref_pic: 0,
-            offset_for_top_to_bottom_field: 0,
-            pic_width_in_mbs_minus1: 0,
-            pic_height_in_map_units_minus1: 0,
-            flags: 0,
-        }
-    }
-}
-
-/// The fields of `struct v4l2_ctrl_h264_pps`.
-#[derive(Clone, Debug, Default, PartialEq, Eq)]
-pub struct Pps {
-    pub pic_parameter_set_id: u8,
-    pub seq_parameter_set_id: u8,
-    pub num_slice_groups_minus1: u8,
-    pub num_ref_idx_l0_default_active_minus1: u8,
-    pub num_ref_idx_l1_default_active_minus1: u8,
-    pub weighted_bipred_idc: u8,
-    pub pic_init_qp_minus26: i8,
-    pub pic_init_qs_minus26: i8,
-    pub chroma_qp_index_offset: i8,
-    pub second_chroma_qp_index_offset: i8,
-    /// `V4L2_H264_PPS_FLAG_*` ([`pps_flags`]).
-    pub flags: u16,
-}
-
-/// `struct v4l2_ctrl_h264_scaling_matrix`: every list in raster order;
-/// 4x4 lists Intra Y, Cb, Cr, Inter Y, Cb, Cr; 8x8 lists Intra Y, Inter
-/// Y, Intra Cb, Inter Cb, Intra Cr, Inter Cr.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct ScalingMatrix {
-    pub scaling_list_4x4: [[u8; 16]; 6],
-    pub scaling_list_8x8: [[u8; 64]; 6],
-}
-
-impl Default for ScalingMatrix {
-    /// Flat_4x4_16 and Flat_8x8_16: what a stream without matrices uses.
-    fn default() -> Self {
-        ScalingMatrix {
-            scaling_list_4x4: [[16; 16]; 6],
-            scaling_list_8x8: [[16; 64]; 6],
-        }
+/// Flat_4x4_16 and Flat_8x8_16: the matrix of a stream without one.
+pub fn flat_matrix() -> ScalingMatrix {
+    ScalingMatrix {
+        scaling_list_4x4: [[16; 16]; 6],
+        scaling_list_8x8: [[16; 64]; 6],
     }
 }
 
@@ -289,14 +215,36 @@ pub struct Visible {
     pub height: u32,
 }
 
-impl Sps {
+/// What the SPS control gives: its coded size, its checks and its NAL
+/// unit.
+pub trait SpsControl {
+    /// Coded size in luma samples (whole macroblocks; a field-coded
+    /// stream's map units are pairs of macroblock rows).
+    fn coded_size(&self) -> (u32, u32);
+
+    /// The limits of 7.4.2.1.1 this writer relies on, and what it
+    /// supports: 4:2:0 with 8-bit samples.
+    fn validate(&self) -> Result<(), ParamError>;
+
+    /// The SPS NAL unit (Annex B), cropped to `visible`.
+    fn to_nal(
+        &self,
+        visible: Visible,
+        num_reorder_frames: Option<u8>,
+    ) -> Result<Vec<u8>, ParamError>;
+
+    /// Whether a `V4L2_H264_SPS_FLAG_*` is set.
+    fn flag(&self, f: u32) -> bool;
+}
+
+impl SpsControl for Sps {
     fn flag(&self, f: u32) -> bool {
         self.flags & f != 0
     }
 
     /// Coded size in luma samples (whole macroblocks; a field-coded
     /// stream's map units are pairs of macroblock rows).
-    pub fn coded_size(&self) -> (u32, u32) {
+    fn coded_size(&self) -> (u32, u32) {
         let mbs_h = u32::from(self.pic_height_in_map_units_minus1) + 1;
         let frame_h = if self.flag(sps_flags::FRAME_MBS_ONLY) {
             mbs_h
@@ -312,7 +260,7 @@ impl Sps {
     /// The limits of 7.4.2.1.1 this writer relies on, and what it
     /// supports: 4:2:0 with 8-bit samples, the decoded pictures daedalusd
     /// hands back.
-    pub fn validate(&self) -> Result<(), ParamError> {
+    fn validate(&self) -> Result<(), ParamError> {
         check(
             self.seq_parameter_set_id <= 31,
             "seq_parameter_set_id",
@@ -384,7 +332,7 @@ impl Sps {
     /// VUI's bitstream restriction (with max_dec_frame_buffering =
     /// max_num_ref_frames): 0 has the decoder output each picture as soon
     /// as it is decoded, in decode order, as a stateless decoder must.
-    pub fn to_nal(
+    fn to_nal(
         &self,
         visible: Visible,
         num_reorder_frames: Option<u8>,
@@ -502,13 +450,25 @@ fn write_scaling_list(w: &mut BitWriter, raster: &[u8], scan: &[usize]) {
     }
 }
 
-impl Pps {
+/// What the PPS control gives: its checks and its NAL unit.
+pub trait PpsControl {
+    /// The limits of 7.4.2.2 this writer relies on.
+    fn validate(&self, sps: &Sps) -> Result<(), ParamError>;
+
+    /// The PPS NAL unit (Annex B).
+    fn to_nal(&self, sps: &Sps, matrix: Option<&ScalingMatrix>) -> Result<Vec<u8>, ParamError>;
+
+    /// Whether a `V4L2_H264_PPS_FLAG_*` is set.
+    fn flag(&self, f: u16) -> bool;
+}
+
+impl PpsControl for Pps {
     fn flag(&self, f: u16) -> bool {
         self.flags & f != 0
     }
 
     /// The limits of 7.4.2.2 this writer relies on.
-    pub fn validate(&self, sps: &Sps) -> Result<(), ParamError> {
+    fn validate(&self, sps: &Sps) -> Result<(), ParamError> {
         check(
             self.seq_parameter_set_id == sps.seq_parameter_set_id,
             "seq_parameter_set_id",
@@ -570,7 +530,7 @@ impl Pps {
     /// The PPS NAL unit (Annex B), with `matrix` (the one in effect, when
     /// SCALING_MATRIX_PRESENT is set) written explicitly, or why these
     /// controls make none.
-    pub fn to_nal(&self, sps: &Sps, matrix: Option<&ScalingMatrix>) -> Result<Vec<u8>, ParamError> {
+    fn to_nal(&self, sps: &Sps, matrix: Option<&ScalingMatrix>) -> Result<Vec<u8>, ParamError> {
         self.validate(sps)?;
         let matrix = if self.flag(pps_flags::SCALING_MATRIX_PRESENT) {
             let m = matrix.ok_or(ParamError {
@@ -804,34 +764,34 @@ mod tests {
         assert!(e.why.contains("luma 263"), "{e}");
 
         let pps = Pps::default();
-        let mut p = pps.clone();
+        let mut p = pps;
         p.seq_parameter_set_id = 1;
         assert_eq!(
             p.to_nal(&s, None).unwrap_err().field,
             "seq_parameter_set_id"
         );
-        let mut p = pps.clone();
+        let mut p = pps;
         p.num_slice_groups_minus1 = 1;
         assert_eq!(
             p.to_nal(&s, None).unwrap_err().field,
             "num_slice_groups_minus1"
         );
-        let mut p = pps.clone();
+        let mut p = pps;
         p.pic_init_qp_minus26 = 26;
         assert_eq!(p.to_nal(&s, None).unwrap_err().field, "pic_init_qp_minus26");
-        let mut p = pps.clone();
+        let mut p = pps;
         p.chroma_qp_index_offset = -13;
         assert_eq!(
             p.to_nal(&s, None).unwrap_err().field,
             "chroma_qp_index_offset"
         );
-        let mut p = pps.clone();
+        let mut p = pps;
         p.weighted_bipred_idc = 3;
         assert_eq!(p.to_nal(&s, None).unwrap_err().field, "weighted_bipred_idc");
-        let mut p = pps.clone();
+        let mut p = pps;
         p.flags = pps_flags::SCALING_MATRIX_PRESENT;
         assert_eq!(p.to_nal(&s, None).unwrap_err().field, "flags");
-        let mut m = ScalingMatrix::default();
+        let mut m = flat_matrix();
         m.scaling_list_8x8[1][63] = 0;
         assert_eq!(p.to_nal(&s, Some(&m)).unwrap_err().field, "scaling matrix");
     }

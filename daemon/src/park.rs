@@ -14,7 +14,7 @@ use daedalus_proto::{
     FRAME_ERROR, FRAME_HAS_PIXELS, FRAME_LAST, FRAME_SRC_CONSUMED, Pixfmt, SessionErrorCode,
 };
 
-use crate::backend::{Dst, FrameData, Picture, SessionEvent, StreamFormat};
+use crate::backend::{Dst, FrameData, Picture, SessionEvent, StreamFormat, lay_out};
 
 #[derive(Debug)]
 enum Pending {
@@ -410,15 +410,7 @@ impl Parking {
                     // A picture the decoder concealed goes out whole with
                     // ERROR: the client decides whether to show it.
                     let flags = if error { FRAME_ERROR } else { 0 };
-                    // A mapped dst is as large as dst.size: the picture goes
-                    // straight into it, and only its length in the reply.
-                    let data = match dst.map.as_mut().and_then(|m| m.bytes_mut()) {
-                        Some(out) => {
-                            picture.write_to(&mut out[..size], self.pixfmt);
-                            FrameData::Mapped(size as u32)
-                        }
-                        None => FrameData::Inline(picture.into_vec(self.pixfmt)),
-                    };
+                    let data = lay_out(picture, &mut dst, self.pixfmt);
                     self.pixels(dst, flags, timestamp, data);
                 }
             }

@@ -22,6 +22,7 @@
 //! decodes a second field into its first field's buffer without
 //! allocating one, so its request gets [`StatelessError::NoPicture`].
 
+use std::collections::VecDeque;
 use std::mem::ManuallyDrop;
 use std::os::raw::c_int;
 use std::ptr::NonNull;
@@ -29,9 +30,16 @@ use std::ptr::NonNull;
 use ff::ffi;
 use ffmpeg_next as ff;
 
-use crate::backend::Picture;
+use daedalus_proto::{
+    FRAME_ERROR, FRAME_HAS_PIXELS, FRAME_SRC_CONSUMED, H264_F_SCALING_MATRIX, H264Slice, Pixfmt,
+    SessionErrorCode,
+};
+
+use crate::backend::{FrameData, Job, Picture, Session, SessionEvent, SessionParams, lay_out};
 use crate::ffmpeg::FramePicture;
-use crate::h264_params::{ParamError, Pps, ScalingMatrix, Sps, Visible, nal_units};
+use crate::h264_params::{
+    ParamError, Pps, PpsControl, ScalingMatrix, Sps, SpsControl, Visible, nal_units,
+};
 
 /// One decode request: the controls in effect and the OUTPUT buffer.
 pub struct Request<'a> {
@@ -201,5 +209,176 @@ impl Drop for StatelessH264 {
             ManuallyDrop::drop(&mut self.decoder);
             drop(Box::from_raw(self.allocated.as_ptr()));
         }
+    }
+}
+
+/// `V4L2_H264_DPB_ENTRY_FLAG_VALID`: the DPB entry names a picture.
+const DPB_ENTRY_VALID: u32 = 0x01;
+/// `V4L2_H264_DECODE_PARAM_FLAG_IDR_PIC`.
+const DECODE_PARAM_IDR: u32 = 0x01;
+/// How many decoded pictures' timestamps a session remembers since the
+/// last IDR picture: far more than a DPB holds (16 frames).
+const REMEMBERED: usize = 256;
+
+/// A stateless H.264 context (`Codec::H264Slice`): each job is one
+/// request, answered at once with SRC_CONSUMED | HAS_PIXELS into the
+/// job's own dst, stamped with the job's own timestamp; nothing is ever
+/// parked. A request whose controls or slices give no picture gets its
+/// dst back empty with ERROR; one whose DPB names a picture this session
+/// has not decoded since the last IDR (a client that skipped it) gets
+/// its picture with ERROR, as it was decoded against whatever the
+/// decoder held instead.
+pub struct StatelessSession {
+    ctx_id: u32,
+    pixfmt: Pixfmt,
+    decoder: StatelessH264,
+    /// Timestamps of the pictures decoded since the last IDR picture,
+    /// newest last: the references a request may name.
+    decoded: VecDeque<u64>,
+    events: VecDeque<SessionEvent>,
+}
+
+impl StatelessSession {
+    pub fn new(params: &SessionParams) -> Result<Self, SessionErrorCode> {
+        let decoder = StatelessH264::new().map_err(|e| {
+            tracing::error!(ctx = params.ctx_id, %e, "cannot open the stateless decoder");
+            SessionErrorCode::Internal
+        })?;
+        Ok(Self {
+            ctx_id: params.ctx_id,
+            pixfmt: params.pixfmt,
+            decoder,
+            decoded: VecDeque::new(),
+            events: VecDeque::new(),
+        })
+    }
+
+    /// The first DPB entry naming a picture this session did not decode.
+    fn missing_reference(&self, c: &H264Slice) -> Option<u64> {
+        c.decode_params
+            .dpb
+            .iter()
+            .filter(|e| e.flags & DPB_ENTRY_VALID != 0)
+            .map(|e| e.reference_ts)
+            .find(|ts| !self.decoded.contains(ts))
+    }
+}
+
+impl Session for StatelessSession {
+    fn decode(&mut self, mut job: Job<'_>) {
+        let cookie = job.cookie;
+        let failed = |events: &mut VecDeque<SessionEvent>, timestamp| {
+            events.push_back(SessionEvent::Frame {
+                cookie,
+                flags: FRAME_SRC_CONSUMED | FRAME_HAS_PIXELS | FRAME_ERROR,
+                timestamp,
+                data: FrameData::Inline(Vec::new()),
+            })
+        };
+        // The protocol gives every CODEC_H264_SLICE job its OUTPUT buffer
+        // and its controls.
+        let Some((src, c)) = job.src.and_then(|s| Some((s, s.h264?))) else {
+            tracing::warn!(
+                ctx = self.ctx_id,
+                cookie,
+                "stateless job without its request"
+            );
+            let flags = if job.src.is_some() {
+                FRAME_SRC_CONSUMED | FRAME_HAS_PIXELS | FRAME_ERROR
+            } else {
+                FRAME_HAS_PIXELS | FRAME_ERROR
+            };
+            self.events.push_back(SessionEvent::Frame {
+                cookie,
+                flags,
+                timestamp: 0,
+                data: FrameData::Inline(Vec::new()),
+            });
+            return;
+        };
+        if c.decode_params.flags & DECODE_PARAM_IDR != 0 {
+            self.decoded.clear();
+        }
+        let missing = self.missing_reference(c);
+        let req = Request {
+            sps: &c.sps,
+            pps: &c.pps,
+            matrix: (c.flags & H264_F_SCALING_MATRIX != 0).then_some(&c.scaling_matrix),
+            visible: Visible {
+                width: c.width,
+                height: c.height,
+            },
+            slices: src.data,
+            timestamp: src.timestamp,
+        };
+        let picture = match self.decoder.decode(&req) {
+            Ok(p) => p,
+            Err(e) => {
+                tracing::warn!(ctx = self.ctx_id, cookie, %e, "request gave no picture");
+                return failed(&mut self.events, src.timestamp);
+            }
+        };
+        if self.decoded.len() == REMEMBERED {
+            self.decoded.pop_front();
+        }
+        self.decoded.push_back(src.timestamp);
+        if picture.size() > job.dst.size as usize {
+            tracing::warn!(
+                ctx = self.ctx_id,
+                cookie,
+                need = picture.size(),
+                size = job.dst.size,
+                "CAPTURE buffer too small for the picture"
+            );
+            return failed(&mut self.events, src.timestamp);
+        }
+        let mut flags = FRAME_SRC_CONSUMED | FRAME_HAS_PIXELS;
+        if let Some(ts) = missing {
+            tracing::warn!(
+                ctx = self.ctx_id,
+                cookie,
+                reference = ts,
+                "the request names a reference this session never decoded"
+            );
+            flags |= FRAME_ERROR;
+        }
+        let data = lay_out(Box::new(picture), &mut job.dst, self.pixfmt);
+        // A mapped dst is unmapped before its HAS_PIXELS goes out.
+        drop(job.dst);
+        self.events.push_back(SessionEvent::Frame {
+            cookie,
+            flags,
+            timestamp: src.timestamp,
+            data,
+        });
+    }
+
+    /// A stateless decoder holds no picture and no dst: a drain has
+    /// nothing to send (the module sends none to a stateless context).
+    fn flush(&mut self) {}
+
+    /// No dst is ever parked here.
+    fn capture_off(&mut self) {}
+
+    fn capture_format(&mut self, pixfmt: Pixfmt) {
+        self.pixfmt = pixfmt;
+    }
+
+    /// A new decoder: no reference survives a reset.
+    fn reset(&mut self) {
+        self.decoded.clear();
+        self.events.clear();
+        match StatelessH264::new() {
+            Ok(d) => self.decoder = d,
+            Err(e) => {
+                tracing::error!(ctx = self.ctx_id, %e, "cannot reopen the stateless decoder");
+                self.events
+                    .push_back(SessionEvent::Failed(SessionErrorCode::Internal));
+            }
+        }
+    }
+
+    fn next_event(&mut self) -> Option<SessionEvent> {
+        self.events.pop_front()
     }
 }

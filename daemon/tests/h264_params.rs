@@ -11,7 +11,8 @@ use std::process::Command;
 
 use daedalusd::clip;
 use daedalusd::h264_params::{
-    NAL_PPS, NAL_SPS, Pps, ScalingMatrix, Sps, Visible, nal_units, pps_flags, sps_flags,
+    NAL_PPS, NAL_SPS, Pps, PpsControl, Sps, SpsControl, Visible, flat_matrix, nal_units, pps_flags,
+    sps_flags,
 };
 
 #[path = "common/h264.rs"]
@@ -64,7 +65,7 @@ fn rewrite_and_compare(dir: &Path, name: &str, size: (u32, u32), args: &[&str]) 
                 let (p, lists) = read_pps(&rbsp, s);
                 let m = lists.as_ref().map(matrix_of);
                 out.extend(p.to_nal(&s.sps, m.as_ref()).unwrap());
-                seen = Some((s.sps.clone(), p, m.is_some()));
+                seen = Some((s.sps, p, m.is_some()));
             }
             _ => {
                 out.extend([0, 0, 0, 1]);
@@ -203,7 +204,7 @@ fn a_scaling_list_is_written_value_for_value() {
         flags: sps_flags::FRAME_MBS_ONLY,
         ..Sps::default()
     };
-    let mut m = ScalingMatrix::default();
+    let mut m = flat_matrix();
     for (i, l) in m.scaling_list_4x4.iter_mut().enumerate() {
         for (j, v) in l.iter_mut().enumerate() {
             *v = (1 + i * 40 + j * 3) as u8;
@@ -221,7 +222,7 @@ fn a_scaling_list_is_written_value_for_value() {
     };
     let nal = pps.to_nal(&sps, Some(&m)).unwrap();
     let read = ReadSps {
-        sps: sps.clone(),
+        sps,
         visible: Visible {
             width: 32,
             height: 32,

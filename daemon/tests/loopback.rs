@@ -703,3 +703,84 @@ fn a_dead_link_still_ends_the_attachment() {
         other => panic!("ENODEV must end the attachment, got {other:?}"),
     }
 }
+
+/// The daemon's end of the link to a module of the protocol's first
+/// release: like its `daedalus_parse_hello()`, it refuses (EINVAL) a
+/// RESP_HELLO naming a codec outside `DAEDALUS_CODECS_BASE` and goes on
+/// waiting for one.
+struct FirstReleaseModule {
+    inner: Loopback,
+    refused: usize,
+}
+
+impl Transport for FirstReleaseModule {
+    fn recv(&mut self, buf: &mut Vec<u8>) -> std::io::Result<bool> {
+        self.inner.recv(buf)
+    }
+
+    fn send(&mut self, msg: &[u8]) -> std::io::Result<()> {
+        if let Ok(Message::RespHello(h)) = Message::decode(msg)
+            && h.codecs & !CODECS_BASE != 0
+        {
+            self.refused += 1;
+            return Err(std::io::Error::from_raw_os_error(libc::EINVAL));
+        }
+        self.inner.send(msg)
+    }
+
+    fn fd(&self) -> std::os::fd::BorrowedFd<'_> {
+        self.inner.fd()
+    }
+}
+
+/// A daemon that decodes stateless H.264 says so in RESP_HELLO; a module
+/// of the first release refuses that, and the daemon answers again with
+/// the codecs it knows, so the two still work together.
+#[test]
+fn resp_hello_falls_back_to_the_first_release_s_codecs_when_refused() {
+    for first_release in [false, true] {
+        let (daemon_end, role_end) = Loopback::pair().unwrap();
+        role_end
+            .set_read_timeout(Some(Duration::from_secs(20)))
+            .unwrap();
+        let daemon = std::thread::spawn(move || {
+            let mut backend = scripted();
+            let mut d = Daemon::new(backend.as_mut());
+            let (exit, refused) = if first_release {
+                let mut t = FirstReleaseModule {
+                    inner: daemon_end,
+                    refused: 0,
+                };
+                (d.run(&mut t, None), t.refused)
+            } else {
+                let mut t = daemon_end;
+                (d.run(&mut t, None), 0)
+            };
+            (exit, d.rejected, refused)
+        });
+        let mut role = KernelRole::new(role_end, 4, Codec::H264, Pixfmt::Nv12, 4, 4096);
+        let hello = role.hello().unwrap();
+        let want = if first_release {
+            CODECS_BASE
+        } else {
+            Codec::mask()
+        };
+        assert_eq!(hello.codecs, want, "first release: {first_release}");
+        assert_ne!(
+            Codec::mask(),
+            CODECS_BASE,
+            "the daemon has a stateless codec"
+        );
+        // The session goes on as ever.
+        assert_eq!(role.open(32, 16).unwrap(), None);
+        role.job(Some((100, b"\0\0\x01\x65one"))).unwrap();
+        role.barrier().unwrap();
+        role.hang_up();
+        let (exit, rejected, refused) = daemon.join().unwrap();
+        assert_eq!(exit.unwrap(), Exit::Detached);
+        assert_eq!(
+            (rejected, refused),
+            if first_release { (1, 1) } else { (0, 0) }
+        );
+    }
+}

@@ -32,6 +32,18 @@ pub const DECODE_F_MAPPED: u32 = 1 << 1;
 /// `DAEDALUS_DECODE_FLAGS`: every defined REQ_DECODE flag.
 pub const DECODE_FLAGS: u32 = DECODE_F_NO_SRC | DECODE_F_MAPPED;
 
+/// `DAEDALUS_H264_F_SCALING_MATRIX`: the request carries a scaling matrix.
+pub const H264_F_SCALING_MATRIX: u32 = 1 << 0;
+/// `DAEDALUS_H264_FLAGS`: every defined `daedalus_h264_slice` flag.
+pub const H264_FLAGS: u32 = H264_F_SCALING_MATRIX;
+
+/// `DAEDALUS_CODECS_BASE`: the codecs a module of the protocol's first
+/// release knows; a RESP_HELLO it refuses is answered again with these.
+pub const CODECS_BASE: u32 = crate::Codec::H264.bit()
+    | crate::Codec::Hevc.bit()
+    | crate::Codec::Vp8.bit()
+    | crate::Codec::Vp9.bit();
+
 /// `DAEDALUS_FRAME_SRC_CONSUMED`: the job's OUTPUT buffer is done.
 pub const FRAME_SRC_CONSUMED: u32 = 1 << 0;
 /// `DAEDALUS_FRAME_HAS_PIXELS`: the job's CAPTURE buffer is filled and done.

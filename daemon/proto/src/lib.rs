@@ -18,7 +18,8 @@ pub use message::{
     Codec, Direction, HDR_SIZE, Message, MsgType, Pixfmt, SessionErrorCode, peek_header,
 };
 pub use wire::{
-    Hdr, Ping, ReqCaptureFmt, ReqCaptureOff, ReqDecode, ReqFlush, ReqHello, ReqReset,
-    ReqSessionClose, ReqSessionOpen, RespFrame, RespHello, RespResetDone, RespSessionError,
-    RespStreamInfo, WireStruct,
+    H264DecodeParams, H264DpbEntry, H264Pps, H264ScalingMatrix, H264Slice, H264Sps, Hdr, Ping,
+    ReqCaptureFmt, ReqCaptureOff, ReqDecode, ReqFlush, ReqHello, ReqReset, ReqSessionClose,
+    ReqSessionOpen, RespFrame, RespHello, RespResetDone, RespSessionError, RespStreamInfo,
+    WireStruct,
 };

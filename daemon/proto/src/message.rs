@@ -162,7 +162,15 @@ macro_rules! wire_enum {
 
 wire_enum! {
     /// `enum daedalus_codec`.
-    Codec { H264 = 1, Hevc = 2, Vp8 = 3, Vp9 = 4 }
+    Codec {
+        H264 = 1,
+        Hevc = 2,
+        Vp8 = 3,
+        Vp9 = 4,
+        /// Stateless H.264: each job one picture, its controls
+        /// (`H264Slice`) first in the REQ_DECODE's data.
+        H264Slice = 5,
+    }
 }
 
 wire_enum! {
@@ -188,7 +196,9 @@ pub enum Message {
     ReqHello(ReqHello),
     ReqSessionOpen(ReqSessionOpen),
     ReqSessionClose(ReqSessionClose),
-    /// `data` is the bitstream (empty with `DECODE_F_MAPPED` or `DECODE_F_NO_SRC`).
+    /// `data` is the bitstream (empty with `DECODE_F_MAPPED` or
+    /// `DECODE_F_NO_SRC`), after the request's controls with
+    /// `Codec::H264Slice` ([`ReqDecode::controls_len`]).
     ReqDecode {
         cookie: u64,
         body: ReqDecode,
@@ -220,6 +230,85 @@ pub enum Message {
     },
     RespSessionError(RespSessionError),
     RespResetDone(RespResetDone),
+}
+
+impl ReqDecode {
+    /// Bytes of controls at the start of the data, before the bitstream:
+    /// `struct daedalus_h264_slice` with `Codec::H264Slice`, else none.
+    pub fn controls_len(&self) -> usize {
+        if self.codec == Codec::H264Slice.raw() {
+            H264Slice::SIZE
+        } else {
+            0
+        }
+    }
+}
+
+/// The rules of `struct daedalus_h264_slice` the protocol itself sets:
+/// its flags, the visible size, zero reserved fields and no matrix
+/// without its flag. What the V4L2 controls say is the decoder's to
+/// judge.
+fn validate_h264_slice(ty: MsgType, c: &H264Slice) -> Result<(), ProtoError> {
+    let reserved = |field: &'static str, nonzero: bool, value: u64| {
+        if nonzero {
+            Err(ProtoError::ReservedNonZero { ty, field, value })
+        } else {
+            Ok(())
+        }
+    };
+    if c.flags & !H264_FLAGS != 0 {
+        return Err(ProtoError::UndefinedFlags {
+            ty,
+            field: "daedalus_h264_slice.flags",
+            bits: c.flags & !H264_FLAGS,
+        });
+    }
+    for (field, value) in [
+        ("daedalus_h264_slice.width", c.width),
+        ("daedalus_h264_slice.height", c.height),
+    ] {
+        if value == 0 || value > MAX_DIM {
+            return Err(ProtoError::InvalidField {
+                ty,
+                field,
+                value: value.into(),
+                why: "must be 1..=DAEDALUS_MAX_DIM",
+            });
+        }
+    }
+    reserved(
+        "daedalus_h264_slice.reserved",
+        c.reserved != 0,
+        c.reserved.into(),
+    )?;
+    reserved(
+        "daedalus_h264_slice.reserved2",
+        c.reserved2 != [0; 4],
+        u32::from_le_bytes(c.reserved2).into(),
+    )?;
+    reserved(
+        "decode_params.reserved",
+        c.decode_params.reserved != 0,
+        c.decode_params.reserved.into(),
+    )?;
+    for e in &c.decode_params.dpb {
+        let mut v = [0u8; 8];
+        v[..5].copy_from_slice(&e.reserved);
+        reserved(
+            "dpb[].reserved",
+            e.reserved != [0; 5],
+            u64::from_le_bytes(v),
+        )?;
+    }
+    if c.flags & H264_F_SCALING_MATRIX == 0 && c.scaling_matrix != H264ScalingMatrix::default() {
+        return Err(ProtoError::InvalidField {
+            ty,
+            field: "daedalus_h264_slice.scaling_matrix",
+            value: 0,
+            why: "must be zero without DAEDALUS_H264_F_SCALING_MATRIX",
+        });
+    }
+    Ok(())
 }
 
 /// Size of `struct daedalus_hdr`.
@@ -554,6 +643,26 @@ impl Message {
                 ctx(b.ctx_id)?;
                 codec(b.codec)?;
                 flags("flags", b.flags, DECODE_FLAGS)?;
+                let controls = b.controls_len();
+                if data.len() < controls {
+                    return Err(ProtoError::DataLengthMismatch {
+                        ty,
+                        field: "daedalus_h264_slice (CODEC_H264_SLICE)",
+                        declared: controls as u64,
+                        actual: data.len(),
+                    });
+                }
+                let (controls, data) = data.split_at(controls);
+                if !controls.is_empty() {
+                    if b.flags & DECODE_F_NO_SRC != 0 {
+                        return Err(ProtoError::ForbiddenFlags {
+                            ty,
+                            flags: b.flags,
+                            why: "a stateless request always has its OUTPUT buffer",
+                        });
+                    }
+                    validate_h264_slice(ty, &H264Slice::get(controls))?;
+                }
                 if b.dst_index == NO_BUF {
                     return invalid(
                         "dst_index",
@@ -590,7 +699,7 @@ impl Message {
                     if !data.is_empty() {
                         return Err(ProtoError::DataLengthMismatch {
                             ty,
-                            field: "bytes (F_MAPPED: no inline data)",
+                            field: "bytes (F_MAPPED: no inline bitstream)",
                             declared: 0,
                             actual: data.len(),
                         });

@@ -16,42 +16,39 @@ pub struct FieldLayout {
 
 /// A scalar or array field as it sits on the wire.
 pub trait WireField: Sized + Copy {
-    const SIZE: usize;
-    fn put(&self, out: &mut Vec<u8>);
-    /// Reads from the start of `buf`, which holds at least `SIZE` bytes.
-    fn get(buf: &[u8]) -> Self;
+    const FIELD_SIZE: usize;
+    fn put_field(&self, out: &mut Vec<u8>);
+    /// Reads from the start of `buf`, which holds at least `FIELD_SIZE`
+    /// bytes.
+    fn get_field(buf: &[u8]) -> Self;
 }
 
 macro_rules! le_field {
     ($($t:ty),*) => {$(
         impl WireField for $t {
-            const SIZE: usize = std::mem::size_of::<$t>();
-            fn put(&self, out: &mut Vec<u8>) {
+            const FIELD_SIZE: usize = std::mem::size_of::<$t>();
+            fn put_field(&self, out: &mut Vec<u8>) {
                 out.extend_from_slice(&self.to_le_bytes());
             }
-            fn get(buf: &[u8]) -> Self {
+            fn get_field(buf: &[u8]) -> Self {
                 let mut b = [0u8; std::mem::size_of::<$t>()];
-                b.copy_from_slice(&buf[..Self::SIZE]);
+                b.copy_from_slice(&buf[..Self::FIELD_SIZE]);
                 <$t>::from_le_bytes(b)
             }
         }
     )*};
 }
-le_field!(u16, u32, u64);
+le_field!(u8, i8, u16, i16, u32, i32, u64);
 
-impl<T: WireField + Default, const N: usize> WireField for [T; N] {
-    const SIZE: usize = T::SIZE * N;
-    fn put(&self, out: &mut Vec<u8>) {
+impl<T: WireField, const N: usize> WireField for [T; N] {
+    const FIELD_SIZE: usize = T::FIELD_SIZE * N;
+    fn put_field(&self, out: &mut Vec<u8>) {
         for v in self {
-            v.put(out);
+            v.put_field(out);
         }
     }
-    fn get(buf: &[u8]) -> Self {
-        let mut a = [T::default(); N];
-        for (i, v) in a.iter_mut().enumerate() {
-            *v = T::get(&buf[i * T::SIZE..]);
-        }
-        a
+    fn get_field(buf: &[u8]) -> Self {
+        std::array::from_fn(|i| T::get_field(&buf[i * T::FIELD_SIZE..]))
     }
 }
 
@@ -80,20 +77,39 @@ macro_rules! wire_struct {
         }
     ) => {
         $(#[$m])*
-        #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+        #[derive(Debug, Clone, Copy, PartialEq, Eq)]
         pub struct $name {
             $( $(#[$fm])* pub $field: $ty ),*
         }
 
+        impl Default for $name {
+            /// Every field zero.
+            fn default() -> Self {
+                <Self as WireStruct>::get(&[0u8; <Self as WireStruct>::SIZE])
+            }
+        }
+
+        /// A struct inside another one (the V4L2 controls in
+        /// `daedalus_h264_slice`).
+        impl WireField for $name {
+            const FIELD_SIZE: usize = <Self as WireStruct>::SIZE;
+            fn put_field(&self, out: &mut Vec<u8>) {
+                <Self as WireStruct>::put(self, out)
+            }
+            fn get_field(buf: &[u8]) -> Self {
+                <Self as WireStruct>::get(buf)
+            }
+        }
+
         impl WireStruct for $name {
             const C_NAME: &'static str = $cname;
-            const SIZE: usize = 0 $( + <$ty as WireField>::SIZE )*;
+            const SIZE: usize = 0 $( + <$ty as WireField>::FIELD_SIZE )*;
 
             fn layout() -> Vec<FieldLayout> {
                 let mut offset = 0;
                 let mut fields = Vec::new();
                 $(
-                    let size = <$ty as WireField>::SIZE;
+                    let size = <$ty as WireField>::FIELD_SIZE;
                     fields.push(FieldLayout { name: c_field_name(stringify!($field)), offset, size });
                     offset += size;
                 )*
@@ -102,14 +118,14 @@ macro_rules! wire_struct {
             }
 
             fn put(&self, out: &mut Vec<u8>) {
-                $( WireField::put(&self.$field, out); )*
+                $( WireField::put_field(&self.$field, out); )*
             }
 
             fn get(buf: &[u8]) -> Self {
                 let mut at = 0;
                 $(
-                    let $field = <$ty as WireField>::get(&buf[at..]);
-                    at += <$ty as WireField>::SIZE;
+                    let $field = <$ty as WireField>::get_field(&buf[at..]);
+                    at += <$ty as WireField>::FIELD_SIZE;
                 )*
                 let _ = at;
                 Self { $( $field ),* }
@@ -295,6 +311,119 @@ wire_struct! {
     }
 }
 
+wire_struct! {
+    /// `struct v4l2_h264_dpb_entry`: a reference picture of a stateless
+    /// H.264 request, named by its request's timestamp.
+    pub struct H264DpbEntry = "v4l2_h264_dpb_entry" {
+        reference_ts: u64,
+        pic_num: u32,
+        frame_num: u16,
+        fields: u8,
+        reserved: [u8; 5],
+        top_field_order_cnt: i32,
+        bottom_field_order_cnt: i32,
+        /// `V4L2_H264_DPB_ENTRY_FLAG_*`.
+        flags: u32,
+    }
+}
+
+wire_struct! {
+    /// `struct v4l2_ctrl_h264_decode_params`:
+    /// `V4L2_CID_STATELESS_H264_DECODE_PARAMS`.
+    pub struct H264DecodeParams = "v4l2_ctrl_h264_decode_params" {
+        dpb: [H264DpbEntry; 16],
+        nal_ref_idc: u16,
+        frame_num: u16,
+        top_field_order_cnt: i32,
+        bottom_field_order_cnt: i32,
+        idr_pic_id: u16,
+        pic_order_cnt_lsb: u16,
+        delta_pic_order_cnt_bottom: i32,
+        delta_pic_order_cnt0: i32,
+        delta_pic_order_cnt1: i32,
+        dec_ref_pic_marking_bit_size: u32,
+        pic_order_cnt_bit_size: u32,
+        slice_group_change_cycle: u32,
+        reserved: u32,
+        /// `V4L2_H264_DECODE_PARAM_FLAG_*`.
+        flags: u32,
+    }
+}
+
+wire_struct! {
+    /// `struct v4l2_ctrl_h264_sps`: `V4L2_CID_STATELESS_H264_SPS`.
+    pub struct H264Sps = "v4l2_ctrl_h264_sps" {
+        profile_idc: u8,
+        /// `V4L2_H264_SPS_CONSTRAINT_SET0_FLAG` (0x01) to `SET5` (0x20).
+        constraint_set_flags: u8,
+        level_idc: u8,
+        seq_parameter_set_id: u8,
+        chroma_format_idc: u8,
+        bit_depth_luma_minus8: u8,
+        bit_depth_chroma_minus8: u8,
+        log2_max_frame_num_minus4: u8,
+        pic_order_cnt_type: u8,
+        log2_max_pic_order_cnt_lsb_minus4: u8,
+        max_num_ref_frames: u8,
+        num_ref_frames_in_pic_order_cnt_cycle: u8,
+        offset_for_ref_frame: [i32; 255],
+        offset_for_non_ref_pic: i32,
+        offset_for_top_to_bottom_field: i32,
+        pic_width_in_mbs_minus1: u16,
+        pic_height_in_map_units_minus1: u16,
+        /// `V4L2_H264_SPS_FLAG_*`.
+        flags: u32,
+    }
+}
+
+wire_struct! {
+    /// `struct v4l2_ctrl_h264_pps`: `V4L2_CID_STATELESS_H264_PPS`.
+    pub struct H264Pps = "v4l2_ctrl_h264_pps" {
+        pic_parameter_set_id: u8,
+        seq_parameter_set_id: u8,
+        num_slice_groups_minus1: u8,
+        num_ref_idx_l0_default_active_minus1: u8,
+        num_ref_idx_l1_default_active_minus1: u8,
+        weighted_bipred_idc: u8,
+        pic_init_qp_minus26: i8,
+        pic_init_qs_minus26: i8,
+        chroma_qp_index_offset: i8,
+        second_chroma_qp_index_offset: i8,
+        /// `V4L2_H264_PPS_FLAG_*`.
+        flags: u16,
+    }
+}
+
+wire_struct! {
+    /// `struct v4l2_ctrl_h264_scaling_matrix`:
+    /// `V4L2_CID_STATELESS_H264_SCALING_MATRIX`, every list in raster
+    /// order; 4x4 lists Intra Y, Cb, Cr, Inter Y, Cb, Cr; 8x8 lists Intra
+    /// Y, Inter Y, Intra Cb, Inter Cb, Intra Cr, Inter Cr.
+    pub struct H264ScalingMatrix = "v4l2_ctrl_h264_scaling_matrix" {
+        scaling_list_4x4: [[u8; 16]; 6],
+        scaling_list_8x8: [[u8; 64]; 6],
+    }
+}
+
+wire_struct! {
+    /// `struct daedalus_h264_slice`: the controls of one stateless H.264
+    /// request, first in a `CODEC_H264_SLICE` REQ_DECODE's data.
+    pub struct H264Slice = "daedalus_h264_slice" {
+        /// `H264_F_*`.
+        flags: u32,
+        /// The visible size (the OUTPUT format's).
+        width: u32,
+        height: u32,
+        reserved: u32,
+        decode_params: H264DecodeParams,
+        sps: H264Sps,
+        pps: H264Pps,
+        /// Zero without `H264_F_SCALING_MATRIX`.
+        scaling_matrix: H264ScalingMatrix,
+        reserved2: [u8; 4],
+    }
+}
+
 /// Every wire struct's C name and layout, for the drift check.
 pub fn all_layouts() -> Vec<(&'static str, usize, Vec<FieldLayout>)> {
     fn one<T: WireStruct>() -> (&'static str, usize, Vec<FieldLayout>) {
@@ -316,5 +445,11 @@ pub fn all_layouts() -> Vec<(&'static str, usize, Vec<FieldLayout>)> {
         one::<RespResetDone>(),
         one::<Ping>(),
         one::<RespSessionError>(),
+        one::<H264DpbEntry>(),
+        one::<H264DecodeParams>(),
+        one::<H264Sps>(),
+        one::<H264Pps>(),
+        one::<H264ScalingMatrix>(),
+        one::<H264Slice>(),
     ]
 }

@@ -255,7 +255,7 @@ fn undefined_flags_and_enum_values() {
         })
     ));
 
-    for codec in [0, 5, u32::MAX] {
+    for codec in [0, 6, u32::MAX] {
         let mut b = bytes_of("req_session_open");
         put32(&mut b, B + 4, codec);
         assert!(
@@ -533,4 +533,129 @@ fn hello_maximum_size_must_fit_one_frame() {
         hello(MAX_DIM, MAX_DIM),
         Err(ProtoError::InvalidField { .. })
     ));
+}
+
+/// A stateless H.264 request carries its controls whole, before the
+/// bitstream; each broken rule of them is its own error, with its field.
+#[test]
+fn stateless_requests_carry_their_controls_whole() {
+    let d = B + ReqDecode::SIZE; // the controls
+    let good = bytes_of("req_decode_h264_slice");
+    assert!(Message::decode(&good).is_ok());
+
+    // Controls cut short: fewer bytes than daedalus_h264_slice.
+    let mut b = good[..d + 100].to_vec();
+    put32(&mut b, B + 32, 0); // bytes
+    fix_len(&mut b);
+    assert!(matches!(
+        Message::decode(&b),
+        Err(ProtoError::DataLengthMismatch { declared, actual: 100, .. })
+            if declared == H264Slice::SIZE as u64
+    ));
+    // The bitstream's length still counts after the controls.
+    let mut b = good.clone();
+    put32(&mut b, B + 32, 7);
+    assert!(matches!(
+        Message::decode(&b),
+        Err(ProtoError::DataLengthMismatch {
+            field: "bytes",
+            declared: 7,
+            actual: 6,
+            ..
+        })
+    ));
+    // Mapped: the controls inline, no bitstream.
+    let mut b = good[..d + H264Slice::SIZE].to_vec();
+    put32(&mut b, B + 8, DECODE_F_MAPPED);
+    fix_len(&mut b);
+    assert!(Message::decode(&b).is_ok());
+    let mut b = good.clone();
+    put32(&mut b, B + 8, DECODE_F_MAPPED);
+    assert!(matches!(
+        Message::decode(&b),
+        Err(ProtoError::DataLengthMismatch {
+            declared: 0,
+            actual: 6,
+            ..
+        })
+    ));
+    // A request always has its OUTPUT buffer.
+    let mut b = good[..d + H264Slice::SIZE].to_vec();
+    put32(&mut b, B + 8, DECODE_F_NO_SRC);
+    put64(&mut b, B + 16, 0);
+    put32(&mut b, B + 24, NO_BUF);
+    put32(&mut b, B + 32, 0);
+    fix_len(&mut b);
+    assert!(matches!(
+        Message::decode(&b),
+        Err(ProtoError::ForbiddenFlags { .. })
+    ));
+
+    let patched = |at: usize, v: u32| {
+        let mut b = good.clone();
+        put32(&mut b, d + at, v);
+        Message::decode(&b)
+    };
+    assert!(matches!(
+        patched(0, 2),
+        Err(ProtoError::UndefinedFlags {
+            field: "daedalus_h264_slice.flags",
+            bits: 2,
+            ..
+        })
+    ));
+    for (at, field) in [
+        (4, "daedalus_h264_slice.width"),
+        (8, "daedalus_h264_slice.height"),
+    ] {
+        for v in [0, MAX_DIM + 1] {
+            assert!(
+                matches!(patched(at, v), Err(ProtoError::InvalidField { field: f, .. }) if f == field),
+                "{field} = {v}"
+            );
+        }
+    }
+    assert!(matches!(
+        patched(12, 1),
+        Err(ProtoError::ReservedNonZero {
+            field: "daedalus_h264_slice.reserved",
+            ..
+        })
+    ));
+    assert!(matches!(
+        patched(H264Slice::SIZE - 4, 1),
+        Err(ProtoError::ReservedNonZero {
+            field: "daedalus_h264_slice.reserved2",
+            ..
+        })
+    ));
+    // decode_params.reserved, after the DPB and 12 more fields.
+    assert!(matches!(
+        patched(16 + 16 * 32 + 40, 1),
+        Err(ProtoError::ReservedNonZero {
+            field: "decode_params.reserved",
+            ..
+        })
+    ));
+    // dpb[5].reserved, after reference_ts, pic_num, frame_num, fields.
+    assert!(matches!(
+        patched(16 + 5 * 32 + 15, 1),
+        Err(ProtoError::ReservedNonZero {
+            field: "dpb[].reserved",
+            ..
+        })
+    ));
+    // A scaling matrix without its flag; with the flag it is taken.
+    let matrix = 16 + 560 + 1048 + 12;
+    assert!(matches!(
+        patched(matrix, 16),
+        Err(ProtoError::InvalidField {
+            field: "daedalus_h264_slice.scaling_matrix",
+            ..
+        })
+    ));
+    let mut b = good.clone();
+    put32(&mut b, d + matrix, 16);
+    put32(&mut b, d, H264_F_SCALING_MATRIX);
+    assert!(Message::decode(&b).is_ok());
 }

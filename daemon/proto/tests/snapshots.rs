@@ -94,8 +94,25 @@ pub fn hex_dump(msg: &Message) -> String {
         out.push_str(&hex(chunk));
         out.push('\n');
     }
-    if body_end < bytes.len() {
-        out.push_str(&format!("data: {}\n", hex(&bytes[body_end..])));
+    let data = &bytes[body_end..];
+    if data.len() > 64 {
+        // Offsets, 16 bytes a line, a run of zero lines as one `*`.
+        out.push_str("data:\n");
+        let mut zeros = false;
+        for (i, chunk) in data.chunks(16).enumerate() {
+            if chunk.iter().all(|&b| b == 0) && chunk.len() == 16 {
+                if !zeros {
+                    out.push_str("*\n");
+                }
+                zeros = true;
+                continue;
+            }
+            zeros = false;
+            out.push_str(&format!("{:06x}  {}\n", i * 16, hex(chunk)));
+        }
+        out.push_str(&format!("{:06x}\n", data.len()));
+    } else if !data.is_empty() {
+        out.push_str(&format!("data: {}\n", hex(data)));
     }
     out
 }

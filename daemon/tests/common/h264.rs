@@ -2,7 +2,8 @@
 //! stateless client's parser fills its controls from.
 
 use daedalusd::h264_params::{
-    Pps, ScalingMatrix, Sps, Visible, ZIGZAG_4X4, ZIGZAG_8X8, pps_flags, sps_flags,
+    Pps, ScalingMatrix, Sps, SpsControl, Visible, ZIGZAG_4X4, ZIGZAG_8X8, flat_matrix, pps_flags,
+    sps_flags,
 };
 
 /// A reader of an RBSP (emulation prevention already removed).
@@ -301,7 +302,7 @@ pub fn read_pps(rbsp: &[u8], sps: &ReadSps) -> (Pps, Option<Lists>) {
 
 /// The control's matrix (raster order) from coded lists (zig-zag order).
 pub fn matrix_of(lists: &Lists) -> ScalingMatrix {
-    let mut m = ScalingMatrix::default();
+    let mut m = flat_matrix();
     for (i, list) in lists[..6].iter().enumerate() {
         for (j, &v) in list.iter().enumerate() {
             m.scaling_list_4x4[i][ZIGZAG_4X4[j]] = v;

@@ -107,6 +107,26 @@ pub fn samples() -> Vec<(&'static str, Message)> {
             },
         ),
         (
+            "req_decode_h264_slice",
+            Message::ReqDecode {
+                cookie: job,
+                body: ReqDecode {
+                    ctx_id: 6,
+                    codec: Codec::H264Slice.raw(),
+                    flags: 0,
+                    generation: 1,
+                    timestamp: 2000,
+                    src_index: 2,
+                    dst_index: 3,
+                    bytes: 6,
+                    dst_size: 3_133_440,
+                    src_map: 0,
+                    dst_map: 0,
+                },
+                data: [h264_slice().as_slice(), &[0, 0, 1, 0x41, 0x9a, 0x02]].concat(),
+            },
+        ),
+        (
             "req_flush",
             Message::ReqFlush(ReqFlush {
                 ctx_id: 5,
@@ -244,4 +264,32 @@ pub fn samples() -> Vec<(&'static str, Message)> {
             }),
         ),
     ]
+}
+
+/// The controls of a 1080p High-profile P picture that references the
+/// picture of timestamp 1000, as `daedalus_h264_slice` bytes.
+pub fn h264_slice() -> Vec<u8> {
+    let mut c = H264Slice {
+        width: 1920,
+        height: 1080,
+        ..Default::default()
+    };
+    c.sps.profile_idc = 100;
+    c.sps.level_idc = 40;
+    c.sps.chroma_format_idc = 1;
+    c.sps.max_num_ref_frames = 4;
+    c.sps.pic_width_in_mbs_minus1 = 119;
+    c.sps.pic_height_in_map_units_minus1 = 67;
+    c.sps.flags = 0x50; // FRAME_MBS_ONLY | DIRECT_8X8_INFERENCE
+    c.pps.pic_init_qp_minus26 = -3;
+    c.pps.flags = 0x49; // ENTROPY_CODING_MODE | DEBLOCKING_FILTER_CONTROL_PRESENT | TRANSFORM_8X8_MODE
+    c.decode_params.dpb[0].reference_ts = 1000;
+    c.decode_params.dpb[0].fields = 3;
+    c.decode_params.dpb[0].flags = 0x03; // VALID | ACTIVE
+    c.decode_params.nal_ref_idc = 2;
+    c.decode_params.frame_num = 1;
+    c.decode_params.flags = 0x08; // PFRAME
+    let mut out = Vec::new();
+    c.put(&mut out);
+    out
 }

@@ -21,6 +21,7 @@
 #define _UAPI_LINUX_DAEDALUS_H
 
 #include <linux/types.h>
+#include <linux/v4l2-controls.h>
 
 #define DAEDALUS_PROTO_MAGIC		0x534c4444	/* "DDLS" as LE bytes */
 #define DAEDALUS_PROTO_VERSION		1
@@ -97,7 +98,12 @@ enum daedalus_codec {
 	DAEDALUS_CODEC_HEVC	= 2,
 	DAEDALUS_CODEC_VP8	= 3,
 	DAEDALUS_CODEC_VP9	= 4,
-	DAEDALUS_CODEC_MAX	= DAEDALUS_CODEC_VP9,
+	/*
+	 * Stateless H.264 (the Request API node): a job is one picture, its
+	 * REQ_DECODE data starts with struct daedalus_h264_slice.
+	 */
+	DAEDALUS_CODEC_H264_SLICE = 5,
+	DAEDALUS_CODEC_MAX	= DAEDALUS_CODEC_H264_SLICE,
 };
 
 /* Picture formats (CAPTURE formats) a daemon can produce. */
@@ -109,6 +115,16 @@ enum daedalus_pixfmt {
 
 #define DAEDALUS_CODEC_BIT(codec)	(1u << (codec))
 #define DAEDALUS_PIXFMT_BIT(pixfmt)	(1u << (pixfmt))
+
+/*
+ * The codecs a module of the protocol's first release knows: it refuses
+ * a RESP_HELLO naming any other (-EINVAL) and keeps waiting for one, so a
+ * daemon whose RESP_HELLO is refused answers again with these only.
+ */
+#define DAEDALUS_CODECS_BASE	(DAEDALUS_CODEC_BIT(DAEDALUS_CODEC_H264) | \
+				 DAEDALUS_CODEC_BIT(DAEDALUS_CODEC_HEVC) | \
+				 DAEDALUS_CODEC_BIT(DAEDALUS_CODEC_VP8) | \
+				 DAEDALUS_CODEC_BIT(DAEDALUS_CODEC_VP9))
 
 /**
  * struct daedalus_req_hello - REQ_HELLO: the first message read() returns
@@ -205,6 +221,7 @@ struct daedalus_req_session_close {
  * @src_index:	vb2 index of the OUTPUT buffer, DAEDALUS_NO_BUF with F_NO_SRC
  * @dst_index:	vb2 index of the CAPTURE buffer
  * @bytes:	bitstream bytes; unless F_MAPPED they follow this struct
+ *		(with CODEC_H264_SLICE, after struct daedalus_h264_slice)
  * @dst_size:	capacity of the CAPTURE buffer in bytes
  * @src_map:	mmap offset of the OUTPUT buffer on /dev/daedalus (F_MAPPED)
  * @dst_map:	mmap offset of the CAPTURE buffer on /dev/daedalus (F_MAPPED)
@@ -221,6 +238,42 @@ struct daedalus_req_decode {
 	__le32 dst_size;
 	__le64 src_map;
 	__le64 dst_map;
+};
+
+/* The client set V4L2_CID_STATELESS_H264_SCALING_MATRIX for the request. */
+#define DAEDALUS_H264_F_SCALING_MATRIX	(1u << 0)
+#define DAEDALUS_H264_FLAGS		DAEDALUS_H264_F_SCALING_MATRIX
+
+/**
+ * struct daedalus_h264_slice - the controls of one stateless H.264
+ *	request: the first bytes of a CODEC_H264_SLICE REQ_DECODE's data,
+ *	mapped or not, before the bitstream (the request's OUTPUT buffer:
+ *	every slice of one picture, Annex B start codes). The V4L2 structs
+ *	are the controls' payloads as the request holds them (uapi layout,
+ *	little-endian like every field here).
+ * @flags:	DAEDALUS_H264_F_*
+ * @width:	the visible width, the OUTPUT format's, 1..DAEDALUS_MAX_DIM:
+ *		the picture's cropping (the SPS control carries none)
+ * @height:	the visible height, likewise
+ * @reserved:	zero
+ * @decode_params: V4L2_CID_STATELESS_H264_DECODE_PARAMS; its DPB names
+ *		the reference pictures by the timestamps of their requests
+ * @sps:	V4L2_CID_STATELESS_H264_SPS
+ * @pps:	V4L2_CID_STATELESS_H264_PPS
+ * @scaling_matrix: V4L2_CID_STATELESS_H264_SCALING_MATRIX with
+ *		F_SCALING_MATRIX, else zero
+ * @reserved2:	zero
+ */
+struct daedalus_h264_slice {
+	__le32 flags;
+	__le32 width;
+	__le32 height;
+	__le32 reserved;
+	struct v4l2_ctrl_h264_decode_params decode_params;
+	struct v4l2_ctrl_h264_sps sps;
+	struct v4l2_ctrl_h264_pps pps;
+	struct v4l2_ctrl_h264_scaling_matrix scaling_matrix;
+	__u8 reserved2[4];
 };
 
 /*
