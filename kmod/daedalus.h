@@ -103,14 +103,41 @@ struct daedalus_daemon {
 };
 
 /**
+ * struct daedalus_sl_mc - the stateless node's media entities around its
+ *	decoder entity (the node's own entity is the source)
+ * @source_pad:	the node's entity's pad
+ * @proc:	the decoder entity (MEDIA_ENT_F_PROC_VIDEO_DECODER)
+ * @proc_pads:	its sink and source pads
+ * @sink:	the CAPTURE side's entity
+ * @sink_pad:	its pad
+ * @intf:	the node's interface, linked to the source and the sink
+ */
+struct daedalus_sl_mc {
+	struct media_pad source_pad;
+	struct media_entity proc;
+	struct media_pad proc_pads[2];
+	struct media_entity sink;
+	struct media_pad sink_pad;
+	struct media_intf_devnode *intf;
+};
+
+/* Controls of a stateless context (daedalus_sdec.c). */
+#define DAEDALUS_SL_NCTRLS	6
+
+struct daedalus_sl;
+
+/**
  * struct daedalus_dev - one decoder instance
  * @pdev:	the platform device the nodes hang off (NULL for bare
  *	test instances)
  * @mdev:	the media controller device (decoder entity, as clients and
  *	v4l2-compliance expect of a stateful decoder)
  * @v4l2_dev:	the V4L2 device
- * @vfd:	the /dev/videoN node
- * @m2m_dev:	the mem2mem scheduler
+ * @vfd:	the stateful decoder's /dev/videoN node
+ * @sl_vfd:	the stateless (Request API) decoder's node
+ * @sl_mc:	its media entities
+ * @m2m_dev:	the mem2mem scheduler, shared by both nodes: one job runs at
+ *	a time
  * @misc:	/dev/daedalus
  * @dev_mutex:	the video node's ioctl lock
  * @ctx_lock:	protects @ctx_list, @nr_ctx and @next_ctx_id
@@ -132,6 +159,8 @@ struct daedalus_dev {
 	struct media_device mdev;
 	struct v4l2_device v4l2_dev;
 	struct video_device vfd;
+	struct video_device sl_vfd;
+	struct daedalus_sl_mc sl_mc;
 	struct v4l2_m2m_dev *m2m_dev;
 	struct miscdevice misc;
 	struct mutex dev_mutex;		/* video node ioctls */
@@ -180,6 +209,9 @@ static inline u64 daedalus_now(struct daedalus_dev *dev)
  * @colorimetry.xfer_func: transfer function
  * @colorimetry.ycbcr_enc: Y'CbCr encoding
  * @colorimetry.quantization: quantization range
+ * @stateless:	opened on the stateless node
+ * @sl:		a stateless context's REQ_DECODE body and request controls
+ * @sl_ctrls:	a stateless context's codec controls
  */
 struct daedalus_ctx {
 	struct v4l2_fh fh;
@@ -198,6 +230,9 @@ struct daedalus_ctx {
 		u32 ycbcr_enc;
 		u32 quantization;
 	} colorimetry;
+	bool stateless;
+	struct daedalus_sl *sl;
+	struct v4l2_ctrl *sl_ctrls[DAEDALUS_SL_NCTRLS];
 };
 
 /* daedalus_chardev.c */
@@ -224,9 +259,23 @@ int daedalus_vdec_register(struct daedalus_dev *dev);
 void daedalus_vdec_unregister(struct daedalus_dev *dev);
 extern const struct v4l2_m2m_ops daedalus_m2m_ops;
 struct daedalus_ctx *daedalus_ctx_create(struct daedalus_dev *dev);
+struct daedalus_ctx *daedalus_ctx_create_kind(struct daedalus_dev *dev,
+					      bool stateless);
+void daedalus_max_size(struct daedalus_dev *dev, u32 *w, u32 *h);
 void daedalus_ctx_destroy(struct daedalus_ctx *ctx);
 int daedalus_vdec_decoder_cmd(struct daedalus_ctx *ctx, u32 cmd);
 void daedalus_vdec_kick(struct daedalus_dev *dev);
+
+/* daedalus_sdec.c */
+int daedalus_sdec_ctx_init(struct daedalus_ctx *ctx);
+void daedalus_sdec_ctx_free(struct daedalus_ctx *ctx);
+void daedalus_sdec_prepare(struct daedalus_ctx *ctx);
+const void *daedalus_sdec_body(struct daedalus_ctx *ctx,
+			       const struct daedalus_req_decode *req, u32 *len);
+void daedalus_sdec_buf_request_complete(struct vb2_buffer *vb);
+void daedalus_sdec_media_init(struct daedalus_dev *dev);
+int daedalus_sdec_register(struct daedalus_dev *dev);
+void daedalus_sdec_unregister(struct daedalus_dev *dev);
 
 /* daedalus_main.c */
 struct daedalus_ctx *daedalus_ctx_find(struct daedalus_dev *dev, u32 ctx_id);

@@ -94,8 +94,8 @@ EXPORT_SYMBOL_IF_KUNIT(daedalus_daemon_send);
  * @codecs:	set to the DAEDALUS_CODEC_BIT() mask
  * @pixfmts:	set to the DAEDALUS_PIXFMT_BIT() mask
  *
- * Return: 0, or -ENOTCONN (masks set to H.264 and NV12, what the node
- * offers clients probing it with no daemon attached).
+ * Return: 0, or -ENOTCONN (masks set to H.264, stateless H.264 and NV12,
+ * what the nodes offer clients probing them with no daemon attached).
  */
 int daedalus_daemon_codecs(struct daedalus_dev *dev, u32 *codecs,
 			   u32 *pixfmts)
@@ -605,8 +605,11 @@ static void daedalus_map_inline(struct daedalus_daemon *d, u64 cookie,
 
 	spin_lock(&q->lock);
 	out = daedalus_outq_find_decode(q, cookie);
+	req = out ? (void *)(out->data + DAEDALUS_HDR_SIZE) : NULL;
+	/* A stateless request's controls stay where they are, before it. */
+	if (req && le32_to_cpu(req->codec) == DAEDALUS_CODEC_H264_SLICE)
+		body += sizeof(struct daedalus_h264_slice);
 	if (out && out->len == body) {
-		req = (void *)(out->data + DAEDALUS_HDR_SIZE);
 		bytes = le32_to_cpu(req->bytes);
 		if (out->share &&
 		    out->share->bytes + bytes > DAEDALUS_OUTQ_CTX_BYTES)
@@ -627,7 +630,7 @@ static void daedalus_map_inline(struct daedalus_daemon *d, u64 cookie,
 	if (out && out->len == body) {
 		memcpy(in->data, out->data, body);
 		h = (void *)in->data;
-		h->payload_len = cpu_to_le32(sizeof(*req) + bytes);
+		h->payload_len = cpu_to_le32(body - DAEDALUS_HDR_SIZE + bytes);
 		req = (void *)(in->data + DAEDALUS_HDR_SIZE);
 		req->flags &= ~cpu_to_le32(DAEDALUS_DECODE_F_MAPPED);
 		req->src_map = 0;
@@ -745,8 +748,9 @@ static int daedalus_send_decode(struct daedalus_job_ctx *jctx,
 	struct daedalus_ctx *ctx = container_of(jctx, struct daedalus_ctx, jctx);
 	struct daedalus_daemon *d = &ctx->dev->daemon;
 	struct daedalus_req_decode req;
+	u32 data_len = 0, body_len;
 	const void *data = NULL;
-	u32 data_len = 0;
+	const void *body;
 	bool mapped;
 	int ret;
 
@@ -763,8 +767,13 @@ static int daedalus_send_decode(struct daedalus_job_ctx *jctx,
 		data_len = p->bytes;
 	}
 	daedalus_msg_encode_decode(&req, p);
+	body = &req;
+	body_len = sizeof(req);
+	/* A stateless request's controls go first, mapped or not. */
+	if (ctx->stateless)
+		body = daedalus_sdec_body(ctx, &req, &body_len);
 	ret = daedalus_daemon_send(ctx->dev, &jctx->out, DAEDALUS_REQ_DECODE,
-				   p->cookie, &req, sizeof(req), data, data_len,
+				   p->cookie, body, body_len, data, data_len,
 				   p->flags);
 	if (ret && mapped) {
 		/* Never read by the daemon: nothing can be mapped yet. */

@@ -94,6 +94,20 @@ void daedalus_front_init(struct daedalus_front *f,
 }
 
 /**
+ * daedalus_front_set_stateless() - make a new front a stateless decoder's
+ * @f:		the front, before its first STREAMON
+ *
+ * Its jobs all carry a source (job_ready waits for one), STREAMON
+ * announces nothing, and a STREAM_INFO for it is refused.
+ */
+void daedalus_front_set_stateless(struct daedalus_front *f)
+{
+	spin_lock(&f->lock);
+	f->stateless = true;
+	spin_unlock(&f->lock);
+}
+
+/**
  * daedalus_front_destroy() - the end of a front
  * @f:		the front, after daedalus_front_release()
  */
@@ -320,7 +334,8 @@ bool daedalus_front_job_ready(struct daedalus_front *f, unsigned int src_ready,
 		return false;
 	spin_lock(&f->lock);
 	ok = !f->failed && !f->stopped &&
-	     (src_ready || f->drain == DAEDALUS_FRONT_DRAIN_FLUSHED);
+	     (src_ready || (!f->stateless &&
+			    f->drain == DAEDALUS_FRONT_DRAIN_FLUSHED));
 	spin_unlock(&f->lock);
 	return ok;
 }
@@ -337,7 +352,8 @@ void daedalus_front_device_run(struct daedalus_front *f, u64 now)
 	spin_lock(&f->lock);
 	stopped = f->stopped;
 	failed = f->failed;
-	allow_no_src = f->drain == DAEDALUS_FRONT_DRAIN_FLUSHED;
+	allow_no_src = !f->stateless &&
+		       f->drain == DAEDALUS_FRONT_DRAIN_FLUSHED;
 	spin_unlock(&f->lock);
 	/*
 	 * Queued before its LAST picture went out or before the daemon left:
@@ -458,7 +474,8 @@ int daedalus_front_start_streaming(struct daedalus_front *f, bool output,
 	 * the format S_FMT(OUTPUT) implies; the daemon's STREAM_INFO confirms
 	 * it silently or changes it with a second event.
 	 */
-	provisional = output && !f->have_info && f->out_sized && !cap_streaming;
+	provisional = output && !f->have_info && f->out_sized &&
+		      !cap_streaming && !f->stateless;
 	if (output) {
 		f->jctx->src_sequence = 0;
 		f->drain = DAEDALUS_FRONT_DRAIN_NONE;
@@ -550,13 +567,16 @@ void daedalus_front_streamoff(struct daedalus_front *f)
  * capture-only jobs hand the daemon buffers for the remaining pictures,
  * and the LAST picture raises EOS. START leaves the stopped state.
  *
- * Return: 0, or -EINVAL for another command.
+ * Return: 0, or -EINVAL for another command or a stateless decoder.
  */
 int daedalus_front_decoder_cmd(struct daedalus_front *f, u32 cmd)
 {
 	u32 ctx_id = daedalus_front_ctx_id(f);
 	bool eos_now = false;
 
+	/* A stateless decoder has nothing inside it to drain. */
+	if (READ_ONCE(f->stateless))
+		return -EINVAL;
 	if (cmd == DAEDALUS_FRONT_CMD_START) {
 		spin_lock(&f->lock);
 		f->stopped = false;
@@ -637,8 +657,9 @@ void daedalus_front_release(struct daedalus_front *f)
  * Updates the CAPTURE format and raises SOURCE_CHANGE, unless it only
  * confirms the format the CAPTURE queue is set up for.
  *
- * Return: 0, or -EINVAL, changing nothing, for a pixel format or a coded
- * size beyond what the daemon announced in RESP_HELLO: CAPTURE buffers
+ * Return: 0, or -EINVAL, changing nothing, for a stateless decoder, or for
+ * a pixel format or a coded size beyond what the daemon announced in
+ * RESP_HELLO: CAPTURE buffers
  * are never sized for more than the daemon decodes (nor a REQ_DECODE made
  * larger than DAEDALUS_MAX_PAYLOAD allows).
  */
@@ -652,6 +673,9 @@ int daedalus_front_stream_info(struct daedalus_front *f,
 
 	lockdep_assert_held(f->fdev->lock);
 	f->ops->limits(f->priv, &l);
+	/* The client of a stateless decoder sets the format from its SPS. */
+	if (READ_ONCE(f->stateless))
+		return -EINVAL;
 	if (si->pixfmt > 31 || !(l.pixfmts & DAEDALUS_PIXFMT_BIT(si->pixfmt)) ||
 	    si->coded_width > l.max_width || si->coded_height > l.max_height)
 		return -EINVAL;

@@ -109,7 +109,8 @@ struct daedalus_front_limits {
 };
 
 /* What the node offers a client probing it while no daemon is attached. */
-#define DAEDALUS_FRONT_NO_DAEMON_CODECS	DAEDALUS_CODEC_BIT(DAEDALUS_CODEC_H264)
+#define DAEDALUS_FRONT_NO_DAEMON_CODECS	(DAEDALUS_CODEC_BIT(DAEDALUS_CODEC_H264) | \
+					 DAEDALUS_CODEC_BIT(DAEDALUS_CODEC_H264_SLICE))
 #define DAEDALUS_FRONT_NO_DAEMON_PIXFMTS DAEDALUS_PIXFMT_BIT(DAEDALUS_PIXFMT_NV12)
 #define DAEDALUS_FRONT_NO_DAEMON_DIM	4096
 
@@ -173,6 +174,10 @@ struct daedalus_front_dev {
  * @failed:	the session failed or the daemon left: queues are in error
  * @closing:	the context is being destroyed: REQ_SESSION_CLOSE follows,
  *	so stopping the queues sends no REQ_RESET or REQ_CAPTURE_OFF
+ * @stateless:	a stateless (Request API) decoder: every job is one request
+ *	with its OUTPUT buffer, answered on its own CAPTURE buffer; no drain,
+ *	no capture-only job, no STREAM_INFO, no SOURCE_CHANGE (the client
+ *	parses the stream and sets the formats itself)
  */
 struct daedalus_front {
 	struct daedalus_front_dev *fdev;
@@ -192,12 +197,14 @@ struct daedalus_front {
 	bool stopped;
 	bool failed;
 	bool closing;
+	bool stateless;
 };
 
 void daedalus_front_init(struct daedalus_front *f,
 			 struct daedalus_front_dev *fdev,
 			 struct daedalus_job_ctx *jctx,
 			 const struct daedalus_front_ops *ops, void *priv);
+void daedalus_front_set_stateless(struct daedalus_front *f);
 void daedalus_front_destroy(struct daedalus_front *f);
 
 /* Formats and what the glue asks of them. */

@@ -494,6 +494,12 @@ static int daedalus_job_check_frame(struct daedalus_job *job,
 	}
 	if (!(f->flags & DAEDALUS_FRAME_HAS_PIXELS))
 		return 0;
+	/* A stateless decoder's picture never ends a drain or a format. */
+	if ((f->flags & DAEDALUS_FRAME_LAST) &&
+	    job->jctx->codec == DAEDALUS_CODEC_H264_SLICE) {
+		*reason = DAEDALUS_REJECT_FIELD;
+		return -EINVAL;
+	}
 	if (!dst) {
 		*reason = DAEDALUS_REJECT_DUP_PIXELS;
 		return -EINVAL;

@@ -198,6 +198,7 @@ struct daedalus_dev *daedalus_dev_create(bool register_nodes)
 	snprintf(dev->mdev.bus_info, sizeof(dev->mdev.bus_info), "platform:%s",
 		 DAEDALUS_NAME);
 	media_device_init(&dev->mdev);
+	daedalus_sdec_media_init(dev);
 	dev->v4l2_dev.mdev = &dev->mdev;
 
 	ret = daedalus_vdec_register(dev);
@@ -207,9 +208,12 @@ struct daedalus_dev *daedalus_dev_create(bool register_nodes)
 						 MEDIA_ENT_F_PROC_VIDEO_DECODER);
 	if (ret)
 		goto err_vdec;
-	ret = media_device_register(&dev->mdev);
+	ret = daedalus_sdec_register(dev);
 	if (ret)
 		goto err_mc;
+	ret = media_device_register(&dev->mdev);
+	if (ret)
+		goto err_sdec;
 	ret = daedalus_chardev_register(dev);
 	if (ret)
 		goto err_mdev;
@@ -219,6 +223,8 @@ struct daedalus_dev *daedalus_dev_create(bool register_nodes)
 
 err_mdev:
 	media_device_unregister(&dev->mdev);
+err_sdec:
+	daedalus_sdec_unregister(dev);
 err_mc:
 	v4l2_m2m_unregister_media_controller(dev->m2m_dev);
 err_vdec:
@@ -248,6 +254,7 @@ void daedalus_dev_destroy(struct daedalus_dev *dev)
 	if (dev->registered) {
 		daedalus_chardev_unregister(dev);
 		media_device_unregister(&dev->mdev);
+		daedalus_sdec_unregister(dev);
 		v4l2_m2m_unregister_media_controller(dev->m2m_dev);
 		daedalus_vdec_unregister(dev);
 		media_device_cleanup(&dev->mdev);
@@ -282,5 +289,5 @@ static void __exit daedalus_exit(void)
 module_init(daedalus_init);
 module_exit(daedalus_exit);
 
-MODULE_DESCRIPTION("V4L2 stateful video decoder backed by a userspace daemon");
+MODULE_DESCRIPTION("V4L2 stateful and stateless video decoders backed by a userspace daemon");
 MODULE_LICENSE("GPL");

@@ -1,7 +1,9 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
  * daedalus V4L2 front: a stateful mem2mem decoder node (MPLANE) in the
- * shape of Documentation/userspace-api/media/v4l/dev-decoder.rst.
+ * shape of Documentation/userspace-api/media/v4l/dev-decoder.rst, and the
+ * V4L2 side the stateless node (dev-stateless-decoder.rst) shares with it;
+ * what only the stateless node has is in daedalus_sdec.c.
  *
  * Formats, queues, events and decoder commands live here; buffer ownership
  * lives in the job core (daedalus_job.c) and the wire in the character
@@ -43,6 +45,10 @@ static const struct daedalus_fmt daedalus_out_fmts[] = {
 	{ V4L2_PIX_FMT_VP9,	DAEDALUS_CODEC_VP9 },
 };
 
+static const struct daedalus_fmt daedalus_sl_out_fmts[] = {
+	{ V4L2_PIX_FMT_H264_SLICE, DAEDALUS_CODEC_H264_SLICE },
+};
+
 static const struct daedalus_fmt daedalus_cap_fmts[] = {
 	{ V4L2_PIX_FMT_NV12,	DAEDALUS_PIXFMT_NV12 },
 	{ V4L2_PIX_FMT_YUV420,	DAEDALUS_PIXFMT_YUV420 },
@@ -62,6 +68,18 @@ static const struct v4l2_event daedalus_src_change_event = {
 static inline struct daedalus_ctx *daedalus_file_ctx(struct file *file)
 {
 	return container_of(file->private_data, struct daedalus_ctx, fh);
+}
+
+/* The OUTPUT formats of the context's node; the first is the default. */
+static const struct daedalus_fmt *daedalus_out_table(const struct daedalus_ctx *ctx,
+						     size_t *n)
+{
+	if (ctx->stateless) {
+		*n = ARRAY_SIZE(daedalus_sl_out_fmts);
+		return daedalus_sl_out_fmts;
+	}
+	*n = ARRAY_SIZE(daedalus_out_fmts);
+	return daedalus_out_fmts;
 }
 
 static const struct daedalus_fmt *
@@ -87,7 +105,15 @@ static const struct daedalus_fmt *daedalus_find_code(const struct daedalus_fmt *
 	return NULL;
 }
 
-static void daedalus_max_size(struct daedalus_dev *dev, u32 *w, u32 *h)
+/**
+ * daedalus_max_size() - the largest coded size a context may ask for
+ * @dev:	the device
+ * @w:		set to the attached daemon's max_width
+ * @h:		set to its max_height
+ *
+ * Without a daemon: DAEDALUS_FRONT_NO_DAEMON_DIM.
+ */
+void daedalus_max_size(struct daedalus_dev *dev, u32 *w, u32 *h)
 {
 	struct daedalus_daemon *d = &dev->daemon;
 
@@ -165,6 +191,10 @@ static void daedalus_return_ready(struct daedalus_ctx *ctx, bool output,
 				v4l2_m2m_dst_buf_remove(m2m_ctx);
 		if (!vbuf)
 			break;
+		/* A request completes once its controls and buffer have. */
+		if (vbuf->vb2_buf.req_obj.req)
+			v4l2_ctrl_request_complete(vbuf->vb2_buf.req_obj.req,
+						   &ctx->hdl);
 		v4l2_m2m_buf_done(vbuf, state);
 	}
 }
@@ -255,6 +285,8 @@ static void daedalus_device_run(void *priv)
 {
 	struct daedalus_ctx *ctx = priv;
 
+	if (ctx->stateless)
+		daedalus_sdec_prepare(ctx);
 	daedalus_front_device_run(&ctx->front, daedalus_now(ctx->dev));
 }
 
@@ -289,22 +321,24 @@ static int daedalus_querycap(struct file *file, void *priv,
 			     struct v4l2_capability *cap)
 {
 	strscpy(cap->driver, DAEDALUS_DRIVER, sizeof(cap->driver));
-	strscpy(cap->card, "daedalus decoder", sizeof(cap->card));
+	strscpy(cap->card, daedalus_file_ctx(file)->stateless ?
+		"daedalus stateless decoder" : "daedalus decoder",
+		sizeof(cap->card));
 	snprintf(cap->bus_info, sizeof(cap->bus_info), "platform:%s",
 		 DAEDALUS_NAME);
 	return 0;
 }
 
 static int daedalus_enum_fmt(struct v4l2_fmtdesc *f, bool output,
-			     struct daedalus_dev *dev)
+			     struct daedalus_ctx *ctx)
 {
-	const struct daedalus_fmt *fmts = output ? daedalus_out_fmts :
-						   daedalus_cap_fmts;
-	size_t i, n = output ? ARRAY_SIZE(daedalus_out_fmts) :
-			       ARRAY_SIZE(daedalus_cap_fmts);
+	const struct daedalus_fmt *fmts = daedalus_cap_fmts;
+	size_t i, n = ARRAY_SIZE(daedalus_cap_fmts);
 	u32 codecs, pixfmts, mask, idx = 0;
 
-	daedalus_daemon_codecs(dev, &codecs, &pixfmts);
+	if (output)
+		fmts = daedalus_out_table(ctx, &n);
+	daedalus_daemon_codecs(ctx->dev, &codecs, &pixfmts);
 	mask = output ? codecs : pixfmts;
 	for (i = 0; i < n; i++) {
 		if (!(mask & BIT(fmts[i].code)))
@@ -312,7 +346,7 @@ static int daedalus_enum_fmt(struct v4l2_fmtdesc *f, bool output,
 		if (idx++ != f->index)
 			continue;
 		f->pixelformat = fmts[i].fourcc;
-		if (output)
+		if (output && !ctx->stateless)
 			f->flags = V4L2_FMT_FLAG_DYN_RESOLUTION |
 				   V4L2_FMT_FLAG_CONTINUOUS_BYTESTREAM;
 		return 0;
@@ -323,13 +357,13 @@ static int daedalus_enum_fmt(struct v4l2_fmtdesc *f, bool output,
 static int daedalus_enum_fmt_cap(struct file *file, void *priv,
 				 struct v4l2_fmtdesc *f)
 {
-	return daedalus_enum_fmt(f, false, daedalus_file_ctx(file)->dev);
+	return daedalus_enum_fmt(f, false, daedalus_file_ctx(file));
 }
 
 static int daedalus_enum_fmt_out(struct file *file, void *priv,
 				 struct v4l2_fmtdesc *f)
 {
-	return daedalus_enum_fmt(f, true, daedalus_file_ctx(file)->dev);
+	return daedalus_enum_fmt(f, true, daedalus_file_ctx(file));
 }
 
 static int daedalus_g_fmt_cap(struct file *file, void *priv,
@@ -362,19 +396,20 @@ static int daedalus_try_fmt_out(struct file *file, void *priv,
 	struct daedalus_ctx *ctx = daedalus_file_ctx(file);
 	struct v4l2_pix_format_mplane *pix = &f->fmt.pix_mp;
 	u32 codecs, pixfmts, maxw, maxh, w = pix->width, h = pix->height;
-	const struct daedalus_fmt *fmt;
+	const struct daedalus_fmt *fmt, *table;
+	size_t n;
 
+	table = daedalus_out_table(ctx, &n);
 	daedalus_daemon_codecs(ctx->dev, &codecs, &pixfmts);
 	daedalus_max_size(ctx->dev, &maxw, &maxh);
-	fmt = daedalus_find_fmt(daedalus_out_fmts,
-				ARRAY_SIZE(daedalus_out_fmts), pix->pixelformat,
-				codecs);
+	fmt = daedalus_find_fmt(table, n, pix->pixelformat, codecs);
 	if (!fmt)
-		fmt = daedalus_find_fmt(daedalus_out_fmts,
-					ARRAY_SIZE(daedalus_out_fmts),
-					V4L2_PIX_FMT_H264, ~0u);
-	/* 0x0 means "parse it from the stream": keep it. */
-	if (w || h) {
+		fmt = &table[0];
+	/*
+	 * 0x0 means "parse it from the stream": keep it. A stateless
+	 * decoder's client parses the stream itself and names the size.
+	 */
+	if (w || h || ctx->stateless) {
 		w = clamp_t(u32, w, DAEDALUS_MIN_DIM, maxw);
 		h = clamp_t(u32, h, DAEDALUS_MIN_DIM, maxh);
 	}
@@ -413,6 +448,12 @@ static int daedalus_s_fmt_out(struct file *file, void *priv,
 	int ret;
 
 	if (vb2_is_busy(vq))
+		return -EBUSY;
+	/*
+	 * A stateless decoder's CAPTURE format follows this one: not while
+	 * CAPTURE buffers exist (dev-stateless-decoder.rst).
+	 */
+	if (ctx->stateless && vb2_is_busy(v4l2_m2m_get_dst_vq(ctx->fh.m2m_ctx)))
 		return -EBUSY;
 	ret = daedalus_try_fmt_out(file, priv, f);
 	if (ret)
@@ -483,12 +524,14 @@ static int daedalus_enum_framesizes(struct file *file, void *priv,
 {
 	struct daedalus_ctx *ctx = daedalus_file_ctx(file);
 	u32 codecs, pixfmts, maxw, maxh;
+	const struct daedalus_fmt *table;
+	size_t n;
 
+	table = daedalus_out_table(ctx, &n);
 	daedalus_daemon_codecs(ctx->dev, &codecs, &pixfmts);
 	if (fsize->index)
 		return -EINVAL;
-	if (!daedalus_find_fmt(daedalus_out_fmts, ARRAY_SIZE(daedalus_out_fmts),
-			       fsize->pixel_format, codecs) &&
+	if (!daedalus_find_fmt(table, n, fsize->pixel_format, codecs) &&
 	    !daedalus_find_fmt(daedalus_cap_fmts, ARRAY_SIZE(daedalus_cap_fmts),
 			       fsize->pixel_format, pixfmts))
 		return -EINVAL;
@@ -506,6 +549,9 @@ static int daedalus_enum_framesizes(struct file *file, void *priv,
 static int daedalus_subscribe_event(struct v4l2_fh *fh,
 				    const struct v4l2_event_subscription *sub)
 {
+	/* A stateless decoder has no drain and no source change. */
+	if (container_of(fh, struct daedalus_ctx, fh)->stateless)
+		return v4l2_ctrl_subscribe_event(fh, sub);
 	switch (sub->type) {
 	case V4L2_EVENT_EOS:
 		return v4l2_event_subscribe(fh, sub, 2, NULL);
@@ -607,12 +653,12 @@ static void daedalus_buf_queue(struct vb2_buffer *vb)
 static int daedalus_start_streaming(struct vb2_queue *q, unsigned int count)
 {
 	struct daedalus_ctx *ctx = vb2_get_drv_priv(q);
-	const struct daedalus_fmt *codec;
+	const struct daedalus_fmt *codec, *table;
+	size_t n;
 
+	table = daedalus_out_table(ctx, &n);
 	spin_lock(&ctx->lock);
-	codec = daedalus_find_fmt(daedalus_out_fmts,
-				  ARRAY_SIZE(daedalus_out_fmts),
-				  ctx->out_fmt.pixelformat, ~0u);
+	codec = daedalus_find_fmt(table, n, ctx->out_fmt.pixelformat, ~0u);
 	spin_unlock(&ctx->lock);
 	return daedalus_front_start_streaming(&ctx->front,
 					      V4L2_TYPE_IS_OUTPUT(q->type),
@@ -633,6 +679,7 @@ static const struct vb2_ops daedalus_qops = {
 	.buf_queue		= daedalus_buf_queue,
 	.start_streaming	= daedalus_start_streaming,
 	.stop_streaming		= daedalus_stop_streaming,
+	.buf_request_complete	= daedalus_sdec_buf_request_complete,
 };
 
 static int daedalus_queue_init(void *priv, struct vb2_queue *src_vq,
@@ -650,6 +697,9 @@ static int daedalus_queue_init(void *priv, struct vb2_queue *src_vq,
 	src_vq->timestamp_flags = V4L2_BUF_FLAG_TIMESTAMP_COPY;
 	src_vq->lock = &ctx->vb_mutex;
 	src_vq->dev = ctx->dev->v4l2_dev.dev;
+	/* A stateless decoder's OUTPUT buffer is always part of a request. */
+	src_vq->supports_requests = ctx->stateless;
+	src_vq->requires_requests = ctx->stateless;
 	ret = vb2_queue_init(src_vq);
 	if (ret)
 		return ret;
@@ -696,21 +746,14 @@ static const struct v4l2_ctrl_ops daedalus_ctrl_ops = {
  */
 struct daedalus_ctx *daedalus_ctx_create(struct daedalus_dev *dev)
 {
-	struct daedalus_ctx *ctx;
-	struct v4l2_ctrl *ctrl;
-	u32 id;
-	int ret;
+	return daedalus_ctx_create_kind(dev, false);
+}
+EXPORT_SYMBOL_IF_KUNIT(daedalus_ctx_create);
 
-	ctx = kzalloc(sizeof(*ctx), GFP_KERNEL);
-	if (!ctx)
-		return ERR_PTR(-ENOMEM);
-	ctx->dev = dev;
-	mutex_init(&ctx->vb_mutex);
-	spin_lock_init(&ctx->lock);
-	daedalus_front_init(&ctx->front, &dev->fdev, &ctx->jctx,
-			    &daedalus_front_ops, ctx);
-	INIT_LIST_HEAD(&ctx->node);
-	v4l2_fh_init(&ctx->fh, &dev->vfd);
+/* The stateful node's control: V4L2_CID_MIN_BUFFERS_FOR_CAPTURE. */
+static int daedalus_ctrls_init(struct daedalus_ctx *ctx)
+{
+	struct v4l2_ctrl *ctrl;
 
 	v4l2_ctrl_handler_init(&ctx->hdl, 1);
 	ctrl = v4l2_ctrl_new_std(&ctx->hdl, &daedalus_ctrl_ops,
@@ -719,12 +762,46 @@ struct daedalus_ctx *daedalus_ctx_create(struct daedalus_dev *dev)
 	if (ctrl)
 		ctrl->flags |= V4L2_CTRL_FLAG_VOLATILE;
 	ctx->min_bufs_ctrl = ctrl;
-	ret = ctx->hdl.error;
+	return ctx->hdl.error;
+}
+
+/**
+ * daedalus_ctx_create_kind() - a decoder context of either node
+ * @dev:	the device
+ * @stateless:	a context of the stateless node, else the stateful one's
+ *
+ * Return: the context or an ERR_PTR.
+ */
+struct daedalus_ctx *daedalus_ctx_create_kind(struct daedalus_dev *dev,
+					      bool stateless)
+{
+	const struct daedalus_fmt *table;
+	struct daedalus_ctx *ctx;
+	size_t n;
+	u32 id;
+	int ret;
+
+	ctx = kzalloc(sizeof(*ctx), GFP_KERNEL);
+	if (!ctx)
+		return ERR_PTR(-ENOMEM);
+	ctx->dev = dev;
+	ctx->stateless = stateless;
+	mutex_init(&ctx->vb_mutex);
+	spin_lock_init(&ctx->lock);
+	daedalus_front_init(&ctx->front, &dev->fdev, &ctx->jctx,
+			    &daedalus_front_ops, ctx);
+	if (stateless)
+		daedalus_front_set_stateless(&ctx->front);
+	INIT_LIST_HEAD(&ctx->node);
+	v4l2_fh_init(&ctx->fh, stateless ? &dev->sl_vfd : &dev->vfd);
+
+	ret = stateless ? daedalus_sdec_ctx_init(ctx) : daedalus_ctrls_init(ctx);
 	if (ret)
 		goto err_hdl;
 	ctx->fh.ctrl_handler = &ctx->hdl;
 
-	daedalus_fill_out(&ctx->out_fmt, V4L2_PIX_FMT_H264, DAEDALUS_DEF_WIDTH,
+	table = daedalus_out_table(ctx, &n);
+	daedalus_fill_out(&ctx->out_fmt, table[0].fourcc, DAEDALUS_DEF_WIDTH,
 			  DAEDALUS_DEF_HEIGHT, 0);
 	ctx->colorimetry.colorspace = V4L2_COLORSPACE_REC709;
 
@@ -750,13 +827,14 @@ struct daedalus_ctx *daedalus_ctx_create(struct daedalus_dev *dev)
 
 err_hdl:
 	v4l2_ctrl_handler_free(&ctx->hdl);
+	daedalus_sdec_ctx_free(ctx);
 	v4l2_fh_exit(&ctx->fh);
 	daedalus_front_destroy(&ctx->front);
 	mutex_destroy(&ctx->vb_mutex);
 	kfree(ctx);
 	return ERR_PTR(ret);
 }
-EXPORT_SYMBOL_IF_KUNIT(daedalus_ctx_create);
+EXPORT_SYMBOL_IF_KUNIT(daedalus_ctx_create_kind);
 
 /**
  * daedalus_ctx_destroy() - end a context created by daedalus_ctx_create()
@@ -783,6 +861,7 @@ void daedalus_ctx_destroy(struct daedalus_ctx *ctx)
 	daedalus_outq_forget(&dev->daemon.outq, &ctx->jctx.out);
 
 	v4l2_ctrl_handler_free(&ctx->hdl);
+	daedalus_sdec_ctx_free(ctx);
 	v4l2_fh_exit(&ctx->fh);
 	daedalus_front_destroy(&ctx->front);
 	mutex_destroy(&ctx->vb_mutex);
@@ -815,7 +894,8 @@ static int daedalus_open(struct file *file)
 
 	if (mutex_lock_interruptible(&dev->dev_mutex))
 		return -ERESTARTSYS;
-	ctx = daedalus_ctx_create(dev);
+	ctx = daedalus_ctx_create_kind(dev,
+				       video_devdata(file) == &dev->sl_vfd);
 	if (!IS_ERR(ctx))
 		daedalus_fh_add(&ctx->fh, file);
 	mutex_unlock(&dev->dev_mutex);
@@ -877,6 +957,48 @@ static const struct v4l2_ioctl_ops daedalus_ioctl_ops = {
 	.vidioc_unsubscribe_event	= v4l2_event_unsubscribe,
 };
 
+/* The stateless node: no decoder commands, no drain or source events. */
+static const struct v4l2_ioctl_ops daedalus_sl_ioctl_ops = {
+	.vidioc_querycap		= daedalus_querycap,
+
+	.vidioc_enum_fmt_vid_cap	= daedalus_enum_fmt_cap,
+	.vidioc_g_fmt_vid_cap_mplane	= daedalus_g_fmt_cap,
+	.vidioc_try_fmt_vid_cap_mplane	= daedalus_try_fmt_cap,
+	.vidioc_s_fmt_vid_cap_mplane	= daedalus_s_fmt_cap,
+
+	.vidioc_enum_fmt_vid_out	= daedalus_enum_fmt_out,
+	.vidioc_g_fmt_vid_out_mplane	= daedalus_g_fmt_out,
+	.vidioc_try_fmt_vid_out_mplane	= daedalus_try_fmt_out,
+	.vidioc_s_fmt_vid_out_mplane	= daedalus_s_fmt_out,
+
+	.vidioc_enum_framesizes		= daedalus_enum_framesizes,
+	.vidioc_g_selection		= daedalus_g_selection,
+
+	.vidioc_reqbufs			= v4l2_m2m_ioctl_reqbufs,
+	.vidioc_querybuf		= v4l2_m2m_ioctl_querybuf,
+	.vidioc_qbuf			= v4l2_m2m_ioctl_qbuf,
+	.vidioc_dqbuf			= v4l2_m2m_ioctl_dqbuf,
+	.vidioc_prepare_buf		= v4l2_m2m_ioctl_prepare_buf,
+	.vidioc_create_bufs		= v4l2_m2m_ioctl_create_bufs,
+	.vidioc_expbuf			= v4l2_m2m_ioctl_expbuf,
+
+	.vidioc_streamon		= v4l2_m2m_ioctl_streamon,
+	.vidioc_streamoff		= daedalus_streamoff,
+
+	.vidioc_subscribe_event		= daedalus_subscribe_event,
+	.vidioc_unsubscribe_event	= v4l2_event_unsubscribe,
+};
+
+static const struct video_device daedalus_sl_videodev = {
+	.name		= DAEDALUS_NAME "-stateless",
+	.vfl_dir	= VFL_DIR_M2M,
+	.fops		= &daedalus_fops,
+	.ioctl_ops	= &daedalus_sl_ioctl_ops,
+	.minor		= -1,
+	.release	= video_device_release_empty,
+	.device_caps	= V4L2_CAP_VIDEO_M2M_MPLANE | V4L2_CAP_STREAMING,
+};
+
 static const struct video_device daedalus_videodev = {
 	.name		= DAEDALUS_NAME,
 	.vfl_dir	= VFL_DIR_M2M,
@@ -888,18 +1010,24 @@ static const struct video_device daedalus_videodev = {
 };
 
 /**
- * daedalus_vdec_init() - set up the video device (not registered yet)
+ * daedalus_vdec_init() - set up the two video devices (not registered yet)
  * @dev:	the device
  */
 void daedalus_vdec_init(struct daedalus_dev *dev)
 {
+	struct video_device *nodes[] = { &dev->vfd, &dev->sl_vfd };
+	unsigned int i;
+
 	dev->vfd = daedalus_videodev;
-	dev->vfd.lock = &dev->dev_mutex;
-	dev->vfd.v4l2_dev = &dev->v4l2_dev;
-	/* A bare test instance queues events on a never-registered node. */
-	spin_lock_init(&dev->vfd.fh_lock);
-	INIT_LIST_HEAD(&dev->vfd.fh_list);
-	video_set_drvdata(&dev->vfd, dev);
+	dev->sl_vfd = daedalus_sl_videodev;
+	for (i = 0; i < ARRAY_SIZE(nodes); i++) {
+		nodes[i]->lock = &dev->dev_mutex;
+		nodes[i]->v4l2_dev = &dev->v4l2_dev;
+		/* A bare test instance queues events on unregistered nodes. */
+		spin_lock_init(&nodes[i]->fh_lock);
+		INIT_LIST_HEAD(&nodes[i]->fh_list);
+		video_set_drvdata(nodes[i], dev);
+	}
 }
 
 /**

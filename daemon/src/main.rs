@@ -37,6 +37,9 @@ enum CodecArg {
     Hevc,
     Vp8,
     Vp9,
+    /// Stateless H.264: the module's Request API node.
+    #[value(name = "h264-slice")]
+    H264Slice,
 }
 
 /// The daedalus decoding daemon.
@@ -77,7 +80,7 @@ struct Cli {
         long,
         value_enum,
         value_delimiter = ',',
-        default_value = "h264,hevc,vp8,vp9"
+        default_value = "h264,hevc,vp8,vp9,h264-slice"
     )]
     codecs: Vec<CodecArg>,
 
@@ -175,6 +178,7 @@ fn backend(cli: &Cli) -> Result<Box<dyn Backend>, String> {
                     CodecArg::Hevc => Codec::Hevc,
                     CodecArg::Vp8 => Codec::Vp8,
                     CodecArg::Vp9 => Codec::Vp9,
+                    CodecArg::H264Slice => Codec::H264Slice,
                 })
                 .collect();
             let b =

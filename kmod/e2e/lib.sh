@@ -71,6 +71,17 @@ ensure_kernel() {
 	mkdir -p "$OUT"
 	cp "$build/arch/x86/boot/bzImage" "$OUT/bzImage"
 	KERNEL=$OUT/bzImage
+	# visl, the stateless control (guest.sh, visl_control), and the
+	# modules it needs, in load order.
+	rm -rf "$OUT/modules"
+	mkdir -p "$OUT/modules"
+	local m
+	for m in lib/fonts/font.ko drivers/media/common/v4l2-tpg/v4l2-tpg.ko \
+		drivers/media/test-drivers/visl/visl.ko; do
+		[ -f "$build/$m" ] || continue
+		cp "$build/$m" "$OUT/modules/"
+		echo "${m##*/}" >>"$OUT/modules/order"
+	done
 }
 
 # DAEDALUS_E2E_BIN: a directory holding both, already built.
@@ -101,7 +112,7 @@ boot_guest() {
 	mkdir -p "$rundir"
 	# A copy: bash reads a script as it runs, and the tree may change.
 	cp "$E2E/guest.sh" "$rundir/guest.sh"
-	local cmd="DAEDALUS_V4L_UTILS_BIN=${V4L_UTILS_BIN:-} DAEDALUS_E2E_DIR=$E2E bash $rundir/guest.sh $rundir $CLIPS $DAEDALUSD $*"
+	local cmd="DAEDALUS_V4L_UTILS_BIN=${V4L_UTILS_BIN:-} DAEDALUS_E2E_MODULES=$OUT/modules DAEDALUS_E2E_DIR=$E2E bash $rundir/guest.sh $rundir $CLIPS $DAEDALUSD $*"
 	timeout -k 10 "${DAEDALUS_E2E_BOOT_TIMEOUT:-2400}" \
 		vng --run "$KERNEL" --force-9p --disable-kvm --verbose \
 		--cpus 2 --memory 2G --rwdir "$rundir" --cwd "$ROOT" \
