@@ -688,7 +688,8 @@ gst_decode() {
 # same tool, for the record only (its module, from the test kernel's
 # build, is loaded for that and removed again, so no client ever finds a
 # second stateless H.264 decoder); GStreamer's v4l2slh264dec decodes
-# through the node, picture for picture the software decode's.
+# through the node, picture for picture the software decode's, through a
+# change to a smaller and to a larger size.
 group_stateless() {
 	local d sl= name=v4l2-compliance-stateless rc summary
 	for d in /sys/class/video4linux/video*; do
@@ -718,6 +719,7 @@ group_stateless() {
 	gst_registry
 	gst_decode bframes gst-stateless-bframes v4l2slh264dec
 	gst_decode reschange gst-stateless-reschange v4l2slh264dec
+	gst_decode grow gst-stateless-grow v4l2slh264dec
 }
 
 # visl_control: v4l2-compliance on visl, logged (run.sh copies the module

@@ -669,8 +669,8 @@ void dr_detach(struct dr_world *w)
 }
 EXPORT_SYMBOL_IF_KUNIT(dr_detach);
 
-int dr_frame(struct dr_world *w, u32 ctx, u32 nth, u64 cookie, u32 flags,
-	     u64 ts, u32 bytes, bool inline_bytes, s64 generation)
+int dr_frame(struct dr_world *w, u32 ctx, u32 nth, u64 cookie, bool newest,
+	     u32 flags, u64 ts, u32 bytes, bool inline_bytes, s64 generation)
 {
 	struct dr_ctx *c = dr_ctx(w, ctx);
 	struct daedalus_resp_frame *r;
@@ -679,6 +679,9 @@ int dr_frame(struct dr_world *w, u32 ctx, u32 nth, u64 cookie, u32 flags,
 
 	if (!c)
 		return -EINVAL;
+	/* job=newest: the last job sent; with none, a job never sent. */
+	if (newest)
+		nth = c->njobs ?: U32_MAX;
 	if (nth && nth <= c->njobs) {
 		cookie = c->cookies[nth - 1];
 		gen = c->gens[nth - 1];

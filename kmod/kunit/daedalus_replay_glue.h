@@ -64,8 +64,12 @@ int dr_attach(struct dr_world *w, u32 version);
 void dr_detach(struct dr_world *w);
 /* The daemon stops reading its requests, or reads them again (and now). */
 void dr_daemon_reading(struct dr_world *w, bool reading);
-int dr_frame(struct dr_world *w, u32 ctx, u32 nth, u64 cookie, u32 flags,
-	     u64 ts, u32 bytes, bool inline_bytes, s64 generation);
+/*
+ * RESP_FRAME for the @nth job of @ctx (from 1), the last one it sent with
+ * @newest, or the verbatim @cookie with @nth 0.
+ */
+int dr_frame(struct dr_world *w, u32 ctx, u32 nth, u64 cookie, bool newest,
+	     u32 flags, u64 ts, u32 bytes, bool inline_bytes, s64 generation);
 int dr_stream_info(struct dr_world *w, u32 ctx, u32 width, u32 height,
 		   u32 dpb);
 int dr_session_error(struct dr_world *w, u32 ctx, u32 code);

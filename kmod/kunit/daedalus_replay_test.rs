@@ -231,6 +231,7 @@ mod executor {
             ctx: u32,
             nth: u32,
             cookie: u64,
+            newest: bool,
             flags: u32,
             ts: u64,
             bytes: u32,
@@ -401,13 +402,25 @@ mod executor {
                         bytes,
                         generation,
                     } => {
-                        let (nth, cookie) = match job {
-                            JobRef::Nth(n) => (n, 0),
-                            JobRef::Cookie(c) => (0, c),
+                        let (nth, cookie, newest) = match job {
+                            JobRef::Nth(n) => (n, 0, false),
+                            JobRef::Cookie(c) => (0, c, false),
+                            JobRef::Newest => (0, 0, true),
                         };
                         let generation = generation.map_or(-1, i64::from);
                         let inline_bytes = bytes <= MAX_INLINE_PICTURE;
-                        dr_frame(w, ctx, nth, cookie, flags, ts, bytes, inline_bytes, generation)
+                        dr_frame(
+                            w,
+                            ctx,
+                            nth,
+                            cookie,
+                            newest,
+                            flags,
+                            ts,
+                            bytes,
+                            inline_bytes,
+                            generation,
+                        )
                     }
                     Event::StreamInfo {
                         ctx,

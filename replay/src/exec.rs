@@ -662,6 +662,10 @@ impl Executor {
                     .read_jobs
                     .get((n as usize).wrapping_sub(1))
                     .map(|&i| (jobs[i].cookie, jobs[i].generation)),
+                JobRef::Newest => w.ctxs[slot]
+                    .read_jobs
+                    .last()
+                    .map(|&i| (jobs[i].cookie, jobs[i].generation)),
                 JobRef::Cookie(c) => {
                     let j = jobs.iter().rev().find(|j| j.cookie == c).or(jobs.last());
                     Some((c, j.map_or(1, |j| j.generation)))
@@ -672,7 +676,7 @@ impl Executor {
             (Some(f), _) => f,
             // No such job yet: the daemon names a cookie nobody issued.
             (None, JobRef::Cookie(c)) => (c, 1),
-            (None, JobRef::Nth(_)) => (u64::from(u32::MAX) | (1 << 32), 1),
+            (None, JobRef::Nth(_) | JobRef::Newest) => (u64::from(u32::MAX) | (1 << 32), 1),
         };
         let gen_ = generation.unwrap_or(job_gen);
         // Pictures larger than any buffer go without their bytes: the

@@ -207,6 +207,14 @@ pub enum Op {
         ctx: u8,
         jobs: u8,
     },
+    /// A drain as the daemon ends it: V4L2_DEC_CMD_STOP, then the LAST
+    /// picture (empty) on the newest job's CAPTURE buffer (`job=newest`),
+    /// which after REQ_FLUSH is the drain's capture-only job. One
+    /// operation for what random replies reach only by luck: a drain's
+    /// end, with its EOS.
+    Drain {
+        ctx: u8,
+    },
 }
 
 #[derive(Default)]
@@ -381,6 +389,19 @@ impl Builder {
                 })
             }
             Op::DecoderStop { ctx } => self.simple(ctx, |id| Event::DecoderStop { ctx: id }),
+            Op::Drain { ctx } => {
+                let Some(c) = self.pick(ctx) else { return };
+                let id = c.id;
+                self.events.push(Event::DecoderStop { ctx: id });
+                self.events.push(Event::Frame {
+                    ctx: id,
+                    job: JobRef::Newest,
+                    flags: FRAME_HAS_PIXELS | FRAME_LAST,
+                    ts: 0,
+                    bytes: 0,
+                    generation: None,
+                });
+            }
             Op::DecoderStart { ctx } => self.simple(ctx, |id| Event::DecoderStart { ctx: id }),
             Op::Attach { bad_version } => self.events.push(Event::DaemonAttach {
                 version: if bad_version { 2 } else { 1 },

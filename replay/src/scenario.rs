@@ -76,6 +76,10 @@ pub enum JobRef {
     Nth(u32),
     /// A cookie written verbatim, as a hostile or confused daemon would.
     Cookie(u64),
+    /// The last job the context sent to the daemon so far (`job=newest`):
+    /// the one a drain's capture-only job or a reply to what just ran
+    /// names, whatever its number; a dead cookie if the context sent none.
+    Newest,
 }
 
 /// One scenario event. Every field is plain data: events are `Copy` and
@@ -243,7 +247,7 @@ impl ErrorKind {
             ErrorKind::BadNumber => "malformed or out-of-range number",
             ErrorKind::BadQueue => "queue must be `out` or `cap`",
             ErrorKind::BadFlag => "unknown frame flag",
-            ErrorKind::BadJob => "job must be a number from 1 or cookie:<number>",
+            ErrorKind::BadJob => "job must be a number from 1, newest or cookie:<number>",
             ErrorKind::DuplicateHeader => "second header line",
             ErrorKind::TooManyFields => "too many fields on one line",
             ErrorKind::BadText => "control character in line",
@@ -670,6 +674,9 @@ impl<'a> Fields<'_, 'a> {
 
     fn job(&self) -> Result<JobRef, ParseError> {
         let (v, col) = self.need("job")?;
+        if v == "newest" {
+            return Ok(JobRef::Newest);
+        }
         if let Some(c) = v.strip_prefix("cookie:") {
             return parse_u64(c)
                 .map(JobRef::Cookie)
@@ -796,6 +803,7 @@ impl fmt::Display for Event {
                 match job {
                     JobRef::Nth(n) => write!(f, " job={n}")?,
                     JobRef::Cookie(c) => write!(f, " job=cookie:{c:#x}")?,
+                    JobRef::Newest => write!(f, " job=newest")?,
                 }
                 write!(f, " flags={}", Flags(flags))?;
                 if ts != 0 || flags & FRAME_HAS_PIXELS != 0 {

@@ -612,7 +612,7 @@ fn a_scenario_number_out_of_its_fields_range_is_refused_never_wrapped() {
         ),
         (
             "daedalus-scenario v1\nframe ctx=1 job=0 flags=last\n",
-            "w.scn:line 2:17: job must be a number from 1 or cookie:<number> (field `job`)",
+            "w.scn:line 2:17: job must be a number from 1, newest or cookie:<number> (field `job`)",
         ),
         (
             "daedalus-scenario v1\nframe ctx=1 job=1 flags=done\n",
