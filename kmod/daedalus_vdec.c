@@ -957,48 +957,6 @@ static const struct v4l2_ioctl_ops daedalus_ioctl_ops = {
 	.vidioc_unsubscribe_event	= v4l2_event_unsubscribe,
 };
 
-/* The stateless node: no decoder commands, no drain or source events. */
-static const struct v4l2_ioctl_ops daedalus_sl_ioctl_ops = {
-	.vidioc_querycap		= daedalus_querycap,
-
-	.vidioc_enum_fmt_vid_cap	= daedalus_enum_fmt_cap,
-	.vidioc_g_fmt_vid_cap_mplane	= daedalus_g_fmt_cap,
-	.vidioc_try_fmt_vid_cap_mplane	= daedalus_try_fmt_cap,
-	.vidioc_s_fmt_vid_cap_mplane	= daedalus_s_fmt_cap,
-
-	.vidioc_enum_fmt_vid_out	= daedalus_enum_fmt_out,
-	.vidioc_g_fmt_vid_out_mplane	= daedalus_g_fmt_out,
-	.vidioc_try_fmt_vid_out_mplane	= daedalus_try_fmt_out,
-	.vidioc_s_fmt_vid_out_mplane	= daedalus_s_fmt_out,
-
-	.vidioc_enum_framesizes		= daedalus_enum_framesizes,
-	.vidioc_g_selection		= daedalus_g_selection,
-
-	.vidioc_reqbufs			= v4l2_m2m_ioctl_reqbufs,
-	.vidioc_querybuf		= v4l2_m2m_ioctl_querybuf,
-	.vidioc_qbuf			= v4l2_m2m_ioctl_qbuf,
-	.vidioc_dqbuf			= v4l2_m2m_ioctl_dqbuf,
-	.vidioc_prepare_buf		= v4l2_m2m_ioctl_prepare_buf,
-	.vidioc_create_bufs		= v4l2_m2m_ioctl_create_bufs,
-	.vidioc_expbuf			= v4l2_m2m_ioctl_expbuf,
-
-	.vidioc_streamon		= v4l2_m2m_ioctl_streamon,
-	.vidioc_streamoff		= daedalus_streamoff,
-
-	.vidioc_subscribe_event		= daedalus_subscribe_event,
-	.vidioc_unsubscribe_event	= v4l2_event_unsubscribe,
-};
-
-static const struct video_device daedalus_sl_videodev = {
-	.name		= DAEDALUS_NAME "-stateless",
-	.vfl_dir	= VFL_DIR_M2M,
-	.fops		= &daedalus_fops,
-	.ioctl_ops	= &daedalus_sl_ioctl_ops,
-	.minor		= -1,
-	.release	= video_device_release_empty,
-	.device_caps	= V4L2_CAP_VIDEO_M2M_MPLANE | V4L2_CAP_STREAMING,
-};
-
 static const struct video_device daedalus_videodev = {
 	.name		= DAEDALUS_NAME,
 	.vfl_dir	= VFL_DIR_M2M,
@@ -1019,7 +977,12 @@ void daedalus_vdec_init(struct daedalus_dev *dev)
 	unsigned int i;
 
 	dev->vfd = daedalus_videodev;
-	dev->sl_vfd = daedalus_sl_videodev;
+	dev->sl_vfd = daedalus_videodev;
+	strscpy(dev->sl_vfd.name, DAEDALUS_NAME "-stateless",
+		sizeof(dev->sl_vfd.name));
+	/* A stateless decoder has no drain: no decoder commands. */
+	v4l2_disable_ioctl(&dev->sl_vfd, VIDIOC_DECODER_CMD);
+	v4l2_disable_ioctl(&dev->sl_vfd, VIDIOC_TRY_DECODER_CMD);
 	for (i = 0; i < ARRAY_SIZE(nodes); i++) {
 		nodes[i]->lock = &dev->dev_mutex;
 		nodes[i]->v4l2_dev = &dev->v4l2_dev;

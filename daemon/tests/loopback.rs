@@ -598,31 +598,50 @@ fn pictures_over_max_payload_become_error_buffers() {
 }
 
 /// The daemon's end of the link as the character device behaves when the
-/// kernel refuses one write: the message is not applied and write() fails
-/// with `errno`; every other message goes through.
-struct RejectOne {
+/// kernel refuses a write: `refuse` says, message by message, whether the
+/// kernel refuses it and with which errno. A refused message is not
+/// applied and write() fails; every other one goes through.
+struct Refusing<F> {
     inner: Loopback,
-    ty: MsgType,
-    errno: i32,
-    armed: bool,
+    refuse: F,
+    refused: usize,
 }
 
-impl Transport for RejectOne {
+impl<F: FnMut(&[u8]) -> Option<i32>> Transport for Refusing<F> {
     fn recv(&mut self, buf: &mut Vec<u8>) -> std::io::Result<bool> {
         self.inner.recv(buf)
     }
 
     fn send(&mut self, msg: &[u8]) -> std::io::Result<()> {
-        let ty = peek_header(msg).map(|(_, ty, _)| ty).ok();
-        if self.armed && ty == Some(self.ty) {
-            self.armed = false;
-            return Err(std::io::Error::from_raw_os_error(self.errno));
+        if let Some(errno) = (self.refuse)(msg) {
+            self.refused += 1;
+            return Err(std::io::Error::from_raw_os_error(errno));
         }
         self.inner.send(msg)
     }
 
     fn fd(&self) -> std::os::fd::BorrowedFd<'_> {
         self.inner.fd()
+    }
+}
+
+/// The kernel refuses the first message of type `ty` with `errno`.
+fn reject_one(
+    inner: Loopback,
+    ty: MsgType,
+    errno: i32,
+) -> Refusing<impl FnMut(&[u8]) -> Option<i32>> {
+    let mut armed = true;
+    Refusing {
+        inner,
+        refused: 0,
+        refuse: move |msg: &[u8]| {
+            let this = peek_header(msg).map(|(_, t, _)| t).ok() == Some(ty);
+            (armed && this).then(|| {
+                armed = false;
+                errno
+            })
+        },
     }
 }
 
@@ -633,12 +652,7 @@ fn rejected_write_keeps_the_session(errno: i32) {
         .unwrap();
     let daemon = std::thread::spawn(move || {
         let mut backend = scripted();
-        let mut t = RejectOne {
-            inner: daemon_end,
-            ty: MsgType::RespResetDone,
-            errno,
-            armed: true,
-        };
+        let mut t = reject_one(daemon_end, MsgType::RespResetDone, errno);
         let mut d = Daemon::new(backend.as_mut());
         let exit = d.run(&mut t, None);
         (exit, d.rejected, d.dropped)
@@ -685,12 +699,7 @@ fn a_dead_link_still_ends_the_attachment() {
         .unwrap();
     let daemon = std::thread::spawn(move || {
         let mut backend = scripted();
-        let mut t = RejectOne {
-            inner: daemon_end,
-            ty: MsgType::RespHello,
-            errno: libc::ENODEV,
-            armed: true,
-        };
+        let mut t = reject_one(daemon_end, MsgType::RespHello, libc::ENODEV);
         Daemon::new(backend.as_mut()).run(&mut t, None)
     });
     let mut role = KernelRole::new(role_end, 4, Codec::H264, Pixfmt::Nv12, 4, 4096);
@@ -701,35 +710,6 @@ fn a_dead_link_still_ends_the_attachment() {
     match daemon.join().unwrap() {
         Err(DaemonError::Io(e)) => assert_eq!(e.raw_os_error(), Some(libc::ENODEV)),
         other => panic!("ENODEV must end the attachment, got {other:?}"),
-    }
-}
-
-/// The daemon's end of the link to a module of the protocol's first
-/// release: like its `daedalus_parse_hello()`, it refuses (EINVAL) a
-/// RESP_HELLO naming a codec outside `DAEDALUS_CODECS_BASE` and goes on
-/// waiting for one.
-struct FirstReleaseModule {
-    inner: Loopback,
-    refused: usize,
-}
-
-impl Transport for FirstReleaseModule {
-    fn recv(&mut self, buf: &mut Vec<u8>) -> std::io::Result<bool> {
-        self.inner.recv(buf)
-    }
-
-    fn send(&mut self, msg: &[u8]) -> std::io::Result<()> {
-        if let Ok(Message::RespHello(h)) = Message::decode(msg)
-            && h.codecs & !CODECS_BASE != 0
-        {
-            self.refused += 1;
-            return Err(std::io::Error::from_raw_os_error(libc::EINVAL));
-        }
-        self.inner.send(msg)
-    }
-
-    fn fd(&self) -> std::os::fd::BorrowedFd<'_> {
-        self.inner.fd()
     }
 }
 
@@ -746,17 +726,20 @@ fn resp_hello_falls_back_to_the_first_release_s_codecs_when_refused() {
         let daemon = std::thread::spawn(move || {
             let mut backend = scripted();
             let mut d = Daemon::new(backend.as_mut());
-            let (exit, refused) = if first_release {
-                let mut t = FirstReleaseModule {
-                    inner: daemon_end,
-                    refused: 0,
-                };
-                (d.run(&mut t, None), t.refused)
-            } else {
-                let mut t = daemon_end;
-                (d.run(&mut t, None), 0)
+            // A module of the first release refuses (EINVAL) a RESP_HELLO
+            // naming a codec outside DAEDALUS_CODECS_BASE, as its
+            // daedalus_parse_hello() does, and goes on waiting for one.
+            let mut t = Refusing {
+                inner: daemon_end,
+                refused: 0,
+                refuse: |msg: &[u8]| {
+                    let newer = matches!(Message::decode(msg),
+                        Ok(Message::RespHello(h)) if h.codecs & !CODECS_BASE != 0);
+                    (first_release && newer).then_some(libc::EINVAL)
+                },
             };
-            (exit, d.rejected, refused)
+            let exit = d.run(&mut t, None);
+            (exit, d.rejected, t.refused)
         });
         let mut role = KernelRole::new(role_end, 4, Codec::H264, Pixfmt::Nv12, 4, 4096);
         let hello = role.hello().unwrap();
