@@ -8,8 +8,8 @@
  *
  * Lock order, outermost first (docs/architecture.md says where each is
  * taken): dev->dev_mutex > ctx->vb_mutex > daemon.attach_lock >
- * front.flush_lock > dev->ctx_lock > daemon.lock > core->lock >
- * daemon.map_lock > the spinlocks front.lock, ctx->lock and
+ * front.flush_lock > dev->ctx_lock > daemon.lock > core->lock > a stateless
+ * context's control handler lock > daemon.map_lock > the spinlocks front.lock, ctx->lock and
  * daemon.outq.lock, which are never held across a call. A function called
  * with one of them held says so with __must_hold().
  */
@@ -272,6 +272,8 @@ void daedalus_sdec_ctx_free(struct daedalus_ctx *ctx);
 void daedalus_sdec_prepare(struct daedalus_ctx *ctx);
 const void *daedalus_sdec_body(struct daedalus_ctx *ctx,
 			       const struct daedalus_req_decode *req, u32 *len);
+void daedalus_sdec_src_done(struct daedalus_ctx *ctx,
+			    struct vb2_v4l2_buffer *src);
 void daedalus_sdec_buf_request_complete(struct vb2_buffer *vb);
 void daedalus_sdec_media_init(struct daedalus_dev *dev);
 int daedalus_sdec_register(struct daedalus_dev *dev);

@@ -824,12 +824,23 @@ static void daedalus_job_expired(struct daedalus_job_ctx *jctx, u64 cookie)
 		  jctx->ctx_id, cookie);
 }
 
+static void daedalus_job_src_done(struct daedalus_job_ctx *jctx,
+				  struct vb2_v4l2_buffer *src)
+	__must_hold(&jctx->core->lock)
+{
+	struct daedalus_ctx *ctx = container_of(jctx, struct daedalus_ctx, jctx);
+
+	if (ctx->stateless)
+		daedalus_sdec_src_done(ctx, src);
+}
+
 const struct daedalus_job_ops daedalus_job_ops = {
 	.send_decode	= daedalus_send_decode,
 	.send_flush	= daedalus_send_flush,
 	.last		= daedalus_job_last,
 	.expired	= daedalus_job_expired,
 	.released	= daedalus_job_released,
+	.src_done	= daedalus_job_src_done,
 };
 
 /**

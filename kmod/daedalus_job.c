@@ -133,10 +133,13 @@ static void daedalus_job_done(struct daedalus_job_ctx *jctx, u64 cookie,
 			      enum vb2_buffer_state state)
 	__must_hold(&jctx->core->lock)
 {
-	struct daedalus_job_stats *stats = &jctx->core->stats;
+	struct daedalus_job_core *core = jctx->core;
+	struct daedalus_job_stats *stats = &core->stats;
 
 	if (state == VB2_BUF_STATE_ERROR)
 		stats->errors++;
+	if (V4L2_TYPE_IS_OUTPUT(vbuf->vb2_buf.type) && core->ops->src_done)
+		core->ops->src_done(jctx, vbuf);
 	trace_daedalus_buf_done(jctx->ctx_id, cookie, vbuf->vb2_buf.type,
 				vbuf->vb2_buf.index, state,
 				vbuf->vb2_buf.timestamp);

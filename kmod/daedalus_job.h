@@ -88,6 +88,10 @@ struct daedalus_job_ctx;
  * @released:	a buffer of the mapped job @cookie left the core (its
  *	OUTPUT buffer, or its CAPTURE buffer when @capture): the daemon's
  *	mapping of it must end. Called with the core lock held; optional.
+ * @src_done:	an OUTPUT buffer of @jctx is about to be done, whatever
+ *	its state: a stateless context completes its request's controls
+ *	there, so the request completes with the buffer. Called with the
+ *	core lock held; optional.
  */
 struct daedalus_job_ops {
 	int (*send_decode)(struct daedalus_job_ctx *jctx,
@@ -99,6 +103,8 @@ struct daedalus_job_ops {
 	void (*expired)(struct daedalus_job_ctx *jctx, u64 cookie);
 	void (*released)(struct daedalus_job_ctx *jctx, u64 cookie,
 			 bool capture);
+	void (*src_done)(struct daedalus_job_ctx *jctx,
+			 struct vb2_v4l2_buffer *src);
 };
 
 /**

@@ -55,20 +55,17 @@ static_assert(DAEDALUS_SL_START_CODE + 1 == DAEDALUS_SL_NCTRLS);
 static int daedalus_sl_try_ctrl(struct v4l2_ctrl *ctrl)
 {
 	const struct v4l2_ctrl_h264_sps *sps = ctrl->p_new.p_h264_sps;
-	struct daedalus_ctx *ctx = container_of(ctrl->handler,
-						struct daedalus_ctx, hdl);
-	u32 maxw, maxh;
 
 	if (ctrl->id != V4L2_CID_STATELESS_H264_SPS)
 		return 0;
-	/* What daedalusd lays out in a CAPTURE buffer: 4:2:0 at 8 bits. */
+	/*
+	 * What daedalusd lays out in a CAPTURE buffer: 4:2:0 (or 4:0:0) at
+	 * 8 bits. Nothing here depends on the attached daemon, so a request
+	 * validated when queued applies as validated at device_run; the
+	 * size is the OUTPUT format's, clamped to the daemon's.
+	 */
 	if (sps->chroma_format_idc > 1 || sps->bit_depth_luma_minus8 ||
 	    sps->bit_depth_chroma_minus8)
-		return -EINVAL;
-	/* No picture larger than the daemon decodes (map units: frames). */
-	daedalus_max_size(ctx->dev, &maxw, &maxh);
-	if ((sps->pic_width_in_mbs_minus1 + 1) * 16 > maxw ||
-	    (sps->pic_height_in_map_units_minus1 + 1) * 16 > maxh)
 		return -EINVAL;
 	return 0;
 }
@@ -145,10 +142,12 @@ void daedalus_sdec_ctx_free(struct daedalus_ctx *ctx)
  * daedalus_sdec_prepare() - device_run's first step on a stateless context
  * @ctx:	the context m2m runs
  *
- * Applies the request of the next OUTPUT buffer to the context's controls,
- * copies them (with the OUTPUT format's size) for the REQ_DECODE that
- * follows, then completes the request's controls: the request completes
- * with its buffer, however the job ends.
+ * Applies the request of the next OUTPUT buffer to the context's controls
+ * and copies them (with the OUTPUT format's size) for the REQ_DECODE that
+ * follows. The request's controls complete when its buffer is done
+ * (daedalus_sdec_src_done()): the job core may not take the buffer now
+ * (the context failed, a job is running, the queue is full), and then
+ * the next device_run applies the same request again.
  */
 void daedalus_sdec_prepare(struct daedalus_ctx *ctx)
 {
@@ -164,7 +163,6 @@ void daedalus_sdec_prepare(struct daedalus_ctx *ctx)
 		v4l2_ctrl_request_setup(req, &ctx->hdl);
 
 	memset(c, 0, sizeof(*c));
-	c->flags = cpu_to_le32(DAEDALUS_H264_F_SCALING_MATRIX);
 	spin_lock(&ctx->lock);
 	c->width = cpu_to_le32(ctx->out_fmt.width);
 	c->height = cpu_to_le32(ctx->out_fmt.height);
@@ -180,9 +178,27 @@ void daedalus_sdec_prepare(struct daedalus_ctx *ctx)
 	memcpy(&c->decode_params, ctx->sl_ctrls[DAEDALUS_SL_PARAMS]->p_cur.p,
 	       sizeof(c->decode_params));
 	v4l2_ctrl_unlock(ctx->sl_ctrls[DAEDALUS_SL_SPS]);
+	/* The matrix is in effect where the PPS says one is present. */
+	if (c->pps.flags & V4L2_H264_PPS_FLAG_SCALING_MATRIX_PRESENT)
+		c->flags = cpu_to_le32(DAEDALUS_H264_F_SCALING_MATRIX);
+	else
+		memset(&c->scaling_matrix, 0, sizeof(c->scaling_matrix));
+}
 
-	if (req)
-		v4l2_ctrl_request_complete(req, &ctx->hdl);
+/**
+ * daedalus_sdec_src_done() - an OUTPUT buffer of a stateless context is
+ *	about to be done (not handed back QUEUED)
+ * @ctx:	the context
+ * @src:	the buffer
+ *
+ * Completes its request's controls, once: the request completes with the
+ * buffer, however the job ended (decoded, failed, cancelled, expired).
+ */
+void daedalus_sdec_src_done(struct daedalus_ctx *ctx,
+			    struct vb2_v4l2_buffer *src)
+{
+	if (src->vb2_buf.req_obj.req)
+		v4l2_ctrl_request_complete(src->vb2_buf.req_obj.req, &ctx->hdl);
 }
 
 /**

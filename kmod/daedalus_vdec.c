@@ -191,10 +191,13 @@ static void daedalus_return_ready(struct daedalus_ctx *ctx, bool output,
 				v4l2_m2m_dst_buf_remove(m2m_ctx);
 		if (!vbuf)
 			break;
-		/* A request completes once its controls and buffer have. */
-		if (vbuf->vb2_buf.req_obj.req)
-			v4l2_ctrl_request_complete(vbuf->vb2_buf.req_obj.req,
-						   &ctx->hdl);
+		/*
+		 * A request completes once its controls and its buffer have;
+		 * one handed back QUEUED is still vb2's, whose cancel
+		 * completes it (buf_request_complete).
+		 */
+		if (output && ctx->stateless && state != VB2_BUF_STATE_QUEUED)
+			daedalus_sdec_src_done(ctx, vbuf);
 		v4l2_m2m_buf_done(vbuf, state);
 	}
 }

@@ -972,6 +972,55 @@ static void dj_queue_failed_read_of_revoked_job(struct kunit *test)
 	dj_expect_queue_empty(test, f);
 }
 
+/*
+ * The stateless node's SPS control: the core's own checks, then the
+ * node's bounds (daedalus_sdec.c): what daedalusd cannot lay out in a
+ * CAPTURE buffer (4:2:2, 4:4:4, more than 8 bits) is refused with
+ * -EINVAL, the control keeping its value; a 4:2:0 8-bit SPS is taken.
+ */
+static void dj_stateless_sps_bounds(struct kunit *test)
+{
+	struct dj_fixture *f = test->priv;
+	const struct v4l2_ctrl_h264_sps good = {
+		.profile_idc = 100,
+		.level_idc = 40,
+		.chroma_format_idc = 1,
+		.max_num_ref_frames = 4,
+		.pic_width_in_mbs_minus1 = 19,
+		.pic_height_in_map_units_minus1 = 14,
+		.flags = V4L2_H264_SPS_FLAG_FRAME_MBS_ONLY,
+	};
+	struct v4l2_ctrl_h264_sps bad;
+	struct daedalus_ctx *ctx;
+	struct v4l2_ctrl *sps;
+	u32 i;
+
+	ctx = daedalus_ctx_create_kind(f->dev, true);
+	KUNIT_ASSERT_NOT_ERR_OR_NULL(test, ctx);
+	sps = v4l2_ctrl_find(&ctx->hdl, V4L2_CID_STATELESS_H264_SPS);
+	KUNIT_ASSERT_NOT_NULL(test, sps);
+	KUNIT_EXPECT_EQ(test, v4l2_ctrl_s_ctrl_compound(sps,
+			V4L2_CTRL_TYPE_H264_SPS, &good), 0);
+	for (i = 0; i < 4; i++) {
+		bad = good;
+		if (i == 0)
+			bad.chroma_format_idc = 2;
+		else if (i == 1)
+			bad.chroma_format_idc = 3;
+		else if (i == 2)
+			bad.bit_depth_luma_minus8 = bad.bit_depth_chroma_minus8 = 2;
+		else
+			bad.bit_depth_chroma_minus8 = 1;
+		KUNIT_EXPECT_EQ_MSG(test, v4l2_ctrl_s_ctrl_compound(sps,
+				    V4L2_CTRL_TYPE_H264_SPS, &bad), -EINVAL,
+				    "bad SPS %u taken", i);
+		KUNIT_EXPECT_EQ_MSG(test, memcmp(sps->p_cur.p, &good,
+						 sizeof(good)), 0,
+				    "bad SPS %u changed the control", i);
+	}
+	daedalus_ctx_destroy(ctx);
+}
+
 static struct kunit_case daedalus_job_cases[] = {
 	KUNIT_CASE(dj_claim),
 	KUNIT_CASE(dj_park_complete),
@@ -990,6 +1039,7 @@ static struct kunit_case daedalus_job_cases[] = {
 	KUNIT_CASE(dj_queue_close_unread_session),
 	KUNIT_CASE(dj_queue_failed_read_of_moot_request),
 	KUNIT_CASE(dj_queue_failed_read_of_revoked_job),
+	KUNIT_CASE(dj_stateless_sps_bounds),
 	{}
 };
 

@@ -487,6 +487,7 @@ pub(crate) fn job_ops() -> JobOps {
         last: Some(op_last),
         expired: Some(op_expired),
         released: None,
+        src_done: None,
     }
 }
 

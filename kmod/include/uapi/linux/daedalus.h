@@ -240,7 +240,10 @@ struct daedalus_req_decode {
 	__le64 dst_map;
 };
 
-/* The client set V4L2_CID_STATELESS_H264_SCALING_MATRIX for the request. */
+/*
+ * A scaling matrix is in effect (the PPS control has
+ * V4L2_H264_PPS_FLAG_SCALING_MATRIX_PRESENT): scaling_matrix holds it.
+ */
 #define DAEDALUS_H264_F_SCALING_MATRIX	(1u << 0)
 #define DAEDALUS_H264_FLAGS		DAEDALUS_H264_F_SCALING_MATRIX
 
