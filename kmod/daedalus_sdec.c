@@ -8,9 +8,9 @@
  *
  * A context of this node runs the same front (daedalus_front.c, in its
  * stateless mode) and the same job core as a stateful one: device_run
- * applies the request of the next OUTPUT buffer to the context's controls,
- * copies them for the daemon and completes the request's controls; the
- * request itself completes with its OUTPUT buffer.
+ * applies the request of the next OUTPUT buffer to the context's controls
+ * and copies them for the daemon; the request's controls complete when its
+ * OUTPUT buffer is done, and the request with them.
  */
 
 #include <kunit/visibility.h>
