@@ -980,8 +980,7 @@ static void dj_queue_failed_read_of_revoked_job(struct kunit *test)
  */
 static void dj_stateless_sps_bounds(struct kunit *test)
 {
-	struct dj_fixture *f = test->priv;
-	const struct v4l2_ctrl_h264_sps good = {
+	static const struct v4l2_ctrl_h264_sps good = {
 		.profile_idc = 100,
 		.level_idc = 40,
 		.chroma_format_idc = 1,
@@ -990,11 +989,14 @@ static void dj_stateless_sps_bounds(struct kunit *test)
 		.pic_height_in_map_units_minus1 = 14,
 		.flags = V4L2_H264_SPS_FLAG_FRAME_MBS_ONLY,
 	};
-	struct v4l2_ctrl_h264_sps bad;
+	struct dj_fixture *f = test->priv;
+	struct v4l2_ctrl_h264_sps *bad;
 	struct daedalus_ctx *ctx;
 	struct v4l2_ctrl *sps;
 	u32 i;
 
+	bad = kunit_kzalloc(test, sizeof(*bad), GFP_KERNEL);
+	KUNIT_ASSERT_NOT_NULL(test, bad);
 	ctx = daedalus_ctx_create_kind(f->dev, true);
 	KUNIT_ASSERT_NOT_ERR_OR_NULL(test, ctx);
 	sps = v4l2_ctrl_find(&ctx->hdl, V4L2_CID_STATELESS_H264_SPS);
@@ -1002,17 +1004,17 @@ static void dj_stateless_sps_bounds(struct kunit *test)
 	KUNIT_EXPECT_EQ(test, v4l2_ctrl_s_ctrl_compound(sps,
 			V4L2_CTRL_TYPE_H264_SPS, &good), 0);
 	for (i = 0; i < 4; i++) {
-		bad = good;
+		*bad = good;
 		if (i == 0)
-			bad.chroma_format_idc = 2;
+			bad->chroma_format_idc = 2;
 		else if (i == 1)
-			bad.chroma_format_idc = 3;
+			bad->chroma_format_idc = 3;
 		else if (i == 2)
-			bad.bit_depth_luma_minus8 = bad.bit_depth_chroma_minus8 = 2;
+			bad->bit_depth_luma_minus8 = bad->bit_depth_chroma_minus8 = 2;
 		else
-			bad.bit_depth_chroma_minus8 = 1;
+			bad->bit_depth_chroma_minus8 = 1;
 		KUNIT_EXPECT_EQ_MSG(test, v4l2_ctrl_s_ctrl_compound(sps,
-				    V4L2_CTRL_TYPE_H264_SPS, &bad), -EINVAL,
+				    V4L2_CTRL_TYPE_H264_SPS, bad), -EINVAL,
 				    "bad SPS %u taken", i);
 		KUNIT_EXPECT_EQ_MSG(test, memcmp(sps->p_cur.p, &good,
 						 sizeof(good)), 0,
