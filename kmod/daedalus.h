@@ -8,9 +8,10 @@
  *
  * Lock order, outermost first (docs/architecture.md says where each is
  * taken): dev->dev_mutex > ctx->vb_mutex > daemon.attach_lock >
- * front.flush_lock > dev->ctx_lock > daemon.lock > core->lock > a stateless
- * context's control handler lock > daemon.map_lock > the spinlocks front.lock, ctx->lock and
- * daemon.outq.lock, which are never held across a call. A function called
+ * front.flush_lock > dev->ctx_lock > daemon.lock > core->lock > a
+ * stateless context's control handler lock > daemon.map_lock > the
+ * spinlocks front.lock, ctx->lock and daemon.outq.lock, which are never
+ * held across a call. A function called
  * with one of them held says so with __must_hold().
  */
 #ifndef _DAEDALUS_H
@@ -261,7 +262,6 @@ extern const struct v4l2_m2m_ops daedalus_m2m_ops;
 struct daedalus_ctx *daedalus_ctx_create(struct daedalus_dev *dev);
 struct daedalus_ctx *daedalus_ctx_create_kind(struct daedalus_dev *dev,
 					      bool stateless);
-void daedalus_max_size(struct daedalus_dev *dev, u32 *w, u32 *h);
 void daedalus_ctx_destroy(struct daedalus_ctx *ctx);
 int daedalus_vdec_decoder_cmd(struct daedalus_ctx *ctx, u32 cmd);
 void daedalus_vdec_kick(struct daedalus_dev *dev);

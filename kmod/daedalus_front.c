@@ -672,10 +672,10 @@ int daedalus_front_stream_info(struct daedalus_front *f,
 	bool confirmed;
 
 	lockdep_assert_held(f->fdev->lock);
-	f->ops->limits(f->priv, &l);
 	/* The client of a stateless decoder sets the format from its SPS. */
 	if (READ_ONCE(f->stateless))
 		return -EINVAL;
+	f->ops->limits(f->priv, &l);
 	if (si->pixfmt > 31 || !(l.pixfmts & DAEDALUS_PIXFMT_BIT(si->pixfmt)) ||
 	    si->coded_width > l.max_width || si->coded_height > l.max_height)
 		return -EINVAL;

@@ -226,9 +226,8 @@ const void *daedalus_sdec_body(struct daedalus_ctx *ctx,
  */
 void daedalus_sdec_buf_request_complete(struct vb2_buffer *vb)
 {
-	struct daedalus_ctx *ctx = vb2_get_drv_priv(vb->vb2_queue);
-
-	v4l2_ctrl_request_complete(vb->req_obj.req, &ctx->hdl);
+	daedalus_sdec_src_done(vb2_get_drv_priv(vb->vb2_queue),
+			       to_vb2_v4l2_buffer(vb));
 }
 
 /*

@@ -105,15 +105,7 @@ static const struct daedalus_fmt *daedalus_find_code(const struct daedalus_fmt *
 	return NULL;
 }
 
-/**
- * daedalus_max_size() - the largest coded size a context may ask for
- * @dev:	the device
- * @w:		set to the attached daemon's max_width
- * @h:		set to its max_height
- *
- * Without a daemon: DAEDALUS_FRONT_NO_DAEMON_DIM.
- */
-void daedalus_max_size(struct daedalus_dev *dev, u32 *w, u32 *h)
+static void daedalus_max_size(struct daedalus_dev *dev, u32 *w, u32 *h)
 {
 	struct daedalus_daemon *d = &dev->daemon;
 

@@ -38,6 +38,19 @@ pub mod pps_flags {
     pub const SCALING_MATRIX_PRESENT: u16 = 0x80;
 }
 
+/// `V4L2_H264_DPB_ENTRY_FLAG_*`.
+pub mod dpb_flags {
+    /// The entry names a picture.
+    pub const VALID: u32 = 0x01;
+    /// The picture is used for reference.
+    pub const ACTIVE: u32 = 0x02;
+}
+
+/// `V4L2_H264_DECODE_PARAM_FLAG_*`.
+pub mod decode_flags {
+    pub const IDR_PIC: u32 = 0x01;
+}
+
 /// The controls' payloads, as the protocol carries them
 /// (`daedalus_h264_slice`).
 pub use daedalus_proto::{H264Pps as Pps, H264ScalingMatrix as ScalingMatrix, H264Sps as Sps};

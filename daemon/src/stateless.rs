@@ -38,7 +38,8 @@ use daedalus_proto::{
 use crate::backend::{FrameData, Job, Picture, Session, SessionEvent, SessionParams, lay_out};
 use crate::ffmpeg::FramePicture;
 use crate::h264_params::{
-    ParamError, Pps, PpsControl, ScalingMatrix, Sps, SpsControl, Visible, nal_units,
+    ParamError, Pps, PpsControl, ScalingMatrix, Sps, SpsControl, Visible, decode_flags, dpb_flags,
+    nal_units,
 };
 
 /// One decode request: the controls in effect and the OUTPUT buffer.
@@ -212,10 +213,6 @@ impl Drop for StatelessH264 {
     }
 }
 
-/// `V4L2_H264_DPB_ENTRY_FLAG_VALID`: the DPB entry names a picture.
-const DPB_ENTRY_VALID: u32 = 0x01;
-/// `V4L2_H264_DECODE_PARAM_FLAG_IDR_PIC`.
-const DECODE_PARAM_IDR: u32 = 0x01;
 /// How many decoded pictures' timestamps a session remembers since the
 /// last IDR picture: far more than a DPB holds (16 frames).
 const REMEMBERED: usize = 256;
@@ -258,7 +255,7 @@ impl StatelessSession {
         c.decode_params
             .dpb
             .iter()
-            .filter(|e| e.flags & DPB_ENTRY_VALID != 0)
+            .filter(|e| e.flags & dpb_flags::VALID != 0)
             .map(|e| e.reference_ts)
             .find(|ts| !self.decoded.contains(ts))
     }
@@ -267,10 +264,16 @@ impl StatelessSession {
 impl Session for StatelessSession {
     fn decode(&mut self, mut job: Job<'_>) {
         let cookie = job.cookie;
+        // Both buffers back, the dst empty (the source's too, if any).
+        let consumed = if job.src.is_some() {
+            FRAME_SRC_CONSUMED
+        } else {
+            0
+        };
         let failed = |events: &mut VecDeque<SessionEvent>, timestamp| {
             events.push_back(SessionEvent::Frame {
                 cookie,
-                flags: FRAME_SRC_CONSUMED | FRAME_HAS_PIXELS | FRAME_ERROR,
+                flags: consumed | FRAME_HAS_PIXELS | FRAME_ERROR,
                 timestamp,
                 data: FrameData::Inline(Vec::new()),
             })
@@ -283,20 +286,9 @@ impl Session for StatelessSession {
                 cookie,
                 "stateless job without its request"
             );
-            let flags = if job.src.is_some() {
-                FRAME_SRC_CONSUMED | FRAME_HAS_PIXELS | FRAME_ERROR
-            } else {
-                FRAME_HAS_PIXELS | FRAME_ERROR
-            };
-            self.events.push_back(SessionEvent::Frame {
-                cookie,
-                flags,
-                timestamp: 0,
-                data: FrameData::Inline(Vec::new()),
-            });
-            return;
+            return failed(&mut self.events, 0);
         };
-        if c.decode_params.flags & DECODE_PARAM_IDR != 0 {
+        if c.decode_params.flags & decode_flags::IDR_PIC != 0 {
             self.decoded.clear();
         }
         let missing = self.missing_reference(c);

@@ -14,7 +14,7 @@ use daedalusd::clip;
 use daedalusd::daemon::{Daemon, DaemonError, Exit};
 use daedalusd::ffmpeg::FfmpegBackend;
 use daedalusd::h264_params::{
-    NAL_PPS, NAL_SPS, Pps, ScalingMatrix, SpsControl, Visible, nal_units,
+    NAL_PPS, NAL_SPS, Pps, ScalingMatrix, SpsControl, Visible, decode_flags, dpb_flags, nal_units,
 };
 use daedalusd::layout::visible_i420;
 use daedalusd::stateless::{Request, StatelessError, StatelessH264};
@@ -229,9 +229,7 @@ fn bad_requests_get_errors_and_the_decoder_goes_on() {
     assert_eq!(decode_all(&mut dec, &reqs, &reference(&[&path])), 25);
 }
 
-/// `V4L2_H264_DPB_ENTRY_FLAG_VALID | _ACTIVE`, `V4L2_H264_DECODE_PARAM_FLAG_IDR_PIC`.
-const DPB_VALID_ACTIVE: u32 = 0x03;
-const DECODE_IDR: u32 = 0x01;
+const DPB_VALID_ACTIVE: u32 = dpb_flags::VALID | dpb_flags::ACTIVE;
 
 /// A client's side of the protocol: its requests as `CODEC_H264_SLICE`
 /// REQ_DECODE messages, its DPB a sliding window of the reference
@@ -312,7 +310,7 @@ impl Client {
             e.flags = DPB_VALID_ACTIVE;
         }
         if r.idr {
-            c.decode_params.flags |= DECODE_IDR;
+            c.decode_params.flags |= decode_flags::IDR_PIC;
         }
         c
     }
