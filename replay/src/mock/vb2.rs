@@ -255,7 +255,9 @@ pub(crate) fn qbuf(slot: usize, queue: Queue, index: u32, ts: u64, size: u32) ->
 }
 
 /// `vb2_core_dqbuf`, non-blocking: the oldest done buffer with its index,
-/// LAST flag and timestamp; -EPIPE once a LAST was dequeued from CAPTURE.
+/// LAST flag and timestamp; -EPIPE once a LAST was dequeued from CAPTURE,
+/// even with buffers done since (__vb2_wait_for_done_vb() says so before
+/// it looks at the done list).
 pub(crate) fn dqbuf(slot: usize, queue: Queue) -> Result<(u32, bool, u64), i32> {
     with(|w| {
         let q = w.ctxs[slot].q(queue);
@@ -264,6 +266,9 @@ pub(crate) fn dqbuf(slot: usize, queue: Queue) -> Result<(u32, bool, u64), i32> 
         }
         if q.error {
             return Err(EIO);
+        }
+        if queue == Queue::Capture && q.last_buffer_dequeued {
+            return Err(EPIPE);
         }
         if let Some(id) = q.done_list.pop_front() {
             let last = w.info[id].done_flags & V4L2_BUF_FLAG_LAST != 0;
@@ -275,9 +280,6 @@ pub(crate) fn dqbuf(slot: usize, queue: Queue) -> Result<(u32, bool, u64), i32> 
             w.bufs[id].m2m.vb.vb2_buf.state = 0;
             w.set_own(id, Own::Dequeued, "DQBUF");
             return Ok((index, last, ts));
-        }
-        if queue == Queue::Capture && q.last_buffer_dequeued {
-            return Err(EPIPE);
         }
         Err(EAGAIN)
     })
