@@ -187,9 +187,8 @@ struct daedalus_dev *daedalus_dev_create(bool register_nodes)
 			       &dev->daemon.outq,
 			       (u64)job_timeout_ms * NSEC_PER_MSEC);
 	daedalus_vdec_init(dev);
-	if (!register_nodes)
-		return dev;
 
+	/* A bare instance has it too: its stateless contexts take requests. */
 	dev->mdev.dev = parent;
 	/* No platform driver is bound: MEDIA_IOC_DEVICE_INFO needs the name. */
 	strscpy(dev->mdev.driver_name, DAEDALUS_DRIVER,
@@ -200,6 +199,8 @@ struct daedalus_dev *daedalus_dev_create(bool register_nodes)
 	media_device_init(&dev->mdev);
 	daedalus_sdec_media_init(dev);
 	dev->v4l2_dev.mdev = &dev->mdev;
+	if (!register_nodes)
+		return dev;
 
 	ret = daedalus_vdec_register(dev);
 	if (ret)
@@ -257,12 +258,12 @@ void daedalus_dev_destroy(struct daedalus_dev *dev)
 		daedalus_sdec_unregister(dev);
 		v4l2_m2m_unregister_media_controller(dev->m2m_dev);
 		daedalus_vdec_unregister(dev);
-		media_device_cleanup(&dev->mdev);
 	}
 	daedalus_daemon_detach(dev);
 	cancel_delayed_work_sync(&dev->watchdog);
 	daedalus_job_core_destroy(&dev->core);
 	v4l2_m2m_release(dev->m2m_dev);
+	media_device_cleanup(&dev->mdev);
 	v4l2_device_unregister(&dev->v4l2_dev);
 	if (dev->pdev)
 		platform_device_unregister(dev->pdev);

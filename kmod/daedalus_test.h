@@ -89,6 +89,22 @@ int daedalus_test_qbuf(struct daedalus_ctx *ctx, bool capture, u32 index,
 		       const void *data, u32 bytesused, u64 timestamp);
 
 /**
+ * daedalus_test_qbuf_request() - QBUF of an OUTPUT buffer into a request
+ * @ctx:	the context
+ * @capture:	CAPTURE (refused: -EPERM, as v4l2_m2m_qbuf() does)
+ * @index:	the buffer
+ * @bytesused:	its payload
+ * @timestamp:	its timestamp (ns)
+ * @request_fd:	the request's file descriptor
+ *
+ * Return: 0 or vb2_qbuf()'s errno; the buffer reaches the driver when the
+ * request is queued.
+ */
+int daedalus_test_qbuf_request(struct daedalus_ctx *ctx, bool capture,
+			       u32 index, u32 bytesused, u64 timestamp,
+			       int request_fd);
+
+/**
  * daedalus_test_dqbuf() - non-blocking DQBUF
  * @ctx:	the context
  * @capture:	CAPTURE queue, else OUTPUT

@@ -106,6 +106,38 @@ out:
 }
 EXPORT_SYMBOL_IF_KUNIT(daedalus_test_qbuf);
 
+int daedalus_test_qbuf_request(struct daedalus_ctx *ctx, bool capture,
+			       u32 index, u32 bytesused, u64 timestamp,
+			       int request_fd)
+{
+	struct vb2_queue *vq = daedalus_test_vq(ctx, capture);
+	struct v4l2_plane plane = {
+		.bytesused = bytesused,
+	};
+	struct v4l2_buffer b = {
+		.index		= index,
+		.type		= vq->type,
+		.memory		= V4L2_MEMORY_MMAP,
+		.length		= 1,
+		.m.planes	= &plane,
+		.flags		= V4L2_BUF_FLAG_REQUEST_FD,
+		.request_fd	= request_fd,
+	};
+	int ret;
+
+	/* v4l2_m2m_qbuf(): no CAPTURE buffer in a request. */
+	if (capture)
+		return -EPERM;
+	v4l2_buffer_set_timestamp(&b, timestamp);
+	mutex_lock(&ctx->vb_mutex);
+	ret = vb2_qbuf(vq, ctx->dev->v4l2_dev.mdev, &b);
+	if (!ret && !(b.flags & V4L2_BUF_FLAG_IN_REQUEST))
+		v4l2_m2m_try_schedule(ctx->fh.m2m_ctx);
+	mutex_unlock(&ctx->vb_mutex);
+	return ret;
+}
+EXPORT_SYMBOL_IF_KUNIT(daedalus_test_qbuf_request);
+
 int daedalus_test_dqbuf(struct daedalus_ctx *ctx, bool capture,
 			struct daedalus_test_buf *out)
 {
