@@ -246,7 +246,13 @@ pub fn join(msgs: &[Vec<u8>]) -> Vec<u8> {
 /// A daemon attached, context [`CTX`] streaming with four OUTPUT and
 /// four CAPTURE buffers queued: one job running, three waiting.
 pub fn prelude() -> Vec<Event> {
-    let mut ev = vec![Event::DaemonAttach { version: 1 }, Event::Open { ctx: CTX }];
+    let mut ev = vec![
+        Event::DaemonAttach { version: 1 },
+        Event::Open {
+            ctx: CTX,
+            stateless: false,
+        },
+    ];
     for queue in [Queue::Output, Queue::Capture] {
         ev.push(Event::Reqbufs {
             ctx: CTX,
@@ -261,6 +267,7 @@ pub fn prelude() -> Vec<Event> {
             index: i,
             ts: u64::from(i) * 33_333_333,
             size: 4096,
+            req: None,
         });
         ev.push(Event::Qbuf {
             ctx: CTX,
@@ -268,6 +275,7 @@ pub fn prelude() -> Vec<Event> {
             index: i,
             ts: 0,
             size: 0,
+            req: None,
         });
     }
     for queue in [Queue::Output, Queue::Capture] {

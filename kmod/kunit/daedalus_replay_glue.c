@@ -16,16 +16,25 @@
  * daemon, and each event's result (an errno, or what DQBUF returned).
  */
 
+#include <kunit/test.h>
+#include <kunit/test-bug.h>
 #include <kunit/visibility.h>
 #include <linux/delay.h>
+#include <linux/fdtable.h>
+#include <linux/file.h>
 #include <linux/fs.h>
+#include <linux/mman.h>
+#include <linux/uaccess.h>
 #include <linux/ktime.h>
 #include <linux/slab.h>
 #include <linux/spinlock.h>
 #include <linux/string.h>
 #include <linux/tracepoint.h>
 #include <linux/videodev2.h>
+#include <media/media-request.h>
+#include <media/v4l2-ctrls.h>
 #include <media/v4l2-event.h>
+#include <uapi/linux/media.h>
 
 #include "daedalus.h"
 #include "daedalus_test.h"
@@ -72,6 +81,21 @@ struct dr_ctx {
  * @mapped:	the daemon's RESP_HELLO offers mapped jobs (F_MAPPED): the
  *	module maps every job's planes, pictures come without inline bytes
  */
+/*
+ * A request the scenario allocated: its file descriptor while open, and a
+ * reference of the glue's own, so that its state stays readable after the
+ * client closed it.
+ */
+struct dr_req {
+	u32 name;
+	int fd;
+	bool open;
+	bool reported;
+	struct media_request *req;
+};
+
+#define DR_MAX_REQS	256
+
 struct dr_world {
 	struct daedalus_dev *dev;
 	struct file *daemon;
@@ -86,6 +110,10 @@ struct dr_world {
 	struct dr_ctx ctxs[DR_MAX_CTX + 1];
 	bool mapped;
 	bool stopped;
+	struct dr_req reqs[DR_MAX_REQS];
+	unsigned int nreqs;
+	/* One user page for the controls' payload (v4l2_s_ext_ctrls copies). */
+	unsigned long uctrls;
 };
 
 /* The world being recorded; the tracepoints are global. */
@@ -473,11 +501,19 @@ EXPORT_SYMBOL_IF_KUNIT(dr_world_new);
 
 void dr_world_free(struct dr_world *w)
 {
+	unsigned int r;
 	int i;
 
 	for (i = 1; i <= DR_MAX_CTX; i++)
 		dr_close(w, i);
 	dr_detach(w);
+	/* The requests go before the media device they point at. */
+	for (r = 0; r < w->nreqs; r++) {
+		if (w->reqs[r].open)
+			close_fd(w->reqs[r].fd);
+		media_request_put(w->reqs[r].req);
+	}
+	flush_delayed_fput();
 	daedalus_dev_destroy(w->dev);
 	spin_lock_irq(&dr_log_lock);
 	dr_recording = NULL;
@@ -490,7 +526,7 @@ void dr_world_free(struct dr_world *w)
 }
 EXPORT_SYMBOL_IF_KUNIT(dr_world_free);
 
-int dr_open(struct dr_world *w, u32 ctx)
+int dr_open(struct dr_world *w, u32 ctx, bool stateless)
 {
 	const struct v4l2_event_subscription eos = {
 		.type = V4L2_EVENT_EOS,
@@ -505,7 +541,7 @@ int dr_open(struct dr_world *w, u32 ctx)
 	if (!c || c->ctx)
 		return -EINVAL;
 	/* The front's default formats, as the userspace executor has them. */
-	dc = daedalus_ctx_create(w->dev);
+	dc = daedalus_ctx_create_kind(w->dev, stateless);
 	if (IS_ERR(dc))
 		return PTR_ERR(dc);
 	ret = v4l2_event_subscribe(&dc->fh, &eos, 2, NULL);
@@ -557,8 +593,26 @@ int dr_reqbufs(struct dr_world *w, u32 ctx, bool capture, u32 count)
 }
 EXPORT_SYMBOL_IF_KUNIT(dr_reqbufs);
 
+static struct dr_req *dr_req(struct dr_world *w, u32 name)
+{
+	unsigned int r;
+
+	for (r = 0; r < w->nreqs; r++)
+		if (w->reqs[r].open && w->reqs[r].name == name)
+			return &w->reqs[r];
+	return NULL;
+}
+
+/* The file descriptor of an open request, or -1 (which the kernel refuses). */
+static int dr_req_fd(struct dr_world *w, s64 name)
+{
+	struct dr_req *r = name < 0 ? NULL : dr_req(w, name);
+
+	return r ? r->fd : -1;
+}
+
 int dr_qbuf(struct dr_world *w, u32 ctx, bool capture, u32 index, u64 ts,
-	    u32 size)
+	    u32 size, s64 req)
 {
 	struct dr_ctx *c = dr_ctx(w, ctx);
 	int ret;
@@ -566,7 +620,12 @@ int dr_qbuf(struct dr_world *w, u32 ctx, bool capture, u32 index, u64 ts,
 	if (!c || !c->ctx)
 		return -EINVAL;
 	/* The bitstream's bytes do not matter to the core, its length does. */
-	ret = daedalus_test_qbuf(c->ctx, capture, index, NULL, size, ts);
+	if (req < 0)
+		ret = daedalus_test_qbuf(c->ctx, capture, index, NULL, size,
+					 ts);
+	else
+		ret = daedalus_test_qbuf_request(c->ctx, capture, index, size,
+						 ts, dr_req_fd(w, req));
 	dr_drain(w);
 	return ret;
 }
@@ -793,6 +852,163 @@ unsigned int dr_tick(struct dr_world *w, u32 ms)
 	return expired;
 }
 EXPORT_SYMBOL_IF_KUNIT(dr_tick);
+
+/*
+ * MEDIA_IOC_REQUEST_ALLOC: the media core's own allocation, its file
+ * descriptor in this kthread's table (the kthreads' shared one).
+ */
+int dr_req_alloc(struct dr_world *w, u32 name)
+{
+	struct dr_req *r;
+	int fd, ret;
+
+	if (dr_req(w, name))
+		return -EINVAL;
+	if (w->nreqs == DR_MAX_REQS)
+		return -ENFILE;
+	ret = media_request_alloc(&w->dev->mdev, &fd);
+	if (ret)
+		return ret;
+	r = &w->reqs[w->nreqs];
+	r->req = media_request_get_by_fd(&w->dev->mdev, fd);
+	if (IS_ERR(r->req)) {
+		close_fd(fd);
+		return PTR_ERR(r->req);
+	}
+	r->name = name;
+	r->fd = fd;
+	r->open = true;
+	r->reported = false;
+	w->nreqs++;
+	return 0;
+}
+EXPORT_SYMBOL_IF_KUNIT(dr_req_alloc);
+
+/*
+ * VIDIOC_S_EXT_CTRLS(V4L2_CTRL_WHICH_REQUEST_VAL): the request's decode
+ * parameters, tagged with its name, from a user page as the ioctl has them.
+ */
+int dr_ctrls(struct dr_world *w, u32 ctx, u32 req)
+{
+	struct v4l2_ctrl_h264_decode_params dp = {
+		.top_field_order_cnt = req,
+	};
+	struct v4l2_ext_control c = {
+		.id = V4L2_CID_STATELESS_H264_DECODE_PARAMS,
+		.size = sizeof(dp),
+	};
+	struct v4l2_ext_controls cs = {
+		.which = V4L2_CTRL_WHICH_REQUEST_VAL,
+		.count = 1,
+		.request_fd = dr_req_fd(w, req),
+		.controls = &c,
+	};
+	struct dr_ctx *dc = dr_ctx(w, ctx);
+	struct daedalus_ctx *x;
+	int ret;
+
+	if (!dc || !dc->ctx)
+		return -EINVAL;
+	x = dc->ctx;
+	if (!w->uctrls) {
+		w->uctrls = kunit_vm_mmap(kunit_get_current_test(), NULL, 0,
+					  PAGE_SIZE, PROT_READ | PROT_WRITE,
+					  MAP_ANONYMOUS | MAP_PRIVATE, 0);
+		if (IS_ERR_VALUE(w->uctrls)) {
+			w->uctrls = 0;
+			return -ENOMEM;
+		}
+	}
+	if (copy_to_user((void __user *)w->uctrls, &dp, sizeof(dp)))
+		return -EFAULT;
+	c.ptr = (void __force *)w->uctrls;
+	ret = v4l2_s_ext_ctrls(&x->fh, x->fh.ctrl_handler, x->fh.vdev,
+			       &w->dev->mdev, &cs);
+	dr_drain(w);
+	return ret;
+}
+EXPORT_SYMBOL_IF_KUNIT(dr_ctrls);
+
+/* An ioctl of the request's file: MEDIA_REQUEST_IOC_QUEUE or _REINIT. */
+static int dr_req_ioctl(struct dr_world *w, u32 name, unsigned int cmd)
+{
+	struct dr_req *r = dr_req(w, name);
+	struct file *f;
+	long ret;
+
+	if (!r)
+		return -EBADF;
+	f = fget(r->fd);
+	if (!f)
+		return -EBADF;
+	ret = f->f_op->unlocked_ioctl(f, cmd, 0);
+	fput(f);
+	dr_drain(w);
+	return ret;
+}
+
+int dr_req_queue(struct dr_world *w, u32 req)
+{
+	return dr_req_ioctl(w, req, MEDIA_REQUEST_IOC_QUEUE);
+}
+EXPORT_SYMBOL_IF_KUNIT(dr_req_queue);
+
+int dr_req_reinit(struct dr_world *w, u32 req)
+{
+	return dr_req_ioctl(w, req, MEDIA_REQUEST_IOC_REINIT);
+}
+EXPORT_SYMBOL_IF_KUNIT(dr_req_reinit);
+
+int dr_req_close(struct dr_world *w, u32 req)
+{
+	struct dr_req *r = dr_req(w, req);
+
+	if (!r)
+		return -EBADF;
+	r->open = false;
+	close_fd(r->fd);
+	flush_delayed_fput();
+	dr_drain(w);
+	return 0;
+}
+EXPORT_SYMBOL_IF_KUNIT(dr_req_close);
+
+/*
+ * After every event: each request that became COMPLETE since the last
+ * one, by name, as the userspace executor logs them.
+ */
+void dr_io_requests(struct dr_world *w, u32 line)
+{
+	unsigned long flags;
+	unsigned int r, best;
+	bool complete;
+
+	for (r = 0; r < w->nreqs; r++) {
+		spin_lock_irqsave(&w->reqs[r].req->lock, flags);
+		complete = w->reqs[r].req->state == MEDIA_REQUEST_STATE_COMPLETE;
+		spin_unlock_irqrestore(&w->reqs[r].req->lock, flags);
+		if (!complete)
+			w->reqs[r].reported = false;
+	}
+	for (;;) {
+		best = w->nreqs;
+		for (r = 0; r < w->nreqs; r++) {
+			if (w->reqs[r].reported ||
+			    READ_ONCE(w->reqs[r].req->state) !=
+			    MEDIA_REQUEST_STATE_COMPLETE)
+				continue;
+			if (best == w->nreqs ||
+			    w->reqs[r].name < w->reqs[best].name)
+				best = r;
+		}
+		if (best == w->nreqs)
+			return;
+		w->reqs[best].reported = true;
+		dr_io_append(w, "%u: request_done req=%u\n", line,
+			     w->reqs[best].name);
+	}
+}
+EXPORT_SYMBOL_IF_KUNIT(dr_io_requests);
 
 const char *dr_log(struct dr_world *w, size_t *len, bool *full)
 {

@@ -51,11 +51,20 @@ struct dr_stats {
 
 struct dr_world *dr_world_new(void);
 void dr_world_free(struct dr_world *w);
-int dr_open(struct dr_world *w, u32 ctx);
+int dr_open(struct dr_world *w, u32 ctx, bool stateless);
 int dr_close(struct dr_world *w, u32 ctx);
 int dr_reqbufs(struct dr_world *w, u32 ctx, bool capture, u32 count);
+/* @req: the request the buffer goes into, by its scenario name, or -1. */
 int dr_qbuf(struct dr_world *w, u32 ctx, bool capture, u32 index, u64 ts,
-	    u32 size);
+	    u32 size, s64 req);
+/* The Request API, requests named as in the scenario. */
+int dr_req_alloc(struct dr_world *w, u32 req);
+int dr_ctrls(struct dr_world *w, u32 ctx, u32 req);
+int dr_req_queue(struct dr_world *w, u32 req);
+int dr_req_reinit(struct dr_world *w, u32 req);
+int dr_req_close(struct dr_world *w, u32 req);
+/* After every event: the requests that completed during it. */
+void dr_io_requests(struct dr_world *w, u32 line);
 int dr_dqbuf(struct dr_world *w, u32 ctx, bool capture, u32 *index,
 	     u32 *flags, u64 *ts);
 int dr_stream(struct dr_world *w, u32 ctx, bool capture, bool on);

@@ -100,7 +100,7 @@ detach
         });
         assert_eq!(n, Ok(9));
         assert_eq!(seen.len(), 9);
-        assert_eq!(seen[0], (3, Event::Open { ctx: 1 }));
+        assert_eq!(seen[0], (3, Event::Open { ctx: 1, stateless: false }));
         assert_eq!(
             seen[2],
             (
@@ -110,7 +110,8 @@ detach
                     queue: Queue::Output,
                     index: 0,
                     ts: 16,
-                    size: 4096
+                    size: 4096,
+                    req: None
                 }
             )
         );
@@ -208,11 +209,24 @@ mod executor {
     unsafe extern "C" {
         fn dr_world_new() -> *mut DrWorld;
         fn dr_world_free(w: *mut DrWorld);
-        fn dr_open(w: *mut DrWorld, ctx: u32) -> i32;
+        fn dr_open(w: *mut DrWorld, ctx: u32, stateless: bool) -> i32;
         fn dr_close(w: *mut DrWorld, ctx: u32) -> i32;
         fn dr_reqbufs(w: *mut DrWorld, ctx: u32, capture: bool, count: u32) -> i32;
-        fn dr_qbuf(w: *mut DrWorld, ctx: u32, capture: bool, index: u32, ts: u64, size: u32)
-            -> i32;
+        fn dr_qbuf(
+            w: *mut DrWorld,
+            ctx: u32,
+            capture: bool,
+            index: u32,
+            ts: u64,
+            size: u32,
+            req: i64,
+        ) -> i32;
+        fn dr_req_alloc(w: *mut DrWorld, req: u32) -> i32;
+        fn dr_ctrls(w: *mut DrWorld, ctx: u32, req: u32) -> i32;
+        fn dr_req_queue(w: *mut DrWorld, req: u32) -> i32;
+        fn dr_req_reinit(w: *mut DrWorld, req: u32) -> i32;
+        fn dr_req_close(w: *mut DrWorld, req: u32) -> i32;
+        fn dr_io_requests(w: *mut DrWorld, line: u32);
         fn dr_dqbuf(
             w: *mut DrWorld,
             ctx: u32,
@@ -345,6 +359,7 @@ mod executor {
                         &mut ts,
                     );
                     dr_io_result(w, line, ret, true, index, flags, ts);
+                    dr_io_requests(w, line);
                 }
                 return;
             }
@@ -356,6 +371,8 @@ mod executor {
                 // SAFETY: live world.
                 unsafe { dr_io_result(w, line, ret, false, 0, 0, 0) };
             }
+            // SAFETY: live world.
+            unsafe { dr_io_requests(w, line) };
         }
 
         /// Applies one event; returns what the ioctl or write() returned
@@ -367,7 +384,7 @@ mod executor {
             // checks context numbers and buffer indices itself.
             unsafe {
                 match *ev {
-                    Event::Open { ctx } => dr_open(w, ctx),
+                    Event::Open { ctx, stateless } => dr_open(w, ctx, stateless),
                     Event::Close { ctx } => dr_close(w, ctx),
                     Event::Reqbufs { ctx, queue, count } => dr_reqbufs(w, ctx, cap(queue), count),
                     Event::Qbuf {
@@ -376,7 +393,16 @@ mod executor {
                         index,
                         ts,
                         size,
-                    } => dr_qbuf(w, ctx, cap(queue), index, ts, size),
+                        req,
+                    } => dr_qbuf(
+                        w,
+                        ctx,
+                        cap(queue),
+                        index,
+                        ts,
+                        size,
+                        req.map_or(-1, i64::from),
+                    ),
                     Event::Dqbuf { ctx, queue } => {
                         let (mut index, mut flags, mut ts) = (0u32, 0u32, 0u64);
                         dr_dqbuf(w, ctx, cap(queue), &mut index, &mut flags, &mut ts)
@@ -433,6 +459,11 @@ mod executor {
                         dr_reset_done(w, ctx, generation.map_or(-1, i64::from))
                     }
                     Event::Tick { ms } => dr_tick(w, ms) as i32,
+                    Event::ReqAlloc { req } => dr_req_alloc(w, req),
+                    Event::Ctrls { ctx, req } => dr_ctrls(w, ctx, req),
+                    Event::ReqQueue { req } => dr_req_queue(w, req),
+                    Event::ReqReinit { req } => dr_req_reinit(w, req),
+                    Event::ReqClose { req } => dr_req_close(w, req),
                 }
             }
         }

@@ -11,7 +11,10 @@ fn steady(frames: u32) -> Scenario {
     let ctx = 1;
     let mut ev = vec![
         Event::DaemonAttach { version: 1 },
-        Event::Open { ctx },
+        Event::Open {
+            ctx,
+            stateless: false,
+        },
         Event::Reqbufs {
             ctx,
             queue: Queue::Output,
@@ -40,6 +43,7 @@ fn steady(frames: u32) -> Scenario {
             index,
             ts,
             size: 1000,
+            req: None,
         });
         ev.push(Event::Qbuf {
             ctx,
@@ -47,6 +51,7 @@ fn steady(frames: u32) -> Scenario {
             index,
             ts: 0,
             size: 0,
+            req: None,
         });
         ev.push(Event::Frame {
             ctx,

@@ -39,9 +39,11 @@ use crate::core::ffi::{EINVAL, ENOMEM, ENOTCONN};
 
 /// daedalus_open(): v4l2_m2m_ctx_init with the queues daedalus_queue_init()
 /// sets up (OUTPUT buffered, CAPTURE at most DAEDALUS_MAX_CAPTURE_BUFS),
-/// then daedalus_ctx_create(): the front first, then the job core's
-/// context. Returns the context's slot.
-pub(crate) fn open(id: u32) -> usize {
+/// then daedalus_ctx_create_kind(): the front first (a stateless node's
+/// in its stateless mode), then the job core's context. A stateless
+/// context's OUTPUT queue supports and requires requests. Returns the
+/// context's slot.
+pub(crate) fn open(id: u32, stateless: bool) -> usize {
     let (slot, fdev, core_ptr, jctx, m2m_ctx) = mock::with(|w| {
         let slot = w.m2m_ctx_init(id);
         let c = &mut w.ctxs[slot];
@@ -49,6 +51,9 @@ pub(crate) fn open(id: u32) -> usize {
         c.m2m.out_q.buffered = true;
         c.out.max_num_buffers = vb2::MAX_BUFFERS;
         c.cap.max_num_buffers = max_capture_buffers();
+        c.stateless = stateless;
+        c.out.supports_requests = stateless;
+        c.out.requires_requests = stateless;
         let m2m_ctx = (&mut *c.m2m as *mut M2mCtx).cast();
         (slot, w.fdev, w.core_ptr(), w.jctx_ptr(slot), m2m_ctx)
     });
@@ -61,6 +66,9 @@ pub(crate) fn open(id: u32) -> usize {
             core,
             front_init(front, fdev, jctx, &FRONT_OPS, slot as *mut c_void)
         );
+        if stateless {
+            c_call!(core, front_set_stateless(front));
+        }
         c_call!(core, ctx_init(jctx, core_ptr, m2m_ctx, id));
     }
     slot
@@ -136,15 +144,20 @@ pub(crate) fn buf_queue(id: usize) {
 }
 
 /// daedalus_start_streaming(): the front's, with the OUTPUT format's
-/// codec (scenarios stream H.264).
+/// codec (scenarios stream H.264, as slices on the stateless node).
 pub(crate) fn start_streaming(slot: usize, queue: Queue) -> Result<(), i32> {
     let (front, core) = mock::front_fns(slot);
+    let codec = if mock::with(|w| w.ctxs[slot].stateless) {
+        Codec::H264Slice
+    } else {
+        Codec::H264
+    };
     // SAFETY: the front is live and no borrow of the world is held across
     // the call.
     let ret = unsafe {
         c_call!(
             core,
-            front_start_streaming(front, queue == Queue::Output, Codec::H264.raw())
+            front_start_streaming(front, queue == Queue::Output, codec.raw())
         )
     };
     errno_result(ret)
@@ -159,8 +172,15 @@ pub(crate) fn stop_streaming(slot: usize, queue: Queue) {
 
 // daedalus_vdec.c: the m2m ops and the ioctls that reach the front.
 
-/// daedalus_device_run(): the front's, at the device's time.
+/// daedalus_device_run(): on a stateless context daedalus_sdec_prepare()
+/// first (the request of the next OUTPUT buffer applied to the context's
+/// controls), then the front's, at the device's time.
 pub(crate) fn device_run(slot: usize) {
+    if let Some(src) = mock::with(|w| w.ctxs[slot].stateless.then(|| w.next_src(slot)).flatten())
+        && let Some(tag) = mock::request::ctrls_setup(slot, src)
+    {
+        mock::with(|w| w.ctxs[slot].ctrl_tag = Some(tag));
+    }
     let (front, core) = mock::front_fns(slot);
     let now = mock::with(|w| w.now_ns);
     // SAFETY: the front is live; no borrow of the world is held.
@@ -357,12 +377,17 @@ unsafe extern "C" fn fop_try_schedule(priv_: *mut c_void) {
     m2m::try_schedule(slot_of(priv_));
 }
 
-/// daedalus_return_ready(): every buffer on a ready list back to vb2.
+/// daedalus_return_ready(): every buffer on a ready list back to vb2; a
+/// stateless context's OUTPUT buffer done (not handed back QUEUED)
+/// completes its request's controls first.
 fn return_ready(slot: usize, queue: Queue, state: u32) {
     mock::with(|w| {
         while let Some(id) = w.buf_remove(slot, queue) {
             if w.violation.is_some() {
                 return;
+            }
+            if queue == Queue::Output && state != VB2_BUF_STATE_QUEUED {
+                w.src_done(slot, id);
             }
             let buf = w.info[id].name;
             w.record(Record::Vb2Done { buf, state });
@@ -413,6 +438,17 @@ pub(crate) unsafe extern "C" fn op_send_decode(
             w.buf_id(src.cast())
         };
         let dst = w.buf_id(dst.cast());
+        let request = src.and_then(|s| w.info[s].req_name);
+        if w.ctxs[slot].stateless {
+            // daedalus_sdec_body(): the controls device_run applied.
+            let tag = w.ctxs[slot].ctrl_tag;
+            w.record(Record::Controls {
+                ctx: p.ctx_id,
+                cookie: p.cookie,
+                tag,
+            });
+            w.rule_job_has_its_controls(slot, p.cookie, src, tag);
+        }
         w.ctxs[slot].running_jobs += 1;
         let ev = w.ev;
         w.rule_cookie_fresh(p.ctx_id, p.cookie, dst);
@@ -427,6 +463,7 @@ pub(crate) unsafe extern "C" fn op_send_decode(
             dst_done: false,
             issued_ev: ev,
             answered_ev: None,
+            request,
         });
         w.contract_job_sent(p.ctx_id, src, dst);
         0
@@ -487,8 +524,49 @@ pub(crate) fn job_ops() -> JobOps {
         last: Some(op_last),
         expired: Some(op_expired),
         released: None,
-        src_done: None,
+        src_done: Some(op_src_done),
     }
+}
+
+/// daedalus_job_src_done() of the chardev: a stateless context's OUTPUT
+/// buffer about to be done completes its request's controls
+/// (daedalus_sdec_src_done()).
+pub(crate) unsafe extern "C" fn op_src_done(
+    jctx: *mut ffi::daedalus_job_ctx,
+    src: *mut ffi::vb2_v4l2_buffer,
+) {
+    with(|w| {
+        if let (Some(slot), Some(id)) = (w.slot_of_jctx(jctx), w.buf_id(src.cast())) {
+            w.src_done(slot, id);
+        }
+    });
+}
+
+/// vb2's buf_request_complete (daedalus_sdec_buf_request_complete()): a
+/// buffer of a queued request that vb2 hands back without the driver.
+pub(crate) fn buf_request_complete(slot: usize, id: usize) {
+    with(|w| w.src_done(slot, id));
+}
+
+/// The media device's req_validate (daedalus_sdec_request_validate()):
+/// exactly one buffer, then vb2_request_validate(), which prepares each
+/// (vb2_req_prepare(): -EIO on a queue in error; an OUTPUT buffer needs
+/// nothing more of daedalus_buf_prepare()).
+pub(crate) fn req_validate(bufs: &[usize]) -> Result<(), i32> {
+    match bufs.len() {
+        0 => return Err(ffi::ENOENT),
+        1 => {}
+        _ => return Err(EINVAL),
+    }
+    with(|w| {
+        for &id in bufs {
+            let (slot, queue) = (w.info[id].slot, w.info[id].name.queue);
+            if w.ctxs[slot].q(queue).error {
+                return Err(ffi::EIO);
+            }
+        }
+        Ok(())
+    })
 }
 
 // daedalus_chardev.c: the daemon's side.

@@ -215,6 +215,40 @@ pub enum Op {
     Drain {
         ctx: u8,
     },
+    /// A client opens the stateless (Request API) node: every OUTPUT
+    /// QBUF of its contexts goes into a request of its own (one per
+    /// buffer, allocated once and reinitialised for reuse) with its
+    /// controls, and the request is queued.
+    OpenStateless,
+    /// [`Op::Setup`] on the stateless node.
+    SetupStateless {
+        nout: u8,
+        ncap: u8,
+    },
+    /// What a client may get wrong with a request of an OUTPUT buffer
+    /// (its `index`-th): see [`ReqMisuse`].
+    Request {
+        ctx: u8,
+        index: u8,
+        what: ReqMisuse,
+    },
+}
+
+/// The request calls a client makes out of the usual order.
+#[derive(Arbitrary, Clone, Copy, Debug)]
+pub enum ReqMisuse {
+    /// MEDIA_REQUEST_IOC_QUEUE again (queued, complete or empty).
+    Queue,
+    /// MEDIA_REQUEST_IOC_REINIT, maybe while queued.
+    Reinit,
+    /// close() of its file descriptor, maybe while queued.
+    Close,
+    /// Another context's controls into it.
+    ForeignCtrls { other: u8 },
+    /// QBUF of the buffer without a request.
+    PlainQbuf,
+    /// QBUF of a CAPTURE buffer into it.
+    CaptureInRequest,
 }
 
 #[derive(Default)]
@@ -233,6 +267,11 @@ struct CtxModel {
     generation: u32,
     /// Whether OUTPUT was streamed on since its last STREAMOFF.
     out_on: bool,
+    /// A context of the stateless node.
+    stateless: bool,
+    /// Per OUTPUT buffer index, whether its request's file descriptor is
+    /// open (allocated and not closed).
+    req_open: u64,
 }
 
 /// Builds the scenario an operation sequence stands for.
@@ -254,19 +293,26 @@ impl Builder {
         self.open.get_mut(ctx as usize % n)
     }
 
-    fn open(&mut self) -> Option<u32> {
+    fn open(&mut self, stateless: bool) -> Option<u32> {
         if self.open.len() >= MAX_OPEN {
             return None;
         }
         self.next_id += 1;
         let id = self.next_id;
-        self.events.push(Event::Open { ctx: id });
+        self.events.push(Event::Open { ctx: id, stateless });
         self.open.push(CtxModel {
             id,
             generation: 1,
+            stateless,
             ..CtxModel::default()
         });
         Some(id)
+    }
+
+    /// The request of OUTPUT buffer `index` of context `id`: one name per
+    /// buffer, none shared between contexts.
+    fn req_name(id: u32, index: u32) -> u32 {
+        id * (MAX_BUFS as u32 + 1) + index + 1
     }
 
     fn qbuf(&mut self, ctx: u8, q: Q, index: u32, pts: u64, size: u32) {
@@ -282,17 +328,80 @@ impl Builder {
                 0
             }
         };
+        if matches!(q, Q::Out) && c.stateless {
+            // The client's usual request: allocated once per buffer (or
+            // reinitialised), its controls, the buffer, queued.
+            let req = Self::req_name(id, index);
+            let bit = 1u64 << (index % 64);
+            let open = c.req_open & bit != 0;
+            c.req_open |= bit;
+            self.events.push(if open {
+                Event::ReqReinit { req }
+            } else {
+                Event::ReqAlloc { req }
+            });
+            self.events.push(Event::Ctrls { ctx: id, req });
+            self.events.push(Event::Qbuf {
+                ctx: id,
+                queue: Queue::Output,
+                index,
+                ts,
+                size: size.max(1),
+                req: Some(req),
+            });
+            self.events.push(Event::ReqQueue { req });
+            return;
+        }
         self.events.push(Event::Qbuf {
             ctx: id,
             queue: q.into(),
             index,
             ts,
             size: if matches!(q, Q::Out) { size.max(1) } else { 0 },
+            req: None,
         });
     }
 
-    fn setup(&mut self, nout: u8, ncap: u8) {
-        let Some(id) = self.open() else { return };
+    fn misuse(&mut self, ctx: u8, index: u8, what: ReqMisuse) {
+        let n = self.open.len();
+        let Some(c) = self.pick(ctx) else { return };
+        let (id, index) = (c.id, u32::from(index) % c.count[0].max(1));
+        let req = Self::req_name(id, index);
+        let ev = match what {
+            ReqMisuse::Queue => Event::ReqQueue { req },
+            ReqMisuse::Reinit => Event::ReqReinit { req },
+            ReqMisuse::Close => {
+                c.req_open &= !(1u64 << (index % 64));
+                Event::ReqClose { req }
+            }
+            ReqMisuse::ForeignCtrls { other } => {
+                let other = self.open[other as usize % n].id;
+                Event::Ctrls { ctx: other, req }
+            }
+            ReqMisuse::PlainQbuf => Event::Qbuf {
+                ctx: id,
+                queue: Queue::Output,
+                index,
+                ts: 0,
+                size: 4096,
+                req: None,
+            },
+            ReqMisuse::CaptureInRequest => Event::Qbuf {
+                ctx: id,
+                queue: Queue::Capture,
+                index: 0,
+                ts: 0,
+                size: 0,
+                req: Some(req),
+            },
+        };
+        self.events.push(ev);
+    }
+
+    fn setup(&mut self, nout: u8, ncap: u8, stateless: bool) {
+        let Some(id) = self.open(stateless) else {
+            return;
+        };
         let slot = (self.open.len() - 1) as u8;
         let (nout, ncap) = (
             u32::from(1 + nout % MAX_BUFS),
@@ -323,9 +432,14 @@ impl Builder {
     fn op(&mut self, op: &Op) {
         match *op {
             Op::Open => {
-                self.open();
+                self.open(false);
             }
-            Op::Setup { nout, ncap } => self.setup(nout, ncap),
+            Op::OpenStateless => {
+                self.open(true);
+            }
+            Op::Setup { nout, ncap } => self.setup(nout, ncap, false),
+            Op::SetupStateless { nout, ncap } => self.setup(nout, ncap, true),
+            Op::Request { ctx, index, what } => self.misuse(ctx, index, what),
             Op::Close { ctx } => {
                 if self.open.is_empty() {
                     return;
@@ -719,8 +833,17 @@ mod tests {
 
     #[test]
     fn a_context_past_the_kunit_executors_is_refused() {
-        let ok = Scenario::from_events([Event::Open { ctx: 8 }]);
-        let far = Scenario::from_events([Event::Open { ctx: 8 }, Event::Close { ctx: 9 }]);
+        let ok = Scenario::from_events([Event::Open {
+            ctx: 8,
+            stateless: false,
+        }]);
+        let far = Scenario::from_events([
+            Event::Open {
+                ctx: 8,
+                stateless: false,
+            },
+            Event::Close { ctx: 9 },
+        ]);
         assert!(fits_kunit(&ok));
         assert!(!fits_kunit(&far));
     }

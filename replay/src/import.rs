@@ -602,7 +602,7 @@ enum Vb2Op {
 /// `e` with its context (if it names one) numbered `to`.
 fn numbered(mut e: Event, to: u32) -> Event {
     match &mut e {
-        Event::Open { ctx }
+        Event::Open { ctx, .. }
         | Event::Close { ctx }
         | Event::Reqbufs { ctx, .. }
         | Event::Qbuf { ctx, .. }
@@ -614,12 +614,17 @@ fn numbered(mut e: Event, to: u32) -> Event {
         | Event::Frame { ctx, .. }
         | Event::StreamInfo { ctx, .. }
         | Event::SessionError { ctx, .. }
+        | Event::Ctrls { ctx, .. }
         | Event::ResetDone { ctx, .. } => *ctx = to,
         Event::DaemonAttach { .. }
         | Event::DaemonDetach
         | Event::DaemonStop
         | Event::DaemonCont
-        | Event::Tick { .. } => {}
+        | Event::Tick { .. }
+        | Event::ReqAlloc { .. }
+        | Event::ReqQueue { .. }
+        | Event::ReqReinit { .. }
+        | Event::ReqClose { .. } => {}
     }
     e
 }
@@ -986,6 +991,7 @@ impl Importer<'_> {
                         index,
                         ts,
                         size,
+                        req: None,
                     }
                 }
                 Vb2Op::Dqbuf(queue, index) => {
@@ -1231,7 +1237,10 @@ impl CtxBuild {
         let mut all: Vec<(usize, Event)> = global.to_vec();
         all.extend(unseen_streamoffs(ctx, calls, &self.dq_index));
         all.sort_by_key(|(l, _)| *l);
-        let mut s = vec![Event::Open { ctx }];
+        let mut s = vec![Event::Open {
+            ctx,
+            stateless: false,
+        }];
         for (q, i) in [(Queue::Output, 0), (Queue::Capture, 1)] {
             s.push(Event::Reqbufs {
                 ctx,
@@ -1319,6 +1328,7 @@ impl CtxBuild {
                             index,
                             ts,
                             size,
+                            req: None,
                         },
                     ));
                 }

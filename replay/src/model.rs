@@ -172,7 +172,8 @@ detach
                 queue: Queue::Output,
                 index: 0,
                 ts: 16,
-                size: 4096
+                size: 4096,
+                req: None,
             }
         );
         assert_eq!(

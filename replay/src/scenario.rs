@@ -86,19 +86,25 @@ pub enum JobRef {
 /// borrow nothing from the text.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub enum Event {
-    /// A client opens the decoder: context `ctx` is created.
-    Open { ctx: u32 },
+    /// A client opens a decoder node: context `ctx` is created, of the
+    /// stateless (Request API) node with `stateless`, else of the
+    /// stateful one.
+    Open { ctx: u32, stateless: bool },
     /// The client closes the file: the context is released.
     Close { ctx: u32 },
     /// VIDIOC_REQBUFS on one queue (count 0 frees the buffers).
     Reqbufs { ctx: u32, queue: Queue, count: u32 },
     /// VIDIOC_QBUF; `ts` in ns and `size` (bytesused) matter on OUTPUT.
+    /// With `req`, the buffer goes into that request
+    /// (`V4L2_BUF_FLAG_REQUEST_FD`) and reaches the driver when the
+    /// request is queued.
     Qbuf {
         ctx: u32,
         queue: Queue,
         index: u32,
         ts: u64,
         size: u32,
+        req: Option<u32>,
     },
     /// VIDIOC_DQBUF (non-blocking); the result goes to the outcome log.
     Dqbuf { ctx: u32, queue: Queue },
@@ -143,14 +149,29 @@ pub enum Event {
     ResetDone { ctx: u32, generation: Option<u32> },
     /// Time passes: `ms` milliseconds (watchdogs may expire).
     Tick { ms: u32 },
+    /// MEDIA_IOC_REQUEST_ALLOC on the media device: request `req` (the
+    /// scenario's name for its file descriptor).
+    ReqAlloc { req: u32 },
+    /// VIDIOC_S_EXT_CTRLS of context `ctx` into request `req`
+    /// (`V4L2_CTRL_WHICH_REQUEST_VAL`): the stream's SPS, PPS, scaling
+    /// matrix and decode parameters, the picture's own.
+    Ctrls { ctx: u32, req: u32 },
+    /// MEDIA_REQUEST_IOC_QUEUE.
+    ReqQueue { req: u32 },
+    /// MEDIA_REQUEST_IOC_REINIT: a completed (or never queued) request
+    /// emptied for reuse.
+    ReqReinit { req: u32 },
+    /// close() of the request's file descriptor.
+    ReqClose { req: u32 },
 }
 
 impl Event {
     /// The context the event is about, if any.
     pub const fn ctx(&self) -> Option<u32> {
         match *self {
-            Event::Open { ctx }
+            Event::Open { ctx, .. }
             | Event::Close { ctx }
+            | Event::Ctrls { ctx, .. }
             | Event::Reqbufs { ctx, .. }
             | Event::Qbuf { ctx, .. }
             | Event::Dqbuf { ctx, .. }
@@ -166,7 +187,24 @@ impl Event {
             | Event::DaemonDetach
             | Event::DaemonStop
             | Event::DaemonCont
-            | Event::Tick { .. } => None,
+            | Event::Tick { .. }
+            | Event::ReqAlloc { .. }
+            | Event::ReqQueue { .. }
+            | Event::ReqReinit { .. }
+            | Event::ReqClose { .. } => None,
+        }
+    }
+
+    /// The request the event is about, if any.
+    pub const fn req(&self) -> Option<u32> {
+        match *self {
+            Event::Qbuf { req, .. } => req,
+            Event::Ctrls { req, .. }
+            | Event::ReqAlloc { req }
+            | Event::ReqQueue { req }
+            | Event::ReqReinit { req }
+            | Event::ReqClose { req } => Some(req),
+            _ => None,
         }
     }
 
@@ -191,6 +229,11 @@ impl Event {
             Event::SessionError { .. } => "error",
             Event::ResetDone { .. } => "reset_done",
             Event::Tick { .. } => "tick",
+            Event::ReqAlloc { .. } => "req_alloc",
+            Event::Ctrls { .. } => "ctrls",
+            Event::ReqQueue { .. } => "req_queue",
+            Event::ReqReinit { .. } => "req_reinit",
+            Event::ReqClose { .. } => "req_close",
         }
     }
 }
@@ -222,6 +265,8 @@ pub enum ErrorKind {
     BadFlag,
     /// `job=` is neither a job number (from 1) nor `cookie:<number>`.
     BadJob,
+    /// `node=` is neither `stateful` nor `stateless`.
+    BadNode,
     /// A second header line.
     DuplicateHeader,
     /// The line has more words than any event takes.
@@ -248,6 +293,7 @@ impl ErrorKind {
             ErrorKind::BadQueue => "queue must be `out` or `cap`",
             ErrorKind::BadFlag => "unknown frame flag",
             ErrorKind::BadJob => "job must be a number from 1, newest or cookie:<number>",
+            ErrorKind::BadNode => "node must be `stateful` or `stateless`",
             ErrorKind::DuplicateHeader => "second header line",
             ErrorKind::TooManyFields => "too many fields on one line",
             ErrorKind::BadText => "control character in line",
@@ -470,7 +516,10 @@ impl<'a> Parser<'a> {
             vcol,
         };
         let ev = match spec.verb {
-            "open" => Event::Open { ctx: f.u32("ctx")? },
+            "open" => Event::Open {
+                ctx: f.u32("ctx")?,
+                stateless: f.node()?,
+            },
             "close" => Event::Close { ctx: f.u32("ctx")? },
             "reqbufs" => Event::Reqbufs {
                 ctx: f.u32("ctx")?,
@@ -483,6 +532,10 @@ impl<'a> Parser<'a> {
                 index: f.u32("index")?,
                 ts: f.opt_u64("ts")?.unwrap_or(0),
                 size: f.opt_u64("size")?.map_or(Ok(0), |v| f.fit32("size", v))?,
+                req: match f.opt_u64("req")? {
+                    Some(v) => Some(f.fit32("req", v)?),
+                    None => None,
+                },
             },
             "dqbuf" => Event::Dqbuf {
                 ctx: f.u32("ctx")?,
@@ -535,6 +588,14 @@ impl<'a> Parser<'a> {
                 },
             },
             "tick" => Event::Tick { ms: f.u32("ms")? },
+            "req_alloc" => Event::ReqAlloc { req: f.u32("req")? },
+            "ctrls" => Event::Ctrls {
+                ctx: f.u32("ctx")?,
+                req: f.u32("req")?,
+            },
+            "req_queue" => Event::ReqQueue { req: f.u32("req")? },
+            "req_reinit" => Event::ReqReinit { req: f.u32("req")? },
+            "req_close" => Event::ReqClose { req: f.u32("req")? },
             _ => return Err(self.err(vcol, ErrorKind::UnknownVerb)),
         };
         Ok(Some(ev))
@@ -546,10 +607,10 @@ struct Spec {
     keys: &'static [&'static str],
 }
 
-const SPECS: [Spec; 18] = [
+const SPECS: [Spec; 23] = [
     Spec {
         verb: "open",
-        keys: &["ctx"],
+        keys: &["ctx", "node"],
     },
     Spec {
         verb: "close",
@@ -561,7 +622,7 @@ const SPECS: [Spec; 18] = [
     },
     Spec {
         verb: "qbuf",
-        keys: &["ctx", "q", "index", "ts", "size"],
+        keys: &["ctx", "q", "index", "ts", "size", "req"],
     },
     Spec {
         verb: "dqbuf",
@@ -619,6 +680,26 @@ const SPECS: [Spec; 18] = [
         verb: "tick",
         keys: &["ms"],
     },
+    Spec {
+        verb: "req_alloc",
+        keys: &["req"],
+    },
+    Spec {
+        verb: "ctrls",
+        keys: &["ctx", "req"],
+    },
+    Spec {
+        verb: "req_queue",
+        keys: &["req"],
+    },
+    Spec {
+        verb: "req_reinit",
+        keys: &["req"],
+    },
+    Spec {
+        verb: "req_close",
+        keys: &["req"],
+    },
 ];
 
 fn spec_of(verb: &str) -> Option<&'static Spec> {
@@ -669,6 +750,14 @@ impl<'a> Fields<'_, 'a> {
             "out" => Ok(Queue::Output),
             "cap" => Ok(Queue::Capture),
             _ => Err(self.p.err(col, ErrorKind::BadQueue)),
+        }
+    }
+
+    fn node(&self) -> Result<bool, ParseError> {
+        match self.get("node") {
+            None | Some(("stateful", _)) => Ok(false),
+            Some(("stateless", _)) => Ok(true),
+            Some((_, col)) => Err(self.p.err(col, ErrorKind::BadNode)),
         }
     }
 
@@ -759,10 +848,16 @@ impl fmt::Display for Event {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(self.verb())?;
         match *self {
-            Event::Open { ctx }
-            | Event::Close { ctx }
-            | Event::DecoderStop { ctx }
-            | Event::DecoderStart { ctx } => write!(f, " ctx={ctx}"),
+            Event::Open { ctx, stateless } => {
+                write!(f, " ctx={ctx}")?;
+                if stateless {
+                    f.write_str(" node=stateless")?;
+                }
+                Ok(())
+            }
+            Event::Close { ctx } | Event::DecoderStop { ctx } | Event::DecoderStart { ctx } => {
+                write!(f, " ctx={ctx}")
+            }
             Event::Reqbufs { ctx, queue, count } => {
                 write!(f, " ctx={ctx} q={} count={count}", queue.name())
             }
@@ -772,10 +867,14 @@ impl fmt::Display for Event {
                 index,
                 ts,
                 size,
+                req,
             } => {
                 write!(f, " ctx={ctx} q={} index={index}", queue.name())?;
                 if queue == Queue::Output || ts != 0 || size != 0 {
                     write!(f, " ts={ts} size={size}")?;
+                }
+                if let Some(r) = req {
+                    write!(f, " req={r}")?;
                 }
                 Ok(())
             }
@@ -834,6 +933,11 @@ impl fmt::Display for Event {
                 Ok(())
             }
             Event::Tick { ms } => write!(f, " ms={ms}"),
+            Event::ReqAlloc { req }
+            | Event::ReqQueue { req }
+            | Event::ReqReinit { req }
+            | Event::ReqClose { req } => write!(f, " req={req}"),
+            Event::Ctrls { ctx, req } => write!(f, " ctx={ctx} req={req}"),
         }
     }
 }

@@ -31,7 +31,10 @@ fn event(r: &mut Rng) -> Event {
     };
     let index = r.below(3) as u32;
     match r.below(20) {
-        0 => Event::Open { ctx },
+        0 => Event::Open {
+            ctx,
+            stateless: false,
+        },
         1 => Event::Close { ctx },
         2 => Event::Reqbufs {
             ctx,
@@ -44,6 +47,7 @@ fn event(r: &mut Rng) -> Event {
             index,
             ts: r.below(5) * 33_000_000,
             size: 1 + r.below(2000) as u32,
+            req: None,
         },
         7 => Event::Dqbuf { ctx, queue },
         8 => Event::Streamon { ctx, queue },
@@ -88,7 +92,10 @@ fn event(r: &mut Rng) -> Event {
 fn random_scenario(r: &mut Rng) -> Scenario {
     let mut ev = vec![
         Event::DaemonAttach { version: 1 },
-        Event::Open { ctx: 1 },
+        Event::Open {
+            ctx: 1,
+            stateless: false,
+        },
         Event::Reqbufs {
             ctx: 1,
             queue: Queue::Output,

@@ -180,6 +180,8 @@ fn every_mutant_patch_still_applies() {
         "finish-on-picture",
         "queue-no-coalesce",
         "eos-after-last",
+        "stateless-field-bug",
+        "request-controls-kept",
     ] {
         assert!(v.contains(&m), "{m} not built: {v:?}");
     }

@@ -68,6 +68,8 @@ impl World {
             jobs: Vec::new(),
             read_jobs: Vec::new(),
             running_jobs: 0,
+            stateless: false,
+            ctrl_tag: None,
         });
         slot
     }
@@ -276,6 +278,22 @@ impl World {
         unsafe { (*q).num_rdy }
     }
 
+    /// `v4l2_m2m_next_src_buf`: the first OUTPUT buffer on the ready list.
+    pub fn next_src(&mut self, slot: usize) -> Option<usize> {
+        self.first_ready(slot, Queue::Output)
+    }
+
+    /// daedalus_sdec_src_done(): a stateless context's OUTPUT buffer about
+    /// to be done completes its request's controls of the context.
+    pub fn src_done(&mut self, slot: usize, id: usize) {
+        if !self.ctxs[slot].stateless {
+            return;
+        }
+        if let Some(r) = self.buf_request(id) {
+            self.ctrls_complete(r, slot);
+        }
+    }
+
     /// `v4l2_m2m_buf_remove`: first entry off the ready list.
     pub fn buf_remove(&mut self, slot: usize, queue: Queue) -> Option<usize> {
         let id = self.first_ready(slot, queue)?;
@@ -412,6 +430,22 @@ pub(crate) fn qbuf(slot: usize, queue: Queue, index: u32, ts: u64, size: u32) ->
         try_schedule(slot);
     }
     Ok(())
+}
+
+/// `v4l2_m2m_qbuf` with V4L2_BUF_FLAG_REQUEST_FD: -EPERM on CAPTURE,
+/// else vb2's; a buffer that went into a request schedules nothing.
+pub(crate) fn qbuf_request(
+    slot: usize,
+    queue: Queue,
+    index: u32,
+    ts: u64,
+    size: u32,
+    req: u32,
+) -> Result<(), i32> {
+    if queue == Queue::Capture {
+        return Err(crate::core::ffi::EPERM);
+    }
+    vb2::qbuf_request(slot, queue, index, ts, size, req)
 }
 
 /// `v4l2_m2m_streamon`: vb2's, then a schedule.
@@ -700,7 +734,7 @@ mod tests {
         let mut w = world();
         let g = install(&mut w);
         // The driver's context, so that job_abort reaches the job core.
-        driver::open(1);
+        driver::open(1, false);
         with(|w| {
             w.curr_ctx = Some(0);
             w.ctxs[0].job_flags |= TRANS_RUNNING;

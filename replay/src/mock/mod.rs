@@ -22,6 +22,7 @@ use crate::scenario::{Event, Queue};
 
 mod layout;
 pub(crate) mod m2m;
+pub(crate) mod request;
 mod trace;
 pub(crate) mod vb2;
 
@@ -126,6 +127,11 @@ pub struct BufInfo {
     /// [`plane_mem`]; back to the pool when the buffer goes.
     pub _mem: Vec<u8>,
     pub done_flags: u32,
+    /// The request it is bound to (`vb->req_obj.req`), by index in
+    /// `World::requests`.
+    pub req: Option<usize>,
+    /// The name of the last request it was queued in, for diagnoses.
+    pub req_name: Option<u32>,
 }
 
 impl Drop for BufInfo {
@@ -149,6 +155,8 @@ pub struct JobModel {
     /// The event at which the daemon answered it with a well-formed
     /// session error of its context (accepted or refused), if it did.
     pub answered_ev: Option<usize>,
+    /// The request its OUTPUT buffer came in (a stateless context's).
+    pub request: Option<u32>,
 }
 
 impl JobModel {
@@ -182,6 +190,11 @@ pub struct CtxState {
     pub read_jobs: Vec<usize>,
     /// Jobs sent to the daemon and not finished yet.
     pub running_jobs: u32,
+    /// A context of the stateless (Request API) node.
+    pub stateless: bool,
+    /// The tag of its controls' current values (v4l2_ctrl_request_setup()
+    /// applied them); None: the defaults.
+    pub ctrl_tag: Option<u32>,
 }
 
 impl CtxState {
@@ -273,6 +286,8 @@ pub struct World {
     /// The decoder's contract with its client and its daemon
     /// (contract.rs): what they have seen so far.
     pub(crate) contract: crate::oracle::contract::Contract,
+    /// Every request allocated (mock/request.rs), live or released.
+    pub requests: Vec<request::Request>,
 }
 
 /// Most steps (outcome records, kept or not) one scenario event may take:
@@ -365,6 +380,7 @@ impl World {
             steps: 0,
             final_stats: None,
             contract: crate::oracle::contract::Contract::new(ffi::DAEDALUS_MAX_CONTEXTS),
+            requests: Vec::new(),
         };
         let m2m_dev = (&mut *w.m2m_dev as *mut u64).cast();
         let outq = w.outq_ptr();
@@ -524,15 +540,44 @@ impl World {
             Some((ev, what)) => Some((self.event_ref(ev), what)),
             None => buf_setup,
         };
+        let request = self.request_of(buf, job);
         self.violation = Some(Violation {
             invariant,
             buffer,
             job,
+            request,
             detail,
             broke,
             setup,
             history,
         });
+    }
+
+    /// The request a diagnosis names: the job's, else the buffer's (an
+    /// OUTPUT buffer's own, a CAPTURE buffer's last job's).
+    fn request_of(&self, buf: Option<usize>, job: Option<(u32, u64)>) -> Option<u32> {
+        if let Some((ctx, cookie)) = job {
+            let slot = self.ctxs.iter().rposition(|c| c.id == ctx)?;
+            return self.ctxs[slot]
+                .jobs
+                .iter()
+                .rev()
+                .find(|j| j.cookie == cookie)
+                .and_then(|j| j.request);
+        }
+        let id = buf?;
+        if let Some(r) = self.info[id].req_name {
+            return Some(r);
+        }
+        let c = &self.ctxs[self.info[id].slot];
+        if !c.stateless {
+            return None;
+        }
+        c.jobs
+            .iter()
+            .rev()
+            .find(|j| j.dst == Some(id))
+            .and_then(|j| j.request)
     }
 
     pub fn slot_of_jctx(&self, jctx: *const ffi::daedalus_job_ctx) -> Option<usize> {

@@ -27,7 +27,7 @@ pub(crate) use crate::core::ffi::{
 pub const MAX_BUFFERS: u32 = crate::core::ffi::VB2_MAX_FRAME;
 
 pub(crate) use crate::core::ffi::EAGAIN;
-use crate::core::ffi::{EBUSY, EINVAL, EIO, EPIPE};
+use crate::core::ffi::{EBADR, EBUSY, EINVAL, EIO, EPIPE};
 
 /// A buffer timestamp after a trip through `struct v4l2_buffer`'s
 /// `timeval`: QBUF hands the driver `tv_sec * 10^9 + tv_usec * 1000`
@@ -95,6 +95,14 @@ pub struct Vb2Q {
     pub last_buffer_dequeued: bool,
     pub done_list: VecDeque<usize>,
     pub owned_by_drv: u32,
+    /// The driver's `supports_requests` and `requires_requests` (a
+    /// stateless decoder's OUTPUT queue: both).
+    pub supports_requests: bool,
+    pub requires_requests: bool,
+    /// `uses_requests` / `uses_qbuf`: the first QBUF since the queue was
+    /// last cancelled went into a request, or not; mixing is -EBUSY.
+    pub uses_requests: bool,
+    pub uses_qbuf: bool,
 }
 
 impl World {
@@ -130,6 +138,7 @@ impl World {
         q.owned_by_drv = q.owned_by_drv.saturating_sub(1);
         q.done_list.push_back(id);
         self.set_own(id, Own::Done(state), Note::BufDone(state));
+        self.request_buffer_done(id, state);
         self.contract_buffer_done(id, flags);
     }
 }
@@ -145,6 +154,9 @@ pub(crate) fn reqbufs(slot: usize, queue: Queue, count: u32) -> Result<(), i32> 
     if busy {
         return Err(EBUSY);
     }
+    if count == 0 || with(|w| !w.ctxs[slot].q(queue).bufs.is_empty()) {
+        cancel_requests(slot, queue);
+    }
     let max = with(|w| {
         let q = w.ctxs[slot].q(queue);
         // A count of 0, or a queue that has buffers, goes through
@@ -152,6 +164,8 @@ pub(crate) fn reqbufs(slot: usize, queue: Queue, count: u32) -> Result<(), i32> 
         // (vb2_queue_error from a failed session).
         if count == 0 || !q.bufs.is_empty() {
             q.error = false;
+            q.uses_requests = false;
+            q.uses_qbuf = false;
         }
         let ids = std::mem::take(&mut q.bufs);
         for id in ids {
@@ -202,6 +216,8 @@ pub(crate) fn alloc(slot: usize, queue: Queue, count: u32, size: u32) {
                 history: Default::default(),
                 _mem: mem,
                 done_flags: 0,
+                req: None,
+                req_name: None,
             });
             w.note(id, "allocated (REQBUFS)");
             w.moved_to(id);
@@ -220,13 +236,25 @@ pub(crate) fn qbuf(slot: usize, queue: Queue, index: u32, ts: u64, size: u32) ->
             .bufs
             .get(index as usize)
             .ok_or(EINVAL)?;
-        if w.ctxs[slot].q(queue).error {
-            return Err(EIO);
-        }
-        if w.info[id].own != Own::Dequeued {
+        // vb2_queue_or_prepare_buf(): the client's fields are checked
+        // only for a buffer not prepared yet (one the client holds).
+        let dequeued = w.info[id].own == Own::Dequeued;
+        if dequeued && queue == Queue::Output && size > w.bufs[id].m2m.vb.vb2_buf.planes[0].length {
             return Err(EINVAL);
         }
-        if queue == Queue::Output && size > w.bufs[id].m2m.vb.vb2_buf.planes[0].length {
+        let q = w.ctxs[slot].q(queue);
+        if q.requires_requests {
+            return Err(EBADR);
+        }
+        if q.uses_requests {
+            return Err(EBUSY);
+        }
+        // vb2_core_qbuf().
+        if q.error {
+            return Err(EIO);
+        }
+        q.uses_qbuf = true;
+        if !dequeued {
             return Err(EINVAL);
         }
         Ok(id)
@@ -252,6 +280,68 @@ pub(crate) fn qbuf(slot: usize, queue: Queue, index: u32, ts: u64, size: u32) ->
         driver::buf_queue(id);
     }
     Ok(streaming)
+}
+
+/// VIDIOC_QBUF into request `req`: the index checked, then
+/// mock/request.rs.
+pub(crate) fn qbuf_request(
+    slot: usize,
+    queue: Queue,
+    index: u32,
+    ts: u64,
+    size: u32,
+    req: u32,
+) -> Result<(), i32> {
+    let id = with(|w| w.ctxs[slot].q(queue).bufs.get(index as usize).copied()).ok_or(EINVAL)?;
+    super::request::qbuf(slot, queue, id, req, ts, size)
+}
+
+/// `vb2_core_qbuf(q, vb, NULL, NULL)` of a buffer IN_REQUEST, as its
+/// request is queued (vb2_req_queue()): -EIO on a queue in error (the
+/// buffer stays IN_REQUEST); else QUEUED, and to the driver's buf_queue
+/// once the queue streams.
+pub(crate) fn qbuf_in_request(slot: usize, queue: Queue, id: usize) -> Result<(), i32> {
+    let streaming = with(|w| {
+        if w.ctxs[slot].q(queue).error {
+            return Err(EIO);
+        }
+        w.bufs[id].m2m.vb.vb2_buf.state = VB2_BUF_STATE_QUEUED;
+        w.set_own(id, Own::Queued, "queued with its request");
+        Ok(w.ctxs[slot].q(queue).start_streaming_called)
+    })?;
+    if streaming {
+        driver::buf_queue(id);
+    }
+    Ok(())
+}
+
+/// `__vb2_queue_cancel`'s loop for the buffers bound to a request: the
+/// driver's buf_request_complete for one whose request is QUEUED, then
+/// the buffer's object unbound (which may complete the request).
+fn cancel_requests(slot: usize, queue: Queue) {
+    let bound: Vec<usize> = with(|w| {
+        w.ctxs[slot]
+            .q(queue)
+            .bufs
+            .iter()
+            .copied()
+            .filter(|&id| w.info[id].req.is_some())
+            .collect()
+    });
+    for id in bound {
+        let queued = with(|w| {
+            w.info[id]
+                .req
+                .is_some_and(|r| w.requests[r].state == super::request::ReqState::Queued)
+        });
+        if queued {
+            driver::buf_request_complete(slot, id);
+        }
+        if failed() {
+            return;
+        }
+        with(|w| w.cancel_request_buf(id));
+    }
 }
 
 /// `vb2_core_dqbuf`, non-blocking: the oldest done buffer with its index,
@@ -370,6 +460,16 @@ pub(crate) fn queue_cancel(slot: usize, queue: Queue) {
             );
             w.violate(Invariant::LeftActiveAtStreamoff, Some(id), msg);
         }
+    });
+    if failed() {
+        return;
+    }
+    cancel_requests(slot, queue);
+    if failed() {
+        return;
+    }
+    with(|w| {
+        let ids = w.ctxs[slot].q(queue).bufs.clone();
         for id in ids {
             if w.info[id].own != Own::Freed {
                 w.bufs[id].m2m.vb.vb2_buf.state = 0;
@@ -383,6 +483,8 @@ pub(crate) fn queue_cancel(slot: usize, queue: Queue) {
         q.last_buffer_dequeued = false;
         q.done_list.clear();
         q.owned_by_drv = 0;
+        q.uses_requests = false;
+        q.uses_qbuf = false;
     });
 }
 

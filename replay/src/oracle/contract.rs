@@ -155,7 +155,7 @@ impl World {
         };
         let pos = self.ev;
         match ev {
-            Event::Open { ctx } if slot.is_none() => {
+            Event::Open { ctx, .. } if slot.is_none() => {
                 *self.contract_ctx(ctx) = Ctx::default();
             }
             Event::DecoderStop { ctx } if slot.is_some() => {

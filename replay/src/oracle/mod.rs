@@ -82,6 +82,12 @@ pub enum Invariant {
     /// bound (kmod/daedalus_outq.h), or the queue's counters disagree with
     /// what it holds.
     QueueBound,
+    /// A request's life broken: its buffer done and the request not
+    /// complete (its controls never completed), a request of a context
+    /// left QUEUED past its STREAMOFF or close, a job decoding a request's
+    /// buffer with another request's controls, or the media core's
+    /// warnings (an object completed or bound out of its request's state).
+    RequestRules,
 }
 
 impl Invariant {
@@ -112,6 +118,7 @@ impl Invariant {
             Invariant::PictureRules => "picture-rules",
             Invariant::ProtocolRules => "protocol-rules",
             Invariant::QueueBound => "queue-bound",
+            Invariant::RequestRules => "request-rules",
         }
     }
 
@@ -167,6 +174,9 @@ impl Invariant {
             Invariant::QueueBound => {
                 "a daemon that stops reading never makes the module hold more than its bound"
             }
+            Invariant::RequestRules => {
+                "a request completes once, with its buffer, and its job decodes with its controls"
+            }
         }
     }
 }
@@ -201,6 +211,9 @@ pub enum Own {
     Dequeued,
     /// Queued by the client, not yet given to the driver (not streaming).
     Queued,
+    /// Queued by the client into a request (by its scenario name) that is
+    /// not queued yet: vb2's IN_REQUEST.
+    InRequest(u32),
     /// On its m2m ready queue: owned by the driver, unclaimed.
     Ready,
     /// Claimed by a running job.
@@ -255,6 +268,9 @@ pub struct Violation {
     pub buffer: Option<BufName>,
     /// The job it concerns, by context and cookie, if one.
     pub job: Option<(u32, u64)>,
+    /// The request (its scenario name) whose buffer or job it concerns,
+    /// on a stateless context.
+    pub request: Option<u32>,
     /// What was seen, in the words the kernel would print.
     pub detail: String,
     /// The event during which it broke.
@@ -278,6 +294,9 @@ impl fmt::Display for Violation {
         }
         if let Some((ctx, cookie)) = self.job {
             writeln!(f, "  job:     ctx {ctx} cookie {cookie:#x}")?;
+        }
+        if let Some(r) = self.request {
+            writeln!(f, "  request: {r}")?;
         }
         writeln!(f, "  broke:   {}", self.broke)?;
         writeln!(f, "           {}", self.detail)?;
@@ -413,6 +432,15 @@ pub enum Record {
     Drain { ctx: u32, phase: &'static str },
     /// The daemon completed its handshake or went away.
     Daemon { attach: bool },
+    /// A request completed (COMPLETE: a client polling it wakes).
+    ReqDone { req: u32 },
+    /// A stateless job went to the daemon with the controls of this tag
+    /// (None: the context's defaults, no request applied yet).
+    Controls {
+        ctx: u32,
+        cookie: u64,
+        tag: Option<u32>,
+    },
     /// An ioctl or daemon write failed with an errno.
     Errno {
         ctx: u32,
@@ -525,6 +553,11 @@ impl fmt::Display for Record {
             Record::Errno { ctx, what, errno } => {
                 write!(f, "{what} ctx={ctx} -{}", errno_name(*errno))
             }
+            Record::ReqDone { req } => write!(f, "request_done req={req}"),
+            Record::Controls { ctx, cookie, tag } => match tag {
+                Some(t) => write!(f, "controls ctx={ctx} cookie={cookie:#x} tag={t}"),
+                None => write!(f, "controls ctx={ctx} cookie={cookie:#x} defaults"),
+            },
         }
     }
 }
@@ -538,6 +571,8 @@ pub fn errno_name(e: i32) -> String {
         EBADF => "EBADF".into(),
         EAGAIN => "EAGAIN".into(),
         EBUSY => "EBUSY".into(),
+        ENOENT => "ENOENT".into(),
+        EBADR => "EBADR".into(),
         EINVAL => "EINVAL".into(),
         EPIPE => "EPIPE".into(),
         ENODATA => "ENODATA".into(),

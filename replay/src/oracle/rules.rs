@@ -489,3 +489,112 @@ impl World {
         }
     }
 }
+
+// The Request API's rules (mock/request.rs models the requests).
+impl World {
+    /// When a stateless job goes to the daemon: it carries the controls
+    /// of its OUTPUT buffer's request, where the client set some in it
+    /// for this context (daedalus_sdec_prepare() applied them to the
+    /// context's values at this device_run). Other controls decode the
+    /// picture with another picture's parameters: wrong references, a
+    /// wrong slice type, and no kernel warning.
+    pub(crate) fn rule_job_has_its_controls(
+        &mut self,
+        slot: usize,
+        cookie: u64,
+        src: Option<usize>,
+        tag: Option<u32>,
+    ) {
+        let Some(id) = src else {
+            return;
+        };
+        let Some(r) = self.info[id].req else {
+            return;
+        };
+        let Some(want) = self.requests[r]
+            .ctrls
+            .iter()
+            .find(|c| c.slot == slot)
+            .and_then(|c| c.tag)
+        else {
+            return;
+        };
+        if tag == Some(want) {
+            return;
+        }
+        let req = self.requests[r].name;
+        let had = match tag {
+            Some(t) => format!("the controls of request {t}"),
+            None => "the context's default controls".into(),
+        };
+        let msg = format!(
+            "job {cookie:#x} decodes {} of request {req} with {had}, not its request's",
+            self.info[id].name
+        );
+        let ctx = self.ctxs[slot].id;
+        let setup = Some((
+            self.requests[r].queued_ev,
+            format!("request {req} queued with its controls"),
+        ));
+        self.violate_job(
+            Invariant::RequestRules,
+            Some(id),
+            Some((ctx, cookie)),
+            msg,
+            setup,
+        );
+    }
+
+    /// After every event: a request whose OUTPUT buffer is done has
+    /// completed, unless it waits for another context's controls (the
+    /// client's doing). A client polls the request, not the buffer
+    /// (dev-stateless-decoder.rst): one whose buffer's context never
+    /// completed its controls waits forever.
+    pub(crate) fn rule_request_completes_with_its_buffer(&mut self) {
+        use crate::mock::request::ReqState;
+        let found = self.requests.iter().position(|r| {
+            r.state == ReqState::Queued
+                && r.buf_done.is_some()
+                && r.ctrls
+                    .iter()
+                    .any(|c| Some(c.slot) == r.slot && !c.completed)
+        });
+        let Some(r) = found else {
+            return;
+        };
+        let req = &self.requests[r];
+        let (name, queued) = (req.name, req.queued_ev);
+        let (done, id) = req.buf_done.unwrap_or((self.ev, 0));
+        let msg = format!(
+            "request {name}'s OUTPUT buffer was done at line {}, but its controls never completed: the request stays QUEUED and a client polling it waits forever",
+            self.event_ref(done).line
+        );
+        let setup = Some((queued, format!("request {name} queued")));
+        self.violate_job(Invariant::RequestRules, Some(id), None, msg, setup);
+        if let Some(v) = self.violation.as_mut() {
+            v.request.get_or_insert(name);
+        }
+    }
+
+    /// Right after a STREAMOFF of a stateless context's OUTPUT queue, or
+    /// its close: none of its requests is still QUEUED. vb2's cancel
+    /// completes what the driver did not (buf_request_complete); a request
+    /// left QUEUED can never be reinitialised or reused.
+    pub(crate) fn rule_requests_ended(&mut self, slot: usize, what: &str) {
+        use crate::mock::request::ReqState;
+        let found = self
+            .requests
+            .iter()
+            .position(|r| r.state == ReqState::Queued && r.slot == Some(slot));
+        let Some(r) = found else {
+            return;
+        };
+        let (name, queued) = (self.requests[r].name, self.requests[r].queued_ev);
+        let msg = format!("request {name} is still QUEUED after the {what}");
+        let setup = Some((queued, format!("request {name} queued")));
+        self.violate_job(Invariant::RequestRules, None, None, msg, setup);
+        if let Some(v) = self.violation.as_mut() {
+            v.request.get_or_insert(name);
+        }
+    }
+}

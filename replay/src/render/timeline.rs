@@ -279,7 +279,7 @@ impl Builder {
         }
         let s = match m.own {
             Own::Dequeued => Side::User,
-            Own::Queued => Side::Queued,
+            Own::Queued | Own::InRequest(_) => Side::Queued,
             Own::Ready | Own::Claimed(_) | Own::Parked(_) => Side::Driver,
             Own::Done(state) => Side::Done(state_name(state) == "ERROR"),
             Own::Freed => Side::Freed,

@@ -11,6 +11,7 @@
 #define ENOENT		2
 #define EIO		5
 #define EBADF		9
+#define EBADR		53
 #define EAGAIN		11
 #define ENOMEM		12
 #define EBUSY		16
