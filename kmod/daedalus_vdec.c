@@ -198,10 +198,15 @@ static void daedalus_return_ready(struct daedalus_ctx *ctx, bool output,
 
 static int daedalus_front_send(void *priv, u16 type, const void *body, u32 len)
 {
+	const struct daedalus_req_session_open *open = body;
 	struct daedalus_ctx *ctx = priv;
+	u32 trace_flags = 0;
 
+	/* A recording tells the nodes' sessions apart by their codec. */
+	if (type == DAEDALUS_REQ_SESSION_OPEN && len >= sizeof(*open))
+		trace_flags = le32_to_cpu(open->codec);
 	return daedalus_daemon_send(ctx->dev, &ctx->jctx.out, type, 0, body, len,
-				    NULL, 0, 0);
+				    NULL, 0, trace_flags);
 }
 
 static void daedalus_front_limits(void *priv, struct daedalus_front_limits *l)

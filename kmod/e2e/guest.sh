@@ -1108,6 +1108,10 @@ group_record() {
 	COMPLIANCE_CLIP=tiny group_compliance
 	FFMPEG_CLIPS="tiny odd" group_ffmpeg
 	GST_CLIPS=tiny group_gst
+	# The stateless node, through the Request API: B-frames, so the
+	# pictures come in decode order into each request's buffer.
+	gst_decode tiny gst-stateless-tiny-decode v4l2slh264dec
+	gst_decode bframes gst-stateless-bframes-decode v4l2slh264dec
 	local name=ffmpeg-tiny-two-clients rc
 	trace_start
 	ffmpeg_decode tiny "$WORK/$name.1" 2>"$OUT/logs/$name.1.log" &

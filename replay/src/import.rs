@@ -643,6 +643,9 @@ struct CtxBuild {
     implied: Vec<(usize, Queue, u32, u64, u32)>,
     /// The buffer index of each DQBUF, by trace line.
     dq_index: HashMap<usize, u32>,
+    /// A context of the stateless node (its REQ_SESSION_OPEN named
+    /// DAEDALUS_CODEC_H264_SLICE).
+    stateless: bool,
 }
 
 impl CtxBuild {
@@ -1112,7 +1115,12 @@ fn msg_out(im: &mut Importer<'_>, t: &TraceLine<'_>) -> Handled {
         .ok()
         .and_then(MsgType::from_raw);
     match (ty, ctx) {
-        (Some(MsgType::ReqSessionOpen), Some(ctx)) => im.attribution.client(ctx, t),
+        (Some(MsgType::ReqSessionOpen), Some(ctx)) => {
+            im.attribution.client(ctx, t);
+            if t.int::<u32>("flags")? == daedalus_proto::Codec::H264Slice.raw() {
+                im.ctxs.entry(ctx).or_default().stateless = true;
+            }
+        }
         (Some(MsgType::ReqSessionClose), Some(ctx)) => im.attribution.close(ctx, t.line),
         _ => {}
     }
@@ -1239,7 +1247,7 @@ impl CtxBuild {
         all.sort_by_key(|(l, _)| *l);
         let mut s = vec![Event::Open {
             ctx,
-            stateless: false,
+            stateless: self.stateless,
         }];
         for (q, i) in [(Queue::Output, 0), (Queue::Capture, 1)] {
             s.push(Event::Reqbufs {
@@ -1268,6 +1276,9 @@ impl CtxBuild {
             if !first_on(q) {
                 body.insert(pos.min(body.len()), Event::Streamon { ctx, queue: q });
             }
+        }
+        if self.stateless {
+            body = in_requests(body);
         }
         s.extend(body);
         Scenario::from_events(s.into_iter().map(|e| numbered(e, 1)))
@@ -1337,6 +1348,51 @@ impl CtxBuild {
         }
         evs
     }
+}
+
+/// A stateless context's OUTPUT QBUFs as its client made them: each
+/// buffer in a request of its own (named after the buffer, allocated
+/// once and reinitialised for each reuse), the picture's controls set in
+/// it, the request queued. vb2 traces such a QBUF when the request is
+/// queued (vb2_req_queue()), which is where the four calls go.
+fn in_requests(body: Vec<Event>) -> Vec<Event> {
+    let mut allocated = [false; MAX_INDEX];
+    let mut out = Vec::with_capacity(body.len());
+    for e in body {
+        let Event::Qbuf {
+            ctx,
+            queue: Queue::Output,
+            index,
+            ts,
+            size,
+            req: None,
+        } = e
+        else {
+            out.push(e);
+            continue;
+        };
+        let req = index + 1;
+        let seen = allocated
+            .get_mut(index as usize)
+            .map(|a| std::mem::replace(a, true))
+            .unwrap_or(false);
+        out.push(if seen {
+            Event::ReqReinit { req }
+        } else {
+            Event::ReqAlloc { req }
+        });
+        out.push(Event::Ctrls { ctx, req });
+        out.push(Event::Qbuf {
+            ctx,
+            queue: Queue::Output,
+            index,
+            ts,
+            size,
+            req: Some(req),
+        });
+        out.push(Event::ReqQueue { req });
+    }
+    out
 }
 
 /// A QBUF that succeeded although the buffer was still queued (no DQBUF,
