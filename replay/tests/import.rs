@@ -612,3 +612,49 @@ fn a_truncated_trace_dat_is_an_error_naming_it() {
     }
     let _ = std::fs::remove_file(&path);
 }
+
+/// A recording of GStreamer's v4l2slh264dec on the stateless node: the
+/// context is imported as one of that node, each OUTPUT buffer goes in a
+/// request of its own, and the replay follows the recording, every
+/// request completing; both stateless mutants are caught on it.
+#[test]
+fn a_stateless_recording_replays_with_its_requests() {
+    let path = field("gst-stateless-bframes-decode.trace");
+    let text = std::fs::read_to_string(&path).unwrap();
+    let imported = import::import_text(&path, &text).unwrap();
+    assert_eq!(imported.scenarios.len(), 1);
+    let (_, s) = &imported.scenarios[0];
+    let scn = s.to_text();
+    assert!(scn.contains("open ctx=1 node=stateless\n"), "{scn}");
+    let queued = scn.matches("req_queue").count();
+    let recorded_out = text
+        .lines()
+        .filter(|l| l.contains(" vb2_qbuf: ") && l.contains(" type = 10,"))
+        .count();
+    assert_eq!(queued, recorded_out);
+    assert_follows_recording(&text, s);
+    let o = run(s, &Options::default()).unwrap();
+    let requests_refused: Vec<_> = o
+        .log
+        .iter()
+        .filter(|(_, r)| matches!(r, Record::Errno { what, .. } if what.starts_with("req_") || *what == "s_ext_ctrls"))
+        .collect();
+    assert!(requests_refused.is_empty(), "{requests_refused:?}");
+    let done = o
+        .log
+        .iter()
+        .filter(|(_, r)| matches!(r, Record::ReqDone { .. }))
+        .count();
+    assert_eq!(done, queued, "{}", o.log_text());
+    for core in ["stateless-field-bug", "request-controls-kept"] {
+        let o = run(
+            s,
+            &Options {
+                core: core.into(),
+                ..Options::default()
+            },
+        )
+        .unwrap();
+        assert!(!o.verdict.is_clean(), "{core} passes the recording");
+    }
+}
