@@ -217,6 +217,16 @@ static void daedalus_job_maybe_free(struct daedalus_job_core *core,
 		daedalus_job_put_slot(core, job);
 }
 
+/*
+ * A stateless job's OUTPUT buffer completes its request: it is done after
+ * the job's CAPTURE buffer, so a client the request wakes finds the picture
+ * (the order of v4l2_m2m_buf_done_and_job_finish()).
+ */
+static bool daedalus_job_stateless(const struct daedalus_job *job)
+{
+	return job->jctx->codec == DAEDALUS_CODEC_H264_SLICE;
+}
+
 /* Return everything @job holds with ERROR, finish it, free the slot. */
 static unsigned int daedalus_job_end(struct daedalus_job_core *core,
 				     struct daedalus_job *job,
@@ -225,6 +235,8 @@ static unsigned int daedalus_job_end(struct daedalus_job_core *core,
 {
 	unsigned int n = !!job->src + !!job->dst;
 
+	if (daedalus_job_stateless(job))
+		daedalus_job_put_dst(core, job, VB2_BUF_STATE_ERROR);
 	daedalus_job_put_src(core, job, VB2_BUF_STATE_ERROR);
 	if (job->running) {
 		/* A picture never came: the CAPTURE buffer goes back first. */
@@ -394,6 +406,7 @@ int daedalus_job_run(struct daedalus_job_ctx *jctx, bool allow_no_src,
 	job->dst = dst;
 	job->running = true;
 	job->mapped = false;
+	job->src_held = false;
 	job->stream_gen = jctx->stream_gen;
 	job->deadline = now + core->timeout_ns;
 	core->running = job;
@@ -576,10 +589,23 @@ int daedalus_job_frame(struct daedalus_job_core *core,
 		ret = -EINVAL;
 		goto out;
 	}
-	if (f->flags & DAEDALUS_FRAME_HAS_PIXELS)
+	if (f->flags & DAEDALUS_FRAME_HAS_PIXELS) {
 		daedalus_job_picture(core, job, f);
+		if (job->src_held) {
+			job->src_held = false;
+			daedalus_job_put_src(core, job, job->src_error ?
+					     VB2_BUF_STATE_ERROR :
+					     VB2_BUF_STATE_DONE);
+		}
+	}
 	if (f->flags & DAEDALUS_FRAME_SRC_CONSUMED) {
-		daedalus_job_put_src(core, job, state);
+		/* The m2m job ends; a stateless request waits for its picture. */
+		if (daedalus_job_stateless(job) && job->dst) {
+			job->src_held = true;
+			job->src_error = state == VB2_BUF_STATE_ERROR;
+		} else {
+			daedalus_job_put_src(core, job, state);
+		}
 		daedalus_job_finish(core, job, DAEDALUS_FINISH_CONSUMED);
 	}
 	daedalus_job_maybe_free(core, job);

@@ -110,7 +110,8 @@ struct daedalus_job_ops {
 /**
  * struct daedalus_job - one in-flight table slot
  * @jctx:	owning context while in use
- * @src:	claimed OUTPUT buffer until SRC_CONSUMED, else NULL
+ * @src:	claimed OUTPUT buffer until SRC_CONSUMED (a stateless job's
+ *		until its picture too), else NULL
  * @dst:	claimed or parked CAPTURE buffer until HAS_PIXELS, else NULL
  * @deadline:	watchdog deadline (ns, caller's clock) while running
  * @gen:	slot generation: the high half of the cookie, never 0
@@ -118,6 +119,10 @@ struct daedalus_job_ops {
  * @running:	the m2m job is not finished yet (no SRC_CONSUMED)
  * @in_use:	the slot holds a job
  * @mapped:	the job's buffers were shared with the daemon by mapping
+ * @src_held:	a stateless job's source was consumed before its picture
+ *		came: done with the picture, as its request must not complete
+ *		before the picture is in its CAPTURE buffer
+ * @src_error:	the held source is done with ERROR (the daemon said so)
  */
 struct daedalus_job {
 	struct daedalus_job_ctx *jctx;
@@ -129,6 +134,8 @@ struct daedalus_job {
 	bool running;
 	bool in_use;
 	bool mapped;
+	bool src_held;
+	bool src_error;
 };
 
 /**

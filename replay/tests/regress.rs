@@ -182,6 +182,7 @@ fn every_mutant_patch_still_applies() {
         "eos-after-last",
         "stateless-field-bug",
         "request-controls-kept",
+        "request-before-picture",
     ] {
         assert!(v.contains(&m), "{m} not built: {v:?}");
     }

@@ -94,9 +94,10 @@ streamoff ctx=1 q=out
     let o = run(&s, &on("real")).unwrap();
     assert!(o.verdict.is_clean(), "{}", o.verdict.violation().unwrap());
     let io = o.io_log();
-    // Request 1 with its source (SRC_CONSUMED), not with its picture;
-    // request 2, still waiting for the device, at the STREAMOFF.
-    assert!(io.lines().any(|l| l == "18: request_done req=1"), "{io}");
+    // Request 1 with its picture (line 19), not with its source
+    // (SRC_CONSUMED, line 18); request 2, still waiting for the device,
+    // at the STREAMOFF.
+    assert!(io.lines().any(|l| l == "19: request_done req=1"), "{io}");
     assert!(io.lines().any(|l| l == "20: request_done req=2"), "{io}");
     assert_eq!(io.matches("request_done").count(), 2, "{io}");
     // Each job went out with its own request's controls.
@@ -135,4 +136,37 @@ fn the_field_bug_on_the_stateless_path_is_caught_naming_the_request() {
         "{}",
         v.detail
     );
+}
+
+#[test]
+fn a_request_completes_only_once_its_picture_is_done() {
+    let s = Scenario::load(
+        &std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("../traces/regress/stateless-field-bug.scn"),
+    )
+    .unwrap();
+    // The daemon consumes request 1's source (line 28) before its picture
+    // is done (line 30): the request completes with the picture.
+    let o = run(&s, &on("real")).unwrap();
+    assert!(o.verdict.is_clean(), "{}", o.verdict.violation().unwrap());
+    let io = o.io_log();
+    assert!(io.lines().any(|l| l == "30: request_done req=1"), "{io}");
+    assert!(!io.contains("28: request_done"), "{io}");
+    // A core that completes the source at SRC_CONSUMED wakes the client
+    // with no picture to dequeue: caught when the request completes.
+    let o = run(&s, &on("request-before-picture")).unwrap();
+    let v = o
+        .verdict
+        .violation()
+        .expect("request-before-picture passes");
+    assert_eq!(v.invariant, Invariant::RequestRules);
+    assert_eq!(v.request, Some(1));
+    assert!(
+        v.broke
+            .text
+            .starts_with("frame ctx=1 job=1 flags=src_consumed"),
+        "{}",
+        v.broke
+    );
+    assert!(v.detail.contains("dequeues no picture"), "{}", v.detail);
 }

@@ -132,6 +132,9 @@ pub struct BufInfo {
     pub req: Option<usize>,
     /// The name of the last request it was queued in, for diagnoses.
     pub req_name: Option<u32>,
+    /// `vb->prepared`: buf_prepare ran (at QBUF, or when its request was
+    /// validated) and DQBUF or a cancel has not undone it yet.
+    pub prepared: bool,
 }
 
 impl Drop for BufInfo {

@@ -62,15 +62,10 @@ pub struct Request {
     /// The event during which its buffer was done (its object unbound),
     /// and the buffer.
     pub buf_done: Option<(usize, usize)>,
-    /// The context whose OUTPUT buffer it carries (the last bound).
-    pub slot: Option<usize>,
-}
-
-impl Request {
-    /// `req->num_incomplete_objects`.
-    pub fn incomplete(&self) -> usize {
-        self.bufs.len() + self.ctrls.iter().filter(|c| !c.completed).count()
-    }
+    /// `req->num_incomplete_objects`, counted as the media core counts
+    /// it: one up per object bound, one down per object completed and
+    /// per object unbound (completed or not) while not COMPLETE.
+    pub incomplete: u32,
 }
 
 /// The tag of the controls `ctrls ctx=N req=R` sets: the request's name,
@@ -100,17 +95,40 @@ impl World {
         self.requests[r].bufs.retain(|&b| b != id);
         if self.requests[r].state == ReqState::Queued {
             self.requests[r].buf_done.get_or_insert((self.ev, id));
-            self.maybe_complete(r);
         }
+        self.unbound(r, "a buffer");
+    }
+
+    /// media_request_object_unbind()'s count: nothing once COMPLETE, else
+    /// one object less (with a WARN when none was counted), and COMPLETE
+    /// when a QUEUED request reaches none.
+    fn unbound(&mut self, r: usize, what: &str) {
+        let req = &mut self.requests[r];
+        if req.state == ReqState::Complete {
+            return;
+        }
+        if req.incomplete == 0 {
+            let name = req.name;
+            self.request_warn(
+                r,
+                format!(
+                    "WARNING at media_request_object_unbind: {what} left request {name}, which counted no incomplete object"
+                ),
+            );
+            return;
+        }
+        req.incomplete -= 1;
+        self.maybe_complete(r);
     }
 
     /// The request's last object completed: COMPLETE, its poll wakes.
     fn maybe_complete(&mut self, r: usize) {
         let req = &mut self.requests[r];
-        if req.state == ReqState::Queued && req.incomplete() == 0 {
+        if req.state == ReqState::Queued && req.incomplete == 0 {
             req.state = ReqState::Complete;
             let name = req.name;
             self.record(Record::ReqDone { req: name });
+            self.rule_request_after_its_picture(r);
         }
     }
 
@@ -157,6 +175,7 @@ impl World {
                     queued: true,
                     completed: false,
                 });
+                self.requests[r].incomplete += 1;
                 self.requests[r].ctrls.len() - 1
             }
         };
@@ -165,15 +184,17 @@ impl World {
             return;
         }
         self.requests[r].ctrls[i].completed = true;
-        if state != ReqState::Queued {
+        if state != ReqState::Queued || self.requests[r].incomplete == 0 {
             self.request_warn(
                 r,
                 format!(
-                    "WARNING at media_request_object_complete: request {name} is {state:?}, not QUEUED"
+                    "WARNING at media_request_object_complete: request {name} is {state:?} with {} incomplete object(s)",
+                    self.requests[r].incomplete
                 ),
             );
             return;
         }
+        self.requests[r].incomplete -= 1;
         self.maybe_complete(r);
     }
 
@@ -218,7 +239,7 @@ pub(crate) fn alloc(name: u32) -> Result<(), i32> {
             ctrls: Vec::new(),
             queued_ev: 0,
             buf_done: None,
-            slot: None,
+            incomplete: 0,
         });
         Ok(())
     })
@@ -246,17 +267,21 @@ pub(crate) fn set_ctrls(slot: usize, name: u32) -> Result<(), i32> {
                     queued: false,
                     completed: false,
                 });
+                w.requests[r].incomplete += 1;
             }
             return Err(EINVAL);
         }
         match w.requests[r].ctrls.iter_mut().find(|c| c.slot == slot) {
             Some(c) => c.tag = tag,
-            None => w.requests[r].ctrls.push(CtrlObj {
-                slot,
-                tag,
-                queued: false,
-                completed: false,
-            }),
+            None => {
+                w.requests[r].ctrls.push(CtrlObj {
+                    slot,
+                    tag,
+                    queued: false,
+                    completed: false,
+                });
+                w.requests[r].incomplete += 1;
+            }
         }
         Ok(())
     })
@@ -305,11 +330,12 @@ pub(crate) fn qbuf(
         b.flags = 0;
         b.vb2_buf.state = crate::core::ffi::VB2_BUF_STATE_IN_REQUEST;
         b.vb2_buf.timestamp = super::vb2::timeval_ns(ts);
-        b.vb2_buf.planes[0].bytesused = size;
+        b.vb2_buf.planes[0].bytesused =
+            super::vb2::output_bytesused(size, b.vb2_buf.planes[0].length);
         b.field = crate::core::ffi::V4L2_FIELD_NONE;
         w.info[id].req = Some(r);
         w.requests[r].bufs.push(id);
-        w.requests[r].slot = Some(slot);
+        w.requests[r].incomplete += 1;
         let name = w.requests[r].name;
         w.info[id].req_name = Some(name);
         w.set_own(id, Own::InRequest(name), super::Note::Qbuf { ts, size });
@@ -332,6 +358,9 @@ pub(crate) fn queue(name: u32) -> Result<(), i32> {
     })?;
     driver::req_validate(&bufs)?;
     with(|w| {
+        for &id in &bufs {
+            w.info[id].prepared = true;
+        }
         let req = &mut w.requests[r];
         req.state = ReqState::Queued;
         req.queued_ev = w.ev;
@@ -402,6 +431,7 @@ impl World {
             }
         }
         self.requests[r].ctrls.clear();
+        self.requests[r].incomplete = 0;
     }
 
     /// v4l2_ctrl_handler_free() of a closing context: its objects in
@@ -410,8 +440,8 @@ impl World {
         for r in 0..self.requests.len() {
             let before = self.requests[r].ctrls.len();
             self.requests[r].ctrls.retain(|c| c.slot != slot);
-            if self.requests[r].ctrls.len() != before {
-                self.maybe_complete(r);
+            for _ in self.requests[r].ctrls.len()..before {
+                self.unbound(r, "a control handler's object");
             }
         }
     }

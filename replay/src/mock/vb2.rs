@@ -218,6 +218,7 @@ pub(crate) fn alloc(slot: usize, queue: Queue, count: u32, size: u32) {
                 done_flags: 0,
                 req: None,
                 req_name: None,
+                prepared: false,
             });
             w.note(id, "allocated (REQBUFS)");
             w.moved_to(id);
@@ -236,11 +237,17 @@ pub(crate) fn qbuf(slot: usize, queue: Queue, index: u32, ts: u64, size: u32) ->
             .bufs
             .get(index as usize)
             .ok_or(EINVAL)?;
-        // vb2_queue_or_prepare_buf(): the client's fields are checked
-        // only for a buffer not prepared yet (one the client holds).
+        // vb2_queue_or_prepare_buf(): a buffer not prepared yet (the
+        // client's, or one in a request not validated yet) takes the
+        // client's fields again, checked: a buffer in a request keeps the
+        // new payload even when the QBUF itself fails below.
         let dequeued = w.info[id].own == Own::Dequeued;
-        if dequeued && queue == Queue::Output && size > w.bufs[id].m2m.vb.vb2_buf.planes[0].length {
-            return Err(EINVAL);
+        if !w.info[id].prepared && queue == Queue::Output {
+            let length = w.bufs[id].m2m.vb.vb2_buf.planes[0].length;
+            if size > length {
+                return Err(EINVAL);
+            }
+            w.bufs[id].m2m.vb.vb2_buf.planes[0].bytesused = output_bytesused(size, length);
         }
         let q = w.ctxs[slot].q(queue);
         if q.requires_requests {
@@ -261,6 +268,7 @@ pub(crate) fn qbuf(slot: usize, queue: Queue, index: u32, ts: u64, size: u32) ->
     })?;
     driver::buf_prepare(slot, queue, id)?;
     let streaming = with(|w| {
+        w.info[id].prepared = true;
         let b = &mut w.bufs[id].m2m.vb;
         b.flags = 0;
         b.vb2_buf.state = VB2_BUF_STATE_QUEUED;
@@ -268,7 +276,7 @@ pub(crate) fn qbuf(slot: usize, queue: Queue, index: u32, ts: u64, size: u32) ->
             // __copy_timestamp(): the client's timeval, not the scenario's
             // nanoseconds.
             b.vb2_buf.timestamp = timeval_ns(ts);
-            b.vb2_buf.planes[0].bytesused = size;
+            b.vb2_buf.planes[0].bytesused = output_bytesused(size, b.vb2_buf.planes[0].length);
             b.field = V4L2_FIELD_NONE;
         } else {
             b.vb2_buf.planes[0].bytesused = 0;
@@ -344,6 +352,13 @@ fn cancel_requests(slot: usize, queue: Queue) {
     }
 }
 
+/// An OUTPUT plane's bytesused as vb2_fill_vb2_v4l2_buffer() takes it from
+/// the client: 0 means the whole plane (the queue does not set
+/// allow_zero_bytesused).
+pub(crate) const fn output_bytesused(size: u32, length: u32) -> u32 {
+    if size == 0 { length } else { size }
+}
+
 /// `vb2_core_dqbuf`, non-blocking: the oldest done buffer with its index,
 /// LAST flag and timestamp; -EPIPE once a LAST was dequeued from CAPTURE,
 /// even with buffers done since (__vb2_wait_for_done_vb() says so before
@@ -368,6 +383,7 @@ pub(crate) fn dqbuf(slot: usize, queue: Queue) -> Result<(u32, bool, u64), i32> 
             let index = w.info[id].name.index;
             let ts = timeval_ns(w.bufs[id].m2m.vb.vb2_buf.timestamp);
             w.bufs[id].m2m.vb.vb2_buf.state = 0;
+            w.info[id].prepared = false;
             w.set_own(id, Own::Dequeued, "DQBUF");
             return Ok((index, last, ts));
         }
@@ -471,6 +487,7 @@ pub(crate) fn queue_cancel(slot: usize, queue: Queue) {
     with(|w| {
         let ids = w.ctxs[slot].q(queue).bufs.clone();
         for id in ids {
+            w.info[id].prepared = false;
             if w.info[id].own != Own::Freed {
                 w.bufs[id].m2m.vb.vb2_buf.state = 0;
                 w.set_own(id, Own::Dequeued, "back to the client (STREAMOFF)");

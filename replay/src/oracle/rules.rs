@@ -545,6 +545,48 @@ impl World {
         );
     }
 
+    /// When a request completes: its job's CAPTURE buffer is done already.
+    /// A client waits on the request, then dequeues both buffers
+    /// (dev-stateless-decoder.rst); v4l2_m2m_buf_done_and_job_finish()
+    /// completes the CAPTURE buffer first for that reason. A request that
+    /// completes while its picture is still being decoded (a daemon that
+    /// answers SRC_CONSUMED before HAS_PIXELS) wakes a client whose DQBUF
+    /// finds nothing, or the next request's picture.
+    pub(crate) fn rule_request_after_its_picture(&mut self, r: usize) {
+        let Some((_, src)) = self.requests[r].buf_done else {
+            return;
+        };
+        let slot = self.info[src].slot;
+        let Some(job) = self.ctxs[slot]
+            .jobs
+            .iter()
+            .rev()
+            .find(|j| j.src == Some(src))
+        else {
+            return;
+        };
+        let (cookie, dst) = (job.cookie, job.dst);
+        let Some(dst) = dst else {
+            return;
+        };
+        if !matches!(self.info[dst].own, Own::Claimed(c) | Own::Parked(c) if c == cookie) {
+            return;
+        }
+        let name = self.requests[r].name;
+        let msg = format!(
+            "request {name} completed while its picture's buffer {} is still with job {cookie:#x}: a client woken by the request dequeues no picture",
+            self.info[dst].name
+        );
+        let ctx = self.ctxs[slot].id;
+        self.violate_job(
+            Invariant::RequestRules,
+            Some(dst),
+            Some((ctx, cookie)),
+            msg,
+            None,
+        );
+    }
+
     /// After every event: a request whose OUTPUT buffer is done has
     /// completed, unless it waits for another context's controls (the
     /// client's doing). A client polls the request, not the buffer
@@ -552,12 +594,14 @@ impl World {
     /// completed its controls waits forever.
     pub(crate) fn rule_request_completes_with_its_buffer(&mut self) {
         use crate::mock::request::ReqState;
+        let info = &self.info;
         let found = self.requests.iter().position(|r| {
             r.state == ReqState::Queued
-                && r.buf_done.is_some()
-                && r.ctrls
-                    .iter()
-                    .any(|c| Some(c.slot) == r.slot && !c.completed)
+                && r.buf_done.is_some_and(|(_, b)| {
+                    r.ctrls
+                        .iter()
+                        .any(|c| c.slot == info[b].slot && !c.completed)
+                })
         });
         let Some(r) = found else {
             return;
@@ -582,10 +626,15 @@ impl World {
     /// left QUEUED can never be reinitialised or reused.
     pub(crate) fn rule_requests_ended(&mut self, slot: usize, what: &str) {
         use crate::mock::request::ReqState;
-        let found = self
-            .requests
-            .iter()
-            .position(|r| r.state == ReqState::Queued && r.slot == Some(slot));
+        // Its own objects: a buffer of the context still in it, or the
+        // context's controls not completed. One waiting only for another
+        // context's controls is the client's doing.
+        let info = &self.info;
+        let found = self.requests.iter().position(|r| {
+            r.state == ReqState::Queued
+                && (r.bufs.iter().any(|&b| info[b].slot == slot)
+                    || r.ctrls.iter().any(|c| c.slot == slot && !c.completed))
+        });
         let Some(r) = found else {
             return;
         };
