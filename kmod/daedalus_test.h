@@ -89,20 +89,22 @@ int daedalus_test_qbuf(struct daedalus_ctx *ctx, bool capture, u32 index,
 		       const void *data, u32 bytesused, u64 timestamp);
 
 /**
- * daedalus_test_qbuf_request() - QBUF of an OUTPUT buffer into a request
+ * daedalus_test_qbuf_request() - QBUF, into a request or not
  * @ctx:	the context
- * @capture:	CAPTURE (refused: -EPERM, as v4l2_m2m_qbuf() does)
+ * @capture:	CAPTURE (never in a request: -EPERM, as v4l2_m2m_qbuf())
  * @index:	the buffer
- * @bytesused:	its payload
- * @timestamp:	its timestamp (ns)
- * @request_fd:	the request's file descriptor
+ * @data:	bytes copied into an OUTPUT buffer first, may be NULL
+ * @bytesused:	an OUTPUT buffer's payload
+ * @timestamp:	an OUTPUT buffer's timestamp (ns)
+ * @request_fd:	the file descriptor given with V4L2_BUF_FLAG_REQUEST_FD
+ *		(any value, as a client may give), or NULL for a plain QBUF
  *
- * Return: 0 or vb2_qbuf()'s errno; the buffer reaches the driver when the
- * request is queued.
+ * Return: 0 or vb2_qbuf()'s errno; a buffer in a request reaches the
+ * driver when the request is queued.
  */
 int daedalus_test_qbuf_request(struct daedalus_ctx *ctx, bool capture,
-			       u32 index, u32 bytesused, u64 timestamp,
-			       int request_fd);
+			       u32 index, const void *data, u32 bytesused,
+			       u64 timestamp, const int *request_fd);
 
 /**
  * daedalus_test_dqbuf() - non-blocking DQBUF

@@ -69,8 +69,9 @@ int daedalus_test_reqbufs(struct daedalus_ctx *ctx, bool capture,
 }
 EXPORT_SYMBOL_IF_KUNIT(daedalus_test_reqbufs);
 
-int daedalus_test_qbuf(struct daedalus_ctx *ctx, bool capture, u32 index,
-		       const void *data, u32 bytesused, u64 timestamp)
+int daedalus_test_qbuf_request(struct daedalus_ctx *ctx, bool capture,
+			       u32 index, const void *data, u32 bytesused,
+			       u64 timestamp, const int *request_fd)
 {
 	struct vb2_queue *vq = daedalus_test_vq(ctx, capture);
 	struct v4l2_plane plane = {};
@@ -84,6 +85,13 @@ int daedalus_test_qbuf(struct daedalus_ctx *ctx, bool capture, u32 index,
 	struct vb2_buffer *vb;
 	int ret;
 
+	/* v4l2_m2m_qbuf(): no CAPTURE buffer in a request. */
+	if (capture && request_fd)
+		return -EPERM;
+	if (request_fd) {
+		b.flags = V4L2_BUF_FLAG_REQUEST_FD;
+		b.request_fd = *request_fd;
+	}
 	mutex_lock(&ctx->vb_mutex);
 	vb = vb2_get_buffer(vq, index);
 	if (!vb) {
@@ -97,46 +105,22 @@ int daedalus_test_qbuf(struct daedalus_ctx *ctx, bool capture, u32 index,
 		plane.bytesused = bytesused;
 		v4l2_buffer_set_timestamp(&b, timestamp);
 	}
-	ret = vb2_qbuf(vq, NULL, &b);
-	if (!ret)
+	ret = vb2_qbuf(vq, ctx->dev->v4l2_dev.mdev, &b);
+	if (!ret && !(b.flags & V4L2_BUF_FLAG_IN_REQUEST))
 		v4l2_m2m_try_schedule(ctx->fh.m2m_ctx);
 out:
 	mutex_unlock(&ctx->vb_mutex);
 	return ret;
 }
-EXPORT_SYMBOL_IF_KUNIT(daedalus_test_qbuf);
-
-int daedalus_test_qbuf_request(struct daedalus_ctx *ctx, bool capture,
-			       u32 index, u32 bytesused, u64 timestamp,
-			       int request_fd)
-{
-	struct vb2_queue *vq = daedalus_test_vq(ctx, capture);
-	struct v4l2_plane plane = {
-		.bytesused = bytesused,
-	};
-	struct v4l2_buffer b = {
-		.index		= index,
-		.type		= vq->type,
-		.memory		= V4L2_MEMORY_MMAP,
-		.length		= 1,
-		.m.planes	= &plane,
-		.flags		= V4L2_BUF_FLAG_REQUEST_FD,
-		.request_fd	= request_fd,
-	};
-	int ret;
-
-	/* v4l2_m2m_qbuf(): no CAPTURE buffer in a request. */
-	if (capture)
-		return -EPERM;
-	v4l2_buffer_set_timestamp(&b, timestamp);
-	mutex_lock(&ctx->vb_mutex);
-	ret = vb2_qbuf(vq, ctx->dev->v4l2_dev.mdev, &b);
-	if (!ret && !(b.flags & V4L2_BUF_FLAG_IN_REQUEST))
-		v4l2_m2m_try_schedule(ctx->fh.m2m_ctx);
-	mutex_unlock(&ctx->vb_mutex);
-	return ret;
-}
 EXPORT_SYMBOL_IF_KUNIT(daedalus_test_qbuf_request);
+
+int daedalus_test_qbuf(struct daedalus_ctx *ctx, bool capture, u32 index,
+		       const void *data, u32 bytesused, u64 timestamp)
+{
+	return daedalus_test_qbuf_request(ctx, capture, index, data, bytesused,
+					  timestamp, NULL);
+}
+EXPORT_SYMBOL_IF_KUNIT(daedalus_test_qbuf);
 
 int daedalus_test_dqbuf(struct daedalus_ctx *ctx, bool capture,
 			struct daedalus_test_buf *out)

@@ -615,17 +615,14 @@ int dr_qbuf(struct dr_world *w, u32 ctx, bool capture, u32 index, u64 ts,
 	    u32 size, s64 req)
 {
 	struct dr_ctx *c = dr_ctx(w, ctx);
-	int ret;
+	int fd, ret;
 
 	if (!c || !c->ctx)
 		return -EINVAL;
 	/* The bitstream's bytes do not matter to the core, its length does. */
-	if (req < 0)
-		ret = daedalus_test_qbuf(c->ctx, capture, index, NULL, size,
-					 ts);
-	else
-		ret = daedalus_test_qbuf_request(c->ctx, capture, index, size,
-						 ts, dr_req_fd(w, req));
+	fd = dr_req_fd(w, req);
+	ret = daedalus_test_qbuf_request(c->ctx, capture, index, NULL, size,
+					 ts, req < 0 ? NULL : &fd);
 	dr_drain(w);
 	return ret;
 }

@@ -445,7 +445,10 @@ pub(crate) fn qbuf_request(
     if queue == Queue::Capture {
         return Err(crate::core::ffi::EPERM);
     }
-    vb2::qbuf_request(slot, queue, index, ts, size, req)
+    // vb2_queue_or_prepare_buf()'s index check, then the request's part.
+    let id = with(|w| w.ctxs[slot].q(queue).bufs.get(index as usize).copied())
+        .ok_or(crate::core::ffi::EINVAL)?;
+    super::request::qbuf(slot, queue, id, req, ts, size)
 }
 
 /// `v4l2_m2m_streamon`: vb2's, then a schedule.

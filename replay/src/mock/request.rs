@@ -169,14 +169,7 @@ impl World {
                     );
                     return;
                 }
-                self.requests[r].ctrls.push(CtrlObj {
-                    slot,
-                    tag: None,
-                    queued: true,
-                    completed: false,
-                });
-                self.requests[r].incomplete += 1;
-                self.requests[r].ctrls.len() - 1
+                self.bind_ctrls(r, slot, true)
             }
         };
         self.requests[r].ctrls[i].queued = false;
@@ -196,6 +189,21 @@ impl World {
         }
         self.requests[r].incomplete -= 1;
         self.maybe_complete(r);
+    }
+
+    /// v4l2_ctrls_find_req_obj() or v4l2_ctrl_request_bind(): context
+    /// `slot`'s control object bound to the request, no value set in it;
+    /// its index.
+    fn bind_ctrls(&mut self, r: usize, slot: usize, queued: bool) -> usize {
+        let req = &mut self.requests[r];
+        req.ctrls.push(CtrlObj {
+            slot,
+            tag: None,
+            queued,
+            completed: false,
+        });
+        req.incomplete += 1;
+        req.ctrls.len() - 1
     }
 
     fn request_warn(&mut self, r: usize, msg: String) {
@@ -258,31 +266,14 @@ pub(crate) fn set_ctrls(slot: usize, name: u32) -> Result<(), i32> {
             return Err(EBUSY);
         }
         let stateless = w.ctxs[slot].stateless;
-        let tag = stateless.then(|| ctrl_tag(name));
+        let i = match w.requests[r].ctrls.iter().position(|c| c.slot == slot) {
+            Some(i) => i,
+            None => w.bind_ctrls(r, slot, false),
+        };
         if !stateless {
-            if !w.requests[r].ctrls.iter().any(|c| c.slot == slot) {
-                w.requests[r].ctrls.push(CtrlObj {
-                    slot,
-                    tag,
-                    queued: false,
-                    completed: false,
-                });
-                w.requests[r].incomplete += 1;
-            }
             return Err(EINVAL);
         }
-        match w.requests[r].ctrls.iter_mut().find(|c| c.slot == slot) {
-            Some(c) => c.tag = tag,
-            None => {
-                w.requests[r].ctrls.push(CtrlObj {
-                    slot,
-                    tag,
-                    queued: false,
-                    completed: false,
-                });
-                w.requests[r].incomplete += 1;
-            }
-        }
+        w.requests[r].ctrls[i].tag = Some(ctrl_tag(name));
         Ok(())
     })
 }

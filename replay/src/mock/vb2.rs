@@ -290,20 +290,6 @@ pub(crate) fn qbuf(slot: usize, queue: Queue, index: u32, ts: u64, size: u32) ->
     Ok(streaming)
 }
 
-/// VIDIOC_QBUF into request `req`: the index checked, then
-/// mock/request.rs.
-pub(crate) fn qbuf_request(
-    slot: usize,
-    queue: Queue,
-    index: u32,
-    ts: u64,
-    size: u32,
-    req: u32,
-) -> Result<(), i32> {
-    let id = with(|w| w.ctxs[slot].q(queue).bufs.get(index as usize).copied()).ok_or(EINVAL)?;
-    super::request::qbuf(slot, queue, id, req, ts, size)
-}
-
 /// `vb2_core_qbuf(q, vb, NULL, NULL)` of a buffer IN_REQUEST, as its
 /// request is queued (vb2_req_queue()): -EIO on a queue in error (the
 /// buffer stays IN_REQUEST); else QUEUED, and to the driver's buf_queue
