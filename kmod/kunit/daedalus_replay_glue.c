@@ -204,8 +204,25 @@ static void dr_log_request(struct dr_world *w, const struct daedalus_hdr *h)
 	else if (type != DAEDALUS_REQ_SESSION_OPEN &&
 		 type != DAEDALUS_REQ_SESSION_CLOSE)
 		arg = le32_to_cpu(body[1]);
-	dr_io_append(w, "request %s ctx=%u cookie=0x%llx arg=%llu\n", name,
+	dr_io_append(w, "request %s ctx=%u cookie=0x%llx arg=%llu", name,
 		     le32_to_cpu(body[0]), le64_to_cpu(h->cookie), arg);
+	/*
+	 * A stateless job's controls, by the tag the scenario's `ctrls` put
+	 * in the decode parameters (0: none applied yet): which request's
+	 * controls daedalus_sdec_prepare() sent with it.
+	 */
+	if (type == DAEDALUS_REQ_DECODE &&
+	    le32_to_cpu(h->payload_len) >= sizeof(struct daedalus_req_decode) +
+	    sizeof(struct daedalus_h264_slice) &&
+	    le32_to_cpu(((const struct daedalus_req_decode *)body)->codec) ==
+	    DAEDALUS_CODEC_H264_SLICE) {
+		const struct daedalus_h264_slice *sl =
+			(const void *)((const struct daedalus_req_decode *)body + 1);
+
+		dr_io_append(w, " tag=%u",
+			     (u32)sl->decode_params.top_field_order_cnt);
+	}
+	dr_io_append(w, "\n");
 }
 
 static __printf(2, 3) void dr_append(struct dr_world *w, const char *fmt, ...)

@@ -121,6 +121,10 @@ impl Outcome {
     pub fn io_log(&self) -> String {
         let mut out = String::new();
         let mut i = 0;
+        // The controls each stateless job went out with, by context and
+        // cookie, printed on its REQ_DECODE's line as the KUnit glue reads
+        // them from the message (0: none applied yet).
+        let mut controls = std::collections::HashMap::new();
         for (pos, &(line, ev)) in self.events.iter().enumerate() {
             let mut result = None;
             let mut done = Vec::new();
@@ -144,7 +148,14 @@ impl Outcome {
                             cookie,
                             arg,
                         };
-                        out.push_str(&format!("{r}\n"));
+                        out.push_str(&format!("{r}"));
+                        if let Some(tag) = controls.get(&(ctx, cookie)) {
+                            out.push_str(&format!(" tag={tag}"));
+                        }
+                        out.push('\n');
+                    }
+                    &Record::Controls { ctx, cookie, tag } => {
+                        controls.insert((ctx, cookie), tag.unwrap_or(0));
                     }
                     Record::Errno { errno, .. } => {
                         result.get_or_insert(format!("ret=-{errno}"));
