@@ -108,6 +108,21 @@ void daedalus_front_set_stateless(struct daedalus_front *f)
 }
 
 /**
+ * daedalus_front_request_buffers() - MEDIA_REQUEST_IOC_QUEUE's buffer count
+ * @count:	the buffers in a stateless context's request
+ *
+ * A request is one picture (dev-stateless-decoder.rst): one OUTPUT buffer.
+ *
+ * Return: 0, -ENOENT for none, -EINVAL for more.
+ */
+int daedalus_front_request_buffers(unsigned int count)
+{
+	if (!count)
+		return -ENOENT;
+	return count > 1 ? -EINVAL : 0;
+}
+
+/**
  * daedalus_front_destroy() - the end of a front
  * @f:		the front, after daedalus_front_release()
  */

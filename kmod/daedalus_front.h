@@ -205,6 +205,7 @@ void daedalus_front_init(struct daedalus_front *f,
 			 struct daedalus_job_ctx *jctx,
 			 const struct daedalus_front_ops *ops, void *priv);
 void daedalus_front_set_stateless(struct daedalus_front *f);
+int daedalus_front_request_buffers(unsigned int count);
 void daedalus_front_destroy(struct daedalus_front *f);
 
 /* Formats and what the glue asks of them. */

@@ -230,19 +230,12 @@ void daedalus_sdec_buf_request_complete(struct vb2_buffer *vb)
 			       to_vb2_v4l2_buffer(vb));
 }
 
-/*
- * MEDIA_REQUEST_IOC_QUEUE: a request is one picture, so exactly one
- * OUTPUT buffer (dev-stateless-decoder.rst).
- */
+/* MEDIA_REQUEST_IOC_QUEUE: the front's count, then vb2's own checks. */
 static int daedalus_sdec_request_validate(struct media_request *req)
 {
-	unsigned int count = vb2_request_buffer_cnt(req);
+	int ret = daedalus_front_request_buffers(vb2_request_buffer_cnt(req));
 
-	if (!count)
-		return -ENOENT;
-	if (count > 1)
-		return -EINVAL;
-	return vb2_request_validate(req);
+	return ret ? ret : vb2_request_validate(req);
 }
 
 static const struct media_device_ops daedalus_media_ops = {

@@ -20,6 +20,7 @@ const struct daedalus_replay_fns daedalus_replay_fns = {
 	FN(dispatch, daedalus_dispatch),
 	FN(front_init, daedalus_front_init),
 	FN(front_set_stateless, daedalus_front_set_stateless),
+	FN(front_request_buffers, daedalus_front_request_buffers),
 	FN(front_job_ready, daedalus_front_job_ready),
 	FN(front_device_run, daedalus_front_device_run),
 	FN(front_start_streaming, daedalus_front_start_streaming),

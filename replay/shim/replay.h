@@ -48,6 +48,7 @@ struct daedalus_replay_fns {
 	DAEDALUS_REPLAY_FN(dispatch, daedalus_dispatch);
 	DAEDALUS_REPLAY_FN(front_init, daedalus_front_init);
 	DAEDALUS_REPLAY_FN(front_set_stateless, daedalus_front_set_stateless);
+	DAEDALUS_REPLAY_FN(front_request_buffers, daedalus_front_request_buffers);
 	DAEDALUS_REPLAY_FN(front_job_ready, daedalus_front_job_ready);
 	DAEDALUS_REPLAY_FN(front_device_run, daedalus_front_device_run);
 	DAEDALUS_REPLAY_FN(front_start_streaming, daedalus_front_start_streaming);

@@ -549,15 +549,13 @@ pub(crate) fn buf_request_complete(slot: usize, id: usize) {
 }
 
 /// The media device's req_validate (daedalus_sdec_request_validate()):
-/// exactly one buffer, then vb2_request_validate(), which prepares each
-/// (vb2_req_prepare(): -EIO on a queue in error; an OUTPUT buffer needs
-/// nothing more of daedalus_buf_prepare()).
+/// the front's buffer count, then vb2_request_validate(), which prepares
+/// each (vb2_req_prepare(): -EIO on a queue in error; an OUTPUT buffer
+/// needs nothing more of daedalus_buf_prepare()).
 pub(crate) fn req_validate(bufs: &[usize]) -> Result<(), i32> {
-    match bufs.len() {
-        0 => return Err(ffi::ENOENT),
-        1 => {}
-        _ => return Err(EINVAL),
-    }
+    let core = mock::core();
+    // SAFETY: a pure function of its argument.
+    errno_result(unsafe { c_call!(core, front_request_buffers(bufs.len() as u32)) })?;
     with(|w| {
         for &id in bufs {
             let (slot, queue) = (w.info[id].slot, w.info[id].name.queue);

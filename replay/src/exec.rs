@@ -445,17 +445,10 @@ impl Executor {
                 index,
                 ts,
                 size,
-                req: None,
-            } => self.ioctl(ctx, "qbuf", |s| m2m::qbuf(s, queue, index, ts, size)),
-            Event::Qbuf {
-                ctx,
-                queue,
-                index,
-                ts,
-                size,
-                req: Some(req),
-            } => self.ioctl(ctx, "qbuf", |s| {
-                m2m::qbuf_request(s, queue, index, ts, size, req)
+                req,
+            } => self.ioctl(ctx, "qbuf", |s| match req {
+                None => m2m::qbuf(s, queue, index, ts, size),
+                Some(req) => m2m::qbuf_request(s, queue, index, ts, size, req),
             }),
             Event::Dqbuf { ctx, queue } => self.dqbuf(ctx, queue),
             Event::Streamon { ctx, queue } => {

@@ -86,9 +86,11 @@ impl World {
         self.info[id].req
     }
 
-    /// `media_request_object_unbind()` of a buffer: the request loses an
-    /// incomplete object and completes when it was the last.
-    fn unbind_buf(&mut self, id: usize) {
+    /// `media_request_object_unbind()` of a buffer (vb2_buffer_done(), or
+    /// __vb2_queue_cancel() after the driver's buf_request_complete for a
+    /// QUEUED request): the request loses an incomplete object and
+    /// completes when it was the last.
+    pub(crate) fn unbind_buf(&mut self, id: usize) {
         let Some(r) = self.info[id].req.take() else {
             return;
         };
@@ -435,12 +437,5 @@ impl World {
                 self.unbound(r, "a control handler's object");
             }
         }
-    }
-
-    /// __vb2_queue_cancel()'s part for one buffer bound to a request:
-    /// unbound (after the driver's buf_request_complete when the request
-    /// is QUEUED, which the caller did).
-    pub(crate) fn cancel_request_buf(&mut self, id: usize) {
-        self.unbind_buf(id);
     }
 }

@@ -334,7 +334,7 @@ fn cancel_requests(slot: usize, queue: Queue) {
         if failed() {
             return;
         }
-        with(|w| w.cancel_request_buf(id));
+        with(|w| w.unbind_buf(id));
     }
 }
 

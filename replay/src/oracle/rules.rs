@@ -614,10 +614,8 @@ impl World {
             self.event_ref(done).line
         );
         let setup = Some((queued, format!("request {name} queued")));
+        // The buffer names its request in the diagnosis.
         self.violate_job(Invariant::RequestRules, Some(id), None, msg, setup);
-        if let Some(v) = self.violation.as_mut() {
-            v.request.get_or_insert(name);
-        }
     }
 
     /// Right after a STREAMOFF of a stateless context's OUTPUT queue, or
