@@ -47,15 +47,23 @@ RESULTS=$OUT/results
 DAEMON_PID=
 
 log() { printf 'guest: %s\n' "$*"; }
+# The console's result lines say how long since the one before (where the
+# guest's time goes; results keeps the bare lines the judge reads).
+LAST_RESULT_T=$SECONDS
+since_last() {
+	local d=$((SECONDS - LAST_RESULT_T))
+	LAST_RESULT_T=$SECONDS
+	echo "+${d}s"
+}
 pass() {
 	echo "PASS $1" >>"$RESULTS"
-	log "PASS $1"
+	log "PASS $1 ($(since_last))"
 }
 fail() {
 	local name=$1
 	shift
 	echo "FAIL $name: $*" >>"$RESULTS"
-	log "FAIL $name: $*"
+	log "FAIL $name: $* ($(since_last))"
 }
 # check NAME COND-RC WHY: pass when the command's status is 0.
 check() {

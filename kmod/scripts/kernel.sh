@@ -15,6 +15,10 @@
 #   kernel.sh link [VERSION]         (re)point the in-tree daedalus symlink
 #   kernel.sh env                    the toolchain environment, as shell
 #   kernel.sh kunit-py ACTION ARGS   kunit.py with the project's options
+#                                    (DAEDALUS_KUNIT_IMAGE=DIR: exec boots
+#                                    DIR/arch/x86/boot/bzImage, a kernel
+#                                    built before, and leaves the tree's
+#                                    symlink alone)
 #
 # Progress goes to stderr; stdout carries only the answer, so callers can do
 #   make -C "$(kmod/scripts/kernel.sh prepare 7.3 x86_64)" M="$PWD/kmod" LLVM=-19
@@ -390,7 +394,7 @@ kunit_py() {
 	shift 2
 	local src out
 	src=$(cmd_source "$ver")
-	out=$(cmd_builddir "$ver")
+	out=${DAEDALUS_KUNIT_IMAGE:-$(cmd_builddir "$ver")}
 	mkdir -p "$out"
 	local args=()
 	mapfile -t args < <(cmd_config)
@@ -491,7 +495,9 @@ main() {
 	kunit-py)
 		local ver=${DAEDALUS_KERNEL_VERSION:-$DEFAULT_VERSION}
 		toolchain_env
-		cmd_link "$ver"
+		# A kernel image copied out of the build dir is booted while the
+		# next build may already point the symlink elsewhere.
+		[ -n "${DAEDALUS_KUNIT_IMAGE:-}" ] || cmd_link "$ver"
 		kunit_py "$ver" "$@"
 		;;
 	-h | --help | help) usage ;;

@@ -10,11 +10,17 @@
 #   kunit-mutant.sh NAME [PATTERN]   default PATTERN: the kernel's list
 #                                    corruption, lockdep or WARN/BUG report,
 #                                    or a failed case (`not ok`)
+#   kunit-mutant.sh --build NAME     only build NAME's kernel; its image is
+#                                    kept in target/kunit-mutant/NAME/image
+#   kunit-mutant.sh --run NAME [PATTERN]
+#                                    only boot that image and judge
+# (kunit-bites.sh builds the next mutant while the previous one boots.)
 #
 # The run skips the differential fuzzing's generated scenarios (the traces
 # are what the mutants are judged on) and gives QEMU
 # DAEDALUS_KUNIT_TIMEOUT seconds (default 90): a mutant that deadlocks
-# is caught by lockdep's report when the run times out.
+# is caught by lockdep's report when the run times out. The run ends 5
+# seconds after the first kernel report (DAEDALUS_KUNIT_STOP_AT_REPORT).
 #
 # The copy lives under $DAEDALUS_CACHE/mutants/NAME and is laid out like a
 # clone (replay/ and traces/ are symlinks to this one), so the in-tree
@@ -27,7 +33,12 @@ SCRIPT_DIR=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 KMOD_DIR=$(cd "$SCRIPT_DIR/.." && pwd)
 ROOT=$(cd "$KMOD_DIR/.." && pwd)
 CACHE=${DAEDALUS_CACHE:-$HOME/.cache/daedalus}
-NAME=${1:?usage: kunit-mutant.sh NAME [PATTERN]}
+PHASES="build run"
+case "${1:-}" in
+--build) PHASES=build; shift ;;
+--run) PHASES=run; shift ;;
+esac
+NAME=${1:?usage: kunit-mutant.sh [--build|--run] NAME [PATTERN]}
 PATTERN=${2:-list_(add|del) corruption|possible recursive locking|BUG: |WARNING: |^ *not ok }
 PATCH=$ROOT/replay/mutants/$NAME.patch
 
@@ -41,31 +52,44 @@ verdict() {
 	exit 1
 }
 
-[ -f "$PATCH" ] || { log "no mutant $PATCH"; verdict missed; }
-dir=$CACHE/mutants/$NAME
-rm -rf "$dir"
-mkdir -p "$dir"
-rsync -a --exclude='*.o' --exclude='*.ko' --exclude='.*.cmd' \
-	--exclude='*.mod*' --exclude=Module.symvers --exclude=modules.order \
-	"$KMOD_DIR/" "$dir/kmod/"
-ln -s "$ROOT/replay" "$dir/replay"
-ln -s "$ROOT/traces" "$dir/traces"
-if ! (cd "$dir" && patch -s -p1 <"$PATCH"); then
-	log "$NAME.patch does not apply to this kmod/"
-	verdict missed
-fi
-
 out=$ROOT/target/kunit-mutant/$NAME
-mkdir -p "$out"
 # The scenario executor is where a field bug shows; one suite keeps a
 # crashed test from holding up the others.
-DAEDALUS_DIFFFUZZ_N=0 DAEDALUS_DIFFFUZZ_CORPUS_SAMPLE=0 \
+export DAEDALUS_DIFFFUZZ_N=0 DAEDALUS_DIFFFUZZ_CORPUS_SAMPLE=0 \
 	DAEDALUS_KUNIT_TIMEOUT=${DAEDALUS_KUNIT_TIMEOUT:-90} \
-	DAEDALUS_KMOD_LINK=$dir/kmod DAEDALUS_KUNIT_OUT=$out \
-	DAEDALUS_KUNIT_FILTER=${DAEDALUS_KUNIT_FILTER:-daedalus_replay_module} \
-	bash "$SCRIPT_DIR/kunit.sh" >"$out.log" 2>&1
+	DAEDALUS_KUNIT_STOP_AT_REPORT=${DAEDALUS_KUNIT_STOP_AT_REPORT:-5} \
+	DAEDALUS_KUNIT_OUT=$out \
+	DAEDALUS_KUNIT_FILTER=${DAEDALUS_KUNIT_FILTER:-daedalus_replay_module}
+
+if [[ " $PHASES " == *" build "* ]]; then
+	[ -f "$PATCH" ] || { log "no mutant $PATCH"; verdict missed; }
+	dir=$CACHE/mutants/$NAME
+	rm -rf "$dir"
+	mkdir -p "$dir"
+	rsync -a --exclude='*.o' --exclude='*.ko' --exclude='.*.cmd' \
+		--exclude='*.mod*' --exclude=Module.symvers --exclude=modules.order \
+		"$KMOD_DIR/" "$dir/kmod/"
+	ln -s "$ROOT/replay" "$dir/replay"
+	ln -s "$ROOT/traces" "$dir/traces"
+	if ! (cd "$dir" && patch -s -p1 <"$PATCH"); then
+		log "$NAME.patch does not apply to this kmod/"
+		verdict missed
+	fi
+	mkdir -p "$out"
+	if ! DAEDALUS_KUNIT_BUILD_ONLY=1 DAEDALUS_KMOD_LINK=$dir/kmod \
+		bash "$SCRIPT_DIR/kunit.sh" >"$out.build.log" 2>&1; then
+		tail -n 5 "$out.build.log" >&2
+		log "$NAME: the kernel did not build ($out.build.log)"
+		verdict missed
+	fi
+	[[ " $PHASES " == *" run "* ]] || exit 0
+fi
+
+[ -f "$out/image/judging.sh" ] || { log "no image of $NAME: run kunit-mutant.sh --build $NAME first"; verdict missed; }
+DAEDALUS_KUNIT_IMAGE=$out/image bash "$SCRIPT_DIR/kunit.sh" >"$out.log" 2>&1
 rc=$?
 tail -n 1 "$out.log" >&2
+rm -rf "$out/image"
 if [ "$rc" -ne 0 ] && grep -qE "$PATTERN" "$out/console.log" 2>/dev/null; then
 	log "$NAME caught: $(grep -m1 -E "$PATTERN" "$out/console.log")"
 	verdict caught

@@ -12,6 +12,19 @@
 # scenarios than traces/ holds *.scn files, or when the kernel log holds
 # a KASAN, lockdep, list-debug, debug-objects, kmemleak, UBSAN, BUG or
 # WARN report, even if every test said ok.
+#
+# Two halves, for kunit-bites' pipeline (kunit-mutant.sh), where one
+# mutant's kernel builds while the one before boots:
+#   DAEDALUS_KUNIT_BUILD_ONLY=1  stop after the build, with the kernel
+#                                image and what judging it needs in
+#                                $OUT/image
+#   DAEDALUS_KUNIT_IMAGE=DIR     boot DIR (such an image) instead of building
+# DAEDALUS_KUNIT_REUSE_EXPECTED=1: build with the userspace logs the
+# previous build made, instead of making them again.
+# DAEDALUS_KUNIT_STOP_AT_REPORT=N: once the console holds a kernel report,
+# give the kernel N more seconds to print it and end the run (a mutant
+# that WARNs in a loop or deadlocks is caught; no need to wait for the
+# timeout).
 # Last line: `kunit: N passed, N failed`.
 set -uo pipefail
 
@@ -171,26 +184,81 @@ expected_logs() {
 differential_broken=0
 generate_broken=0
 generated_n=0
-expected_logs "$("$KERNEL_SH" builddir)/daedalus-expected" \
-	"$("$KERNEL_SH" builddir)/daedalus-generated"
-
-t0=$SECONDS
-if ! BUILD=$("$KERNEL_SH" build); then
-	log "test kernel build failed"
-	finish 1
+IMAGE=${DAEDALUS_KUNIT_IMAGE:-}
+if [ -n "$IMAGE" ]; then
+	# What the build half left for the judging (generated_n, *_broken).
+	# shellcheck disable=SC1091
+	. "$IMAGE/judging.sh" || { log "no $IMAGE/judging.sh: not an image of DAEDALUS_KUNIT_BUILD_ONLY"; finish 1; }
+	BUILD=$IMAGE
+	build_s=0
+elif [ "${DAEDALUS_KUNIT_REUSE_EXPECTED:-0}" = 1 ] &&
+	[ -d "$("$KERNEL_SH" builddir)/daedalus-expected" ]; then
+	# The userspace logs of the run before (kunit-bites: every mutant is
+	# judged against the same unmutated executor).
+	generated_n=$(find "$("$KERNEL_SH" builddir)/daedalus-generated" -name '*.scn' | wc -l)
+	log "differential: the userspace logs of the previous build, $generated_n generated scenario(s)"
+else
+	expected_logs "$("$KERNEL_SH" builddir)/daedalus-expected" \
+		"$("$KERNEL_SH" builddir)/daedalus-generated"
 fi
-build_s=$((SECONDS - t0))
+if [ -z "$IMAGE" ]; then
+	t0=$SECONDS
+	if ! BUILD=$("$KERNEL_SH" build); then
+		log "test kernel build failed"
+		finish 1
+	fi
+	build_s=$((SECONDS - t0))
+fi
 describe_suites
+if [ "${DAEDALUS_KUNIT_BUILD_ONLY:-0}" = 1 ]; then
+	img=$OUT/image
+	rm -rf "$img"
+	mkdir -p "$img/arch/x86/boot"
+	cp "$BUILD/arch/x86/boot/bzImage" "$img/arch/x86/boot/bzImage" &&
+		cp "$BUILD/.config" "$img/.config" || { log "could not copy the kernel image to $img"; finish 1; }
+	printf 'generated_n=%s\ndifferential_broken=%s\ngenerate_broken=%s\n' \
+		"$generated_n" "$differential_broken" "$generate_broken" >"$img/judging.sh"
+	log "build ${build_s}s; image in $img"
+	finish 0
+fi
 
 t1=$SECONDS
 # --raw_output=all: the whole console, so splats outside KTAP are seen too.
 # oops=panic, panic=-1: an oops (a BUG from DEBUG_LIST, say) may leave a
 # lock held and hang every later test until the timeout; end the run at
 # once instead, with the report on the console.
-"$KERNEL_SH" kunit-py exec --raw_output=all --timeout="${DAEDALUS_KUNIT_TIMEOUT:-300}" \
+# Reports the debug options print; any of them fails the run.
+SPLATS='BUG: |WARNING: |DEBUG_LOCKS_WARN_ON|INFO: (possible|trying to register)|list_(add|del) corruption|kernel BUG at|Oops|ODEBUG:|kmemleak: .*suspected|unreferenced object|UBSAN:|Kernel panic|refcount_t:|general protection fault|cut here|in active state'
+
+# stop_at_report GRACE: end the QEMU run GRACE seconds after the console's
+# first report (kunit.py sees the console end, as at a timeout).
+stop_at_report() {
+	local grace=$1 kernel=$BUILD/arch/x86/boot/bzImage
+	while sleep 1; do
+		[ -e "$OUT/.exec-done" ] && return
+		if grep -qE "$SPLATS" "$OUT/console.log" 2>/dev/null; then
+			sleep "$grace"
+			[ -e "$OUT/.exec-done" ] && return
+			log "a kernel report is on the console; ending the run after ${grace}s more"
+			pkill -f -- "qemu-system-.* -kernel $kernel " || true
+			return
+		fi
+	done
+}
+
+rm -f "$OUT/.exec-done"
+watcher=
+if [ "${DAEDALUS_KUNIT_STOP_AT_REPORT:-0}" -gt 0 ]; then
+	stop_at_report "$DAEDALUS_KUNIT_STOP_AT_REPORT" &
+	watcher=$!
+fi
+# Unbuffered, so the console is on disk as the kernel prints it.
+PYTHONUNBUFFERED=1 "$KERNEL_SH" kunit-py exec --raw_output=all --timeout="${DAEDALUS_KUNIT_TIMEOUT:-300}" \
 	--kernel_args=oops=panic --kernel_args=panic=-1 \
 	"$FILTER" >"$OUT/console.log" 2>"$OUT/exec.err"
 exec_rc=$?
+touch "$OUT/.exec-done"
+[ -z "$watcher" ] || wait "$watcher"
 run_s=$((SECONDS - t1))
 if [ ! -s "$OUT/console.log" ]; then
 	cat "$OUT/exec.err" >&2
@@ -232,8 +300,6 @@ EOF
 )
 log "suites run: $suites (skipped cases: $skipped)"
 
-# Reports the debug options print; any of them fails the run.
-SPLATS='BUG: |WARNING: |DEBUG_LOCKS_WARN_ON|INFO: (possible|trying to register)|list_(add|del) corruption|kernel BUG at|Oops|ODEBUG:|kmemleak: .*suspected|unreferenced object|UBSAN:|Kernel panic|refcount_t:|general protection fault|cut here|in active state'
 grep -nE "$SPLATS" "$OUT/console.log" >"$OUT/splats.txt"
 splat_n=$(wc -l <"$OUT/splats.txt")
 
