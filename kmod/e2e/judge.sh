@@ -96,11 +96,12 @@ fail() {
 	echo "FAIL $(show "$@")"
 }
 
-# judge_guest RESULTS: every PASS/FAIL line the guest wrote, then the
-# expected-checks list against the names seen.
+# judge_guest RESULTS...: every PASS/FAIL line the guests wrote, then the
+# expected-checks list against the names seen in any of them.
 judge_guest() {
-	local results=$1 line rest name detail seen=
-	if [ -f "$results" ]; then
+	local results line rest name detail seen=
+	for results in "$@"; do
+		[ -f "$results" ] || continue
 		while IFS= read -r line; do
 			case "$line" in
 			PASS\ * | FAIL\ *)
@@ -118,7 +119,7 @@ judge_guest() {
 			TIME\ *) e2e_log "group ${line#TIME } s" ;;
 			esac
 		done <"$results"
-	fi
+	done
 	expected_checks "$seen"
 }
 

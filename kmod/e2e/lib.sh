@@ -112,25 +112,30 @@ boot_guest() {
 	mkdir -p "$rundir"
 	# A copy: bash reads a script as it runs, and the tree may change.
 	cp "$E2E/guest.sh" "$rundir/guest.sh"
-	local cmd="DAEDALUS_V4L_UTILS_BIN=${V4L_UTILS_BIN:-} DAEDALUS_E2E_MODULES=$OUT/modules DAEDALUS_E2E_DIR=$E2E bash $rundir/guest.sh $rundir $CLIPS $DAEDALUSD $*"
+	# GStreamer's registry of every plugin, scanned here in seconds (what
+	# the guest scans again under TCG is only what its devices change).
+	GST_REGISTRY=$rundir/gst-registry.host.bin gst-inspect-1.0 >/dev/null 2>&1 ||
+		e2e_log "gst-inspect-1.0 on the host failed; the guest scans every plugin itself"
+	local cmd="DAEDALUS_V4L_UTILS_BIN=${V4L_UTILS_BIN:-} DAEDALUS_E2E_MODULES=$OUT/modules DAEDALUS_E2E_DIR=$E2E DAEDALUS_E2E_GST_REGISTRY=$rundir/gst-registry.host.bin bash $rundir/guest.sh $rundir $CLIPS $DAEDALUSD $*"
 	timeout -k 10 "${DAEDALUS_E2E_BOOT_TIMEOUT:-2400}" \
 		vng --run "$KERNEL" --force-9p --disable-kvm --verbose \
 		--cpus 2 --memory 2G --rwdir "$rundir" --cwd "$ROOT" \
 		--exec "$cmd" </dev/null >"$rundir/console.log" 2>&1 &
 	local vng=$!
-	e2e_progress "$rundir/results" "$vng" &
+	e2e_progress "$rundir/results" "$vng" "$(basename "$rundir")" &
 	local progress=$!
 	wait "$vng"
 	wait "$progress"
 	return 0
 }
 
-# e2e_progress RESULTS PID: while PID (the guest) runs, each line the
-# guest adds to RESULTS as a line on stderr with the time since boot and
-# since the line before (the check's own time), and a line at least every
-# E2E_TICK seconds (30) when no check finished meanwhile.
+# e2e_progress RESULTS PID LABEL: while PID (the guest) runs, each line the
+# guest adds to RESULTS as a line on stderr with the guest's LABEL, the
+# time since boot and since the line before (the check's own time), and a
+# line at least every E2E_TICK seconds (30) when no check finished
+# meanwhile.
 e2e_progress() {
-	local results=$1 pid=$2 seen=0 t0=$SECONDS last=$SECONDS prev=$SECONDS
+	local results=$1 pid=$2 label=$3 seen=0 t0=$SECONDS last=$SECONDS prev=$SECONDS
 	local n line
 	while kill -0 "$pid" 2>/dev/null; do
 		sleep 1
@@ -138,15 +143,15 @@ e2e_progress() {
 		[ -f "$results" ] && n=$(wc -l <"$results")
 		if [ "$n" -gt "$seen" ]; then
 			while IFS= read -r line; do
-				printf 'e2e: guest %4d s (+%d s) %s\n' $((SECONDS - t0)) \
+				printf 'e2e: %s %4d s (+%d s) %s\n' "$label" $((SECONDS - t0)) \
 					$((SECONDS - prev)) "$line" >&2
 				prev=$SECONDS
 			done < <(sed -n "$((seen + 1)),${n}p" "$results")
 			seen=$n
 			last=$SECONDS
 		elif [ $((SECONDS - last)) -ge "${E2E_TICK:-30}" ]; then
-			printf 'e2e: guest %4d s, %d check(s) reported, running\n' \
-				$((SECONDS - t0)) "$seen" >&2
+			printf 'e2e: %s %4d s, %d check(s) reported, running\n' \
+				"$label" $((SECONDS - t0)) "$seen" >&2
 			last=$SECONDS
 		fi
 	done

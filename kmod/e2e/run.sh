@@ -2,9 +2,9 @@
 # SPDX-License-Identifier: GPL-2.0
 #
 # Stage `e2e`: the whole stack in QEMU/TCG with real clients. Boots the test
-# kernel (kernel.sh build; daedalus built in, virtme-ng guest bits) once
-# under `vng --run` with the host's userland over 9p, and runs guest.sh in
-# it: daedalusd (ffmpeg backend) on /dev/daedalus, then v4l2-compliance,
+# kernel (kernel.sh build; daedalus built in, virtme-ng guest bits) under
+# `vng --run` with the host's userland over 9p, two guests at once, each
+# with a share of the check groups, and runs guest.sh in each: daedalusd (ffmpeg backend) on /dev/daedalus, then v4l2-compliance,
 # ffmpeg h264_v4l2m2m, GStreamer v4l2h264dec, v4l2-ctl, two clients,
 # close/kill mid-stream, daemon killed and restarted, garbage on the
 # chardev and from the scripted backend. Each client's run is recorded
@@ -15,11 +15,13 @@
 # check`; the guest's kernel log must hold no KASAN, lockdep, list-debug,
 # WARN or BUG report.
 #
-# Outputs under target/e2e/run/: results (one line a check), console.log,
-# dmesg, stats, logs/, traces/ (the recordings), scn/ (their scenarios).
+# Outputs under target/e2e/run/ and run2/ (one a guest): results (one line
+# a check), console.log, dmesg, stats, logs/, traces/ (the recordings),
+# scn/ (their scenarios).
 # Environment: DAEDALUS_E2E_KERNEL (a bzImage to boot instead of building),
-# DAEDALUS_E2E_GROUPS (guest check groups, default all but bench; the
-# checks of kmod/e2e/expected-checks that a smaller set leaves out fail).
+# DAEDALUS_E2E_GROUPS (guest check groups, default all but bench, in one
+# guest; the checks of kmod/e2e/expected-checks that a smaller set leaves
+# out fail), DAEDALUS_E2E_GUESTS=1 (every group in one guest).
 # Last line: `e2e: N passed, N failed`.
 set -uo pipefail
 
@@ -47,97 +49,122 @@ t_kernel=$SECONDS
 ensure_kernel || { fail "test kernel"; finish 1; }
 e2e_log "kernel $KERNEL ready in $((SECONDS - t_kernel)) s"
 
-RUN=$OUT/run
+# Two guests at once, each with a share of the groups: under TCG a guest
+# keeps about one of its two vCPUs busy (53-55% of this 2-core machine
+# over a whole run, BENCHMARKS.md), so a second guest runs on what the
+# first leaves. The shares take about as long each. DAEDALUS_E2E_GROUPS,
+# or DAEDALUS_E2E_GUESTS=1, boots one guest with those groups (none named:
+# guest.sh's default set).
+if [ -n "${DAEDALUS_E2E_GROUPS:-}" ] || [ "${DAEDALUS_E2E_GUESTS:-2}" = 1 ]; then
+	SHARES=("${DAEDALUS_E2E_GROUPS:-}")
+else
+	SHARES=("compliance clients stateless" "ffmpeg gst streams faults")
+fi
+RUNS=()
+for i in "${!SHARES[@]}"; do
+	RUNS+=("$OUT/run$([ "$i" -eq 0 ] || echo $((i + 1)))")
+done
+rm -rf "$OUT"/run[0-9]*
 t_boot=$SECONDS
-# No groups named: guest.sh runs its default set (all but bench).
-# shellcheck disable=SC2086
-boot_guest "$RUN" ${DAEDALUS_E2E_GROUPS:-}
+for i in "${!SHARES[@]}"; do
+	# shellcheck disable=SC2086
+	boot_guest "${RUNS[$i]}" ${SHARES[$i]} &
+done
+wait
 boot_s=$((SECONDS - t_boot))
-e2e_log "guest run: $boot_s s"
+e2e_log "guest run: $boot_s s (${#RUNS[@]} guest(s) at once)"
 
-if [ -f "$RUN/finished" ]; then
-	pass "guest ran to the end"
-else
-	fail "guest ran to the end" "no $RUN/finished: hung, crashed or timed out; see console.log"
-	tail -n 30 "$RUN/console.log" >&2
-fi
-
-# The guest's checks, and every check of kmod/e2e/expected-checks among
-# them (DAEDALUS_E2E_GROUPS can pick fewer groups: their checks then fail
-# as not reported).
-judge_guest "$RUN/results"
-
-# The kernel log: from the console (complete even if the guest died).
-grep -nE "$SPLATS" "$RUN/console.log" >"$RUN/splats.txt"
-if [ -s "$RUN/splats.txt" ]; then
-	fail "kernel log clean" "$(wc -l <"$RUN/splats.txt") report line(s), splats.txt"
-	head -n 20 "$RUN/splats.txt" >&2
-else
-	pass "kernel log clean" "no KASAN/lockdep/list/WARN/BUG report"
-fi
-
-# Every recording replays clean on the userspace executor.
-mkdir -p "$RUN/scn"
-for t in "$RUN"/traces/*.trace; do
-	[ -f "$t" ] || continue
-	name=$(basename "$t" .trace)
-	grep -q ' daedalus_' "$t" || continue
-	dir=$RUN/scn/$name
-	mkdir -p "$dir"
-	if ! "$REPLAY" import "$t" --out "$dir" 2>"$dir/import.log"; then
-		fail "replay $name" "import failed ($(tail -n1 "$dir/import.log"))"
-		continue
-	fi
-	if ! ls "$dir"/*.scn >/dev/null 2>&1; then
-		fail "replay $name" "the trace holds no decoder context ($(tail -n1 "$dir/import.log"))"
-	elif ! "$REPLAY" check "$dir" >"$dir/check.log" 2>&1; then
-		fail "replay $name" "$(grep -E 'VIOLATION|UNUSABLE' "$dir/check.log" | head -n1)"
+for RUN in "${RUNS[@]}"; do
+	if [ -f "$RUN/finished" ]; then
+		pass "guest ran to the end" "${RUN#"$ROOT"/}"
 	else
-		pass "replay $name" "$(tail -n1 "$dir/check.log")"
-		# Clean is not enough: the replay must follow the recording. A
-		# client QBUF the executor refuses means the imported scenario
-		# lost track of the buffers (and every later reply is noise).
-		"$REPLAY" check --log "$dir" >"$dir/outcome.log" 2>&1
-		refused=$(grep -cE '^(qbuf|dqbuf|streamon|reqbufs) ctx=[0-9]+ -E' "$dir/outcome.log")
-		if [ "$refused" -eq 0 ]; then
-			pass "replay $name follows the recording"
-		else
-			fail "replay $name follows the recording" "$refused client call(s) refused in the replay ($(grep -m1 -nE '^(qbuf|dqbuf|streamon|reqbufs) ctx=[0-9]+ -E' "$dir/outcome.log"); scn/$name/outcome.log)"
-		fi
+		fail "guest ran to the end" "no ${RUN#"$ROOT"/}/finished: hung, crashed or timed out; see console.log"
+		tail -n 30 "$RUN/console.log" >&2
 	fi
 done
 
-# A recording also kept as trace-cmd's trace.dat (read with libtracecmd)
-# is scrubbed of kernel pointers as `make record` keeps it (`daedalus-replay
-# scrub`), and the scrubbed file imports to the same scenarios as its
-# tracefs text.
-for raw in "$RUN"/traces/*.dat; do
-	[ -f "$raw" ] || continue
-	name=$(basename "$raw" .dat)
-	dir=$RUN/scn-dat/$name
-	mkdir -p "$dir"
-	d=$dir/$name.scrubbed.dat
-	if ! "$REPLAY" scrub "$raw" -o "$d" 2>"$dir/scrub.log" ||
-		! "$REPLAY" scrub --check "$d" >>"$dir/scrub.log" 2>&1; then
-		fail "replay $name.dat scrubbed" "$(tail -n1 "$dir/scrub.log")"
-		continue
-	fi
-	pass "replay $name.dat scrubbed" "$(tail -n1 "$dir/scrub.log")"
-	if ! "$REPLAY" import "$d" --out "$dir" 2>"$dir/import.log"; then
-		fail "replay $name.dat" "import failed ($(tail -n1 "$dir/import.log"))"
-		continue
-	fi
-	differ=0
-	for s in "$RUN/scn/$name"/*.scn "$dir"/*.scn; do
-		b=$(basename "$s")
-		cmp -s "$RUN/scn/$name/$b" "$dir/$b" || differ=$((differ + 1))
-	done
-	n=$(find "$dir" -name '*.scn' | wc -l)
-	if [ "$n" -gt 0 ] && [ "$differ" -eq 0 ]; then
-		pass "replay $name.dat imports as its text" "$n scenario(s)"
+# The guests' checks, and every check of kmod/e2e/expected-checks among
+# them (DAEDALUS_E2E_GROUPS can pick fewer groups: their checks then fail
+# as not reported). Each guest reports the checks before the groups.
+results=()
+for RUN in "${RUNS[@]}"; do results+=("$RUN/results"); done
+judge_guest "${results[@]}"
+
+# The kernel log: from the console (complete even if the guest died).
+for RUN in "${RUNS[@]}"; do
+	grep -nE "$SPLATS" "$RUN/console.log" >"$RUN/splats.txt"
+	if [ -s "$RUN/splats.txt" ]; then
+		fail "kernel log clean" "${RUN#"$ROOT"/}: $(wc -l <"$RUN/splats.txt") report line(s), splats.txt"
+		head -n 20 "$RUN/splats.txt" >&2
 	else
-		fail "replay $name.dat imports as its text" "$differ of the scenarios differ or are missing (scn-dat/$name)"
+		pass "kernel log clean" "${RUN#"$ROOT"/}: no KASAN/lockdep/list/WARN/BUG report"
 	fi
+done
+
+for RUN in "${RUNS[@]}"; do
+	# Every recording replays clean on the userspace executor.
+	mkdir -p "$RUN/scn"
+	for t in "$RUN"/traces/*.trace; do
+		[ -f "$t" ] || continue
+		name=$(basename "$t" .trace)
+		grep -q ' daedalus_' "$t" || continue
+		dir=$RUN/scn/$name
+		mkdir -p "$dir"
+		if ! "$REPLAY" import "$t" --out "$dir" 2>"$dir/import.log"; then
+			fail "replay $name" "import failed ($(tail -n1 "$dir/import.log"))"
+			continue
+		fi
+		if ! ls "$dir"/*.scn >/dev/null 2>&1; then
+			fail "replay $name" "the trace holds no decoder context ($(tail -n1 "$dir/import.log"))"
+		elif ! "$REPLAY" check "$dir" >"$dir/check.log" 2>&1; then
+			fail "replay $name" "$(grep -E 'VIOLATION|UNUSABLE' "$dir/check.log" | head -n1)"
+		else
+			pass "replay $name" "$(tail -n1 "$dir/check.log")"
+			# Clean is not enough: the replay must follow the recording. A
+			# client QBUF the executor refuses means the imported scenario
+			# lost track of the buffers (and every later reply is noise).
+			"$REPLAY" check --log "$dir" >"$dir/outcome.log" 2>&1
+			refused=$(grep -cE '^(qbuf|dqbuf|streamon|reqbufs) ctx=[0-9]+ -E' "$dir/outcome.log")
+			if [ "$refused" -eq 0 ]; then
+				pass "replay $name follows the recording"
+			else
+				fail "replay $name follows the recording" "$refused client call(s) refused in the replay ($(grep -m1 -nE '^(qbuf|dqbuf|streamon|reqbufs) ctx=[0-9]+ -E' "$dir/outcome.log"); scn/$name/outcome.log)"
+			fi
+		fi
+	done
+
+	# A recording also kept as trace-cmd's trace.dat (read with libtracecmd)
+	# is scrubbed of kernel pointers as `make record` keeps it (`daedalus-replay
+	# scrub`), and the scrubbed file imports to the same scenarios as its
+	# tracefs text.
+	for raw in "$RUN"/traces/*.dat; do
+		[ -f "$raw" ] || continue
+		name=$(basename "$raw" .dat)
+		dir=$RUN/scn-dat/$name
+		mkdir -p "$dir"
+		d=$dir/$name.scrubbed.dat
+		if ! "$REPLAY" scrub "$raw" -o "$d" 2>"$dir/scrub.log" ||
+			! "$REPLAY" scrub --check "$d" >>"$dir/scrub.log" 2>&1; then
+			fail "replay $name.dat scrubbed" "$(tail -n1 "$dir/scrub.log")"
+			continue
+		fi
+		pass "replay $name.dat scrubbed" "$(tail -n1 "$dir/scrub.log")"
+		if ! "$REPLAY" import "$d" --out "$dir" 2>"$dir/import.log"; then
+			fail "replay $name.dat" "import failed ($(tail -n1 "$dir/import.log"))"
+			continue
+		fi
+		differ=0
+		for s in "$RUN/scn/$name"/*.scn "$dir"/*.scn; do
+			b=$(basename "$s")
+			cmp -s "$RUN/scn/$name/$b" "$dir/$b" || differ=$((differ + 1))
+		done
+		n=$(find "$dir" -name '*.scn' | wc -l)
+		if [ "$n" -gt 0 ] && [ "$differ" -eq 0 ]; then
+			pass "replay $name.dat imports as its text" "$n scenario(s)"
+		else
+			fail "replay $name.dat imports as its text" "$differ of the scenarios differ or are missing (scn-dat/$name)"
+		fi
+	done
 done
 
 e2e_log "total $((SECONDS - t_start)) s (guest $boot_s s)"
