@@ -12,7 +12,8 @@
 #
 # Environment: FUZZ_SECONDS (per target, default 20), FUZZ_TARGETS
 # (default all; a target of fuzz_targets/ it leaves out fails under
-# CI=true and is reported as skipped elsewhere, never as passed), FUZZ_JOBS (parallel bursts, default 1), FUZZ_SEED
+# CI=true and is reported as skipped elsewhere, never as passed), FUZZ_JOBS
+# (bursts at a time, default 1; under CI=true one a core), FUZZ_SEED
 # (libFuzzer's -seed for every burst; default: a fresh one, printed, so a
 # run that finds something can be repeated; under CI=true a fixed one, and
 # each burst a fixed number of runs rather than seconds, so a CI verdict
@@ -108,11 +109,16 @@ fi
 env -u CC cargo +stable build -q --bin fuzz-scenario 2>/dev/null
 (cd "$root" && env -u CC cargo build -q -p daedalus-replay --bin daedalus-replay) 2>/dev/null
 
-if ! cargo +nightly fuzz build -O -s address 2>&1 | tail -n 3; then
-	bad "cargo fuzz build"
-	summary
-	exit 1
-fi
+# The other targets, with comparison tracing on the Rust side too, in the
+# default target directory.
+for t in $targets; do
+	case " $scenario_targets " in *" $t "*) continue ;; esac
+	if ! cargo +nightly fuzz build -O -s address "$t" 2>&1 | tail -n 3; then
+		bad "cargo fuzz build $t"
+		summary
+		exit 1
+	fi
+done
 for t in $scenario_targets; do
 	# shellcheck disable=SC2046
 	if ! cargo +nightly fuzz build -O -s address $(build_for "$t") "$t" 2>&1 | tail -n 3; then
@@ -128,9 +134,10 @@ done
 # seeds the same inputs run every time; the time limit is only a guard.
 rate_for() {
 	case $1 in
-	daemon_protocol | trace_import) echo 15000 ;;
+	daemon_protocol) echo 15000 ;;
 	scenario_text) echo 9000 ;;
-	bitstream) echo 250 ;;
+	trace_import) echo 5000 ;;
+	bitstream) echo 170 ;;
 	*) echo 1000 ;;
 	esac
 }
@@ -185,17 +192,37 @@ store_find() {
 	fi
 }
 
-for t in $targets; do
-	mkdir -p "corpus/$t" "artifacts/$t"
-	before=$(ls "artifacts/$t" | grep -c '^crash-\|^timeout-\|^oom-\|^leak-' || true)
+# FUZZ_JOBS bursts at a time (default: one a core under CI=true, else 1),
+# each libFuzzer process on one core; judged in the targets' order once
+# all have ended.
+jobs=${FUZZ_JOBS:-$([ "${CI:-}" = true ] && nproc || echo 1)}
+declare -A before
+burst() {
+	local t=$1
 	# shellcheck disable=SC2046
 	cargo +nightly fuzz run -O -s address $(build_for "$t") "$t" "corpus/$t" "seeds/$t" $(extra_for "$t") \
 		-- $(opts_for "$t") >"artifacts/$t.log" 2>&1
-	rc=$?
+	echo $? >"artifacts/$t.rc"
+}
+running=0
+for t in $targets; do
+	mkdir -p "corpus/$t" "artifacts/$t"
+	before[$t]=$(ls "artifacts/$t" | grep -c '^crash-\|^timeout-\|^oom-\|^leak-' || true)
+	rm -f "artifacts/$t.rc"
+	burst "$t" &
+	running=$((running + 1))
+	if [ "$running" -ge "$jobs" ]; then
+		wait -n
+		running=$((running - 1))
+	fi
+done
+wait
+for t in $targets; do
+	rc=$(cat "artifacts/$t.rc" 2>/dev/null || echo 1)
 	grep -E '^stat::(number_of_executed_units|average_exec_per_sec)' "artifacts/$t.log" |
 		sed "s/^/fuzz: $t: /"
 	after=$(ls "artifacts/$t" | grep -c '^crash-\|^timeout-\|^oom-\|^leak-' || true)
-	if [ $rc -eq 0 ] && [ "$after" -eq "$before" ]; then
+	if [ "$rc" -eq 0 ] && [ "$after" -eq "${before[$t]}" ]; then
 		ok "$t ran $(sed -nE 's/^stat::number_of_executed_units: *//p' "artifacts/$t.log") inputs"
 	else
 		bad "$t (exit $rc), log: fuzz/artifacts/$t.log"
