@@ -50,20 +50,18 @@ log() { printf 'guest: %s\n' "$*"; }
 # The console's result lines say how long since the one before (where the
 # guest's time goes; results keeps the bare lines the judge reads).
 LAST_RESULT_T=$SECONDS
-since_last() {
+pass() {
 	local d=$((SECONDS - LAST_RESULT_T))
 	LAST_RESULT_T=$SECONDS
-	echo "+${d}s"
-}
-pass() {
 	echo "PASS $1" >>"$RESULTS"
-	log "PASS $1 ($(since_last))"
+	log "PASS $1 (+${d}s)"
 }
 fail() {
-	local name=$1
+	local name=$1 d=$((SECONDS - LAST_RESULT_T))
+	LAST_RESULT_T=$SECONDS
 	shift
 	echo "FAIL $name: $*" >>"$RESULTS"
-	log "FAIL $name: $* ($(since_last))"
+	log "FAIL $name: $* (+${d}s)"
 }
 # check NAME COND-RC WHY: pass when the command's status is 0.
 check() {
@@ -295,23 +293,29 @@ ffmpeg_decode() {
 }
 
 # stall_guard PID: while PID (a client under timeout) runs and once decode
-# jobs have flowed since it started, end it when no job has run for
-# STALL_SECONDS (20): SIGTERM to its timeout, which passes it on and
+# jobs have flowed since it started, end it when no job has run and the
+# client has used no CPU for STALL_SECONDS (20): SIGTERM to its timeout, which passes it on and
 # SIGKILLs 5 s later (exit 137). A client stuck waiting on itself
 # (known-failures) ends there instead of at CLIENT_TIMEOUT, and stderr
 # (the client's log) says "stalled".
 STALL_SECONDS=${DAEDALUS_E2E_STALL_SECONDS:-20}
 stall_guard() {
-	local pid=$1 start last now idle=0 flowing=0
+	local pid=$1 start last now cpu last_cpu= idle=0 flowing=0
 	start=$(stat_of jobs)
 	last=$start
 	while kill -0 "$pid" 2>/dev/null; do
 		sleep 1
 		now=$(stat_of jobs)
-		if [ "$now" != "$last" ]; then
+		# A client that is still computing is not stalled either: its
+		# CPU time (timeout's children, utime + stime) must stay put too.
+		cpu=$(for c in $(pgrep -P "$pid"); do
+			awk '{print $14 + $15}' "/proc/$c/stat" 2>/dev/null
+		done | awk '{s += $1} END {print s + 0}')
+		if [ "$now" != "$last" ] || [ "$cpu" != "$last_cpu" ]; then
+			[ "$now" = "$last" ] || flowing=1
 			last=$now
+			last_cpu=$cpu
 			idle=0
-			flowing=1
 			continue
 		fi
 		[ "$flowing" = 1 ] || continue

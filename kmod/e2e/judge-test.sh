@@ -4,8 +4,9 @@
 # Self-test of judge.sh on made-up guest results, run by the e2e stage
 # before the guest boots: a known failure is excused only with its
 # symptom, a check expected but not reported fails, an unlisted one fails,
-# and the KTAP report holds one result line per check (and, where the
-# kernel tree is at hand, kunit.py's KTAP parser reads it).
+# the results of two guests are judged together, and the KTAP report
+# holds one result line per check (and, where the kernel tree is at hand,
+# kunit.py's KTAP parser reads it).
 # Exit 0 when every expectation holds; the differences otherwise.
 set -uo pipefail
 
@@ -52,6 +53,27 @@ if [ "$(tail -n1 <<<"$out")" != "e2e: 2 passed, 4 failed" ]; then
 fi
 if ! diff <(printf '%s\n' "$want_ktap") "$tmp/out.ktap"; then
 	echo "judge-test: the KTAP report differs (above: want <, got >)"
+	bad=1
+fi
+# Two guests (run.sh boots two, each with a share of the groups): every
+# line of both counts, a check either reported counts as reported, and a
+# failure in the second is not hidden by the first.
+printf '%s\n' 'PASS find-device' 'PASS trace-setup' \
+	'PASS ffmpeg-reschange-decode' >"$tmp/results1"
+printf '%s\n' 'PASS find-device' 'PASS trace-setup' 'PASS daemon-attach' \
+	'FAIL gst-reschange-decode: frame 3 differs' >"$tmp/results2"
+out2=$(
+	e2e_log() { :; }
+	export DAEDALUS_E2E_KNOWN_FAILURES=$tmp/known DAEDALUS_E2E_EXPECTED_CHECKS=$tmp/expected
+	export E2E_KTAP=$tmp/out2.ktap
+	unset DAEDALUS_E2E_GROUPS
+	# shellcheck source=kmod/e2e/judge.sh
+	. "$E2E/judge.sh"
+	judge_guest "$tmp/results1" "$tmp/results2"
+	finish 0
+)
+if [ "$(tail -n1 <<<"$out2")" != "e2e: 6 passed, 1 failed" ]; then
+	echo "judge-test: two guests: $(tail -n1 <<<"$out2"), want e2e: 6 passed, 1 failed"
 	bad=1
 fi
 src=$(bash "$E2E/../scripts/kernel.sh" source 2>/dev/null || true)

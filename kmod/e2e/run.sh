@@ -50,9 +50,9 @@ ensure_kernel || { fail "test kernel"; finish 1; }
 e2e_log "kernel $KERNEL ready in $((SECONDS - t_kernel)) s"
 
 # Two guests at once, each with a share of the groups: under TCG a guest
-# keeps about one of its two vCPUs busy (53-55% of this 2-core machine
-# over a whole run, BENCHMARKS.md), so a second guest runs on what the
-# first leaves. The shares take about as long each. DAEDALUS_E2E_GROUPS,
+# keeps about one of its two vCPUs busy (46% of this 2-core machine over
+# a whole run, BENCHMARKS.md), so a second guest runs on what the first
+# leaves. The shares take about as long each. DAEDALUS_E2E_GROUPS,
 # or DAEDALUS_E2E_GUESTS=1, boots one guest with those groups (none named:
 # guest.sh's default set).
 if [ -n "${DAEDALUS_E2E_GROUPS:-}" ] || [ "${DAEDALUS_E2E_GUESTS:-2}" = 1 ]; then
@@ -74,11 +74,16 @@ wait
 boot_s=$((SECONDS - t_boot))
 e2e_log "guest run: $boot_s s (${#RUNS[@]} guest(s) at once)"
 
+# guest_label RUN: "" for the first guest's checks, " (run2)" for the
+# second's: the host's checks of each guest have names of their own.
+guest_label() {
+	[ "$1" = "${RUNS[0]}" ] || echo " ($(basename "$1"))"
+}
 for RUN in "${RUNS[@]}"; do
 	if [ -f "$RUN/finished" ]; then
-		pass "guest ran to the end" "${RUN#"$ROOT"/}"
+		pass "guest ran to the end$(guest_label "$RUN")"
 	else
-		fail "guest ran to the end" "no ${RUN#"$ROOT"/}/finished: hung, crashed or timed out; see console.log"
+		fail "guest ran to the end$(guest_label "$RUN")" "no ${RUN#"$ROOT"/}/finished: hung, crashed or timed out; see console.log"
 		tail -n 30 "$RUN/console.log" >&2
 	fi
 done
@@ -94,10 +99,10 @@ judge_guest "${results[@]}"
 for RUN in "${RUNS[@]}"; do
 	grep -nE "$SPLATS" "$RUN/console.log" >"$RUN/splats.txt"
 	if [ -s "$RUN/splats.txt" ]; then
-		fail "kernel log clean" "${RUN#"$ROOT"/}: $(wc -l <"$RUN/splats.txt") report line(s), splats.txt"
+		fail "kernel log clean$(guest_label "$RUN")" "$(wc -l <"$RUN/splats.txt") report line(s), ${RUN#"$ROOT"/}/splats.txt"
 		head -n 20 "$RUN/splats.txt" >&2
 	else
-		pass "kernel log clean" "${RUN#"$ROOT"/}: no KASAN/lockdep/list/WARN/BUG report"
+		pass "kernel log clean$(guest_label "$RUN")" "no KASAN/lockdep/list/WARN/BUG report"
 	fi
 done
 

@@ -394,7 +394,8 @@ kunit_py() {
 	shift 2
 	local src out
 	src=$(cmd_source "$ver")
-	out=${DAEDALUS_KUNIT_IMAGE:-$(cmd_builddir "$ver")}
+	out=$(cmd_builddir "$ver")
+	[ "$action" != exec ] || out=${DAEDALUS_KUNIT_IMAGE:-$out}
 	mkdir -p "$out"
 	local args=()
 	mapfile -t args < <(cmd_config)
@@ -497,7 +498,7 @@ main() {
 		toolchain_env
 		# A kernel image copied out of the build dir is booted while the
 		# next build may already point the symlink elsewhere.
-		[ -n "${DAEDALUS_KUNIT_IMAGE:-}" ] || cmd_link "$ver"
+		[ "${1:-}" = exec ] && [ -n "${DAEDALUS_KUNIT_IMAGE:-}" ] || cmd_link "$ver"
 		kunit_py "$ver" "$@"
 		;;
 	-h | --help | help) usage ;;

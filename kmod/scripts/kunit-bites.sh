@@ -25,7 +25,8 @@ ROOT=$(cd "$SCRIPT_DIR/../.." && pwd)
 LOGS=$ROOT/target/stages
 mkdir -p "$LOGS"
 
-names=("$@")
+# Each name once: two runs of one mutant would share its files.
+mapfile -t names < <(printf '%s\n' "$@" | awk 'NF && !seen[$0]++')
 if [ ${#names[@]} -eq 0 ]; then
 	for p in "$ROOT"/replay/mutants/*.patch; do
 		[ -f "$p" ] && names+=("$(basename "$p" .patch)")

@@ -18,14 +18,17 @@
 #
 # The run skips the differential fuzzing's generated scenarios (the traces
 # are what the mutants are judged on) and gives QEMU
-# DAEDALUS_KUNIT_TIMEOUT seconds (default 90): a mutant that deadlocks
-# is caught by lockdep's report when the run times out. The run ends 5
-# seconds after the first kernel report (DAEDALUS_KUNIT_STOP_AT_REPORT).
+# DAEDALUS_KUNIT_TIMEOUT seconds (default 90). It ends 5 seconds after the
+# console's first line matching PATTERN (DAEDALUS_KUNIT_STOP_AT_REPORT):
+# a mutant that deadlocks is caught by lockdep's report, not by the
+# timeout.
 #
 # The copy lives under $DAEDALUS_CACHE/mutants/NAME and is laid out like a
 # clone (replay/ and traces/ are symlinks to this one), so the in-tree
-# symlink points at it for this run only; the next kunit.sh run points it
-# back. Only the module's objects rebuild either way.
+# symlink points at it for this build only (the run boots a copy of the
+# image, while the symlink may already point at the next mutant); the
+# next kunit.sh build points it back. Only the module's objects rebuild
+# either way.
 # Last line: `kunit-mutant: N passed, N failed` (1 passed: caught).
 set -uo pipefail
 
@@ -58,6 +61,7 @@ out=$ROOT/target/kunit-mutant/$NAME
 export DAEDALUS_DIFFFUZZ_N=0 DAEDALUS_DIFFFUZZ_CORPUS_SAMPLE=0 \
 	DAEDALUS_KUNIT_TIMEOUT=${DAEDALUS_KUNIT_TIMEOUT:-90} \
 	DAEDALUS_KUNIT_STOP_AT_REPORT=${DAEDALUS_KUNIT_STOP_AT_REPORT:-5} \
+	DAEDALUS_KUNIT_STOP_PATTERN=$PATTERN \
 	DAEDALUS_KUNIT_OUT=$out \
 	DAEDALUS_KUNIT_FILTER=${DAEDALUS_KUNIT_FILTER:-daedalus_replay_module}
 

@@ -21,10 +21,10 @@
 #   DAEDALUS_KUNIT_IMAGE=DIR     boot DIR (such an image) instead of building
 # DAEDALUS_KUNIT_REUSE_EXPECTED=1: build with the userspace logs the
 # previous build made, instead of making them again.
-# DAEDALUS_KUNIT_STOP_AT_REPORT=N: once the console holds a kernel report,
-# give the kernel N more seconds to print it and end the run (a mutant
-# that WARNs in a loop or deadlocks is caught; no need to wait for the
-# timeout).
+# DAEDALUS_KUNIT_STOP_AT_REPORT=N: once the console holds a kernel report
+# (or a line matching DAEDALUS_KUNIT_STOP_PATTERN), give the kernel N more
+# seconds to print it and end the run (a mutant that WARNs in a loop or
+# deadlocks is caught; no need to wait for the timeout).
 # Last line: `kunit: N passed, N failed`.
 set -uo pipefail
 
@@ -222,37 +222,40 @@ if [ "${DAEDALUS_KUNIT_BUILD_ONLY:-0}" = 1 ]; then
 	finish 0
 fi
 
-t1=$SECONDS
-# --raw_output=all: the whole console, so splats outside KTAP are seen too.
-# oops=panic, panic=-1: an oops (a BUG from DEBUG_LIST, say) may leave a
-# lock held and hang every later test until the timeout; end the run at
-# once instead, with the report on the console.
 # Reports the debug options print; any of them fails the run.
 SPLATS='BUG: |WARNING: |DEBUG_LOCKS_WARN_ON|INFO: (possible|trying to register)|list_(add|del) corruption|kernel BUG at|Oops|ODEBUG:|kmemleak: .*suspected|unreferenced object|UBSAN:|Kernel panic|refcount_t:|general protection fault|cut here|in active state'
 
-# stop_at_report GRACE: end the QEMU run GRACE seconds after the console's
-# first report (kunit.py sees the console end, as at a timeout).
+# stop_at_report GRACE PATTERN: end the QEMU run GRACE seconds after the
+# console's first line matching PATTERN (kunit.py sees the console end,
+# as at a timeout).
 stop_at_report() {
-	local grace=$1 kernel=$BUILD/arch/x86/boot/bzImage
+	local grace=$1 pattern=$2 kernel=$BUILD/arch/x86/boot/bzImage
 	while sleep 1; do
 		[ -e "$OUT/.exec-done" ] && return
-		if grep -qE "$SPLATS" "$OUT/console.log" 2>/dev/null; then
+		if grep -qE "$pattern" "$OUT/console.log" 2>/dev/null; then
 			sleep "$grace"
 			[ -e "$OUT/.exec-done" ] && return
-			log "a kernel report is on the console; ending the run after ${grace}s more"
-			pkill -f -- "qemu-system-.* -kernel $kernel " || true
+			log "the console has '$(grep -m1 -oE "$pattern" "$OUT/console.log")'; ending the run ${grace}s later"
+			pkill -f -- "qemu-system-.* -kernel $kernel " ||
+				log "no QEMU process with -kernel $kernel to end: the run goes on to its timeout"
 			return
 		fi
 	done
 }
 
+t1=$SECONDS
 rm -f "$OUT/.exec-done"
 watcher=
 if [ "${DAEDALUS_KUNIT_STOP_AT_REPORT:-0}" -gt 0 ]; then
-	stop_at_report "$DAEDALUS_KUNIT_STOP_AT_REPORT" &
+	stop_at_report "$DAEDALUS_KUNIT_STOP_AT_REPORT" "${DAEDALUS_KUNIT_STOP_PATTERN:-$SPLATS}" &
 	watcher=$!
+	trap 'kill "$watcher" 2>/dev/null' EXIT
 fi
-# Unbuffered, so the console is on disk as the kernel prints it.
+# --raw_output=all: the whole console, so splats outside KTAP are seen too.
+# oops=panic, panic=-1: an oops (a BUG from DEBUG_LIST, say) may leave a
+# lock held and hang every later test until the timeout; end the run at
+# once instead, with the report on the console. Unbuffered, so the
+# console is on disk as the kernel prints it.
 PYTHONUNBUFFERED=1 "$KERNEL_SH" kunit-py exec --raw_output=all --timeout="${DAEDALUS_KUNIT_TIMEOUT:-300}" \
 	--kernel_args=oops=panic --kernel_args=panic=-1 \
 	"$FILTER" >"$OUT/console.log" 2>"$OUT/exec.err"
