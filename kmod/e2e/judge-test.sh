@@ -25,17 +25,21 @@ printf '%s\t%s\t%s\n' \
 	ffmpeg-reschange-decode 'hangs at reinit' '^ffmpeg exit (124|137) \(logs/ffmpeg-reschange-decode\.log\)$' \
 	gst-reschange-decode 'was slow once' '^gst exit 124' >"$tmp/known"
 
-out=$(
+# judge KTAP RESULTS...: the judge's output on those results, its KTAP
+# report written to KTAP.
+judge() (
 	e2e_log() { :; }
 	export DAEDALUS_E2E_KNOWN_FAILURES=$tmp/known DAEDALUS_E2E_EXPECTED_CHECKS=$tmp/expected
-	export E2E_KTAP=$tmp/out.ktap
+	export E2E_KTAP=$1
+	shift
 	# The judge names a smaller set of groups in its messages: not here.
 	unset DAEDALUS_E2E_GROUPS
 	# shellcheck source=kmod/e2e/judge.sh
 	. "$E2E/judge.sh"
-	judge_guest "$tmp/results"
+	judge_guest "$@"
 	finish 0
 )
+out=$(judge "$tmp/out.ktap" "$tmp/results")
 
 want_ktap='KTAP version 1
 1..7
@@ -62,16 +66,7 @@ printf '%s\n' 'PASS find-device' 'PASS trace-setup' \
 	'PASS ffmpeg-reschange-decode' >"$tmp/results1"
 printf '%s\n' 'PASS find-device' 'PASS trace-setup' 'PASS daemon-attach' \
 	'FAIL gst-reschange-decode: frame 3 differs' >"$tmp/results2"
-out2=$(
-	e2e_log() { :; }
-	export DAEDALUS_E2E_KNOWN_FAILURES=$tmp/known DAEDALUS_E2E_EXPECTED_CHECKS=$tmp/expected
-	export E2E_KTAP=$tmp/out2.ktap
-	unset DAEDALUS_E2E_GROUPS
-	# shellcheck source=kmod/e2e/judge.sh
-	. "$E2E/judge.sh"
-	judge_guest "$tmp/results1" "$tmp/results2"
-	finish 0
-)
+out2=$(judge "$tmp/out2.ktap" "$tmp/results1" "$tmp/results2")
 if [ "$(tail -n1 <<<"$out2")" != "e2e: 6 passed, 1 failed" ]; then
 	echo "judge-test: two guests: $(tail -n1 <<<"$out2"), want e2e: 6 passed, 1 failed"
 	bad=1
