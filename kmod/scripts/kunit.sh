@@ -235,7 +235,7 @@ stop_at_report() {
 		if grep -qE "$pattern" "$OUT/console.log" 2>/dev/null; then
 			sleep "$grace"
 			[ -e "$OUT/.exec-done" ] && return
-			log "the console has '$(grep -m1 -oE "$pattern" "$OUT/console.log")'; ending the run ${grace}s later"
+			log "the console has '$(grep -m1 -oE "$pattern" "$OUT/console.log" | head -n1)'; ending the run ${grace}s later"
 			pkill -f -- "qemu-system-.* -kernel $kernel " ||
 				log "no QEMU process with -kernel $kernel to end: the run goes on to its timeout"
 			return
