@@ -3,8 +3,9 @@
 #
 # Stage `e2e`: the whole stack in QEMU/TCG with real clients. Boots the test
 # kernel (kernel.sh build; daedalus built in, virtme-ng guest bits) under
-# `vng --run` with the host's userland over 9p, two guests at once, each
-# with a share of the check groups, and runs guest.sh in each: daedalusd (ffmpeg backend) on /dev/daedalus, then v4l2-compliance,
+# `vng --run` with the host's userland over 9p (DAEDALUS_E2E_GUESTS=2: two
+# guests at once, each with a share of the check groups), and runs
+# guest.sh in it: daedalusd (ffmpeg backend) on /dev/daedalus, then v4l2-compliance,
 # ffmpeg h264_v4l2m2m, GStreamer v4l2h264dec, v4l2-ctl, two clients,
 # close/kill mid-stream, daemon killed and restarted, garbage on the
 # chardev and from the scripted backend. Each client's run is recorded
@@ -21,7 +22,7 @@
 # Environment: DAEDALUS_E2E_KERNEL (a bzImage to boot instead of building),
 # DAEDALUS_E2E_GROUPS (guest check groups, default all but bench, in one
 # guest; the checks of kmod/e2e/expected-checks that a smaller set leaves
-# out fail), DAEDALUS_E2E_GUESTS=1 (every group in one guest).
+# out fail), DAEDALUS_E2E_GUESTS=2 (two guests at once).
 # Last line: `e2e: N passed, N failed`.
 set -uo pipefail
 
