@@ -47,21 +47,15 @@ RESULTS=$OUT/results
 DAEMON_PID=
 
 log() { printf 'guest: %s\n' "$*"; }
-# The console's result lines say how long since the one before (where the
-# guest's time goes; results keeps the bare lines the judge reads).
-LAST_RESULT_T=$SECONDS
 pass() {
-	local d=$((SECONDS - LAST_RESULT_T))
-	LAST_RESULT_T=$SECONDS
 	echo "PASS $1" >>"$RESULTS"
-	log "PASS $1 (+${d}s)"
+	log "PASS $1"
 }
 fail() {
-	local name=$1 d=$((SECONDS - LAST_RESULT_T))
-	LAST_RESULT_T=$SECONDS
+	local name=$1
 	shift
 	echo "FAIL $name: $*" >>"$RESULTS"
-	log "FAIL $name: $* (+${d}s)"
+	log "FAIL $name: $*"
 }
 # check NAME COND-RC WHY: pass when the command's status is 0.
 check() {
