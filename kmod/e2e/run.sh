@@ -50,14 +50,13 @@ t_kernel=$SECONDS
 ensure_kernel || { fail "test kernel"; finish 1; }
 e2e_log "kernel $KERNEL ready in $((SECONDS - t_kernel)) s"
 
-# Two guests at once, each with a share of the groups: under TCG a guest
+# One guest runs every group (DAEDALUS_E2E_GROUPS: those named; none:
+# guest.sh's default set). DAEDALUS_E2E_GUESTS=2 boots two at once, each
+# with a share of the groups of about equal length: under TCG one guest
 # keeps about one of its two vCPUs busy (46% of this 2-core machine over
-# a whole run, BENCHMARKS.md), so a second guest runs on what the first
-# leaves. The shares take about as long each. Two guests
-# (DAEDALUS_E2E_GUESTS=2) slow each client enough that ffmpeg's 90 s
-# client timeout was hit once in CI, so one guest is the default. DAEDALUS_E2E_GROUPS,
-# or DAEDALUS_E2E_GUESTS=1, boots one guest with those groups (none named:
-# guest.sh's default set).
+# a whole run, BENCHMARKS.md), so a second runs on what the first leaves,
+# but every client then runs slower, and ffmpeg-bframes-decode reached
+# its 90 s client timeout once in CI: not the default.
 if [ -n "${DAEDALUS_E2E_GROUPS:-}" ] || [ "${DAEDALUS_E2E_GUESTS:-1}" = 1 ]; then
 	SHARES=("${DAEDALUS_E2E_GROUPS:-}")
 else
