@@ -147,7 +147,7 @@ int daedalus_daemon_attach(struct daedalus_dev *dev, struct file *file)
 	struct daedalus_daemon *d = &dev->daemon;
 	struct daedalus_req_hello hello = {
 		.proto_version	= cpu_to_le32(DAEDALUS_PROTO_VERSION),
-		.max_contexts	= cpu_to_le32(DAEDALUS_MAX_CONTEXTS),
+		.max_contexts	= cpu_to_le32(dev->core.max_contexts),
 		.max_payload	= cpu_to_le32(DAEDALUS_MAX_PAYLOAD),
 	};
 	int ret;

@@ -278,16 +278,16 @@ void daedalus_front_set_out_size(struct daedalus_front *f, u32 width,
  * daedalus_front_reqbufs_min() - the fewest CAPTURE buffers REQBUFS gives
  * @f:		the front
  *
- * Return: one more than the stream's DPB once it is known (within
- * DAEDALUS_MAX_CAPTURE_BUFS), else 0.
+ * Return: one more than the stream's DPB once it is known (within the
+ * core's max_capture_bufs), else 0.
  */
 u32 daedalus_front_reqbufs_min(struct daedalus_front *f)
 {
-	u32 min = 0;
+	u32 max = f->jctx->core->max_capture_bufs, min = 0;
 
 	spin_lock(&f->lock);
 	if (f->have_info)
-		min = min_t(u32, f->dpb_size + 1, DAEDALUS_MAX_CAPTURE_BUFS);
+		min = min_t(u32, f->dpb_size + 1, max);
 	spin_unlock(&f->lock);
 	return min;
 }
@@ -296,16 +296,16 @@ u32 daedalus_front_reqbufs_min(struct daedalus_front *f)
  * daedalus_front_min_buffers() - V4L2_CID_MIN_BUFFERS_FOR_CAPTURE
  * @f:		the front
  *
- * Return: one more than the DPB, within the control's own maximum; 4
- * before the stream says.
+ * Return: one more than the DPB, within the core's max_capture_bufs (at
+ * most the control's own maximum); 4 before the stream says, or fewer
+ * when the core takes fewer.
  */
 u32 daedalus_front_min_buffers(struct daedalus_front *f)
 {
-	u32 val;
+	u32 max = f->jctx->core->max_capture_bufs, val;
 
 	spin_lock(&f->lock);
-	val = f->dpb_size ?
-	      min_t(u32, f->dpb_size + 1, DAEDALUS_MAX_CAPTURE_BUFS) : 4;
+	val = min_t(u32, f->dpb_size ? f->dpb_size + 1 : 4, max);
 	spin_unlock(&f->lock);
 	return val;
 }
@@ -405,9 +405,9 @@ static int daedalus_front_open_session(struct daedalus_front *f, u32 codec)
 	spin_unlock(&f->lock);
 	f->jctx->codec = codec;
 
-	/* The in-flight table is sized for DAEDALUS_MAX_CONTEXTS sessions. */
+	/* The in-flight table is sized for the core's max_contexts sessions. */
 	mutex_lock(fdev->lock);
-	if (fdev->sessions >= DAEDALUS_MAX_CONTEXTS) {
+	if (fdev->sessions >= f->jctx->core->max_contexts) {
 		ret = -EBUSY;
 		goto out;
 	}

@@ -141,9 +141,8 @@ struct daedalus_front_ops {
 /**
  * struct daedalus_front_dev - what the contexts of one device share
  * @lock:	the device's context-list lock; protects @sessions
- * @sessions:	contexts with a daemon session (at most
- *	DAEDALUS_MAX_CONTEXTS: the job core's in-flight table is sized for
- *	them)
+ * @sessions:	contexts with a daemon session (at most the job core's
+ *	max_contexts: its in-flight table is sized for them)
  */
 struct daedalus_front_dev {
 	struct mutex *lock;

@@ -68,10 +68,10 @@ static struct daedalus_job *daedalus_job_get_slot(struct daedalus_job_core *core
 {
 	u32 i, id;
 
-	for (i = 0; i < DAEDALUS_JOB_SLOTS; i++) {
-		id = (core->next_id + i) % DAEDALUS_JOB_SLOTS;
+	for (i = 0; i < core->nr_slots; i++) {
+		id = (core->next_id + i) % core->nr_slots;
 		if (!core->slots[id].in_use) {
-			core->next_id = (id + 1) % DAEDALUS_JOB_SLOTS;
+			core->next_id = (id + 1) % core->nr_slots;
 			core->slots[id].in_use = true;
 			WRITE_ONCE(core->free, core->free - 1);
 			core->stats.in_flight++;
@@ -274,9 +274,34 @@ void daedalus_job_core_init(struct daedalus_job_core *core,
 	core->ops = ops;
 	core->outq = outq;
 	core->timeout_ns = timeout_ns;
+	core->max_contexts = DAEDALUS_MAX_CONTEXTS;
+	core->max_capture_bufs = DAEDALUS_MAX_CAPTURE_BUFS;
+	core->nr_slots = DAEDALUS_JOB_SLOTS;
 	core->free = DAEDALUS_JOB_SLOTS;
 	for (i = 0; i < DAEDALUS_JOB_SLOTS; i++)
 		core->slots[i].gen = 1;
+}
+
+int daedalus_job_core_set_limits(struct daedalus_job_core *core,
+				 u32 contexts, u32 capture_bufs)
+{
+	int ret = 0;
+
+	if (!contexts || contexts > DAEDALUS_MAX_CONTEXTS ||
+	    !capture_bufs || capture_bufs > DAEDALUS_MAX_CAPTURE_BUFS)
+		return -EINVAL;
+	mutex_lock(&core->lock);
+	if (core->stats.runs) {
+		ret = -EBUSY;
+	} else {
+		core->max_contexts = contexts;
+		core->max_capture_bufs = capture_bufs;
+		core->nr_slots = contexts * capture_bufs;
+		core->next_id = 0;
+		WRITE_ONCE(core->free, core->nr_slots);
+	}
+	mutex_unlock(&core->lock);
+	return ret;
 }
 
 void daedalus_job_core_destroy(struct daedalus_job_core *core)
@@ -472,7 +497,7 @@ static struct daedalus_job *daedalus_job_lookup(struct daedalus_job_core *core,
 	u32 id = DAEDALUS_COOKIE_ID(cookie);
 	struct daedalus_job *job;
 
-	if (id >= DAEDALUS_JOB_SLOTS) {
+	if (id >= core->nr_slots) {
 		*reason = DAEDALUS_REJECT_UNKNOWN_COOKIE;
 		return NULL;
 	}
@@ -653,7 +678,7 @@ static unsigned int daedalus_job_cancel_locked(struct daedalus_job_core *core,
 {
 	unsigned int i, n = 0;
 
-	for (i = 0; i < DAEDALUS_JOB_SLOTS; i++) {
+	for (i = 0; i < core->nr_slots; i++) {
 		struct daedalus_job *job = &core->slots[i];
 
 		if (job->in_use && (!jctx || job->jctx == jctx))
@@ -748,7 +773,7 @@ unsigned int daedalus_job_ctx_count(struct daedalus_job_ctx *jctx,
 	unsigned int i, n = 0, p = 0;
 
 	mutex_lock(&core->lock);
-	for (i = 0; i < DAEDALUS_JOB_SLOTS; i++) {
+	for (i = 0; i < core->nr_slots; i++) {
 		struct daedalus_job *job = &core->slots[i];
 
 		if (!job->in_use || job->jctx != jctx)

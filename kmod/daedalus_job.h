@@ -30,7 +30,9 @@
 
 /*
  * In-flight table size: enough for every context's CAPTURE buffers to be
- * parked at once (DAEDALUS_MAX_CONTEXTS * DAEDALUS_MAX_CAPTURE_BUFS).
+ * parked at once (DAEDALUS_MAX_CONTEXTS * DAEDALUS_MAX_CAPTURE_BUFS). Test
+ * executors may shrink both limits (daedalus_job_core_set_limits()); the
+ * table in use is then their product.
  */
 #define DAEDALUS_MAX_CONTEXTS		8
 #define DAEDALUS_MAX_CAPTURE_BUFS	32
@@ -177,6 +179,11 @@ struct daedalus_job_stats {
  * @outq:	the device's queue of requests for the daemon, whose shares
  *	decide which context may run
  * @timeout_ns:	watchdog budget of an unfinished job, 0 for none
+ * @max_contexts: sessions the device takes (DAEDALUS_MAX_CONTEXTS unless
+ *	shrunk); fixed before the first context
+ * @max_capture_bufs: CAPTURE buffers a context may have
+ *	(DAEDALUS_MAX_CAPTURE_BUFS unless shrunk); fixed likewise
+ * @nr_slots:	slots of @slots in use: @max_contexts * @max_capture_bufs
  * @running:	the job device_run started and nobody finished yet
  * @next_id:	where the next slot search starts (ids rotate)
  * @free:	free slots; read without the lock by job_ready
@@ -189,6 +196,9 @@ struct daedalus_job_core {
 	const struct daedalus_job_ops *ops;
 	struct daedalus_outq *outq;
 	u64 timeout_ns;
+	u32 max_contexts;
+	u32 max_capture_bufs;
+	u32 nr_slots;
 	struct daedalus_job *running;
 	u32 next_id;
 	u32 free;
@@ -252,6 +262,24 @@ void daedalus_job_core_init(struct daedalus_job_core *core,
 			    struct v4l2_m2m_dev *m2m_dev,
 			    const struct daedalus_job_ops *ops,
 			    struct daedalus_outq *outq, u64 timeout_ns);
+
+/**
+ * daedalus_job_core_set_limits() - shrink a core's limits, for test executors
+ * @core:	a core no context has used yet
+ * @contexts:	sessions the device takes, 1 to DAEDALUS_MAX_CONTEXTS
+ * @capture_bufs: CAPTURE buffers a context may have, 1 to
+ *	DAEDALUS_MAX_CAPTURE_BUFS
+ *
+ * The in-flight table becomes @contexts * @capture_bufs slots, still enough
+ * for every CAPTURE buffer to be parked at once, so that its slots are
+ * reused, and their cookies' generations advance, within a few jobs rather
+ * than hundreds. The driver keeps the defaults; KUnit, the userspace replay
+ * and the fuzzers shrink them to reach the table's wrap-around.
+ *
+ * Return: 0, -EINVAL for a limit out of range, -EBUSY once a job ran.
+ */
+int daedalus_job_core_set_limits(struct daedalus_job_core *core,
+				 u32 contexts, u32 capture_bufs);
 
 /**
  * daedalus_job_core_destroy() - tear down a core with no context left

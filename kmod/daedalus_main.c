@@ -112,7 +112,7 @@ static int daedalus_jobs_show(struct seq_file *m, void *unused)
 
 	seq_puts(m, "cookie ctx src dst state\n");
 	mutex_lock(&core->lock);
-	for (i = 0; i < DAEDALUS_JOB_SLOTS; i++) {
+	for (i = 0; i < core->nr_slots; i++) {
 		struct daedalus_job *job = &core->slots[i];
 
 		if (!job->in_use)

@@ -713,7 +713,7 @@ static int daedalus_queue_init(void *priv, struct vb2_queue *src_vq,
 	dst_vq->timestamp_flags = V4L2_BUF_FLAG_TIMESTAMP_COPY;
 	dst_vq->lock = &ctx->vb_mutex;
 	dst_vq->dev = ctx->dev->v4l2_dev.dev;
-	dst_vq->max_num_buffers = DAEDALUS_MAX_CAPTURE_BUFS;
+	dst_vq->max_num_buffers = ctx->dev->core.max_capture_bufs;
 	return vb2_queue_init(dst_vq);
 }
 

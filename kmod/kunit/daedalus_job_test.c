@@ -536,6 +536,57 @@ static void dj_late_and_duplicate_replies(struct kunit *test)
 	dj_expect_nothing_done(test, f, true);
 }
 
+/*
+ * A table shrunk to two slots (one context, two CAPTURE buffers) wraps at
+ * the third job: slot 0 again, under its next generation, and the first
+ * job's cookie is refused. Limits out of range, or set once a job ran, are
+ * refused and change nothing.
+ */
+static void dj_limits(struct kunit *test)
+{
+	struct dj_fixture *f = test->priv;
+	struct daedalus_job_core *core = &f->dev->core;
+	struct dj_decode d[3];
+	u32 i;
+
+	KUNIT_EXPECT_EQ(test, daedalus_job_core_set_limits(core, 0, 2), -EINVAL);
+	KUNIT_EXPECT_EQ(test, daedalus_job_core_set_limits(core,
+				DAEDALUS_MAX_CONTEXTS + 1, 2), -EINVAL);
+	KUNIT_EXPECT_EQ(test, daedalus_job_core_set_limits(core, 1, 0), -EINVAL);
+	KUNIT_EXPECT_EQ(test, daedalus_job_core_set_limits(core, 1,
+				DAEDALUS_MAX_CAPTURE_BUFS + 1), -EINVAL);
+	KUNIT_EXPECT_EQ(test, core->nr_slots, DAEDALUS_JOB_SLOTS);
+	KUNIT_ASSERT_EQ(test, daedalus_job_core_set_limits(core, 1, 2), 0);
+	KUNIT_EXPECT_EQ(test, core->nr_slots, 2);
+	KUNIT_EXPECT_EQ(test, core->max_contexts, 1);
+	KUNIT_EXPECT_EQ(test, core->max_capture_bufs, 2);
+
+	KUNIT_ASSERT_TRUE(test, dj_start(test, f, 1, 1, &d[0]));
+	KUNIT_EXPECT_EQ(test, daedalus_job_core_set_limits(core, 2, 2), -EBUSY);
+	KUNIT_EXPECT_EQ(test, core->nr_slots, 2);
+	for (i = 0; i < 3; i++) {
+		if (i) {
+			dj_queue_dst(test, f, 0);
+			dj_queue_src(test, f, 0, 1000ull * (i + 1));
+			KUNIT_ASSERT_TRUE(test, dj_next_job(test, f, &d[i]));
+		}
+		KUNIT_ASSERT_EQ(test, dj_frame(f, &d[i],
+					       DAEDALUS_FRAME_SRC_CONSUMED |
+					       DAEDALUS_FRAME_HAS_PIXELS,
+					       1000ull * (i + 1)), 0);
+		dj_dq(test, f, false, 0, false, NULL);
+		dj_dq(test, f, true, 0, false, NULL);
+	}
+	KUNIT_EXPECT_EQ(test, DAEDALUS_COOKIE_ID(d[0].cookie), 0);
+	KUNIT_EXPECT_EQ(test, DAEDALUS_COOKIE_ID(d[1].cookie), 1);
+	KUNIT_EXPECT_EQ(test, DAEDALUS_COOKIE_ID(d[2].cookie), 0);
+	KUNIT_EXPECT_EQ(test, DAEDALUS_COOKIE_GEN(d[2].cookie),
+			DAEDALUS_COOKIE_GEN(d[0].cookie) + 1);
+	KUNIT_EXPECT_EQ(test, dj_frame(f, &d[0], DAEDALUS_FRAME_HAS_PIXELS, 1000),
+			-EINVAL);
+	KUNIT_EXPECT_EQ(test, dj_rejected(f, DAEDALUS_REJECT_STALE_COOKIE), 1);
+}
+
 /* The watchdog ends a stuck job; parked pictures are not timed. */
 static void dj_watchdog(struct kunit *test)
 {
@@ -1029,6 +1080,7 @@ static struct kunit_case daedalus_job_cases[] = {
 	KUNIT_CASE(dj_reorder_timestamps),
 	KUNIT_CASE(dj_fail),
 	KUNIT_CASE(dj_late_and_duplicate_replies),
+	KUNIT_CASE(dj_limits),
 	KUNIT_CASE(dj_watchdog),
 	KUNIT_CASE(dj_streamoff_in_flight),
 	KUNIT_CASE(dj_close_in_flight),

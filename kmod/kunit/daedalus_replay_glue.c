@@ -543,6 +543,13 @@ void dr_world_free(struct dr_world *w)
 }
 EXPORT_SYMBOL_IF_KUNIT(dr_world_free);
 
+int dr_limits(struct dr_world *w, u32 contexts, u32 capture_bufs)
+{
+	return daedalus_job_core_set_limits(&w->dev->core, contexts,
+					    capture_bufs);
+}
+EXPORT_SYMBOL_IF_KUNIT(dr_limits);
+
 int dr_open(struct dr_world *w, u32 ctx, bool stateless)
 {
 	const struct v4l2_event_subscription eos = {

@@ -51,6 +51,8 @@ struct dr_stats {
 
 struct dr_world *dr_world_new(void);
 void dr_world_free(struct dr_world *w);
+/* Before any context: daedalus_job_core_set_limits() of the world's device. */
+int dr_limits(struct dr_world *w, u32 contexts, u32 capture_bufs);
 int dr_open(struct dr_world *w, u32 ctx, bool stateless);
 int dr_close(struct dr_world *w, u32 ctx);
 int dr_reqbufs(struct dr_world *w, u32 ctx, bool capture, u32 count);

@@ -209,6 +209,7 @@ mod executor {
     unsafe extern "C" {
         fn dr_world_new() -> *mut DrWorld;
         fn dr_world_free(w: *mut DrWorld);
+        fn dr_limits(w: *mut DrWorld, contexts: u32, capture_bufs: u32) -> i32;
         fn dr_open(w: *mut DrWorld, ctx: u32, stateless: bool) -> i32;
         fn dr_close(w: *mut DrWorld, ctx: u32) -> i32;
         fn dr_reqbufs(w: *mut DrWorld, ctx: u32, capture: bool, count: u32) -> i32;
@@ -384,6 +385,7 @@ mod executor {
             // checks context numbers and buffer indices itself.
             unsafe {
                 match *ev {
+                    Event::Limits { contexts, capture } => dr_limits(w, contexts, capture),
                     Event::Open { ctx, stateless } => dr_open(w, ctx, stateless),
                     Event::Close { ctx } => dr_close(w, ctx),
                     Event::Reqbufs { ctx, queue, count } => dr_reqbufs(w, ctx, cap(queue), count),

@@ -11,6 +11,7 @@
 
 const struct daedalus_replay_fns daedalus_replay_fns = {
 	FN(core_init, daedalus_job_core_init),
+	FN(core_set_limits, daedalus_job_core_set_limits),
 	FN(core_destroy, daedalus_job_core_destroy),
 	FN(ctx_init, daedalus_job_ctx_init),
 	FN(abort, daedalus_job_abort),

@@ -39,6 +39,7 @@
  */
 struct daedalus_replay_fns {
 	DAEDALUS_REPLAY_FN(core_init, daedalus_job_core_init);
+	DAEDALUS_REPLAY_FN(core_set_limits, daedalus_job_core_set_limits);
 	DAEDALUS_REPLAY_FN(core_destroy, daedalus_job_core_destroy);
 	DAEDALUS_REPLAY_FN(ctx_init, daedalus_job_ctx_init);
 	DAEDALUS_REPLAY_FN(abort, daedalus_job_abort);
@@ -86,6 +87,8 @@ struct daedalus_shim_fdev {
 /* replay/shim/glue.c: what the executor reads or sets of the C state. */
 size_t daedalus_shim_stats_line(const struct daedalus_job_core *core,
 				char *buf, size_t len);
+void daedalus_shim_core_limits(const struct daedalus_job_core *core,
+			       u32 *contexts, u32 *capture_bufs);
 u32 daedalus_shim_stream_gen(const struct daedalus_job_ctx *jctx);
 int daedalus_shim_parse(const void *buf, size_t len, u16 *type,
 			struct daedalus_msg_frame *frame, u32 *words,

@@ -28,9 +28,19 @@ use crate::scenario::Queue;
 /// v4l2-compliance) queue that much.
 pub const OUTPUT_BUF_SIZE: u32 = ffi::DAEDALUS_DEF_WIDTH * ffi::DAEDALUS_DEF_HEIGHT * 3 / 4;
 
-/// DAEDALUS_MAX_CAPTURE_BUFS: the CAPTURE queue's max_num_buffers.
-pub fn max_capture_buffers() -> u32 {
-    ffi::DAEDALUS_MAX_CAPTURE_BUFS
+/// The core's max_capture_bufs (DAEDALUS_MAX_CAPTURE_BUFS unless a
+/// `limits` event shrank it): the CAPTURE queue's max_num_buffers, which
+/// daedalus_queue_init() reads from the device's core.
+fn max_capture_buffers(core: *const ffi::daedalus_job_core) -> u32 {
+    core_limits(core).1
+}
+
+/// The core's max_contexts and max_capture_bufs.
+fn core_limits(core: *const ffi::daedalus_job_core) -> (u32, u32) {
+    let (mut contexts, mut capture) = (0, 0);
+    // SAFETY: the world's core, initialised with it; the glue only reads.
+    unsafe { crate::core::daedalus_shim_core_limits(core, &mut contexts, &mut capture) };
+    (contexts, capture)
 }
 
 use crate::core::ffi::{EINVAL, ENOMEM, ENOTCONN};
@@ -38,7 +48,7 @@ use crate::core::ffi::{EINVAL, ENOMEM, ENOTCONN};
 // daedalus_vdec.c: a context's life.
 
 /// daedalus_open(): v4l2_m2m_ctx_init with the queues daedalus_queue_init()
-/// sets up (OUTPUT buffered, CAPTURE at most DAEDALUS_MAX_CAPTURE_BUFS),
+/// sets up (OUTPUT buffered, CAPTURE at most the core's max_capture_bufs),
 /// then daedalus_ctx_create_kind(): the front first (a stateless node's
 /// in its stateless mode), then the job core's context. A stateless
 /// context's OUTPUT queue supports and requires requests. Returns the
@@ -46,11 +56,12 @@ use crate::core::ffi::{EINVAL, ENOMEM, ENOTCONN};
 pub(crate) fn open(id: u32, stateless: bool) -> usize {
     let (slot, fdev, core_ptr, jctx, m2m_ctx) = mock::with(|w| {
         let slot = w.m2m_ctx_init(id);
+        let max_cap = max_capture_buffers(w.core_ptr());
         let c = &mut w.ctxs[slot];
         // v4l2_m2m_set_src_buffered(ctx->fh.m2m_ctx, true).
         c.m2m.out_q.buffered = true;
         c.out.max_num_buffers = vb2::MAX_BUFFERS;
-        c.cap.max_num_buffers = max_capture_buffers();
+        c.cap.max_num_buffers = max_cap;
         c.stateless = stateless;
         c.out.supports_requests = stateless;
         c.out.requires_requests = stateless;
@@ -626,7 +637,7 @@ pub(crate) fn daemon_attach() {
     daemon_state(ffi::DAEDALUS_DAEMON_HELLO_WAIT);
     let hello = ffi::daedalus_req_hello {
         proto_version: daedalus_proto::PROTO_VERSION.into(),
-        max_contexts: ffi::DAEDALUS_MAX_CONTEXTS,
+        max_contexts: core_limits(mock::core_ptr()).0,
         max_payload: ffi::DAEDALUS_MAX_PAYLOAD,
         ..Default::default()
     };
@@ -682,6 +693,14 @@ pub(crate) fn daemon_read_all(mut read: impl FnMut(u16, u64, u32, u64)) {
 }
 
 /// daedalus_job_watchdog(): the job core's, at `now`.
+/// daedalus_job_core_set_limits() of the device's core: 0 or a negative
+/// errno.
+pub(crate) fn set_limits(contexts: u32, capture: u32) -> i32 {
+    let core = mock::core();
+    // SAFETY: the core is live.
+    unsafe { c_call!(core, core_set_limits(mock::core_ptr(), contexts, capture)) }
+}
+
 pub(crate) fn watchdog(now: u64) {
     let core = mock::core();
     // SAFETY: the core is live.

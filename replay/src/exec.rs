@@ -22,7 +22,7 @@ use crate::oracle::rules::ReplyBefore;
 use crate::oracle::{Move, Record, Verdict};
 use crate::scenario::{Event, FRAME_HAS_PIXELS, JobRef, MAX_INLINE_PICTURE, Queue};
 
-pub use crate::driver::{OUTPUT_BUF_SIZE, max_capture_buffers};
+pub use crate::driver::OUTPUT_BUF_SIZE;
 pub use crate::mock::vb2::{MAX_BUFFERS, timeval_ns};
 
 /// Most contexts one run may open.
@@ -434,6 +434,7 @@ impl Executor {
     fn event(&mut self, ev: Event) {
         self.with(|w| w.contract_begin(ev));
         match ev {
+            Event::Limits { contexts, capture } => self.limits(contexts, capture),
             Event::Open { ctx, stateless } => self.open(ctx, stateless),
             Event::Close { ctx } => self.close(ctx),
             Event::Reqbufs { ctx, queue, count } => {
@@ -516,6 +517,18 @@ impl Executor {
     fn request(&mut self, req: u32, what: &'static str, f: impl FnOnce(u32) -> Result<(), i32>) {
         if let Err(e) = f(req) {
             self.errno(0, what, e);
+        }
+    }
+
+    /// daedalus_job_core_set_limits(), as the KUnit executor calls it on
+    /// its device before any context: the contract learns the sessions
+    /// the device now takes.
+    fn limits(&mut self, contexts: u32, capture: u32) {
+        let r = driver::set_limits(contexts, capture);
+        if r == 0 {
+            self.with(|w| w.contract_limits(contexts));
+        } else {
+            self.errno(0, "limits", -r);
         }
     }
 

@@ -232,6 +232,15 @@ pub enum Op {
         index: u8,
         what: ReqMisuse,
     },
+    /// As the first operation only: the device shrunk to 1 + `contexts`
+    /// % DAEDALUS_MAX_CONTEXTS sessions of 1 + `capture` % 8 CAPTURE
+    /// buffers (a `limits` event), so that its in-flight table, as small
+    /// as one slot, wraps within a few jobs. Anywhere else it does
+    /// nothing.
+    Limits {
+        contexts: u8,
+        capture: u8,
+    },
 }
 
 /// The request calls a client makes out of the usual order.
@@ -282,6 +291,12 @@ struct Builder {
     next_id: u32,
     /// Most jobs one [`Op::Decode`] runs here.
     max_decode: u32,
+    /// CAPTURE buffers a context gets (vb2 gives no more than the queue's
+    /// max_num_buffers, the core's max_capture_bufs); 0 until an
+    /// [`Op::Limits`] said.
+    max_cap: u32,
+    /// Operations applied so far.
+    ops_run: usize,
 }
 
 impl Builder {
@@ -405,7 +420,7 @@ impl Builder {
         let slot = (self.open.len() - 1) as u8;
         let (nout, ncap) = (
             u32::from(1 + nout % MAX_BUFS),
-            u32::from(1 + ncap % MAX_BUFS),
+            self.cap_limit(u32::from(1 + ncap % MAX_BUFS)),
         );
         for (q, n) in [(Queue::Output, nout), (Queue::Capture, ncap)] {
             self.events.push(Event::Reqbufs {
@@ -429,8 +444,29 @@ impl Builder {
         }
     }
 
+    /// The CAPTURE buffers REQBUFS of `count` gives at most.
+    fn cap_limit(&self, count: u32) -> u32 {
+        if self.max_cap == 0 {
+            count
+        } else {
+            count.min(self.max_cap)
+        }
+    }
+
     fn op(&mut self, op: &Op) {
+        let first = self.ops_run == 0;
+        self.ops_run += 1;
         match *op {
+            Op::Limits { contexts, capture } => {
+                if !first {
+                    return;
+                }
+                let max = crate::core::ffi::DAEDALUS_MAX_CONTEXTS;
+                let contexts = 1 + u32::from(contexts) % max;
+                let capture = u32::from(1 + capture % MAX_BUFS);
+                self.max_cap = capture;
+                self.events.insert(0, Event::Limits { contexts, capture });
+            }
             Op::Open => {
                 self.open(false);
             }
@@ -449,9 +485,13 @@ impl Builder {
                 self.events.push(Event::Close { ctx: c.id });
             }
             Op::Reqbufs { ctx, queue, count } => {
-                let Some(c) = self.pick(ctx) else { return };
                 let count = u32::from(count % (MAX_BUFS + 1));
-                c.count[queue as usize] = count;
+                let got = match queue {
+                    Q::Out => count,
+                    Q::Cap => self.cap_limit(count),
+                };
+                let Some(c) = self.pick(ctx) else { return };
+                c.count[queue as usize] = got;
                 let id = c.id;
                 self.events.push(Event::Reqbufs {
                     ctx: id,

@@ -616,7 +616,8 @@ fn numbered(mut e: Event, to: u32) -> Event {
         | Event::SessionError { ctx, .. }
         | Event::Ctrls { ctx, .. }
         | Event::ResetDone { ctx, .. } => *ctx = to,
-        Event::DaemonAttach { .. }
+        Event::Limits { .. }
+        | Event::DaemonAttach { .. }
         | Event::DaemonDetach
         | Event::DaemonStop
         | Event::DaemonCont

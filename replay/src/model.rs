@@ -4,6 +4,7 @@
 use std::fmt;
 use std::path::{Path, PathBuf};
 
+use crate::core::ffi;
 use crate::scenario::{
     ErrorKind, Event, Line, ParseError, Parser, SCENARIO_MAGIC, SCENARIO_VERSION,
 };
@@ -68,6 +69,23 @@ fn field_at(text: &str, error: &ParseError) -> Option<String> {
     Some(key.to_owned())
 }
 
+/// The column of `key`'s value on line `line` of `text` (0 if not found).
+fn value_column(text: &str, line: u32, key: &str) -> u32 {
+    let text = text.strip_prefix('\u{feff}').unwrap_or(text);
+    let Some(raw) = text.split('\n').nth(line as usize - 1) else {
+        return 0;
+    };
+    let words = raw.split('#').next().unwrap_or("");
+    let mut at = 0;
+    for w in words.split([' ', '\t']) {
+        if w.strip_prefix(key).is_some_and(|r| r.starts_with('=')) {
+            return (at + key.len() + 2) as u32;
+        }
+        at += w.len() + 1;
+    }
+    0
+}
+
 /// A parsed or constructed scenario.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct Scenario {
@@ -91,10 +109,29 @@ impl Scenario {
         Scenario { lines }
     }
 
-    /// Parses scenario text held in memory.
+    /// Parses scenario text held in memory. A `limits` line must also
+    /// name limits the module takes (1 to DAEDALUS_MAX_CONTEXTS contexts,
+    /// 1 to DAEDALUS_MAX_CAPTURE_BUFS CAPTURE buffers): the shared parser
+    /// does not know the module's constants.
     pub fn parse(text: &str) -> Result<Self, ParseError> {
         let mut lines = Vec::new();
         Parser::for_each(text, |l| lines.push(l))?;
+        for l in &lines {
+            if let Event::Limits { contexts, capture } = l.event {
+                for (key, v, max) in [
+                    ("contexts", contexts, ffi::DAEDALUS_MAX_CONTEXTS),
+                    ("capture", capture, ffi::DAEDALUS_MAX_CAPTURE_BUFS),
+                ] {
+                    if !(1..=max).contains(&v) {
+                        return Err(ParseError {
+                            line: l.line,
+                            column: value_column(text, l.line, key),
+                            kind: ErrorKind::BadNumber,
+                        });
+                    }
+                }
+            }
+        }
         Ok(Scenario { lines })
     }
 
@@ -232,6 +269,10 @@ detach
             "daedalus-scenario v1\ndaedalus-scenario v1\n",
             "daedalus-scenario v1\nopen ctx=1 a=1 b=2 c=3 d=4 e=5 f=6 g=7\n",
             "daedalus-scenario v1\nopen\x01 ctx=1\n",
+            "daedalus-scenario v1\nopen ctx=1\nlimits contexts=1 capture=2\n",
+            "daedalus-scenario v1\nlimits contexts=9 capture=2\n",
+            "daedalus-scenario v1\nlimits capture=0 contexts=1\n",
+            "daedalus-scenario v1\nlimits contexts=1\n",
             "",
         ];
         let got: Vec<String> = cases

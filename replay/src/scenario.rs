@@ -86,6 +86,11 @@ pub enum JobRef {
 /// borrow nothing from the text.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub enum Event {
+    /// The device's limits shrunk before anything else happens
+    /// (`daedalus_job_core_set_limits`): `contexts` sessions of at most
+    /// `capture` CAPTURE buffers each, an in-flight table of their
+    /// product. Only as the first event.
+    Limits { contexts: u32, capture: u32 },
     /// A client opens a decoder node: context `ctx` is created, of the
     /// stateless (Request API) node with `stateless`, else of the
     /// stateful one.
@@ -183,7 +188,8 @@ impl Event {
             | Event::StreamInfo { ctx, .. }
             | Event::SessionError { ctx, .. }
             | Event::ResetDone { ctx, .. } => Some(ctx),
-            Event::DaemonAttach { .. }
+            Event::Limits { .. }
+            | Event::DaemonAttach { .. }
             | Event::DaemonDetach
             | Event::DaemonStop
             | Event::DaemonCont
@@ -211,6 +217,7 @@ impl Event {
     /// The verb that starts the event's line.
     pub const fn verb(&self) -> &'static str {
         match self {
+            Event::Limits { .. } => "limits",
             Event::Open { .. } => "open",
             Event::Close { .. } => "close",
             Event::Reqbufs { .. } => "reqbufs",
@@ -273,6 +280,8 @@ pub enum ErrorKind {
     TooManyFields,
     /// A line is not valid UTF-8 or holds control characters.
     BadText,
+    /// `limits` after another event.
+    LimitsNotFirst,
 }
 
 impl ErrorKind {
@@ -297,6 +306,7 @@ impl ErrorKind {
             ErrorKind::DuplicateHeader => "second header line",
             ErrorKind::TooManyFields => "too many fields on one line",
             ErrorKind::BadText => "control character in line",
+            ErrorKind::LimitsNotFirst => "`limits` must be the first event",
         }
     }
 }
@@ -344,6 +354,7 @@ pub struct Parser<'a> {
     rest: &'a str,
     line: u32,
     seen_header: bool,
+    seen_event: bool,
     failed: bool,
 }
 
@@ -354,6 +365,7 @@ impl<'a> Parser<'a> {
             rest: text,
             line: 0,
             seen_header: false,
+            seen_event: false,
             failed: false,
         }
     }
@@ -410,6 +422,7 @@ impl Iterator for Parser<'_> {
             match r {
                 Ok(None) => continue,
                 Ok(Some(event)) => {
+                    self.seen_event = true;
                     return Some(Ok(Line {
                         line: self.line,
                         event,
@@ -516,6 +529,13 @@ impl<'a> Parser<'a> {
             vcol,
         };
         let ev = match spec.verb {
+            "limits" if self.seen_event => {
+                return Err(self.err(vcol, ErrorKind::LimitsNotFirst));
+            }
+            "limits" => Event::Limits {
+                contexts: f.u32("contexts")?,
+                capture: f.u32("capture")?,
+            },
             "open" => Event::Open {
                 ctx: f.u32("ctx")?,
                 stateless: f.node()?,
@@ -607,7 +627,11 @@ struct Spec {
     keys: &'static [&'static str],
 }
 
-const SPECS: [Spec; 23] = [
+const SPECS: [Spec; 24] = [
+    Spec {
+        verb: "limits",
+        keys: &["contexts", "capture"],
+    },
     Spec {
         verb: "open",
         keys: &["ctx", "node"],
@@ -848,6 +872,9 @@ impl fmt::Display for Event {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(self.verb())?;
         match *self {
+            Event::Limits { contexts, capture } => {
+                write!(f, " contexts={contexts} capture={capture}")
+            }
             Event::Open { ctx, stateless } => {
                 write!(f, " ctx={ctx}")?;
                 if stateless {

@@ -574,6 +574,46 @@ fn a_cookie_issued_twice_is_caught_when_the_slot_wraps() {
 }
 
 #[test]
+fn a_cookie_issued_twice_is_caught_at_the_third_job_of_a_two_slot_table() {
+    let v = violation("cookie-reuse", "small-table-wrap.scn");
+    assert_eq!(v.invariant, Invariant::CookieReissued);
+    assert_eq!(v.job, Some((1, 0x1_0000_0000)));
+    let (setup, _) = v.setup.clone().unwrap();
+    assert_eq!(
+        (setup.line, setup.text.as_str()),
+        (20, "qbuf ctx=1 q=out index=0 ts=33000000 size=900")
+    );
+    assert!(
+        v.to_string()
+            .contains("broke:   line 30 `qbuf ctx=1 q=out index=0 ts=99000000 size=900`"),
+        "{v}"
+    );
+}
+
+#[test]
+fn a_shrunk_device_gives_its_limits_and_refuses_the_stale_cookie() {
+    let o = run(&regress("small-table-wrap.scn"), &on("real")).unwrap();
+    assert!(o.verdict.is_clean(), "{:?}", o.verdict);
+    let io = o.io_log();
+    for want in [
+        "13: ret=-22", // QBUF of CAPTURE #2: REQBUFS gave two
+        "17: ret=-16", // the second context's session
+        "31: ret=-22", // the first job's cookie, after the wrap
+    ] {
+        assert!(io.lines().any(|l| l == want), "no `{want}` in\n{io}");
+    }
+    let log: Vec<String> = o.log.iter().map(|(_, r)| r.to_string()).collect();
+    assert!(
+        log.iter()
+            .any(|l| l == "device_run ctx=1 cookie=0x200000000 src=0 dst=0 ts=99000000")
+    );
+    assert!(
+        log.iter()
+            .any(|l| l == "reject stale_cookie type=0x8002 cookie=0x100000000")
+    );
+}
+
+#[test]
 fn a_capture_buffer_claimed_with_the_output_helper_is_caught_by_num_rdy() {
     let v = violation("dst-removed-as-src", "field-bug-reorder.scn");
     assert_eq!(v.invariant, Invariant::NumRdy);

@@ -124,6 +124,11 @@ impl World {
         &mut c.ctxs[i].1
     }
 
+    /// A `limits` event shrank the device: it takes `contexts` sessions.
+    pub(crate) fn contract_limits(&mut self, contexts: u32) {
+        self.contract.max_sessions = contexts;
+    }
+
     /// Before a scenario event runs: what it starts from.
     pub(crate) fn contract_begin(&mut self, ev: Event) {
         self.contract_begin_write();
@@ -778,8 +783,8 @@ impl World {
             .count() as u32
     }
 
-    /// The in-flight table is sized for DAEDALUS_MAX_CONTEXTS sessions: a
-    /// session beyond them is never opened.
+    /// The in-flight table is sized for DAEDALUS_MAX_CONTEXTS sessions (or
+    /// a `limits` event's): a session beyond them is never opened.
     fn rule_session_limit(&mut self, ctx: u32) {
         let open = self.open_sessions();
         let pos = self.ev;
