@@ -275,21 +275,32 @@ void daedalus_front_set_out_size(struct daedalus_front *f, u32 width,
 }
 
 /**
- * daedalus_front_reqbufs_min() - the fewest CAPTURE buffers REQBUFS gives
+ * daedalus_front_cap_count() - the CAPTURE buffers REQBUFS or CREATE_BUFS
+ *	allocates (queue_setup)
  * @f:		the front
+ * @count:	what vb2 asks for, within the queue's max_num_buffers
+ * @have:	buffers the queue has already (none for REQBUFS)
+ * @create:	CREATE_BUFS, where no minimum applies
  *
- * Return: one more than the stream's DPB once it is known (within the
- * core's max_capture_bufs), else 0.
+ * The queue's max_num_buffers stays DAEDALUS_MAX_CAPTURE_BUFS (vb2 takes no
+ * fewer than VB2_MAX_FRAME), so a core whose limits were shrunk is held to
+ * its max_capture_bufs here.
+ *
+ * Return: @count, for REQBUFS raised to one more than the stream's DPB once
+ * it is known; at most the core's max_capture_bufs less @have (0: no room).
  */
-u32 daedalus_front_reqbufs_min(struct daedalus_front *f)
+u32 daedalus_front_cap_count(struct daedalus_front *f, u32 count, u32 have,
+			     bool create)
 {
-	u32 max = f->jctx->core->max_capture_bufs, min = 0;
+	u32 max = f->jctx->core->max_capture_bufs;
 
+	if (have >= max)
+		return 0;
 	spin_lock(&f->lock);
-	if (f->have_info)
-		min = min_t(u32, f->dpb_size + 1, max);
+	if (f->have_info && !create)
+		count = max_t(u32, count, min_t(u32, f->dpb_size + 1, max));
 	spin_unlock(&f->lock);
-	return min;
+	return min_t(u32, count, max - have);
 }
 
 /**

@@ -216,7 +216,8 @@ u32 daedalus_front_cap_pixfmts(struct daedalus_front *f);
 void daedalus_front_set_cap_pixfmt(struct daedalus_front *f, u32 pixfmt);
 void daedalus_front_set_out_size(struct daedalus_front *f, u32 width,
 				 u32 height);
-u32 daedalus_front_reqbufs_min(struct daedalus_front *f);
+u32 daedalus_front_cap_count(struct daedalus_front *f, u32 count, u32 have,
+			     bool create);
 u32 daedalus_front_min_buffers(struct daedalus_front *f);
 bool daedalus_front_session_open(struct daedalus_front *f);
 

@@ -605,7 +605,8 @@ static int daedalus_queue_setup(struct vb2_queue *vq, unsigned int *nbuffers,
 				struct device *alloc_devs[])
 {
 	struct daedalus_ctx *ctx = vb2_get_drv_priv(vq);
-	u32 size, min = 0;
+	bool create = *nplanes;
+	u32 size;
 
 	if (V4L2_TYPE_IS_OUTPUT(vq->type)) {
 		spin_lock(&ctx->lock);
@@ -613,12 +614,22 @@ static int daedalus_queue_setup(struct vb2_queue *vq, unsigned int *nbuffers,
 		spin_unlock(&ctx->lock);
 	} else {
 		size = daedalus_front_cap_sizeimage(&ctx->front);
-		min = daedalus_front_reqbufs_min(&ctx->front);
 	}
-	if (*nplanes)
-		return (*nplanes != 1 || sizes[0] < size) ? -EINVAL : 0;
-	/* REQBUFS(CAPTURE): at least V4L2_CID_MIN_BUFFERS_FOR_CAPTURE. */
-	*nbuffers = max(*nbuffers, min);
+	if (create && (*nplanes != 1 || sizes[0] < size))
+		return -EINVAL;
+	/*
+	 * REQBUFS(CAPTURE): at least V4L2_CID_MIN_BUFFERS_FOR_CAPTURE; either
+	 * call: no more than the job core's table is sized for.
+	 */
+	if (!V4L2_TYPE_IS_OUTPUT(vq->type)) {
+		*nbuffers = daedalus_front_cap_count(&ctx->front, *nbuffers,
+						     vb2_get_num_buffers(vq),
+						     create);
+		if (!*nbuffers)
+			return -ENOBUFS;
+	}
+	if (create)
+		return 0;
 	*nplanes = 1;
 	sizes[0] = size;
 	return 0;
@@ -713,7 +724,7 @@ static int daedalus_queue_init(void *priv, struct vb2_queue *src_vq,
 	dst_vq->timestamp_flags = V4L2_BUF_FLAG_TIMESTAMP_COPY;
 	dst_vq->lock = &ctx->vb_mutex;
 	dst_vq->dev = ctx->dev->v4l2_dev.dev;
-	dst_vq->max_num_buffers = ctx->dev->core.max_capture_bufs;
+	dst_vq->max_num_buffers = DAEDALUS_MAX_CAPTURE_BUFS;
 	return vb2_queue_init(dst_vq);
 }
 

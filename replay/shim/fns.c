@@ -35,7 +35,7 @@ const struct daedalus_replay_fns daedalus_replay_fns = {
 	FN(front_daemon_gone, daedalus_front_daemon_gone),
 	FN(front_last, daedalus_front_last),
 	FN(front_cap_sizeimage, daedalus_front_cap_sizeimage),
-	FN(front_reqbufs_min, daedalus_front_reqbufs_min),
+	FN(front_cap_count, daedalus_front_cap_count),
 	FN(front_session_open, daedalus_front_session_open),
 	FN(front_min_buffers, daedalus_front_min_buffers),
 	FN(front_no_daemon, daedalus_front_no_daemon),

@@ -63,7 +63,7 @@ struct daedalus_replay_fns {
 	DAEDALUS_REPLAY_FN(front_daemon_gone, daedalus_front_daemon_gone);
 	DAEDALUS_REPLAY_FN(front_last, daedalus_front_last);
 	DAEDALUS_REPLAY_FN(front_cap_sizeimage, daedalus_front_cap_sizeimage);
-	DAEDALUS_REPLAY_FN(front_reqbufs_min, daedalus_front_reqbufs_min);
+	DAEDALUS_REPLAY_FN(front_cap_count, daedalus_front_cap_count);
 	DAEDALUS_REPLAY_FN(front_session_open, daedalus_front_session_open);
 	DAEDALUS_REPLAY_FN(front_min_buffers, daedalus_front_min_buffers);
 	DAEDALUS_REPLAY_FN(front_no_daemon, daedalus_front_no_daemon);

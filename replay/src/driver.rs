@@ -28,13 +28,6 @@ use crate::scenario::Queue;
 /// v4l2-compliance) queue that much.
 pub const OUTPUT_BUF_SIZE: u32 = ffi::DAEDALUS_DEF_WIDTH * ffi::DAEDALUS_DEF_HEIGHT * 3 / 4;
 
-/// The core's max_capture_bufs (DAEDALUS_MAX_CAPTURE_BUFS unless a
-/// `limits` event shrank it): the CAPTURE queue's max_num_buffers, which
-/// daedalus_queue_init() reads from the device's core.
-fn max_capture_buffers(core: *const ffi::daedalus_job_core) -> u32 {
-    core_limits(core).1
-}
-
 /// The core's max_contexts and max_capture_bufs.
 fn core_limits(core: *const ffi::daedalus_job_core) -> (u32, u32) {
     let (mut contexts, mut capture) = (0, 0);
@@ -48,7 +41,7 @@ use crate::core::ffi::{EINVAL, ENOMEM, ENOTCONN};
 // daedalus_vdec.c: a context's life.
 
 /// daedalus_open(): v4l2_m2m_ctx_init with the queues daedalus_queue_init()
-/// sets up (OUTPUT buffered, CAPTURE at most the core's max_capture_bufs),
+/// sets up (OUTPUT buffered, CAPTURE at most DAEDALUS_MAX_CAPTURE_BUFS),
 /// then daedalus_ctx_create_kind(): the front first (a stateless node's
 /// in its stateless mode), then the job core's context. A stateless
 /// context's OUTPUT queue supports and requires requests. Returns the
@@ -56,12 +49,11 @@ use crate::core::ffi::{EINVAL, ENOMEM, ENOTCONN};
 pub(crate) fn open(id: u32, stateless: bool) -> usize {
     let (slot, fdev, core_ptr, jctx, m2m_ctx) = mock::with(|w| {
         let slot = w.m2m_ctx_init(id);
-        let max_cap = max_capture_buffers(w.core_ptr());
         let c = &mut w.ctxs[slot];
         // v4l2_m2m_set_src_buffered(ctx->fh.m2m_ctx, true).
         c.m2m.out_q.buffered = true;
         c.out.max_num_buffers = vb2::MAX_BUFFERS;
-        c.cap.max_num_buffers = max_cap;
+        c.cap.max_num_buffers = ffi::DAEDALUS_MAX_CAPTURE_BUFS;
         c.stateless = stateless;
         c.out.supports_requests = stateless;
         c.out.requires_requests = stateless;
@@ -117,18 +109,19 @@ pub(crate) fn ctx_jobs_left(slot: usize) -> (u32, u32) {
 
 // daedalus_vdec.c: the vb2 ops.
 
-/// daedalus_queue_setup(): the minimum count (REQBUFS(CAPTURE) gets at
-/// least V4L2_CID_MIN_BUFFERS_FOR_CAPTURE once the stream is known) and
-/// the plane size of a queue.
-pub(crate) fn queue_setup(slot: usize, queue: Queue) -> (u32, u32) {
+/// daedalus_queue_setup() of REQBUFS asking for `count`: the count it
+/// allocates (REQBUFS(CAPTURE) gets at least
+/// V4L2_CID_MIN_BUFFERS_FOR_CAPTURE once the stream is known, and no more
+/// than the core's max_capture_bufs) and the plane size of a queue.
+pub(crate) fn queue_setup(slot: usize, queue: Queue, count: u32) -> (u32, u32) {
     match queue {
-        Queue::Output => (0, OUTPUT_BUF_SIZE),
+        Queue::Output => (count, OUTPUT_BUF_SIZE),
         Queue::Capture => {
             let (front, core) = mock::front_fns(slot);
-            // SAFETY: the front is live.
+            // SAFETY: the front is live; REQBUFS freed the queue's buffers.
             unsafe {
                 (
-                    c_call!(core, front_reqbufs_min(front)),
+                    c_call!(core, front_cap_count(front, count, 0, false)),
                     c_call!(core, front_cap_sizeimage(front)),
                 )
             }

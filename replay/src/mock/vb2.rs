@@ -147,8 +147,9 @@ impl World {
 // ioctl's errno; a call into the driver never holds the world.
 
 /// `vb2_core_reqbufs`: frees what the queue had (cancelling it, which
-/// also clears a queue error), asks the driver's queue_setup for its
-/// minimum count and the plane size, clamps to max_num_buffers.
+/// also clears a queue error), clamps the count to max_num_buffers and
+/// allocates what the driver's queue_setup makes of it, with its plane
+/// size.
 pub(crate) fn reqbufs(slot: usize, queue: Queue, count: u32) -> Result<(), i32> {
     let busy = with(|w| w.ctxs[slot].q(queue).streaming);
     if busy {
@@ -178,8 +179,8 @@ pub(crate) fn reqbufs(slot: usize, queue: Queue, count: u32) -> Result<(), i32> 
     if count == 0 {
         return Ok(());
     }
-    let (min, size) = driver::queue_setup(slot, queue);
-    alloc(slot, queue, count.max(min).min(max), size);
+    let (n, size) = driver::queue_setup(slot, queue, count.min(max));
+    alloc(slot, queue, n.min(max), size);
     Ok(())
 }
 
