@@ -35,6 +35,10 @@ pub const MAX_DECODE_JOBS: u32 = 1 + 2 * 255;
 /// Most jobs [`Op::Decode`] runs on one context in a scenario: the KUnit
 /// executor remembers 4096 cookies a context (DR_MAX_JOBS).
 const MAX_DECODED: u32 = 2048;
+/// Most rounds one [`Op::StreamLoop`] runs: past the request queue's
+/// bound of a context (4 x DAEDALUS_OUTQ_CTX_REQS + 9 = 137 requests), were
+/// nothing coalesced.
+pub const MAX_LOOPS: u8 = 128;
 /// Frame period of the generated timestamps: 30 fps in ns.
 const PERIOD_NS: u64 = 33_333_333;
 
@@ -240,6 +244,15 @@ pub enum Op {
     Limits {
         contexts: u8,
         capture: u8,
+    },
+    /// A client looping STREAMOFF and STREAMON of one queue (`queue`), or
+    /// of both (`None`), 1 + `times` % [`MAX_LOOPS`] times: what a seek
+    /// bar dragged back and forth does. Against a daemon that stopped
+    /// reading, each STREAMOFF queues a request the module must coalesce.
+    StreamLoop {
+        ctx: u8,
+        queue: Option<Q>,
+        times: u8,
     },
 }
 
@@ -660,6 +673,21 @@ impl Builder {
                 }
             }
             Op::Decode { ctx, jobs } => self.decode(ctx, 1 + 2 * u32::from(jobs)),
+            Op::StreamLoop { ctx, queue, times } => {
+                let queues: &[Q] = match queue {
+                    Some(Q::Out) => &[Q::Out],
+                    Some(Q::Cap) => &[Q::Cap],
+                    None => &[Q::Out, Q::Cap],
+                };
+                for _ in 0..=times % MAX_LOOPS {
+                    for &queue in queues {
+                        self.op(&Op::Streamoff { ctx, queue });
+                    }
+                    for &queue in queues {
+                        self.op(&Op::Streamon { ctx, queue });
+                    }
+                }
+            }
         }
     }
 
@@ -840,6 +868,63 @@ mod tests {
         let v = run_on(&s, "cookie-reuse");
         let v = v.verdict.violation().expect("cookie-reuse runs clean");
         assert_eq!(v.invariant.name(), "cookie-reissued", "{v}");
+    }
+
+    /// A `Limits` first op shrinks the device: three jobs wrap a table of
+    /// two slots, which the cookie-reuse mutant gets wrong; anywhere else
+    /// the op does nothing.
+    #[test]
+    fn limits_first_wrap_a_small_table_within_three_jobs() {
+        let ops = [
+            Op::Limits {
+                contexts: 0,
+                capture: 1,
+            },
+            Op::Setup { nout: 1, ncap: 1 },
+            Op::Decode { ctx: 0, jobs: 1 },
+        ];
+        let s = scenario(&ops);
+        assert_eq!(
+            s.lines[0].event,
+            Event::Limits {
+                contexts: 1,
+                capture: 2
+            }
+        );
+        let o = run_on(&s, "real");
+        assert!(o.verdict.is_clean(), "{}", o.verdict.violation().unwrap());
+        assert!(
+            o.trace_log().contains("cookie=0x200000000"),
+            "{}",
+            o.trace_log()
+        );
+        let v = run_on(&s, "cookie-reuse");
+        let v = v.verdict.violation().expect("cookie-reuse runs clean");
+        assert_eq!(v.invariant.name(), "cookie-reissued", "{v}");
+        let later = scenario(&[ops[1].clone(), ops[0].clone()]);
+        assert!(!later.to_text().contains("limits"), "{}", later.to_text());
+    }
+
+    /// A loop of STREAMOFF/STREAMON against a daemon that stopped reading:
+    /// clean on the real queue, past its bound on one that coalesces
+    /// nothing.
+    #[test]
+    fn a_stream_loop_against_a_stopped_daemon_tests_the_queue_bound() {
+        let s = scenario(&[
+            Op::Setup { nout: 1, ncap: 1 },
+            Op::DaemonReading { reading: false },
+            Op::StreamLoop {
+                ctx: 0,
+                queue: None,
+                times: 100,
+            },
+        ]);
+        assert_eq!(s.to_text().matches("\nstreamoff ").count(), 2 * 101);
+        let o = run_on(&s, "real");
+        assert!(o.verdict.is_clean(), "{}", o.verdict.violation().unwrap());
+        let v = run_on(&s, "queue-no-coalesce");
+        let v = v.verdict.violation().expect("queue-no-coalesce runs clean");
+        assert_eq!(v.invariant.name(), "queue-bound", "{v}");
     }
 
     /// A seek starts a new stream generation; a reply naming the one

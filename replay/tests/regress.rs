@@ -591,6 +591,22 @@ fn a_cookie_issued_twice_is_caught_at_the_third_job_of_a_two_slot_table() {
 }
 
 #[test]
+fn a_session_beyond_the_limit_is_caught_at_its_session_open() {
+    for (trace, line) in [("small-table-wrap.scn", 17), ("sessions.scn", 0)] {
+        let v = violation("session-beyond-limit", trace);
+        assert_eq!(v.invariant, Invariant::ProtocolRules, "{trace}: {v}");
+        let text = v.to_string();
+        assert!(text.contains("the module has room for"), "{trace}: {v}");
+        if line != 0 {
+            assert!(
+                text.contains(&format!("broke:   line {line} `streamon ctx=2 q=out`")),
+                "{v}"
+            );
+        }
+    }
+}
+
+#[test]
 fn a_shrunk_device_gives_its_limits_and_refuses_the_stale_cookie() {
     let o = run(&regress("small-table-wrap.scn"), &on("real")).unwrap();
     assert!(o.verdict.is_clean(), "{:?}", o.verdict);
