@@ -302,7 +302,8 @@ struct Builder {
     events: Vec<Event>,
     open: Vec<CtxModel>,
     next_id: u32,
-    /// Most jobs one [`Op::Decode`] runs here.
+    /// Most jobs one [`Op::Decode`] runs here, and most rounds of one
+    /// [`Op::StreamLoop`].
     max_decode: u32,
     /// CAPTURE buffers a context gets (vb2 gives no more than the queue's
     /// max_num_buffers, the core's max_capture_bufs); 0 until an
@@ -679,7 +680,8 @@ impl Builder {
                     Some(Q::Cap) => &[Q::Cap],
                     None => &[Q::Out, Q::Cap],
                 };
-                for _ in 0..=times % MAX_LOOPS {
+                let rounds = (1 + u32::from(times % MAX_LOOPS)).min(self.max_decode);
+                for _ in 0..rounds {
                     for &queue in queues {
                         self.op(&Op::Streamoff { ctx, queue });
                     }
@@ -750,9 +752,11 @@ pub fn scenario(ops: &[Op]) -> Scenario {
     scenario_limited(ops, MAX_DECODE_JOBS)
 }
 
-/// [`scenario`] with each [`Op::Decode`] cut to `max_decode` jobs: the
-/// KUnit differential fuzzing's, where a job costs a thousand times what
-/// it costs here (slot reuse is replayed there by traces/regress).
+/// [`scenario`] with each [`Op::Decode`] cut to `max_decode` jobs and each
+/// [`Op::StreamLoop`] to as many rounds: the KUnit differential fuzzing's,
+/// where a job costs a thousand times what it costs here (slot reuse and
+/// the request queue's bound are replayed there by traces/regress, and by
+/// the scenarios that shrink the device).
 pub fn scenario_limited(ops: &[Op], max_decode: u32) -> Scenario {
     let mut b = Builder {
         max_decode,

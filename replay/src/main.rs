@@ -134,8 +134,9 @@ enum Cmd {
         /// Most operations in one seeded scenario.
         #[arg(long, default_value_t = 24)]
         max_ops: usize,
-        /// Most jobs one `Decode` operation runs (the fuzz target's go up
-        /// to 511; each costs far more on the KUnit executor).
+        /// Most jobs one `Decode` operation runs, and most rounds of one
+        /// `StreamLoop` (the fuzz target's go up to 511 and 128; each costs
+        /// far more on the KUnit executor).
         #[arg(long, default_value_t = 8)]
         max_decode_jobs: u32,
         /// Directories of raw fuzzer inputs (an orderings corpus) to add.
