@@ -18,11 +18,9 @@ size_t daedalus_shim_stats_line(const struct daedalus_job_core *core,
 	return daedalus_job_stats_line(&core->stats, buf, len);
 }
 
-void daedalus_shim_core_limits(const struct daedalus_job_core *core,
-			       u32 *contexts, u32 *capture_bufs)
+u32 daedalus_shim_max_contexts(const struct daedalus_job_core *core)
 {
-	*contexts = core->max_contexts;
-	*capture_bufs = core->max_capture_bufs;
+	return core->max_contexts;
 }
 
 u32 daedalus_shim_stream_gen(const struct daedalus_job_ctx *jctx)

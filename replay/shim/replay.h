@@ -87,8 +87,7 @@ struct daedalus_shim_fdev {
 /* replay/shim/glue.c: what the executor reads or sets of the C state. */
 size_t daedalus_shim_stats_line(const struct daedalus_job_core *core,
 				char *buf, size_t len);
-void daedalus_shim_core_limits(const struct daedalus_job_core *core,
-			       u32 *contexts, u32 *capture_bufs);
+u32 daedalus_shim_max_contexts(const struct daedalus_job_core *core);
 u32 daedalus_shim_stream_gen(const struct daedalus_job_ctx *jctx);
 int daedalus_shim_parse(const void *buf, size_t len, u16 *type,
 			struct daedalus_msg_frame *frame, u32 *words,

@@ -32,8 +32,8 @@ pub(crate) use ffi::{
     daedalus_msg_stream_info as MsgStreamInfo, daedalus_replay_fns as CoreFns,
 };
 pub(crate) use ffi::{
-    daedalus_msg_encode_decode, daedalus_msg_reject_name, daedalus_shim_core_limits,
-    daedalus_shim_fdev_init, daedalus_shim_fdev_lock, daedalus_shim_front_flags,
+    daedalus_msg_encode_decode, daedalus_msg_reject_name, daedalus_shim_fdev_init,
+    daedalus_shim_fdev_lock, daedalus_shim_front_flags, daedalus_shim_max_contexts,
     daedalus_shim_out_fields, daedalus_shim_out_new, daedalus_shim_outq_held, daedalus_shim_parse,
     daedalus_shim_share, daedalus_shim_stats_line, daedalus_shim_stream_gen,
 };

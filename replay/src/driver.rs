@@ -28,14 +28,6 @@ use crate::scenario::Queue;
 /// v4l2-compliance) queue that much.
 pub const OUTPUT_BUF_SIZE: u32 = ffi::DAEDALUS_DEF_WIDTH * ffi::DAEDALUS_DEF_HEIGHT * 3 / 4;
 
-/// The core's max_contexts and max_capture_bufs.
-fn core_limits(core: *const ffi::daedalus_job_core) -> (u32, u32) {
-    let (mut contexts, mut capture) = (0, 0);
-    // SAFETY: the world's core, initialised with it; the glue only reads.
-    unsafe { crate::core::daedalus_shim_core_limits(core, &mut contexts, &mut capture) };
-    (contexts, capture)
-}
-
 use crate::core::ffi::{EINVAL, ENOMEM, ENOTCONN};
 
 // daedalus_vdec.c: a context's life.
@@ -630,7 +622,8 @@ pub(crate) fn daemon_attach() {
     daemon_state(ffi::DAEDALUS_DAEMON_HELLO_WAIT);
     let hello = ffi::daedalus_req_hello {
         proto_version: daedalus_proto::PROTO_VERSION.into(),
-        max_contexts: core_limits(mock::core_ptr()).0,
+        // SAFETY: the world's core, initialised with it; the glue only reads.
+        max_contexts: unsafe { crate::core::daedalus_shim_max_contexts(mock::core_ptr()) },
         max_payload: ffi::DAEDALUS_MAX_PAYLOAD,
         ..Default::default()
     };
@@ -685,7 +678,6 @@ pub(crate) fn daemon_read_all(mut read: impl FnMut(u16, u64, u32, u64)) {
     }
 }
 
-/// daedalus_job_watchdog(): the job core's, at `now`.
 /// daedalus_job_core_set_limits() of the device's core: 0 or a negative
 /// errno.
 pub(crate) fn set_limits(contexts: u32, capture: u32) -> i32 {
@@ -694,6 +686,7 @@ pub(crate) fn set_limits(contexts: u32, capture: u32) -> i32 {
     unsafe { c_call!(core, core_set_limits(mock::core_ptr(), contexts, capture)) }
 }
 
+/// daedalus_job_watchdog(): the job core's, at `now`.
 pub(crate) fn watchdog(now: u64) {
     let core = mock::core();
     // SAFETY: the core is live.
