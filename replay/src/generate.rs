@@ -309,8 +309,6 @@ struct Builder {
     /// max_num_buffers, the core's max_capture_bufs); 0 until an
     /// [`Op::Limits`] said.
     max_cap: u32,
-    /// Operations applied so far.
-    ops_run: usize,
 }
 
 impl Builder {
@@ -467,20 +465,19 @@ impl Builder {
         }
     }
 
+    /// [`Op::Limits`], the first operation: the scenario's first event.
+    fn limits(&mut self, contexts: u8, capture: u8) {
+        let max = crate::core::ffi::DAEDALUS_MAX_CONTEXTS;
+        let contexts = 1 + u32::from(contexts) % max;
+        let capture = u32::from(1 + capture % MAX_BUFS);
+        self.max_cap = capture;
+        self.events.push(Event::Limits { contexts, capture });
+    }
+
     fn op(&mut self, op: &Op) {
-        let first = self.ops_run == 0;
-        self.ops_run += 1;
         match *op {
-            Op::Limits { contexts, capture } => {
-                if !first {
-                    return;
-                }
-                let max = crate::core::ffi::DAEDALUS_MAX_CONTEXTS;
-                let contexts = 1 + u32::from(contexts) % max;
-                let capture = u32::from(1 + capture % MAX_BUFS);
-                self.max_cap = capture;
-                self.events.insert(0, Event::Limits { contexts, capture });
-            }
+            // Applied by scenario_limited() when first, else nothing.
+            Op::Limits { .. } => {}
             Op::Open => {
                 self.open(false);
             }
@@ -746,8 +743,9 @@ impl Builder {
     }
 }
 
-/// The scenario `ops` stand for: a daemon attaches first, then each
-/// operation in order (at most [`MAX_OPS`]).
+/// The scenario `ops` stand for: the device's limits if the first
+/// operation is [`Op::Limits`], a daemon attaches, then each operation in
+/// order (at most [`MAX_OPS`]).
 pub fn scenario(ops: &[Op]) -> Scenario {
     scenario_limited(ops, MAX_DECODE_JOBS)
 }
@@ -762,6 +760,9 @@ pub fn scenario_limited(ops: &[Op], max_decode: u32) -> Scenario {
         max_decode,
         ..Builder::default()
     };
+    if let Some(&Op::Limits { contexts, capture }) = ops.first() {
+        b.limits(contexts, capture);
+    }
     b.events.push(Event::DaemonAttach { version: 1 });
     for op in ops.iter().take(MAX_OPS) {
         b.op(op);
