@@ -559,29 +559,30 @@ fn a_reply_of_an_older_generation_applied_is_caught() {
     insta::assert_snapshot!("stale_generation_diagnosis", v.to_string());
 }
 
-#[test]
-fn a_cookie_issued_twice_is_caught_when_the_slot_wraps() {
-    let v = violation("cookie-reuse", "slot-wrap.scn");
+/// cookie-reuse on `trace`: job 0x100000000 of ctx 1 reissued, set up by
+/// the first job's device_run at line `setup_line` (`setup_text`).
+fn cookie_reissued(trace: &str, setup_line: u32, setup_text: &str) -> daedalus_replay::Violation {
+    let v = violation("cookie-reuse", trace);
     assert_eq!(v.invariant, Invariant::CookieReissued);
     assert_eq!(v.job, Some((1, 0x1_0000_0000)));
-    // Set up by the first job's device_run, 256 jobs earlier.
     let (setup, _) = v.setup.clone().unwrap();
-    assert_eq!(
-        (setup.line, setup.text.as_str()),
-        (13, "qbuf ctx=1 q=cap index=0")
-    );
+    assert_eq!((setup.line, setup.text.as_str()), (setup_line, setup_text));
+    v
+}
+
+#[test]
+fn a_cookie_issued_twice_is_caught_when_the_slot_wraps() {
+    // Set up by the first job's device_run, 256 jobs earlier.
+    let v = cookie_reissued("slot-wrap.scn", 13, "qbuf ctx=1 q=cap index=0");
     insta::assert_snapshot!("cookie_reuse_diagnosis", v.to_string());
 }
 
 #[test]
 fn a_cookie_issued_twice_is_caught_at_the_third_job_of_a_two_slot_table() {
-    let v = violation("cookie-reuse", "small-table-wrap.scn");
-    assert_eq!(v.invariant, Invariant::CookieReissued);
-    assert_eq!(v.job, Some((1, 0x1_0000_0000)));
-    let (setup, _) = v.setup.clone().unwrap();
-    assert_eq!(
-        (setup.line, setup.text.as_str()),
-        (20, "qbuf ctx=1 q=out index=0 ts=33000000 size=900")
+    let v = cookie_reissued(
+        "small-table-wrap.scn",
+        20,
+        "qbuf ctx=1 q=out index=0 ts=33000000 size=900",
     );
     assert!(
         v.to_string()
