@@ -12,7 +12,7 @@ STAGE_LOG := target/stages
 # Debian packages every stage needs (bookworm names; trixie sources for the
 # test kernel are fetched by kmod/scripts/kernel.sh with its own apt config).
 APT_PACKAGES := \
-	build-essential pkg-config bc bison flex cpio kmod rsync xz-utils zstd \
+	build-essential pkg-config bc bison flex cpio kmod rsync xz-utils zstd lz4 \
 	libelf-dev libssl-dev dwarves python3 \
 	clang-19 lld-19 llvm-19 libclang-19-dev libclang-rt-19-dev \
 	gcc-aarch64-linux-gnu libc6-dev-arm64-cross \

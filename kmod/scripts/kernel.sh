@@ -295,6 +295,7 @@ check_config() {
 kunit_fragments() {
 	echo "$KMOD_DIR/.kunitconfig"
 	echo "$KMOD_DIR/config/virtme.config"
+	echo "$KMOD_DIR/config/tcg.config"
 	if module_kconfig_present; then
 		echo "$KMOD_DIR/config/daedalus.config"
 	fi
@@ -320,7 +321,7 @@ kunit_kconfig_has() {
 test_kernel_key() {
 	local ver=$1 src=$2
 	cat "$src/.debian-version" "$KMOD_DIR/.kunitconfig" "$KMOD_DIR"/config/virtme.config \
-		"$KMOD_DIR"/config/daedalus.config "$KMOD_DIR"/config/kunit-*.config \
+		"$KMOD_DIR"/config/tcg.config "$KMOD_DIR"/config/daedalus.config "$KMOD_DIR"/config/kunit-*.config \
 		"$KMOD_DIR/kunit/qemu_x86_64_tcg.py" | sha256sum | cut -c1-12
 }
 
