@@ -9,7 +9,10 @@
 #
 #   kunit-mutant.sh NAME [PATTERN]   default PATTERN: the kernel's list
 #                                    corruption, lockdep or WARN/BUG report,
-#                                    or a failed case (`not ok`)
+#                                    a failed case (`not ok`), or the line
+#                                    a scenario that broke prints (its case
+#                                    fails for it: `traces/NAME: what
+#                                    (after line N)`)
 #   kunit-mutant.sh --build NAME     only build NAME's kernel; its image is
 #                                    kept in target/kunit-mutant/NAME/image
 #   kunit-mutant.sh --run NAME [PATTERN]
@@ -21,7 +24,8 @@
 # DAEDALUS_KUNIT_TIMEOUT seconds (default 90). It ends 5 seconds after the
 # console's first line matching PATTERN (DAEDALUS_KUNIT_STOP_AT_REPORT):
 # a mutant that deadlocks is caught by lockdep's report, not by the
-# timeout.
+# timeout, and one that breaks a scenario by that scenario's line, not by
+# the case's `not ok` once every other trace has run.
 #
 # The copy lives under $DAEDALUS_CACHE/mutants/NAME and is laid out like a
 # clone (replay/ and traces/ are symlinks to this one), so the in-tree
@@ -42,7 +46,8 @@ case "${1:-}" in
 --run) PHASES=run; shift ;;
 esac
 NAME=${1:?usage: kunit-mutant.sh [--build|--run] NAME [PATTERN]}
-PATTERN=${2:-list_(add|del) corruption|possible recursive locking|BUG: |WARNING: |^ *not ok }
+BROKEN_SCENARIO='^daedalus_replay: (traces|generated)/[^ ]+( \(mapped jobs\))?: .* \(after line [0-9]+\)'
+PATTERN=${2:-"list_(add|del) corruption|possible recursive locking|BUG: |WARNING: |^ *not ok |$BROKEN_SCENARIO"}
 PATCH=$ROOT/replay/mutants/$NAME.patch
 
 log() { printf 'kunit-mutant: %s\n' "$*" >&2; }
