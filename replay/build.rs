@@ -107,60 +107,45 @@ fn main() {
         .unwrap_or_default();
     patches.retain(|p| p.extension().is_some_and(|e| e == "patch"));
     patches.sort();
-    for patch in patches {
+    // A mutant's archive is in its own directory; one left in OUT_DIR by
+    // an older build would come first in the link's search path.
+    for e in fs::read_dir(&out).into_iter().flatten().flatten() {
+        let n = e.file_name().to_string_lossy().into_owned();
+        if n.starts_with("libdaedalus_mut_") && n.ends_with(".a") {
+            let _ = fs::remove_file(e.path());
+        }
+    }
+    // Each mutant is patched and compiled on its own; as many at a time as
+    // cargo gives this build jobs (NUM_JOBS), the results in name order.
+    let jobs = env::var("NUM_JOBS")
+        .ok()
+        .and_then(|n| n.parse::<usize>().ok())
+        .unwrap_or(1)
+        .clamp(1, patches.len().max(1));
+    let next = std::sync::atomic::AtomicUsize::new(0);
+    let mut results: Vec<Option<Result<String, String>>> = vec![None; patches.len()];
+    let done = std::sync::Mutex::new(&mut results);
+    std::thread::scope(|s| {
+        for _ in 0..jobs {
+            s.spawn(|| {
+                loop {
+                    let i = next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                    let Some(patch) = patches.get(i) else { break };
+                    let r = build_mutant(patch, &out, &kmod, &manifest, &syms, &base);
+                    done.lock().unwrap()[i] = Some(r);
+                }
+            });
+        }
+    });
+    for (patch, r) in patches.iter().zip(results) {
         let name = patch.file_stem().unwrap().to_string_lossy().into_owned();
-        let ident = name.replace('-', "_");
-        let prefix = format!("mut_{ident}_");
-        let dir = out.join("mutants").join(&name);
-        let _ = fs::remove_dir_all(&dir);
-        fs::create_dir_all(dir.join("kmod")).unwrap();
-        for f in [
-            "daedalus_job.c",
-            "daedalus_job.h",
-            "daedalus_front.c",
-            "daedalus_front.h",
-            "daedalus_dispatch.c",
-            "daedalus_dispatch.h",
-            "daedalus_outq.c",
-            "daedalus_outq.h",
-            "daedalus_msg.h",
-            "daedalus_trace.h",
-        ] {
-            fs::copy(kmod.join(f), dir.join("kmod").join(f)).unwrap();
+        match r.expect("every mutant built") {
+            Ok(prefix) => variants.push((name, prefix)),
+            Err(why) => {
+                println!("cargo:warning=mutant {name} does not apply to kmod/: {why}");
+                broken.push((name, why));
+            }
         }
-        let st = Command::new("patch")
-            .args(["-p1", "--quiet", "--no-backup-if-mismatch", "-r", "-", "-d"])
-            .arg(&dir)
-            .arg("-i")
-            .arg(&patch)
-            .output()
-            .expect("run patch(1)");
-        if !st.status.success() {
-            let why = String::from_utf8_lossy(&st.stdout)
-                .trim()
-                .replace('\n', "; ");
-            println!("cargo:warning=mutant {name} does not apply to kmod/: {why}");
-            broken.push((name, why));
-            continue;
-        }
-        let mut h = String::new();
-        for s in &syms {
-            writeln!(h, "#define {s} {prefix}{s}").unwrap();
-        }
-        let hdr = dir.join("prefix.h");
-        fs::write(&hdr, h).unwrap();
-        let mut b = cc::Build::new();
-        base(&mut b);
-        b.include(dir.join("kmod"))
-            .flag("-include")
-            .flag(hdr.to_str().unwrap())
-            .file(dir.join("kmod/daedalus_job.c"))
-            .file(dir.join("kmod/daedalus_front.c"))
-            .file(dir.join("kmod/daedalus_dispatch.c"))
-            .file(dir.join("kmod/daedalus_outq.c"))
-            .file(manifest.join("shim/fns.c"))
-            .compile(&format!("daedalus_mut_{ident}"));
-        variants.push((name, prefix));
     }
 
     if sanitize {
@@ -176,6 +161,72 @@ fn main() {
     }
     bindings(&manifest, &kmod, &shim, &out);
     fs::write(out.join("cores.rs"), tables(&variants, &broken)).unwrap();
+}
+
+/// Patches a copy of the core, front, dispatcher and request queue with
+/// PATCH and compiles it under the mutant's prefix. Ok(prefix), or
+/// Err(why patch(1) refused it).
+fn build_mutant(
+    patch: &Path,
+    out: &Path,
+    kmod: &Path,
+    manifest: &Path,
+    syms: &[String],
+    base: &(dyn Fn(&mut cc::Build) + Sync),
+) -> Result<String, String> {
+    let name = patch.file_stem().unwrap().to_string_lossy().into_owned();
+    let ident = name.replace('-', "_");
+    let prefix = format!("mut_{ident}_");
+    let dir = out.join("mutants").join(&name);
+    let _ = fs::remove_dir_all(&dir);
+    fs::create_dir_all(dir.join("kmod")).unwrap();
+    for f in [
+        "daedalus_job.c",
+        "daedalus_job.h",
+        "daedalus_front.c",
+        "daedalus_front.h",
+        "daedalus_dispatch.c",
+        "daedalus_dispatch.h",
+        "daedalus_outq.c",
+        "daedalus_outq.h",
+        "daedalus_msg.h",
+        "daedalus_trace.h",
+    ] {
+        fs::copy(kmod.join(f), dir.join("kmod").join(f)).unwrap();
+    }
+    let st = Command::new("patch")
+        .args(["-p1", "--quiet", "--no-backup-if-mismatch", "-r", "-", "-d"])
+        .arg(&dir)
+        .arg("-i")
+        .arg(patch)
+        .output()
+        .expect("run patch(1)");
+    if !st.status.success() {
+        return Err(String::from_utf8_lossy(&st.stdout)
+            .trim()
+            .replace('\n', "; "));
+    }
+    let mut h = String::new();
+    for s in syms {
+        writeln!(h, "#define {s} {prefix}{s}").unwrap();
+    }
+    let hdr = dir.join("prefix.h");
+    fs::write(&hdr, h).unwrap();
+    let mut b = cc::Build::new();
+    base(&mut b);
+    // Objects and archive in the mutant's own directory: every mutant
+    // compiles shim/fns.c, which cc would put at one path for all.
+    b.out_dir(dir.join("obj"))
+        .include(dir.join("kmod"))
+        .flag("-include")
+        .flag(hdr.to_str().unwrap())
+        .file(dir.join("kmod/daedalus_job.c"))
+        .file(dir.join("kmod/daedalus_front.c"))
+        .file(dir.join("kmod/daedalus_dispatch.c"))
+        .file(dir.join("kmod/daedalus_outq.c"))
+        .file(manifest.join("shim/fns.c"))
+        .compile(&format!("daedalus_mut_{ident}"));
+    Ok(prefix)
 }
 
 /// Errno values (the shim's linux/errno.h) as the `i32` the executor
