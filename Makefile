@@ -156,7 +156,8 @@ test: setup
 # is written to target/bench.md, to be copied into BENCHMARKS.md with the
 # machine and the date.
 BENCH_SCRIPTS := daemon/scripts/bench.sh replay/scripts/bench.sh \
-	fuzz/bench.sh kmod/e2e/bench.sh kmod/scripts/kunit-bench.sh
+	fuzz/bench.sh kmod/e2e/bench.sh kmod/e2e/bench-startup.sh \
+	kmod/scripts/kunit-bench.sh
 
 # Differential fuzzing for nights: batches of N generated scenarios on the
 # real module and the userspace executor until SECONDS have passed

@@ -1215,6 +1215,23 @@ group_bench() {
 	trace_stop "$name"
 }
 
+# group_startup: how long a client takes to start and exit, three times
+# in a row (the first reads its libraries; the next ones find them cached
+# or not, by the root's 9p cache mode): ffmpeg, GStreamer, v4l2-ctl.
+group_startup() {
+	local i t0 t1 line= rc=0 c
+	for c in "ffmpeg -hide_banner -version" "gst-launch-1.0 --version" "v4l2-ctl --version"; do
+		for i in 1 2 3; do
+			t0=$(date +%s%N)
+			$c >/dev/null 2>&1 || rc=1
+			t1=$(date +%s%N)
+			line+=" ${c%% *}_$i=$((t1 - t0))"
+		done
+	done
+	echo "${line# } rootflags=$(awk '$2 == "/" { print $4; exit }' /proc/mounts)" >"$OUT/startup"
+	check "startup-runs" "$rc" "a client's --version failed"
+}
+
 # kmemleak_check GROUP: a kmemleak scan once the group is over. An object
 # it reports whose allocation passed through the module or the media core
 # (its backtrace names daedalus, v4l2, vb2, videobuf or media) fails

@@ -124,12 +124,16 @@ boot_guest() {
 	# and binaries are made before the boot; RUNDIR is a mount of its
 	# own), so it is mounted cache=loose: vng 1.42's rootflags plus that,
 	# appended after vng's, and the last rootflags= is the kernel's.
-	local rootflags=version=9p2000.L,trans=virtio,access=any,msize=524288,cache=loose
+	# DAEDALUS_E2E_ROOTFLAGS overrides them; empty: vng's own (bench-startup.sh
+	# boots both ways).
+	local rootflags=${DAEDALUS_E2E_ROOTFLAGS-version=9p2000.L,trans=virtio,access=any,msize=524288,cache=loose}
+	local append=()
+	[ -z "$rootflags" ] || append=(--append "rootflags=$rootflags")
 	local cmd="DAEDALUS_V4L_UTILS_BIN=${V4L_UTILS_BIN:-} DAEDALUS_E2E_MODULES=$OUT/modules DAEDALUS_E2E_DIR=$E2E DAEDALUS_E2E_GST_REGISTRY=$rundir/gst-registry.host.bin bash $rundir/guest.sh $rundir $CLIPS $DAEDALUSD $*"
 	timeout -k 10 "${DAEDALUS_E2E_BOOT_TIMEOUT:-2400}" \
 		vng --run "$KERNEL" --force-9p --disable-kvm --verbose \
 		--cpus 2 --memory 2G --rwdir "$rundir" --cwd "$ROOT" \
-		--append "rootflags=$rootflags" --exec "$cmd" </dev/null >"$rundir/console.log" 2>&1 &
+		"${append[@]}" --exec "$cmd" </dev/null >"$rundir/console.log" 2>&1 &
 	local vng=$!
 	e2e_progress "$rundir/results" "$vng" "$(basename "$rundir")" &
 	local progress=$!
