@@ -46,7 +46,8 @@ case "${1:-}" in
 --run) PHASES=run; shift ;;
 esac
 NAME=${1:?usage: kunit-mutant.sh [--build|--run] NAME [PATTERN]}
-BROKEN_SCENARIO='^daedalus_replay: (traces|generated)/[^ ]+( \(mapped jobs\))?: .* \(after line [0-9]+\)'
+# shellcheck source=kmod/scripts/kunit-patterns.sh
+. "$SCRIPT_DIR/kunit-patterns.sh"
 PATTERN=${2:-"list_(add|del) corruption|possible recursive locking|BUG: |WARNING: |^ *not ok |$BROKEN_SCENARIO"}
 PATCH=$ROOT/replay/mutants/$NAME.patch
 

@@ -9,7 +9,8 @@
 # Fails when a test fails or crashes, when no daedalus suite ran (with the
 # default filter: when any of daedalus_job, daedalus_replay and
 # daedalus_replay_module did not), when a replay suite ran fewer or more
-# scenarios than traces/ holds *.scn files, or when the kernel log holds
+# scenarios than traces/ holds *.scn files, when the replay suite printed
+# a broken scenario's line (kunit-patterns.sh), or when the kernel log holds
 # a KASAN, lockdep, list-debug, debug-objects, kmemleak, UBSAN, BUG or
 # WARN report, even if every test said ok.
 #
@@ -222,8 +223,9 @@ if [ "${DAEDALUS_KUNIT_BUILD_ONLY:-0}" = 1 ]; then
 	finish 0
 fi
 
-# Reports the debug options print; any of them fails the run.
-SPLATS='BUG: |WARNING: |DEBUG_LOCKS_WARN_ON|INFO: (possible|trying to register)|list_(add|del) corruption|kernel BUG at|Oops|ODEBUG:|kmemleak: .*suspected|unreferenced object|UBSAN:|Kernel panic|refcount_t:|general protection fault|cut here|in active state'
+# SPLATS (the debug options' reports) and BROKEN_SCENARIO.
+# shellcheck source=kmod/scripts/kunit-patterns.sh
+. "$SCRIPT_DIR/kunit-patterns.sh"
 
 # stop_at_report GRACE PATTERN: end the QEMU run GRACE seconds after the
 # console's first line matching PATTERN (kunit.py sees the console end,
@@ -353,6 +355,15 @@ done
 if [ "$splat_n" -gt 0 ]; then
 	log "kernel log has $splat_n report line(s) (target/kunit/splats.txt):"
 	head -n 40 "$OUT/splats.txt" >&2
+	failed=$((failed + 1))
+	rc=1
+fi
+# A scenario the suite reported broken fails the stage by its line too,
+# whatever the case's verdict (a mutant's run may end on that line).
+broken_n=$(grep -cE "$BROKEN_SCENARIO" "$OUT/console.log")
+if [ "$broken_n" -gt 0 ]; then
+	log "the suite reported $broken_n broken scenario(s):"
+	grep -m 10 -E "$BROKEN_SCENARIO" "$OUT/console.log" >&2
 	failed=$((failed + 1))
 	rc=1
 fi
