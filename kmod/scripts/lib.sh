@@ -270,7 +270,7 @@ build_module() {
 	mapfile -t make_args < <("$KERNEL_SH" make-args "$arch")
 	out=$CACHE/kmod-build/$ver-$arch
 	sync_sources "$out"
-	if ! make -C "$kdir" M="$out" -j"$(nproc)" "${make_args[@]}" W=1 \
+	if ! make -C "$kdir" M="$out" -j"$(nproc)" -Otarget "${make_args[@]}" W=1 \
 		KBUILD_MODPOST_WARN=1 "$@" modules >"$log" 2>&1; then
 		return 1
 	fi
@@ -301,9 +301,9 @@ sparse_module() {
 	mapfile -t make_args < <("$KERNEL_SH" make-args "$arch")
 	out=$(sparse_dir "$ver" "$arch")
 	sync_sources "$out"
-	make -C "$kdir" M="$out" -j"$(nproc)" "${make_args[@]}" W=1 KBUILD_MODPOST_WARN=1 \
+	make -C "$kdir" M="$out" -j"$(nproc)" -Otarget "${make_args[@]}" W=1 KBUILD_MODPOST_WARN=1 \
 		modules >"$log.build" 2>&1 || return 1
-	make -C "$kdir" M="$out" -j"$(nproc)" "${make_args[@]}" W=1 KBUILD_MODPOST_WARN=1 \
+	make -C "$kdir" M="$out" -j"$(nproc)" -Otarget "${make_args[@]}" W=1 KBUILD_MODPOST_WARN=1 \
 		C=2 CHECK=sparse modules >"$log" 2>&1 || return 1
 }
 
