@@ -22,7 +22,7 @@ for mode in uncached loose; do
 	if [ "$mode" = uncached ]; then
 		DAEDALUS_E2E_ROOTFLAGS= boot_guest "$run" startup
 	else
-		boot_guest "$run" startup
+		(unset DAEDALUS_E2E_ROOTFLAGS && boot_guest "$run" startup)
 	fi
 	if [ ! -f "$run/startup" ] || ! grep -q '^PASS startup-runs' "$run/results"; then
 		e2e_log "the $mode guest did not produce a measurement (see $run/console.log)"

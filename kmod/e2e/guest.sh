@@ -730,10 +730,10 @@ gst_decode() {
 }
 
 # group_stateless: the stateless (Request API) node. v4l2-compliance must
-# see a stateless decoder there and pass; the kernel's visl goes under the
-# same tool, for the record only (its module, from the test kernel's
-# build, is loaded for that and removed again, so no client ever finds a
-# second stateless H.264 decoder); GStreamer's v4l2slh264dec decodes
+# see a stateless decoder there and pass; after a failure, the kernel's
+# visl goes under the same tool, for the record only (its module, from the
+# test kernel's build, is loaded for that and removed again, so no client
+# ever finds a second stateless H.264 decoder); GStreamer's v4l2slh264dec decodes
 # through the node, picture for picture the software decode's, through a
 # change to a smaller and to a larger size.
 group_stateless() {
@@ -1275,6 +1275,7 @@ if [ -z "$DEV" ]; then
 fi
 pass "find-device"
 log "decoder at $DEV"
+log "root mounted $(awk '$2 == "/" { print $4; exit }' /proc/mounts)"
 if trace_setup; then pass "trace-setup"; else fail "trace-setup" "tracefs events missing"; fi
 dmesg >"$OUT/dmesg.boot"
 
