@@ -1215,6 +1215,12 @@ group_bench() {
 	trace_stop "$name"
 }
 
+# root_flags: the options the guest's root is mounted with (lib.sh's
+# rootflags, or vng's own).
+root_flags() {
+	awk '$2 == "/" { print $4; exit }' /proc/mounts
+}
+
 # group_startup: how long a client takes to start and exit, three times
 # in a row (the first reads its libraries; the next ones find them cached
 # or not, by the root's 9p cache mode): ffmpeg, GStreamer, v4l2-ctl.
@@ -1228,7 +1234,7 @@ group_startup() {
 			line+=" ${c%% *}_$i=$((t1 - t0))"
 		done
 	done
-	echo "${line# } rootflags=$(awk '$2 == "/" { print $4; exit }' /proc/mounts)" >"$OUT/startup"
+	echo "${line# } rootflags=$(root_flags)" >"$OUT/startup"
 	check "startup-runs" "$rc" "a client's --version failed"
 }
 
@@ -1275,7 +1281,7 @@ if [ -z "$DEV" ]; then
 fi
 pass "find-device"
 log "decoder at $DEV"
-log "root mounted $(awk '$2 == "/" { print $4; exit }' /proc/mounts)"
+log "root mounted $(root_flags)"
 if trace_setup; then pass "trace-setup"; else fail "trace-setup" "tracefs events missing"; fi
 dmesg >"$OUT/dmesg.boot"
 
