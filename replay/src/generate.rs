@@ -163,6 +163,16 @@ pub enum Op {
         bytes: u16,
         generation: u8,
     },
+    /// RESP_FRAME for the newest job the context sent (`job=newest`),
+    /// with its own generation: what a daemon answers, the job it was
+    /// just given, whatever its number. A [`Op::Frame`] names it only
+    /// when its `job` happens to match; a drain that needs every source
+    /// answered in turn is this, repeated.
+    Reply {
+        ctx: u8,
+        flags: Flags,
+        src: u8,
+    },
     /// Two RESP_FRAMEs for one job back to back, the daemon's usual split
     /// (SRC_CONSUMED, then HAS_PIXELS once the picture is out).
     Split {
@@ -211,13 +221,16 @@ pub enum Op {
         ctx: u8,
         jobs: u8,
     },
-    /// A drain as the daemon ends it: V4L2_DEC_CMD_STOP, then the LAST
-    /// picture (empty) on the newest job's CAPTURE buffer (`job=newest`),
-    /// which after REQ_FLUSH is the drain's capture-only job. One
-    /// operation for what random replies reach only by luck: a drain's
-    /// end, with its EOS.
+    /// A drain as the daemon ends it: V4L2_DEC_CMD_STOP; the sources
+    /// still queued answered in turn, `answered` % [`MAX_BUFS`] replies
+    /// (SRC_CONSUMED|HAS_PIXELS) to the newest job; then the LAST picture
+    /// (empty) on the newest job's CAPTURE buffer (`job=newest`), which
+    /// after REQ_FLUSH is the drain's capture-only job. One operation for
+    /// what random replies reach only by luck: a drain's end, with its
+    /// EOS, after the sources it waited for.
     Drain {
         ctx: u8,
+        answered: u8,
     },
     /// A client opens the stateless (Request API) node: every OUTPUT
     /// QBUF of its contexts goes into a request of its own (one per
@@ -294,6 +307,18 @@ struct CtxModel {
     /// Per OUTPUT buffer index, whether its request's file descriptor is
     /// open (allocated and not closed).
     req_open: u64,
+}
+
+impl CtxModel {
+    /// The timestamp of a reply's picture: the `src`-th queued source's,
+    /// none without HAS_PIXELS.
+    fn picture_ts(&self, flags: Flags, src: u8) -> u64 {
+        if flags.has_pixels() && !self.src_ts.is_empty() {
+            self.src_ts[src as usize % self.src_ts.len()]
+        } else {
+            0
+        }
+    }
 }
 
 /// Builds the scenario an operation sequence stands for.
@@ -554,10 +579,17 @@ impl Builder {
                 })
             }
             Op::DecoderStop { ctx } => self.simple(ctx, |id| Event::DecoderStop { ctx: id }),
-            Op::Drain { ctx } => {
+            Op::Drain { ctx, answered } => {
                 let Some(c) = self.pick(ctx) else { return };
                 let id = c.id;
                 self.events.push(Event::DecoderStop { ctx: id });
+                for k in 0..answered % MAX_BUFS {
+                    self.op(&Op::Reply {
+                        ctx,
+                        flags: Flags::Both,
+                        src: k,
+                    });
+                }
                 self.events.push(Event::Frame {
                     ctx: id,
                     job: JobRef::Newest,
@@ -587,11 +619,7 @@ impl Builder {
             } => {
                 let Some(c) = self.pick(ctx) else { return };
                 let job = 1 + u32::from(job) % c.jobs_bound.max(1);
-                let ts = if flags.has_pixels() && !c.src_ts.is_empty() {
-                    c.src_ts[src as usize % c.src_ts.len()]
-                } else {
-                    0
-                };
+                let ts = c.picture_ts(flags, src);
                 let id = c.id;
                 let generation = if generation >= ABS_GENERATION {
                     Some(u32::from((generation - ABS_GENERATION) % GENERATIONS))
@@ -611,6 +639,19 @@ impl Builder {
                         0
                     },
                     generation,
+                });
+            }
+            Op::Reply { ctx, flags, src } => {
+                let Some(c) = self.pick(ctx) else { return };
+                let ts = c.picture_ts(flags, src);
+                let id = c.id;
+                self.events.push(Event::Frame {
+                    ctx: id,
+                    job: JobRef::Newest,
+                    flags: flags.bits(),
+                    ts,
+                    bytes: if flags.has_pixels() { 64 } else { 0 },
+                    generation: None,
                 });
             }
             Op::Split {
@@ -959,6 +1000,72 @@ mod tests {
         let o = run_on(&s, "stale-generation");
         let v = o.verdict.violation().expect("stale-generation runs clean");
         assert_eq!(v.invariant.name(), "stale-generation-applied", "{v}");
+    }
+
+    /// A drain whose sources are answered in turn by the newest job's
+    /// replies: the real core sends REQ_FLUSH after the last source went
+    /// out, a front that took the drain for flushed at the STOP (a source
+    /// still queued) sends the capture-only job without it.
+    #[test]
+    fn replies_to_the_newest_job_run_a_drain_to_its_capture_only_job() {
+        let s = scenario(&[
+            Op::Setup { nout: 1, ncap: 2 },
+            Op::DecoderStop { ctx: 0 },
+            Op::Reply {
+                ctx: 0,
+                flags: Flags::Both,
+                src: 0,
+            },
+            Op::Reply {
+                ctx: 0,
+                flags: Flags::Both,
+                src: 1,
+            },
+        ]);
+        let text = s.to_text();
+        assert!(
+            text.contains(
+                "frame ctx=1 job=newest flags=src_consumed|has_pixels ts=33333333 bytes=64"
+            ),
+            "{text}"
+        );
+        assert!(run_on(&s, "real").verdict.is_clean());
+        let o = run_on(&s, "drain-flushed-unsent");
+        let v = o
+            .verdict
+            .violation()
+            .expect("drain-flushed-unsent runs clean");
+        assert_eq!(v.invariant.name(), "protocol-rules", "{v}");
+    }
+
+    /// A drain that answers the sources it waits for before the LAST:
+    /// the capture-only job that takes the LAST goes out after REQ_FLUSH.
+    #[test]
+    fn a_drain_answers_its_sources_then_ends_on_the_capture_only_job() {
+        let s = scenario(&[
+            Op::Setup { nout: 2, ncap: 3 },
+            Op::Drain {
+                ctx: 0,
+                answered: 3 + MAX_BUFS,
+            },
+        ]);
+        let text = s.to_text();
+        let replies = text
+            .matches("job=newest flags=src_consumed|has_pixels")
+            .count();
+        assert_eq!(replies, 3, "{text}");
+        assert!(
+            text.ends_with("frame ctx=1 job=newest flags=has_pixels|last ts=0\n"),
+            "{text}"
+        );
+        let o = run_on(&s, "real");
+        assert!(o.verdict.is_clean(), "{}", o.log_text());
+        let v = run_on(&s, "drain-flushed-unsent");
+        let v = v
+            .verdict
+            .violation()
+            .expect("drain-flushed-unsent runs clean");
+        assert_eq!(v.invariant.name(), "protocol-rules", "{v}");
     }
 
     #[test]
