@@ -68,6 +68,47 @@ fn orderings_corpus() {
     replay("orderings", orderings::fuzz);
 }
 
+/// The orderings seeds and dictionary are what fuzz-seeds makes of the
+/// traces and of the generator today: one seed a trace, none left over
+/// from a trace that is gone. A change of the generator's operations
+/// changes their bytes; `cargo run --bin fuzz-seeds` writes them again.
+#[test]
+fn orderings_seeds_are_the_traces_operations() {
+    use daedalus_replay::seeds;
+    let mut names = Vec::new();
+    for f in trace_scenarios() {
+        let s = daedalus_replay::Scenario::load(&f).unwrap();
+        let name = f.file_stem().unwrap().to_string_lossy().into_owned();
+        let seed = seeds_dir("orderings").join(&name);
+        let want = seeds::encode(&seeds::ops_of(&s));
+        assert!(!want.is_empty(), "{}: no operations", f.display());
+        let got = std::fs::read(&seed).unwrap_or_default();
+        assert!(
+            got == want,
+            "{} is not the operations of {} (cargo run --bin fuzz-seeds)",
+            seed.display(),
+            f.display()
+        );
+        names.push(name);
+    }
+    for f in files(&seeds_dir("orderings")) {
+        let name = f.file_name().unwrap().to_string_lossy().into_owned();
+        assert!(
+            names.contains(&name),
+            "{}: no trace of that name",
+            f.display()
+        );
+    }
+    let dict =
+        std::fs::read_to_string(daedalus_fuzz::corpus::fuzz_dir().join("dict/orderings.dict"))
+            .unwrap_or_default();
+    assert_eq!(
+        dict,
+        seeds::dictionary_text(),
+        "fuzz/dict/orderings.dict (cargo run --bin fuzz-seeds)"
+    );
+}
+
 #[test]
 fn kmod_messages_corpus() {
     replay("kmod_messages", kmod_messages::fuzz);

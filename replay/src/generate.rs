@@ -18,7 +18,7 @@ pub const MAX_OPS: usize = 64;
 /// Most contexts open at once (the executor allows 16).
 const MAX_OPEN: usize = 8;
 /// Most buffers one REQBUFS asks for here.
-const MAX_BUFS: u8 = 8;
+pub(crate) const MAX_BUFS: u8 = 8;
 /// Frame generations below this mean "the job's own": most replies
 /// should reach the job core. From here to [`ABS_GENERATION`] they name
 /// the generation before the context's current one (a daemon that missed
@@ -28,7 +28,7 @@ pub const OWN_GENERATION: u8 = 192;
 /// Frame generations from here name an absolute generation.
 pub const ABS_GENERATION: u8 = 240;
 /// How many absolute generations a frame may name.
-const GENERATIONS: u8 = 4;
+pub(crate) const GENERATIONS: u8 = 4;
 /// Most jobs one [`Op::Decode`] runs: past the job core's 256 slots, so a
 /// slot's reuse (its cookie's generation) is reached within one input.
 pub const MAX_DECODE_JOBS: u32 = 1 + 2 * 255;
@@ -40,7 +40,7 @@ const MAX_DECODED: u32 = 2048;
 /// nothing coalesced.
 pub const MAX_LOOPS: u8 = 128;
 /// Frame period of the generated timestamps: 30 fps in ns.
-const PERIOD_NS: u64 = 33_333_333;
+pub(crate) const PERIOD_NS: u64 = 33_333_333;
 
 /// Which vb2 queue.
 #[derive(Arbitrary, Clone, Copy, Debug)]

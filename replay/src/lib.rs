@@ -21,6 +21,7 @@ pub mod model;
 pub mod oracle;
 pub mod render;
 pub mod scrub;
+pub mod seeds;
 
 pub use exec::{Options, Outcome, RunError, run, run_writes};
 pub use model::Scenario;

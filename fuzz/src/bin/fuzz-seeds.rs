@@ -1,9 +1,11 @@
 //! `fuzz-seeds [DIR]`: (re)writes the generated seed corpora under
 //! DIR (default fuzz/seeds): valid message sequences for kmod_messages and
 //! daemon_protocol, tracefs renderings of the traces/ scenarios for
-//! trace_import, and a short B-frame H.264 clip (made with the ffmpeg
-//! binary and libx264) for bitstream. The orderings and scenario_text
-//! seeds are fuzzer-made or hand-written and are left alone.
+//! trace_import, the operations of each traces/ scenario for orderings
+//! (and its dictionary, fuzz/dict/orderings.dict: one operation an entry),
+//! and a short B-frame H.264 clip (made with the ffmpeg binary and
+//! libx264) for bitstream. The scenario_text seeds are hand-written and
+//! are left alone.
 
 use std::fs;
 use std::path::{Path, PathBuf};
@@ -13,7 +15,7 @@ use daedalus_fuzz::corpus::{fuzz_dir, trace_scenarios};
 use daedalus_fuzz::kmod_messages::{CTX, join, prelude};
 use daedalus_proto::*;
 use daedalus_replay::oracle::Record;
-use daedalus_replay::{Options, Scenario};
+use daedalus_replay::{Options, Scenario, seeds};
 
 fn enc(m: Message) -> Vec<u8> {
     m.encode().expect("seed messages are valid")
@@ -252,6 +254,22 @@ fn trace_import(dir: &Path) {
     }
 }
 
+/// One seed a trace: the bytes of the operations it stands for
+/// (`daedalus_replay::seeds`), under the trace's name; the dictionary.
+fn orderings(dir: &Path) {
+    let d = dir.join("orderings");
+    if d.is_dir() {
+        fs::remove_dir_all(&d).unwrap();
+    }
+    for f in trace_scenarios() {
+        let s = Scenario::load(&f).expect("traces/ scenarios parse");
+        let name = f.file_stem().unwrap().to_string_lossy().into_owned();
+        write(dir, "orderings", &name, &seeds::encode(&seeds::ops_of(&s)));
+    }
+    let dict = fuzz_dir().join("dict/orderings.dict");
+    fs::write(dict, seeds::dictionary_text()).unwrap();
+}
+
 fn bitstream(dir: &Path) {
     let out = dir.join("bitstream/testsrc-64x48-bframes.h264");
     fs::create_dir_all(out.parent().unwrap()).unwrap();
@@ -281,6 +299,7 @@ fn main() {
     kmod_messages(&dir);
     daemon_protocol(&dir);
     trace_import(&dir);
+    orderings(&dir);
     bitstream(&dir);
     println!("fuzz-seeds: wrote {}", dir.display());
 }
