@@ -164,14 +164,15 @@ pub enum Op {
         generation: u8,
     },
     /// RESP_FRAME for the newest job the context sent (`job=newest`),
-    /// with its own generation: what a daemon answers, the job it was
-    /// just given, whatever its number. A [`Op::Frame`] names it only
+    /// its `generation` as [`Op::Frame`]'s: what a daemon answers, the
+    /// job it was just given, whatever its number. A [`Op::Frame`] names it only
     /// when its `job` happens to match; a drain that needs every source
     /// answered in turn is this, repeated.
     Reply {
         ctx: u8,
         flags: Flags,
         src: u8,
+        generation: u8,
     },
     /// Two RESP_FRAMEs for one job back to back, the daemon's usual split
     /// (SRC_CONSUMED, then HAS_PIXELS once the picture is out).
@@ -317,6 +318,19 @@ impl CtxModel {
             self.src_ts[src as usize % self.src_ts.len()]
         } else {
             0
+        }
+    }
+
+    /// The generation a reply names: the job's own (none written) below
+    /// [`OWN_GENERATION`], the one before the context's current up to
+    /// [`ABS_GENERATION`], else one of [`GENERATIONS`] absolute ones.
+    fn reply_generation(&self, g: u8) -> Option<u32> {
+        if g >= ABS_GENERATION {
+            Some(u32::from((g - ABS_GENERATION) % GENERATIONS))
+        } else if g >= OWN_GENERATION {
+            Some(self.generation - 1)
+        } else {
+            None
         }
     }
 }
@@ -588,6 +602,7 @@ impl Builder {
                         ctx,
                         flags: Flags::Both,
                         src: k,
+                        generation: 0,
                     });
                 }
                 self.events.push(Event::Frame {
@@ -621,13 +636,7 @@ impl Builder {
                 let job = 1 + u32::from(job) % c.jobs_bound.max(1);
                 let ts = c.picture_ts(flags, src);
                 let id = c.id;
-                let generation = if generation >= ABS_GENERATION {
-                    Some(u32::from((generation - ABS_GENERATION) % GENERATIONS))
-                } else if generation >= OWN_GENERATION {
-                    Some(c.generation - 1)
-                } else {
-                    None
-                };
+                let generation = c.reply_generation(generation);
                 self.events.push(Event::Frame {
                     ctx: id,
                     job: JobRef::Nth(job),
@@ -641,17 +650,22 @@ impl Builder {
                     generation,
                 });
             }
-            Op::Reply { ctx, flags, src } => {
+            Op::Reply {
+                ctx,
+                flags,
+                src,
+                generation,
+            } => {
                 let Some(c) = self.pick(ctx) else { return };
                 let ts = c.picture_ts(flags, src);
-                let id = c.id;
+                let (id, generation) = (c.id, c.reply_generation(generation));
                 self.events.push(Event::Frame {
                     ctx: id,
                     job: JobRef::Newest,
                     flags: flags.bits(),
                     ts,
                     bytes: if flags.has_pixels() { 64 } else { 0 },
-                    generation: None,
+                    generation,
                 });
             }
             Op::Split {
@@ -1015,11 +1029,13 @@ mod tests {
                 ctx: 0,
                 flags: Flags::Both,
                 src: 0,
+                generation: 0,
             },
             Op::Reply {
                 ctx: 0,
                 flags: Flags::Both,
                 src: 1,
+                generation: 0,
             },
         ]);
         let text = s.to_text();
@@ -1066,6 +1082,31 @@ mod tests {
             .violation()
             .expect("drain-flushed-unsent runs clean");
         assert_eq!(v.invariant.name(), "protocol-rules", "{v}");
+    }
+
+    /// The same through a reply to the newest job: the job after the
+    /// seek, answered under the generation before it.
+    #[test]
+    fn a_reply_to_the_newest_job_may_name_the_generation_before_a_seek() {
+        let s = scenario(&[
+            Op::Setup { nout: 2, ncap: 2 },
+            Op::Seek { ctx: 0 },
+            Op::Reply {
+                ctx: 0,
+                flags: Flags::Both,
+                src: 0,
+                generation: OWN_GENERATION,
+            },
+        ]);
+        let text = s.to_text();
+        assert!(
+            text.contains("job=newest flags=src_consumed|has_pixels ts=0 bytes=64 gen=1"),
+            "{text}"
+        );
+        assert!(run_on(&s, "real").verdict.is_clean());
+        let o = run_on(&s, "stale-generation");
+        let v = o.verdict.violation().expect("stale-generation runs clean");
+        assert_eq!(v.invariant.name(), "stale-generation-applied", "{v}");
     }
 
     #[test]

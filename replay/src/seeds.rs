@@ -160,11 +160,17 @@ impl Enc {
                 self.u16(bytes);
                 self.u8(generation);
             }
-            Op::Reply { ctx, flags, src } => {
+            Op::Reply {
+                ctx,
+                flags,
+                src,
+                generation,
+            } => {
                 tag(self, 15);
                 self.u8(ctx);
                 self.flags(flags);
                 self.u8(src);
+                self.u8(generation);
             }
             Op::Split {
                 ctx,
@@ -399,8 +405,17 @@ pub fn ops_of(s: &Scenario) -> Vec<Op> {
                     .position(|&t| t == ts)
                     .map_or(0, |p| sat_u8(p as u32));
                 let flags = flags_of(flags);
+                let generation = match generation {
+                    None => 0,
+                    Some(g) => ABS_GENERATION + (g % u32::from(GENERATIONS)) as u8,
+                };
                 match job {
-                    JobRef::Newest => Some(Op::Reply { ctx: i, flags, src }),
+                    JobRef::Newest => Some(Op::Reply {
+                        ctx: i,
+                        flags,
+                        src,
+                        generation,
+                    }),
                     JobRef::Cookie(cookie) => Some(Op::ForeignCookie {
                         ctx: i,
                         cookie,
@@ -408,10 +423,6 @@ pub fn ops_of(s: &Scenario) -> Vec<Op> {
                     }),
                     JobRef::Nth(n) => {
                         let job = u8::try_from(n.checked_sub(1)?).ok()?;
-                        let generation = match generation {
-                            None => 0,
-                            Some(g) => ABS_GENERATION + (g % u32::from(GENERATIONS)) as u8,
-                        };
                         Some(Op::Frame {
                             ctx: i,
                             job,
@@ -537,6 +548,7 @@ pub fn dictionary() -> Vec<(&'static str, Vec<u8>)> {
                 ctx: 0,
                 flags: f,
                 src: 0,
+                generation: 0,
             }],
         ));
     }
