@@ -2,7 +2,8 @@
 # Fuzzing benchmark, printed as markdown:
 #  1. time for `orderings` to find each job-core mutant of
 #     replay/mutants/ (the re-introduced field bug first) from an empty
-#     corpus: median and range over 5 seeds, one core each;
+#     corpus and its dictionary: median and range over 5 seeds, one core
+#     each;
 #  2. exec/s of every target on the real code, from its seed corpus.
 # Environment: BENCH_SEEDS (default "1 2 3 4 5"), BENCH_LIMIT (seconds
 # before a hunt counts as not found, default 60), BENCH_SECONDS (exec/s
@@ -43,6 +44,11 @@ bin_for() {
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
 
+# A hunt starts from an empty corpus, with the dictionary fuzz/run.sh
+# gives the target (one operation an entry).
+hunt_dict=()
+[ -f dict/orderings.dict ] && hunt_dict=(-dict=dict/orderings.dict)
+
 median() { sort -g | awk '{a[NR]=$1} END {if (NR%2) print a[(NR+1)/2]; else printf "%.3f\n", (a[NR/2]+a[NR/2+1])/2}'; }
 
 echo "## orderings: time to find a job-core mutant from an empty corpus"
@@ -59,7 +65,7 @@ for m in $mutants; do
 		t0=$(date +%s.%N)
 		DAEDALUS_FUZZ_CORE=$m "$bin/orderings" "$work/corpus" -seed="$s" -max_len=4096 \
 			-max_total_time="$limit" -artifact_prefix="$work/art/" -print_final_stats=1 \
-			>"$work/log" 2>&1
+			"${hunt_dict[@]}" >"$work/log" 2>&1
 		t1=$(date +%s.%N)
 		if ls "$work/art" | grep -q '^crash-'; then
 			found=$((found + 1))

@@ -250,11 +250,12 @@ pub enum Op {
         index: u8,
         what: ReqMisuse,
     },
-    /// As the first operation only: the device shrunk to 1 + `contexts`
-    /// % DAEDALUS_MAX_CONTEXTS sessions of 1 + `capture` % 8 CAPTURE
-    /// buffers (a `limits` event), so that its in-flight table, as small
-    /// as one slot, wraps within a few jobs. Anywhere else it does
-    /// nothing.
+    /// Before the first context is opened: the device shrunk to 1 +
+    /// `contexts` % DAEDALUS_MAX_CONTEXTS sessions of 1 + `capture` % 8
+    /// CAPTURE buffers (a `limits` event, the scenario's first), so that
+    /// its in-flight table, as small as one slot, wraps within a few
+    /// jobs. Once a context was opened, or a `Limits` applied, it does
+    /// nothing: a device's limits are set before any client comes.
     Limits {
         contexts: u8,
         capture: u8,
@@ -504,19 +505,21 @@ impl Builder {
         }
     }
 
-    /// [`Op::Limits`], the first operation: the scenario's first event.
+    /// [`Op::Limits`] before any context: the scenario's first event.
     fn limits(&mut self, contexts: u8, capture: u8) {
+        if self.max_cap != 0 || self.next_id != 0 {
+            return;
+        }
         let max = crate::core::ffi::DAEDALUS_MAX_CONTEXTS;
         let contexts = 1 + u32::from(contexts) % max;
         let capture = u32::from(1 + capture % MAX_BUFS);
         self.max_cap = capture;
-        self.events.push(Event::Limits { contexts, capture });
+        self.events.insert(0, Event::Limits { contexts, capture });
     }
 
     fn op(&mut self, op: &Op) {
         match *op {
-            // Applied by scenario_limited() when first, else nothing.
-            Op::Limits { .. } => {}
+            Op::Limits { contexts, capture } => self.limits(contexts, capture),
             Op::Open => {
                 self.open(false);
             }
@@ -798,8 +801,8 @@ impl Builder {
     }
 }
 
-/// The scenario `ops` stand for: the device's limits if the first
-/// operation is [`Op::Limits`], a daemon attaches, then each operation in
+/// The scenario `ops` stand for: the device's limits if an [`Op::Limits`]
+/// comes before any context, a daemon attaches, then each operation in
 /// order (at most [`MAX_OPS`]).
 pub fn scenario(ops: &[Op]) -> Scenario {
     scenario_limited(ops, MAX_DECODE_JOBS)
@@ -815,9 +818,6 @@ pub fn scenario_limited(ops: &[Op], max_decode: u32) -> Scenario {
         max_decode,
         ..Builder::default()
     };
-    if let Some(&Op::Limits { contexts, capture }) = ops.first() {
-        b.limits(contexts, capture);
-    }
     b.events.push(Event::DaemonAttach { version: 1 });
     for op in ops.iter().take(MAX_OPS) {
         b.op(op);
@@ -930,9 +930,9 @@ mod tests {
         assert_eq!(v.invariant.name(), "cookie-reissued", "{v}");
     }
 
-    /// A `Limits` first op shrinks the device: three jobs wrap a table of
-    /// two slots, which the cookie-reuse mutant gets wrong; anywhere else
-    /// the op does nothing.
+    /// A `Limits` op shrinks the device: three jobs wrap a table of two
+    /// slots, which the cookie-reuse mutant gets wrong; after a context
+    /// was opened the op does nothing.
     #[test]
     fn limits_first_wrap_a_small_table_within_three_jobs() {
         let ops = [
@@ -963,6 +963,19 @@ mod tests {
         assert_eq!(v.invariant.name(), "cookie-reissued", "{v}");
         let later = scenario(&[ops[1].clone(), ops[0].clone()]);
         assert!(!later.to_text().contains("limits"), "{}", later.to_text());
+        // Before the first context it still applies, as the first event,
+        // and only the first one does.
+        let early = scenario(&[
+            Op::Tick { ms: 5 },
+            ops[0].clone(),
+            Op::Limits {
+                contexts: 3,
+                capture: 3,
+            },
+            ops[1].clone(),
+        ]);
+        assert_eq!(early.lines[0].event, s.lines[0].event);
+        assert_eq!(early.to_text().matches("limits").count(), 1);
     }
 
     /// A loop of STREAMOFF/STREAMON against a daemon that stopped reading:
