@@ -512,6 +512,31 @@ pub fn dictionary() -> Vec<(&'static str, Vec<u8>)> {
             }],
         ),
         (
+            "stream_loop",
+            vec![Op::StreamLoop {
+                ctx: 0,
+                queue: None,
+                times: 127,
+            }],
+        ),
+        (
+            "stream_loop_out",
+            vec![Op::StreamLoop {
+                ctx: 0,
+                queue: Some(Q::Out),
+                times: 127,
+            }],
+        ),
+        (
+            "reply_stale",
+            vec![Op::Reply {
+                ctx: 0,
+                flags: Flags::Both,
+                src: 0,
+                generation: crate::generate::OWN_GENERATION,
+            }],
+        ),
+        (
             "info",
             vec![Op::StreamInfo {
                 ctx: 0,
