@@ -900,6 +900,16 @@ mod tests {
         crate::run(s, &opts).unwrap()
     }
 
+    /// `s` runs clean on the real core and breaks `invariant` on `mutant`.
+    fn caught_only_by(s: &Scenario, mutant: &str, invariant: &str) {
+        let o = run_on(s, "real");
+        assert!(o.verdict.is_clean(), "{}\n{}", o.log_text(), s.to_text());
+        let o = run_on(s, mutant);
+        let v = o.verdict.violation();
+        let v = v.unwrap_or_else(|| panic!("{mutant} runs clean:\n{}", s.to_text()));
+        assert_eq!(v.invariant.name(), invariant, "{v}");
+    }
+
     /// A long decode in one operation runs every job it answers, clean,
     /// past the 256 job slots: where a slot reissued under its old cookie
     /// shows.
@@ -993,11 +1003,7 @@ mod tests {
             },
         ]);
         assert_eq!(s.to_text().matches("\nstreamoff ").count(), 2 * 101);
-        let o = run_on(&s, "real");
-        assert!(o.verdict.is_clean(), "{}", o.verdict.violation().unwrap());
-        let v = run_on(&s, "queue-no-coalesce");
-        let v = v.verdict.violation().expect("queue-no-coalesce runs clean");
-        assert_eq!(v.invariant.name(), "queue-bound", "{v}");
+        caught_only_by(&s, "queue-no-coalesce", "queue-bound");
     }
 
     /// A seek starts a new stream generation; a reply naming the one
@@ -1023,10 +1029,7 @@ mod tests {
             text.contains("job=2 flags=src_consumed|has_pixels ts=0 bytes=64 gen=1"),
             "{text}"
         );
-        assert!(run_on(&s, "real").verdict.is_clean());
-        let o = run_on(&s, "stale-generation");
-        let v = o.verdict.violation().expect("stale-generation runs clean");
-        assert_eq!(v.invariant.name(), "stale-generation-applied", "{v}");
+        caught_only_by(&s, "stale-generation", "stale-generation-applied");
     }
 
     /// A drain whose sources are answered in turn by the newest job's
@@ -1058,13 +1061,7 @@ mod tests {
             ),
             "{text}"
         );
-        assert!(run_on(&s, "real").verdict.is_clean());
-        let o = run_on(&s, "drain-flushed-unsent");
-        let v = o
-            .verdict
-            .violation()
-            .expect("drain-flushed-unsent runs clean");
-        assert_eq!(v.invariant.name(), "protocol-rules", "{v}");
+        caught_only_by(&s, "drain-flushed-unsent", "protocol-rules");
     }
 
     /// A drain that answers the sources it waits for before the LAST:
@@ -1087,14 +1084,7 @@ mod tests {
             text.ends_with("frame ctx=1 job=newest flags=has_pixels|last ts=0\n"),
             "{text}"
         );
-        let o = run_on(&s, "real");
-        assert!(o.verdict.is_clean(), "{}", o.log_text());
-        let v = run_on(&s, "drain-flushed-unsent");
-        let v = v
-            .verdict
-            .violation()
-            .expect("drain-flushed-unsent runs clean");
-        assert_eq!(v.invariant.name(), "protocol-rules", "{v}");
+        caught_only_by(&s, "drain-flushed-unsent", "protocol-rules");
     }
 
     /// The same through a reply to the newest job: the job after the
@@ -1116,10 +1106,7 @@ mod tests {
             text.contains("job=newest flags=src_consumed|has_pixels ts=0 bytes=64 gen=1"),
             "{text}"
         );
-        assert!(run_on(&s, "real").verdict.is_clean());
-        let o = run_on(&s, "stale-generation");
-        let v = o.verdict.violation().expect("stale-generation runs clean");
-        assert_eq!(v.invariant.name(), "stale-generation-applied", "{v}");
+        caught_only_by(&s, "stale-generation", "stale-generation-applied");
     }
 
     #[test]
