@@ -471,7 +471,7 @@ pub fn ops_of(s: &Scenario) -> Vec<Op> {
 /// libFuzzer dictionary entries: each a single operation as [`encode`]
 /// writes it, named, the usual values of its fields. Spliced into an
 /// input at an operation's start, an entry is that operation.
-pub fn dictionary() -> Vec<(&'static str, Vec<u8>)> {
+pub fn dictionary() -> Vec<(String, Vec<u8>)> {
     let flags = [
         ("consumed", Flags::SrcConsumed),
         ("pixels", Flags::HasPixels),
@@ -479,7 +479,7 @@ pub fn dictionary() -> Vec<(&'static str, Vec<u8>)> {
         ("error", Flags::SrcError),
         ("last", Flags::PixelsLast),
     ];
-    let mut d: Vec<(&'static str, Vec<Op>)> = vec![
+    let mut d: Vec<(String, Vec<Op>)> = [
         ("open", vec![Op::Open]),
         ("setup", vec![Op::Setup { nout: 2, ncap: 3 }]),
         ("setup_one", vec![Op::Setup { nout: 0, ncap: 0 }]),
@@ -555,7 +555,10 @@ pub fn dictionary() -> Vec<(&'static str, Vec<u8>)> {
                 src: 0,
             }],
         ),
-    ];
+    ]
+    .into_iter()
+    .map(|(n, ops)| (n.to_string(), ops))
+    .collect();
     for (name, q) in [("out", Q::Out), ("cap", Q::Cap)] {
         for (verb, op) in [
             ("streamoff", Op::Streamoff { ctx: 0, queue: q }),
@@ -563,12 +566,12 @@ pub fn dictionary() -> Vec<(&'static str, Vec<u8>)> {
             ("dqbuf", Op::Dqbuf { ctx: 0, queue: q }),
             ("queue_all", Op::QueueAll { ctx: 0, queue: q }),
         ] {
-            d.push((leak(format!("{verb}_{name}")), vec![op]));
+            d.push((format!("{verb}_{name}"), vec![op]));
         }
     }
     for (name, f) in flags {
         d.push((
-            leak(format!("reply_{name}")),
+            format!("reply_{name}"),
             vec![Op::Reply {
                 ctx: 0,
                 flags: f,
@@ -578,10 +581,6 @@ pub fn dictionary() -> Vec<(&'static str, Vec<u8>)> {
         ));
     }
     d.into_iter().map(|(n, ops)| (n, encode(&ops))).collect()
-}
-
-fn leak(s: String) -> &'static str {
-    Box::leak(s.into_boxed_str())
 }
 
 /// [`dictionary`] in libFuzzer's format, one `name="\xNN..."` a line.
