@@ -634,43 +634,13 @@ impl Builder {
                 src,
                 bytes,
                 generation,
-            } => {
-                let Some(c) = self.pick(ctx) else { return };
-                let job = 1 + u32::from(job) % c.jobs_bound.max(1);
-                let ts = c.picture_ts(flags, src);
-                let id = c.id;
-                let generation = c.reply_generation(generation);
-                self.events.push(Event::Frame {
-                    ctx: id,
-                    job: JobRef::Nth(job),
-                    flags: flags.bits(),
-                    ts,
-                    bytes: if flags.has_pixels() {
-                        u32::from(bytes)
-                    } else {
-                        0
-                    },
-                    generation,
-                });
-            }
+            } => self.frame(ctx, Some(job), flags, src, bytes, generation),
             Op::Reply {
                 ctx,
                 flags,
                 src,
                 generation,
-            } => {
-                let Some(c) = self.pick(ctx) else { return };
-                let ts = c.picture_ts(flags, src);
-                let (id, generation) = (c.id, c.reply_generation(generation));
-                self.events.push(Event::Frame {
-                    ctx: id,
-                    job: JobRef::Newest,
-                    flags: flags.bits(),
-                    ts,
-                    bytes: if flags.has_pixels() { 64 } else { 0 },
-                    generation,
-                });
-            }
+            } => self.frame(ctx, None, flags, src, 64, generation),
             Op::Split {
                 ctx,
                 job,
@@ -791,6 +761,40 @@ impl Builder {
             self.qbuf(ctx, Q::Out, n % nout, next_ts, 4096);
             self.qbuf(ctx, Q::Cap, n % ncap, 0, 0);
         }
+    }
+
+    /// RESP_FRAME for the `job`-th job of a context (taken modulo the
+    /// CAPTURE buffers queued so far), or for its newest (`None`): the
+    /// picture carries the `src`-th queued source's timestamp and `bytes`
+    /// bytes when the flags say HAS_PIXELS; `generation` as
+    /// [`CtxModel::reply_generation`] reads it.
+    fn frame(
+        &mut self,
+        ctx: u8,
+        job: Option<u8>,
+        flags: Flags,
+        src: u8,
+        bytes: u16,
+        generation: u8,
+    ) {
+        let Some(c) = self.pick(ctx) else { return };
+        let job = match job {
+            Some(n) => JobRef::Nth(1 + u32::from(n) % c.jobs_bound.max(1)),
+            None => JobRef::Newest,
+        };
+        let ev = Event::Frame {
+            ctx: c.id,
+            job,
+            flags: flags.bits(),
+            ts: c.picture_ts(flags, src),
+            bytes: if flags.has_pixels() {
+                u32::from(bytes)
+            } else {
+                0
+            },
+            generation: c.reply_generation(generation),
+        };
+        self.events.push(ev);
     }
 
     fn simple(&mut self, ctx: u8, make: impl FnOnce(u32) -> Event) {
