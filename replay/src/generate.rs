@@ -76,7 +76,16 @@ pub enum Flags {
 }
 
 impl Flags {
-    fn bits(self) -> u32 {
+    /// The named combinations (every variant but `Raw`).
+    pub(crate) const NAMED: [Flags; 5] = [
+        Flags::SrcConsumed,
+        Flags::HasPixels,
+        Flags::Both,
+        Flags::SrcError,
+        Flags::PixelsLast,
+    ];
+
+    pub(crate) fn bits(self) -> u32 {
         match self {
             Flags::SrcConsumed => FRAME_SRC_CONSUMED,
             Flags::HasPixels => FRAME_HAS_PIXELS,

@@ -12,9 +12,7 @@
 
 use crate::generate::{ABS_GENERATION, Flags, GENERATIONS, MAX_BUFS, MAX_OPS, Op, Q, ReqMisuse};
 use crate::model::Scenario;
-use crate::scenario::{
-    Event, FRAME_ERROR, FRAME_HAS_PIXELS, FRAME_LAST, FRAME_SRC_CONSUMED, JobRef, Queue,
-};
+use crate::scenario::{Event, JobRef, Queue};
 
 /// Variants of [`Op`], [`Flags`] and [`ReqMisuse`]: what `arbitrary`
 /// divides the u32 of a variant by.
@@ -277,17 +275,13 @@ pub fn encode(ops: &[Op]) -> Vec<u8> {
     e.0
 }
 
-/// The RESP_FRAME flags `bits` as the generator names them.
+/// The RESP_FRAME flags `bits` as the generator names them: a named
+/// combination whose bits they are, else `Raw`.
 fn flags_of(bits: u32) -> Flags {
-    const BOTH: u32 = FRAME_SRC_CONSUMED | FRAME_HAS_PIXELS;
-    match bits {
-        FRAME_SRC_CONSUMED => Flags::SrcConsumed,
-        FRAME_HAS_PIXELS => Flags::HasPixels,
-        BOTH => Flags::Both,
-        b if b == FRAME_SRC_CONSUMED | FRAME_ERROR => Flags::SrcError,
-        b if b == FRAME_HAS_PIXELS | FRAME_LAST => Flags::PixelsLast,
-        b => Flags::Raw(b as u8),
-    }
+    Flags::NAMED
+        .into_iter()
+        .find(|f| f.bits() == bits)
+        .unwrap_or(Flags::Raw(bits as u8))
 }
 
 fn q_of(queue: Queue) -> Q {
