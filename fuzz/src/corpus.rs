@@ -18,6 +18,26 @@ pub fn seeds_dir(target: &str) -> PathBuf {
     fuzz_dir().join("seeds").join(target)
 }
 
+/// A target's dictionary: fuzz/dict/<target>.dict.
+pub fn dict_file(target: &str) -> PathBuf {
+    fuzz_dir().join("dict").join(format!("{target}.dict"))
+}
+
+/// The orderings seed of every scenario under traces/: its name (the
+/// trace's file stem) and the bytes of the operations it stands for
+/// (`daedalus_replay::seeds`).
+pub fn orderings_seeds() -> Vec<(String, Vec<u8>)> {
+    use daedalus_replay::seeds;
+    trace_scenarios()
+        .iter()
+        .map(|f| {
+            let s = daedalus_replay::Scenario::load(f).expect("traces/ scenarios parse");
+            let name = f.file_stem().unwrap().to_string_lossy().into_owned();
+            (name, seeds::encode(&seeds::ops_of(&s)))
+        })
+        .collect()
+}
+
 /// Every regular file under `dir` (recursively), sorted; none if `dir`
 /// does not exist.
 pub fn files(dir: &Path) -> Vec<PathBuf> {

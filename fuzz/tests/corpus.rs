@@ -5,7 +5,9 @@
 
 use std::alloc::{GlobalAlloc, Layout, System};
 
-use daedalus_fuzz::corpus::{files, seeds_dir, trace_scenarios, traces_dir};
+use daedalus_fuzz::corpus::{
+    dict_file, files, orderings_seeds, seeds_dir, trace_scenarios, traces_dir,
+};
 use daedalus_fuzz::{bitstream, daemon_protocol, kmod_messages, orderings, parsers};
 use daedalus_replay::oracle::Record;
 use daedalus_replay::scenario::Queue;
@@ -74,37 +76,29 @@ fn orderings_corpus() {
 /// changes their bytes; `cargo run --bin fuzz-seeds` writes them again.
 #[test]
 fn orderings_seeds_are_the_traces_operations() {
-    use daedalus_replay::seeds;
-    let mut names = Vec::new();
-    for f in trace_scenarios() {
-        let s = daedalus_replay::Scenario::load(&f).unwrap();
-        let name = f.file_stem().unwrap().to_string_lossy().into_owned();
-        let seed = seeds_dir("orderings").join(&name);
-        let want = seeds::encode(&seeds::ops_of(&s));
-        assert!(!want.is_empty(), "{}: no operations", f.display());
+    let want = orderings_seeds();
+    for (name, bytes) in &want {
+        assert!(!bytes.is_empty(), "traces/ scenario {name}: no operations");
+        let seed = seeds_dir("orderings").join(name);
         let got = std::fs::read(&seed).unwrap_or_default();
         assert!(
-            got == want,
-            "{} is not the operations of {} (cargo run --bin fuzz-seeds)",
-            seed.display(),
-            f.display()
+            &got == bytes,
+            "{} is not the operations of the trace {name} (cargo run --bin fuzz-seeds)",
+            seed.display()
         );
-        names.push(name);
     }
     for f in files(&seeds_dir("orderings")) {
         let name = f.file_name().unwrap().to_string_lossy().into_owned();
         assert!(
-            names.contains(&name),
+            want.iter().any(|(n, _)| *n == name),
             "{}: no trace of that name",
             f.display()
         );
     }
-    let dict =
-        std::fs::read_to_string(daedalus_fuzz::corpus::fuzz_dir().join("dict/orderings.dict"))
-            .unwrap_or_default();
+    let dict = std::fs::read_to_string(dict_file("orderings")).unwrap_or_default();
     assert_eq!(
         dict,
-        seeds::dictionary_text(),
+        daedalus_replay::seeds::dictionary_text(),
         "fuzz/dict/orderings.dict (cargo run --bin fuzz-seeds)"
     );
 }

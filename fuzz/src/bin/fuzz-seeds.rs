@@ -11,7 +11,7 @@ use std::fs;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-use daedalus_fuzz::corpus::{fuzz_dir, trace_scenarios};
+use daedalus_fuzz::corpus::{dict_file, fuzz_dir, orderings_seeds, trace_scenarios};
 use daedalus_fuzz::kmod_messages::{CTX, join, prelude};
 use daedalus_proto::*;
 use daedalus_replay::oracle::Record;
@@ -261,13 +261,10 @@ fn orderings(dir: &Path) {
     if d.is_dir() {
         fs::remove_dir_all(&d).unwrap();
     }
-    for f in trace_scenarios() {
-        let s = Scenario::load(&f).expect("traces/ scenarios parse");
-        let name = f.file_stem().unwrap().to_string_lossy().into_owned();
-        write(dir, "orderings", &name, &seeds::encode(&seeds::ops_of(&s)));
+    for (name, bytes) in orderings_seeds() {
+        write(dir, "orderings", &name, &bytes);
     }
-    let dict = fuzz_dir().join("dict/orderings.dict");
-    fs::write(dict, seeds::dictionary_text()).unwrap();
+    fs::write(dict_file("orderings"), seeds::dictionary_text()).unwrap();
 }
 
 fn bitstream(dir: &Path) {
