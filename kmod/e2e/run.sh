@@ -58,8 +58,8 @@ e2e_log "kernel $KERNEL ready in $((SECONDS - t_kernel)) s"
 # then runs slower; with the guest's root cached (lib.sh), the longest
 # stretch between two checks of a run of both took 36 s (the scripted
 # garbage client's, 30 s of it a wait), against a client timeout of
-# 90 s. DAEDALUS_E2E_GUESTS=1, or
-# DAEDALUS_E2E_GROUPS (those named), run one guest.
+# 90 s. DAEDALUS_E2E_GUESTS=1, or DAEDALUS_E2E_GROUPS (those named), run
+# one guest.
 if [ -n "${DAEDALUS_E2E_GROUPS:-}" ] || [ "${DAEDALUS_E2E_GUESTS:-2}" = 1 ]; then
 	SHARES=("${DAEDALUS_E2E_GROUPS:-}")
 else
