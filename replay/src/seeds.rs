@@ -309,14 +309,14 @@ fn sat_u16(v: u32) -> u16 {
 /// trace.
 pub fn ops_of(s: &Scenario) -> Vec<Op> {
     let mut ops = Vec::new();
-    // Open contexts: id, stateless, queued source timestamps.
-    let mut open: Vec<(u32, bool, Vec<u64>)> = Vec::new();
+    // Open contexts: id, queued source timestamps.
+    let mut open: Vec<(u32, Vec<u64>)> = Vec::new();
     let mut attached = false;
     for l in &s.lines {
         if ops.len() >= MAX_OPS {
             break;
         }
-        let at = |open: &[(u32, bool, Vec<u64>)], ctx: u32| {
+        let at = |open: &[(u32, Vec<u64>)], ctx: u32| {
             open.iter().position(|c| c.0 == ctx).map(|i| i as u8)
         };
         let op = match l.event {
@@ -326,7 +326,7 @@ pub fn ops_of(s: &Scenario) -> Vec<Op> {
             }),
             Event::Limits { .. } => None,
             Event::Open { ctx, stateless } => {
-                open.push((ctx, stateless, Vec::new()));
+                open.push((ctx, Vec::new()));
                 Some(if stateless {
                     Op::OpenStateless
                 } else {
@@ -351,7 +351,7 @@ pub fn ops_of(s: &Scenario) -> Vec<Op> {
                 ..
             } => at(&open, ctx).map(|i| {
                 if queue == Queue::Output {
-                    open[i as usize].2.push(ts);
+                    open[i as usize].1.push(ts);
                 }
                 Op::Qbuf {
                     ctx: i,
@@ -394,7 +394,7 @@ pub fn ops_of(s: &Scenario) -> Vec<Op> {
                 generation,
             } => at(&open, ctx).and_then(|i| {
                 let src = open[i as usize]
-                    .2
+                    .1
                     .iter()
                     .position(|&t| t == ts)
                     .map_or(0, |p| sat_u8(p as u32));
