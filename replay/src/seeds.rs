@@ -473,85 +473,82 @@ pub fn dictionary() -> Vec<(String, Vec<u8>)> {
         ("error", Flags::SrcError),
         ("last", Flags::PixelsLast),
     ];
-    let mut d: Vec<(String, Vec<Op>)> = [
-        ("open", vec![Op::Open]),
-        ("setup", vec![Op::Setup { nout: 2, ncap: 3 }]),
-        ("setup_one", vec![Op::Setup { nout: 0, ncap: 0 }]),
-        (
-            "setup_stateless",
-            vec![Op::SetupStateless { nout: 2, ncap: 3 }],
-        ),
-        ("close", vec![Op::Close { ctx: 0 }]),
-        ("stop", vec![Op::DecoderStop { ctx: 0 }]),
-        ("start", vec![Op::DecoderStart { ctx: 0 }]),
-        ("detach", vec![Op::Detach]),
-        ("attach", vec![Op::Attach { bad_version: false }]),
-        ("daemon_stop", vec![Op::DaemonReading { reading: false }]),
-        ("daemon_cont", vec![Op::DaemonReading { reading: true }]),
-        ("seek", vec![Op::Seek { ctx: 0 }]),
-        ("decode", vec![Op::Decode { ctx: 0, jobs: 3 }]),
+    let mut d: Vec<(String, Op)> = [
+        ("open", Op::Open),
+        ("setup", Op::Setup { nout: 2, ncap: 3 }),
+        ("setup_one", Op::Setup { nout: 0, ncap: 0 }),
+        ("setup_stateless", Op::SetupStateless { nout: 2, ncap: 3 }),
+        ("close", Op::Close { ctx: 0 }),
+        ("stop", Op::DecoderStop { ctx: 0 }),
+        ("start", Op::DecoderStart { ctx: 0 }),
+        ("detach", Op::Detach),
+        ("attach", Op::Attach { bad_version: false }),
+        ("daemon_stop", Op::DaemonReading { reading: false }),
+        ("daemon_cont", Op::DaemonReading { reading: true }),
+        ("seek", Op::Seek { ctx: 0 }),
+        ("decode", Op::Decode { ctx: 0, jobs: 3 }),
         (
             "drain",
-            vec![Op::Drain {
+            Op::Drain {
                 ctx: 0,
                 answered: 2,
-            }],
+            },
         ),
-        ("tick", vec![Op::Tick { ms: 2999 }]),
+        ("tick", Op::Tick { ms: 2999 }),
         (
             "limits",
-            vec![Op::Limits {
+            Op::Limits {
                 contexts: 0,
                 capture: 1,
-            }],
+            },
         ),
         (
             "stream_loop",
-            vec![Op::StreamLoop {
+            Op::StreamLoop {
                 ctx: 0,
                 queue: None,
                 times: 127,
-            }],
+            },
         ),
         (
             "stream_loop_out",
-            vec![Op::StreamLoop {
+            Op::StreamLoop {
                 ctx: 0,
                 queue: Some(Q::Out),
                 times: 127,
-            }],
+            },
         ),
         (
             "reply_stale",
-            vec![Op::Reply {
+            Op::Reply {
                 ctx: 0,
                 flags: Flags::Both,
                 src: 0,
                 generation: crate::generate::OWN_GENERATION,
-            }],
+            },
         ),
         (
             "info",
-            vec![Op::StreamInfo {
+            Op::StreamInfo {
                 ctx: 0,
                 width: 320,
                 height: 240,
                 dpb: 4,
-            }],
+            },
         ),
         (
             "split",
-            vec![Op::Split {
+            Op::Split {
                 ctx: 0,
                 job: 0,
                 first: Flags::SrcConsumed,
                 then: Flags::HasPixels,
                 src: 0,
-            }],
+            },
         ),
     ]
     .into_iter()
-    .map(|(n, ops)| (n.to_string(), ops))
+    .map(|(n, op)| (n.to_string(), op))
     .collect();
     for (name, q) in [("out", Q::Out), ("cap", Q::Cap)] {
         for (verb, op) in [
@@ -560,21 +557,21 @@ pub fn dictionary() -> Vec<(String, Vec<u8>)> {
             ("dqbuf", Op::Dqbuf { ctx: 0, queue: q }),
             ("queue_all", Op::QueueAll { ctx: 0, queue: q }),
         ] {
-            d.push((format!("{verb}_{name}"), vec![op]));
+            d.push((format!("{verb}_{name}"), op));
         }
     }
     for (name, f) in flags {
         d.push((
             format!("reply_{name}"),
-            vec![Op::Reply {
+            Op::Reply {
                 ctx: 0,
                 flags: f,
                 src: 0,
                 generation: 0,
-            }],
+            },
         ));
     }
-    d.into_iter().map(|(n, ops)| (n, encode(&ops))).collect()
+    d.into_iter().map(|(n, op)| (n, encode(&[op]))).collect()
 }
 
 /// [`dictionary`] in libFuzzer's format, one `name="\xNN..."` a line.
